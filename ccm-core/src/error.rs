@@ -1,0 +1,78 @@
+//! The error type at ccm-core's boundary.
+
+use crate::ports::cloud::CloudError;
+use crate::ports::cml::CmlError;
+use crate::ports::store::StoreError;
+use crate::replay::ReplayError;
+use crate::state_machine::TransitionError;
+
+/// Everything a use case in ccm-core can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// A state machine refused the move.
+    #[error(transparent)]
+    InvalidTransition(#[from] TransitionError),
+    /// An event log could not be replayed.
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    /// Input failed validation.
+    #[error("invalid {field}: {reason}")]
+    Validation {
+        /// The offending field (dotted path).
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A referenced resource does not exist.
+    #[error("{kind} `{id}` not found")]
+    NotFound {
+        /// Resource kind.
+        kind: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// An allocation does not fit the worker.
+    #[error("worker `{worker}` lacks {dimension} for lablet `{lablet}`")]
+    CapacityExceeded {
+        /// The worker.
+        worker: String,
+        /// The lablet.
+        lablet: String,
+        /// Which dimension ran out (`cpu`, `memory`, `ports`, …).
+        dimension: &'static str,
+    },
+    /// The store failed or refused (including optimistic-concurrency conflicts).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The cloud provider failed.
+    #[error(transparent)]
+    Cloud(#[from] CloudError),
+    /// A CML server failed.
+    #[error(transparent)]
+    Cml(#[from] CmlError),
+}
+
+impl CoreError {
+    /// Shorthand for [`CoreError::Validation`].
+    pub fn validation(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        CoreError::Validation {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A short stable code for APIs (`invalid_transition`, `not_found`, …).
+    pub fn code(&self) -> &'static str {
+        match self {
+            CoreError::InvalidTransition(_) => "invalid_transition",
+            CoreError::Replay(_) => "corrupt_event_log",
+            CoreError::Validation { .. } => "validation_failed",
+            CoreError::NotFound { .. } => "not_found",
+            CoreError::CapacityExceeded { .. } => "capacity_exceeded",
+            CoreError::Store(StoreError::Conflict { .. }) => "conflict",
+            CoreError::Store(_) => "store_error",
+            CoreError::Cloud(_) => "cloud_error",
+            CoreError::Cml(_) => "cml_error",
+        }
+    }
+}

@@ -1,0 +1,385 @@
+//! Lablets: timed lab sessions made from a lablet definition, placed on a worker.
+
+mod phase;
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+pub use phase::LabletPhase;
+
+use crate::definition::LabletDefinition;
+use crate::error::CoreError;
+use crate::event::{DomainEvent, EventPayload, ResourceKind, Subject};
+use crate::ids::{CmlLabId, DefinitionId, LabletId, WorkerId};
+use crate::meta::ObjectMeta;
+use crate::replay::ReplayError;
+use crate::state_machine::StateMachine;
+use crate::time::{seconds_between, Timestamp};
+
+/// Finalizer guaranteeing the lab is torn down before the lablet record goes.
+pub const LAB_TEARDOWN_FINALIZER: &str = "ccm.io/lab-teardown";
+
+/// A booked interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Timeslot {
+    /// Start (inclusive).
+    pub start: Timestamp,
+    /// End (exclusive).
+    pub end: Timestamp,
+}
+
+impl Timeslot {
+    /// Length in seconds (negative if inverted).
+    pub fn duration_seconds(&self) -> i64 {
+        seconds_between(self.start, self.end)
+    }
+}
+
+/// What was asked for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabletSpec {
+    /// Definition version to instantiate.
+    pub definition_id: DefinitionId,
+    /// Who the session is for.
+    pub owner: String,
+    /// When it runs.
+    pub timeslot: Timeslot,
+    /// External reservation id, if the booking system has one.
+    pub reservation_id: Option<String>,
+    /// Set when cancellation was requested.
+    pub cancel_requested: bool,
+}
+
+/// One phase change, kept for the timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseChange {
+    /// Phase left.
+    pub from: LabletPhase,
+    /// Phase entered.
+    pub to: LabletPhase,
+    /// When.
+    pub at: Timestamp,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// What was observed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabletStatus {
+    /// Current phase.
+    pub phase: LabletPhase,
+    /// Worker the lablet is bound to.
+    pub worker_id: Option<WorkerId>,
+    /// Lab on the worker's CML.
+    pub cml_lab_id: Option<CmlLabId>,
+    /// Ports reserved.
+    #[serde(default)]
+    pub ports: Vec<u16>,
+    /// Failed attempts in the current phase.
+    pub attempts: u32,
+    /// Last error.
+    pub last_error: Option<String>,
+    /// Phase history, newest first, capped at [`Lablet::HISTORY_CAP`].
+    #[serde(default)]
+    pub history: VecDeque<PhaseChange>,
+}
+
+/// A timed lab session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lablet {
+    /// Identifier.
+    pub id: LabletId,
+    /// Metadata.
+    pub meta: ObjectMeta,
+    /// Desired.
+    pub spec: LabletSpec,
+    /// Observed.
+    pub status: LabletStatus,
+}
+
+/// Input to [`Lablet::create`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewLablet {
+    /// Owner.
+    pub owner: String,
+    /// Timeslot.
+    pub timeslot: Timeslot,
+    /// External reservation id.
+    pub reservation_id: Option<String>,
+}
+
+impl Lablet {
+    /// Phase changes remembered.
+    pub const HISTORY_CAP: usize = 50;
+
+    fn subject(&self) -> Subject {
+        Subject {
+            kind: ResourceKind::Lablet,
+            id: self.id.to_string(),
+        }
+    }
+
+    /// Validates a booking against its definition and creates the lablet.
+    pub fn create(
+        id: LabletId,
+        definition: &LabletDefinition,
+        input: NewLablet,
+        now: Timestamp,
+    ) -> Result<(Lablet, DomainEvent), CoreError> {
+        if !definition.active {
+            return Err(CoreError::validation(
+                "definition_id",
+                format!("definition `{}` is inactive", definition.name()),
+            ));
+        }
+        if input.owner.trim().is_empty() {
+            return Err(CoreError::validation("owner", "must not be empty"));
+        }
+        let duration = input.timeslot.duration_seconds();
+        if duration <= 0 {
+            return Err(CoreError::validation(
+                "timeslot",
+                "end must be after start",
+            ));
+        }
+        let max = i64::from(definition.max_duration_minutes) * 60;
+        if duration > max {
+            return Err(CoreError::validation(
+                "timeslot",
+                format!(
+                    "lasts {} min, longer than the definition's maximum of {} min",
+                    duration / 60,
+                    definition.max_duration_minutes
+                ),
+            ));
+        }
+        let mut meta = ObjectMeta::new(format!("{}-{}", definition.name(), input.owner), now);
+        meta.add_finalizer(LAB_TEARDOWN_FINALIZER);
+        let lablet = Lablet {
+            id,
+            meta,
+            spec: LabletSpec {
+                definition_id: definition.id,
+                owner: input.owner,
+                timeslot: input.timeslot,
+                reservation_id: input.reservation_id,
+                cancel_requested: false,
+            },
+            status: LabletStatus {
+                phase: LabletPhase::Pending,
+                worker_id: None,
+                cml_lab_id: None,
+                ports: Vec::new(),
+                attempts: 0,
+                last_error: None,
+                history: VecDeque::new(),
+            },
+        };
+        let event = DomainEvent::new(
+            lablet.subject(),
+            EventPayload::LabletCreated {
+                lablet: Box::new(lablet.clone()),
+            },
+            now,
+        );
+        Ok((lablet, event))
+    }
+
+    /// Rebuilds a lablet from its events.
+    pub fn from_events<'a>(
+        events: impl IntoIterator<Item = &'a DomainEvent>,
+    ) -> Result<Lablet, ReplayError> {
+        let mut events = events.into_iter();
+        let first = events.next().ok_or(ReplayError::Empty)?;
+        let mut lablet = match &first.payload {
+            EventPayload::LabletCreated { lablet } => (**lablet).clone(),
+            other => {
+                return Err(ReplayError::NotACreation {
+                    type_name: other.type_name(),
+                })
+            }
+        };
+        for event in events {
+            lablet.apply(event)?;
+        }
+        Ok(lablet)
+    }
+
+    /// Applies one event (commands and replay share this).
+    pub fn apply(&mut self, event: &DomainEvent) -> Result<(), ReplayError> {
+        let now = event.occurred_at;
+        match &event.payload {
+            EventPayload::LabletPhaseChanged { from, to, reason } => {
+                if *from != self.status.phase {
+                    return Err(ReplayError::OutOfOrder {
+                        type_name: event.type_name(),
+                        detail: format!(
+                            "event starts from {} but the lablet is {}",
+                            from.as_str(),
+                            self.status.phase.as_str()
+                        ),
+                    });
+                }
+                from.check_transition(*to)?;
+                self.status.phase = *to;
+                self.status.attempts = 0;
+                self.status.history.push_front(PhaseChange {
+                    from: *from,
+                    to: *to,
+                    at: now,
+                    reason: reason.clone(),
+                });
+                self.status.history.truncate(Self::HISTORY_CAP);
+                if *to == LabletPhase::Stopped {
+                    self.meta.remove_finalizer(LAB_TEARDOWN_FINALIZER);
+                }
+                if *to == LabletPhase::Terminated {
+                    self.meta.remove_finalizer(LAB_TEARDOWN_FINALIZER);
+                    self.status.worker_id = None;
+                    self.status.ports.clear();
+                }
+            }
+            EventPayload::LabletBound { worker_id, ports } => {
+                self.status.worker_id = Some(*worker_id);
+                self.status.ports.clone_from(ports);
+            }
+            EventPayload::LabletUnbound { reason } => {
+                self.status.worker_id = None;
+                self.status.ports.clear();
+                self.status.cml_lab_id = None;
+                self.status.last_error = Some(reason.clone());
+            }
+            EventPayload::LabletLabAssigned { cml_lab_id } => {
+                self.status.cml_lab_id = Some(cml_lab_id.clone());
+            }
+            EventPayload::LabletCancelRequested { .. } => {
+                self.spec.cancel_requested = true;
+                self.meta.generation += 1;
+            }
+            EventPayload::LabletAttemptFailed { attempt, error } => {
+                self.status.attempts = *attempt;
+                self.status.last_error = Some(error.clone());
+            }
+            other => {
+                return Err(ReplayError::WrongKind {
+                    type_name: other.type_name(),
+                    kind: ResourceKind::Lablet,
+                })
+            }
+        }
+        self.meta.updated_at = now;
+        Ok(())
+    }
+
+    fn emit(&mut self, payload: EventPayload, now: Timestamp) -> Result<DomainEvent, CoreError> {
+        let event = DomainEvent::new(self.subject(), payload, now);
+        self.apply(&event)?;
+        Ok(event)
+    }
+
+    /// Moves to `to`, checking the table first.
+    pub fn transition(
+        &mut self,
+        to: LabletPhase,
+        reason: Option<String>,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        let from = self.status.phase;
+        if from == to {
+            return Ok(Vec::new());
+        }
+        from.check_transition(to)?;
+        Ok(vec![self.emit(
+            EventPayload::LabletPhaseChanged { from, to, reason },
+            now,
+        )?])
+    }
+
+    /// Binds a pending lablet to a worker and moves it to scheduled.
+    pub fn bind(
+        &mut self,
+        worker_id: WorkerId,
+        ports: Vec<u16>,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        self.status.phase.check_transition(LabletPhase::Scheduled)?;
+        if self.status.phase != LabletPhase::Pending {
+            return Err(crate::state_machine::TransitionError {
+                machine: LabletPhase::MACHINE,
+                from: self.status.phase.as_str().to_owned(),
+                to: LabletPhase::Scheduled.as_str().to_owned(),
+            }
+            .into());
+        }
+        let mut events = vec![self.emit(EventPayload::LabletBound { worker_id, ports }, now)?];
+        events.extend(self.transition(LabletPhase::Scheduled, Some("placed".into()), now)?);
+        Ok(events)
+    }
+
+    /// Drops the worker binding (the worker was lost before the lab ran) and
+    /// returns the lablet to pending for another placement.
+    pub fn unbind(&mut self, reason: String, now: Timestamp) -> Result<Vec<DomainEvent>, CoreError> {
+        self.status.phase.check_transition(LabletPhase::Pending)?;
+        let mut events = vec![self.emit(
+            EventPayload::LabletUnbound {
+                reason: reason.clone(),
+            },
+            now,
+        )?];
+        events.extend(self.transition(LabletPhase::Pending, Some(reason), now)?);
+        Ok(events)
+    }
+
+    /// Records the lab created on CML for this lablet.
+    pub fn assign_lab(
+        &mut self,
+        cml_lab_id: CmlLabId,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        if self.status.cml_lab_id.as_ref() == Some(&cml_lab_id) {
+            return Ok(Vec::new());
+        }
+        Ok(vec![self.emit(
+            EventPayload::LabletLabAssigned { cml_lab_id },
+            now,
+        )?])
+    }
+
+    /// Records a failed attempt; returns its number.
+    pub fn record_failure(
+        &mut self,
+        error: String,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        let attempt = self.status.attempts.saturating_add(1);
+        Ok(vec![self.emit(
+            EventPayload::LabletAttemptFailed { attempt, error },
+            now,
+        )?])
+    }
+
+    /// Asks for the session to end early. Repeating is harmless; cancelling a
+    /// finished lablet is an invalid transition.
+    pub fn cancel(
+        &mut self,
+        by: Option<String>,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        if self.spec.cancel_requested {
+            return Ok(Vec::new());
+        }
+        if self.status.phase.is_finished() {
+            return Err(crate::state_machine::TransitionError {
+                machine: LabletPhase::MACHINE,
+                from: self.status.phase.as_str().to_owned(),
+                to: "cancelled".to_owned(),
+            }
+            .into());
+        }
+        Ok(vec![self.emit(
+            EventPayload::LabletCancelRequested { by },
+            now,
+        )?])
+    }
+}

@@ -1,0 +1,15 @@
+//! Ports: the traits through which ccm-core reaches the outside world. Adapters in
+//! other crates implement them; each port has one conformance suite (feature
+//! `test-support`) that every adapter runs.
+
+pub mod clock;
+pub mod cloud;
+pub mod cml;
+pub mod event_sink;
+pub mod store;
+
+pub use clock::{Clock, SystemClock, VirtualClock};
+pub use cloud::CloudProvider;
+pub use cml::CmlClient;
+pub use event_sink::EventSink;
+pub use store::Store;

@@ -1,0 +1,413 @@
+//! The store port: repositories with optimistic concurrency, atomic batch commits
+//! that append their domain events to an ordered log (outbox), cursor reads of the
+//! log with wake-ups, and leases with fencing tokens for leader election.
+//!
+//! Versions: every resource carries the version it was read at (`meta.version`, or
+//! `version` on lab and job records). A new resource has version 0. A commit writes
+//! each resource only if its stored version still equals the one carried, stores it
+//! at `version + 1`, and fails whole with [`StoreError::Conflict`] otherwise.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::definition::LabletDefinition;
+use crate::event::{DomainEvent, ResourceKind, StoredEvent};
+use crate::ids::{DefinitionId, LabRecordId, LabletId, Region, WorkerId};
+use crate::job::JobRecord;
+use crate::lab::LabRecord;
+use crate::lablet::{Lablet, LabletPhase};
+use crate::time::Timestamp;
+use crate::worker::{LifecycleState, Worker};
+
+/// Which workers to list. Empty fields do not filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerFilter {
+    /// Only this region.
+    pub region: Option<Region>,
+    /// Only these lifecycle states.
+    #[serde(default)]
+    pub lifecycle: Vec<LifecycleState>,
+    /// Only workers carrying all these labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Include terminated workers (left out by default).
+    pub include_terminated: bool,
+}
+
+impl WorkerFilter {
+    /// True when `worker` passes the filter.
+    pub fn matches(&self, worker: &Worker) -> bool {
+        let lifecycle = worker.status.lifecycle;
+        (self.include_terminated
+            || lifecycle != LifecycleState::Terminated
+            || self.lifecycle.contains(&LifecycleState::Terminated))
+            && self.region.as_ref().is_none_or(|r| *r == worker.region)
+            && (self.lifecycle.is_empty() || self.lifecycle.contains(&lifecycle))
+            && worker.meta.matches_labels(&self.labels)
+    }
+}
+
+/// Which lablets to list. Empty fields do not filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabletFilter {
+    /// Only these phases.
+    #[serde(default)]
+    pub phases: Vec<LabletPhase>,
+    /// Only lablets bound to this worker.
+    pub worker_id: Option<WorkerId>,
+    /// Only this owner.
+    pub owner: Option<String>,
+    /// Only this definition.
+    pub definition_id: Option<DefinitionId>,
+}
+
+impl LabletFilter {
+    /// True when `lablet` passes the filter.
+    pub fn matches(&self, lablet: &Lablet) -> bool {
+        (self.phases.is_empty() || self.phases.contains(&lablet.status.phase))
+            && self
+                .worker_id
+                .is_none_or(|w| lablet.status.worker_id == Some(w))
+            && self.owner.as_ref().is_none_or(|o| *o == lablet.spec.owner)
+            && self
+                .definition_id
+                .is_none_or(|d| d == lablet.spec.definition_id)
+    }
+}
+
+/// Which lab records to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabFilter {
+    /// Only labs of this worker.
+    pub worker_id: Option<WorkerId>,
+    /// Include labs gone from CML.
+    pub include_gone: bool,
+}
+
+impl LabFilter {
+    /// True when `lab` passes the filter.
+    pub fn matches(&self, lab: &LabRecord) -> bool {
+        self.worker_id.is_none_or(|w| w == lab.worker_id) && (self.include_gone || !lab.gone)
+    }
+}
+
+/// Which definitions to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefinitionFilter {
+    /// Only versions of this name.
+    pub name: Option<String>,
+    /// Only active ones.
+    pub active_only: bool,
+}
+
+impl DefinitionFilter {
+    /// True when `definition` passes the filter.
+    pub fn matches(&self, definition: &LabletDefinition) -> bool {
+        self.name
+            .as_ref()
+            .is_none_or(|n| n == definition.name())
+            && (!self.active_only || definition.active)
+    }
+}
+
+/// One write in a [`ChangeSet`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Write {
+    /// Insert (version 0) or update a worker.
+    PutWorker(Box<Worker>),
+    /// Remove a worker read at `version`.
+    DeleteWorker {
+        /// Worker.
+        id: WorkerId,
+        /// Version read.
+        version: u64,
+    },
+    /// Insert or update a lab record.
+    PutLab(Box<LabRecord>),
+    /// Remove a lab record.
+    DeleteLab {
+        /// Record.
+        id: LabRecordId,
+        /// Version read.
+        version: u64,
+    },
+    /// Insert or update a definition.
+    PutDefinition(Box<LabletDefinition>),
+    /// Insert or update a lablet.
+    PutLablet(Box<Lablet>),
+    /// Remove a lablet.
+    DeleteLablet {
+        /// Lablet.
+        id: LabletId,
+        /// Version read.
+        version: u64,
+    },
+    /// Insert or update a job.
+    PutJob(Box<JobRecord>),
+}
+
+impl Write {
+    /// Kind and id of the resource written.
+    pub fn target(&self) -> (ResourceKind, String) {
+        match self {
+            Write::PutWorker(w) => (ResourceKind::Worker, w.id.to_string()),
+            Write::DeleteWorker { id, .. } => (ResourceKind::Worker, id.to_string()),
+            Write::PutLab(l) => (ResourceKind::Lab, l.id.to_string()),
+            Write::DeleteLab { id, .. } => (ResourceKind::Lab, id.to_string()),
+            Write::PutDefinition(d) => (ResourceKind::Definition, d.id.to_string()),
+            Write::PutLablet(l) => (ResourceKind::Lablet, l.id.to_string()),
+            Write::DeleteLablet { id, .. } => (ResourceKind::Lablet, id.to_string()),
+            Write::PutJob(j) => (ResourceKind::Job, j.name.clone()),
+        }
+    }
+
+    /// The version the writer read (0 for a new resource).
+    pub fn expected_version(&self) -> u64 {
+        match self {
+            Write::PutWorker(w) => w.meta.version,
+            Write::PutLab(l) => l.version,
+            Write::PutDefinition(d) => d.meta.version,
+            Write::PutLablet(l) => l.meta.version,
+            Write::PutJob(j) => j.version,
+            Write::DeleteWorker { version, .. }
+            | Write::DeleteLab { version, .. }
+            | Write::DeleteLablet { version, .. } => *version,
+        }
+    }
+
+    /// True for deletions.
+    pub fn is_delete(&self) -> bool {
+        matches!(
+            self,
+            Write::DeleteWorker { .. } | Write::DeleteLab { .. } | Write::DeleteLablet { .. }
+        )
+    }
+}
+
+/// Proof of leadership attached to a commit: rejected once another holder took the lease.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Fence {
+    /// Lease name.
+    pub lease: String,
+    /// Token received when the lease was acquired.
+    pub token: u64,
+}
+
+/// Writes and events committed atomically.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChangeSet {
+    /// Resource writes, applied in order.
+    pub writes: Vec<Write>,
+    /// Events appended to the log in order, in the same transaction.
+    pub events: Vec<DomainEvent>,
+    /// Optional fencing check.
+    pub fence: Option<Fence>,
+}
+
+impl ChangeSet {
+    /// An empty change set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a write.
+    pub fn write(mut self, write: Write) -> Self {
+        self.writes.push(write);
+        self
+    }
+
+    /// Adds a worker write.
+    pub fn put_worker(self, worker: Worker) -> Self {
+        self.write(Write::PutWorker(Box::new(worker)))
+    }
+
+    /// Adds a lablet write.
+    pub fn put_lablet(self, lablet: Lablet) -> Self {
+        self.write(Write::PutLablet(Box::new(lablet)))
+    }
+
+    /// Adds a lab record write.
+    pub fn put_lab(self, lab: LabRecord) -> Self {
+        self.write(Write::PutLab(Box::new(lab)))
+    }
+
+    /// Adds a definition write.
+    pub fn put_definition(self, definition: LabletDefinition) -> Self {
+        self.write(Write::PutDefinition(Box::new(definition)))
+    }
+
+    /// Adds a job write.
+    pub fn put_job(self, job: JobRecord) -> Self {
+        self.write(Write::PutJob(Box::new(job)))
+    }
+
+    /// Appends events.
+    pub fn events(mut self, events: impl IntoIterator<Item = DomainEvent>) -> Self {
+        self.events.extend(events);
+        self
+    }
+
+    /// Requires the lease token to be current.
+    pub fn fenced(mut self, fence: Fence) -> Self {
+        self.fence = Some(fence);
+        self
+    }
+
+    /// True when there is nothing to commit.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty() && self.events.is_empty()
+    }
+}
+
+/// What a successful commit did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitReceipt {
+    /// New version of each written resource, in write order (0 for deletions).
+    pub versions: Vec<u64>,
+    /// Sequence numbers given to the events, in order.
+    pub sequences: Vec<u64>,
+}
+
+/// A lease: who leads, with which token, until when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// Lease name (`controllers`).
+    pub name: String,
+    /// Holder identity (process id).
+    pub holder: String,
+    /// Fencing token: grows each time the lease changes hands; never decreases.
+    pub token: u64,
+    /// Expiry.
+    pub expires_at: Timestamp,
+}
+
+/// What can go wrong in a store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// Optimistic-concurrency conflict: the resource changed since it was read
+    /// (or already exists, or is already gone). Nothing of the commit was applied.
+    #[error("{kind:?} `{id}` changed concurrently: expected version {expected}, found {actual:?}")]
+    Conflict {
+        /// Resource kind.
+        kind: ResourceKind,
+        /// Resource id.
+        id: String,
+        /// Version the writer read.
+        expected: u64,
+        /// Version in the store (`None` when absent).
+        actual: Option<u64>,
+    },
+    /// The fencing token is stale: another process leads now.
+    #[error("lease `{lease}` token {token} is stale (current {current:?})")]
+    Fenced {
+        /// Lease name.
+        lease: String,
+        /// Token presented.
+        token: u64,
+        /// Current token.
+        current: Option<u64>,
+    },
+    /// A lease operation by a process that does not hold it.
+    #[error("lease `{lease}` is not held by `{holder}`")]
+    LeaseNotHeld {
+        /// Lease name.
+        lease: String,
+        /// Would-be holder.
+        holder: String,
+    },
+    /// The database schema is newer than this build understands.
+    #[error("database schema version {found} is newer than this ccm supports ({supported}); upgrade ccm")]
+    SchemaTooNew {
+        /// Version found.
+        found: i64,
+        /// Highest version known.
+        supported: i64,
+    },
+    /// The backend could not be reached or failed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be decoded.
+    #[error("stored {kind} `{id}` is unreadable: {message}")]
+    Corrupt {
+        /// What was read.
+        kind: String,
+        /// Its id.
+        id: String,
+        /// Decoding error.
+        message: String,
+    },
+}
+
+/// Persistence for everything ccm knows.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// A worker by id.
+    async fn get_worker(&self, id: WorkerId) -> Result<Option<Worker>, StoreError>;
+    /// Workers passing the filter, ordered by name then id.
+    async fn list_workers(&self, filter: &WorkerFilter) -> Result<Vec<Worker>, StoreError>;
+    /// A lab record by id.
+    async fn get_lab(&self, id: LabRecordId) -> Result<Option<LabRecord>, StoreError>;
+    /// Lab records passing the filter, ordered by worker then title.
+    async fn list_labs(&self, filter: &LabFilter) -> Result<Vec<LabRecord>, StoreError>;
+    /// A definition by id.
+    async fn get_definition(&self, id: DefinitionId)
+        -> Result<Option<LabletDefinition>, StoreError>;
+    /// Definitions passing the filter, ordered by name then version.
+    async fn list_definitions(
+        &self,
+        filter: &DefinitionFilter,
+    ) -> Result<Vec<LabletDefinition>, StoreError>;
+    /// A lablet by id.
+    async fn get_lablet(&self, id: LabletId) -> Result<Option<Lablet>, StoreError>;
+    /// Lablets passing the filter, ordered by timeslot start then id.
+    async fn list_lablets(&self, filter: &LabletFilter) -> Result<Vec<Lablet>, StoreError>;
+    /// A job by name.
+    async fn get_job(&self, name: &str) -> Result<Option<JobRecord>, StoreError>;
+    /// All jobs, ordered by name.
+    async fn list_jobs(&self) -> Result<Vec<JobRecord>, StoreError>;
+
+    /// Applies all writes and appends all events atomically, or nothing.
+    async fn commit(&self, changes: ChangeSet) -> Result<CommitReceipt, StoreError>;
+
+    /// Events with `sequence > after`, oldest first, at most `limit`.
+    async fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// The sequence of the newest event (0 when the log is empty).
+    async fn last_sequence(&self) -> Result<u64, StoreError>;
+
+    /// A receiver whose value is the newest known sequence; it changes when events
+    /// land (from this process or, for shared stores, any other).
+    fn subscribe(&self) -> watch::Receiver<u64>;
+
+    /// Takes the lease if it is free, expired, or already held by `holder` (then it
+    /// is renewed with the same token). Returns `None` when another holder has it.
+    async fn try_acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl_seconds: u32,
+        now: Timestamp,
+    ) -> Result<Option<Lease>, StoreError>;
+
+    /// Extends a lease the caller holds with `token`; fails with
+    /// [`StoreError::LeaseNotHeld`] if it was lost.
+    async fn renew_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        token: u64,
+        ttl_seconds: u32,
+        now: Timestamp,
+    ) -> Result<Lease, StoreError>;
+
+    /// Gives the lease up (it expires at once); a no-op if not held.
+    async fn release_lease(&self, name: &str, holder: &str, token: u64)
+        -> Result<(), StoreError>;
+
+    /// The lease as stored, expired or not.
+    async fn get_lease(&self, name: &str) -> Result<Option<Lease>, StoreError>;
+}

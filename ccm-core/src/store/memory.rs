@@ -1,0 +1,360 @@
+//! An in-memory [`Store`]: the reference implementation of the port's semantics,
+//! used by tests, simulations and embedders that need no durability.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use tokio::sync::watch;
+
+use crate::definition::LabletDefinition;
+use crate::event::{ResourceKind, StoredEvent};
+use crate::ids::{DefinitionId, LabRecordId, LabletId, WorkerId};
+use crate::job::JobRecord;
+use crate::lab::LabRecord;
+use crate::lablet::Lablet;
+use crate::ports::store::{
+    ChangeSet, CommitReceipt, DefinitionFilter, LabFilter, LabletFilter, Lease, Store,
+    StoreError, WorkerFilter, Write,
+};
+use crate::time::{plus_seconds, Timestamp};
+use crate::worker::Worker;
+
+#[derive(Clone, Default)]
+struct State {
+    workers: BTreeMap<WorkerId, Worker>,
+    labs: BTreeMap<LabRecordId, LabRecord>,
+    definitions: BTreeMap<DefinitionId, LabletDefinition>,
+    lablets: BTreeMap<LabletId, Lablet>,
+    jobs: BTreeMap<String, JobRecord>,
+    events: Vec<StoredEvent>,
+    leases: BTreeMap<String, Lease>,
+}
+
+/// Everything in a mutex; commits are atomic because they apply to a copy-on-check.
+pub struct MemoryStore {
+    state: Mutex<State>,
+    newest: watch::Sender<u64>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Unavailable("in-memory store lock poisoned by a panicking writer".into())
+}
+
+fn check(
+    kind: ResourceKind,
+    id: String,
+    expected: u64,
+    actual: Option<u64>,
+) -> Result<(), StoreError> {
+    let ok = match actual {
+        None => expected == 0,
+        Some(v) => v == expected && expected != 0,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict {
+            kind,
+            id,
+            expected,
+            actual,
+        })
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        let (newest, _) = watch::channel(0);
+        Self {
+            state: Mutex::new(State::default()),
+            newest,
+        }
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&State) -> T) -> Result<T, StoreError> {
+        let guard = self.state.lock().map_err(|_| poisoned())?;
+        Ok(f(&guard))
+    }
+
+    fn version_of(state: &State, write: &Write) -> Option<u64> {
+        match write {
+            Write::PutWorker(w) => state.workers.get(&w.id).map(|x| x.meta.version),
+            Write::DeleteWorker { id, .. } => state.workers.get(id).map(|x| x.meta.version),
+            Write::PutLab(l) => state.labs.get(&l.id).map(|x| x.version),
+            Write::DeleteLab { id, .. } => state.labs.get(id).map(|x| x.version),
+            Write::PutDefinition(d) => state.definitions.get(&d.id).map(|x| x.meta.version),
+            Write::PutLablet(l) => state.lablets.get(&l.id).map(|x| x.meta.version),
+            Write::DeleteLablet { id, .. } => state.lablets.get(id).map(|x| x.meta.version),
+            Write::PutJob(j) => state.jobs.get(&j.name).map(|x| x.version),
+        }
+    }
+
+    fn apply(state: &mut State, write: Write) -> u64 {
+        match write {
+            Write::PutWorker(mut w) => {
+                w.meta.version += 1;
+                let v = w.meta.version;
+                state.workers.insert(w.id, *w);
+                v
+            }
+            Write::DeleteWorker { id, .. } => {
+                state.workers.remove(&id);
+                0
+            }
+            Write::PutLab(mut l) => {
+                l.version += 1;
+                let v = l.version;
+                state.labs.insert(l.id, *l);
+                v
+            }
+            Write::DeleteLab { id, .. } => {
+                state.labs.remove(&id);
+                0
+            }
+            Write::PutDefinition(mut d) => {
+                d.meta.version += 1;
+                let v = d.meta.version;
+                state.definitions.insert(d.id, *d);
+                v
+            }
+            Write::PutLablet(mut l) => {
+                l.meta.version += 1;
+                let v = l.meta.version;
+                state.lablets.insert(l.id, *l);
+                v
+            }
+            Write::DeleteLablet { id, .. } => {
+                state.lablets.remove(&id);
+                0
+            }
+            Write::PutJob(mut j) => {
+                j.version += 1;
+                let v = j.version;
+                state.jobs.insert(j.name.clone(), *j);
+                v
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn get_worker(&self, id: WorkerId) -> Result<Option<Worker>, StoreError> {
+        self.read(|s| s.workers.get(&id).cloned())
+    }
+
+    async fn list_workers(&self, filter: &WorkerFilter) -> Result<Vec<Worker>, StoreError> {
+        let mut found = self.read(|s| {
+            s.workers
+                .values()
+                .filter(|w| filter.matches(w))
+                .cloned()
+                .collect::<Vec<_>>()
+        })?;
+        found.sort_by(|a, b| (a.name(), a.id).cmp(&(b.name(), b.id)));
+        Ok(found)
+    }
+
+    async fn get_lab(&self, id: LabRecordId) -> Result<Option<LabRecord>, StoreError> {
+        self.read(|s| s.labs.get(&id).cloned())
+    }
+
+    async fn list_labs(&self, filter: &LabFilter) -> Result<Vec<LabRecord>, StoreError> {
+        let mut found = self.read(|s| {
+            s.labs
+                .values()
+                .filter(|l| filter.matches(l))
+                .cloned()
+                .collect::<Vec<_>>()
+        })?;
+        found.sort_by(|a, b| (a.worker_id, &a.title, a.id).cmp(&(b.worker_id, &b.title, b.id)));
+        Ok(found)
+    }
+
+    async fn get_definition(
+        &self,
+        id: DefinitionId,
+    ) -> Result<Option<LabletDefinition>, StoreError> {
+        self.read(|s| s.definitions.get(&id).cloned())
+    }
+
+    async fn list_definitions(
+        &self,
+        filter: &DefinitionFilter,
+    ) -> Result<Vec<LabletDefinition>, StoreError> {
+        let mut found = self.read(|s| {
+            s.definitions
+                .values()
+                .filter(|d| filter.matches(d))
+                .cloned()
+                .collect::<Vec<_>>()
+        })?;
+        found.sort_by(|a, b| (a.name(), a.version).cmp(&(b.name(), b.version)));
+        Ok(found)
+    }
+
+    async fn get_lablet(&self, id: LabletId) -> Result<Option<Lablet>, StoreError> {
+        self.read(|s| s.lablets.get(&id).cloned())
+    }
+
+    async fn list_lablets(&self, filter: &LabletFilter) -> Result<Vec<Lablet>, StoreError> {
+        let mut found = self.read(|s| {
+            s.lablets
+                .values()
+                .filter(|l| filter.matches(l))
+                .cloned()
+                .collect::<Vec<_>>()
+        })?;
+        found.sort_by(|a, b| {
+            (a.spec.timeslot.start, a.id).cmp(&(b.spec.timeslot.start, b.id))
+        });
+        Ok(found)
+    }
+
+    async fn get_job(&self, name: &str) -> Result<Option<JobRecord>, StoreError> {
+        self.read(|s| s.jobs.get(name).cloned())
+    }
+
+    async fn list_jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
+        self.read(|s| s.jobs.values().cloned().collect())
+    }
+
+    async fn commit(&self, changes: ChangeSet) -> Result<CommitReceipt, StoreError> {
+        let newest = {
+            let mut guard = self.state.lock().map_err(|_| poisoned())?;
+            if let Some(fence) = &changes.fence {
+                let current = guard.leases.get(&fence.lease).map(|l| l.token);
+                if current != Some(fence.token) {
+                    return Err(StoreError::Fenced {
+                        lease: fence.lease.clone(),
+                        token: fence.token,
+                        current,
+                    });
+                }
+            }
+            // Check every write against the state as it would be after the earlier
+            // writes of the same change set, on a scratch copy of the versions only.
+            let mut pending: BTreeMap<(ResourceKind, String), Option<u64>> = BTreeMap::new();
+            for write in &changes.writes {
+                let key = write.target();
+                let actual = match pending.get(&key) {
+                    Some(v) => *v,
+                    None => Self::version_of(&guard, write),
+                };
+                check(key.0, key.1.clone(), write.expected_version(), actual)?;
+                let next = if write.is_delete() {
+                    None
+                } else {
+                    Some(write.expected_version() + 1)
+                };
+                pending.insert(key, next);
+            }
+            let mut receipt = CommitReceipt::default();
+            for write in changes.writes {
+                receipt.versions.push(Self::apply(&mut guard, write));
+            }
+            for event in changes.events {
+                let sequence = guard.events.len() as u64 + 1;
+                guard.events.push(StoredEvent { sequence, event });
+                receipt.sequences.push(sequence);
+            }
+            let newest = guard.events.len() as u64;
+            (receipt, newest)
+        };
+        let (receipt, newest) = newest;
+        if !receipt.sequences.is_empty() {
+            self.newest.send_replace(newest);
+        }
+        Ok(receipt)
+    }
+
+    async fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read(|s| {
+            let start = usize::try_from(after).unwrap_or(usize::MAX).min(s.events.len());
+            s.events[start..].iter().take(limit).cloned().collect()
+        })
+    }
+
+    async fn last_sequence(&self) -> Result<u64, StoreError> {
+        self.read(|s| s.events.len() as u64)
+    }
+
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        self.newest.subscribe()
+    }
+
+    async fn try_acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl_seconds: u32,
+        now: Timestamp,
+    ) -> Result<Option<Lease>, StoreError> {
+        let mut guard = self.state.lock().map_err(|_| poisoned())?;
+        let expires_at = plus_seconds(now, i64::from(ttl_seconds));
+        let lease = match guard.leases.get(name) {
+            Some(current) if current.holder == holder && current.expires_at > now => Lease {
+                expires_at,
+                ..current.clone()
+            },
+            Some(current) if current.expires_at > now => return Ok(None),
+            current => Lease {
+                name: name.to_owned(),
+                holder: holder.to_owned(),
+                token: current.map_or(1, |l| l.token + 1),
+                expires_at,
+            },
+        };
+        guard.leases.insert(name.to_owned(), lease.clone());
+        Ok(Some(lease))
+    }
+
+    async fn renew_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        token: u64,
+        ttl_seconds: u32,
+        now: Timestamp,
+    ) -> Result<Lease, StoreError> {
+        let mut guard = self.state.lock().map_err(|_| poisoned())?;
+        match guard.leases.get_mut(name) {
+            Some(lease) if lease.holder == holder && lease.token == token => {
+                lease.expires_at = plus_seconds(now, i64::from(ttl_seconds));
+                Ok(lease.clone())
+            }
+            _ => Err(StoreError::LeaseNotHeld {
+                lease: name.to_owned(),
+                holder: holder.to_owned(),
+            }),
+        }
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str, token: u64) -> Result<(), StoreError> {
+        let mut guard = self.state.lock().map_err(|_| poisoned())?;
+        if let Some(lease) = guard.leases.get_mut(name) {
+            if lease.holder == holder && lease.token == token {
+                lease.expires_at = crate::time::epoch();
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        self.read(|s| s.leases.get(name).cloned())
+    }
+}

@@ -1,0 +1,603 @@
+//! Commands on a worker. Each command validates, turns its decision into events, and
+//! applies them through [`Worker::apply`] — the same function that replays a log — so
+//! state rebuilt from events equals the state the commands produced.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ActivityEvent, Allocation, AmiInfo, Audit, Capacity, CmlService, DesiredStatus, IdleSettings,
+    LicenceStatus, LifecycleState, Network, PauseReason, ResumeReason, Worker, WorkerMetrics,
+    WorkerSpec, WorkerStatus,
+};
+use crate::error::CoreError;
+use crate::event::{DomainEvent, EventPayload, ResourceKind, Subject};
+use crate::ids::{InstanceId, LabletId, Region, WorkerId};
+use crate::meta::ObjectMeta;
+use crate::replay::ReplayError;
+use crate::state_machine::StateMachine;
+use crate::time::{plus_seconds, Timestamp};
+
+/// Input to [`Worker::create`] and [`Worker::import`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewWorker {
+    /// Worker name.
+    pub name: String,
+    /// AWS region.
+    pub region: Region,
+    /// EC2 instance type.
+    pub instance_type: String,
+    /// Declared capacity.
+    pub capacity: Capacity,
+    /// EC2 tags to apply.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Idle-detection settings.
+    #[serde(default)]
+    pub idle: IdleSettings,
+    /// Who asked.
+    pub created_by: Option<String>,
+}
+
+/// The instance found when importing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedInstance {
+    /// Instance id.
+    pub instance_id: InstanceId,
+    /// Image.
+    pub ami: Option<AmiInfo>,
+    /// Addresses and endpoint.
+    pub network: Network,
+    /// Raw EC2 state name.
+    pub ec2_state: String,
+    /// Launch time.
+    pub launched_at: Option<Timestamp>,
+}
+
+impl Worker {
+    fn subject(&self) -> Subject {
+        Subject {
+            kind: ResourceKind::Worker,
+            id: self.id.to_string(),
+        }
+    }
+
+    fn blank(id: WorkerId, input: NewWorker, now: Timestamp) -> Worker {
+        let mut meta = ObjectMeta::new(input.name, now);
+        meta.labels = input.labels;
+        Worker {
+            id,
+            meta,
+            region: input.region,
+            instance_id: None,
+            instance_type: input.instance_type,
+            ami: None,
+            network: Network::default(),
+            tags: input.tags,
+            spec: WorkerSpec {
+                desired_status: DesiredStatus::Running,
+                idle: input.idle,
+                draining: false,
+                stop_reason: None,
+                start_reason: None,
+                monitoring_interval_seconds: None,
+            },
+            status: WorkerStatus {
+                lifecycle: LifecycleState::Pending,
+                ec2_state: None,
+                reason: None,
+                cml: CmlService::default(),
+                licence: LicenceStatus::default(),
+                metrics: WorkerMetrics::default(),
+                activity: Default::default(),
+                capacity: input.capacity,
+                launched_at: None,
+                transitioned_at: Some(now),
+                terminated_at: None,
+                next_refresh_at: None,
+            },
+            audit: Audit {
+                created_by: input.created_by,
+                terminated_by: None,
+            },
+        }
+    }
+
+    /// A new worker that the controller will launch.
+    pub fn create(id: WorkerId, input: NewWorker, now: Timestamp) -> (Worker, DomainEvent) {
+        let worker = Worker::blank(id, input, now);
+        let event = DomainEvent::new(
+            worker.subject(),
+            EventPayload::WorkerCreated {
+                worker: Box::new(worker.clone()),
+            },
+            now,
+        );
+        (worker, event)
+    }
+
+    /// A worker adopting an existing instance; its desired status follows what the
+    /// instance is doing so importing never starts or stops anything.
+    pub fn import(
+        id: WorkerId,
+        input: NewWorker,
+        instance: ImportedInstance,
+        now: Timestamp,
+    ) -> (Worker, DomainEvent) {
+        let mut worker = Worker::blank(id, input, now);
+        let lifecycle = LifecycleState::from_ec2(&instance.ec2_state);
+        worker.instance_id = Some(instance.instance_id);
+        worker.ami = instance.ami;
+        worker.network = instance.network;
+        worker.status.lifecycle = lifecycle;
+        worker.status.ec2_state = Some(instance.ec2_state);
+        worker.status.launched_at = instance.launched_at;
+        worker.spec.desired_status = match lifecycle {
+            LifecycleState::Stopped | LifecycleState::Stopping => DesiredStatus::Stopped,
+            LifecycleState::Terminated | LifecycleState::ShuttingDown => DesiredStatus::Terminated,
+            _ => DesiredStatus::Running,
+        };
+        let event = DomainEvent::new(
+            worker.subject(),
+            EventPayload::WorkerImported {
+                worker: Box::new(worker.clone()),
+            },
+            now,
+        );
+        (worker, event)
+    }
+
+    /// Rebuilds a worker from its events (the first must create or import it).
+    pub fn from_events<'a>(
+        events: impl IntoIterator<Item = &'a DomainEvent>,
+    ) -> Result<Worker, ReplayError> {
+        let mut events = events.into_iter();
+        let first = events.next().ok_or(ReplayError::Empty)?;
+        let mut worker = match &first.payload {
+            EventPayload::WorkerCreated { worker } | EventPayload::WorkerImported { worker } => {
+                (**worker).clone()
+            }
+            other => {
+                return Err(ReplayError::NotACreation {
+                    type_name: other.type_name(),
+                })
+            }
+        };
+        for event in events {
+            worker.apply(event)?;
+        }
+        Ok(worker)
+    }
+
+    /// Applies one event. Used both by commands and by replay.
+    pub fn apply(&mut self, event: &DomainEvent) -> Result<(), ReplayError> {
+        let now = event.occurred_at;
+        match &event.payload {
+            EventPayload::WorkerSpecUpdated { spec } => {
+                self.spec = spec.clone();
+                self.meta.generation += 1;
+            }
+            EventPayload::WorkerStatusUpdated {
+                from,
+                to,
+                ec2_state,
+                reason,
+            } => {
+                if *from != self.status.lifecycle {
+                    return Err(ReplayError::OutOfOrder {
+                        type_name: event.type_name(),
+                        detail: format!(
+                            "event starts from {} but the worker is {}",
+                            from.as_str(),
+                            self.status.lifecycle.as_str()
+                        ),
+                    });
+                }
+                from.check_transition(*to)?;
+                self.status.lifecycle = *to;
+                self.status.ec2_state.clone_from(ec2_state);
+                self.status.reason.clone_from(reason);
+                self.status.transitioned_at = Some(now);
+                if *to == LifecycleState::Terminated {
+                    self.status.terminated_at = Some(now);
+                }
+            }
+            EventPayload::WorkerInstanceAssigned {
+                instance_id,
+                ami,
+                network,
+                launched_at,
+            } => {
+                self.instance_id = Some(instance_id.clone());
+                self.ami.clone_from(ami);
+                self.network = network.clone();
+                self.status.launched_at = *launched_at;
+            }
+            EventPayload::WorkerCmlUpdated { cml } => self.status.cml = cml.clone(),
+            EventPayload::WorkerLicenceUpdated { licence } => {
+                self.status.licence = licence.clone();
+            }
+            EventPayload::WorkerMetricsUpdated { metrics } => {
+                self.status.metrics = (**metrics).clone();
+            }
+            EventPayload::WorkerTagsUpdated { tags } => self.tags = tags.clone(),
+            EventPayload::WorkerActivityRecorded { activity } => {
+                self.status.activity.record(activity.clone());
+            }
+            EventPayload::WorkerPaused { reason } => {
+                let a = &mut self.status.activity;
+                a.pause_count += 1;
+                a.last_pause_reason = Some(*reason);
+                a.last_paused_at = Some(now);
+            }
+            EventPayload::WorkerResumed {
+                reason,
+                snooze_until,
+            } => {
+                let a = &mut self.status.activity;
+                a.resume_count += 1;
+                a.last_resume_reason = Some(*reason);
+                a.last_resumed_at = Some(now);
+                a.snooze_until = Some(*snooze_until);
+            }
+            EventPayload::WorkerCapacityAllocated { lablet, allocation } => {
+                self.status
+                    .capacity
+                    .allocations
+                    .insert(*lablet, allocation.clone());
+            }
+            EventPayload::WorkerCapacityReleased { lablet } => {
+                self.status.capacity.allocations.remove(lablet);
+            }
+            EventPayload::WorkerTerminationRequested { by } => {
+                self.audit.terminated_by.clone_from(by);
+            }
+            EventPayload::WorkerDeletionRequested { .. } => {
+                self.meta.deletion_timestamp = Some(now);
+            }
+            other => {
+                return Err(ReplayError::WrongKind {
+                    type_name: other.type_name(),
+                    kind: ResourceKind::Worker,
+                })
+            }
+        }
+        self.meta.updated_at = now;
+        Ok(())
+    }
+
+    fn emit(&mut self, payload: EventPayload, now: Timestamp) -> Result<DomainEvent, CoreError> {
+        let event = DomainEvent::new(self.subject(), payload, now);
+        self.apply(&event).map_err(CoreError::from)?;
+        Ok(event)
+    }
+
+    fn ensure_not_terminated(&self) -> Result<(), CoreError> {
+        if self.status.lifecycle == LifecycleState::Terminated
+            || self.spec.desired_status == DesiredStatus::Terminated
+        {
+            return Err(crate::state_machine::TransitionError {
+                machine: "worker",
+                from: self.status.lifecycle.as_str().to_owned(),
+                to: "a new desired status".to_owned(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    fn update_spec(
+        &mut self,
+        now: Timestamp,
+        change: impl FnOnce(&mut WorkerSpec),
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        let mut spec = self.spec.clone();
+        change(&mut spec);
+        if spec == self.spec {
+            return Ok(Vec::new());
+        }
+        Ok(vec![
+            self.emit(EventPayload::WorkerSpecUpdated { spec }, now)?
+        ])
+    }
+
+    /// Asks for the instance to run.
+    pub fn request_start(
+        &mut self,
+        reason: ResumeReason,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        self.ensure_not_terminated()?;
+        self.update_spec(now, |spec| {
+            spec.desired_status = DesiredStatus::Running;
+            spec.start_reason = Some(reason);
+        })
+    }
+
+    /// Asks for the instance to stop.
+    pub fn request_stop(
+        &mut self,
+        reason: PauseReason,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        self.ensure_not_terminated()?;
+        self.update_spec(now, |spec| {
+            spec.desired_status = DesiredStatus::Stopped;
+            spec.stop_reason = Some(reason);
+        })
+    }
+
+    /// Asks for the instance to be terminated. Repeating the request is harmless.
+    pub fn request_terminate(
+        &mut self,
+        by: Option<String>,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        let mut events = self.update_spec(now, |spec| {
+            spec.desired_status = DesiredStatus::Terminated;
+        })?;
+        if by.is_some() && self.audit.terminated_by != by {
+            events.push(self.emit(EventPayload::WorkerTerminationRequested { by }, now)?);
+        }
+        Ok(events)
+    }
+
+    /// Turns idle detection on or off.
+    pub fn set_idle_detection(
+        &mut self,
+        enabled: bool,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        self.update_spec(now, |spec| spec.idle.enabled = enabled)
+    }
+
+    /// Marks the worker as draining (no new lablets) or not.
+    pub fn set_draining(
+        &mut self,
+        draining: bool,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        self.update_spec(now, |spec| spec.draining = draining)
+    }
+
+    /// Binds a launched instance to the worker.
+    pub fn assign_instance(
+        &mut self,
+        instance_id: InstanceId,
+        ami: Option<AmiInfo>,
+        network: Network,
+        launched_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        if let Some(existing) = &self.instance_id {
+            if *existing != instance_id {
+                return Err(CoreError::validation(
+                    "instance_id",
+                    format!("worker already bound to {existing}, refusing {instance_id}"),
+                ));
+            }
+        }
+        let unchanged = self.instance_id.as_ref() == Some(&instance_id)
+            && self.ami == ami
+            && self.network == network
+            && self.status.launched_at == launched_at;
+        if unchanged {
+            return Ok(Vec::new());
+        }
+        Ok(vec![self.emit(
+            EventPayload::WorkerInstanceAssigned {
+                instance_id,
+                ami,
+                network,
+                launched_at,
+            },
+            now,
+        )?])
+    }
+
+    /// Records an observed lifecycle state. Emits a status event on change, plus a
+    /// pause or resume event, telling ccm's own stops/starts from external ones.
+    pub fn observe_lifecycle(
+        &mut self,
+        to: LifecycleState,
+        ec2_state: Option<String>,
+        reason: Option<String>,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        let from = self.status.lifecycle;
+        if from == to && self.status.ec2_state == ec2_state {
+            return Ok(Vec::new());
+        }
+        from.check_transition(to)?;
+        let mut events = vec![self.emit(
+            EventPayload::WorkerStatusUpdated {
+                from,
+                to,
+                ec2_state,
+                reason,
+            },
+            now,
+        )?];
+        let activity = &self.status.activity;
+        let paused = activity.pause_count > activity.resume_count;
+        if to == LifecycleState::Stopped && from != LifecycleState::Stopped && !paused {
+            let reason = if self.spec.desired_status == DesiredStatus::Stopped {
+                self.spec.stop_reason.unwrap_or(PauseReason::Manual)
+            } else {
+                PauseReason::External
+            };
+            events.push(self.emit(EventPayload::WorkerPaused { reason }, now)?);
+        } else if to == LifecycleState::Running && paused {
+            let reason = if self.spec.desired_status == DesiredStatus::Running {
+                self.spec.start_reason.unwrap_or(ResumeReason::Manual)
+            } else {
+                ResumeReason::External
+            };
+            let snooze_until = plus_seconds(now, i64::from(self.spec.idle.snooze_minutes) * 60);
+            events.push(self.emit(
+                EventPayload::WorkerResumed {
+                    reason,
+                    snooze_until,
+                },
+                now,
+            )?);
+        }
+        Ok(events)
+    }
+
+    /// Records the CML service as observed.
+    pub fn observe_cml(
+        &mut self,
+        cml: CmlService,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        if cml == self.status.cml {
+            return Ok(Vec::new());
+        }
+        Ok(vec![self.emit(EventPayload::WorkerCmlUpdated { cml }, now)?])
+    }
+
+    /// Records the licence as observed.
+    pub fn observe_licence(
+        &mut self,
+        licence: LicenceStatus,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        if licence == self.status.licence {
+            return Ok(Vec::new());
+        }
+        Ok(vec![self.emit(
+            EventPayload::WorkerLicenceUpdated { licence },
+            now,
+        )?])
+    }
+
+    /// Records newly observed metrics.
+    pub fn observe_metrics(
+        &mut self,
+        metrics: WorkerMetrics,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        if metrics == self.status.metrics {
+            return Ok(Vec::new());
+        }
+        Ok(vec![self.emit(
+            EventPayload::WorkerMetricsUpdated {
+                metrics: Box::new(metrics),
+            },
+            now,
+        )?])
+    }
+
+    /// Replaces the tag set.
+    pub fn replace_tags(
+        &mut self,
+        tags: BTreeMap<String, String>,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        if tags == self.tags {
+            return Ok(Vec::new());
+        }
+        Ok(vec![self.emit(EventPayload::WorkerTagsUpdated { tags }, now)?])
+    }
+
+    /// Records user activity.
+    pub fn record_activity(
+        &mut self,
+        activity: ActivityEvent,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        Ok(vec![self.emit(
+            EventPayload::WorkerActivityRecorded { activity },
+            now,
+        )?])
+    }
+
+    /// Reserves capacity for a lablet, refusing anything that would over-commit a
+    /// dimension, exceed the licence's node limit, or reuse a port.
+    pub fn allocate(
+        &mut self,
+        lablet: LabletId,
+        allocation: Allocation,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        let exceeded = |dimension| CoreError::CapacityExceeded {
+            worker: self.id.to_string(),
+            lablet: lablet.to_string(),
+            dimension,
+        };
+        let capacity = &self.status.capacity;
+        if capacity.allocations.contains_key(&lablet) {
+            return Err(CoreError::validation(
+                "lablet",
+                format!("lablet {lablet} already holds capacity on worker {}", self.id),
+            ));
+        }
+        let free = capacity.free();
+        let needed = allocation.resources;
+        if needed.cpu_millis > free.cpu_millis {
+            return Err(exceeded("cpu"));
+        }
+        if needed.memory_mib > free.memory_mib {
+            return Err(exceeded("memory"));
+        }
+        if needed.storage_gib > free.storage_gib {
+            return Err(exceeded("storage"));
+        }
+        let node_cap = capacity
+            .node_slots
+            .min(self.status.licence.effective_node_limit());
+        if capacity.allocated_nodes().saturating_add(allocation.nodes) > node_cap {
+            return Err(exceeded("nodes"));
+        }
+        let taken = capacity.allocated_ports();
+        let mut requested = allocation.ports.clone();
+        requested.sort_unstable();
+        requested.dedup();
+        if requested.len() != allocation.ports.len()
+            || requested
+                .iter()
+                .any(|p| !capacity.port_range.contains(*p) || taken.binary_search(p).is_ok())
+        {
+            return Err(exceeded("ports"));
+        }
+        Ok(vec![self.emit(
+            EventPayload::WorkerCapacityAllocated { lablet, allocation },
+            now,
+        )?])
+    }
+
+    /// Returns a lablet's capacity. Releasing twice is harmless.
+    pub fn release(
+        &mut self,
+        lablet: LabletId,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        if !self.status.capacity.allocations.contains_key(&lablet) {
+            return Ok(Vec::new());
+        }
+        Ok(vec![self.emit(
+            EventPayload::WorkerCapacityReleased { lablet },
+            now,
+        )?])
+    }
+
+    /// Marks the record for deletion.
+    pub fn request_deletion(
+        &mut self,
+        by: Option<String>,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        if self.meta.deletion_timestamp.is_some() {
+            return Ok(Vec::new());
+        }
+        Ok(vec![self.emit(
+            EventPayload::WorkerDeletionRequested { by },
+            now,
+        )?])
+    }
+}
