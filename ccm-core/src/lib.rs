@@ -36,6 +36,8 @@ pub mod resources;
 pub mod secret;
 pub mod state_machine;
 pub mod store;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod time;
 pub mod version;
 pub mod worker;

@@ -1,0 +1,2 @@
+//! Conformance suites for the ports (feature `test-support`). Every adapter of a
+//! port — in-memory, simulated, real — runs the same suite from its own tests.

@@ -1,0 +1,1 @@
+//! # ccm-sim (being written)
