@@ -278,8 +278,30 @@ impl Lablet {
         Ok(event)
     }
 
-    /// Moves to `to`, checking the table first.
+    /// Moves to `to`, checking the table first. Entering `scheduled` or going back
+    /// to `pending` changes the worker binding, so those moves go through
+    /// [`Lablet::bind`] and [`Lablet::unbind`] and are refused here.
     pub fn transition(
+        &mut self,
+        to: LabletPhase,
+        reason: Option<String>,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        if matches!(to, LabletPhase::Scheduled | LabletPhase::Pending) {
+            return Err(self.binding_required(to).into());
+        }
+        self.move_to(to, reason, now)
+    }
+
+    fn binding_required(&self, to: LabletPhase) -> crate::state_machine::TransitionError {
+        crate::state_machine::TransitionError {
+            machine: LabletPhase::MACHINE,
+            from: self.status.phase.as_str().to_owned(),
+            to: format!("{} (needs bind/unbind)", to.as_str()),
+        }
+    }
+
+    fn move_to(
         &mut self,
         to: LabletPhase,
         reason: Option<String>,
@@ -303,17 +325,11 @@ impl Lablet {
         ports: Vec<u16>,
         now: Timestamp,
     ) -> Result<Vec<DomainEvent>, CoreError> {
-        self.status.phase.check_transition(LabletPhase::Scheduled)?;
         if self.status.phase != LabletPhase::Pending {
-            return Err(crate::state_machine::TransitionError {
-                machine: LabletPhase::MACHINE,
-                from: self.status.phase.as_str().to_owned(),
-                to: LabletPhase::Scheduled.as_str().to_owned(),
-            }
-            .into());
+            return Err(self.binding_required(LabletPhase::Scheduled).into());
         }
         let mut events = vec![self.emit(EventPayload::LabletBound { worker_id, ports }, now)?];
-        events.extend(self.transition(LabletPhase::Scheduled, Some("placed".into()), now)?);
+        events.extend(self.move_to(LabletPhase::Scheduled, Some("placed".into()), now)?);
         Ok(events)
     }
 
@@ -327,7 +343,7 @@ impl Lablet {
             },
             now,
         )?];
-        events.extend(self.transition(LabletPhase::Pending, Some(reason), now)?);
+        events.extend(self.move_to(LabletPhase::Pending, Some(reason), now)?);
         Ok(events)
     }
 
