@@ -33,6 +33,7 @@ pub mod meta;
 pub mod ports;
 pub mod replay;
 pub mod resources;
+pub mod runtime;
 pub mod secret;
 pub mod state_machine;
 pub mod store;

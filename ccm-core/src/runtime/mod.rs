@@ -1,0 +1,13 @@
+//! The small runtime that drives controllers and jobs: backoff, a deduplicating
+//! work queue, the job runner and leader election. Everything runs on the
+//! [`crate::ports::Clock`], so simulations drive it with virtual time.
+
+pub mod backoff;
+pub mod jobs;
+pub mod leader;
+pub mod work_queue;
+
+pub use backoff::Backoff;
+pub use jobs::{Job, JobContext, JobRun, JobRunner, TriggerOutcome};
+pub use leader::{LeaderElector, Leadership, LeaseSettings};
+pub use work_queue::{ReconcileOutcome, WorkQueue};
