@@ -30,6 +30,7 @@ pub mod job;
 pub mod lab;
 pub mod lablet;
 pub mod meta;
+pub mod placement;
 pub mod ports;
 pub mod replay;
 pub mod resources;
