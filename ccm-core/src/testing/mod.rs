@@ -1,2 +1,5 @@
 //! Conformance suites for the ports (feature `test-support`). Every adapter of a
 //! port — in-memory, simulated, real — runs the same suite from its own tests.
+
+pub mod cloud;
+pub mod cml;
