@@ -18,8 +18,8 @@ use crate::lab::{LabOperation, LabRecord, LabState};
 use crate::lablet::{Lablet, LabletPhase};
 use crate::time::Timestamp;
 use crate::worker::{
-    ActivityEvent, Allocation, AmiInfo, CmlService, LicenceStatus, LifecycleState, Network,
-    PauseReason, ResumeReason, Worker, WorkerMetrics, WorkerSpec,
+    ActivityEvent, AlertMetric, Allocation, AmiInfo, CmlService, LicenceStatus, LifecycleState,
+    Network, PauseReason, ResumeReason, Worker, WorkerMetrics, WorkerSpec,
 };
 
 /// The kinds of resources events are about.
@@ -93,6 +93,9 @@ pub enum EventPayload {
         network: Network,
         launched_at: Option<Timestamp>,
     },
+    /// The instance's addresses or CML endpoint changed.
+    #[serde(rename = "worker.network.updated.v1")]
+    WorkerNetworkUpdated { network: Network },
     /// The CML service changed.
     #[serde(rename = "worker.cml.updated.v1")]
     WorkerCmlUpdated { cml: CmlService },
@@ -117,6 +120,37 @@ pub enum EventPayload {
         reason: ResumeReason,
         snooze_until: Timestamp,
     },
+    /// Detailed CloudWatch monitoring was enabled.
+    #[serde(rename = "worker.monitoring.enabled.v1")]
+    WorkerMonitoringEnabled {},
+    /// A utilisation threshold was crossed upwards.
+    #[serde(rename = "worker.alert.raised.v1")]
+    WorkerAlertRaised {
+        metric: AlertMetric,
+        value: f64,
+        threshold: f64,
+    },
+    /// A utilisation went back under its threshold.
+    #[serde(rename = "worker.alert.cleared.v1")]
+    WorkerAlertCleared { metric: AlertMetric, value: f64 },
+    /// CML telemetry was read up to `high_water`; `activity` holds what meant a person.
+    #[serde(rename = "worker.telemetry.read.v1")]
+    WorkerTelemetryRead {
+        high_water: Timestamp,
+        activity: Vec<ActivityEvent>,
+    },
+    /// A licence registration was requested.
+    #[serde(rename = "worker.licence.registration.started.v1")]
+    WorkerLicenceRegistrationStarted {},
+    /// The registration completed.
+    #[serde(rename = "worker.licence.registration.completed.v1")]
+    WorkerLicenceRegistrationCompleted { licence: LicenceStatus },
+    /// The registration failed.
+    #[serde(rename = "worker.licence.registration.failed.v1")]
+    WorkerLicenceRegistrationFailed { error: String },
+    /// The licence was deregistered.
+    #[serde(rename = "worker.licence.deregistered.v1")]
+    WorkerLicenceDeregistered {},
     /// A lablet took capacity on the worker.
     #[serde(rename = "worker.capacity.allocated.v1")]
     WorkerCapacityAllocated {
@@ -144,6 +178,20 @@ pub enum EventPayload {
         to: LabState,
         operation: LabOperation,
     },
+    /// A lab's title, description, owner or counts changed.
+    #[serde(rename = "lab.updated.v1")]
+    LabUpdated {
+        worker_id: WorkerId,
+        cml_lab_id: CmlLabId,
+        changes: Vec<FieldChange>,
+    },
+    /// An operation was run on a lab through ccm.
+    #[serde(rename = "lab.operation.recorded.v1")]
+    LabOperationRecorded {
+        worker_id: WorkerId,
+        cml_lab_id: CmlLabId,
+        operation: LabOperation,
+    },
     /// A lab disappeared from CML.
     #[serde(rename = "lab.gone.v1")]
     LabGone {
@@ -168,7 +216,10 @@ pub enum EventPayload {
     },
     /// The lablet was bound to a worker with ports.
     #[serde(rename = "lablet.bound.v1")]
-    LabletBound { worker_id: WorkerId, ports: Vec<u16> },
+    LabletBound {
+        worker_id: WorkerId,
+        ports: Vec<u16>,
+    },
     /// The lablet lost its worker binding.
     #[serde(rename = "lablet.unbound.v1")]
     LabletUnbound { reason: String },
@@ -178,9 +229,22 @@ pub enum EventPayload {
     /// Cancellation was requested.
     #[serde(rename = "lablet.cancel.requested.v1")]
     LabletCancelRequested { by: Option<String> },
+    /// Deletion of the lablet record was requested (it goes once terminated).
+    #[serde(rename = "lablet.deletion.requested.v1")]
+    LabletDeletionRequested { by: Option<String> },
+    /// The lablet's lab was torn down (or never existed); nothing is left on CML.
+    #[serde(rename = "lablet.lab.released.v1")]
+    LabletLabReleased {},
     /// An attempt failed and will be retried.
     #[serde(rename = "lablet.attempt.failed.v1")]
     LabletAttemptFailed { attempt: u32, error: String },
+    /// The autoscaler changed the fleet, and why.
+    #[serde(rename = "fleet.scaling.decided.v1")]
+    FleetScalingDecided {
+        action: ScalingAction,
+        workers: Vec<WorkerId>,
+        reason: String,
+    },
 }
 
 impl EventPayload {
@@ -193,6 +257,7 @@ impl EventPayload {
             WorkerSpecUpdated { .. } => "worker.spec.updated.v1",
             WorkerStatusUpdated { .. } => "worker.status.updated.v1",
             WorkerInstanceAssigned { .. } => "worker.instance.assigned.v1",
+            WorkerNetworkUpdated { .. } => "worker.network.updated.v1",
             WorkerCmlUpdated { .. } => "worker.cml.updated.v1",
             WorkerLicenceUpdated { .. } => "worker.licence.updated.v1",
             WorkerMetricsUpdated { .. } => "worker.metrics.updated.v1",
@@ -200,12 +265,22 @@ impl EventPayload {
             WorkerActivityRecorded { .. } => "worker.activity.recorded.v1",
             WorkerPaused { .. } => "worker.paused.v1",
             WorkerResumed { .. } => "worker.resumed.v1",
+            WorkerMonitoringEnabled { .. } => "worker.monitoring.enabled.v1",
+            WorkerAlertRaised { .. } => "worker.alert.raised.v1",
+            WorkerAlertCleared { .. } => "worker.alert.cleared.v1",
+            WorkerTelemetryRead { .. } => "worker.telemetry.read.v1",
+            WorkerLicenceRegistrationStarted { .. } => "worker.licence.registration.started.v1",
+            WorkerLicenceRegistrationCompleted { .. } => "worker.licence.registration.completed.v1",
+            WorkerLicenceRegistrationFailed { .. } => "worker.licence.registration.failed.v1",
+            WorkerLicenceDeregistered { .. } => "worker.licence.deregistered.v1",
             WorkerCapacityAllocated { .. } => "worker.capacity.allocated.v1",
             WorkerCapacityReleased { .. } => "worker.capacity.released.v1",
             WorkerTerminationRequested { .. } => "worker.termination.requested.v1",
             WorkerDeletionRequested { .. } => "worker.deletion.requested.v1",
             LabDiscovered { .. } => "lab.discovered.v1",
             LabStateChanged { .. } => "lab.state.changed.v1",
+            LabUpdated { .. } => "lab.updated.v1",
+            LabOperationRecorded { .. } => "lab.operation.recorded.v1",
             LabGone { .. } => "lab.gone.v1",
             DefinitionCreated { .. } => "definition.created.v1",
             DefinitionActivationChanged { .. } => "definition.activation.changed.v1",
@@ -216,8 +291,38 @@ impl EventPayload {
             LabletLabAssigned { .. } => "lablet.lab.assigned.v1",
             LabletCancelRequested { .. } => "lablet.cancel.requested.v1",
             LabletAttemptFailed { .. } => "lablet.attempt.failed.v1",
+            LabletDeletionRequested { .. } => "lablet.deletion.requested.v1",
+            LabletLabReleased { .. } => "lablet.lab.released.v1",
+            FleetScalingDecided { .. } => "fleet.scaling.decided.v1",
         }
     }
+}
+
+/// What the autoscaler did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScalingAction {
+    /// Started stopped workers.
+    Start,
+    /// Launched new workers.
+    Launch,
+    /// Marked empty workers as draining.
+    Drain,
+    /// Stopped drained workers.
+    Stop,
+    /// Wanted to scale up but a bound (cap, cooldown) prevented it.
+    Blocked,
+}
+
+/// One field that changed, for change lists.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// Field name.
+    pub field: String,
+    /// Old value as text.
+    pub from: String,
+    /// New value as text.
+    pub to: String,
 }
 
 /// An event before it is stored.

@@ -41,6 +41,7 @@ pub mod store;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod time;
+pub mod topology;
 pub mod version;
 pub mod worker;
 

@@ -125,7 +125,6 @@ fn run_worker_cmd(
         WorkerCmd::Cml(state) => w.observe_cml(
             CmlService {
                 state,
-                observed_at: Some(now),
                 ..CmlService::default()
             },
             now,

@@ -257,6 +257,13 @@ impl Lablet {
                 self.spec.cancel_requested = true;
                 self.meta.generation += 1;
             }
+            EventPayload::LabletDeletionRequested { .. } => {
+                self.meta.deletion_timestamp = Some(now);
+            }
+            EventPayload::LabletLabReleased {} => {
+                self.status.cml_lab_id = None;
+                self.meta.remove_finalizer(LAB_TEARDOWN_FINALIZER);
+            }
             EventPayload::LabletAttemptFailed { attempt, error } => {
                 self.status.attempts = *attempt;
                 self.status.last_error = Some(error.clone());
@@ -373,6 +380,33 @@ impl Lablet {
             EventPayload::LabletAttemptFailed { attempt, error },
             now,
         )?])
+    }
+
+    /// Records that the lab is gone from CML, which lifts the teardown finalizer.
+    pub fn release_lab(&mut self, now: Timestamp) -> Result<Vec<DomainEvent>, CoreError> {
+        if !self.meta.finalizers.iter().any(|f| f == LAB_TEARDOWN_FINALIZER)
+            && self.status.cml_lab_id.is_none()
+        {
+            return Ok(Vec::new());
+        }
+        Ok(vec![self.emit(EventPayload::LabletLabReleased {}, now)?])
+    }
+
+    /// Asks for the record to go once the lablet is terminated; cancels it too.
+    pub fn request_deletion(
+        &mut self,
+        by: Option<String>,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        if self.meta.deletion_timestamp.is_some() {
+            return Ok(Vec::new());
+        }
+        let mut events = Vec::new();
+        if !self.status.phase.is_finished() && !self.spec.cancel_requested {
+            events.extend(self.cancel(by.clone(), now)?);
+        }
+        events.push(self.emit(EventPayload::LabletDeletionRequested { by }, now)?);
+        Ok(events)
     }
 
     /// Asks for the session to end early. Repeating is harmless; cancelling a

@@ -5,9 +5,11 @@
 pub mod backoff;
 pub mod jobs;
 pub mod leader;
+pub mod relay;
 pub mod work_queue;
 
 pub use backoff::Backoff;
 pub use jobs::{Job, JobContext, JobRun, JobRunner, TriggerOutcome};
 pub use leader::{LeaderElector, Leadership, LeaseSettings};
+pub use relay::{EventRelay, RelayError};
 pub use work_queue::{ReconcileOutcome, WorkQueue};

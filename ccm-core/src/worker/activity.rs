@@ -65,6 +65,8 @@ pub struct Activity {
     pub last_resumed_at: Option<Timestamp>,
     /// Idle detection holds off until this instant (set after a resume).
     pub snooze_until: Option<Timestamp>,
+    /// Newest CML telemetry event already read (the per-worker high-water mark).
+    pub telemetry_high_water: Option<Timestamp>,
 }
 
 impl Activity {
@@ -106,7 +108,11 @@ mod tests {
         let mut a = Activity::default();
         let new = plus_seconds(epoch(), 100);
         for at in [new, epoch()] {
-            a.record(ActivityEvent { at, source: "s".into(), detail: String::new() });
+            a.record(ActivityEvent {
+                at,
+                source: "s".into(),
+                detail: String::new(),
+            });
         }
         assert_eq!(a.last_activity_at, Some(new));
     }

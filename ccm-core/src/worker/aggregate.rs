@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ActivityEvent, Allocation, AmiInfo, Audit, Capacity, CmlService, DesiredStatus, IdleSettings,
-    LicenceStatus, LifecycleState, Network, PauseReason, ResumeReason, Worker, WorkerMetrics,
-    WorkerSpec, WorkerStatus,
+    ActivityEvent, AlertMetric, Allocation, AmiInfo, Audit, Capacity, CmlService, DesiredStatus,
+    IdleSettings, LicenceState, LicenceStatus, LifecycleState, Network, PauseReason, ResumeReason,
+    Worker, WorkerMetrics, WorkerSpec, WorkerStatus,
 };
 use crate::error::CoreError;
 use crate::event::{DomainEvent, EventPayload, ResourceKind, Subject};
@@ -99,6 +99,8 @@ impl Worker {
                 transitioned_at: Some(now),
                 terminated_at: None,
                 next_refresh_at: None,
+                detailed_monitoring: false,
+                alerts: Default::default(),
             },
             audit: Audit {
                 created_by: input.created_by,
@@ -217,6 +219,7 @@ impl Worker {
                 self.network = network.clone();
                 self.status.launched_at = *launched_at;
             }
+            EventPayload::WorkerNetworkUpdated { network } => self.network = network.clone(),
             EventPayload::WorkerCmlUpdated { cml } => self.status.cml = cml.clone(),
             EventPayload::WorkerLicenceUpdated { licence } => {
                 self.status.licence = licence.clone();
@@ -243,6 +246,41 @@ impl Worker {
                 a.last_resume_reason = Some(*reason);
                 a.last_resumed_at = Some(now);
                 a.snooze_until = Some(*snooze_until);
+            }
+            EventPayload::WorkerMonitoringEnabled {} => self.status.detailed_monitoring = true,
+            EventPayload::WorkerAlertRaised { metric, .. } => {
+                self.status.alerts.insert(*metric);
+            }
+            EventPayload::WorkerAlertCleared { metric, .. } => {
+                self.status.alerts.remove(metric);
+            }
+            EventPayload::WorkerTelemetryRead {
+                high_water,
+                activity,
+            } => {
+                for event in activity {
+                    self.status.activity.record(event.clone());
+                }
+                self.status.activity.telemetry_high_water = Some(*high_water);
+            }
+            EventPayload::WorkerLicenceRegistrationStarted {} => {
+                let licence = &mut self.status.licence;
+                licence.state = LicenceState::RegistrationPending;
+                licence.registration_requested_at = Some(now);
+                licence.last_error = None;
+            }
+            EventPayload::WorkerLicenceRegistrationCompleted { licence } => {
+                self.status.licence = licence.clone();
+                self.status.licence.registration_requested_at = None;
+            }
+            EventPayload::WorkerLicenceRegistrationFailed { error } => {
+                let licence = &mut self.status.licence;
+                licence.state = LicenceState::Invalid;
+                licence.registration_requested_at = None;
+                licence.last_error = Some(error.clone());
+            }
+            EventPayload::WorkerLicenceDeregistered {} => {
+                self.status.licence = LicenceStatus::default();
             }
             EventPayload::WorkerCapacityAllocated { lablet, allocation } => {
                 self.status
@@ -449,6 +487,18 @@ impl Worker {
         Ok(events)
     }
 
+    /// Records the instance's addresses as observed.
+    pub fn observe_network(
+        &mut self,
+        network: Network,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        if network == self.network {
+            return Ok(Vec::new());
+        }
+        Ok(vec![self.emit(EventPayload::WorkerNetworkUpdated { network }, now)?])
+    }
+
     /// Records the CML service as observed.
     pub fn observe_cml(
         &mut self,
@@ -502,7 +552,9 @@ impl Worker {
         if tags == self.tags {
             return Ok(Vec::new());
         }
-        Ok(vec![self.emit(EventPayload::WorkerTagsUpdated { tags }, now)?])
+        Ok(vec![
+            self.emit(EventPayload::WorkerTagsUpdated { tags }, now)?
+        ])
     }
 
     /// Records user activity.
@@ -534,7 +586,10 @@ impl Worker {
         if capacity.allocations.contains_key(&lablet) {
             return Err(CoreError::validation(
                 "lablet",
-                format!("lablet {lablet} already holds capacity on worker {}", self.id),
+                format!(
+                    "lablet {lablet} already holds capacity on worker {}",
+                    self.id
+                ),
             ));
         }
         let free = capacity.free();
@@ -586,6 +641,107 @@ impl Worker {
         )?])
     }
 
+    /// Records that detailed monitoring was turned on.
+    pub fn mark_detailed_monitoring(
+        &mut self,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        if self.status.detailed_monitoring {
+            return Ok(Vec::new());
+        }
+        Ok(vec![
+            self.emit(EventPayload::WorkerMonitoringEnabled {}, now)?
+        ])
+    }
+
+    /// Raises or clears an alert for `metric` given its current `value`; emits
+    /// only on a crossing, so each crossing alerts once.
+    pub fn evaluate_alert(
+        &mut self,
+        metric: AlertMetric,
+        value: Option<f64>,
+        threshold: f64,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        let Some(value) = value else {
+            return Ok(Vec::new());
+        };
+        let raised = self.status.alerts.contains(&metric);
+        let payload = if value >= threshold && !raised {
+            EventPayload::WorkerAlertRaised {
+                metric,
+                value,
+                threshold,
+            }
+        } else if value < threshold && raised {
+            EventPayload::WorkerAlertCleared { metric, value }
+        } else {
+            return Ok(Vec::new());
+        };
+        Ok(vec![self.emit(payload, now)?])
+    }
+
+    /// Records telemetry read up to `high_water`, with the events that meant a person.
+    pub fn record_telemetry(
+        &mut self,
+        high_water: Timestamp,
+        activity: Vec<ActivityEvent>,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        let current = self.status.activity.telemetry_high_water;
+        if current.is_some_and(|hw| hw >= high_water) && activity.is_empty() {
+            return Ok(Vec::new());
+        }
+        let high_water = current.map_or(high_water, |hw| hw.max(high_water));
+        Ok(vec![self.emit(
+            EventPayload::WorkerTelemetryRead {
+                high_water,
+                activity,
+            },
+            now,
+        )?])
+    }
+
+    /// Records that a licence registration was requested.
+    pub fn start_licence_registration(
+        &mut self,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        if self.status.licence.state == LicenceState::RegistrationPending {
+            return Err(CoreError::validation(
+                "licence",
+                "a registration is already in progress",
+            ));
+        }
+        Ok(vec![self.emit(
+            EventPayload::WorkerLicenceRegistrationStarted {},
+            now,
+        )?])
+    }
+
+    /// Ends a pending registration with the observed licence or an error.
+    pub fn finish_licence_registration(
+        &mut self,
+        result: Result<LicenceStatus, String>,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        if self.status.licence.state != LicenceState::RegistrationPending {
+            return Ok(Vec::new());
+        }
+        let payload = match result {
+            Ok(licence) => EventPayload::WorkerLicenceRegistrationCompleted { licence },
+            Err(error) => EventPayload::WorkerLicenceRegistrationFailed { error },
+        };
+        Ok(vec![self.emit(payload, now)?])
+    }
+
+    /// Records that the licence was deregistered.
+    pub fn deregister_licence(&mut self, now: Timestamp) -> Result<Vec<DomainEvent>, CoreError> {
+        Ok(vec![
+            self.emit(EventPayload::WorkerLicenceDeregistered {}, now)?
+        ])
+    }
+
     /// Marks the record for deletion.
     pub fn request_deletion(
         &mut self,
@@ -595,9 +751,8 @@ impl Worker {
         if self.meta.deletion_timestamp.is_some() {
             return Ok(Vec::new());
         }
-        Ok(vec![self.emit(
-            EventPayload::WorkerDeletionRequested { by },
-            now,
-        )?])
+        Ok(vec![
+            self.emit(EventPayload::WorkerDeletionRequested { by }, now)?
+        ])
     }
 }

@@ -126,8 +126,14 @@ mod tests {
         assert_eq!(
             cap.free_port_ranges(),
             vec![
-                PortRange { first: 2002, last: 2004 },
-                PortRange { first: 2006, last: 2009 }
+                PortRange {
+                    first: 2002,
+                    last: 2004
+                },
+                PortRange {
+                    first: 2006,
+                    last: 2009
+                }
             ]
         );
         assert_eq!(cap.free(), Resources::new(44, 184, 990));
@@ -140,7 +146,11 @@ mod tests {
         cap.port_range = PortRange { first: 5, last: 6 };
         cap.allocations.insert(
             LabletId::from_u128(1),
-            Allocation { resources: Resources::ZERO, nodes: 0, ports: vec![5, 6] },
+            Allocation {
+                resources: Resources::ZERO,
+                nodes: 0,
+                ports: vec![5, 6],
+            },
         );
         assert!(cap.free_port_ranges().is_empty());
     }

@@ -1,8 +1,9 @@
-//! The CML service on a worker, as its API reports it.
+//! The CML service on a worker, as its API reports it. When it was last observed
+//! is `metrics.cml.observed_at`; keeping no timestamp here means an unchanged
+//! service emits no event on every sweep.
 
 use serde::{Deserialize, Serialize};
 
-use crate::time::Timestamp;
 
 /// Whether CML answers on the worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -30,8 +31,6 @@ pub struct CmlService {
     pub ready: bool,
     /// Overall `valid` flag of `system_health`, when known.
     pub healthy: Option<bool>,
-    /// When the service was last observed.
-    pub observed_at: Option<Timestamp>,
     /// Last error text, cleared by a successful observation.
     pub last_error: Option<String>,
 }

@@ -62,8 +62,12 @@ pub struct LicenceStatus {
     pub features: Vec<LicenceFeature>,
     /// How many nodes the licence lets this worker run at once.
     pub node_limit: Option<u32>,
-    /// When the licence was last observed.
-    pub observed_at: Option<Timestamp>,
+    /// When the pending registration was requested.
+    #[serde(default)]
+    pub registration_requested_at: Option<Timestamp>,
+    /// Why the last registration failed.
+    #[serde(default)]
+    pub last_error: Option<String>,
 }
 
 impl LicenceStatus {

@@ -119,7 +119,12 @@ impl WorkerMetrics {
             .value
             .as_ref()
             .and_then(|m| m.memory_percent)
-            .or_else(|| self.cloudwatch.value.as_ref().and_then(|m| m.memory_percent))
+            .or_else(|| {
+                self.cloudwatch
+                    .value
+                    .as_ref()
+                    .and_then(|m| m.memory_percent)
+            })
     }
 
     /// Best available disk percent.

@@ -10,7 +10,7 @@ mod licence;
 mod lifecycle;
 mod metrics;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -113,8 +113,27 @@ pub struct WorkerStatus {
     pub transitioned_at: Option<Timestamp>,
     /// When it was terminated.
     pub terminated_at: Option<Timestamp>,
-    /// Next scheduled metrics refresh (from the job runner).
+    /// Next scheduled metrics refresh; filled from the job runner when read through
+    /// the engine, never written by a sweep.
     pub next_refresh_at: Option<Timestamp>,
+    /// Detailed (1-minute) CloudWatch monitoring is on.
+    #[serde(default)]
+    pub detailed_monitoring: bool,
+    /// Utilisation alerts currently raised.
+    #[serde(default)]
+    pub alerts: BTreeSet<AlertMetric>,
+}
+
+/// A utilisation dimension that can raise an alert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertMetric {
+    /// CPU percent.
+    Cpu,
+    /// Memory percent.
+    Memory,
+    /// Disk percent.
+    Disk,
 }
 
 /// Who did what to a worker.

@@ -1,0 +1,198 @@
+//! Validating CML topology YAML before it becomes a lablet definition: it must
+//! parse, and it must describe nodes and links CML can import. Errors name the
+//! line and the reason, so an operator can fix the file without guessing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_norway::Value;
+
+/// What a valid topology contains.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopologySummary {
+    /// `lab.title`, when present.
+    pub title: Option<String>,
+    /// Number of nodes.
+    pub nodes: u32,
+    /// Number of links.
+    pub links: u32,
+    /// Nodes per node definition (`iosv: 3`).
+    pub node_definitions: BTreeMap<String, u32>,
+}
+
+/// Why a topology was rejected.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("topology line {line}: {reason}")]
+pub struct TopologyError {
+    /// 1-based line (0 when the problem is the document as a whole).
+    pub line: usize,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn error(line: usize, reason: impl Into<String>) -> TopologyError {
+    TopologyError {
+        line,
+        reason: reason.into(),
+    }
+}
+
+/// Line of the first line of `text` that contains `needle` (1-based; 0 if absent).
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map_or(0, |i| i + 1)
+}
+
+fn as_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Parses and checks a topology.
+pub fn validate_topology(yaml: &str) -> Result<TopologySummary, TopologyError> {
+    if yaml.trim().is_empty() {
+        return Err(error(0, "the topology is empty"));
+    }
+    let document: Value = serde_norway::from_str(yaml).map_err(|e| {
+        let line = e.location().map_or(0, |l| l.line());
+        error(line, format!("not valid YAML: {e}"))
+    })?;
+    let Value::Mapping(root) = &document else {
+        return Err(error(
+            1,
+            "the topology must be a mapping with `nodes` and `links`",
+        ));
+    };
+    let title = match root.get("lab") {
+        Some(Value::Mapping(lab)) => lab.get("title").and_then(as_text),
+        Some(Value::Null) | None => None,
+        Some(_) => return Err(error(line_of(yaml, "lab:"), "`lab` must be a mapping")),
+    };
+    let nodes_line = line_of(yaml, "nodes:");
+    let nodes = match root.get("nodes") {
+        Some(Value::Sequence(nodes)) if !nodes.is_empty() => nodes,
+        Some(Value::Sequence(_)) => {
+            return Err(error(
+                nodes_line,
+                "`nodes` is empty: a lab needs at least one node",
+            ))
+        }
+        Some(_) => return Err(error(nodes_line, "`nodes` must be a list")),
+        None => {
+            return Err(error(
+                0,
+                "missing `nodes`: CML cannot import a topology without nodes",
+            ))
+        }
+    };
+    let mut ids = BTreeSet::new();
+    let mut definitions: BTreeMap<String, u32> = BTreeMap::new();
+    for (index, node) in nodes.iter().enumerate() {
+        let Value::Mapping(node) = node else {
+            return Err(error(
+                nodes_line,
+                format!("node #{} must be a mapping", index + 1),
+            ));
+        };
+        let id = node
+            .get("id")
+            .and_then(as_text)
+            .ok_or_else(|| error(nodes_line, format!("node #{} has no `id`", index + 1)))?;
+        let line = line_of(yaml, &format!("id: {id}"));
+        if !ids.insert(id.clone()) {
+            return Err(error(line, format!("node id `{id}` is used twice")));
+        }
+        let definition = node
+            .get("node_definition")
+            .and_then(as_text)
+            .ok_or_else(|| error(line, format!("node `{id}` has no `node_definition`")))?;
+        *definitions.entry(definition).or_default() += 1;
+    }
+    let links = match root.get("links") {
+        Some(Value::Sequence(links)) => links.as_slice(),
+        Some(Value::Null) | None => &[],
+        Some(_) => return Err(error(line_of(yaml, "links:"), "`links` must be a list")),
+    };
+    for (index, link) in links.iter().enumerate() {
+        let Value::Mapping(link) = link else {
+            return Err(error(
+                line_of(yaml, "links:"),
+                format!("link #{} must be a mapping", index + 1),
+            ));
+        };
+        for end in ["n1", "n2"] {
+            let node = link.get(end).and_then(as_text).ok_or_else(|| {
+                error(
+                    line_of(yaml, "links:"),
+                    format!("link #{} has no `{end}`", index + 1),
+                )
+            })?;
+            if !ids.contains(&node) {
+                return Err(error(
+                    line_of(yaml, &format!("{end}: {node}")),
+                    format!("link #{} refers to unknown node `{node}`", index + 1),
+                ));
+            }
+        }
+    }
+    Ok(TopologySummary {
+        title,
+        nodes: u32::try_from(nodes.len()).unwrap_or(u32::MAX),
+        links: u32::try_from(links.len()).unwrap_or(u32::MAX),
+        node_definitions: definitions,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "lab:\n  title: ccna\n  version: 0.2.2\nnodes:\n  - id: n0\n    label: r1\n    node_definition: iosv\n  - id: n1\n    label: r2\n    node_definition: iosv\n  - id: n2\n    node_definition: alpine\nlinks:\n  - id: l0\n    n1: n0\n    n2: n1\n";
+
+    #[test]
+    fn counts_nodes_links_and_definitions() {
+        let s = validate_topology(GOOD).unwrap();
+        assert_eq!(s.title.as_deref(), Some("ccna"));
+        assert_eq!((s.nodes, s.links), (3, 1));
+        assert_eq!(s.node_definitions.get("iosv"), Some(&2));
+    }
+
+    #[test]
+    fn bad_yaml_names_the_line() {
+        let err = validate_topology("lab:\n  title: x\nnodes:\n  - id: [unclosed\n").unwrap_err();
+        assert!(err.line >= 4, "{err}");
+        assert!(err.reason.contains("not valid YAML"));
+    }
+
+    #[test]
+    fn semantic_errors_name_line_and_reason() {
+        let missing_def = "nodes:\n  - id: n0\n    label: r1\n";
+        let err = validate_topology(missing_def).unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.reason.contains("node_definition"));
+        let dangling = "nodes:\n  - id: n0\n    node_definition: iosv\nlinks:\n  - id: l0\n    n1: n0\n    n2: n9\n";
+        let err = validate_topology(dangling).unwrap_err();
+        assert_eq!(err.line, 7);
+        assert!(err.reason.contains("unknown node `n9`"));
+        let twice =
+            "nodes:\n  - id: a\n    node_definition: x\n  - id: a\n    node_definition: x\n";
+        assert!(validate_topology(twice)
+            .unwrap_err()
+            .reason
+            .contains("twice"));
+        assert!(validate_topology("").is_err());
+        assert!(validate_topology("- just\n- a list\n").is_err());
+        assert!(validate_topology("lab: {}\n")
+            .unwrap_err()
+            .reason
+            .contains("missing `nodes`"));
+        assert!(validate_topology("nodes: []\n")
+            .unwrap_err()
+            .reason
+            .contains("empty"));
+    }
+}
