@@ -25,6 +25,7 @@
 pub mod definition;
 pub mod error;
 pub mod event;
+pub mod fleet;
 pub mod ids;
 pub mod job;
 pub mod lab;

@@ -1,0 +1,452 @@
+//! The autoscaler: keeps enough workers up for the lablets due within the lead
+//! time (and the warm pools), and no more. Scale-up starts stopped workers first
+//! (cheaper and faster than a launch), counts workers already booting, then
+//! launches the instance types placement suggests, within per-region caps and a
+//! cooldown. Scale-down drains empty workers (no new placements) and stops them
+//! after a grace period, never below the minimum. Every decision is an event that
+//! says why.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::persist::update;
+use super::waves::{future_candidate, is_coming, place_in_waves};
+use super::{CreateWorker, Fleet};
+use crate::error::CoreError;
+use crate::event::{DomainEvent, EventPayload, ResourceKind, ScalingAction, Subject};
+use crate::ids::{Region, WorkerId};
+use crate::lablet::Lablet;
+use crate::placement::{suggest_scale_up, PlacementRequest, WorkerCandidate};
+use crate::ports::store::{ChangeSet, Fence, WorkerFilter};
+use crate::time::{plus_seconds, Timestamp};
+use crate::worker::{DesiredStatus, LifecycleState, PauseReason, ResumeReason, Worker};
+
+/// Tag on workers the autoscaler launched.
+pub const AUTOSCALED_LABEL: &str = "ccm.io/autoscaled";
+
+/// In-memory pacing of the autoscaler (a restart at worst repeats one decision,
+/// which the counting of booting workers keeps harmless).
+#[derive(Debug, Default)]
+pub(crate) struct AutoscalerState {
+    last_scale_up: Option<Timestamp>,
+    last_scale_down: Option<Timestamp>,
+    drained_at: BTreeMap<WorkerId, Timestamp>,
+    launched: u64,
+}
+
+/// What one autoscaler pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScalingReport {
+    /// Workers started.
+    pub started: Vec<WorkerId>,
+    /// Workers launched.
+    pub launched: Vec<WorkerId>,
+    /// Workers marked draining.
+    pub drained: Vec<WorkerId>,
+    /// Drained workers brought back into service.
+    pub undrained: Vec<WorkerId>,
+    /// Workers stopped.
+    pub stopped: Vec<WorkerId>,
+    /// Why a needed scale-up did not (fully) happen.
+    pub blocked: Option<String>,
+}
+
+fn fleet_subject() -> Subject {
+    Subject {
+        kind: ResourceKind::Fleet,
+        id: "autoscaler".into(),
+    }
+}
+
+impl Fleet {
+    fn scaling_state<T>(&self, f: impl FnOnce(&mut AutoscalerState) -> T) -> T {
+        super::locked(&self.autoscaler, f)
+    }
+
+    async fn record_decision(
+        &self,
+        action: ScalingAction,
+        workers: Vec<WorkerId>,
+        reason: String,
+        fence: Option<&Fence>,
+    ) -> Result<(), CoreError> {
+        tracing::info!(?action, count = workers.len(), %reason, "autoscaler decision");
+        let event = DomainEvent::new(
+            fleet_subject(),
+            EventPayload::FleetScalingDecided {
+                action,
+                workers,
+                reason,
+            },
+            self.clock.now(),
+        );
+        let mut changes = ChangeSet::new().events([event]);
+        changes.fence = fence.cloned();
+        self.store.commit(changes).await?;
+        Ok(())
+    }
+
+    /// Requests that placement in start-time waves on `candidates` (the way the
+    /// scheduler will place them) cannot take.
+    fn unplaced_on<'a>(
+        &self,
+        candidates: &[WorkerCandidate],
+        requests: &'a [PlacementRequest],
+        starts: &[Timestamp],
+    ) -> Vec<&'a PlacementRequest> {
+        let plan = place_in_waves(
+            candidates.to_vec(),
+            requests,
+            starts,
+            self.settings.lablets.policy,
+        );
+        plan.unplaced.iter().map(|(i, _)| &requests[*i]).collect()
+    }
+
+    /// One autoscaler pass.
+    pub async fn autoscale(&self, fence: Option<&Fence>) -> Result<ScalingReport, CoreError> {
+        let settings = self.settings.autoscaler.clone();
+        let mut report = ScalingReport::default();
+        if !settings.enabled {
+            return Ok(report);
+        }
+        let now = self.clock.now();
+        let workers = self.store.list_workers(&WorkerFilter::default()).await?;
+        let due = self.due_pending(now).await?;
+        let requests: Vec<PlacementRequest> = due
+            .iter()
+            .map(|(l, d)| PlacementRequest::for_lablet(l, d))
+            .collect::<Result<_, _>>()?;
+        let starts: Vec<Timestamp> = due.iter().map(|(l, _)| l.spec.timeslot.start).collect();
+        let warm_target = self
+            .list_definitions(&crate::ports::store::DefinitionFilter {
+                name: None,
+                active_only: true,
+            })
+            .await?
+            .iter()
+            .map(|d| d.warm_pool_depth)
+            .max()
+            .unwrap_or(0);
+        let mut candidates: Vec<WorkerCandidate> = workers
+            .iter()
+            .filter(|w| is_coming(w) && !w.spec.draining)
+            .map(|w| future_candidate(w, self))
+            .collect();
+        let mut unplaced = self.unplaced_on(&candidates, &requests, &starts);
+        let idle = workers
+            .iter()
+            .filter(|w| is_coming(w) && !w.spec.draining)
+            .filter(|w| w.status.capacity.allocations.is_empty())
+            .count();
+        let warm_deficit = warm_target.saturating_sub(u32::try_from(idle).unwrap_or(u32::MAX));
+        if unplaced.is_empty() && warm_deficit == 0 {
+            self.scale_down(&workers, &due, warm_target, fence, &mut report)
+                .await?;
+            return Ok(report);
+        }
+        let cooling = self.scaling_state(|s| {
+            s.last_scale_up.is_some_and(|t| {
+                plus_seconds(t, i64::from(settings.scale_up_cooldown_seconds)) > now
+            })
+        });
+        if cooling {
+            return Ok(report);
+        }
+        let why = |n: usize| {
+            format!(
+                "{n} lablet(s) due within {} min cannot be placed on running or booting workers",
+                self.settings.lablets.lead_time_seconds / 60
+            )
+        };
+
+        // 1. Drained workers are the cheapest capacity: they are still running.
+        let mut deficit = warm_deficit;
+        for worker in workers.iter().filter(|w| w.spec.draining && is_coming(w)) {
+            if unplaced.is_empty() && deficit == 0 {
+                break;
+            }
+            let mut trial = candidates.clone();
+            let mut undrained = future_candidate(worker, self);
+            undrained.draining = false;
+            trial.push(undrained);
+            let still = self.unplaced_on(&trial, &requests, &starts);
+            if still.len() < unplaced.len() || deficit > 0 {
+                update::<Worker, _>(self.store.as_ref(), worker.id, fence, now, |w, now| {
+                    w.set_draining(false, now)
+                })
+                .await?;
+                self.scaling_state(|s| s.drained_at.remove(&worker.id));
+                report.undrained.push(worker.id);
+                candidates = trial;
+                deficit = deficit.saturating_sub(1);
+                unplaced = still;
+            }
+        }
+
+        // 2. Start stopped workers before launching new ones.
+        let stopped: Vec<&Worker> = workers
+            .iter()
+            .filter(|w| {
+                w.status.lifecycle == LifecycleState::Stopped
+                    && w.spec.desired_status == DesiredStatus::Stopped
+                    && w.instance_id.is_some()
+            })
+            .collect();
+        let demand = unplaced.len();
+        for worker in stopped {
+            if unplaced.is_empty() && deficit == 0 {
+                break;
+            }
+            let mut trial = candidates.clone();
+            let mut started = future_candidate(worker, self);
+            started.running = true;
+            started.cml_available = true;
+            started.draining = false;
+            trial.push(started);
+            let still = self.unplaced_on(&trial, &requests, &starts);
+            if still.len() < unplaced.len() || (unplaced.is_empty() && deficit > 0) {
+                update::<Worker, _>(self.store.as_ref(), worker.id, fence, now, |w, now| {
+                    let mut events = w.request_start(ResumeReason::ScaleUp, now)?;
+                    events.extend(w.set_draining(false, now)?);
+                    Ok(events)
+                })
+                .await?;
+                self.nudge(worker.id);
+                report.started.push(worker.id);
+                if unplaced.is_empty() {
+                    deficit = deficit.saturating_sub(1);
+                }
+                candidates = trial;
+                unplaced = still;
+            }
+        }
+        if !report.started.is_empty() {
+            self.record_decision(
+                ScalingAction::Start,
+                report.started.clone(),
+                if demand > 0 {
+                    why(demand)
+                } else {
+                    format!("warm pool below {warm_target} idle workers")
+                },
+                fence,
+            )
+            .await?;
+        }
+
+        // 3. Launch what placement suggests for the rest, within the regional caps.
+        let mut to_launch: Vec<String> = Vec::new();
+        if !unplaced.is_empty() {
+            let suggestion = suggest_scale_up(
+                unplaced.iter().copied(),
+                &self.settings.instance_types,
+                &settings.new_worker_profile,
+            );
+            for line in &suggestion.lines {
+                for _ in 0..line.workers {
+                    to_launch.push(line.instance_type.clone());
+                }
+            }
+            if !suggestion.unfittable.is_empty() {
+                report.blocked = Some(format!(
+                    "{} lablet(s) fit no instance type in the price table",
+                    suggestion.unfittable.len()
+                ));
+            }
+        }
+        for _ in 0..deficit {
+            to_launch.push(self.settings.launch.instance_type.clone());
+        }
+        let mut per_region: BTreeMap<Region, u32> = BTreeMap::new();
+        for w in &workers {
+            if w.status.lifecycle != LifecycleState::Terminated {
+                *per_region.entry(w.region.clone()).or_default() += 1;
+            }
+        }
+        for instance_type in to_launch {
+            let region = settings
+                .regions
+                .iter()
+                .find(|r| {
+                    per_region.get(*r).copied().unwrap_or(0) < settings.max_workers_per_region
+                })
+                .cloned();
+            let Some(region) = region else {
+                report.blocked = Some(format!(
+                    "every region is at its cap of {} workers",
+                    settings.max_workers_per_region
+                ));
+                break;
+            };
+            *per_region.entry(region.clone()).or_default() += 1;
+            let n = self.scaling_state(|s| {
+                s.launched += 1;
+                s.launched
+            });
+            let mut labels = BTreeMap::new();
+            labels.insert(AUTOSCALED_LABEL.to_owned(), "true".to_owned());
+            let worker = self
+                .create_worker(CreateWorker {
+                    name: format!("auto-{}-{}-{n}", region.as_str(), now.format("%H%M")),
+                    region,
+                    instance_type: Some(instance_type),
+                    labels,
+                    tags: BTreeMap::new(),
+                    idle_detection_disabled: false,
+                    created_by: Some("autoscaler".into()),
+                })
+                .await?;
+            report.launched.push(worker.id);
+        }
+        if !report.launched.is_empty() {
+            let reason = if unplaced.is_empty() {
+                format!("warm pool below {warm_target} idle workers")
+            } else {
+                why(unplaced.len())
+            };
+            self.record_decision(
+                ScalingAction::Launch,
+                report.launched.clone(),
+                reason,
+                fence,
+            )
+            .await?;
+        }
+        if let Some(blocked) = &report.blocked {
+            self.record_decision(ScalingAction::Blocked, Vec::new(), blocked.clone(), fence)
+                .await?;
+        }
+        if !report.started.is_empty() || !report.launched.is_empty() || !report.undrained.is_empty()
+        {
+            self.scaling_state(|s| s.last_scale_up = Some(now));
+        }
+        Ok(report)
+    }
+
+    /// Drains running workers nothing needs, and stops drained ones after the grace.
+    async fn scale_down(
+        &self,
+        workers: &[Worker],
+        due: &[(Lablet, crate::definition::LabletDefinition)],
+        warm_target: u32,
+        fence: Option<&Fence>,
+        report: &mut ScalingReport,
+    ) -> Result<(), CoreError> {
+        let settings = &self.settings.autoscaler;
+        let now = self.clock.now();
+        // Stop drained workers whose grace has passed and that still hold nothing.
+        let grace = i64::from(settings.drain_grace_seconds);
+        for worker in workers
+            .iter()
+            .filter(|w| w.spec.draining && w.status.lifecycle == LifecycleState::Running)
+        {
+            let since = self.scaling_state(|s| *s.drained_at.entry(worker.id).or_insert(now));
+            if plus_seconds(since, grace) > now || !worker.status.capacity.allocations.is_empty() {
+                continue;
+            }
+            update::<Worker, _>(self.store.as_ref(), worker.id, fence, now, |w, now| {
+                let mut events = w.request_stop(PauseReason::ScaleDown, now)?;
+                events.extend(w.set_draining(false, now)?);
+                Ok(events)
+            })
+            .await?;
+            self.scaling_state(|s| s.drained_at.remove(&worker.id));
+            self.nudge(worker.id);
+            report.stopped.push(worker.id);
+        }
+        if !report.stopped.is_empty() {
+            self.record_decision(
+                ScalingAction::Stop,
+                report.stopped.clone(),
+                format!("drained for {} min with no lablets", grace / 60),
+                fence,
+            )
+            .await?;
+        }
+        let cooling = self.scaling_state(|s| {
+            s.last_scale_down.is_some_and(|t| {
+                plus_seconds(t, i64::from(settings.scale_down_cooldown_seconds)) > now
+            })
+        });
+        if cooling {
+            return Ok(());
+        }
+        let busy: BTreeSet<WorkerId> = due.iter().filter_map(|(l, _)| l.status.worker_id).collect();
+        let running: Vec<&Worker> = workers
+            .iter()
+            .filter(|w| {
+                w.status.lifecycle == LifecycleState::Running
+                    && w.spec.desired_status == DesiredStatus::Running
+            })
+            .collect();
+        let keep = settings.min_running_workers.max(warm_target) as usize;
+        let active = running.iter().filter(|w| !w.spec.draining).count();
+        let mut spare = active.saturating_sub(keep);
+        let mut drained = Vec::new();
+        // A worker may go only if everything due still places without it.
+        let requests: Vec<PlacementRequest> = due
+            .iter()
+            .map(|(l, d)| PlacementRequest::for_lablet(l, d))
+            .collect::<Result<_, _>>()?;
+        let starts: Vec<Timestamp> = due.iter().map(|(l, _)| l.spec.timeslot.start).collect();
+        let mut remaining: Vec<&Worker> = workers
+            .iter()
+            .filter(|w| is_coming(w) && !w.spec.draining)
+            .collect();
+        for worker in running {
+            if spare == 0 {
+                break;
+            }
+            // Nodes running outside lablets mean someone works there by hand.
+            let hand_made_nodes = worker
+                .status
+                .metrics
+                .cml
+                .value
+                .as_ref()
+                .and_then(|m| m.running_nodes)
+                .unwrap_or(0);
+            if worker.spec.draining
+                || !worker.status.capacity.allocations.is_empty()
+                || busy.contains(&worker.id)
+                || hand_made_nodes > 0
+            {
+                continue;
+            }
+            let without: Vec<&Worker> = remaining
+                .iter()
+                .copied()
+                .filter(|w| w.id != worker.id)
+                .collect();
+            if !requests.is_empty() {
+                let trial: Vec<WorkerCandidate> =
+                    without.iter().map(|w| future_candidate(w, self)).collect();
+                if !self.unplaced_on(&trial, &requests, &starts).is_empty() {
+                    continue;
+                }
+            }
+            remaining = without;
+            update::<Worker, _>(self.store.as_ref(), worker.id, fence, now, |w, now| {
+                w.set_draining(true, now)
+            })
+            .await?;
+            self.scaling_state(|s| s.drained_at.insert(worker.id, now));
+            drained.push(worker.id);
+            spare -= 1;
+        }
+        if !drained.is_empty() {
+            report.drained = drained.clone();
+            self.scaling_state(|s| s.last_scale_down = Some(now));
+            self.record_decision(
+                ScalingAction::Drain,
+                drained,
+                "running with no lablet running or due within the lead time".into(),
+                fence,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}

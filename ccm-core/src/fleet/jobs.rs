@@ -1,0 +1,198 @@
+//! The fleet's recurrent jobs, as [`Job`] handlers for the [`JobRunner`]: the
+//! metrics sweep, lab sync, idle check and (optional) auto-import.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{Fleet, ImportMatching, AUTO_IMPORT_JOB, IDLE_JOB, LABS_SYNC_JOB, SWEEP_JOB};
+use crate::error::CoreError;
+use crate::job::JobSchedule;
+use crate::runtime::{Job, JobContext, JobRunner};
+
+struct Sweep(Arc<Fleet>);
+struct LabsSync(Arc<Fleet>);
+struct IdleCheck(Arc<Fleet>);
+struct AutoImport(Arc<Fleet>);
+struct Scheduler(Arc<Fleet>);
+struct Autoscaler(Arc<Fleet>);
+
+#[async_trait]
+impl Job for Scheduler {
+    async fn run(&self, ctx: &JobContext) -> Result<(), String> {
+        let report = self
+            .0
+            .schedule_pending(ctx.fence.as_ref())
+            .await
+            .map_err(|e| e.to_string())?;
+        if report.due > 0 {
+            tracing::info!(
+                due = report.due,
+                placed = report.placed.len(),
+                unplaced = report.unplaced.len(),
+                "lablet scheduling"
+            );
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Job for Autoscaler {
+    async fn run(&self, ctx: &JobContext) -> Result<(), String> {
+        self.0
+            .autoscale(ctx.fence.as_ref())
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[async_trait]
+impl Job for Sweep {
+    async fn run(&self, ctx: &JobContext) -> Result<(), String> {
+        let report = self
+            .0
+            .sweep(ctx.fence.as_ref())
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(
+            workers = report.workers,
+            failures = report.failures.len(),
+            "metrics sweep"
+        );
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Job for LabsSync {
+    async fn run(&self, ctx: &JobContext) -> Result<(), String> {
+        self.0
+            .sync_all_labs(ctx.fence.as_ref())
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[async_trait]
+impl Job for IdleCheck {
+    async fn run(&self, ctx: &JobContext) -> Result<(), String> {
+        self.0
+            .pause_idle_workers(ctx.fence.as_ref())
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[async_trait]
+impl Job for AutoImport {
+    async fn run(&self, _ctx: &JobContext) -> Result<(), String> {
+        let settings = &self.0.settings.auto_import;
+        let mut errors = Vec::new();
+        for region in &settings.regions {
+            let input = ImportMatching {
+                region: region.clone(),
+                image_id: None,
+                image_name_pattern: Some(settings.image_name_pattern.clone()),
+                tags: Default::default(),
+                by: Some("auto-import".into()),
+            };
+            match self.0.import_matching(input).await {
+                Ok(report) => tracing::info!(
+                    %region,
+                    imported = report.imported.len(),
+                    skipped = report.skipped.len(),
+                    "auto-import"
+                ),
+                Err(error) => errors.push(format!("{region}: {error}")),
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+}
+
+impl Fleet {
+    /// Registers the fleet's recurrent jobs on `runner`. The sweep runs at the
+    /// shortest monitoring interval in force so per-worker overrides are honoured;
+    /// each run only observes the workers that are due.
+    pub async fn register_jobs(self: &Arc<Self>, runner: &mut JobRunner) -> Result<(), CoreError> {
+        let overrides = self
+            .store
+            .list_workers(&Default::default())
+            .await?
+            .into_iter()
+            .filter_map(|w| w.spec.monitoring_interval_seconds)
+            .min();
+        let sweep_every = overrides
+            .map_or(self.settings.monitoring_interval_seconds, |o| {
+                o.min(self.settings.monitoring_interval_seconds)
+            })
+            .max(1);
+        runner
+            .register(
+                SWEEP_JOB,
+                JobSchedule::Every {
+                    seconds: u64::from(sweep_every),
+                },
+                Arc::new(Sweep(self.clone())),
+            )
+            .await?;
+        runner
+            .register(
+                LABS_SYNC_JOB,
+                JobSchedule::Every {
+                    seconds: u64::from(self.settings.labs_sync_interval_seconds.max(1)),
+                },
+                Arc::new(LabsSync(self.clone())),
+            )
+            .await?;
+        runner
+            .register(
+                IDLE_JOB,
+                JobSchedule::Every {
+                    seconds: u64::from(self.settings.idle_check_interval_seconds.max(1)),
+                },
+                Arc::new(IdleCheck(self.clone())),
+            )
+            .await?;
+        runner
+            .register(
+                super::SCHEDULER_JOB,
+                JobSchedule::Every {
+                    seconds: u64::from(self.settings.lablets.scheduler_interval_seconds.max(1)),
+                },
+                Arc::new(Scheduler(self.clone())),
+            )
+            .await?;
+        if self.settings.autoscaler.enabled {
+            runner
+                .register(
+                    super::AUTOSCALER_JOB,
+                    JobSchedule::Every {
+                        seconds: u64::from(self.settings.autoscaler.interval_seconds.max(1)),
+                    },
+                    Arc::new(Autoscaler(self.clone())),
+                )
+                .await?;
+        }
+        if self.settings.auto_import.enabled {
+            runner
+                .register(
+                    AUTO_IMPORT_JOB,
+                    JobSchedule::Every {
+                        seconds: u64::from(self.settings.auto_import.interval_seconds.max(1)),
+                    },
+                    Arc::new(AutoImport(self.clone())),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}

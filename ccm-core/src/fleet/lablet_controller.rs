@@ -1,0 +1,465 @@
+//! The lablet controller: drives one lablet through its phases. Level-triggered:
+//! each pass looks at the lablet, its worker and its lab, does the next step, and
+//! says when to look again. Every step is safe to repeat after a crash: the lab's
+//! title carries the lablet id so a retried import finds the lab instead of
+//! importing twice, teardown tolerates a lab that is already gone, and capacity is
+//! released on every path out (finished, failed, expired, cancelled).
+
+use futures_util::stream::{self, StreamExt};
+
+use super::persist::update;
+use super::Fleet;
+use crate::error::CoreError;
+use crate::ids::{CmlLabId, LabletId};
+use crate::lablet::{Lablet, LabletPhase};
+use crate::ports::cml::{CmlEndpoint, CmlError};
+use crate::ports::store::{ChangeSet, Fence, Write};
+use crate::runtime::ReconcileOutcome;
+use crate::time::{plus_seconds, seconds_between, Timestamp};
+use crate::worker::LifecycleState;
+
+/// The title of a lablet's lab on CML; the id in it makes imports idempotent.
+pub fn lab_title(lablet: LabletId) -> String {
+    format!("ccm-lablet-{lablet}")
+}
+
+fn seconds_until(now: Timestamp, at: Timestamp) -> u32 {
+    u32::try_from(seconds_between(now, at).max(1)).unwrap_or(u32::MAX)
+}
+
+/// Where a lablet's worker stands, as far as the lablet is concerned.
+enum WorkerStanding {
+    /// Running with CML available.
+    Ready(CmlEndpoint),
+    /// Booting or CML still starting: wait.
+    Coming,
+    /// Gone, terminated, failed or stopped for good: the binding must go.
+    Lost(String),
+}
+
+impl Fleet {
+    /// Reconciles every lablet whose turn has come, at most `limit` of them.
+    pub async fn reconcile_lablets_due(&self, fence: Option<&Fence>, limit: usize) -> usize {
+        let now = self.clock.now();
+        let due = super::locked(&self.lablet_queue, |q| q.take_due(now, limit));
+        let count = due.len();
+        let results: Vec<(LabletId, ReconcileOutcome)> = stream::iter(due)
+            .map(|id| async move {
+                let outcome = match self.reconcile_lablet(id, fence).await {
+                    Ok(outcome) => outcome,
+                    Err(error) => {
+                        tracing::warn!(lablet = %id, %error, "lablet reconcile failed");
+                        ReconcileOutcome::Failed(error.to_string())
+                    }
+                };
+                (id, outcome)
+            })
+            .buffer_unordered(self.settings.cml_concurrency.max(1))
+            .collect()
+            .await;
+        let now = self.clock.now();
+        super::locked(&self.lablet_queue, |q| {
+            for (id, outcome) in &results {
+                q.finish(id, outcome, now);
+            }
+        });
+        count
+    }
+
+    /// When the lablet controller next wants to run.
+    pub fn next_lablet_reconcile_at(&self) -> Option<Timestamp> {
+        super::locked(&self.lablet_queue, |q| q.next_due())
+    }
+
+    async fn standing(&self, lablet: &Lablet) -> Result<WorkerStanding, CoreError> {
+        let Some(worker_id) = lablet.status.worker_id else {
+            return Ok(WorkerStanding::Lost("no worker bound".into()));
+        };
+        let Some(worker) = self.store.get_worker(worker_id).await? else {
+            return Ok(WorkerStanding::Lost(format!(
+                "worker {worker_id} was deleted"
+            )));
+        };
+        if worker.can_host_labs() {
+            return Ok(match self.endpoint(&worker) {
+                Some(ep) => WorkerStanding::Ready(ep),
+                None => WorkerStanding::Coming,
+            });
+        }
+        use crate::worker::DesiredStatus;
+        let lifecycle = worker.status.lifecycle;
+        let coming = worker.spec.desired_status == DesiredStatus::Running
+            && matches!(
+                lifecycle,
+                LifecycleState::Pending
+                    | LifecycleState::Provisioning
+                    | LifecycleState::Running
+                    | LifecycleState::Stopped
+                    | LifecycleState::Stopping
+                    | LifecycleState::Unknown
+            );
+        Ok(if coming {
+            WorkerStanding::Coming
+        } else {
+            WorkerStanding::Lost(format!(
+                "worker `{}` is {} (wanted {:?})",
+                worker.name(),
+                lifecycle.as_str(),
+                worker.spec.desired_status
+            ))
+        })
+    }
+
+    async fn transition(
+        &self,
+        id: LabletId,
+        to: LabletPhase,
+        reason: &str,
+        fence: Option<&Fence>,
+    ) -> Result<Lablet, CoreError> {
+        update::<Lablet, _>(
+            self.store.as_ref(),
+            id,
+            fence,
+            self.clock.now(),
+            |l, now| l.transition(to, Some(reason.to_owned()), now),
+        )
+        .await
+    }
+
+    /// Gives the lablet's capacity back and (optionally) moves it, in one commit.
+    async fn release_and_move(
+        &self,
+        lablet: &Lablet,
+        to: Option<LabletPhase>,
+        unbind_reason: Option<&str>,
+        reason: &str,
+        fence: Option<&Fence>,
+    ) -> Result<(), CoreError> {
+        for _ in 0..super::persist::CONFLICT_RETRIES {
+            let now = self.clock.now();
+            let Some(mut fresh) = self.store.get_lablet(lablet.id).await? else {
+                return Ok(());
+            };
+            let mut changes = ChangeSet::new();
+            changes.fence = fence.cloned();
+            let mut events = Vec::new();
+            if let Some(worker_id) = fresh.status.worker_id {
+                if let Some(mut worker) = self.store.get_worker(worker_id).await? {
+                    let released = worker.release(fresh.id, now)?;
+                    if !released.is_empty() {
+                        events.extend(released);
+                        changes = changes.write(Write::PutWorker(Box::new(worker)));
+                    }
+                }
+            }
+            if let Some(why) = unbind_reason {
+                events.extend(fresh.unbind(why.to_owned(), now)?);
+            }
+            if let Some(to) = to {
+                events.extend(fresh.transition(to, Some(reason.to_owned()), now)?);
+            }
+            changes = changes.put_lablet(fresh).events(events);
+            match self.store.commit(changes).await {
+                Ok(_) => return Ok(()),
+                Err(crate::ports::store::StoreError::Conflict { .. }) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(
+            crate::ports::store::StoreError::Unavailable("lablet release kept conflicting".into())
+                .into(),
+        )
+    }
+
+    /// Finds the lablet's lab by its title (after a crash between import and the
+    /// write of its id) or imports it.
+    async fn ensure_lab(
+        &self,
+        lablet: &Lablet,
+        ep: &CmlEndpoint,
+        fence: Option<&Fence>,
+    ) -> Result<CmlLabId, CoreError> {
+        if let Some(lab) = &lablet.status.cml_lab_id {
+            return Ok(lab.clone());
+        }
+        let title = lab_title(lablet.id);
+        let mut found = None;
+        for id in self.cml.list_labs(ep).await? {
+            match self.cml.get_lab(ep, &id).await {
+                Ok(lab) if lab.title == title => {
+                    found = Some(lab.id);
+                    break;
+                }
+                Ok(_) | Err(CmlError::NotFound { .. }) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        let lab = match found {
+            Some(lab) => lab,
+            None => {
+                let definition = self.get_definition(lablet.spec.definition_id).await?;
+                self.cml
+                    .import_lab(ep, &definition.topology_yaml, Some(&title))
+                    .await?
+                    .id
+            }
+        };
+        update::<Lablet, _>(
+            self.store.as_ref(),
+            lablet.id,
+            fence,
+            self.clock.now(),
+            |l, now| l.assign_lab(lab.clone(), now),
+        )
+        .await?;
+        Ok(lab)
+    }
+
+    async fn record_attempt_failure(
+        &self,
+        lablet: &Lablet,
+        error: &CoreError,
+        fence: Option<&Fence>,
+    ) -> Result<ReconcileOutcome, CoreError> {
+        let updated = update::<Lablet, _>(
+            self.store.as_ref(),
+            lablet.id,
+            fence,
+            self.clock.now(),
+            |l, now| l.record_failure(error.to_string(), now),
+        )
+        .await?;
+        if updated.status.attempts >= self.settings.lablets.max_attempts {
+            self.fail(
+                &updated,
+                &format!(
+                    "gave up after {} attempts: {error}",
+                    updated.status.attempts
+                ),
+                fence,
+            )
+            .await?;
+            return Ok(ReconcileOutcome::RequeueAfter(1));
+        }
+        Ok(ReconcileOutcome::Failed(error.to_string()))
+    }
+
+    /// Ends the lablet in `failed`: tears its lab down (best effort, retried later
+    /// while the finalizer stays) and releases its capacity.
+    async fn fail(
+        &self,
+        lablet: &Lablet,
+        reason: &str,
+        fence: Option<&Fence>,
+    ) -> Result<(), CoreError> {
+        self.teardown(lablet, fence).await.ok();
+        self.release_and_move(lablet, Some(LabletPhase::Failed), None, reason, fence)
+            .await
+    }
+
+    /// Stops, wipes and deletes the lablet's lab if it has one, and records that it
+    /// is gone. A worker that is gone for good took the lab with it.
+    async fn teardown(&self, lablet: &Lablet, fence: Option<&Fence>) -> Result<(), CoreError> {
+        if let Some(lab) = &lablet.status.cml_lab_id {
+            match self.standing(lablet).await? {
+                WorkerStanding::Ready(ep) => self.cml.teardown_lab(&ep, lab).await?,
+                WorkerStanding::Lost(_) => {}
+                WorkerStanding::Coming => {
+                    return Err(CoreError::validation(
+                        "worker",
+                        "worker not reachable yet; lab teardown postponed",
+                    ))
+                }
+            }
+        }
+        update::<Lablet, _>(
+            self.store.as_ref(),
+            lablet.id,
+            fence,
+            self.clock.now(),
+            |l, now| l.release_lab(now),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// One pass of the lablet controller.
+    pub async fn reconcile_lablet(
+        &self,
+        id: LabletId,
+        fence: Option<&Fence>,
+    ) -> Result<ReconcileOutcome, CoreError> {
+        let Some(lablet) = self.store.get_lablet(id).await? else {
+            return Ok(ReconcileOutcome::Done);
+        };
+        let now = self.clock.now();
+        let slot = lablet.spec.timeslot;
+        let settings = &self.settings.lablets;
+        let grace_end = plus_seconds(slot.start, i64::from(settings.start_grace_seconds));
+        let ending = lablet.spec.cancel_requested || now >= slot.end;
+        use LabletPhase::*;
+        match lablet.status.phase {
+            Pending => {
+                if ending {
+                    self.transition(id, Stopped, "cancelled before placement", fence)
+                        .await?;
+                    return Ok(ReconcileOutcome::RequeueAfter(1));
+                }
+                if now >= grace_end {
+                    self.transition(id, Expired, "not placed before its start", fence)
+                        .await?;
+                    return Ok(ReconcileOutcome::RequeueAfter(1));
+                }
+                let lead = plus_seconds(slot.start, -i64::from(settings.lead_time_seconds));
+                let wait = if now < lead {
+                    seconds_until(now, lead)
+                } else {
+                    settings.scheduler_interval_seconds.max(1)
+                };
+                Ok(ReconcileOutcome::RequeueAfter(
+                    wait.min(seconds_until(now, grace_end)),
+                ))
+            }
+            Scheduled | Instantiating => {
+                if ending {
+                    self.transition(id, Stopping, "cancelled", fence).await?;
+                    return Ok(ReconcileOutcome::RequeueAfter(1));
+                }
+                match self.standing(&lablet).await? {
+                    WorkerStanding::Lost(why) => {
+                        // The lab (if any) went with the worker; place again.
+                        update::<Lablet, _>(self.store.as_ref(), id, fence, now, |l, now| {
+                            l.release_lab(now)
+                        })
+                        .await?;
+                        let fresh = self.get_lablet(id).await?;
+                        self.release_and_move(&fresh, None, Some(&why), &why, fence)
+                            .await?;
+                        Ok(ReconcileOutcome::RequeueAfter(1))
+                    }
+                    WorkerStanding::Coming => {
+                        if lablet.status.phase == Scheduled && now >= grace_end {
+                            self.release_and_move(
+                                &lablet,
+                                Some(Expired),
+                                None,
+                                "worker not ready before the start",
+                                fence,
+                            )
+                            .await?;
+                            return Ok(ReconcileOutcome::RequeueAfter(1));
+                        }
+                        Ok(ReconcileOutcome::RequeueAfter(
+                            settings.convergence_poll_seconds.max(1),
+                        ))
+                    }
+                    WorkerStanding::Ready(ep) => self.instantiate(&lablet, &ep, fence).await,
+                }
+            }
+            Ready => {
+                if ending {
+                    self.transition(id, Stopping, "cancelled", fence).await?;
+                    return Ok(ReconcileOutcome::RequeueAfter(1));
+                }
+                if now >= slot.start {
+                    self.transition(id, Running, "timeslot started", fence)
+                        .await?;
+                    return Ok(ReconcileOutcome::RequeueAfter(seconds_until(now, slot.end)));
+                }
+                Ok(ReconcileOutcome::RequeueAfter(seconds_until(
+                    now, slot.start,
+                )))
+            }
+            Running => {
+                if ending {
+                    let why = if lablet.spec.cancel_requested {
+                        "cancelled"
+                    } else {
+                        "timeslot ended"
+                    };
+                    self.transition(id, Stopping, why, fence).await?;
+                    return Ok(ReconcileOutcome::RequeueAfter(1));
+                }
+                Ok(ReconcileOutcome::RequeueAfter(seconds_until(now, slot.end)))
+            }
+            Stopping => match self.teardown(&lablet, fence).await {
+                Ok(()) => {
+                    let fresh = self.get_lablet(id).await?;
+                    self.release_and_move(&fresh, Some(Stopped), None, "lab torn down", fence)
+                        .await?;
+                    Ok(ReconcileOutcome::RequeueAfter(1))
+                }
+                Err(error) => Ok(ReconcileOutcome::Failed(error.to_string())),
+            },
+            Stopped | Expired => {
+                self.transition(id, Terminated, "finished", fence).await?;
+                Ok(ReconcileOutcome::RequeueAfter(1))
+            }
+            Failed => {
+                if lablet.status.cml_lab_id.is_some() {
+                    if let Err(error) = self.teardown(&lablet, fence).await {
+                        return Ok(ReconcileOutcome::Failed(error.to_string()));
+                    }
+                }
+                if lablet.meta.deletion_timestamp.is_some() {
+                    self.transition(id, Terminated, "deleted", fence).await?;
+                    return Ok(ReconcileOutcome::RequeueAfter(1));
+                }
+                Ok(ReconcileOutcome::Done)
+            }
+            Terminated => {
+                if lablet.meta.ready_to_remove() {
+                    let changes = ChangeSet {
+                        writes: vec![Write::DeleteLablet {
+                            id,
+                            version: lablet.meta.version,
+                        }],
+                        events: Vec::new(),
+                        fence: fence.cloned(),
+                    };
+                    self.store.commit(changes).await?;
+                }
+                Ok(ReconcileOutcome::Done)
+            }
+        }
+    }
+
+    async fn instantiate(
+        &self,
+        lablet: &Lablet,
+        ep: &CmlEndpoint,
+        fence: Option<&Fence>,
+    ) -> Result<ReconcileOutcome, CoreError> {
+        let id = lablet.id;
+        let lablet = if lablet.status.phase == LabletPhase::Scheduled {
+            self.transition(id, LabletPhase::Instantiating, "worker ready", fence)
+                .await?
+        } else {
+            lablet.clone()
+        };
+        let attempt = async {
+            let lab = self.ensure_lab(&lablet, ep, fence).await?;
+            let state = self.cml.lab_state(ep, &lab).await?;
+            if state != crate::lab::LabState::Started {
+                self.cml.start_lab(ep, &lab).await?;
+            }
+            Ok::<bool, CoreError>(self.cml.check_if_converged(ep, &lab).await?)
+        };
+        match attempt.await {
+            Ok(true) => {
+                self.transition(id, LabletPhase::Ready, "lab converged", fence)
+                    .await?;
+                if let Some(worker) = lablet.status.worker_id {
+                    self.note_activity(worker, "lablet", format!("lablet {id} ready"), fence)
+                        .await?;
+                }
+                Ok(ReconcileOutcome::RequeueAfter(1))
+            }
+            Ok(false) => Ok(ReconcileOutcome::RequeueAfter(
+                self.settings.lablets.convergence_poll_seconds.max(1),
+            )),
+            Err(error) => self.record_attempt_failure(&lablet, &error, fence).await,
+        }
+    }
+}

@@ -1,0 +1,464 @@
+//! Labs: mirroring each worker's CML labs into lab records (new, changed with a
+//! change list, state history, gone) and running lab operations through ccm.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use futures_util::stream::{self, StreamExt};
+use serde::{Deserialize, Serialize};
+
+use super::persist::update;
+use super::Fleet;
+use crate::error::CoreError;
+use crate::event::{DomainEvent, EventPayload, FieldChange, ResourceKind, Subject};
+use crate::ids::{CmlLabId, LabRecordId, WorkerId};
+use crate::lab::{LabOperation, LabRecord};
+use crate::ports::cml::{CmlEndpoint, CmlLab};
+use crate::ports::store::{ChangeSet, Fence, LabFilter, StoreError, WorkerFilter};
+use crate::time::Timestamp;
+use crate::worker::{ActivityEvent, Worker};
+
+/// An operation on a lab.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LabAction {
+    /// Start all nodes.
+    Start,
+    /// Stop all nodes.
+    Stop,
+    /// Wipe node disks (the lab must be stopped).
+    Wipe,
+    /// Stop, wipe and delete.
+    Delete,
+}
+
+impl LabAction {
+    fn past_tense(self) -> &'static str {
+        match self {
+            LabAction::Start => "started",
+            LabAction::Stop => "stopped",
+            LabAction::Wipe => "wiped",
+            LabAction::Delete => "deleted",
+        }
+    }
+}
+
+fn lab_subject(worker: WorkerId, lab: &CmlLabId) -> Subject {
+    Subject {
+        kind: ResourceKind::Lab,
+        id: format!("{worker}/{lab}"),
+    }
+}
+
+fn changes_between(record: &LabRecord, lab: &CmlLab) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    let mut check = |field: &str, from: String, to: String| {
+        if from != to {
+            changes.push(FieldChange {
+                field: field.to_owned(),
+                from,
+                to,
+            });
+        }
+    };
+    check("title", record.title.clone(), lab.title.clone());
+    check(
+        "description",
+        record.description.clone(),
+        lab.description.clone(),
+    );
+    check(
+        "owner",
+        record.owner.clone().unwrap_or_default(),
+        lab.owner_username.clone().unwrap_or_default(),
+    );
+    check(
+        "node_count",
+        record.node_count.to_string(),
+        lab.node_count.to_string(),
+    );
+    check(
+        "link_count",
+        record.link_count.to_string(),
+        lab.link_count.to_string(),
+    );
+    changes
+}
+
+impl Fleet {
+    /// The endpoint for an operation on the worker's CML, refused unless the worker
+    /// runs and CML is available.
+    pub(crate) fn cml_endpoint_for_operations(
+        &self,
+        worker: &Worker,
+    ) -> Result<CmlEndpoint, CoreError> {
+        if !worker.can_host_labs() {
+            return Err(CoreError::validation(
+                "worker",
+                format!(
+                    "worker `{}` is {} with CML {:?}; labs need a running worker with CML available",
+                    worker.name(),
+                    worker.status.lifecycle.as_str(),
+                    worker.status.cml.state
+                ),
+            ));
+        }
+        self.endpoint(worker)
+            .ok_or_else(|| CoreError::validation("worker", "has no address to reach CML on"))
+    }
+
+    /// Lab records of a worker (gone ones too when asked).
+    pub async fn list_labs(
+        &self,
+        worker_id: WorkerId,
+        include_gone: bool,
+    ) -> Result<Vec<LabRecord>, CoreError> {
+        Ok(self
+            .store
+            .list_labs(&LabFilter {
+                worker_id: Some(worker_id),
+                include_gone,
+            })
+            .await?)
+    }
+
+    /// Syncs the labs of every running worker whose CML is available, `cml_concurrency`
+    /// at a time. Returns the number of workers synced; failures are logged per worker.
+    pub async fn sync_all_labs(&self, fence: Option<&Fence>) -> Result<usize, CoreError> {
+        let workers: Vec<Worker> = self
+            .store
+            .list_workers(&WorkerFilter::default())
+            .await?
+            .into_iter()
+            .filter(Worker::can_host_labs)
+            .collect();
+        let results: Vec<Result<usize, CoreError>> = stream::iter(workers)
+            .map(|w| async move { self.sync_worker_labs(w.id, fence).await })
+            .buffer_unordered(self.settings.cml_concurrency.max(1))
+            .collect()
+            .await;
+        let mut synced = 0;
+        for result in results {
+            match result {
+                Ok(_) => synced += 1,
+                Err(error) => tracing::warn!(%error, "lab sync failed for a worker"),
+            }
+        }
+        Ok(synced)
+    }
+
+    /// Mirrors one worker's labs. Returns how many labs CML reported.
+    pub async fn sync_worker_labs(
+        &self,
+        worker_id: WorkerId,
+        fence: Option<&Fence>,
+    ) -> Result<usize, CoreError> {
+        let worker = self.get_worker(worker_id).await?;
+        let ep = self.cml_endpoint_for_operations(&worker)?;
+        let ids = self.cml.list_labs(&ep).await?;
+        let mut labs = Vec::with_capacity(ids.len());
+        for id in &ids {
+            match self.cml.get_lab(&ep, id).await {
+                Ok(lab) => labs.push(lab),
+                // Deleted between the list and the get: it is gone.
+                Err(crate::ports::cml::CmlError::NotFound { .. }) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        for _ in 0..super::persist::CONFLICT_RETRIES {
+            let now = self.clock.now();
+            let stored: BTreeMap<CmlLabId, LabRecord> = self
+                .list_labs(worker_id, true)
+                .await?
+                .into_iter()
+                .map(|r| (r.cml_lab_id.clone(), r))
+                .collect();
+            let (changes, state_changes) = mirror(worker_id, &stored, &labs, now);
+            if changes.is_empty() {
+                return Ok(labs.len());
+            }
+            let mut changes = changes;
+            changes.fence = fence.cloned();
+            match self.store.commit(changes).await {
+                Ok(_) => {
+                    if state_changes > 0 {
+                        self.note_activity(
+                            worker_id,
+                            "lab_state",
+                            format!("{state_changes} lab state change(s)"),
+                            fence,
+                        )
+                        .await?;
+                    }
+                    return Ok(labs.len());
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(StoreError::Unavailable("lab sync kept conflicting".into()).into())
+    }
+
+    pub(crate) async fn note_activity(
+        &self,
+        worker_id: WorkerId,
+        source: &str,
+        detail: String,
+        fence: Option<&Fence>,
+    ) -> Result<(), CoreError> {
+        update::<Worker, _>(
+            self.store.as_ref(),
+            worker_id,
+            fence,
+            self.clock.now(),
+            |w, now| {
+                w.record_activity(
+                    ActivityEvent {
+                        at: now,
+                        source: source.to_owned(),
+                        detail: detail.clone(),
+                    },
+                    now,
+                )
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Runs an operation on a lab, records it in the lab's history, and re-syncs
+    /// the worker's labs.
+    pub async fn lab_action(
+        &self,
+        worker_id: WorkerId,
+        lab: &CmlLabId,
+        action: LabAction,
+        by: Option<String>,
+    ) -> Result<Vec<LabRecord>, CoreError> {
+        let worker = self.get_worker(worker_id).await?;
+        let ep = self.cml_endpoint_for_operations(&worker)?;
+        match action {
+            LabAction::Start => self.cml.start_lab(&ep, lab).await?,
+            LabAction::Stop => self.cml.stop_lab(&ep, lab).await?,
+            LabAction::Wipe => self.cml.wipe_lab(&ep, lab).await?,
+            LabAction::Delete => self.cml.teardown_lab(&ep, lab).await?,
+        }
+        self.record_lab_operation(worker_id, lab, action.past_tense(), by.clone())
+            .await?;
+        self.note_activity(
+            worker_id,
+            "lab_operation",
+            format!("{} {lab}", action.past_tense()),
+            None,
+        )
+        .await?;
+        self.sync_worker_labs(worker_id, None).await?;
+        self.list_labs(worker_id, true).await
+    }
+
+    /// Imports a topology as a new lab on the worker.
+    pub async fn import_lab(
+        &self,
+        worker_id: WorkerId,
+        topology_yaml: &str,
+        title: Option<&str>,
+        by: Option<String>,
+    ) -> Result<LabRecord, CoreError> {
+        if topology_yaml.trim().is_empty() {
+            return Err(CoreError::validation("topology", "must not be empty"));
+        }
+        let worker = self.get_worker(worker_id).await?;
+        let ep = self.cml_endpoint_for_operations(&worker)?;
+        let imported = self.cml.import_lab(&ep, topology_yaml, title).await?;
+        self.sync_worker_labs(worker_id, None).await?;
+        self.record_lab_operation(worker_id, &imported.id, "imported", by)
+            .await?;
+        self.list_labs(worker_id, true)
+            .await?
+            .into_iter()
+            .find(|r| r.cml_lab_id == imported.id)
+            .ok_or_else(|| CoreError::NotFound {
+                kind: "lab",
+                id: imported.id.to_string(),
+            })
+    }
+
+    /// The lab's topology as CML exports it (YAML).
+    pub async fn download_lab(
+        &self,
+        worker_id: WorkerId,
+        lab: &CmlLabId,
+    ) -> Result<String, CoreError> {
+        let worker = self.get_worker(worker_id).await?;
+        let ep = self.cml_endpoint_for_operations(&worker)?;
+        Ok(self.cml.download_lab(&ep, lab).await?)
+    }
+
+    async fn record_lab_operation(
+        &self,
+        worker_id: WorkerId,
+        lab: &CmlLabId,
+        action: &str,
+        by: Option<String>,
+    ) -> Result<(), CoreError> {
+        for _ in 0..super::persist::CONFLICT_RETRIES {
+            let now = self.clock.now();
+            let Some(mut record) = self
+                .list_labs(worker_id, true)
+                .await?
+                .into_iter()
+                .find(|r| &r.cml_lab_id == lab)
+            else {
+                return Ok(());
+            };
+            let operation = LabOperation {
+                at: now,
+                action: action.to_owned(),
+                actor: by.clone(),
+            };
+            record.record(operation.clone());
+            let event = DomainEvent::new(
+                lab_subject(worker_id, lab),
+                EventPayload::LabOperationRecorded {
+                    worker_id,
+                    cml_lab_id: lab.clone(),
+                    operation,
+                },
+                now,
+            );
+            match self
+                .store
+                .commit(ChangeSet::new().put_lab(record).events([event]))
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(StoreError::Unavailable("lab history kept conflicting".into()).into())
+    }
+}
+
+/// The writes that make `stored` mirror `labs`, and how many states changed.
+fn mirror(
+    worker_id: WorkerId,
+    stored: &BTreeMap<CmlLabId, LabRecord>,
+    labs: &[CmlLab],
+    now: Timestamp,
+) -> (ChangeSet, usize) {
+    let mut changes = ChangeSet::new();
+    let mut state_changes = 0;
+    for lab in labs {
+        let subject = lab_subject(worker_id, &lab.id);
+        match stored.get(&lab.id) {
+            None => {
+                let mut record = LabRecord {
+                    id: LabRecordId::new(),
+                    worker_id,
+                    cml_lab_id: lab.id.clone(),
+                    title: lab.title.clone(),
+                    description: lab.description.clone(),
+                    owner: lab.owner_username.clone(),
+                    state: lab.state,
+                    node_count: lab.node_count,
+                    link_count: lab.link_count,
+                    first_seen_at: now,
+                    last_synced_at: now,
+                    gone: false,
+                    history: VecDeque::new(),
+                    version: 0,
+                };
+                record.record(LabOperation {
+                    at: now,
+                    action: format!("discovered in state {}", lab.state.as_cml()),
+                    actor: Some("sync".into()),
+                });
+                let event = DomainEvent::new(
+                    subject,
+                    EventPayload::LabDiscovered {
+                        lab: Box::new(record.clone()),
+                    },
+                    now,
+                );
+                changes = changes.put_lab(record).events([event]);
+            }
+            Some(existing) => {
+                let mut record = existing.clone();
+                let mut events = Vec::new();
+                let field_changes = changes_between(existing, lab);
+                if !field_changes.is_empty() {
+                    record.title = lab.title.clone();
+                    record.description = lab.description.clone();
+                    record.owner = lab.owner_username.clone();
+                    record.node_count = lab.node_count;
+                    record.link_count = lab.link_count;
+                    events.push(DomainEvent::new(
+                        subject.clone(),
+                        EventPayload::LabUpdated {
+                            worker_id,
+                            cml_lab_id: lab.id.clone(),
+                            changes: field_changes,
+                        },
+                        now,
+                    ));
+                }
+                if existing.state != lab.state || existing.gone {
+                    let operation = LabOperation {
+                        at: now,
+                        action: format!(
+                            "state {} → {}",
+                            if existing.gone {
+                                "GONE"
+                            } else {
+                                existing.state.as_cml()
+                            },
+                            lab.state.as_cml()
+                        ),
+                        actor: Some("sync".into()),
+                    };
+                    record.record(operation.clone());
+                    record.state = lab.state;
+                    record.gone = false;
+                    state_changes += 1;
+                    events.push(DomainEvent::new(
+                        subject,
+                        EventPayload::LabStateChanged {
+                            worker_id,
+                            cml_lab_id: lab.id.clone(),
+                            from: existing.state,
+                            to: lab.state,
+                            operation,
+                        },
+                        now,
+                    ));
+                }
+                if !events.is_empty() {
+                    record.last_synced_at = now;
+                    changes = changes.put_lab(record).events(events);
+                }
+            }
+        }
+    }
+    for (id, record) in stored {
+        if record.gone || labs.iter().any(|l| &l.id == id) {
+            continue;
+        }
+        let mut gone = record.clone();
+        gone.gone = true;
+        gone.record(LabOperation {
+            at: now,
+            action: "gone from CML".into(),
+            actor: Some("sync".into()),
+        });
+        let event = DomainEvent::new(
+            lab_subject(worker_id, id),
+            EventPayload::LabGone {
+                worker_id,
+                cml_lab_id: id.clone(),
+            },
+            now,
+        );
+        changes = changes.put_lab(gone).events([event]);
+    }
+    (changes, state_changes)
+}

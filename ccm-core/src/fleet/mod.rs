@@ -1,0 +1,165 @@
+//! The fleet engine: use cases on workers and labs, the worker controller, the
+//! metrics sweep, lab sync, idle pause and auto-import, working with any adapters
+//! behind the ports. Nothing here spawns tasks: a driver (the server, the bindings
+//! or a simulation) calls [`Fleet::reconcile_due`] and runs the jobs from
+//! [`Fleet::register_jobs`], so tests drive everything with a virtual clock.
+
+mod autoscaler;
+mod controller;
+mod definitions;
+mod drive;
+pub mod endpoint;
+pub mod idle;
+mod idle_pause;
+mod import;
+mod jobs;
+mod lablet_controller;
+mod lablets;
+mod labs;
+pub mod licence;
+mod licensing;
+mod monitor;
+pub mod persist;
+mod scheduler;
+pub mod settings;
+mod waves;
+mod workers;
+
+use std::sync::{Arc, Mutex};
+
+pub use autoscaler::ScalingReport;
+pub use import::{ImportMatching, ImportReport, ImportSkip};
+pub use labs::LabAction;
+pub use monitor::{RefreshOutcome, SweepReport};
+pub use scheduler::ScheduleReport;
+pub use settings::{
+    AutoImportSettings, EndpointAddress, FleetSettings, LaunchTemplate, Thresholds,
+};
+pub use settings::{AutoscalerSettings, LabletSettings};
+pub use workers::{CreateWorker, DeleteOutcome};
+
+use crate::ids::{LabletId, WorkerId};
+use crate::ports::cml::CmlEndpoint;
+use crate::ports::{Clock, CloudProvider, CmlClient, Store};
+use crate::runtime::{Backoff, WorkQueue};
+use crate::secret::Secret;
+use crate::worker::Worker;
+
+/// Name of the recurrent metrics sweep job.
+pub const SWEEP_JOB: &str = "metrics-sweep";
+/// Name of the recurrent lab sync job.
+pub const LABS_SYNC_JOB: &str = "labs-sync";
+/// Name of the recurrent idle check job.
+pub const IDLE_JOB: &str = "idle-check";
+/// Name of the recurrent lablet scheduling job.
+pub const SCHEDULER_JOB: &str = "lablet-scheduler";
+/// Name of the recurrent autoscaler job.
+pub const AUTOSCALER_JOB: &str = "autoscaler";
+/// Name of the recurrent auto-import job.
+pub const AUTO_IMPORT_JOB: &str = "auto-import";
+
+/// The adapters the engine works through.
+#[derive(Clone)]
+pub struct Adapters {
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// EC2 and CloudWatch.
+    pub cloud: Arc<dyn CloudProvider>,
+    /// CML servers.
+    pub cml: Arc<dyn CmlClient>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The fleet engine.
+pub struct Fleet {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) cloud: Arc<dyn CloudProvider>,
+    pub(crate) cml: Arc<dyn CmlClient>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) settings: FleetSettings,
+    pub(crate) licence_token: Option<Secret>,
+    pub(crate) queue: Mutex<WorkQueue<WorkerId>>,
+    pub(crate) lablet_queue: Mutex<WorkQueue<LabletId>>,
+    pub(crate) autoscaler: Mutex<autoscaler::AutoscalerState>,
+}
+
+impl std::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fleet")
+            .field("settings", &self.settings)
+            .field("licence_token", &self.licence_token)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fleet {
+    /// An engine over `adapters`.
+    pub fn new(adapters: Adapters, settings: FleetSettings) -> Self {
+        Self {
+            store: adapters.store,
+            cloud: adapters.cloud,
+            cml: adapters.cml,
+            clock: adapters.clock,
+            settings,
+            licence_token: None,
+            queue: Mutex::new(WorkQueue::new(Backoff::default())),
+            lablet_queue: Mutex::new(WorkQueue::new(Backoff::default())),
+            autoscaler: Mutex::new(autoscaler::AutoscalerState::default()),
+        }
+    }
+
+    /// Sets the CML licence token used by licence registration.
+    pub fn with_licence_token(mut self, token: Secret) -> Self {
+        self.licence_token = Some(token);
+        self
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &FleetSettings {
+        &self.settings
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub(crate) fn endpoint(&self, worker: &Worker) -> Option<CmlEndpoint> {
+        endpoint::cml_endpoint(worker, self.settings.endpoint_address)
+    }
+
+    /// Queues the worker controller for `id` now.
+    pub fn nudge(&self, id: WorkerId) {
+        let now = self.clock.now();
+        self.with_queue(|q| q.enqueue(id, now));
+    }
+
+    pub(crate) fn with_queue<T>(&self, f: impl FnOnce(&mut WorkQueue<WorkerId>) -> T) -> T {
+        locked(&self.queue, f)
+    }
+
+    /// Queues the lablet controller for `id` at `at`.
+    pub fn nudge_lablet_at(&self, id: LabletId, at: crate::time::Timestamp) {
+        locked(&self.lablet_queue, |q| q.enqueue(id, at));
+    }
+
+    /// Queues the lablet controller for `id` now.
+    pub fn nudge_lablet(&self, id: LabletId) {
+        self.nudge_lablet_at(id, self.clock.now());
+    }
+}
+
+/// Runs `f` on the guarded value; a poisoned lock still holds consistent queue
+/// state (queues are updated in single steps), so it is used rather than panicking.
+pub(crate) fn locked<T, R>(mutex: &Mutex<T>, f: impl FnOnce(&mut T) -> R) -> R {
+    match mutex.lock() {
+        Ok(mut guard) => f(&mut guard),
+        Err(poison) => f(&mut poison.into_inner()),
+    }
+}

@@ -1,0 +1,266 @@
+//! Fleet settings: what the engine needs to know that is not in any resource.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::Region;
+use crate::placement::{NewWorkerProfile, Policy, PriceTable};
+use crate::ports::cloud::ImageSelector;
+use crate::worker::Capacity;
+use crate::worker::IdleSettings;
+
+/// How new instances are launched.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchTemplate {
+    /// Image to launch.
+    pub image: ImageSelector,
+    /// Default instance type.
+    pub instance_type: String,
+    /// Subnet.
+    pub subnet_id: Option<String>,
+    /// Security groups.
+    #[serde(default)]
+    pub security_group_ids: Vec<String>,
+    /// Key pair.
+    pub key_name: Option<String>,
+    /// IAM instance profile.
+    pub iam_instance_profile: Option<String>,
+    /// Tags put on every instance besides `Name` and the worker id.
+    #[serde(default)]
+    pub default_tags: BTreeMap<String, String>,
+    /// Detailed CloudWatch monitoring at launch.
+    pub detailed_monitoring: bool,
+}
+
+impl Default for LaunchTemplate {
+    fn default() -> Self {
+        Self {
+            image: ImageSelector::NamePattern("cml-2.9*".into()),
+            instance_type: "m5zn.metal".into(),
+            subnet_id: None,
+            security_group_ids: Vec::new(),
+            key_name: None,
+            iam_instance_profile: None,
+            default_tags: BTreeMap::new(),
+            detailed_monitoring: true,
+        }
+    }
+}
+
+/// Which address to reach CML on when no `ccm:cml-endpoint` tag says otherwise.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointAddress {
+    /// The public IPv4.
+    #[default]
+    Public,
+    /// The private IPv4 (ccm runs inside the VPC).
+    Private,
+}
+
+/// Utilisation thresholds in percent that raise alerts.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    /// CPU percent.
+    pub cpu_percent: f64,
+    /// Memory percent.
+    pub memory_percent: f64,
+    /// Disk percent.
+    pub disk_percent: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            cpu_percent: 90.0,
+            memory_percent: 90.0,
+            disk_percent: 90.0,
+        }
+    }
+}
+
+/// Settings of the fleet engine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FleetSettings {
+    /// Launch template for new workers.
+    pub launch: LaunchTemplate,
+    /// Instance types with their capacity and price (capacity of new and imported workers).
+    pub instance_types: PriceTable,
+    /// Address used for CML endpoints.
+    pub endpoint_address: EndpointAddress,
+    /// Fleet-wide metrics sweep interval in seconds.
+    pub monitoring_interval_seconds: u32,
+    /// CML calls in flight at once during a sweep.
+    pub cml_concurrency: usize,
+    /// Lab sync interval in seconds.
+    pub labs_sync_interval_seconds: u32,
+    /// Alert thresholds.
+    pub thresholds: Thresholds,
+    /// How long metric points are kept, in seconds.
+    pub metrics_retention_seconds: u32,
+    /// Idle-detection defaults for new workers.
+    pub idle: IdleSettings,
+    /// Seconds between licence-registration polls.
+    pub licence_poll_seconds: u32,
+    /// Polls before a registration counts as failed.
+    pub licence_poll_attempts: u32,
+    /// Seconds between idle checks.
+    pub idle_check_interval_seconds: u32,
+    /// Automatic import of instances launched outside ccm.
+    pub auto_import: AutoImportSettings,
+    /// Lablet scheduling and lifecycle.
+    pub lablets: LabletSettings,
+    /// Fleet autoscaling.
+    pub autoscaler: AutoscalerSettings,
+}
+
+/// How lablets are scheduled and run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabletSettings {
+    /// Lablets starting within this many seconds are placed (worker boot + lab
+    /// instantiation: 35 minutes by default).
+    pub lead_time_seconds: u32,
+    /// A lablet not running this long after its start is expired.
+    pub start_grace_seconds: u32,
+    /// Failed attempts before a lablet ends in `failed`.
+    pub max_attempts: u32,
+    /// Seconds between scheduling passes.
+    pub scheduler_interval_seconds: u32,
+    /// Seconds between convergence checks while a lab boots.
+    pub convergence_poll_seconds: u32,
+    /// Placement policy.
+    pub policy: Policy,
+}
+
+impl Default for LabletSettings {
+    fn default() -> Self {
+        Self {
+            lead_time_seconds: 35 * 60,
+            start_grace_seconds: 10 * 60,
+            max_attempts: 5,
+            scheduler_interval_seconds: 60,
+            convergence_poll_seconds: 30,
+            policy: Policy::Pack,
+        }
+    }
+}
+
+/// Bounds and pacing of the autoscaler.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutoscalerSettings {
+    /// Off (the default): the fleet only changes when operators change it.
+    pub enabled: bool,
+    /// Regions new workers are launched in, in order of preference.
+    pub regions: Vec<Region>,
+    /// Most workers (not terminated) per region.
+    pub max_workers_per_region: u32,
+    /// Running workers never stopped by scale-down.
+    pub min_running_workers: u32,
+    /// Seconds between scale-up decisions.
+    pub scale_up_cooldown_seconds: u32,
+    /// Seconds between scale-down decisions.
+    pub scale_down_cooldown_seconds: u32,
+    /// Seconds a drained worker waits before it is stopped.
+    pub drain_grace_seconds: u32,
+    /// Seconds between autoscaler passes.
+    pub interval_seconds: u32,
+    /// What newly launched workers are assumed to offer before they are observed.
+    pub new_worker_profile: NewWorkerProfile,
+}
+
+impl Default for AutoscalerSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            regions: vec![Region::new("us-east-1")],
+            max_workers_per_region: 20,
+            min_running_workers: 0,
+            scale_up_cooldown_seconds: 120,
+            scale_down_cooldown_seconds: 300,
+            drain_grace_seconds: 600,
+            interval_seconds: 60,
+            new_worker_profile: NewWorkerProfile::default(),
+        }
+    }
+}
+
+/// The optional auto-import job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutoImportSettings {
+    /// Off by default.
+    pub enabled: bool,
+    /// Regions to search.
+    pub regions: Vec<Region>,
+    /// AMI name pattern of CML workers.
+    pub image_name_pattern: String,
+    /// Seconds between runs.
+    pub interval_seconds: u32,
+}
+
+impl Default for AutoImportSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            regions: Vec::new(),
+            image_name_pattern: "cml-*".into(),
+            interval_seconds: 3600,
+        }
+    }
+}
+
+impl Default for FleetSettings {
+    fn default() -> Self {
+        Self {
+            launch: LaunchTemplate::default(),
+            instance_types: PriceTable::default(),
+            endpoint_address: EndpointAddress::default(),
+            monitoring_interval_seconds: 300,
+            cml_concurrency: 32,
+            labs_sync_interval_seconds: 1800,
+            thresholds: Thresholds::default(),
+            metrics_retention_seconds: 7 * 24 * 3600,
+            idle: IdleSettings::default(),
+            licence_poll_seconds: 30,
+            licence_poll_attempts: 40,
+            idle_check_interval_seconds: 60,
+            auto_import: AutoImportSettings::default(),
+            lablets: LabletSettings::default(),
+            autoscaler: AutoscalerSettings::default(),
+        }
+    }
+}
+
+/// Declared capacity of a worker of `instance_type`. A type missing from the table
+/// offers nothing, so nothing is placed on it until an operator adds the type.
+pub fn capacity_for(table: &PriceTable, instance_type: &str) -> Capacity {
+    match table.types.iter().find(|t| t.name == instance_type) {
+        Some(t) => Capacity::new(t.capacity, t.node_slots),
+        None => {
+            tracing::warn!(
+                instance_type,
+                "instance type missing from the price table; capacity 0"
+            );
+            Capacity::new(crate::resources::Resources::ZERO, 0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_types_get_their_capacity_and_unknown_ones_nothing() {
+        let table = PriceTable::default();
+        let metal = capacity_for(&table, "m5zn.metal");
+        assert_eq!(
+            metal.declared,
+            crate::resources::Resources::new(48, 192, 1000)
+        );
+        assert!(metal.node_slots > 0);
+        let odd = capacity_for(&table, "t3.micro");
+        assert_eq!(odd.declared, crate::resources::Resources::ZERO);
+        assert_eq!(odd.node_slots, 0);
+    }
+}
