@@ -17,7 +17,7 @@ use ccm_core::ports::event_sink::CollectingSink;
 use ccm_core::ports::{Clock, Store, VirtualClock};
 use ccm_core::runtime::{EventRelay, JobRunner};
 use ccm_core::secret::Secret;
-use ccm_core::store::MemoryStore;
+use ccm_core::store::{MemoryMetricSeries, MemoryStore};
 use ccm_core::time::{plus_seconds, Timestamp};
 use ccm_core::worker::{
     AlertMetric, CmlServiceState, LicenceState, LifecycleState, PauseReason, Worker,
@@ -44,15 +44,19 @@ impl Harness {
         let clock = VirtualClock::new(config.start);
         let sim = Simulation::with_virtual_clock(7, config, clock.clone());
         let store = Arc::new(MemoryStore::new());
-        let fleet = Arc::new(Fleet::new(
-            Adapters {
-                store: store.clone(),
-                cloud: Arc::new(sim.cloud()),
-                cml: Arc::new(sim.cml()),
-                clock: Arc::new(clock.clone()),
-            },
-            settings,
-        ));
+        let series = Arc::new(MemoryMetricSeries::new());
+        let fleet = Arc::new(
+            Fleet::new(
+                Adapters {
+                    store: store.clone(),
+                    cloud: Arc::new(sim.cloud()),
+                    cml: Arc::new(sim.cml()),
+                    clock: Arc::new(clock.clone()),
+                },
+                settings,
+            )
+            .with_metric_series(series),
+        );
         let mut runner = JobRunner::new(store.clone(), Arc::new(clock.clone()));
         fleet.register_jobs(&mut runner).await.unwrap();
         Self {
@@ -678,4 +682,36 @@ async fn tags_and_detailed_monitoring_reach_the_instance() {
     assert!(!h.worker(w.id).await.tags.contains_key("team"));
     let monitored = h.fleet.enable_detailed_monitoring(w.id).await.unwrap();
     assert!(monitored.status.detailed_monitoring);
+}
+
+#[tokio::test]
+async fn sweeps_fill_the_metrics_series_within_its_retention() {
+    let mut settings = FleetSettings {
+        metrics_retention_seconds: 3600,
+        ..quick_settings()
+    };
+    // Keep it running all along: an idle pause would stop the series.
+    settings.idle.enabled = false;
+    let h = Harness::new(settings).await;
+    let w = h.create("w1").await;
+    let start = h.now();
+    h.run_for(3 * 3600).await;
+    let raw = h.fleet.metrics_series(w.id, start, 0).await.unwrap();
+    // One point per 5-minute sweep while running, only the last hour kept.
+    assert!((11..=13).contains(&raw.len()), "{} points", raw.len());
+    assert!(raw.first().unwrap().at >= plus_seconds(h.now(), -3600));
+    assert!(raw.windows(2).all(|p| p[0].at < p[1].at));
+    assert!(raw
+        .iter()
+        .all(|p| p.cpu_percent.is_some() && p.running_nodes.is_some()));
+    let last_hour = plus_seconds(h.now(), -3599);
+    let hourly = h.fleet.metrics_series(w.id, last_hour, 3600).await.unwrap();
+    assert_eq!(hourly.len(), 1, "one hour-long bucket");
+    assert_eq!(hourly[0].at, last_hour);
+    let unknown = h
+        .fleet
+        .metrics_series(WorkerId::new(), start, 0)
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), "not_found");
 }

@@ -40,7 +40,7 @@ pub use workers::{CreateWorker, DeleteOutcome};
 
 use crate::ids::{LabletId, WorkerId};
 use crate::ports::cml::CmlEndpoint;
-use crate::ports::{Clock, CloudProvider, CmlClient, Store};
+use crate::ports::{Clock, CloudProvider, CmlClient, MetricSeries, Store};
 use crate::runtime::{Backoff, WorkQueue};
 use crate::secret::Secret;
 use crate::worker::Worker;
@@ -82,6 +82,7 @@ pub struct Fleet {
     pub(crate) queue: Mutex<WorkQueue<WorkerId>>,
     pub(crate) lablet_queue: Mutex<WorkQueue<LabletId>>,
     pub(crate) autoscaler: Mutex<autoscaler::AutoscalerState>,
+    pub(crate) series: Option<Arc<dyn MetricSeries>>,
 }
 
 impl std::fmt::Debug for Fleet {
@@ -106,7 +107,15 @@ impl Fleet {
             queue: Mutex::new(WorkQueue::new(Backoff::default())),
             lablet_queue: Mutex::new(WorkQueue::new(Backoff::default())),
             autoscaler: Mutex::new(autoscaler::AutoscalerState::default()),
+            series: None,
         }
+    }
+
+    /// Keeps a per-worker metrics time series in `series` (points older than
+    /// `metrics_retention_seconds` are pruned by every sweep).
+    pub fn with_metric_series(mut self, series: Arc<dyn MetricSeries>) -> Self {
+        self.series = Some(series);
+        self
     }
 
     /// Sets the CML licence token used by licence registration.

@@ -19,6 +19,7 @@ use crate::ports::cloud::{Instance, InstanceStatusCheck, MetricName, MetricSampl
 use crate::ports::cml::{
     CmlError, Licensing, SystemHealth, SystemInformation, SystemStats, TelemetryEvent,
 };
+use crate::ports::metric_series::MetricPoint;
 use crate::ports::store::{ChangeSet, Fence, StoreError, WorkerFilter};
 use crate::time::{plus_seconds, Timestamp};
 use crate::worker::{
@@ -314,10 +315,12 @@ impl Fleet {
                 }
             }
             let events = changes.events.len();
+            let points = series_points(&changes, now);
             match self.store.commit(changes).await {
                 Ok(_) => {
                     report.failures = failures;
                     report.events = events;
+                    self.record_series(&points, now).await;
                     return Ok(report);
                 }
                 Err(StoreError::Conflict { .. }) => continue,
@@ -583,6 +586,66 @@ impl Fleet {
             ),
             _ => Ok(Vec::new()),
         }
+    }
+}
+
+/// One point per worker of the batch whose CML or CloudWatch numbers were observed
+/// at `now`.
+fn series_points(changes: &ChangeSet, now: Timestamp) -> Vec<MetricPoint> {
+    changes
+        .writes
+        .iter()
+        .filter_map(|write| match write {
+            crate::ports::store::Write::PutWorker(w) => Some(w),
+            _ => None,
+        })
+        .filter(|w| {
+            let m = &w.status.metrics;
+            m.cml.observed_at == Some(now) || m.cloudwatch.observed_at == Some(now)
+        })
+        .map(|w| {
+            let m = &w.status.metrics;
+            MetricPoint {
+                worker_id: w.id,
+                at: now,
+                cpu_percent: m.cpu_percent(),
+                memory_percent: m.memory_percent(),
+                disk_percent: m.disk_percent(),
+                running_nodes: m.cml.value.as_ref().and_then(|c| c.running_nodes),
+            }
+        })
+        .collect()
+}
+
+impl Fleet {
+    /// Appends the sweep's points and prunes past the retention. The series is a
+    /// chart aid: failures are logged, never fail the sweep.
+    async fn record_series(&self, points: &[MetricPoint], now: Timestamp) {
+        let Some(series) = &self.series else {
+            return;
+        };
+        if let Err(error) = series.append(points).await {
+            tracing::warn!(%error, "could not append metric points");
+        }
+        let horizon = plus_seconds(now, -i64::from(self.settings.metrics_retention_seconds));
+        if let Err(error) = series.prune(horizon).await {
+            tracing::warn!(%error, "could not prune metric points");
+        }
+    }
+
+    /// A worker's metric series since `since` (up to now), averaged per `step_seconds`.
+    pub async fn metrics_series(
+        &self,
+        worker: WorkerId,
+        since: Timestamp,
+        step_seconds: u32,
+    ) -> Result<Vec<MetricPoint>, CoreError> {
+        self.get_worker(worker).await?;
+        let Some(series) = &self.series else {
+            return Ok(Vec::new());
+        };
+        let until = plus_seconds(self.clock.now(), 1);
+        Ok(series.read(worker, since, until, step_seconds).await?)
     }
 }
 

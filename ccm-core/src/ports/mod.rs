@@ -6,10 +6,12 @@ pub mod clock;
 pub mod cloud;
 pub mod cml;
 pub mod event_sink;
+pub mod metric_series;
 pub mod store;
 
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use cloud::CloudProvider;
 pub use cml::CmlClient;
 pub use event_sink::EventSink;
+pub use metric_series::MetricSeries;
 pub use store::Store;

@@ -3,3 +3,4 @@
 
 pub mod cloud;
 pub mod cml;
+pub mod metric_series;
