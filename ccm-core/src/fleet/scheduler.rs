@@ -55,12 +55,15 @@ impl Fleet {
                 continue;
             }
             let id = lablet.spec.definition_id;
-            if !definitions.contains_key(&id) {
-                definitions.insert(id, self.get_definition(id).await?);
-            }
-            if let Some(definition) = definitions.get(&id) {
-                due.push((lablet, definition.clone()));
-            }
+            let definition = match definitions.get(&id) {
+                Some(definition) => definition.clone(),
+                None => {
+                    let fetched = self.get_definition(id).await?;
+                    definitions.insert(id, fetched.clone());
+                    fetched
+                }
+            };
+            due.push((lablet, definition));
         }
         Ok(due)
     }
