@@ -22,6 +22,7 @@
 //! [`state_machine::TransitionError`]s.
 #![warn(missing_docs)]
 
+pub mod api_key;
 pub mod definition;
 pub mod error;
 pub mod event;

@@ -6,6 +6,12 @@
 //! `version` on lab and job records). A new resource has version 0. A commit writes
 //! each resource only if its stored version still equals the one carried, stores it
 //! at `version + 1`, and fails whole with [`StoreError::Conflict`] otherwise.
+//!
+//! API keys ([`ApiKeyRecord`]) are kept beside the resources but outside change
+//! sets: they carry no version and emit no events.
+//!
+//! Every implementation runs the conformance suite `ccm_core::testing::store`
+//! (feature `test-support`), which pins these semantics.
 
 use std::collections::BTreeMap;
 
@@ -13,13 +19,14 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::api_key::{ApiKeyId, ApiKeyRecord};
 use crate::definition::LabletDefinition;
 use crate::event::{DomainEvent, ResourceKind, StoredEvent};
 use crate::ids::{DefinitionId, LabRecordId, LabletId, Region, WorkerId};
 use crate::job::JobRecord;
 use crate::lab::LabRecord;
 use crate::lablet::{Lablet, LabletPhase};
-use crate::time::Timestamp;
+use crate::time::{epoch, plus_seconds, Timestamp};
 use crate::worker::{LifecycleState, Worker};
 
 /// Which workers to list. Empty fields do not filter.
@@ -106,9 +113,7 @@ pub struct DefinitionFilter {
 impl DefinitionFilter {
     /// True when `definition` passes the filter.
     pub fn matches(&self, definition: &LabletDefinition) -> bool {
-        self.name
-            .as_ref()
-            .is_none_or(|n| n == definition.name())
+        self.name.as_ref().is_none_or(|n| n == definition.name())
             && (!self.active_only || definition.active)
     }
 }
@@ -285,6 +290,83 @@ pub struct Lease {
     pub expires_at: Timestamp,
 }
 
+impl Lease {
+    /// What [`Store::try_acquire_lease`] stores given the `current` lease: the same
+    /// token renewed when `holder` holds it and it is live, `None` when another
+    /// holder's lease is live, else a new lease whose token is one more than the
+    /// current one (1 for a lease never taken). A lease is live while
+    /// `expires_at > now`.
+    pub fn next_acquire(
+        current: Option<&Lease>,
+        name: &str,
+        holder: &str,
+        ttl_seconds: u32,
+        now: Timestamp,
+    ) -> Option<Lease> {
+        let expires_at = plus_seconds(now, i64::from(ttl_seconds));
+        match current {
+            Some(current) if current.holder == holder && current.expires_at > now => Some(Lease {
+                expires_at,
+                ..current.clone()
+            }),
+            Some(current) if current.expires_at > now => None,
+            current => Some(Lease {
+                name: name.to_owned(),
+                holder: holder.to_owned(),
+                token: current.map_or(1, |l| l.token.saturating_add(1)),
+                expires_at,
+            }),
+        }
+    }
+
+    /// What [`Store::renew_lease`] stores: the lease extended to `now + ttl` when
+    /// `holder` and `token` match (expired or not, as long as nobody took it over).
+    pub fn renewed(
+        current: Option<&Lease>,
+        name: &str,
+        holder: &str,
+        token: u64,
+        ttl_seconds: u32,
+        now: Timestamp,
+    ) -> Result<Lease, StoreError> {
+        match current {
+            Some(lease) if lease.holder == holder && lease.token == token => Ok(Lease {
+                expires_at: plus_seconds(now, i64::from(ttl_seconds)),
+                ..lease.clone()
+            }),
+            _ => Err(StoreError::LeaseNotHeld {
+                lease: name.to_owned(),
+                holder: holder.to_owned(),
+            }),
+        }
+    }
+
+    /// What [`Store::release_lease`] stores: the lease expired at the epoch, token
+    /// kept; `None` (nothing to store) when `holder` and `token` do not match.
+    pub fn released(current: Option<&Lease>, holder: &str, token: u64) -> Option<Lease> {
+        current
+            .filter(|lease| lease.holder == holder && lease.token == token)
+            .map(|lease| Lease {
+                expires_at: epoch(),
+                ..lease.clone()
+            })
+    }
+
+    /// Checks a commit's fence against the lease's current token (`None` when the
+    /// lease was never taken).
+    pub fn check_fence(fence: &Fence, current: Option<u64>) -> Result<(), StoreError> {
+        if current == Some(fence.token) {
+            Ok(())
+        } else {
+            Err(StoreError::Fenced {
+                lease: fence.lease.clone(),
+                token: fence.token,
+                current,
+            })
+        }
+    }
+}
+
 /// What can go wrong in a store.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -300,6 +382,14 @@ pub enum StoreError {
         expected: u64,
         /// Version in the store (`None` when absent).
         actual: Option<u64>,
+    },
+    /// A record that must be unique already exists (an API key with the same id or hash).
+    #[error("{kind} `{id}` already exists")]
+    AlreadyExists {
+        /// What was inserted.
+        kind: String,
+        /// Its id.
+        id: String,
     },
     /// The fencing token is stale: another process leads now.
     #[error("lease `{lease}` token {token} is stale (current {current:?})")]
@@ -354,8 +444,10 @@ pub trait Store: Send + Sync {
     /// Lab records passing the filter, ordered by worker then title.
     async fn list_labs(&self, filter: &LabFilter) -> Result<Vec<LabRecord>, StoreError>;
     /// A definition by id.
-    async fn get_definition(&self, id: DefinitionId)
-        -> Result<Option<LabletDefinition>, StoreError>;
+    async fn get_definition(
+        &self,
+        id: DefinitionId,
+    ) -> Result<Option<LabletDefinition>, StoreError>;
     /// Definitions passing the filter, ordered by name then version.
     async fn list_definitions(
         &self,
@@ -405,9 +497,33 @@ pub trait Store: Send + Sync {
     ) -> Result<Lease, StoreError>;
 
     /// Gives the lease up (it expires at once); a no-op if not held.
-    async fn release_lease(&self, name: &str, holder: &str, token: u64)
-        -> Result<(), StoreError>;
+    async fn release_lease(&self, name: &str, holder: &str, token: u64) -> Result<(), StoreError>;
 
     /// The lease as stored, expired or not.
     async fn get_lease(&self, name: &str) -> Result<Option<Lease>, StoreError>;
+
+    /// Stores a new API key (only its hash). Fails with [`StoreError::AlreadyExists`]
+    /// when a key with the same id or the same hash is stored.
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
+
+    /// The key whose hash is `key_hash`, revoked or not.
+    async fn find_api_key_by_hash(
+        &self,
+        key_hash: &str,
+    ) -> Result<Option<ApiKeyRecord>, StoreError>;
+
+    /// All keys, revoked ones included, ordered by creation time then id.
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
+
+    /// Revokes a key at `at`; revoking again keeps the first time. Returns the key as
+    /// stored afterwards, `None` when no such key exists.
+    async fn revoke_api_key(
+        &self,
+        id: ApiKeyId,
+        at: Timestamp,
+    ) -> Result<Option<ApiKeyRecord>, StoreError>;
+
+    /// Records that the key authenticated a request at `at` (`last_used_at` only
+    /// moves forward); a no-op for an unknown key.
+    async fn touch_api_key(&self, id: ApiKeyId, at: Timestamp) -> Result<(), StoreError>;
 }

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use tokio::sync::watch;
 
+use crate::api_key::{ApiKeyId, ApiKeyRecord};
 use crate::definition::LabletDefinition;
 use crate::event::{ResourceKind, StoredEvent};
 use crate::ids::{DefinitionId, LabRecordId, LabletId, WorkerId};
@@ -14,10 +15,10 @@ use crate::job::JobRecord;
 use crate::lab::LabRecord;
 use crate::lablet::Lablet;
 use crate::ports::store::{
-    ChangeSet, CommitReceipt, DefinitionFilter, LabFilter, LabletFilter, Lease, Store,
-    StoreError, WorkerFilter, Write,
+    ChangeSet, CommitReceipt, DefinitionFilter, LabFilter, LabletFilter, Lease, Store, StoreError,
+    WorkerFilter, Write,
 };
-use crate::time::{plus_seconds, Timestamp};
+use crate::time::Timestamp;
 use crate::worker::Worker;
 
 #[derive(Clone, Default)]
@@ -29,6 +30,7 @@ struct State {
     jobs: BTreeMap<String, JobRecord>,
     events: Vec<StoredEvent>,
     leases: BTreeMap<String, Lease>,
+    api_keys: BTreeMap<ApiKeyId, ApiKeyRecord>,
 }
 
 /// Everything in a mutex; commits are atomic because they apply to a copy-on-check.
@@ -219,9 +221,7 @@ impl Store for MemoryStore {
                 .cloned()
                 .collect::<Vec<_>>()
         })?;
-        found.sort_by(|a, b| {
-            (a.spec.timeslot.start, a.id).cmp(&(b.spec.timeslot.start, b.id))
-        });
+        found.sort_by_key(|l| (l.spec.timeslot.start, l.id));
         Ok(found)
     }
 
@@ -237,14 +237,7 @@ impl Store for MemoryStore {
         let newest = {
             let mut guard = self.state.lock().map_err(|_| poisoned())?;
             if let Some(fence) = &changes.fence {
-                let current = guard.leases.get(&fence.lease).map(|l| l.token);
-                if current != Some(fence.token) {
-                    return Err(StoreError::Fenced {
-                        lease: fence.lease.clone(),
-                        token: fence.token,
-                        current,
-                    });
-                }
+                Lease::check_fence(fence, guard.leases.get(&fence.lease).map(|l| l.token))?;
             }
             // Check every write against the state as it would be after the earlier
             // writes of the same change set, on a scratch copy of the versions only.
@@ -284,7 +277,9 @@ impl Store for MemoryStore {
 
     async fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         self.read(|s| {
-            let start = usize::try_from(after).unwrap_or(usize::MAX).min(s.events.len());
+            let start = usize::try_from(after)
+                .unwrap_or(usize::MAX)
+                .min(s.events.len());
             s.events[start..].iter().take(limit).cloned().collect()
         })
     }
@@ -305,22 +300,11 @@ impl Store for MemoryStore {
         now: Timestamp,
     ) -> Result<Option<Lease>, StoreError> {
         let mut guard = self.state.lock().map_err(|_| poisoned())?;
-        let expires_at = plus_seconds(now, i64::from(ttl_seconds));
-        let lease = match guard.leases.get(name) {
-            Some(current) if current.holder == holder && current.expires_at > now => Lease {
-                expires_at,
-                ..current.clone()
-            },
-            Some(current) if current.expires_at > now => return Ok(None),
-            current => Lease {
-                name: name.to_owned(),
-                holder: holder.to_owned(),
-                token: current.map_or(1, |l| l.token + 1),
-                expires_at,
-            },
-        };
-        guard.leases.insert(name.to_owned(), lease.clone());
-        Ok(Some(lease))
+        let lease = Lease::next_acquire(guard.leases.get(name), name, holder, ttl_seconds, now);
+        if let Some(lease) = &lease {
+            guard.leases.insert(name.to_owned(), lease.clone());
+        }
+        Ok(lease)
     }
 
     async fn renew_lease(
@@ -332,29 +316,81 @@ impl Store for MemoryStore {
         now: Timestamp,
     ) -> Result<Lease, StoreError> {
         let mut guard = self.state.lock().map_err(|_| poisoned())?;
-        match guard.leases.get_mut(name) {
-            Some(lease) if lease.holder == holder && lease.token == token => {
-                lease.expires_at = plus_seconds(now, i64::from(ttl_seconds));
-                Ok(lease.clone())
-            }
-            _ => Err(StoreError::LeaseNotHeld {
-                lease: name.to_owned(),
-                holder: holder.to_owned(),
-            }),
-        }
+        let lease = Lease::renewed(
+            guard.leases.get(name),
+            name,
+            holder,
+            token,
+            ttl_seconds,
+            now,
+        )?;
+        guard.leases.insert(name.to_owned(), lease.clone());
+        Ok(lease)
     }
 
     async fn release_lease(&self, name: &str, holder: &str, token: u64) -> Result<(), StoreError> {
         let mut guard = self.state.lock().map_err(|_| poisoned())?;
-        if let Some(lease) = guard.leases.get_mut(name) {
-            if lease.holder == holder && lease.token == token {
-                lease.expires_at = crate::time::epoch();
-            }
+        if let Some(lease) = Lease::released(guard.leases.get(name), holder, token) {
+            guard.leases.insert(name.to_owned(), lease);
         }
         Ok(())
     }
 
     async fn get_lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
         self.read(|s| s.leases.get(name).cloned())
+    }
+
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        let mut guard = self.state.lock().map_err(|_| poisoned())?;
+        if guard.api_keys.contains_key(&key.id)
+            || guard.api_keys.values().any(|k| k.key_hash == key.key_hash)
+        {
+            return Err(StoreError::AlreadyExists {
+                kind: "api key".into(),
+                id: key.id.to_string(),
+            });
+        }
+        guard.api_keys.insert(key.id, key.clone());
+        Ok(())
+    }
+
+    async fn find_api_key_by_hash(
+        &self,
+        key_hash: &str,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.read(|s| {
+            s.api_keys
+                .values()
+                .find(|k| k.key_hash == key_hash)
+                .cloned()
+        })
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let mut keys = self.read(|s| s.api_keys.values().cloned().collect::<Vec<_>>())?;
+        keys.sort_by_key(|k| (k.created_at, k.id));
+        Ok(keys)
+    }
+
+    async fn revoke_api_key(
+        &self,
+        id: ApiKeyId,
+        at: Timestamp,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let mut guard = self.state.lock().map_err(|_| poisoned())?;
+        Ok(guard.api_keys.get_mut(&id).map(|key| {
+            key.revoked_at.get_or_insert(at);
+            key.clone()
+        }))
+    }
+
+    async fn touch_api_key(&self, id: ApiKeyId, at: Timestamp) -> Result<(), StoreError> {
+        let mut guard = self.state.lock().map_err(|_| poisoned())?;
+        if let Some(key) = guard.api_keys.get_mut(&id) {
+            if key.last_used_at.is_none_or(|last| last < at) {
+                key.last_used_at = Some(at);
+            }
+        }
+        Ok(())
     }
 }

@@ -4,3 +4,4 @@
 pub mod cloud;
 pub mod cml;
 pub mod metric_series;
+pub mod store;
