@@ -1,0 +1,827 @@
+//! [`SqliteStore`]: the [`Store`] port over one SQLite file.
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::query::Query;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use tokio::sync::{watch, Mutex};
+
+use ccm_core::api_key::{ApiKeyId, ApiKeyRecord};
+use ccm_core::definition::LabletDefinition;
+use ccm_core::event::{DomainEvent, StoredEvent};
+use ccm_core::ids::{DefinitionId, LabRecordId, LabletId, WorkerId};
+use ccm_core::job::JobRecord;
+use ccm_core::lab::LabRecord;
+use ccm_core::lablet::Lablet;
+use ccm_core::ports::store::{
+    ChangeSet, CommitReceipt, DefinitionFilter, LabFilter, LabletFilter, Lease, Store, StoreError,
+    WorkerFilter,
+};
+use ccm_core::time::Timestamp;
+use ccm_core::worker::Worker;
+
+use crate::error::SqliteStoreError;
+use crate::rows::{self, decode, prepare, ts, RowWrite, Table, Value};
+
+type Result<T, E = SqliteStoreError> = std::result::Result<T, E>;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// Commits of at most this many writes are checked before any lock is taken
+/// (one version read per write), so stale ones fail without queueing.
+const PRECHECK_MAX_WRITES: usize = 4;
+
+/// How to open a [`SqliteStore`].
+#[derive(Clone, Debug)]
+pub struct SqliteStoreOptions {
+    /// `sqlite://path/to/ccm.db` (relative or absolute; created with its directory
+    /// when missing), or `sqlite::memory:` for a private in-memory database.
+    pub url: String,
+    /// Most connections in the pool (readers run in parallel; one writer at a time).
+    pub max_connections: u32,
+    /// Longest wait for a pooled connection.
+    pub acquire_timeout: Duration,
+    /// Longest wait for another process's write lock before failing.
+    pub busy_timeout: Duration,
+    /// `synchronous=FULL` (every commit reaches the disk before it returns) instead
+    /// of `NORMAL` (WAL default: a commit survives a crash of the process but the
+    /// last ones may be lost on power failure).
+    pub full_sync: bool,
+}
+
+impl SqliteStoreOptions {
+    /// Defaults for `url`: 8 connections, 30 s acquire timeout, 10 s busy timeout,
+    /// `synchronous=NORMAL`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(30),
+            busy_timeout: Duration::from_secs(10),
+            full_sync: false,
+        }
+    }
+}
+
+/// The store over SQLite. See the crate documentation for the invariants it keeps.
+pub struct SqliteStore {
+    pool: SqlitePool,
+    /// One writer at a time in this process, so writers queue here instead of
+    /// spinning on SQLite's busy handler.
+    write_lock: Mutex<()>,
+    newest: watch::Sender<u64>,
+    location: String,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+type SqliteQuery<'q> = Query<'q, Sqlite, SqliteArguments<'q>>;
+
+fn bind(query: SqliteQuery<'_>, value: Value) -> SqliteQuery<'_> {
+    match value {
+        Value::Text(s) => query.bind(s),
+        Value::OptText(s) => query.bind(s),
+        Value::Bool(b) => query.bind(b),
+    }
+}
+
+fn to_i64(what: &str, value: u64) -> Result<i64> {
+    i64::try_from(value).map_err(|_| SqliteStoreError::Encode {
+        kind: what.to_owned(),
+        id: String::new(),
+        message: format!("{value} is out of range"),
+    })
+}
+
+fn to_u64(what: &str, id: &str, value: i64) -> Result<u64> {
+    u64::try_from(value).map_err(|_| SqliteStoreError::Decode {
+        kind: what.to_owned(),
+        id: id.to_owned(),
+        message: format!("negative {what} {value}"),
+    })
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) the database at `url` with default options.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(SqliteStoreOptions::new(url)).await
+    }
+
+    /// Opens the database, applies the embedded migrations, and refuses a schema
+    /// newer than this build ([`StoreError::SchemaTooNew`]).
+    pub async fn open_with(options: SqliteStoreOptions) -> Result<Self, StoreError> {
+        Ok(Self::open_inner(options).await?)
+    }
+
+    async fn open_inner(options: SqliteStoreOptions) -> Result<Self> {
+        let url = options.url.trim();
+        if !url.starts_with("sqlite:") {
+            return Err(SqliteStoreError::InvalidUrl(format!(
+                "`{url}` does not start with `sqlite:` (expected sqlite://path/to/ccm.db)"
+            )));
+        }
+        let connect = SqliteConnectOptions::from_str(url)
+            .map_err(|e| SqliteStoreError::InvalidUrl(format!("`{url}`: {e}")))?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(options.busy_timeout)
+            .synchronous(if options.full_sync {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            });
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let location = connect.get_filename().display().to_string();
+        let mut pool = SqlitePoolOptions::new().acquire_timeout(options.acquire_timeout);
+        let connect = if in_memory {
+            // One connection that never closes: the database lives as long as it.
+            pool = pool
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+            connect
+        } else {
+            create_parent_dir(connect.get_filename())?;
+            pool = pool.max_connections(options.max_connections.max(1));
+            connect.journal_mode(SqliteJournalMode::Wal)
+        };
+        let pool = pool.connect_with(connect).await?;
+        migrate(&pool).await?;
+        let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(sequence), 0) FROM events")
+            .fetch_one(&pool)
+            .await?;
+        let (newest, _) = watch::channel(to_u64("sequence", "events", last)?);
+        tracing::info!(location = %location, "opened SQLite store");
+        Ok(Self {
+            pool,
+            write_lock: Mutex::new(()),
+            newest,
+            location,
+        })
+    }
+
+    /// Closes every connection; later calls fail with [`StoreError::Unavailable`].
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// The database file (or in-memory name).
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The highest schema (migration) version this build knows.
+    pub fn supported_schema_version() -> i64 {
+        MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
+    async fn begin_write(
+        &self,
+    ) -> Result<(
+        tokio::sync::MutexGuard<'_, ()>,
+        sqlx::Transaction<'static, Sqlite>,
+    )> {
+        let guard = self.write_lock.lock().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok((guard, tx))
+    }
+
+    async fn get_body(&self, table: &Table, id: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(&table.body_sql())
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn get_doc<T: serde::de::DeserializeOwned>(
+        &self,
+        table: &Table,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<T>> {
+        self.get_body(table, id)
+            .await?
+            .map(|body| decode(kind, id, &body))
+            .transpose()
+    }
+
+    async fn list_docs<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+        mut query: QueryBuilder<'_, Sqlite>,
+    ) -> Result<Vec<T>> {
+        let rows = query.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get(0)?;
+                let body: String = row.try_get(1)?;
+                decode(kind, &id, &body)
+            })
+            .collect()
+    }
+
+    /// Checks a small commit against the committed versions before taking any lock:
+    /// a commit that is already stale fails at once instead of queueing behind the
+    /// other writers. The check inside the transaction stays authoritative.
+    async fn precheck(&self, writes: &[RowWrite]) -> Result<()> {
+        let mut pending: Vec<((&str, &str), Option<u64>)> = Vec::new();
+        for write in writes {
+            let (table, id) = write.target();
+            let earlier = pending
+                .iter()
+                .rev()
+                .find(|(key, _)| *key == (table.name, id))
+                .map(|(_, version)| *version);
+            let actual = match earlier {
+                Some(version) => version,
+                None => {
+                    let mut conn = self.pool.acquire().await?;
+                    version_in(&mut conn, table, id).await?
+                }
+            };
+            pending.push(((table.name, id), write.check(actual)?));
+        }
+        Ok(())
+    }
+
+    async fn commit_inner(&self, changes: ChangeSet) -> Result<CommitReceipt> {
+        // Encode everything before taking the write lock.
+        let writes = changes
+            .writes
+            .into_iter()
+            .map(prepare)
+            .collect::<Result<Vec<_>>>()?;
+        // A fenced commit is checked under its fence first, as the port requires.
+        if changes.fence.is_none() && writes.len() <= PRECHECK_MAX_WRITES {
+            self.precheck(&writes).await?;
+        }
+        let events = changes
+            .events
+            .iter()
+            .map(|e| {
+                serde_json::to_string(e)
+                    .map(|body| (e, body))
+                    .map_err(|err| SqliteStoreError::Encode {
+                        kind: "event".into(),
+                        id: e.id.to_string(),
+                        message: err.to_string(),
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+
+        let (_guard, mut tx) = self.begin_write().await?;
+        if let Some(fence) = &changes.fence {
+            let current: Option<i64> =
+                sqlx::query_scalar("SELECT token FROM leases WHERE name = ?")
+                    .bind(&fence.lease)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let current = current
+                .map(|t| to_u64("token", &fence.lease, t))
+                .transpose()?;
+            Lease::check_fence(fence, current)?;
+        }
+        let mut receipt = CommitReceipt::default();
+        for write in writes {
+            receipt.versions.push(apply(&mut tx, write).await?);
+        }
+        if !events.is_empty() {
+            let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(sequence), 0) FROM events")
+                .fetch_one(&mut *tx)
+                .await?;
+            let mut numbered = Vec::with_capacity(events.len());
+            for (sequence, (event, body)) in (last.saturating_add(1)..).zip(events) {
+                receipt
+                    .sequences
+                    .push(to_u64("sequence", "events", sequence)?);
+                numbered.push((sequence, event, body));
+            }
+            for chunk in numbered.chunks(EVENTS_PER_INSERT) {
+                insert_events(&mut tx, chunk).await?;
+            }
+        }
+        tx.commit().await?;
+        if let Some(&last) = receipt.sequences.last() {
+            self.newest.send_if_modified(|newest| {
+                let newer = *newest < last;
+                if newer {
+                    *newest = last;
+                }
+                newer
+            });
+        }
+        Ok(receipt)
+    }
+
+    async fn lease_in(conn: &mut SqliteConnection, name: &str) -> Result<Option<Lease>> {
+        let row = sqlx::query("SELECT holder, token, expires_at FROM leases WHERE name = ?")
+            .bind(name)
+            .fetch_optional(conn)
+            .await?;
+        row.map(|row| {
+            let holder: String = row.try_get(0)?;
+            let token: i64 = row.try_get(1)?;
+            let expires_at: String = row.try_get(2)?;
+            rows::lease_from_row(name, holder, token, &expires_at)
+        })
+        .transpose()
+    }
+
+    async fn put_lease(conn: &mut SqliteConnection, lease: &Lease) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO leases (name, holder, token, expires_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
+             token = excluded.token, expires_at = excluded.expires_at",
+        )
+        .bind(&lease.name)
+        .bind(&lease.holder)
+        .bind(to_i64("token", lease.token)?)
+        .bind(ts(lease.expires_at))
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    async fn update_api_key(
+        &self,
+        id: ApiKeyId,
+        change: impl FnOnce(&mut ApiKeyRecord),
+    ) -> Result<Option<ApiKeyRecord>> {
+        let id_text = id.to_string();
+        let (_guard, mut tx) = self.begin_write().await?;
+        let body: Option<String> = sqlx::query_scalar("SELECT body FROM api_keys WHERE id = ?")
+            .bind(&id_text)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(body) = body else {
+            return Ok(None);
+        };
+        let mut key: ApiKeyRecord = decode("api key", &id_text, &body)?;
+        let before = key.clone();
+        change(&mut key);
+        if key != before {
+            let body = serde_json::to_string(&key).map_err(|e| SqliteStoreError::Encode {
+                kind: "api key".into(),
+                id: id_text.clone(),
+                message: e.to_string(),
+            })?;
+            sqlx::query("UPDATE api_keys SET body = ? WHERE id = ?")
+                .bind(body)
+                .bind(&id_text)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(key))
+    }
+}
+
+fn create_parent_dir(file: &Path) -> Result<()> {
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).map_err(|source| SqliteStoreError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Applies the embedded migrations after checking the stored schema is not newer.
+async fn migrate(pool: &SqlitePool) -> Result<()> {
+    let has_table: Option<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+    )
+    .fetch_optional(pool)
+    .await?;
+    if has_table.is_some() {
+        let found: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+            .fetch_one(pool)
+            .await?;
+        let supported = SqliteStore::supported_schema_version();
+        if let Some(found) = found.filter(|found| *found > supported) {
+            return Err(StoreError::SchemaTooNew { found, supported }.into());
+        }
+    }
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}
+
+async fn version_in(conn: &mut SqliteConnection, table: &Table, id: &str) -> Result<Option<u64>> {
+    let version: Option<i64> = sqlx::query_scalar(&table.version_sql())
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    version.map(|v| to_u64("version", id, v)).transpose()
+}
+
+/// Runs one write under its version check; returns the new version (0 for deletions).
+async fn apply(tx: &mut SqliteConnection, write: RowWrite) -> Result<u64> {
+    let (table, kind, id, expected) = match write {
+        RowWrite::Put {
+            table,
+            kind,
+            id,
+            expected,
+            values,
+            body,
+        } => {
+            let new_version = to_i64("version", expected + 1)?;
+            let affected = if expected == 0 {
+                let sql = table.insert_sql();
+                let mut query = sqlx::query(&sql).bind(id.clone());
+                for value in values {
+                    query = bind(query, value);
+                }
+                query
+                    .bind(new_version)
+                    .bind(body)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+            } else {
+                let sql = table.update_sql();
+                let mut query = sqlx::query(&sql);
+                for value in values {
+                    query = bind(query, value);
+                }
+                query
+                    .bind(new_version)
+                    .bind(body)
+                    .bind(id.clone())
+                    .bind(to_i64("version", expected)?)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+            };
+            if affected == 1 {
+                return Ok(expected + 1);
+            }
+            (table, kind, id, expected)
+        }
+        RowWrite::Delete {
+            table,
+            kind,
+            id,
+            expected,
+        } => {
+            if expected == 0 {
+                // Deleting "version 0" means "must not exist": a no-op when absent.
+                if version_in(tx, table, &id).await?.is_none() {
+                    return Ok(0);
+                }
+            } else {
+                let affected = sqlx::query(&table.delete_sql())
+                    .bind(id.clone())
+                    .bind(to_i64("version", expected)?)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if affected == 1 {
+                    return Ok(0);
+                }
+            }
+            (table, kind, id, expected)
+        }
+    };
+    let actual = version_in(tx, table, &id).await?;
+    Err(StoreError::Conflict {
+        kind,
+        id,
+        expected,
+        actual,
+    }
+    .into())
+}
+
+/// Events per multi-row insert (7 parameters each, well under SQLite's limit).
+const EVENTS_PER_INSERT: usize = 500;
+
+async fn insert_events(
+    tx: &mut SqliteConnection,
+    events: &[(i64, &DomainEvent, String)],
+) -> Result<()> {
+    let mut query = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO events (sequence, id, type, subject_kind, subject_id, occurred_at, body) ",
+    );
+    query.push_values(events, |mut row, (sequence, event, body)| {
+        row.push_bind(*sequence)
+            .push_bind(event.id.to_string())
+            .push_bind(event.type_name())
+            .push_bind(event.subject.kind.as_str())
+            .push_bind(event.subject.id.clone())
+            .push_bind(ts(event.occurred_at))
+            .push_bind(body.clone());
+    });
+    query.build().execute(tx).await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn get_worker(&self, id: WorkerId) -> Result<Option<Worker>, StoreError> {
+        Ok(self
+            .get_doc(&rows::WORKERS, "worker", &id.to_string())
+            .await?)
+    }
+
+    async fn list_workers(&self, filter: &WorkerFilter) -> Result<Vec<Worker>, StoreError> {
+        let mut query = QueryBuilder::new("SELECT id, body FROM workers WHERE 1 = 1");
+        if let Some(region) = &filter.region {
+            query.push(" AND region = ").push_bind(region.0.clone());
+        }
+        if !filter.lifecycle.is_empty() {
+            query.push(" AND lifecycle IN (");
+            let mut list = query.separated(", ");
+            for state in &filter.lifecycle {
+                list.push_bind(state.as_str());
+            }
+            query.push(")");
+        } else if !filter.include_terminated {
+            query.push(" AND lifecycle <> 'terminated'");
+        }
+        let mut workers: Vec<Worker> = self.list_docs("worker", query).await?;
+        workers.retain(|w| filter.matches(w));
+        workers.sort_by(|a, b| (a.name(), a.id).cmp(&(b.name(), b.id)));
+        Ok(workers)
+    }
+
+    async fn get_lab(&self, id: LabRecordId) -> Result<Option<LabRecord>, StoreError> {
+        Ok(self.get_doc(&rows::LABS, "lab", &id.to_string()).await?)
+    }
+
+    async fn list_labs(&self, filter: &LabFilter) -> Result<Vec<LabRecord>, StoreError> {
+        let mut query = QueryBuilder::new("SELECT id, body FROM labs WHERE 1 = 1");
+        if let Some(worker) = filter.worker_id {
+            query
+                .push(" AND worker_id = ")
+                .push_bind(worker.to_string());
+        }
+        if !filter.include_gone {
+            query.push(" AND gone = 0");
+        }
+        let mut labs: Vec<LabRecord> = self.list_docs("lab", query).await?;
+        labs.retain(|l| filter.matches(l));
+        labs.sort_by(|a, b| (a.worker_id, &a.title, a.id).cmp(&(b.worker_id, &b.title, b.id)));
+        Ok(labs)
+    }
+
+    async fn get_definition(
+        &self,
+        id: DefinitionId,
+    ) -> Result<Option<LabletDefinition>, StoreError> {
+        Ok(self
+            .get_doc(&rows::DEFINITIONS, "definition", &id.to_string())
+            .await?)
+    }
+
+    async fn list_definitions(
+        &self,
+        filter: &DefinitionFilter,
+    ) -> Result<Vec<LabletDefinition>, StoreError> {
+        let mut query = QueryBuilder::new("SELECT id, body FROM definitions WHERE 1 = 1");
+        if let Some(name) = &filter.name {
+            query.push(" AND name = ").push_bind(name.clone());
+        }
+        if filter.active_only {
+            query.push(" AND active = 1");
+        }
+        let mut definitions: Vec<LabletDefinition> = self.list_docs("definition", query).await?;
+        definitions.retain(|d| filter.matches(d));
+        definitions.sort_by(|a, b| (a.name(), a.version).cmp(&(b.name(), b.version)));
+        Ok(definitions)
+    }
+
+    async fn get_lablet(&self, id: LabletId) -> Result<Option<Lablet>, StoreError> {
+        Ok(self
+            .get_doc(&rows::LABLETS, "lablet", &id.to_string())
+            .await?)
+    }
+
+    async fn list_lablets(&self, filter: &LabletFilter) -> Result<Vec<Lablet>, StoreError> {
+        let mut query = QueryBuilder::new("SELECT id, body FROM lablets WHERE 1 = 1");
+        if !filter.phases.is_empty() {
+            query.push(" AND phase IN (");
+            let mut list = query.separated(", ");
+            for phase in &filter.phases {
+                list.push_bind(phase.as_str());
+            }
+            query.push(")");
+        }
+        if let Some(worker) = filter.worker_id {
+            query
+                .push(" AND worker_id = ")
+                .push_bind(worker.to_string());
+        }
+        if let Some(owner) = &filter.owner {
+            query.push(" AND owner = ").push_bind(owner.clone());
+        }
+        if let Some(definition) = filter.definition_id {
+            query
+                .push(" AND definition_id = ")
+                .push_bind(definition.to_string());
+        }
+        let mut lablets: Vec<Lablet> = self.list_docs("lablet", query).await?;
+        lablets.retain(|l| filter.matches(l));
+        lablets.sort_by_key(|l| (l.spec.timeslot.start, l.id));
+        Ok(lablets)
+    }
+
+    async fn get_job(&self, name: &str) -> Result<Option<JobRecord>, StoreError> {
+        Ok(self.get_doc(&rows::JOBS, "job", name).await?)
+    }
+
+    async fn list_jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
+        let query = QueryBuilder::new("SELECT name, body FROM jobs");
+        let mut jobs: Vec<JobRecord> = self.list_docs("job", query).await?;
+        jobs.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(jobs)
+    }
+
+    async fn commit(&self, changes: ChangeSet) -> Result<CommitReceipt, StoreError> {
+        Ok(self.commit_inner(changes).await?)
+    }
+
+    async fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        let (Ok(after), Ok(limit)) = (i64::try_from(after), i64::try_from(limit)) else {
+            return Ok(Vec::new());
+        };
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT sequence, body FROM events WHERE sequence > ? ORDER BY sequence LIMIT ?",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(SqliteStoreError::from)?;
+        let events = rows
+            .iter()
+            .map(|row| {
+                let sequence: i64 = row.try_get(0)?;
+                let body: String = row.try_get(1)?;
+                let id = sequence.to_string();
+                Ok(StoredEvent {
+                    sequence: to_u64("sequence", &id, sequence)?,
+                    event: decode("event", &id, &body)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(events)
+    }
+
+    async fn last_sequence(&self) -> Result<u64, StoreError> {
+        let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(sequence), 0) FROM events")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(SqliteStoreError::from)?;
+        Ok(to_u64("sequence", "events", last)?)
+    }
+
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        self.newest.subscribe()
+    }
+
+    async fn try_acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl_seconds: u32,
+        now: Timestamp,
+    ) -> Result<Option<Lease>, StoreError> {
+        let (_guard, mut tx) = self.begin_write().await?;
+        let current = Self::lease_in(&mut tx, name).await?;
+        let lease = Lease::next_acquire(current.as_ref(), name, holder, ttl_seconds, now);
+        if let Some(lease) = &lease {
+            Self::put_lease(&mut tx, lease).await?;
+            tx.commit().await.map_err(SqliteStoreError::from)?;
+        }
+        Ok(lease)
+    }
+
+    async fn renew_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        token: u64,
+        ttl_seconds: u32,
+        now: Timestamp,
+    ) -> Result<Lease, StoreError> {
+        let (_guard, mut tx) = self.begin_write().await?;
+        let current = Self::lease_in(&mut tx, name).await?;
+        let lease = Lease::renewed(current.as_ref(), name, holder, token, ttl_seconds, now)?;
+        Self::put_lease(&mut tx, &lease).await?;
+        tx.commit().await.map_err(SqliteStoreError::from)?;
+        Ok(lease)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str, token: u64) -> Result<(), StoreError> {
+        let (_guard, mut tx) = self.begin_write().await?;
+        let current = Self::lease_in(&mut tx, name).await?;
+        if let Some(lease) = Lease::released(current.as_ref(), holder, token) {
+            Self::put_lease(&mut tx, &lease).await?;
+            tx.commit().await.map_err(SqliteStoreError::from)?;
+        }
+        Ok(())
+    }
+
+    async fn get_lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(SqliteStoreError::from)?;
+        Ok(Self::lease_in(&mut conn, name).await?)
+    }
+
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        let id = key.id.to_string();
+        let body = serde_json::to_string(key).map_err(|e| SqliteStoreError::Encode {
+            kind: "api key".into(),
+            id: id.clone(),
+            message: e.to_string(),
+        })?;
+        let (_guard, mut tx) = self.begin_write().await?;
+        let affected = sqlx::query(
+            "INSERT INTO api_keys (id, key_hash, created_at, body) VALUES (?, ?, ?, ?) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&id)
+        .bind(&key.key_hash)
+        .bind(ts(key.created_at))
+        .bind(body)
+        .execute(&mut *tx)
+        .await
+        .map_err(SqliteStoreError::from)?
+        .rows_affected();
+        if affected != 1 {
+            return Err(StoreError::AlreadyExists {
+                kind: "api key".into(),
+                id,
+            });
+        }
+        tx.commit().await.map_err(SqliteStoreError::from)?;
+        Ok(())
+    }
+
+    async fn find_api_key_by_hash(
+        &self,
+        key_hash: &str,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let row = sqlx::query("SELECT id, body FROM api_keys WHERE key_hash = ?")
+            .bind(key_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(SqliteStoreError::from)?;
+        let key = row
+            .map(|row| -> Result<ApiKeyRecord> {
+                let id: String = row.try_get(0)?;
+                let body: String = row.try_get(1)?;
+                decode("api key", &id, &body)
+            })
+            .transpose()?;
+        Ok(key)
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let query = QueryBuilder::new("SELECT id, body FROM api_keys");
+        let mut keys: Vec<ApiKeyRecord> = self.list_docs("api key", query).await?;
+        keys.sort_by_key(|k| (k.created_at, k.id));
+        Ok(keys)
+    }
+
+    async fn revoke_api_key(
+        &self,
+        id: ApiKeyId,
+        at: Timestamp,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        Ok(self
+            .update_api_key(id, |key| {
+                key.revoked_at.get_or_insert(at);
+            })
+            .await?)
+    }
+
+    async fn touch_api_key(&self, id: ApiKeyId, at: Timestamp) -> Result<(), StoreError> {
+        self.update_api_key(id, |key| {
+            if key.last_used_at.is_none_or(|last| last < at) {
+                key.last_used_at = Some(at);
+            }
+        })
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,106 @@
+//! SQLite-specific behaviour: files and directories, WAL, schema versions, options.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use ccm_core::ports::store::{ChangeSet, Store, StoreError};
+use ccm_core::testing::store::{sample_event, sample_worker};
+use ccm_store_sqlite::{SqliteStore, SqliteStoreOptions};
+
+#[tokio::test]
+async fn creates_the_file_and_its_directory_in_wal_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b/ccm.db");
+    let store = SqliteStore::open(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    assert!(path.exists());
+    assert_eq!(store.location(), path.display().to_string());
+    store
+        .commit(ChangeSet::new().events([sample_event(1, 1)]))
+        .await
+        .unwrap();
+    // WAL mode leaves its write-ahead log beside the database.
+    assert!(dir.path().join("a/b/ccm.db-wal").exists());
+    store.close().await;
+}
+
+#[tokio::test]
+async fn refuses_a_schema_newer_than_the_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/ccm.db", dir.path().display());
+    let store = SqliteStore::open(&url).await.unwrap();
+    store.close().await;
+
+    // Another, newer ccm applied a migration this build does not know.
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let future = SqliteStore::supported_schema_version() + 1;
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (?, 'from the future', TRUE, X'00', 0)",
+    )
+    .bind(future)
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    match SqliteStore::open(&url).await {
+        Err(error @ StoreError::SchemaTooNew { found, supported }) => {
+            assert_eq!((found, supported), (future, future - 1));
+            assert!(error.to_string().contains("upgrade ccm"), "{error}");
+        }
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn reopening_applies_no_migration_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/ccm.db", dir.path().display());
+    for _ in 0..3 {
+        let store = SqliteStore::open(&url).await.unwrap();
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn in_memory_database_works() {
+    let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+    let worker = sample_worker(1, "w", "us-east-1");
+    store
+        .commit(ChangeSet::new().put_worker(worker.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_worker(worker.id)
+            .await
+            .unwrap()
+            .map(|w| w.meta.version),
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn rejects_other_urls_with_a_clear_error() {
+    match SqliteStore::open("postgres://localhost/ccm").await {
+        Err(StoreError::Unavailable(message)) => {
+            assert!(message.contains("sqlite:"), "{message}");
+        }
+        other => panic!("expected an invalid-url error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn options_are_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = SqliteStoreOptions::new(format!("sqlite://{}/ccm.db", dir.path().display()));
+    options.max_connections = 2;
+    options.full_sync = true;
+    let store = SqliteStore::open_with(options).await.unwrap();
+    assert_eq!(store.last_sequence().await.unwrap(), 0);
+    store.close().await;
+    assert!(matches!(
+        store.last_sequence().await,
+        Err(StoreError::Unavailable(_))
+    ));
+}
