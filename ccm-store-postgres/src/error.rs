@@ -1,0 +1,62 @@
+//! Errors at this crate's boundary, converted into the port's [`StoreError`].
+
+use std::path::PathBuf;
+
+use ccm_core::ports::store::StoreError;
+
+/// What can go wrong in the PostgreSQL store.
+#[derive(Debug, thiserror::Error)]
+pub enum PostgresStoreError {
+    /// The connection string is not a PostgreSQL URL.
+    #[error("invalid PostgreSQL connection string: {0}")]
+    InvalidUrl(String),
+    /// The directory of the database file could not be created.
+    #[error("cannot create the database directory {path}: {source}")]
+    CreateDir {
+        /// Directory.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// PostgreSQL failed or could not be reached.
+    #[error("PostgreSQL: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The embedded migrations could not be applied.
+    #[error("PostgreSQL migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A record could not be encoded.
+    #[error("cannot encode {kind} `{id}`: {message}")]
+    Encode {
+        /// What was written.
+        kind: String,
+        /// Its id.
+        id: String,
+        /// Why.
+        message: String,
+    },
+    /// A stored record could not be decoded.
+    #[error("stored {kind} `{id}` is unreadable: {message}")]
+    Decode {
+        /// What was read.
+        kind: String,
+        /// Its id.
+        id: String,
+        /// Why.
+        message: String,
+    },
+    /// An outcome the port defines (conflict, fencing, schema too new…).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<PostgresStoreError> for StoreError {
+    fn from(error: PostgresStoreError) -> Self {
+        match error {
+            PostgresStoreError::Store(inner) => inner,
+            PostgresStoreError::Decode { kind, id, message } => {
+                StoreError::Corrupt { kind, id, message }
+            }
+            other => StoreError::Unavailable(other.to_string()),
+        }
+    }
+}

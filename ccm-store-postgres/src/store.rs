@@ -1,0 +1,1304 @@
+//! [`PostgresStore`]: the [`Store`] port over a PostgreSQL schema shared by several
+//! ccm processes.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgListener, PgPoolOptions};
+use sqlx::query::Query;
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use ccm_core::api_key::{ApiKeyId, ApiKeyRecord};
+use ccm_core::definition::LabletDefinition;
+use ccm_core::event::{ResourceKind, StoredEvent};
+use ccm_core::ids::{DefinitionId, LabRecordId, LabletId, WorkerId};
+use ccm_core::job::JobRecord;
+use ccm_core::lab::LabRecord;
+use ccm_core::lablet::Lablet;
+use ccm_core::ports::store::{
+    ChangeSet, CommitReceipt, DefinitionFilter, LabFilter, LabletFilter, Lease, Store, StoreError,
+    WorkerFilter,
+};
+use ccm_core::time::Timestamp;
+use ccm_core::worker::Worker;
+
+use crate::error::PostgresStoreError;
+use crate::rows::{self, decode, prepare, ts, RowWrite, Table, Value};
+
+type Result<T, E = PostgresStoreError> = std::result::Result<T, E>;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// Commits of at most this many writes are checked before any lock is taken
+/// (one version read per write), so stale ones fail without queueing.
+const PRECHECK_MAX_WRITES: usize = 4;
+
+/// The NOTIFY channel of the default (`public`) schema; other schemas use
+/// `ccm_events.<schema>` so stores in different schemas do not wake each other.
+pub const EVENTS_CHANNEL: &str = "ccm_events";
+
+/// How to open a [`PostgresStore`]. `Debug` never shows the password.
+#[derive(Clone)]
+pub struct PostgresStoreOptions {
+    url: String,
+    /// Schema holding ccm's tables (created when missing); `None` uses the
+    /// connection's `search_path` (normally `public`).
+    pub schema: Option<String>,
+    /// Most connections in the pool (one more is kept for LISTEN).
+    pub max_connections: u32,
+    /// Connections kept open when idle.
+    pub min_connections: u32,
+    /// Longest wait for a pooled connection.
+    pub acquire_timeout: Duration,
+    /// Server-side `statement_timeout`; `None` leaves the server's setting.
+    pub statement_timeout: Option<Duration>,
+    /// `application_name` shown in `pg_stat_activity`.
+    pub application_name: String,
+}
+
+impl PostgresStoreOptions {
+    /// Defaults for `url` (`postgres://user:password@host:port/database`): 10
+    /// connections, 30 s acquire timeout, 30 s statement timeout, schema from the
+    /// connection's `search_path`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            schema: None,
+            max_connections: 10,
+            min_connections: 0,
+            acquire_timeout: Duration::from_secs(30),
+            statement_timeout: Some(Duration::from_secs(30)),
+            application_name: "ccm".into(),
+        }
+    }
+
+    /// The connection string with its password replaced by `***`.
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.url)
+    }
+}
+
+impl fmt::Debug for PostgresStoreOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresStoreOptions")
+            .field("url", &self.redacted_url())
+            .field("schema", &self.schema)
+            .field("max_connections", &self.max_connections)
+            .field("min_connections", &self.min_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("application_name", &self.application_name)
+            .finish()
+    }
+}
+
+/// `url` with the password of its user-info and any `password=` parameter
+/// replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let rest = scheme_end + 3;
+        let authority_end = out[rest..]
+            .find(['/', '?', '#'])
+            .map_or(out.len(), |i| rest + i);
+        if let Some(at) = out[rest..authority_end].rfind('@') {
+            let userinfo = &out[rest..rest + at];
+            if let Some(colon) = userinfo.find(':') {
+                out.replace_range(rest + colon + 1..rest + at, "***");
+            }
+        }
+    }
+    if let Some(query_start) = out.find('?') {
+        let (base, query) = out.split_at(query_start + 1);
+        let redacted: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out = format!("{base}{}", redacted.join("&"));
+    }
+    out
+}
+
+fn valid_schema_name(schema: &str) -> bool {
+    !schema.is_empty()
+        && schema.len() <= 63
+        && schema
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !schema.starts_with(|c: char| c.is_ascii_digit())
+}
+
+fn channel_for(schema: &str) -> String {
+    if schema == "public" {
+        EVENTS_CHANNEL.to_owned()
+    } else {
+        let mut channel = format!("{EVENTS_CHANNEL}.{schema}");
+        // Channel names are identifiers: at most 63 bytes (schema names are ASCII).
+        channel.truncate(63);
+        channel
+    }
+}
+
+/// The store over PostgreSQL. See the crate documentation for its invariants.
+pub struct PostgresStore {
+    pool: PgPool,
+    listener_pool: PgPool,
+    newest: Arc<watch::Sender<u64>>,
+    listener: JoinHandle<()>,
+    channel: String,
+    schema: String,
+    redacted_url: String,
+}
+
+impl fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("url", &self.redacted_url)
+            .field("schema", &self.schema)
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
+
+fn bind(query: PgQuery<'_>, value: Value) -> PgQuery<'_> {
+    match value {
+        Value::Text(s) => query.bind(s),
+        Value::OptText(s) => query.bind(s),
+        Value::Bool(b) => query.bind(b),
+    }
+}
+
+fn to_i64(what: &str, value: u64) -> Result<i64> {
+    i64::try_from(value).map_err(|_| PostgresStoreError::Encode {
+        kind: what.to_owned(),
+        id: String::new(),
+        message: format!("{value} is out of range"),
+    })
+}
+
+fn to_u64(what: &str, id: &str, value: i64) -> Result<u64> {
+    u64::try_from(value).map_err(|_| PostgresStoreError::Decode {
+        kind: what.to_owned(),
+        id: id.to_owned(),
+        message: format!("negative {what} {value}"),
+    })
+}
+
+fn bump(newest: &watch::Sender<u64>, sequence: u64) {
+    newest.send_if_modified(|current| {
+        let newer = *current < sequence;
+        if newer {
+            *current = sequence;
+        }
+        newer
+    });
+}
+
+async fn read_last_sequence(pool: &PgPool) -> Result<u64> {
+    let last: i64 = sqlx::query_scalar("SELECT last FROM event_counter")
+        .fetch_one(pool)
+        .await?;
+    to_u64("sequence", "event_counter", last)
+}
+
+/// Feeds the watch from NOTIFY; after a lost connection (when notifications may
+/// have been missed) it reads the newest sequence from the table.
+async fn listen_loop(mut listener: PgListener, pool: PgPool, newest: Arc<watch::Sender<u64>>) {
+    loop {
+        match listener.try_recv().await {
+            Ok(Some(notification)) => match notification.payload().parse::<u64>() {
+                Ok(sequence) => bump(&newest, sequence),
+                Err(_) => {
+                    if let Ok(sequence) = read_last_sequence(&pool).await {
+                        bump(&newest, sequence);
+                    }
+                }
+            },
+            Ok(None) => {
+                tracing::warn!("PostgreSQL LISTEN connection lost and re-established");
+                if let Ok(sequence) = read_last_sequence(&pool).await {
+                    bump(&newest, sequence);
+                }
+            }
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(error) => {
+                tracing::warn!(%error, "PostgreSQL LISTEN failed; retrying in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if let Ok(sequence) = read_last_sequence(&pool).await {
+                    bump(&newest, sequence);
+                }
+            }
+        }
+    }
+}
+
+impl PostgresStore {
+    /// Opens the database at `url` with default options.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(PostgresStoreOptions::new(url)).await
+    }
+
+    /// Connects, creates the schema when one is named and missing, applies the
+    /// embedded migrations (refusing a schema newer than this build with
+    /// [`StoreError::SchemaTooNew`]), and starts listening for other processes'
+    /// commits.
+    pub async fn open_with(options: PostgresStoreOptions) -> Result<Self, StoreError> {
+        Ok(Self::open_inner(options).await?)
+    }
+
+    async fn open_inner(options: PostgresStoreOptions) -> Result<Self> {
+        let redacted_url = options.redacted_url();
+        let url = options.url.trim();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(PostgresStoreError::InvalidUrl(format!(
+                "`{redacted_url}` does not start with postgres:// or postgresql://"
+            )));
+        }
+        let mut connect = PgConnectOptions::from_str(url)
+            .map_err(|e| PostgresStoreError::InvalidUrl(format!("`{redacted_url}`: {e}")))?
+            .application_name(&options.application_name);
+        if let Some(timeout) = options.statement_timeout {
+            connect = connect.options([("statement_timeout", timeout.as_millis().to_string())]);
+        }
+        if let Some(schema) = &options.schema {
+            if !valid_schema_name(schema) {
+                return Err(PostgresStoreError::InvalidUrl(format!(
+                    "schema `{schema}`: use letters, digits and `_` only"
+                )));
+            }
+            connect = connect.options([("search_path", schema.as_str())]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .min_connections(options.min_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect.clone())
+            .await?;
+        if let Some(schema) = &options.schema {
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+                    .bind(schema)
+                    .fetch_one(&pool)
+                    .await?;
+            if !exists {
+                sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                    .execute(&pool)
+                    .await?;
+            }
+        }
+        let schema: String = sqlx::query_scalar("SELECT current_schema()")
+            .fetch_optional(&pool)
+            .await?
+            .flatten()
+            .ok_or_else(|| {
+                PostgresStoreError::InvalidUrl(
+                    "no current schema: the search_path names no existing schema".into(),
+                )
+            })?;
+        migrate(&pool).await?;
+
+        // LISTEN on a connection of its own, before reading the newest sequence,
+        // so no commit falls between the two.
+        let listener_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await?;
+        let channel = channel_for(&schema);
+        let mut listener = PgListener::connect_with(&listener_pool).await?;
+        listener.listen(&channel).await?;
+        let newest = Arc::new(watch::channel(read_last_sequence(&pool).await?).0);
+        let listener = tokio::spawn(listen_loop(listener, pool.clone(), Arc::clone(&newest)));
+        tracing::info!(url = %redacted_url, schema = %schema, "opened PostgreSQL store");
+        Ok(Self {
+            pool,
+            listener_pool,
+            newest,
+            listener,
+            channel,
+            schema,
+            redacted_url,
+        })
+    }
+
+    /// Stops listening and closes every connection; later calls fail with
+    /// [`StoreError::Unavailable`].
+    pub async fn close(&self) {
+        self.listener.abort();
+        self.listener_pool.close().await;
+        self.pool.close().await;
+    }
+
+    /// The schema holding ccm's tables.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// The NOTIFY channel this store's commits announce themselves on.
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    /// The highest schema (migration) version this build knows.
+    pub fn supported_schema_version() -> i64 {
+        MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
+    async fn get_doc<T: serde::de::DeserializeOwned>(
+        &self,
+        table: &Table,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<T>> {
+        let body: Option<String> = sqlx::query_scalar(&table.body_sql())
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        body.map(|body| decode(kind, id, &body)).transpose()
+    }
+
+    async fn list_docs<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+        mut query: QueryBuilder<'_, Postgres>,
+    ) -> Result<Vec<T>> {
+        let rows = query.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get(0)?;
+                let body: String = row.try_get(1)?;
+                decode(kind, &id, &body)
+            })
+            .collect()
+    }
+
+    /// Checks a small commit against the committed versions before taking any lock:
+    /// a commit that is already stale fails at once instead of queueing behind the
+    /// other writers. The check inside the transaction stays authoritative.
+    async fn precheck(&self, writes: &[RowWrite]) -> Result<()> {
+        let mut pending: Vec<((&str, &str), Option<u64>)> = Vec::new();
+        for write in writes {
+            let (table, id) = write.target();
+            let earlier = pending
+                .iter()
+                .rev()
+                .find(|(key, _)| *key == (table.name, id))
+                .map(|(_, version)| *version);
+            let actual = match earlier {
+                Some(version) => version,
+                None => {
+                    let mut conn = self.pool.acquire().await?;
+                    version_in(&mut conn, table, id).await?
+                }
+            };
+            pending.push(((table.name, id), write.check(actual)?));
+        }
+        Ok(())
+    }
+
+    async fn commit_inner(&self, changes: ChangeSet) -> Result<CommitReceipt> {
+        let writes = changes
+            .writes
+            .into_iter()
+            .map(prepare)
+            .collect::<Result<Vec<_>>>()?;
+        // A fenced commit is checked under its fence first, as the port requires.
+        if changes.fence.is_none() && writes.len() <= PRECHECK_MAX_WRITES {
+            self.precheck(&writes).await?;
+        }
+        let mut events = EventColumns::default();
+        for event in &changes.events {
+            let body = serde_json::to_string(event).map_err(|e| PostgresStoreError::Encode {
+                kind: "event".into(),
+                id: event.id.to_string(),
+                message: e.to_string(),
+            })?;
+            events.id.push(event.id.to_string());
+            events.kind.push(event.type_name().to_owned());
+            events
+                .subject_kind
+                .push(event.subject.kind.as_str().to_owned());
+            events.subject_id.push(event.subject.id.clone());
+            events.occurred_at.push(ts(event.occurred_at));
+            events.body.push(body);
+        }
+
+        let mut tx = self.pool.begin().await?;
+        if let Some(fence) = &changes.fence {
+            // FOR SHARE: a takeover (FOR UPDATE) waits until this commit is done.
+            let current: Option<i64> =
+                sqlx::query_scalar("SELECT token FROM leases WHERE name = $1 FOR SHARE")
+                    .bind(&fence.lease)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let current = current
+                .map(|t| to_u64("token", &fence.lease, t))
+                .transpose()?;
+            Lease::check_fence(fence, current)?;
+        }
+        if writes.len() > 1 {
+            lock_rows(&mut tx, &writes).await?;
+        }
+        let mut receipt = CommitReceipt {
+            versions: apply_all(&mut tx, writes).await?,
+            sequences: Vec::new(),
+        };
+        if !events.id.is_empty() {
+            let count = i64::try_from(events.id.len()).unwrap_or(i64::MAX);
+            // The counter row serializes appenders until commit: gap-free, in order.
+            let last: i64 =
+                sqlx::query_scalar("UPDATE event_counter SET last = last + $1 RETURNING last")
+                    .bind(count)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let first = last - count + 1;
+            let sequences: Vec<i64> = (first..=last).collect();
+            sqlx::query(
+                "INSERT INTO events (sequence, id, type, subject_kind, subject_id, occurred_at, body) \
+                 SELECT s, i, t, k, si, o, CAST(b AS jsonb) FROM UNNEST($1::bigint[], $2::text[], \
+                 $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS e(s, i, t, k, si, o, b)",
+            )
+            .bind(&sequences)
+            .bind(&events.id)
+            .bind(&events.kind)
+            .bind(&events.subject_kind)
+            .bind(&events.subject_id)
+            .bind(&events.occurred_at)
+            .bind(&events.body)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(&self.channel)
+                .bind(last.to_string())
+                .execute(&mut *tx)
+                .await?;
+            receipt.sequences = sequences
+                .into_iter()
+                .map(|s| to_u64("sequence", "events", s))
+                .collect::<Result<_>>()?;
+        }
+        tx.commit().await?;
+        if let Some(&last) = receipt.sequences.last() {
+            bump(&self.newest, last);
+        }
+        Ok(receipt)
+    }
+
+    async fn lease_in(conn: &mut PgConnection, name: &str, lock: bool) -> Result<Option<Lease>> {
+        let sql = if lock {
+            "SELECT holder, token, expires_at FROM leases WHERE name = $1 FOR UPDATE"
+        } else {
+            "SELECT holder, token, expires_at FROM leases WHERE name = $1"
+        };
+        let row = sqlx::query(sql).bind(name).fetch_optional(conn).await?;
+        row.map(|row| {
+            let holder: String = row.try_get(0)?;
+            let token: i64 = row.try_get(1)?;
+            let expires_at: String = row.try_get(2)?;
+            rows::lease_from_row(name, holder, token, &expires_at)
+        })
+        .transpose()
+    }
+
+    async fn put_lease(conn: &mut PgConnection, lease: &Lease) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO leases (name, holder, token, expires_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
+             token = excluded.token, expires_at = excluded.expires_at",
+        )
+        .bind(&lease.name)
+        .bind(&lease.holder)
+        .bind(to_i64("token", lease.token)?)
+        .bind(ts(lease.expires_at))
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    async fn acquire_inner(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl_seconds: u32,
+        now: Timestamp,
+    ) -> Result<Option<Lease>> {
+        let mut tx = self.pool.begin().await?;
+        // Make sure a row exists to lock (token 0 = never taken; rolled back
+        // unless the lease is granted).
+        sqlx::query(
+            "INSERT INTO leases (name, holder, token, expires_at) VALUES ($1, '', 0, $2) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(ts(ccm_core::time::epoch()))
+        .execute(&mut *tx)
+        .await?;
+        let current = Self::lease_in(&mut tx, name, true).await?;
+        let current = current.filter(|lease| lease.token > 0);
+        let lease = Lease::next_acquire(current.as_ref(), name, holder, ttl_seconds, now);
+        if let Some(lease) = &lease {
+            Self::put_lease(&mut tx, lease).await?;
+            tx.commit().await?;
+        }
+        Ok(lease)
+    }
+
+    async fn renew_inner(
+        &self,
+        name: &str,
+        holder: &str,
+        token: u64,
+        ttl_seconds: u32,
+        now: Timestamp,
+    ) -> Result<Lease> {
+        let mut tx = self.pool.begin().await?;
+        let current = Self::lease_in(&mut tx, name, true).await?;
+        let lease = Lease::renewed(current.as_ref(), name, holder, token, ttl_seconds, now)?;
+        Self::put_lease(&mut tx, &lease).await?;
+        tx.commit().await?;
+        Ok(lease)
+    }
+
+    async fn release_inner(&self, name: &str, holder: &str, token: u64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let current = Self::lease_in(&mut tx, name, true).await?;
+        if let Some(lease) = Lease::released(current.as_ref(), holder, token) {
+            Self::put_lease(&mut tx, &lease).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn update_api_key(
+        &self,
+        id: ApiKeyId,
+        change: impl FnOnce(&mut ApiKeyRecord),
+    ) -> Result<Option<ApiKeyRecord>> {
+        let id_text = id.to_string();
+        let mut tx = self.pool.begin().await?;
+        let body: Option<String> =
+            sqlx::query_scalar("SELECT body::text FROM api_keys WHERE id = $1 FOR UPDATE")
+                .bind(&id_text)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(body) = body else {
+            return Ok(None);
+        };
+        let mut key: ApiKeyRecord = decode("api key", &id_text, &body)?;
+        let before = key.clone();
+        change(&mut key);
+        if key != before {
+            let body = serde_json::to_string(&key).map_err(|e| PostgresStoreError::Encode {
+                kind: "api key".into(),
+                id: id_text.clone(),
+                message: e.to_string(),
+            })?;
+            sqlx::query("UPDATE api_keys SET body = CAST($1 AS jsonb) WHERE id = $2")
+                .bind(body)
+                .bind(&id_text)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(key))
+    }
+
+    async fn insert_api_key_inner(&self, key: &ApiKeyRecord) -> Result<()> {
+        let id = key.id.to_string();
+        let body = serde_json::to_string(key).map_err(|e| PostgresStoreError::Encode {
+            kind: "api key".into(),
+            id: id.clone(),
+            message: e.to_string(),
+        })?;
+        let affected = sqlx::query(
+            "INSERT INTO api_keys (id, key_hash, created_at, body) \
+             VALUES ($1, $2, $3, CAST($4 AS jsonb)) ON CONFLICT DO NOTHING",
+        )
+        .bind(&id)
+        .bind(&key.key_hash)
+        .bind(ts(key.created_at))
+        .bind(body)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if affected != 1 {
+            return Err(StoreError::AlreadyExists {
+                kind: "api key".into(),
+                id,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    async fn read_events_inner(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>> {
+        let (Ok(after), Ok(limit)) = (i64::try_from(after), i64::try_from(limit)) else {
+            return Ok(Vec::new());
+        };
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT sequence, body::text FROM events WHERE sequence > $1 ORDER BY sequence LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let sequence: i64 = row.try_get(0)?;
+                let body: String = row.try_get(1)?;
+                let id = sequence.to_string();
+                Ok(StoredEvent {
+                    sequence: to_u64("sequence", &id, sequence)?,
+                    event: decode("event", &id, &body)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Event columns for one multi-row insert.
+#[derive(Default)]
+struct EventColumns {
+    id: Vec<String>,
+    kind: Vec<String>,
+    subject_kind: Vec<String>,
+    subject_id: Vec<String>,
+    occurred_at: Vec<String>,
+    body: Vec<String>,
+}
+
+/// Applies the embedded migrations after checking the stored schema is not newer.
+async fn migrate(pool: &PgPool) -> Result<()> {
+    let has_table: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
+    if has_table {
+        let found: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+            .fetch_one(pool)
+            .await?;
+        let supported = PostgresStore::supported_schema_version();
+        if let Some(found) = found.filter(|found| *found > supported) {
+            return Err(StoreError::SchemaTooNew { found, supported }.into());
+        }
+    }
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}
+
+/// Locks the existing rows a batch writes, table by table in key order, so two
+/// batches touching the same rows queue instead of deadlocking.
+async fn lock_rows(tx: &mut PgConnection, writes: &[RowWrite]) -> Result<()> {
+    let mut by_table: Vec<(&'static Table, Vec<String>)> = Vec::new();
+    for write in writes {
+        let (table, id) = write.target();
+        match by_table.iter_mut().find(|(t, _)| t.name == table.name) {
+            Some((_, ids)) => ids.push(id.to_owned()),
+            None => by_table.push((table, vec![id.to_owned()])),
+        }
+    }
+    by_table.sort_by_key(|(table, _)| table.name);
+    for (table, mut ids) in by_table {
+        ids.sort();
+        ids.dedup();
+        sqlx::query(&table.lock_sql())
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Runs of at least this many puts of one table (all inserts or all updates, keys
+/// distinct) are written by one statement each.
+const BULK_MIN: usize = 8;
+/// Largest run written by one statement.
+const BULK_MAX: usize = 1000;
+
+/// Applies the writes in order, consecutive puts of one table in bulk; returns
+/// the new versions (0 for deletions).
+async fn apply_all(tx: &mut PgConnection, writes: Vec<RowWrite>) -> Result<Vec<u64>> {
+    let mut versions = Vec::with_capacity(writes.len());
+    let mut run: Vec<RowWrite> = Vec::new();
+    let mut keys: HashSet<String> = HashSet::new();
+    for write in writes {
+        let joins = match (run.first(), &write) {
+            (
+                Some(RowWrite::Put {
+                    table, expected, ..
+                }),
+                RowWrite::Put {
+                    table: next_table,
+                    expected: next_expected,
+                    id,
+                    ..
+                },
+            ) => {
+                table.name == next_table.name
+                    && (*expected == 0) == (*next_expected == 0)
+                    && run.len() < BULK_MAX
+                    && !keys.contains(id)
+            }
+            _ => false,
+        };
+        if !joins {
+            flush_run(tx, std::mem::take(&mut run), &mut versions).await?;
+            keys.clear();
+        }
+        keys.insert(write.target().1.to_owned());
+        run.push(write);
+    }
+    flush_run(tx, run, &mut versions).await?;
+    Ok(versions)
+}
+
+async fn flush_run(
+    tx: &mut PgConnection,
+    run: Vec<RowWrite>,
+    versions: &mut Vec<u64>,
+) -> Result<()> {
+    if run.len() >= BULK_MIN {
+        versions.extend(bulk_put(tx, run).await?);
+    } else {
+        for write in run {
+            versions.push(apply(tx, write).await?);
+        }
+    }
+    Ok(())
+}
+
+/// One column of a bulk write, as a typed array.
+enum ColumnArray {
+    Text(Vec<Option<String>>),
+    Bool(Vec<bool>),
+}
+
+impl ColumnArray {
+    fn for_value(value: &Value) -> Self {
+        match value {
+            Value::Text(_) | Value::OptText(_) => ColumnArray::Text(Vec::new()),
+            Value::Bool(_) => ColumnArray::Bool(Vec::new()),
+        }
+    }
+
+    fn sql_type(&self) -> &'static str {
+        match self {
+            ColumnArray::Text(_) => "text[]",
+            ColumnArray::Bool(_) => "boolean[]",
+        }
+    }
+
+    fn push(&mut self, value: Value) -> Result<()> {
+        match (self, value) {
+            (ColumnArray::Text(values), Value::Text(s)) => values.push(Some(s)),
+            (ColumnArray::Text(values), Value::OptText(s)) => values.push(s),
+            (ColumnArray::Bool(values), Value::Bool(b)) => values.push(b),
+            _ => {
+                return Err(PostgresStoreError::Encode {
+                    kind: "bulk write".into(),
+                    id: String::new(),
+                    message: "column types differ between rows".into(),
+                })
+            }
+        }
+        Ok(())
+    }
+
+    fn bind<'q>(self, query: PgQueryScalar<'q>) -> PgQueryScalar<'q> {
+        match self {
+            ColumnArray::Text(values) => query.bind(values),
+            ColumnArray::Bool(values) => query.bind(values),
+        }
+    }
+}
+
+type PgQueryScalar<'q> = sqlx::query::QueryScalar<'q, Postgres, String, PgArguments>;
+
+/// Writes a run of puts of one table (all inserts or all updates, distinct keys)
+/// with one statement; the first write whose version check fails is reported.
+async fn bulk_put(tx: &mut PgConnection, run: Vec<RowWrite>) -> Result<Vec<u64>> {
+    let mut table: Option<&'static Table> = None;
+    let mut targets: Vec<(ResourceKind, String, u64)> = Vec::with_capacity(run.len());
+    let mut keys = Vec::with_capacity(run.len());
+    let mut expected_versions = Vec::with_capacity(run.len());
+    let mut bodies = Vec::with_capacity(run.len());
+    let mut columns: Vec<ColumnArray> = Vec::new();
+    for write in run {
+        let RowWrite::Put {
+            table: write_table,
+            kind,
+            id,
+            expected,
+            values,
+            body,
+        } = write
+        else {
+            continue;
+        };
+        table = Some(write_table);
+        if columns.is_empty() {
+            columns = values.iter().map(ColumnArray::for_value).collect();
+        }
+        for (column, value) in columns.iter_mut().zip(values) {
+            column.push(value)?;
+        }
+        keys.push(id.clone());
+        expected_versions.push(to_i64("version", expected)?);
+        bodies.push(body);
+        targets.push((kind, id, expected));
+    }
+    let Some(table) = table else {
+        return Ok(Vec::new());
+    };
+    let insert = targets
+        .first()
+        .is_some_and(|(_, _, expected)| *expected == 0);
+    let names: Vec<String> = (1..=columns.len()).map(|i| format!("c{i}")).collect();
+    let types: Vec<&str> = columns.iter().map(ColumnArray::sql_type).collect();
+    let sql = if insert {
+        // $1 keys, $2.. columns, last bodies.
+        let arrays: String = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!("${}::{t}, ", i + 2))
+            .collect();
+        let selected: String = names.iter().map(|n| format!("v.{n}, ")).collect();
+        format!(
+            "INSERT INTO {t} ({key}, {cols}, version, body) \
+             SELECT v.key, {selected}1, CAST(v.body AS jsonb) \
+             FROM UNNEST($1::text[], {arrays}${body}::text[]) AS v(key, {names}, body) \
+             ON CONFLICT ({key}) DO NOTHING RETURNING {key}",
+            t = table.name,
+            key = table.key,
+            cols = table.columns.join(", "),
+            names = names.join(", "),
+            body = columns.len() + 2,
+        )
+    } else {
+        // $1 keys, $2 expected versions, $3.. columns, last bodies.
+        let arrays: String = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!("${}::{t}, ", i + 3))
+            .collect();
+        let sets: String = table
+            .columns
+            .iter()
+            .zip(&names)
+            .map(|(c, n)| format!("{c} = v.{n}, "))
+            .collect();
+        format!(
+            "UPDATE {t} AS t SET {sets}version = v.expected + 1, body = CAST(v.body AS jsonb) \
+             FROM UNNEST($1::text[], $2::bigint[], {arrays}${body}::text[]) \
+             AS v(key, expected, {names}, body) \
+             WHERE t.{key} = v.key AND t.version = v.expected RETURNING t.{key}",
+            t = table.name,
+            key = table.key,
+            names = names.join(", "),
+            body = columns.len() + 3,
+        )
+    };
+    let mut query = sqlx::query_scalar::<_, String>(&sql).bind(keys);
+    if !insert {
+        query = query.bind(expected_versions);
+    }
+    for column in columns {
+        query = column.bind(query);
+    }
+    let written: HashSet<String> = query
+        .bind(bodies)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+    if let Some((kind, id, expected)) = targets.iter().find(|(_, id, _)| !written.contains(id)) {
+        let actual = version_in(tx, table, id).await?;
+        return Err(StoreError::Conflict {
+            kind: *kind,
+            id: id.clone(),
+            expected: *expected,
+            actual,
+        }
+        .into());
+    }
+    Ok(targets
+        .iter()
+        .map(|(_, _, expected)| expected + 1)
+        .collect())
+}
+
+async fn version_in(conn: &mut PgConnection, table: &Table, id: &str) -> Result<Option<u64>> {
+    let version: Option<i64> = sqlx::query_scalar(&table.version_sql())
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    version.map(|v| to_u64("version", id, v)).transpose()
+}
+
+/// Runs one write under its version check; returns the new version (0 for deletions).
+async fn apply(tx: &mut PgConnection, write: RowWrite) -> Result<u64> {
+    let (table, kind, id, expected) = match write {
+        RowWrite::Put {
+            table,
+            kind,
+            id,
+            expected,
+            values,
+            body,
+        } => {
+            let new_version = to_i64("version", expected + 1)?;
+            let affected = if expected == 0 {
+                let sql = table.insert_sql();
+                let mut query = sqlx::query(&sql).bind(id.clone());
+                for value in values {
+                    query = bind(query, value);
+                }
+                query
+                    .bind(new_version)
+                    .bind(body)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+            } else {
+                let sql = table.update_sql();
+                let mut query = sqlx::query(&sql);
+                for value in values {
+                    query = bind(query, value);
+                }
+                query
+                    .bind(new_version)
+                    .bind(body)
+                    .bind(id.clone())
+                    .bind(to_i64("version", expected)?)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+            };
+            if affected == 1 {
+                return Ok(expected + 1);
+            }
+            (table, kind, id, expected)
+        }
+        RowWrite::Delete {
+            table,
+            kind,
+            id,
+            expected,
+        } => {
+            if expected == 0 {
+                // Deleting "version 0" means "must not exist": a no-op when absent.
+                if version_in(tx, table, &id).await?.is_none() {
+                    return Ok(0);
+                }
+            } else {
+                let affected = sqlx::query(&table.delete_sql())
+                    .bind(id.clone())
+                    .bind(to_i64("version", expected)?)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if affected == 1 {
+                    return Ok(0);
+                }
+            }
+            (table, kind, id, expected)
+        }
+    };
+    let actual = version_in(tx, table, &id).await?;
+    Err(StoreError::Conflict {
+        kind,
+        id,
+        expected,
+        actual,
+    }
+    .into())
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn get_worker(&self, id: WorkerId) -> Result<Option<Worker>, StoreError> {
+        Ok(self
+            .get_doc(&rows::WORKERS, "worker", &id.to_string())
+            .await?)
+    }
+
+    async fn list_workers(&self, filter: &WorkerFilter) -> Result<Vec<Worker>, StoreError> {
+        let mut query = QueryBuilder::new("SELECT id, body::text FROM workers WHERE TRUE");
+        if let Some(region) = &filter.region {
+            query.push(" AND region = ").push_bind(region.0.clone());
+        }
+        if !filter.lifecycle.is_empty() {
+            let states: Vec<String> = filter
+                .lifecycle
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect();
+            query
+                .push(" AND lifecycle = ANY(")
+                .push_bind(states)
+                .push(")");
+        } else if !filter.include_terminated {
+            query.push(" AND lifecycle <> 'terminated'");
+        }
+        let mut workers: Vec<Worker> = self.list_docs("worker", query).await?;
+        workers.retain(|w| filter.matches(w));
+        workers.sort_by(|a, b| (a.name(), a.id).cmp(&(b.name(), b.id)));
+        Ok(workers)
+    }
+
+    async fn get_lab(&self, id: LabRecordId) -> Result<Option<LabRecord>, StoreError> {
+        Ok(self.get_doc(&rows::LABS, "lab", &id.to_string()).await?)
+    }
+
+    async fn list_labs(&self, filter: &LabFilter) -> Result<Vec<LabRecord>, StoreError> {
+        let mut query = QueryBuilder::new("SELECT id, body::text FROM labs WHERE TRUE");
+        if let Some(worker) = filter.worker_id {
+            query
+                .push(" AND worker_id = ")
+                .push_bind(worker.to_string());
+        }
+        if !filter.include_gone {
+            query.push(" AND NOT gone");
+        }
+        let mut labs: Vec<LabRecord> = self.list_docs("lab", query).await?;
+        labs.retain(|l| filter.matches(l));
+        labs.sort_by(|a, b| (a.worker_id, &a.title, a.id).cmp(&(b.worker_id, &b.title, b.id)));
+        Ok(labs)
+    }
+
+    async fn get_definition(
+        &self,
+        id: DefinitionId,
+    ) -> Result<Option<LabletDefinition>, StoreError> {
+        Ok(self
+            .get_doc(&rows::DEFINITIONS, "definition", &id.to_string())
+            .await?)
+    }
+
+    async fn list_definitions(
+        &self,
+        filter: &DefinitionFilter,
+    ) -> Result<Vec<LabletDefinition>, StoreError> {
+        let mut query = QueryBuilder::new("SELECT id, body::text FROM definitions WHERE TRUE");
+        if let Some(name) = &filter.name {
+            query.push(" AND name = ").push_bind(name.clone());
+        }
+        if filter.active_only {
+            query.push(" AND active");
+        }
+        let mut definitions: Vec<LabletDefinition> = self.list_docs("definition", query).await?;
+        definitions.retain(|d| filter.matches(d));
+        definitions.sort_by(|a, b| (a.name(), a.version).cmp(&(b.name(), b.version)));
+        Ok(definitions)
+    }
+
+    async fn get_lablet(&self, id: LabletId) -> Result<Option<Lablet>, StoreError> {
+        Ok(self
+            .get_doc(&rows::LABLETS, "lablet", &id.to_string())
+            .await?)
+    }
+
+    async fn list_lablets(&self, filter: &LabletFilter) -> Result<Vec<Lablet>, StoreError> {
+        let mut query = QueryBuilder::new("SELECT id, body::text FROM lablets WHERE TRUE");
+        if !filter.phases.is_empty() {
+            let phases: Vec<String> = filter
+                .phases
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect();
+            query.push(" AND phase = ANY(").push_bind(phases).push(")");
+        }
+        if let Some(worker) = filter.worker_id {
+            query
+                .push(" AND worker_id = ")
+                .push_bind(worker.to_string());
+        }
+        if let Some(owner) = &filter.owner {
+            query.push(" AND owner = ").push_bind(owner.clone());
+        }
+        if let Some(definition) = filter.definition_id {
+            query
+                .push(" AND definition_id = ")
+                .push_bind(definition.to_string());
+        }
+        let mut lablets: Vec<Lablet> = self.list_docs("lablet", query).await?;
+        lablets.retain(|l| filter.matches(l));
+        lablets.sort_by_key(|l| (l.spec.timeslot.start, l.id));
+        Ok(lablets)
+    }
+
+    async fn get_job(&self, name: &str) -> Result<Option<JobRecord>, StoreError> {
+        Ok(self.get_doc(&rows::JOBS, "job", name).await?)
+    }
+
+    async fn list_jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
+        let query = QueryBuilder::new("SELECT name, body::text FROM jobs");
+        let mut jobs: Vec<JobRecord> = self.list_docs("job", query).await?;
+        jobs.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(jobs)
+    }
+
+    async fn commit(&self, changes: ChangeSet) -> Result<CommitReceipt, StoreError> {
+        Ok(self.commit_inner(changes).await?)
+    }
+
+    async fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        Ok(self.read_events_inner(after, limit).await?)
+    }
+
+    async fn last_sequence(&self) -> Result<u64, StoreError> {
+        Ok(read_last_sequence(&self.pool).await?)
+    }
+
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        self.newest.subscribe()
+    }
+
+    async fn try_acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl_seconds: u32,
+        now: Timestamp,
+    ) -> Result<Option<Lease>, StoreError> {
+        Ok(self.acquire_inner(name, holder, ttl_seconds, now).await?)
+    }
+
+    async fn renew_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        token: u64,
+        ttl_seconds: u32,
+        now: Timestamp,
+    ) -> Result<Lease, StoreError> {
+        Ok(self
+            .renew_inner(name, holder, token, ttl_seconds, now)
+            .await?)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str, token: u64) -> Result<(), StoreError> {
+        Ok(self.release_inner(name, holder, token).await?)
+    }
+
+    async fn get_lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(PostgresStoreError::from)?;
+        Ok(Self::lease_in(&mut conn, name, false)
+            .await?
+            .filter(|lease| lease.token > 0))
+    }
+
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        Ok(self.insert_api_key_inner(key).await?)
+    }
+
+    async fn find_api_key_by_hash(
+        &self,
+        key_hash: &str,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let row = sqlx::query("SELECT id, body::text FROM api_keys WHERE key_hash = $1")
+            .bind(key_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(PostgresStoreError::from)?;
+        let key = row
+            .map(|row| -> Result<ApiKeyRecord> {
+                let id: String = row.try_get(0)?;
+                let body: String = row.try_get(1)?;
+                decode("api key", &id, &body)
+            })
+            .transpose()?;
+        Ok(key)
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let query = QueryBuilder::new("SELECT id, body::text FROM api_keys");
+        let mut keys: Vec<ApiKeyRecord> = self.list_docs("api key", query).await?;
+        keys.sort_by_key(|k| (k.created_at, k.id));
+        Ok(keys)
+    }
+
+    async fn revoke_api_key(
+        &self,
+        id: ApiKeyId,
+        at: Timestamp,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        Ok(self
+            .update_api_key(id, |key| {
+                key.revoked_at.get_or_insert(at);
+            })
+            .await?)
+    }
+
+    async fn touch_api_key(&self, id: ApiKeyId, at: Timestamp) -> Result<(), StoreError> {
+        self.update_api_key(id, |key| {
+            if key.last_used_at.is_none_or(|last| last < at) {
+                key.last_used_at = Some(at);
+            }
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://ccm:s3cret@db:5432/ccm"),
+            "postgres://ccm:***@db:5432/ccm"
+        );
+        assert_eq!(
+            redact_url("postgres://ccm@db/ccm?sslmode=disable&password=s3cret"),
+            "postgres://ccm@db/ccm?sslmode=disable&password=***"
+        );
+        assert_eq!(
+            redact_url("postgresql://u:p%40ss@h/d"),
+            "postgresql://u:***@h/d"
+        );
+        assert_eq!(redact_url("postgres://h/d"), "postgres://h/d");
+        let options = PostgresStoreOptions::new("postgres://ccm:s3cret@db/ccm");
+        let debug = format!("{options:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(debug.contains("***"), "{debug}");
+    }
+
+    #[test]
+    fn schema_names_and_channels() {
+        assert!(valid_schema_name("ccm_test_0123abcd"));
+        assert!(!valid_schema_name("bad;drop"));
+        assert!(!valid_schema_name("1abc"));
+        assert!(!valid_schema_name(""));
+        assert_eq!(channel_for("public"), "ccm_events");
+        assert_eq!(channel_for("ccm_test_1"), "ccm_events.ccm_test_1");
+        assert_eq!(channel_for(&"s".repeat(63)).len(), 63);
+    }
+}
