@@ -23,7 +23,32 @@ impl Fleet {
             })
             .await?;
         let mut paused = Vec::new();
+        // With autoscaling on, idle workers up to the warm pool (or the minimum) are
+        // kept on purpose: they are idle by design.
+        let keep = if self.settings.autoscaler.enabled {
+            let warm = self
+                .store
+                .list_definitions(&crate::ports::store::DefinitionFilter {
+                    name: None,
+                    active_only: true,
+                })
+                .await?
+                .iter()
+                .map(|d| d.warm_pool_depth)
+                .max()
+                .unwrap_or(0);
+            warm.max(self.settings.autoscaler.min_running_workers) as usize
+        } else {
+            0
+        };
+        let mut still_running = workers
+            .iter()
+            .filter(|w| w.spec.desired_status == DesiredStatus::Running)
+            .count();
         for worker in workers {
+            if still_running <= keep {
+                break;
+            }
             if worker.spec.desired_status != DesiredStatus::Running || !worker.spec.idle.enabled {
                 continue;
             }
@@ -46,6 +71,7 @@ impl Fleet {
             tracing::info!(worker = %worker.id, name = worker.name(), "pausing idle worker");
             self.nudge(worker.id);
             paused.push(worker.id);
+            still_running -= 1;
         }
         Ok(paused)
     }

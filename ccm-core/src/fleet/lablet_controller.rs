@@ -362,16 +362,43 @@ impl Fleet {
                     self.transition(id, Stopping, "cancelled", fence).await?;
                     return Ok(ReconcileOutcome::RequeueAfter(1));
                 }
+                if let WorkerStanding::Lost(why) = self.standing(&lablet).await? {
+                    // Not started yet: its lab went with the worker; place it again.
+                    update::<Lablet, _>(self.store.as_ref(), id, fence, now, |l, now| {
+                        l.release_lab(now)
+                    })
+                    .await?;
+                    let fresh = self.get_lablet(id).await?;
+                    self.release_and_move(&fresh, None, Some(&why), &why, fence)
+                        .await?;
+                    return Ok(ReconcileOutcome::RequeueAfter(1));
+                }
                 if now >= slot.start {
                     self.transition(id, Running, "timeslot started", fence)
                         .await?;
                     return Ok(ReconcileOutcome::RequeueAfter(seconds_until(now, slot.end)));
                 }
-                Ok(ReconcileOutcome::RequeueAfter(seconds_until(
-                    now, slot.start,
-                )))
+                Ok(ReconcileOutcome::RequeueAfter(
+                    seconds_until(now, slot.start).min(settings.health_check_seconds.max(1)),
+                ))
             }
             Running => {
+                if let WorkerStanding::Lost(why) = self.standing(&lablet).await? {
+                    update::<Lablet, _>(self.store.as_ref(), id, fence, now, |l, now| {
+                        l.release_lab(now)
+                    })
+                    .await?;
+                    let fresh = self.get_lablet(id).await?;
+                    self.release_and_move(
+                        &fresh,
+                        Some(Failed),
+                        None,
+                        &format!("worker lost while running: {why}"),
+                        fence,
+                    )
+                    .await?;
+                    return Ok(ReconcileOutcome::RequeueAfter(1));
+                }
                 if ending {
                     let why = if lablet.spec.cancel_requested {
                         "cancelled"
@@ -381,7 +408,9 @@ impl Fleet {
                     self.transition(id, Stopping, why, fence).await?;
                     return Ok(ReconcileOutcome::RequeueAfter(1));
                 }
-                Ok(ReconcileOutcome::RequeueAfter(seconds_until(now, slot.end)))
+                Ok(ReconcileOutcome::RequeueAfter(
+                    seconds_until(now, slot.end).min(settings.health_check_seconds.max(1)),
+                ))
             }
             Stopping => match self.teardown(&lablet, fence).await {
                 Ok(()) => {

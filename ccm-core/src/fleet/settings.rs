@@ -129,6 +129,8 @@ pub struct LabletSettings {
     pub scheduler_interval_seconds: u32,
     /// Seconds between convergence checks while a lab boots.
     pub convergence_poll_seconds: u32,
+    /// Seconds between checks that a ready or running lablet's worker still exists.
+    pub health_check_seconds: u32,
     /// Placement policy.
     pub policy: Policy,
 }
@@ -141,6 +143,7 @@ impl Default for LabletSettings {
             max_attempts: 5,
             scheduler_interval_seconds: 60,
             convergence_poll_seconds: 30,
+            health_check_seconds: 300,
             policy: Policy::Pack,
         }
     }

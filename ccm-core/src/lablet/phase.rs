@@ -79,14 +79,14 @@ impl StateMachine for LabletPhase {
     }
 
     // Back-edges to `pending` exist for one reason: the bound worker was lost
-    // before the lab ran, so the lablet is placed again. Failed and expired
+    // before the timeslot started, so the lablet is placed again. Failed and expired
     // lablets still pass through terminated so the record can go.
     fn successors(self) -> &'static [Self] {
         match self {
             Pending => &[Scheduled, Stopped, Failed, Expired],
             Scheduled => &[Instantiating, Pending, Stopping, Failed, Expired],
             Instantiating => &[Ready, Pending, Stopping, Failed],
-            Ready => &[Running, Stopping, Failed],
+            Ready => &[Running, Pending, Stopping, Failed],
             Running => &[Stopping, Failed],
             Stopping => &[Stopped, Failed],
             Stopped => &[Terminated],
