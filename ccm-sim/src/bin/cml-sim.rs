@@ -60,9 +60,9 @@ fn parse(args: &[String]) -> Result<Option<(CmlHttpOptions, Option<String>)>, St
             "-h" | "--help" => return Ok(None),
             "--listen" => {
                 let text = value(&mut it, flag)?;
-                options.listen = text
-                    .parse::<SocketAddr>()
-                    .map_err(|_| format!("--listen: `{text}` is not an address like 127.0.0.1:8443"))?;
+                options.listen = text.parse::<SocketAddr>().map_err(|_| {
+                    format!("--listen: `{text}` is not an address like 127.0.0.1:8443")
+                })?;
             }
             "--username" => options.username = value(&mut it, flag)?.to_owned(),
             "--password" => options.password = Secret::new(value(&mut it, flag)?),

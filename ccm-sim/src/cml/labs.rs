@@ -41,6 +41,7 @@ pub(crate) struct SimLab {
     /// While started: when every node has booted.
     pub(crate) converges_at: Option<Timestamp>,
     /// Its elements as CML names them (what `GET /labs/{id}/topology` shows).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) layout: LabLayout,
 }
 
@@ -134,7 +135,11 @@ impl LabLayout {
     /// Names the elements of an imported topology. Links naming an interface the node
     /// does not declare get that interface added; links naming an unknown node are
     /// left out of the layout (they still count in `SimLab::links`).
-    pub(crate) fn build(lab: &CmlLabId, topology: &Topology, definitions: &[Option<String>]) -> Self {
+    pub(crate) fn build(
+        lab: &CmlLabId,
+        topology: &Topology,
+        definitions: &[Option<String>],
+    ) -> Self {
         let mut nodes: Vec<NodeLayout> = topology
             .node_specs
             .iter()
@@ -145,9 +150,7 @@ impl LabLayout {
                     .label
                     .clone()
                     .filter(|l| !l.is_empty())
-                    .unwrap_or_else(|| {
-                        format!("{}-{i}", definition.as_deref().unwrap_or("node"))
-                    });
+                    .unwrap_or_else(|| format!("{}-{i}", definition.as_deref().unwrap_or("node")));
                 NodeLayout {
                     id: derived_uuid(lab, "node", i, 0),
                     label,
@@ -226,9 +229,11 @@ impl LabLayout {
             let (Some(node_a), Some(node_b)) = (nodes.get(a), nodes.get(b)) else {
                 continue;
             };
-            let label = link.label.clone().filter(|l| !l.is_empty()).unwrap_or_else(|| {
-                format!("{}-{}", node_a.label, node_b.label)
-            });
+            let label = link
+                .label
+                .clone()
+                .filter(|l| !l.is_empty())
+                .unwrap_or_else(|| format!("{}-{}", node_a.label, node_b.label));
             links.push(LinkLayout {
                 id: derived_uuid(lab, "link", k, 0),
                 label,
@@ -283,12 +288,14 @@ impl SimLab {
     /// to another state. A started lab settles once every node has booted; a stopped
     /// or wiped lab is settled at once (the official client waits for this after
     /// stop and wipe too). [`SimLab::converged`] is the stricter "started and booted".
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn settled(&self, now: Timestamp) -> bool {
         self.state != LabState::Started || self.converged(now)
     }
 
     /// The state CML reports for each node of the lab at `now`: `BOOTED` once a
     /// started lab converged, `STARTED` while its nodes boot.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn node_state(&self, now: Timestamp) -> &'static str {
         match self.state {
             LabState::Started if self.converged(now) => "BOOTED",
@@ -466,5 +473,59 @@ mod tests {
         assert_eq!(l.licensed_nodes(), 1);
         assert_eq!(l.node_count(), 2);
         assert!(l.start(epoch(), 0, 4, 5).unwrap());
+    }
+
+    #[test]
+    fn settled_is_what_cml_calls_converged() {
+        let mut l = lab(1);
+        assert!(l.settled(epoch()) && !l.converged(epoch()));
+        assert_eq!(l.node_state(epoch()), "DEFINED_ON_CORE");
+        l.start(epoch(), 60, 0, 5).unwrap();
+        assert!(!l.settled(epoch()));
+        assert_eq!(l.node_state(epoch()), "STARTED");
+        assert!(l.settled(plus_seconds(epoch(), 60)));
+        assert_eq!(l.node_state(plus_seconds(epoch(), 60)), "BOOTED");
+        l.stop(epoch());
+        assert!(l.settled(epoch()));
+        assert_eq!(l.node_state(epoch()), "STOPPED");
+    }
+
+    #[test]
+    fn layout_names_elements_with_uuids_and_resolves_links() {
+        let text = "nodes:\n  - id: n0\n    label: a\n    node_definition: alpine\n    interfaces:\n      - id: i0\n        label: eth0\n  - id: n1\nlinks:\n  - id: l0\n    n1: n0\n    n2: n1\n    i1: i0\n    i2: i9\n  - id: l1\n    n1: n0\n    n2: nowhere\n";
+        let topology = crate::cml::topology::parse(text).unwrap();
+        let id = CmlLabId::new("lab-1");
+        let layout = LabLayout::build(&id, &topology, &topology.nodes);
+        assert_eq!(layout.nodes.len(), 2);
+        assert_eq!(layout.nodes[0].label, "a");
+        assert_eq!(layout.nodes[1].label, "node-1");
+        assert_eq!(layout.nodes[0].interfaces.len(), 1);
+        assert_eq!(layout.nodes[1].interfaces.len(), 1, "added for the link");
+        assert_eq!(layout.links.len(), 1, "the link to nowhere is left out");
+        let link = &layout.links[0];
+        assert_eq!(link.interface_a, layout.nodes[0].interfaces[0].id);
+        assert_eq!(link.interface_b, layout.nodes[1].interfaces[0].id);
+        assert_eq!(
+            (link.node_a.as_str(), link.node_b.as_str()),
+            (layout.nodes[0].id.as_str(), layout.nodes[1].id.as_str())
+        );
+        let mut ids: Vec<&str> = layout.nodes.iter().map(|n| n.id.as_str()).collect();
+        ids.extend(
+            layout
+                .nodes
+                .iter()
+                .flat_map(|n| n.interfaces.iter().map(|i| i.id.as_str())),
+        );
+        ids.push(&link.id);
+        assert!(
+            ids.iter()
+                .all(|i| i.len() == 36 && i.as_bytes()[14] == b'4'),
+            "{ids:?}"
+        );
+        let unique: std::collections::BTreeSet<&&str> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len());
+        assert_eq!(LabLayout::build(&id, &topology, &topology.nodes), layout);
+        let other = LabLayout::build(&CmlLabId::new("lab-2"), &topology, &topology.nodes);
+        assert_ne!(other.nodes[0].id, layout.nodes[0].id);
     }
 }

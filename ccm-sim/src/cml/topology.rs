@@ -440,7 +440,9 @@ fn interface_line(
     }
     let key_indent = *sub.key_indent.get_or_insert(indent);
     if indent == key_indent {
-        if let (Some((key, value)), Some(interface)) = (key_value(content), node.interfaces.last_mut()) {
+        if let (Some((key, value)), Some(interface)) =
+            (key_value(content), node.interfaces.last_mut())
+        {
             interface.set(key, value);
         }
     }
@@ -524,5 +526,67 @@ nodes:
         assert_eq!(t.nodes, vec![Some("alpine".into()), None]);
         assert_eq!(t.links, 1);
         assert!(parse(r#"{"lab": {}}"#).is_err());
+    }
+
+    #[test]
+    fn reads_labels_positions_interfaces_and_link_ends() {
+        let t = parse(EXPORTED).unwrap();
+        assert_eq!(t.notes.as_deref(), Some(""));
+        assert_eq!(t.node_specs.len(), 2);
+        let r1 = &t.node_specs[0];
+        assert_eq!(
+            (r1.id.as_deref(), r1.label.as_deref()),
+            (Some("n0"), Some("r1"))
+        );
+        assert_eq!(r1.interfaces.len(), 2);
+        assert_eq!(r1.interfaces[0].kind.as_deref(), Some("loopback"));
+        assert_eq!(r1.interfaces[0].label.as_deref(), Some("Loopback0"));
+        assert_eq!(
+            (r1.interfaces[1].id.as_deref(), r1.interfaces[1].slot),
+            (Some("i1"), Some(0))
+        );
+        let r2 = &t.node_specs[1];
+        assert_eq!((r2.x, r2.y), (Some(10), Some(20)));
+        assert!(r2.interfaces.is_empty());
+        assert_eq!(t.link_specs.len(), 1);
+        let l = &t.link_specs[0];
+        assert_eq!(
+            (
+                l.n1.as_deref(),
+                l.n2.as_deref(),
+                l.i1.as_deref(),
+                l.i2.as_deref()
+            ),
+            (Some("n0"), Some("n1"), Some("i1"), Some("i1"))
+        );
+        assert_eq!(l.label.as_deref(), Some("r1-eth0<->r2-eth0"));
+    }
+
+    #[test]
+    fn interface_lists_at_the_key_column_end_at_the_next_key() {
+        let t = parse(
+            "nodes:\n- id: n0\n  interfaces:\n  - id: i0\n    label: e0\n  - id: i1\n  label: after\n  x: 12.0\n- id: n1\n",
+        )
+        .unwrap();
+        assert_eq!(t.nodes.len(), 2);
+        let n0 = &t.node_specs[0];
+        assert_eq!(n0.interfaces.len(), 2);
+        assert_eq!(n0.interfaces[0].label.as_deref(), Some("e0"));
+        assert_eq!((n0.label.as_deref(), n0.x), (Some("after"), Some(12)));
+        assert_eq!(t.node_specs[1].id.as_deref(), Some("n1"));
+    }
+
+    #[test]
+    fn json_topologies_carry_details_too() {
+        let t = parse(
+            r#"{"lab": {"title": "J", "notes": "n"}, "nodes": [{"id": "n0", "label": "a", "x": 5,
+                "interfaces": [{"id": "i0", "slot": 0, "type": "physical"}]}],
+                "links": [{"id": "l0", "n1": "n0", "n2": "n0", "i1": "i0", "i2": "i1"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(t.notes.as_deref(), Some("n"));
+        assert_eq!(t.node_specs[0].x, Some(5));
+        assert_eq!(t.node_specs[0].interfaces[0].slot, Some(0));
+        assert_eq!(t.link_specs[0].i2.as_deref(), Some("i1"));
     }
 }

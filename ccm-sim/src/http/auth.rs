@@ -113,8 +113,7 @@ impl Tokens {
         let given = URL_SAFE_NO_PAD
             .decode(signature)
             .map_err(|_| TokenError::Invalid)?;
-        let mut mac =
-            HmacSha256::new_from_slice(&self.key).map_err(|_| TokenError::Invalid)?;
+        let mut mac = HmacSha256::new_from_slice(&self.key).map_err(|_| TokenError::Invalid)?;
         mac.update(header.as_bytes());
         mac.update(b".");
         mac.update(payload.as_bytes());

@@ -116,7 +116,10 @@ mod tests {
             status: 400,
             description: "Cannot start lab.".into(),
         });
-        assert_eq!((e.status, e.description.as_str()), (400, "Cannot start lab."));
+        assert_eq!(
+            (e.status, e.description.as_str()),
+            (400, "Cannot start lab.")
+        );
         assert_eq!(
             ApiError::from(CmlError::Starting {
                 endpoint: "x".into()

@@ -296,7 +296,13 @@ pub(crate) fn simulation_stats(lab: &SimLab, now: Timestamp) -> Value {
         .nodes
         .iter()
         .map(|n| {
-            let cpu = if booted { 2.5 } else if running { 40.0 } else { 0.0 };
+            let cpu = if booted {
+                2.5
+            } else if running {
+                40.0
+            } else {
+                0.0
+            };
             let stats = json!({ "cpu_usage": cpu, "block0_rd_bytes": 0, "block0_wr_bytes": 0 });
             (n.id.clone(), stats)
         })
@@ -306,27 +312,35 @@ pub(crate) fn simulation_stats(lab: &SimLab, now: Timestamp) -> Value {
         .links
         .iter()
         .map(|l| {
-            let stats = json!({ "readbytes": 0, "readpackets": 0, "writebytes": 0, "writepackets": 0 });
+            let stats =
+                json!({ "readbytes": 0, "readpackets": 0, "writebytes": 0, "writepackets": 0 });
             (l.id.clone(), stats)
         })
         .collect();
     json!({ "nodes": nodes, "links": links })
 }
 
-/// `GET /populate_lab_tiles`: what the lab list of the UI shows.
-pub(crate) fn lab_tile(lab: &SimLab, owner_id: &str) -> Value {
+/// One tile of `GET /populate_lab_tiles` (`LabUi`: the lab, a topology stub, the
+/// health and system information the UI shows beside it).
+pub(crate) fn lab_tile(lab: &SimLab, owner_id: &str, server: &CmlServer) -> Value {
     let mut tile = self::lab(lab, owner_id);
     if let Some(map) = tile.as_object_mut() {
-        map.insert(
-            "topology".into(),
-            json!({ "nodes": [], "links": [], "annotations": [] }),
-        );
+        map.insert("topology".into(), json!({}));
+        map.insert("health".into(), json!({}));
+        map.insert("system_information".into(), system_information(server));
+        map.insert("simplified_node_definitions".into(), json!([]));
     }
     tile
 }
 
 /// One entry of `GET /users` (`UserResponse`).
-pub(crate) fn user(id: &str, name: &str, admin: bool, labs: &[String], created: Timestamp) -> Value {
+pub(crate) fn user(
+    id: &str,
+    name: &str,
+    admin: bool,
+    labs: &[String],
+    created: Timestamp,
+) -> Value {
     json!({
         "id": id,
         "username": truncate(name, 32),
@@ -368,9 +382,13 @@ pub(crate) fn system_stats(
     let stats = server.stats(now, config);
     let cpu_percent = stats.cpu_percent.unwrap_or(0.0).clamp(0.0, 100.0);
     let bytes = |v: Option<u64>| v.unwrap_or(0) as f64;
-    let (mem_used, mem_total) = (bytes(stats.memory_used_bytes), bytes(stats.memory_total_bytes));
+    let (mem_used, mem_total) = (
+        bytes(stats.memory_used_bytes),
+        bytes(stats.memory_total_bytes),
+    );
     let (disk_used, disk_total) = (bytes(stats.disk_used_bytes), bytes(stats.disk_total_bytes));
-    let memory = json!({ "used": mem_used, "free": (mem_total - mem_used).max(0.0), "total": mem_total });
+    let memory =
+        json!({ "used": mem_used, "free": (mem_total - mem_used).max(0.0), "total": mem_total });
     let disk = json!({ "used": disk_used, "free": (disk_total - disk_used).max(0.0), "total": disk_total });
     let load = f64::from(server.cpus) * cpu_percent / 100.0;
     let round = |v: f64| (v * 100.0).round() / 100.0;
@@ -464,10 +482,9 @@ pub(crate) fn licensing(server: &CmlServer, config: &CmlConfig, now: Timestamp) 
     let licence = &server.licence;
     let view = licence.view(now, server.licensed_running());
     let registered_at = match licence.registration {
-        Registration::Registered { expires_at } => Some(plus_seconds(
-            expires_at,
-            -config.registration_valid_seconds,
-        )),
+        Registration::Registered { expires_at } => {
+            Some(plus_seconds(expires_at, -config.registration_valid_seconds))
+        }
         _ => None,
     };
     let (register_time, renew_time) = match licence.registration {

@@ -19,10 +19,17 @@
 //! * **System**: information, stats (per compute, floats, `dominfo`), health.
 //! * **Licensing**: status, registration (asynchronous: `IN_PROGRESS`, then
 //!   `COMPLETED` or `FAILED` for a token containing `invalid`), deregistration.
-//! * **Labs**: list, create, get, delete, state, start/stop/wipe (204s), convergence,
-//!   import (`POST /import?title=` with YAML or JSON text), download (YAML text),
-//!   topology, nodes, element states, layer-3 addresses, simulation stats, events
-//!   and the lab tiles the official client asks for.
+//! * **Labs**: list (`show_all`), create, get, delete, state, start/stop/wipe (204s),
+//!   convergence, import (`POST /import?title=` with YAML or JSON text), download
+//!   (YAML text), topology (nodes, interfaces and links under CML-style UUIDs),
+//!   nodes, element states, layer-3 addresses, simulation stats, events and lab
+//!   tiles — what the official client calls while it imports, starts, stops, wipes
+//!   and removes a lab. `check_if_converged` answers as CML does: true when no node
+//!   is on its way to another state (a stopped or wiped lab at once, a started one
+//!   once its nodes booted); [`crate::SimCml`] keeps its stricter "started and
+//!   booted".
+//! * **Users** (`GET /users`, `GET /users/{username}/id`): the administrator and the
+//!   owners of labs (the official client resolves lab owners through them).
 //! * **Definitions** (node, simplified node, image) and **telemetry events**.
 //! * Errors are `{"code": <status>, "description": "<text>"}`: 404 `Lab not found:
 //!   <id>`, 400 `Cannot start lab.` over the licence node limit, 400 for wiping a

@@ -154,7 +154,11 @@ impl AppState {
     /// Checks credentials and issues a token.
     fn login(&self, body: &[u8]) -> Result<String, ApiError> {
         let value: Value = serde_json::from_slice(body).map_err(|e| {
-            ApiError::validation(&["body"], &format!("JSON decode error: {e}"), "json_invalid")
+            ApiError::validation(
+                &["body"],
+                &format!("JSON decode error: {e}"),
+                "json_invalid",
+            )
         })?;
         let field = |name: &str| -> Result<String, ApiError> {
             value
@@ -264,13 +268,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
 struct RouteTemplate(String);
 
 async fn mark_route(request: Request, next: Next) -> Response {
-    let template = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| {
-            let path = m.as_str();
-            path.strip_prefix("/api/v0").unwrap_or(path).to_owned()
-        });
+    let template = request.extensions().get::<MatchedPath>().map(|m| {
+        let path = m.as_str();
+        path.strip_prefix("/api/v0").unwrap_or(path).to_owned()
+    });
     let mut response = next.run(request).await;
     if let Some(template) = template {
         response.extensions_mut().insert(RouteTemplate(template));
@@ -406,7 +407,11 @@ fn token_is_well_formed(token: &str) -> bool {
 async fn register(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer {
     s.authorize(&headers)?;
     let value: Value = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::validation(&["body"], &format!("JSON decode error: {e}"), "json_invalid")
+        ApiError::validation(
+            &["body"],
+            &format!("JSON decode error: {e}"),
+            "json_invalid",
+        )
     })?;
     let token = value
         .get("token")
@@ -491,7 +496,11 @@ async fn create_lab(State(s): Shared, headers: HeaderMap, body: Bytes) -> Answer
         json!({})
     } else {
         serde_json::from_slice(&body).map_err(|e| {
-            ApiError::validation(&["body"], &format!("JSON decode error: {e}"), "json_invalid")
+            ApiError::validation(
+                &["body"],
+                &format!("JSON decode error: {e}"),
+                "json_invalid",
+            )
         })?
     };
     let text_field = |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::to_owned);
@@ -633,11 +642,7 @@ async fn lab_element_state(
     })?)
 }
 
-async fn simulation_stats(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path(raw): Path<String>,
-) -> Answer {
+async fn simulation_stats(State(s): Shared, headers: HeaderMap, Path(raw): Path<String>) -> Answer {
     s.authorize(&headers)?;
     let id = lab_id(&raw)?;
     ok_json(s.model("simulation_stats", |server, _, _, now| {
@@ -645,11 +650,7 @@ async fn simulation_stats(
     })?)
 }
 
-async fn layer3_addresses(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path(raw): Path<String>,
-) -> Answer {
+async fn layer3_addresses(State(s): Shared, headers: HeaderMap, Path(raw): Path<String>) -> Answer {
     s.authorize(&headers)?;
     let id = lab_id(&raw)?;
     // Simulated nodes have no addresses: CML's answer for a lab without any.
@@ -673,9 +674,8 @@ async fn import_lab(
     body: Bytes,
 ) -> Answer {
     s.authorize(&headers)?;
-    let text = String::from_utf8(body.to_vec()).map_err(|_| {
-        ApiError::new(400, "Import failed. The topology is not UTF-8 text.")
-    })?;
+    let text = String::from_utf8(body.to_vec())
+        .map_err(|_| ApiError::new(400, "Import failed. The topology is not UTF-8 text."))?;
     let title = query.get("title").map(String::as_str);
     let (id, warnings) = import_text(&s, "import_lab", &text, title)?;
     ok_json(json!({ "id": id.as_str(), "warnings": warnings }))
@@ -687,7 +687,10 @@ async fn populate_lab_tiles(State(s): Shared, headers: HeaderMap) -> Answer {
         let tiles: serde_json::Map<String, Value> = server
             .labs_in_order()
             .into_iter()
-            .map(|lab| (lab.id.to_string(), json::lab_tile(lab, &s.owner_id(&lab.owner))))
+            .map(|lab| {
+                let tile = json::lab_tile(lab, &s.owner_id(&lab.owner), server);
+                (lab.id.to_string(), tile)
+            })
             .collect();
         Ok(json!({ "lab_tiles": tiles }))
     })?)

@@ -29,9 +29,7 @@ pub(crate) fn self_signed(addr: SocketAddr) -> Result<(String, RustlsConfig), Si
     let certified = rcgen::generate_simple_self_signed(names).map_err(tls_error)?;
     let pem = certified.cert.pem();
     let cert: CertificateDer<'static> = certified.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        certified.key_pair.serialize_der(),
-    ));
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
