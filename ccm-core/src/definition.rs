@@ -11,7 +11,9 @@ use crate::version::SemVer;
 use crate::worker::LicenceKind;
 
 /// What one lablet of a definition holds on a worker.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub struct ResourceNeeds {
     /// CPU, memory and storage.
     pub resources: Resources,
@@ -112,7 +114,11 @@ mod tests {
             name: "ccna-basics".into(),
             version: SemVer::new(1, 0, 0),
             topology_yaml: "lab: {}".into(),
-            needs: ResourceNeeds { resources: Resources::new(4, 8, 20), nodes: 4, ports: 2 },
+            needs: ResourceNeeds {
+                resources: Resources::new(4, 8, 20),
+                nodes: 4,
+                ports: 2,
+            },
             licence_affinity: None,
             min_cml_version: None,
             max_duration_minutes: 240,

@@ -135,7 +135,11 @@ mod tests {
             version: 0,
         };
         for i in 0..60 {
-            lab.record(LabOperation { at: epoch(), action: format!("op{i}"), actor: None });
+            lab.record(LabOperation {
+                at: epoch(),
+                action: format!("op{i}"),
+                actor: None,
+            });
         }
         assert_eq!(lab.history.len(), LabRecord::HISTORY_CAP);
         assert_eq!(lab.history[0].action, "op59");

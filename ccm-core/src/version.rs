@@ -99,6 +99,9 @@ mod tests {
         assert!(SemVer::new(2, 10, 0) > SemVer::new(2, 9, 9));
         let json = serde_json::to_string(&SemVer::new(2, 9, 1)).unwrap();
         assert_eq!(json, "\"2.9.1\"");
-        assert_eq!(serde_json::from_str::<SemVer>(&json).unwrap(), SemVer::new(2, 9, 1));
+        assert_eq!(
+            serde_json::from_str::<SemVer>(&json).unwrap(),
+            SemVer::new(2, 9, 1)
+        );
     }
 }

@@ -138,10 +138,7 @@ impl Lablet {
         }
         let duration = input.timeslot.duration_seconds();
         if duration <= 0 {
-            return Err(CoreError::validation(
-                "timeslot",
-                "end must be after start",
-            ));
+            return Err(CoreError::validation("timeslot", "end must be after start"));
         }
         let max = i64::from(definition.max_duration_minutes) * 60;
         if duration > max {
@@ -342,7 +339,11 @@ impl Lablet {
 
     /// Drops the worker binding (the worker was lost before the lab ran) and
     /// returns the lablet to pending for another placement.
-    pub fn unbind(&mut self, reason: String, now: Timestamp) -> Result<Vec<DomainEvent>, CoreError> {
+    pub fn unbind(
+        &mut self,
+        reason: String,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
         self.status.phase.check_transition(LabletPhase::Pending)?;
         let mut events = vec![self.emit(
             EventPayload::LabletUnbound {
@@ -384,7 +385,11 @@ impl Lablet {
 
     /// Records that the lab is gone from CML, which lifts the teardown finalizer.
     pub fn release_lab(&mut self, now: Timestamp) -> Result<Vec<DomainEvent>, CoreError> {
-        if !self.meta.finalizers.iter().any(|f| f == LAB_TEARDOWN_FINALIZER)
+        if !self
+            .meta
+            .finalizers
+            .iter()
+            .any(|f| f == LAB_TEARDOWN_FINALIZER)
             && self.status.cml_lab_id.is_none()
         {
             return Ok(Vec::new());
@@ -427,9 +432,8 @@ impl Lablet {
             }
             .into());
         }
-        Ok(vec![self.emit(
-            EventPayload::LabletCancelRequested { by },
-            now,
-        )?])
+        Ok(vec![
+            self.emit(EventPayload::LabletCancelRequested { by }, now)?
+        ])
     }
 }

@@ -285,8 +285,11 @@ pub trait CloudProvider: Send + Sync {
     ) -> Result<Vec<StateChange>, CloudError>;
 
     /// Stops running instances.
-    async fn stop(&self, region: &Region, ids: &[InstanceId])
-        -> Result<Vec<StateChange>, CloudError>;
+    async fn stop(
+        &self,
+        region: &Region,
+        ids: &[InstanceId],
+    ) -> Result<Vec<StateChange>, CloudError>;
 
     /// Terminates instances.
     async fn terminate(
@@ -317,8 +320,11 @@ pub trait CloudProvider: Send + Sync {
     ) -> Result<Vec<MetricSample>, CloudError>;
 
     /// Images whose name matches the pattern, newest first.
-    async fn find_images(&self, region: &Region, name_pattern: &str)
-        -> Result<Vec<Image>, CloudError>;
+    async fn find_images(
+        &self,
+        region: &Region,
+        name_pattern: &str,
+    ) -> Result<Vec<Image>, CloudError>;
 
     /// Details of images by id; unknown ids are left out.
     async fn describe_images(
@@ -419,6 +425,9 @@ mod tests {
             detailed_monitoring: true,
         };
         assert_eq!(req.client_token(), req.clone().client_token());
-        assert!(req.client_token().len() <= 64, "EC2 limits ClientToken to 64 chars");
+        assert!(
+            req.client_token().len() <= 64,
+            "EC2 limits ClientToken to 64 chars"
+        );
     }
 }

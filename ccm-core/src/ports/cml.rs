@@ -257,7 +257,10 @@ pub enum CmlError {
 impl CmlError {
     /// True when the error means "CML is still coming up", not "broken".
     pub fn means_starting(&self) -> bool {
-        matches!(self, CmlError::Unreachable { .. } | CmlError::Starting { .. })
+        matches!(
+            self,
+            CmlError::Unreachable { .. } | CmlError::Starting { .. }
+        )
     }
 }
 
@@ -296,8 +299,7 @@ pub trait CmlClient: Send + Sync {
     /// `DELETE /labs/{id}` (the lab must be stopped and wiped).
     async fn delete_lab(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<(), CmlError>;
     /// `GET /labs/{id}/check_if_converged`.
-    async fn check_if_converged(&self, ep: &CmlEndpoint, lab: &CmlLabId)
-        -> Result<bool, CmlError>;
+    async fn check_if_converged(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<bool, CmlError>;
     /// `POST /import?title=` with the topology YAML.
     async fn import_lab(
         &self,
@@ -310,8 +312,7 @@ pub trait CmlClient: Send + Sync {
     /// `GET /node_definitions`.
     async fn node_definitions(&self, ep: &CmlEndpoint) -> Result<Vec<NodeDefinition>, CmlError>;
     /// `GET /image_definitions`.
-    async fn image_definitions(&self, ep: &CmlEndpoint)
-        -> Result<Vec<ImageDefinition>, CmlError>;
+    async fn image_definitions(&self, ep: &CmlEndpoint) -> Result<Vec<ImageDefinition>, CmlError>;
     /// `GET /telemetry/events`, keeping only events strictly after `after`.
     async fn telemetry_events(
         &self,

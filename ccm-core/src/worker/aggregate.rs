@@ -496,7 +496,10 @@ impl Worker {
         if network == self.network {
             return Ok(Vec::new());
         }
-        Ok(vec![self.emit(EventPayload::WorkerNetworkUpdated { network }, now)?])
+        Ok(vec![self.emit(
+            EventPayload::WorkerNetworkUpdated { network },
+            now,
+        )?])
     }
 
     /// Records the CML service as observed.
