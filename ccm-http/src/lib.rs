@@ -1,5 +1,46 @@
 //! # ccm-http
 //!
-//! Will hold the axum REST API, the SSE event stream, authentication and the `ccm`
-//! binary (issue #8). It exposes nothing yet: the runnable entry point today is the
-//! `simulate_fleet` example in `examples/`.
+//! The `ccm` server and command line: an axum REST API (`/api/v1`, JSON) over the
+//! fleet engine of `ccm-core`, a live event stream (SSE) with resume, API keys,
+//! OIDC bearer tokens and browser sessions with three roles, Prometheus metrics,
+//! the engine driver (leader election, jobs and controllers on the real clock) and
+//! graceful shutdown.
+//!
+//! * [`config`] — TOML file + `CCM_*` environment, `*_file` secrets, checks with
+//!   field paths (`ccm config check`).
+//! * [`app`] — adapters from the configuration: SQLite/PostgreSQL/memory store,
+//!   simulated fleet or AWS + CML.
+//! * [`server`], [`serve`] — assembling and running; [`driver`] — the engine loop.
+//! * [`api`] — routes, the route × role table ([`api::routes::ROUTES`]), handlers
+//!   and the error body `{"error": {"code", "message", "details"?}}`.
+//! * [`sse`] — `GET /api/v1/events/stream`; [`visibility`] — what each role sees.
+//! * [`auth`] — API keys, JWT verification, the browser login (OIDC authorization
+//!   code + PKCE, tokens kept on the server), sessions with CSRF protection, the
+//!   authorisation layer.
+//! * [`telemetry`] — logs (text/JSON), trace ids per request and engine step,
+//!   OTLP export.
+//! * [`webhook`] — worker alerts POSTed to configured URLs (retry, timeout).
+//! * [`metrics`] — `/metrics`; [`openapi`] — `/api/v1/openapi.json` and the docs
+//!   page; [`cli`] — the `ccm` subcommands that call a server.
+//!
+//! Errors at the crate boundary are [`Error`].
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod driver;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod seed;
+pub mod serve;
+pub mod server;
+pub mod sse;
+pub mod state;
+pub mod telemetry;
+pub mod visibility;
+pub mod webhook;
+
+pub use error::Error;

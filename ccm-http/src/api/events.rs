@@ -1,0 +1,85 @@
+//! `GET /api/v1/events`: the event history from a cursor, filtered by worker and
+//! type and by what the caller's role may see. The live stream is in `crate::sse`.
+
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use ccm_core::event::StoredEvent;
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, ApiResult};
+use super::ApiQuery;
+use crate::auth::Principal;
+use crate::state::AppState;
+use crate::visibility::{visible_to, EventFilter};
+
+/// Query of `GET /events`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// Events with a sequence greater than this (0: from the start).
+    #[serde(default)]
+    pub after: u64,
+    /// Most events returned (1–1000, default 100).
+    pub limit: Option<usize>,
+    /// Worker ids, comma-separated.
+    pub worker: Option<String>,
+    /// Event types, comma-separated (`worker.*` matches a prefix).
+    #[serde(rename = "type")]
+    pub types: Option<String>,
+}
+
+/// A page of the history.
+#[derive(Debug, Serialize)]
+pub struct History {
+    /// Matching events, oldest first.
+    pub events: Vec<StoredEvent>,
+    /// Pass as `after` to continue (the last sequence examined).
+    pub next_after: u64,
+    /// True when the log had nothing more past `next_after` when it was read.
+    pub end: bool,
+}
+
+/// Log entries examined per request at most, so a narrow filter on a long log
+/// answers in bounded time (continue from `next_after`).
+const SCAN_LIMIT: usize = 50_000;
+const BATCH: usize = 500;
+
+/// `GET /api/v1/events?after=&limit=&worker=&type=`.
+pub async fn history(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let limit = query.limit.unwrap_or(100);
+    if limit == 0 || limit > 1000 {
+        return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
+    }
+    let filter = EventFilter::parse(query.worker.as_deref(), query.types.as_deref());
+    let mut cursor = query.after;
+    let mut events = Vec::new();
+    let mut scanned = 0;
+    let mut end = false;
+    while events.len() < limit && scanned < SCAN_LIMIT {
+        let batch = state.store.read_events(cursor, BATCH).await?;
+        if batch.is_empty() {
+            end = true;
+            break;
+        }
+        for event in batch {
+            scanned += 1;
+            cursor = event.sequence;
+            if visible_to(who.role, &event) && filter.matches(&event) {
+                events.push(event);
+                if events.len() == limit {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(Json(History {
+        events,
+        next_after: cursor,
+        end,
+    }))
+}

@@ -1,0 +1,147 @@
+//! `/api/v1/workers/{id}/labs`: the labs of a worker — list, refresh (sync from
+//! CML), start, stop, wipe, delete, download (YAML) and import (YAML upload).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use ccm_core::fleet::LabAction;
+use ccm_core::ids::{CmlLabId, WorkerId};
+use serde::Deserialize;
+
+use super::error::{ApiError, ApiResult};
+use super::{ApiPath, ApiQuery};
+use crate::auth::Principal;
+use crate::state::AppState;
+
+/// Query of `GET /workers/{id}/labs`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Include labs gone from CML.
+    #[serde(default)]
+    pub include_gone: bool,
+}
+
+/// `GET /api/v1/workers/{id}/labs`.
+pub async fn list(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<WorkerId>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<impl IntoResponse> {
+    state.fleet.get_worker(id).await?;
+    Ok(Json(state.fleet.list_labs(id, query.include_gone).await?))
+}
+
+/// `POST /api/v1/workers/{id}/labs/refresh`: mirrors the worker's labs from CML now.
+pub async fn refresh(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<WorkerId>,
+) -> ApiResult<impl IntoResponse> {
+    state.fleet.sync_worker_labs(id, None).await?;
+    Ok(Json(state.fleet.list_labs(id, false).await?))
+}
+
+async fn act(
+    state: &AppState,
+    who: Principal,
+    id: WorkerId,
+    lab: String,
+    action: LabAction,
+) -> ApiResult<impl IntoResponse> {
+    let labs = state
+        .fleet
+        .lab_action(id, &CmlLabId::new(lab), action, Some(who.subject))
+        .await?;
+    Ok(Json(labs))
+}
+
+/// `POST /api/v1/workers/{id}/labs/{lab}/start`.
+pub async fn start(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    ApiPath((id, lab)): ApiPath<(WorkerId, String)>,
+) -> ApiResult<impl IntoResponse> {
+    act(&state, who, id, lab, LabAction::Start).await
+}
+
+/// `POST /api/v1/workers/{id}/labs/{lab}/stop`.
+pub async fn stop(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    ApiPath((id, lab)): ApiPath<(WorkerId, String)>,
+) -> ApiResult<impl IntoResponse> {
+    act(&state, who, id, lab, LabAction::Stop).await
+}
+
+/// `POST /api/v1/workers/{id}/labs/{lab}/wipe`.
+pub async fn wipe(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    ApiPath((id, lab)): ApiPath<(WorkerId, String)>,
+) -> ApiResult<impl IntoResponse> {
+    act(&state, who, id, lab, LabAction::Wipe).await
+}
+
+/// `DELETE /api/v1/workers/{id}/labs/{lab}`: stops, wipes and deletes the lab.
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    ApiPath((id, lab)): ApiPath<(WorkerId, String)>,
+) -> ApiResult<impl IntoResponse> {
+    act(&state, who, id, lab, LabAction::Delete).await
+}
+
+/// `GET /api/v1/workers/{id}/labs/{lab}/topology`: the lab as CML exports it (YAML).
+pub async fn download(
+    State(state): State<AppState>,
+    ApiPath((id, lab)): ApiPath<(WorkerId, String)>,
+) -> ApiResult<impl IntoResponse> {
+    let yaml = state
+        .fleet
+        .download_lab(id, &CmlLabId::new(lab.clone()))
+        .await?;
+    let safe: String = lab
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/yaml".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"lab-{safe}.yaml\""),
+            ),
+        ],
+        yaml,
+    ))
+}
+
+/// Query of `POST /workers/{id}/labs`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// Lab title (the topology's when absent).
+    pub title: Option<String>,
+}
+
+/// `POST /api/v1/workers/{id}/labs?title=`: imports the YAML topology in the body.
+pub async fn import(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    ApiPath(id): ApiPath<WorkerId>,
+    ApiQuery(query): ApiQuery<ImportQuery>,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
+    let yaml = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::invalid("topology", "must be UTF-8 YAML text"))?;
+    if let Err(error) = ccm_core::topology::validate_topology(yaml) {
+        return Err(ApiError::invalid("topology", error.to_string()));
+    }
+    let lab = state
+        .fleet
+        .import_lab(id, yaml, query.title.as_deref(), Some(who.subject))
+        .await?;
+    Ok((StatusCode::CREATED, Json(lab)))
+}

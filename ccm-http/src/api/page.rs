@@ -1,0 +1,94 @@
+//! Pagination of lists: `?limit=&offset=`, answered as
+//! `{"items": [...], "total", "offset", "limit", "next_offset"}`.
+
+use serde::Serialize;
+
+use super::error::ApiError;
+
+/// Items per page when `limit` is not given.
+pub const DEFAULT_LIMIT: usize = 100;
+/// Most items per page.
+pub const MAX_LIMIT: usize = 1000;
+
+/// One page of a list.
+#[derive(Clone, Debug, Serialize)]
+pub struct Page<T> {
+    /// Items of this page.
+    pub items: Vec<T>,
+    /// Items in the whole list.
+    pub total: usize,
+    /// Position of the first item.
+    pub offset: usize,
+    /// Page size asked for.
+    pub limit: usize,
+    /// Offset of the next page, when there is one.
+    pub next_offset: Option<usize>,
+}
+
+/// Checks `limit`/`offset` and returns `(offset, limit)`.
+pub fn bounds(limit: Option<usize>, offset: Option<usize>) -> Result<(usize, usize), ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    Ok((offset.unwrap_or(0), limit))
+}
+
+impl<T> Page<T> {
+    /// The page of `all` at `offset`, `limit` items long.
+    pub fn of(all: Vec<T>, offset: usize, limit: usize) -> Self {
+        let total = all.len();
+        let items: Vec<T> = all.into_iter().skip(offset).take(limit).collect();
+        let end = offset.saturating_add(items.len());
+        Self {
+            next_offset: (end < total).then_some(end),
+            items,
+            total,
+            offset,
+            limit,
+        }
+    }
+
+    /// The same page with other items (the same ones, re-read or converted).
+    pub fn with_items<U>(self, items: Vec<U>) -> Page<U> {
+        Page {
+            items,
+            total: self.total,
+            offset: self.offset,
+            limit: self.limit,
+            next_offset: self.next_offset,
+        }
+    }
+
+    /// The same page with each item transformed.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            total: self.total,
+            offset: self.offset,
+            limit: self.limit,
+            next_offset: self.next_offset,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_cover_the_list_once() {
+        let page = Page::of((0..5).collect::<Vec<_>>(), 0, 2);
+        assert_eq!(page.items, vec![0, 1]);
+        assert_eq!(page.next_offset, Some(2));
+        let last = Page::of((0..5).collect::<Vec<_>>(), 4, 2);
+        assert_eq!(last.items, vec![4]);
+        assert_eq!(last.next_offset, None);
+        assert!(bounds(Some(0), None).is_err());
+        assert!(bounds(Some(MAX_LIMIT + 1), None).is_err());
+        assert_eq!(bounds(None, Some(3)).unwrap(), (3, DEFAULT_LIMIT));
+    }
+}

@@ -1,0 +1,185 @@
+//! System endpoints: `/healthz` (process up, no auth), `/readyz` (store reachable,
+//! lease state), `/metrics` (Prometheus), the caller's session (`/api/v1/session`),
+//! the one-time admin login link (`/login/once`), `/logout`, and the landing page.
+
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::error::{ApiError, ApiResult};
+use super::ApiQuery;
+use crate::auth::session::{cookie, CSRF_COOKIE, SESSION_COOKIE};
+use crate::auth::{AuthMethod, Principal};
+use crate::state::AppState;
+
+/// `GET /healthz`: the process is up.
+pub async fn healthz() -> impl IntoResponse {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: the store answers; says whether this process leads.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let store = state.store.last_sequence().await;
+    let fence = state.elector.fence();
+    let lease = json!({
+        "leading": fence.is_some(),
+        "holder": state.elector.holder(),
+        "token": fence.map(|f| f.token),
+    });
+    match store {
+        Ok(sequence) => Json(json!({
+            "status": "ready",
+            "store": { "reachable": true, "last_sequence": sequence },
+            "lease": lease,
+        }))
+        .into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "readiness: store unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({
+                    "status": "not_ready",
+                    "store": { "reachable": false },
+                    "lease": lease,
+                })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
+    let text = crate::metrics::render(&state).await?;
+    Ok((
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    ))
+}
+
+/// `GET /api/v1/session`: who the caller is; for a browser session also the CSRF
+/// token to send in `x-csrf-token`.
+pub async fn session(Extension(who): Extension<Principal>) -> impl IntoResponse {
+    let csrf = match &who.method {
+        AuthMethod::Session { csrf } => Some(csrf.clone()),
+        _ => None,
+    };
+    Json(json!({
+        "subject": who.subject,
+        "role": who.role,
+        "method": who.method,
+        "csrf_token": csrf,
+    }))
+}
+
+/// Query of `/login/once`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnceQuery {
+    /// The one-time token from the link printed at start.
+    pub token: String,
+}
+
+pub(crate) fn cookie_header(
+    name: &str,
+    value: &str,
+    max_age: u64,
+    http_only: bool,
+    secure: bool,
+) -> String {
+    let mut header = format!("{name}={value}; Path=/; Max-Age={max_age}; SameSite=Strict");
+    if http_only {
+        header.push_str("; HttpOnly");
+    }
+    if secure {
+        header.push_str("; Secure");
+    }
+    header
+}
+
+pub(crate) fn set_cookie(response: &mut Response, value: &str) -> ApiResult<()> {
+    let value = HeaderValue::from_str(value).map_err(|e| ApiError::internal(&e))?;
+    response.headers_mut().append(SET_COOKIE, value);
+    Ok(())
+}
+
+/// `GET /login/once?token=`: exchanges the one-time admin token for a session
+/// cookie and goes to the dashboard.
+pub async fn login_once(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<OnceQuery>,
+) -> ApiResult<Response> {
+    let (id, session) = state
+        .sessions
+        .redeem(&query.token)
+        .ok_or_else(|| ApiError::unauthenticated("this login link was used already or expired"))?;
+    let ttl = state.sessions.ttl().as_secs();
+    let secure = state.options.cookie_secure;
+    let mut response = (StatusCode::SEE_OTHER, [(LOCATION, "/")]).into_response();
+    set_cookie(
+        &mut response,
+        &cookie_header(SESSION_COOKIE, &id, ttl, true, secure),
+    )?;
+    set_cookie(
+        &mut response,
+        &cookie_header(CSRF_COOKIE, &session.csrf, ttl, false, secure),
+    )?;
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// `POST /logout`: ends the browser session and clears its cookies. For a session
+/// from the OIDC login the answer names the provider's logout URL
+/// (`{"end_session_url"}`) to send the browser to.
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    let mut end_session_url = None;
+    for header in headers.get_all(axum::http::header::COOKIE) {
+        if let Some(id) = header.to_str().ok().and_then(|h| cookie(h, SESSION_COOKIE)) {
+            if let Some(session) = state.sessions.take(id) {
+                if let (Some(tokens), Some(login)) = (&session.tokens, &state.oidc_login) {
+                    end_session_url = login.end_session_url(tokens).await;
+                }
+            }
+        }
+    }
+    let secure = state.options.cookie_secure;
+    let mut response = match end_session_url {
+        Some(url) => Json(json!({ "end_session_url": url })).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    };
+    set_cookie(
+        &mut response,
+        &cookie_header(SESSION_COOKIE, "", 0, true, secure),
+    )?;
+    set_cookie(
+        &mut response,
+        &cookie_header(CSRF_COOKIE, "", 0, false, secure),
+    )?;
+    Ok(response)
+}
+
+/// `GET /`: where the dashboard (issue #9) will be served; until then a page that
+/// says where the API is.
+pub async fn index() -> impl IntoResponse {
+    Html(concat!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+        "<title>ccm</title></head><body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\">",
+        "<h1>ccm is running</h1>",
+        "<p>The web dashboard is not part of this build yet. The REST API is at ",
+        "<a href=\"/api/v1/workers\">/api/v1</a> (your session cookie authenticates you), ",
+        "live events at <code>/api/v1/events/stream</code>, health at ",
+        "<a href=\"/healthz\">/healthz</a>.</p>",
+        "<p>Log in with your identity provider at <a href=\"/auth/login\">/auth/login</a> ",
+        "(when one is configured), or with the one-time admin link printed at start. ",
+        "API documentation: <a href=\"/api/v1/docs\">/api/v1/docs</a>.</p>",
+        "<p>Scripts: create an API key with <code>POST /api/v1/api-keys</code> ",
+        "and use the <code>ccm</code> command line (<code>ccm --help</code>).</p>",
+        "</body></html>"
+    ))
+}

@@ -1,0 +1,332 @@
+//! Turning a [`Config`] into a running engine: the store, the cloud and CML
+//! adapters (simulated or real), the fleet settings, the job runner and leader
+//! election.
+
+use std::sync::Arc;
+
+use ccm_core::fleet::{Adapters, Fleet, FleetSettings, Thresholds};
+use ccm_core::ids::{ImageId, Region};
+use ccm_core::placement::{InstanceType, PriceTable};
+use ccm_core::ports::cloud::ImageSelector;
+use ccm_core::ports::{Clock, CloudProvider, CmlClient, Store, SystemClock};
+use ccm_core::runtime::{JobRunner, LeaseSettings};
+use ccm_core::store::MemoryStore;
+use ccm_sim::{RegionConfig, SimConfig, Simulation};
+
+use crate::config::{CloudKind, CmlTls, Config};
+use crate::error::Error;
+use crate::state::CallCounter;
+
+/// The price table in force: the configured one or the built-in bare-metal table.
+pub fn price_table(config: &Config) -> PriceTable {
+    match &config.cloud.instance_types {
+        Some(types) => PriceTable {
+            types: types
+                .iter()
+                .map(|t| {
+                    InstanceType::new(
+                        t.name.clone(),
+                        t.vcpus,
+                        t.memory_gib,
+                        t.storage_gib,
+                        t.node_slots,
+                        t.hourly_usd,
+                    )
+                })
+                .collect(),
+        },
+        None => PriceTable::default(),
+    }
+}
+
+/// Lease timing in force.
+pub fn lease_settings(config: &Config) -> LeaseSettings {
+    let defaults = LeaseSettings::default();
+    LeaseSettings {
+        duration_seconds: config
+            .engine
+            .lease_seconds
+            .unwrap_or(defaults.duration_seconds),
+        renew_seconds: config
+            .engine
+            .lease_renew_seconds
+            .unwrap_or(defaults.renew_seconds),
+        ..defaults
+    }
+}
+
+/// The engine's settings: the configured values over the provider's defaults
+/// (short intervals on the simulator, so a newcomer sees the fleet move).
+pub fn fleet_settings(config: &Config) -> FleetSettings {
+    let mut s = FleetSettings::default();
+    let e = &config.engine;
+    let sim = config.cloud.provider == CloudKind::Sim;
+    if sim {
+        s.monitoring_interval_seconds = 15;
+        s.labs_sync_interval_seconds = 60;
+        s.idle_check_interval_seconds = 30;
+        s.licence_poll_seconds = 5;
+        s.lablets.scheduler_interval_seconds = 15;
+        s.lablets.convergence_poll_seconds = 10;
+        s.idle.timeout_minutes = 30;
+        s.idle.snooze_minutes = 10;
+    }
+    let launch = &config.cloud.launch;
+    s.launch.image = match &launch.image_id {
+        Some(id) => ImageSelector::Id(ImageId::new(id.clone())),
+        None => ImageSelector::NamePattern(launch.image_name_pattern.clone()),
+    };
+    s.launch.instance_type = launch.instance_type.clone();
+    s.launch.subnet_id = launch.subnet_id.clone();
+    s.launch.security_group_ids = launch.security_group_ids.clone();
+    s.launch.key_name = launch.key_name.clone();
+    s.launch.iam_instance_profile = launch.iam_instance_profile.clone();
+    s.launch.detailed_monitoring = launch.detailed_monitoring;
+    s.launch.default_tags = launch.tags.clone();
+    s.instance_types = price_table(config);
+    s.endpoint_address = config.cml.endpoint_address;
+    if let Some(v) = e.monitoring_interval_seconds {
+        s.monitoring_interval_seconds = v;
+    }
+    if let Some(v) = e.labs_sync_interval_seconds {
+        s.labs_sync_interval_seconds = v;
+    }
+    if let Some(v) = e.idle_check_interval_seconds {
+        s.idle_check_interval_seconds = v;
+    }
+    if let Some(v) = e.idle_detection {
+        s.idle.enabled = v;
+    }
+    if let Some(v) = e.idle_timeout_minutes {
+        s.idle.timeout_minutes = v;
+    }
+    let t = Thresholds::default();
+    s.thresholds = Thresholds {
+        cpu_percent: e.cpu_alert_percent.unwrap_or(t.cpu_percent),
+        memory_percent: e.memory_alert_percent.unwrap_or(t.memory_percent),
+        disk_percent: e.disk_alert_percent.unwrap_or(t.disk_percent),
+    };
+    if let Some(on) = e.autoscaler {
+        s.autoscaler.enabled = on;
+    }
+    s.autoscaler.regions = config.cloud.regions.iter().map(Region::new).collect();
+    s
+}
+
+/// Which store was opened, for the start-up message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    /// SQLite at this location.
+    Sqlite(String),
+    /// PostgreSQL (URL without password).
+    Postgres(String),
+    /// In memory.
+    Memory,
+}
+
+impl std::fmt::Display for StoreKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreKind::Sqlite(location) => write!(f, "SQLite at {location}"),
+            StoreKind::Postgres(url) => write!(f, "PostgreSQL at {url}"),
+            StoreKind::Memory => f.write_str("in memory (lost on exit)"),
+        }
+    }
+}
+
+/// Opens the configured store.
+pub async fn open_store(config: &Config) -> Result<(Arc<dyn Store>, StoreKind), Error> {
+    let url = config.database.url.expose().trim();
+    if url == "memory" {
+        return Ok((Arc::new(MemoryStore::new()), StoreKind::Memory));
+    }
+    if url.starts_with("sqlite:") {
+        let store = ccm_store_sqlite::SqliteStore::open(url).await?;
+        let location = store.location().to_owned();
+        return Ok((Arc::new(store), StoreKind::Sqlite(location)));
+    }
+    let store = ccm_store_postgres::PostgresStore::open(url).await?;
+    Ok((
+        Arc::new(store),
+        StoreKind::Postgres(ccm_store_postgres::redact_url(url)),
+    ))
+}
+
+/// The cloud, CML and clock the engine works through.
+pub struct CloudParts {
+    /// EC2 / CloudWatch.
+    pub cloud: Arc<dyn CloudProvider>,
+    /// CML servers.
+    pub cml: Arc<dyn CmlClient>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Call counts, when the provider keeps them.
+    pub calls: Option<CallCounter>,
+    /// The simulation, when simulated.
+    pub sim: Option<Simulation>,
+}
+
+impl std::fmt::Debug for CloudParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CloudParts")
+            .field("simulated", &self.sim.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The simulator's configuration for `config`: its regions, short delays, and
+/// instances whose CML is licensed at launch (so demo labs run more than 5 nodes).
+pub fn sim_config(config: &Config) -> SimConfig {
+    let mut sim = SimConfig {
+        regions: config
+            .cloud
+            .regions
+            .iter()
+            .map(|r| RegionConfig::new(r))
+            .collect(),
+        ..SimConfig::default()
+    };
+    let s = &config.cloud.sim;
+    sim.delays.boot_metal_seconds = s.boot_seconds;
+    sim.delays.boot_seconds = s.boot_seconds.min(sim.delays.boot_seconds);
+    sim.delays.stop_seconds = s.stop_seconds;
+    sim.delays.terminate_seconds = s.terminate_seconds;
+    sim.delays.status_init_seconds = s.status_init_seconds;
+    sim.cml.boot_seconds = s.cml_boot_seconds;
+    sim.cml.node_boot_seconds = sim.cml.node_boot_seconds.min(30);
+    sim.cml.registration_seconds = sim.cml.registration_seconds.min(15);
+    sim.cml.licensed_at_launch = s.licensed_at_launch;
+    sim
+}
+
+/// Builds the configured cloud and CML adapters on the real clock.
+pub fn cloud_parts(config: &Config) -> Result<CloudParts, Error> {
+    cloud_parts_on(config, Arc::new(SystemClock))
+}
+
+/// Builds the configured cloud and CML adapters on `clock` (a virtual clock lets
+/// an embedding program drive a simulated fleet through a day in seconds).
+pub fn cloud_parts_on(config: &Config, clock: Arc<dyn Clock>) -> Result<CloudParts, Error> {
+    match config.cloud.provider {
+        CloudKind::Sim => {
+            let sim =
+                Simulation::with_clock(config.cloud.sim.seed, sim_config(config), clock.clone());
+            let counter = sim.clone();
+            let calls: CallCounter = Arc::new(move || {
+                counter
+                    .cloud_calls()
+                    .map(|c| c.by_operation().clone())
+                    .unwrap_or_default()
+            });
+            Ok(CloudParts {
+                cloud: Arc::new(sim.cloud()),
+                cml: Arc::new(sim.cml()),
+                clock,
+                calls: Some(calls),
+                sim: Some(sim),
+            })
+        }
+        CloudKind::Aws => {
+            let a = &config.cloud.aws;
+            let mut aws = ccm_aws::AwsConfig {
+                region: a
+                    .region
+                    .clone()
+                    .or_else(|| config.cloud.regions.first().cloned()),
+                profile: a.profile.clone(),
+                endpoint_url: a.endpoint_url.clone(),
+                ..ccm_aws::AwsConfig::default()
+            };
+            if let (Some(id), Some(secret)) = (&a.access_key_id, &a.secret_access_key) {
+                aws.credentials = Some(ccm_aws::StaticCredentials::new(
+                    id.clone(),
+                    secret.expose().to_owned(),
+                ));
+            }
+            let cloud = Arc::new(ccm_aws::AwsCloud::new(aws).map_err(|e| Error::Adapter {
+                adapter: "aws",
+                message: e.to_string(),
+            })?);
+            let c = &config.cml;
+            let password = c.password.clone().ok_or_else(|| Error::Adapter {
+                adapter: "cml",
+                message: "cml.password is required".into(),
+            })?;
+            let tls = match c.tls {
+                CmlTls::Insecure => ccm_cml::TlsMode::Insecure,
+                CmlTls::Verify => ccm_cml::TlsMode::Verify,
+                CmlTls::Ca => {
+                    let path = c.ca_file.clone().unwrap_or_default();
+                    let pem = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+                        what: format!("reading cml.ca_file {}", path.display()),
+                        source,
+                    })?;
+                    ccm_cml::TlsMode::CustomCa(pem)
+                }
+            };
+            let cml_config =
+                ccm_cml::CmlClientConfig::new(c.username.clone(), password).with_tls(tls);
+            let cml =
+                ccm_cml::HttpCmlClient::with_clock(cml_config, clock.clone()).map_err(|e| {
+                    Error::Adapter {
+                        adapter: "cml",
+                        message: e.to_string(),
+                    }
+                })?;
+            let counter = cloud.clone();
+            let calls: CallCounter = Arc::new(move || counter.call_counts());
+            Ok(CloudParts {
+                cloud,
+                cml: Arc::new(cml),
+                clock,
+                calls: Some(calls),
+                sim: None,
+            })
+        }
+    }
+}
+
+/// The engine with its job runner (jobs registered).
+pub struct Engine {
+    /// The fleet engine.
+    pub fleet: Arc<Fleet>,
+    /// Its job runner.
+    pub jobs: Arc<JobRunner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+/// Builds the engine over a store and cloud parts, and registers its jobs.
+pub async fn build_engine(
+    store: Arc<dyn Store>,
+    parts: &CloudParts,
+    settings: FleetSettings,
+    licence_token: Option<ccm_core::secret::Secret>,
+) -> Result<Engine, Error> {
+    let mut fleet = Fleet::new(
+        Adapters {
+            store: store.clone(),
+            cloud: parts.cloud.clone(),
+            cml: parts.cml.clone(),
+            clock: parts.clock.clone(),
+        },
+        settings,
+    );
+    if let Some(token) = licence_token {
+        fleet = fleet.with_licence_token(token);
+    }
+    // The metrics time series for charts, kept in memory (the stores do not
+    // persist it yet): history starts again at each restart.
+    fleet = fleet.with_metric_series(Arc::new(ccm_core::store::MemoryMetricSeries::new()));
+    let fleet = Arc::new(fleet);
+    let mut jobs = JobRunner::new(store, parts.clock.clone());
+    fleet.register_jobs(&mut jobs).await?;
+    Ok(Engine {
+        fleet,
+        jobs: Arc::new(jobs),
+    })
+}

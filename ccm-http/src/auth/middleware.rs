@@ -1,0 +1,165 @@
+//! The authorisation layer: every routed request is looked up in the route table by
+//! its method and matched path; public routes pass, every other one needs an
+//! authenticated caller with at least the route's role. A route missing from the
+//! table is refused (fail closed).
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::{AUTHORIZATION, COOKIE, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::api_keys::{self, KEY_PREFIX};
+use super::jwt::JwtError;
+use super::oidc_login::LoginError;
+use super::session::{cookie, same_secret, CSRF_HEADER, SESSION_COOKIE};
+use super::{Access, AuthMethod, Principal};
+use crate::api::error::ApiError;
+use crate::api::routes;
+use crate::state::AppState;
+
+fn unauthenticated(message: &str) -> Response {
+    let mut response = ApiError::unauthenticated(message).into_response();
+    response
+        .headers_mut()
+        .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+/// The caller of a request, `Ok(None)` when it carries no credentials.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Principal>, Response> {
+    if let Some(value) = headers.get(AUTHORIZATION) {
+        let text = value
+            .to_str()
+            .map_err(|_| unauthenticated("unreadable Authorization header"))?;
+        let token = text
+            .strip_prefix("Bearer ")
+            .or_else(|| text.strip_prefix("bearer "))
+            .map(str::trim)
+            .ok_or_else(|| unauthenticated("Authorization must be `Bearer <token>`"))?;
+        if token.starts_with(KEY_PREFIX) {
+            let now = state.fleet.clock().now();
+            return match api_keys::authenticate(state.store.as_ref(), token, now).await {
+                Ok(Some(principal)) => Ok(Some(principal)),
+                Ok(None) => Err(unauthenticated("unknown or revoked API key")),
+                Err(error) => Err(ApiError::from(error).into_response()),
+            };
+        }
+        let Some(jwt) = &state.jwt else {
+            return Err(unauthenticated(
+                "the bearer token is not an API key and no OIDC provider is configured",
+            ));
+        };
+        return match jwt.verify(token).await {
+            Ok(principal) => Ok(Some(principal)),
+            Err(JwtError::Invalid(reason)) => {
+                tracing::debug!(%reason, "JWT refused");
+                Err(unauthenticated(&format!("invalid token: {reason}")))
+            }
+            Err(JwtError::NoRole) => {
+                Err(ApiError::forbidden("the token grants no ccm role").into_response())
+            }
+            Err(error @ JwtError::KeysUnavailable(_)) => {
+                Err(ApiError::unavailable(&error).into_response())
+            }
+        };
+    }
+    let session_id = headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| cookie(h, SESSION_COOKIE));
+    if let Some(id) = session_id {
+        let Some(mut session) = state.sessions.get(id) else {
+            return Err(unauthenticated("the session has expired; log in again"));
+        };
+        if let (Some(tokens), Some(login)) = (&session.tokens, &state.oidc_login) {
+            if tokens.due() {
+                match login.refresh(&session.subject, session.role, tokens).await {
+                    Ok((role, fresh)) => {
+                        state.sessions.update(id, role, fresh.clone());
+                        session.role = role;
+                        session.tokens = Some(fresh);
+                    }
+                    Err(LoginError::Refused(reason)) => {
+                        tracing::info!(%reason, "session refresh refused; session ended");
+                        state.sessions.close(id);
+                        return Err(unauthenticated("the session has expired; log in again"));
+                    }
+                    Err(error @ LoginError::Unavailable(_)) => {
+                        return Err(ApiError::unavailable(&error).into_response());
+                    }
+                }
+            }
+        }
+        return Ok(Some(session.principal()));
+    }
+    Ok(None)
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The authorisation middleware (installed with `route_layer`).
+pub async fn authorize(
+    State(state): State<AppState>,
+    matched: Option<MatchedPath>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().clone();
+    let access = matched
+        .as_ref()
+        .and_then(|path| routes::access(&method, path.as_str()));
+    let Some(access) = access else {
+        // A known path with another method: axum answers 405 without calling any
+        // handler. Anything else is not in the table: refused.
+        if matched
+            .as_ref()
+            .is_some_and(|p| routes::is_known_path(p.as_str()))
+        {
+            return next.run(request).await;
+        }
+        return ApiError::forbidden("this route is not in the access table").into_response();
+    };
+    let needed = match access {
+        Access::Public => return next.run(request).await,
+        Access::AtLeast(role) => role,
+    };
+    let principal = match authenticate(&state, request.headers()).await {
+        Ok(Some(principal)) => principal,
+        Ok(None) => return unauthenticated("authentication required (Bearer token or session)"),
+        Err(response) => return response,
+    };
+    if let AuthMethod::Session { csrf } = &principal.method {
+        if !is_safe(&method) {
+            let sent = request
+                .headers()
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if !same_secret(sent, csrf) {
+                return ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "csrf_failed",
+                    "state-changing requests on a session need the x-csrf-token header",
+                )
+                .into_response();
+            }
+        }
+    }
+    if principal.role < needed {
+        return ApiError::forbidden(format!(
+            "this needs the {} role; you have {}",
+            needed.as_str(),
+            principal.role.as_str()
+        ))
+        .into_response();
+    }
+    request.extensions_mut().insert(principal);
+    next.run(request).await
+}

@@ -1,0 +1,361 @@
+//! Semantic checks of a configuration that has the right shape: every problem is
+//! reported with its field path.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+
+use reqwest::Url;
+
+use super::{CloudKind, CmlTls, Config, Problem};
+
+/// Everything wrong with `config` (empty when it can be used).
+pub fn check(config: &Config) -> Vec<Problem> {
+    let mut p = Vec::new();
+    server(config, &mut p);
+    database(config, &mut p);
+    cloud(config, &mut p);
+    cml(config, &mut p);
+    engine(config, &mut p);
+    auth(config, &mut p);
+    alerts_and_telemetry(config, &mut p);
+    if let Err(error) = tracing_subscriber::EnvFilter::try_new(&config.log.level) {
+        p.push(Problem::new(
+            "log.level",
+            format!("`{}` is not a log filter: {error}", config.log.level),
+        ));
+    }
+    p
+}
+
+fn http_url(value: &str) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|e| format!("`{value}` is not a URL: {e}"))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(format!("`{value}` must start with http:// or https://"));
+    }
+    Ok(url)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    matches!(
+        url.host_str(),
+        Some("localhost") | Some("127.0.0.1") | Some("[::1]") | Some("::1")
+    )
+}
+
+fn server(config: &Config, p: &mut Vec<Problem>) {
+    let s = &config.server;
+    if s.listen.parse::<SocketAddr>().is_err() {
+        p.push(Problem::new(
+            "server.listen",
+            format!(
+                "`{}` is not a socket address (expected IP:port, e.g. 127.0.0.1:8020)",
+                s.listen
+            ),
+        ));
+    }
+    if let Some(url) = &s.public_url {
+        if let Err(reason) = http_url(url) {
+            p.push(Problem::new("server.public_url", reason));
+        }
+    }
+    if s.body_limit_bytes < 1024 {
+        p.push(Problem::new(
+            "server.body_limit_bytes",
+            "must be at least 1024",
+        ));
+    }
+    if s.sse_heartbeat_seconds == 0 {
+        p.push(Problem::new(
+            "server.sse_heartbeat_seconds",
+            "must be at least 1",
+        ));
+    }
+}
+
+fn database(config: &Config, p: &mut Vec<Problem>) {
+    let url = config.database.url.expose().trim();
+    let ok = url == "memory"
+        || url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://");
+    if !ok {
+        p.push(Problem::new(
+            "database.url",
+            "must be `sqlite://path/ccm.db`, `sqlite::memory:`, `postgres://…` or `memory`",
+        ));
+    }
+}
+
+fn cloud(config: &Config, p: &mut Vec<Problem>) {
+    let c = &config.cloud;
+    if c.regions.is_empty() {
+        p.push(Problem::new(
+            "cloud.regions",
+            "must name at least one region",
+        ));
+    }
+    for (i, region) in c.regions.iter().enumerate() {
+        if region.trim().is_empty() || region.contains(char::is_whitespace) {
+            p.push(Problem::new(
+                format!("cloud.regions[{i}]"),
+                format!("`{region}` is not a region name"),
+            ));
+        }
+    }
+    if c.launch.instance_type.trim().is_empty() {
+        p.push(Problem::new(
+            "cloud.launch.instance_type",
+            "must not be empty",
+        ));
+    }
+    if c.launch.image_id.is_none() && c.launch.image_name_pattern.trim().is_empty() {
+        p.push(Problem::new(
+            "cloud.launch.image_name_pattern",
+            "must not be empty when cloud.launch.image_id is not set",
+        ));
+    }
+    let mut names = BTreeSet::new();
+    let table = crate::app::price_table(config);
+    if let Some(types) = &c.instance_types {
+        for (i, t) in types.iter().enumerate() {
+            if !names.insert(t.name.clone()) {
+                p.push(Problem::new(
+                    format!("cloud.instance_types[{i}].name"),
+                    format!("`{}` appears twice", t.name),
+                ));
+            }
+            if !(t.hourly_usd.is_finite() && t.hourly_usd >= 0.0) {
+                p.push(Problem::new(
+                    format!("cloud.instance_types[{i}].hourly_usd"),
+                    "must be a price of zero or more",
+                ));
+            }
+        }
+    }
+    if !table.types.iter().any(|t| t.name == c.launch.instance_type) {
+        p.push(Problem::new(
+            "cloud.launch.instance_type",
+            format!(
+                "`{}` is not in the price table (cloud.instance_types); its workers would offer no capacity",
+                c.launch.instance_type
+            ),
+        ));
+    }
+    if c.provider == CloudKind::Sim {
+        let sim = &c.sim;
+        for (field, value) in [
+            ("boot_seconds", sim.boot_seconds),
+            ("cml_boot_seconds", sim.cml_boot_seconds),
+            ("stop_seconds", sim.stop_seconds),
+            ("terminate_seconds", sim.terminate_seconds),
+            ("status_init_seconds", sim.status_init_seconds),
+        ] {
+            if value < 0 {
+                p.push(Problem::new(
+                    format!("cloud.sim.{field}"),
+                    "must not be negative",
+                ));
+            }
+        }
+    }
+    if c.provider == CloudKind::Aws {
+        let aws = &c.aws;
+        if let Some(url) = &aws.endpoint_url {
+            if let Err(reason) = http_url(url) {
+                p.push(Problem::new("cloud.aws.endpoint_url", reason));
+            }
+        }
+        match (&aws.access_key_id, &aws.secret_access_key) {
+            (Some(_), None) => p.push(Problem::new(
+                "cloud.aws.secret_access_key",
+                "required when cloud.aws.access_key_id is set",
+            )),
+            (None, Some(_)) => p.push(Problem::new(
+                "cloud.aws.access_key_id",
+                "required when cloud.aws.secret_access_key is set",
+            )),
+            _ => {}
+        }
+    }
+}
+
+fn cml(config: &Config, p: &mut Vec<Problem>) {
+    let c = &config.cml;
+    if config.cloud.provider == CloudKind::Aws {
+        if c.password.is_none() {
+            p.push(Problem::new(
+                "cml.password",
+                "required with cloud.provider = \"aws\" (or cml.password_file / CCM_CML_PASSWORD)",
+            ));
+        }
+        if c.username.trim().is_empty() {
+            p.push(Problem::new("cml.username", "must not be empty"));
+        }
+    }
+    match (&c.tls, &c.ca_file) {
+        (CmlTls::Ca, None) => p.push(Problem::new(
+            "cml.ca_file",
+            "required when cml.tls = \"ca\"",
+        )),
+        (CmlTls::Ca, Some(path)) if !path.is_file() => p.push(Problem::new(
+            "cml.ca_file",
+            format!("`{}` is not a readable file", path.display()),
+        )),
+        (CmlTls::Insecure | CmlTls::Verify, Some(_)) => p.push(Problem::new(
+            "cml.ca_file",
+            "only used with cml.tls = \"ca\"",
+        )),
+        _ => {}
+    }
+}
+
+fn engine(config: &Config, p: &mut Vec<Problem>) {
+    let e = &config.engine;
+    for (field, value) in [
+        ("monitoring_interval_seconds", e.monitoring_interval_seconds),
+        ("labs_sync_interval_seconds", e.labs_sync_interval_seconds),
+        ("idle_check_interval_seconds", e.idle_check_interval_seconds),
+        ("idle_timeout_minutes", e.idle_timeout_minutes),
+        ("lease_seconds", e.lease_seconds),
+        ("lease_renew_seconds", e.lease_renew_seconds),
+    ] {
+        if value == Some(0) {
+            p.push(Problem::new(
+                format!("engine.{field}"),
+                "must be at least 1",
+            ));
+        }
+    }
+    for (field, value) in [
+        ("cpu_alert_percent", e.cpu_alert_percent),
+        ("memory_alert_percent", e.memory_alert_percent),
+        ("disk_alert_percent", e.disk_alert_percent),
+    ] {
+        if let Some(v) = value {
+            if !(0.0..=100.0).contains(&v) {
+                p.push(Problem::new(
+                    format!("engine.{field}"),
+                    format!("{v} is not a percentage (0–100)"),
+                ));
+            }
+        }
+    }
+    let lease = crate::app::lease_settings(config);
+    if lease.renew_seconds >= lease.duration_seconds {
+        p.push(Problem::new(
+            "engine.lease_renew_seconds",
+            format!(
+                "{} must be shorter than engine.lease_seconds ({})",
+                lease.renew_seconds, lease.duration_seconds
+            ),
+        ));
+    }
+}
+
+fn auth(config: &Config, p: &mut Vec<Problem>) {
+    if config.auth.session_ttl_seconds < 60 {
+        p.push(Problem::new(
+            "auth.session_ttl_seconds",
+            "must be at least 60",
+        ));
+    }
+    let Some(oidc) = &config.auth.oidc else {
+        return;
+    };
+    match http_url(&oidc.issuer) {
+        Ok(url) if url.scheme() == "http" && !is_loopback(&url) => p.push(Problem::new(
+            "auth.oidc.issuer",
+            "must use https (http is allowed only for localhost)",
+        )),
+        Ok(_) => {}
+        Err(reason) => p.push(Problem::new("auth.oidc.issuer", reason)),
+    }
+    if oidc.audience.trim().is_empty() {
+        p.push(Problem::new(
+            "auth.oidc.audience",
+            "must name the audience (client id) tokens are issued for",
+        ));
+    }
+    if let Some(url) = &oidc.jwks_url {
+        match http_url(url) {
+            Ok(parsed) if parsed.scheme() == "http" && !is_loopback(&parsed) => {
+                p.push(Problem::new(
+                    "auth.oidc.jwks_url",
+                    "must use https (http is allowed only for localhost)",
+                ))
+            }
+            Ok(_) => {}
+            Err(reason) => p.push(Problem::new("auth.oidc.jwks_url", reason)),
+        }
+    }
+    if oidc.role_claim.split('.').any(|s| s.trim().is_empty()) {
+        p.push(Problem::new(
+            "auth.oidc.role_claim",
+            format!(
+                "`{}` is not a dotted claim path (e.g. realm_access.roles)",
+                oidc.role_claim
+            ),
+        ));
+    }
+    for (field, url) in [
+        ("redirect_url", &oidc.redirect_url),
+        ("post_logout_redirect_url", &oidc.post_logout_redirect_url),
+    ] {
+        if let Some(url) = url {
+            if let Err(reason) = http_url(url) {
+                p.push(Problem::new(format!("auth.oidc.{field}"), reason));
+            }
+        }
+    }
+    if oidc.client_id.is_some() && !oidc.scopes.split_whitespace().any(|s| s == "openid") {
+        p.push(Problem::new(
+            "auth.oidc.scopes",
+            "must include `openid` for the browser login",
+        ));
+    }
+    if oidc.client_secret.is_some() && oidc.client_id.is_none() {
+        p.push(Problem::new(
+            "auth.oidc.client_id",
+            "required when auth.oidc.client_secret is set",
+        ));
+    }
+    let r = &oidc.roles;
+    for (field, name) in [
+        ("admin", &r.admin),
+        ("manager", &r.manager),
+        ("user", &r.user),
+    ] {
+        if name.trim().is_empty() {
+            p.push(Problem::new(
+                format!("auth.oidc.roles.{field}"),
+                "must not be empty",
+            ));
+        }
+    }
+}
+
+fn alerts_and_telemetry(config: &Config, p: &mut Vec<Problem>) {
+    let a = &config.alerts;
+    for (i, url) in a.webhook_urls.iter().enumerate() {
+        if let Err(reason) = http_url(url) {
+            p.push(Problem::new(format!("alerts.webhook_urls[{i}]"), reason));
+        }
+    }
+    if a.webhook_timeout_seconds == 0 {
+        p.push(Problem::new(
+            "alerts.webhook_timeout_seconds",
+            "must be at least 1",
+        ));
+    }
+    if a.webhook_attempts == 0 {
+        p.push(Problem::new(
+            "alerts.webhook_attempts",
+            "must be at least 1",
+        ));
+    }
+    if let Some(url) = &config.telemetry.otlp_endpoint {
+        if let Err(reason) = http_url(url) {
+            p.push(Problem::new("telemetry.otlp_endpoint", reason));
+        }
+    }
+}

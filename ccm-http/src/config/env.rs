@@ -1,0 +1,212 @@
+//! The `CCM_*` environment variables: each one sets one field. A secret field also
+//! reads `CCM_<NAME>_FILE` (the file's content, trailing newline removed).
+
+/// How a variable's text becomes a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Text as is.
+    Text,
+    /// A secret text (also settable from `<NAME>_FILE`).
+    Secret,
+    /// An integer.
+    Integer,
+    /// A number.
+    Float,
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
+    Bool,
+    /// A comma-separated list.
+    List,
+}
+
+/// `(variable, field path, kind)` for every variable `ccm serve` reads.
+pub const ENV_VARS: &[(&str, &str, Kind)] = &[
+    ("CCM_LISTEN", "server.listen", Kind::Text),
+    ("CCM_PUBLIC_URL", "server.public_url", Kind::Text),
+    (
+        "CCM_BODY_LIMIT_BYTES",
+        "server.body_limit_bytes",
+        Kind::Integer,
+    ),
+    (
+        "CCM_SSE_HEARTBEAT_SECONDS",
+        "server.sse_heartbeat_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_SHUTDOWN_GRACE_SECONDS",
+        "server.shutdown_grace_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_ADMIN_LOGIN_LINK",
+        "server.admin_login_link",
+        Kind::Bool,
+    ),
+    ("CCM_DATABASE_URL", "database.url", Kind::Secret),
+    ("CCM_CLOUD", "cloud.provider", Kind::Text),
+    ("CCM_CLOUD_REGIONS", "cloud.regions", Kind::List),
+    (
+        "CCM_LAUNCH_INSTANCE_TYPE",
+        "cloud.launch.instance_type",
+        Kind::Text,
+    ),
+    (
+        "CCM_LAUNCH_IMAGE_NAME_PATTERN",
+        "cloud.launch.image_name_pattern",
+        Kind::Text,
+    ),
+    ("CCM_LAUNCH_IMAGE_ID", "cloud.launch.image_id", Kind::Text),
+    ("CCM_LAUNCH_SUBNET_ID", "cloud.launch.subnet_id", Kind::Text),
+    (
+        "CCM_LAUNCH_SECURITY_GROUP_IDS",
+        "cloud.launch.security_group_ids",
+        Kind::List,
+    ),
+    ("CCM_LAUNCH_KEY_NAME", "cloud.launch.key_name", Kind::Text),
+    ("CCM_SIM_SEED", "cloud.sim.seed", Kind::Integer),
+    ("CCM_SIM_SEED_DEMO", "cloud.sim.seed_demo", Kind::Bool),
+    (
+        "CCM_SIM_BOOT_SECONDS",
+        "cloud.sim.boot_seconds",
+        Kind::Integer,
+    ),
+    ("CCM_AWS_REGION", "cloud.aws.region", Kind::Text),
+    ("CCM_AWS_PROFILE", "cloud.aws.profile", Kind::Text),
+    ("CCM_AWS_ENDPOINT_URL", "cloud.aws.endpoint_url", Kind::Text),
+    (
+        "CCM_AWS_ACCESS_KEY_ID",
+        "cloud.aws.access_key_id",
+        Kind::Text,
+    ),
+    (
+        "CCM_AWS_SECRET_ACCESS_KEY",
+        "cloud.aws.secret_access_key",
+        Kind::Secret,
+    ),
+    ("CCM_CML_USERNAME", "cml.username", Kind::Text),
+    ("CCM_CML_PASSWORD", "cml.password", Kind::Secret),
+    ("CCM_CML_TLS", "cml.tls", Kind::Text),
+    ("CCM_CML_CA_FILE", "cml.ca_file", Kind::Text),
+    ("CCM_CML_LICENCE_TOKEN", "cml.licence_token", Kind::Secret),
+    (
+        "CCM_CML_ENDPOINT_ADDRESS",
+        "cml.endpoint_address",
+        Kind::Text,
+    ),
+    (
+        "CCM_MONITORING_INTERVAL_SECONDS",
+        "engine.monitoring_interval_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_LABS_SYNC_INTERVAL_SECONDS",
+        "engine.labs_sync_interval_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_IDLE_CHECK_INTERVAL_SECONDS",
+        "engine.idle_check_interval_seconds",
+        Kind::Integer,
+    ),
+    ("CCM_IDLE_DETECTION", "engine.idle_detection", Kind::Bool),
+    (
+        "CCM_IDLE_TIMEOUT_MINUTES",
+        "engine.idle_timeout_minutes",
+        Kind::Integer,
+    ),
+    (
+        "CCM_CPU_ALERT_PERCENT",
+        "engine.cpu_alert_percent",
+        Kind::Float,
+    ),
+    (
+        "CCM_MEMORY_ALERT_PERCENT",
+        "engine.memory_alert_percent",
+        Kind::Float,
+    ),
+    (
+        "CCM_DISK_ALERT_PERCENT",
+        "engine.disk_alert_percent",
+        Kind::Float,
+    ),
+    ("CCM_LEASE_SECONDS", "engine.lease_seconds", Kind::Integer),
+    (
+        "CCM_LEASE_RENEW_SECONDS",
+        "engine.lease_renew_seconds",
+        Kind::Integer,
+    ),
+    ("CCM_AUTOSCALER", "engine.autoscaler", Kind::Bool),
+    (
+        "CCM_SESSION_TTL_SECONDS",
+        "auth.session_ttl_seconds",
+        Kind::Integer,
+    ),
+    ("CCM_COOKIE_SECURE", "auth.cookie_secure", Kind::Bool),
+    ("CCM_OIDC_ISSUER", "auth.oidc.issuer", Kind::Text),
+    ("CCM_OIDC_AUDIENCE", "auth.oidc.audience", Kind::Text),
+    ("CCM_OIDC_JWKS_URL", "auth.oidc.jwks_url", Kind::Text),
+    ("CCM_OIDC_ROLE_CLAIM", "auth.oidc.role_claim", Kind::Text),
+    ("CCM_OIDC_CLIENT_ID", "auth.oidc.client_id", Kind::Text),
+    (
+        "CCM_OIDC_CLIENT_SECRET",
+        "auth.oidc.client_secret",
+        Kind::Secret,
+    ),
+    (
+        "CCM_OIDC_REDIRECT_URL",
+        "auth.oidc.redirect_url",
+        Kind::Text,
+    ),
+    ("CCM_LOG_FORMAT", "log.format", Kind::Text),
+    ("CCM_ALERT_WEBHOOK_URLS", "alerts.webhook_urls", Kind::List),
+    (
+        "CCM_ALERT_WEBHOOK_TIMEOUT_SECONDS",
+        "alerts.webhook_timeout_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_ALERT_WEBHOOK_ATTEMPTS",
+        "alerts.webhook_attempts",
+        Kind::Integer,
+    ),
+    ("CCM_OTLP_ENDPOINT", "telemetry.otlp_endpoint", Kind::Text),
+    (
+        "CCM_OTLP_SERVICE_NAME",
+        "telemetry.service_name",
+        Kind::Text,
+    ),
+    ("CCM_LOG_LEVEL", "log.level", Kind::Text),
+];
+
+/// `CCM_*` variables read by other parts of the binary (the CLI), not by the
+/// configuration; they are not reported as unknown.
+pub const PASSTHROUGH_ENV_VARS: &[&str] = &["CCM_CONFIG", "CCM_SERVER", "CCM_API_KEY"];
+
+/// The TOML value of a variable's text, or why it is not one.
+pub(crate) fn parse(kind: Kind, text: &str) -> Result<toml::Value, String> {
+    let trimmed = text.trim();
+    match kind {
+        Kind::Text | Kind::Secret => Ok(toml::Value::String(text.to_owned())),
+        Kind::Integer => trimmed
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .map_err(|_| format!("`{text}` is not an integer")),
+        Kind::Float => trimmed
+            .parse::<f64>()
+            .map(toml::Value::Float)
+            .map_err(|_| format!("`{text}` is not a number")),
+        Kind::Bool => match trimmed.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(toml::Value::Boolean(true)),
+            "false" | "0" | "no" | "off" => Ok(toml::Value::Boolean(false)),
+            _ => Err(format!("`{text}` is not a boolean (true/false)")),
+        },
+        Kind::List => Ok(toml::Value::Array(
+            trimmed
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_owned()))
+                .collect(),
+        )),
+    }
+}

@@ -1,0 +1,495 @@
+//! The configuration's shape. Every field has a default, so an empty file (or none)
+//! is the embedded default.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use ccm_core::secret::Secret;
+use serde::{Deserialize, Serialize};
+
+/// Everything `ccm serve` can be told.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Listening and HTTP behaviour.
+    pub server: ServerConfig,
+    /// Where state is kept.
+    pub database: DatabaseConfig,
+    /// Which cloud runs the workers.
+    pub cloud: CloudConfig,
+    /// How CML servers are reached.
+    pub cml: CmlConfig,
+    /// Intervals and thresholds of the engine.
+    pub engine: EngineConfig,
+    /// Who may do what.
+    pub auth: AuthConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Where alert events are sent.
+    pub alerts: AlertsConfig,
+    /// Trace export.
+    pub telemetry: TelemetryConfig,
+}
+
+/// `[server]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Socket address to listen on.
+    pub listen: String,
+    /// The URL users reach the server at (links printed at start); derived from
+    /// `listen` when absent.
+    pub public_url: Option<String>,
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// Seconds between SSE heartbeats.
+    pub sse_heartbeat_seconds: u64,
+    /// Seconds in-flight work may take to finish on shutdown.
+    pub shutdown_grace_seconds: u64,
+    /// Print a one-time admin login link at start.
+    pub admin_login_link: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8020".into(),
+            public_url: None,
+            body_limit_bytes: 2 * 1024 * 1024,
+            sse_heartbeat_seconds: 30,
+            shutdown_grace_seconds: 20,
+            admin_login_link: true,
+        }
+    }
+}
+
+/// `[database]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://path/ccm.db`, `sqlite::memory:`, `postgres://user:pass@host/db`, or
+    /// `memory` (in-process, lost on exit). A secret: it may hold a password.
+    pub url: Secret,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: Secret::new("sqlite://ccm-data/ccm.db"),
+        }
+    }
+}
+
+/// Which cloud.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloudKind {
+    /// The simulated fleet (ccm-sim) in real time.
+    #[default]
+    Sim,
+    /// Amazon EC2 and CloudWatch.
+    Aws,
+}
+
+/// `[cloud]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CloudConfig {
+    /// `sim` or `aws`.
+    pub provider: CloudKind,
+    /// Regions workers live in (the first is the default for new workers).
+    pub regions: Vec<String>,
+    /// How new instances are launched.
+    pub launch: LaunchConfig,
+    /// Instance types with capacity and price (the price table); the built-in
+    /// table of bare-metal types when absent.
+    pub instance_types: Option<Vec<InstanceTypeConfig>>,
+    /// The simulator (`provider = "sim"`).
+    pub sim: SimSettings,
+    /// AWS (`provider = "aws"`).
+    pub aws: AwsSettings,
+}
+
+impl Default for CloudConfig {
+    fn default() -> Self {
+        Self {
+            provider: CloudKind::Sim,
+            regions: vec!["us-east-1".into(), "us-west-2".into()],
+            launch: LaunchConfig::default(),
+            instance_types: None,
+            sim: SimSettings::default(),
+            aws: AwsSettings::default(),
+        }
+    }
+}
+
+/// `[cloud.launch]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LaunchConfig {
+    /// AMI by name pattern (`*` wildcards), newest first.
+    pub image_name_pattern: String,
+    /// AMI by id (wins over the pattern).
+    pub image_id: Option<String>,
+    /// Default instance type.
+    pub instance_type: String,
+    /// Subnet.
+    pub subnet_id: Option<String>,
+    /// Security groups.
+    pub security_group_ids: Vec<String>,
+    /// Key pair.
+    pub key_name: Option<String>,
+    /// IAM instance profile.
+    pub iam_instance_profile: Option<String>,
+    /// Detailed CloudWatch monitoring at launch.
+    pub detailed_monitoring: bool,
+    /// Tags on every instance.
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Default for LaunchConfig {
+    fn default() -> Self {
+        Self {
+            image_name_pattern: "cml-2.9*".into(),
+            image_id: None,
+            instance_type: "m5zn.metal".into(),
+            subnet_id: None,
+            security_group_ids: Vec::new(),
+            key_name: None,
+            iam_instance_profile: None,
+            detailed_monitoring: true,
+            tags: BTreeMap::new(),
+        }
+    }
+}
+
+/// One `[[cloud.instance_types]]` row of the price table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceTypeConfig {
+    /// EC2 name.
+    pub name: String,
+    /// vCPUs offered to labs.
+    pub vcpus: u64,
+    /// Memory in GiB.
+    pub memory_gib: u64,
+    /// Storage in GiB.
+    pub storage_gib: u64,
+    /// CML node slots.
+    pub node_slots: u32,
+    /// On-demand price per hour in USD.
+    pub hourly_usd: f64,
+}
+
+/// `[cloud.sim]`: the simulated fleet, running in real time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimSettings {
+    /// Seed of the simulated world.
+    pub seed: u64,
+    /// Seconds a `*.metal` instance takes to boot (20 minutes on real EC2).
+    pub boot_seconds: i64,
+    /// Seconds CML takes to come up after the instance runs.
+    pub cml_boot_seconds: i64,
+    /// Seconds an instance takes to stop.
+    pub stop_seconds: i64,
+    /// Seconds an instance takes to terminate.
+    pub terminate_seconds: i64,
+    /// Seconds status checks stay `initializing`.
+    pub status_init_seconds: i64,
+    /// Instances come with a registered CML licence.
+    pub licensed_at_launch: bool,
+    /// Seed demo workers and lablet definitions when the store is empty.
+    pub seed_demo: bool,
+    /// How many demo workers.
+    pub demo_workers: u32,
+}
+
+impl Default for SimSettings {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            boot_seconds: 45,
+            cml_boot_seconds: 30,
+            stop_seconds: 20,
+            terminate_seconds: 20,
+            status_init_seconds: 20,
+            licensed_at_launch: true,
+            seed_demo: true,
+            demo_workers: 3,
+        }
+    }
+}
+
+/// `[cloud.aws]`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AwsSettings {
+    /// Default region of the SDK (calls always name their region).
+    pub region: Option<String>,
+    /// Named profile.
+    pub profile: Option<String>,
+    /// Endpoint URL (an emulator or a VPC endpoint).
+    pub endpoint_url: Option<String>,
+    /// Static access key id (otherwise the standard credential chain).
+    pub access_key_id: Option<String>,
+    /// Static secret key.
+    pub secret_access_key: Option<Secret>,
+}
+
+/// TLS towards CML servers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CmlTls {
+    /// Accept CML's self-signed certificate (its default).
+    #[default]
+    Insecure,
+    /// Verify against the built-in roots.
+    Verify,
+    /// Verify against `ca_file`.
+    Ca,
+}
+
+/// `[cml]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CmlConfig {
+    /// CML user.
+    pub username: String,
+    /// CML password.
+    pub password: Option<Secret>,
+    /// Certificate checking.
+    pub tls: CmlTls,
+    /// PEM bundle for `tls = "ca"`.
+    pub ca_file: Option<PathBuf>,
+    /// Licence token used by licence registration.
+    pub licence_token: Option<Secret>,
+    /// `public` or `private` address when no `ccm:cml-endpoint` tag says otherwise.
+    pub endpoint_address: ccm_core::fleet::EndpointAddress,
+}
+
+impl Default for CmlConfig {
+    fn default() -> Self {
+        Self {
+            username: "admin".into(),
+            password: None,
+            tls: CmlTls::Insecure,
+            ca_file: None,
+            licence_token: None,
+            endpoint_address: ccm_core::fleet::EndpointAddress::Public,
+        }
+    }
+}
+
+/// `[engine]`: unset intervals take the provider's defaults (short for the
+/// simulator so a newcomer sees things move, the engine's for AWS).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Metrics sweep interval.
+    pub monitoring_interval_seconds: Option<u32>,
+    /// Lab sync interval.
+    pub labs_sync_interval_seconds: Option<u32>,
+    /// Idle check interval.
+    pub idle_check_interval_seconds: Option<u32>,
+    /// Idle detection for new workers.
+    pub idle_detection: Option<bool>,
+    /// Minutes without activity before an idle pause.
+    pub idle_timeout_minutes: Option<u32>,
+    /// CPU alert threshold, percent.
+    pub cpu_alert_percent: Option<f64>,
+    /// Memory alert threshold, percent.
+    pub memory_alert_percent: Option<f64>,
+    /// Disk alert threshold, percent.
+    pub disk_alert_percent: Option<f64>,
+    /// Lease duration of the controller lease.
+    pub lease_seconds: Option<u32>,
+    /// How often the leader renews.
+    pub lease_renew_seconds: Option<u32>,
+    /// Fleet autoscaling.
+    pub autoscaler: Option<bool>,
+}
+
+/// `[auth]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Browser session lifetime in seconds.
+    pub session_ttl_seconds: u64,
+    /// Mark session cookies `Secure`; by default only when the public URL is https.
+    pub cookie_secure: Option<bool>,
+    /// Bearer JWTs from an OpenID Connect provider.
+    pub oidc: Option<OidcConfig>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_ttl_seconds: 12 * 3600,
+            cookie_secure: None,
+            oidc: None,
+        }
+    }
+}
+
+/// `[auth.oidc]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Issuer URL (the `iss` claim; discovery at `/.well-known/openid-configuration`).
+    pub issuer: String,
+    /// Expected `aud`.
+    pub audience: String,
+    /// JWKS URL; discovered from the issuer when absent.
+    pub jwks_url: Option<String>,
+    /// Dotted path of the roles array in the claims.
+    pub role_claim: String,
+    /// Names the provider uses for ccm's roles.
+    pub roles: RoleNames,
+    /// Clock skew tolerated on `exp`/`nbf`, seconds.
+    pub leeway_seconds: u64,
+    /// Shortest time between two JWKS fetches caused by unknown `kid`s.
+    pub jwks_refresh_min_seconds: u64,
+    /// Client id for the browser login (authorization code + PKCE); the browser
+    /// login is off when absent.
+    pub client_id: Option<String>,
+    /// Client secret (confidential clients; a public client uses PKCE alone).
+    pub client_secret: Option<Secret>,
+    /// Where the provider sends the browser back (`<public_url>/auth/callback`
+    /// when absent).
+    pub redirect_url: Option<String>,
+    /// Scopes asked for at login.
+    pub scopes: String,
+    /// Where the provider sends the browser after logout (`<public_url>/` when absent).
+    pub post_logout_redirect_url: Option<String>,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            issuer: String::new(),
+            audience: String::new(),
+            jwks_url: None,
+            role_claim: "realm_access.roles".into(),
+            roles: RoleNames::default(),
+            leeway_seconds: 30,
+            jwks_refresh_min_seconds: 10,
+            client_id: None,
+            client_secret: None,
+            redirect_url: None,
+            scopes: "openid profile email".into(),
+            post_logout_redirect_url: None,
+        }
+    }
+}
+
+/// Provider role names for ccm's roles.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoleNames {
+    /// Name of the `admin` role.
+    pub admin: String,
+    /// Name of the `manager` role.
+    pub manager: String,
+    /// Name of the `user` role.
+    pub user: String,
+}
+
+impl Default for RoleNames {
+    fn default() -> Self {
+        Self {
+            admin: "admin".into(),
+            manager: "manager".into(),
+            user: "user".into(),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter (`info`, `ccm_core=debug,info`).
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// `[alerts]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// URLs that receive every worker alert (raised and cleared) as a JSON POST.
+    pub webhook_urls: Vec<String>,
+    /// Time allowed for one POST.
+    pub webhook_timeout_seconds: u64,
+    /// POSTs per alert and URL before giving up.
+    pub webhook_attempts: u32,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            webhook_urls: Vec::new(),
+            webhook_timeout_seconds: 5,
+            webhook_attempts: 4,
+        }
+    }
+}
+
+/// `[telemetry]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// OTLP/HTTP endpoint traces are exported to (e.g. `http://collector:4318`);
+    /// none exports nothing.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: "ccm".into(),
+        }
+    }
+}
+
+impl Config {
+    /// The URL users reach the server at.
+    pub fn public_url(&self) -> String {
+        match &self.server.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.server.listen),
+        }
+    }
+
+    /// Whether session cookies are `Secure`.
+    pub fn cookie_secure(&self) -> bool {
+        self.auth
+            .cookie_secure
+            .unwrap_or_else(|| self.public_url().starts_with("https://"))
+    }
+}

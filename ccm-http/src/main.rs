@@ -1,0 +1,124 @@
+//! The `ccm` binary: see `ccm --help`.
+
+use std::process::ExitCode;
+
+use ccm_http::cli::{ApiKeyAction, Cli, Command, ConfigAction};
+use ccm_http::config::{self, LogFormat};
+use ccm_http::Error;
+use clap::Parser;
+
+fn init_logging(level: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, Error> {
+    match cli.command {
+        Command::Serve { .. } => Err(Error::Usage(
+            "`serve` is started by main, before the runtime".into(),
+        )),
+        Command::Config { action } => match action {
+            ConfigAction::Check { config } => match config::load(config.as_deref()) {
+                Ok(loaded) => {
+                    println!(
+                        "configuration OK: listen {}, cloud {:?}, regions {}, OIDC {}",
+                        loaded.server.listen,
+                        loaded.cloud.provider,
+                        loaded.cloud.regions.join(","),
+                        if loaded.auth.oidc.is_some() {
+                            "on"
+                        } else {
+                            "off"
+                        }
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(errors) => {
+                    eprintln!("{errors}");
+                    Ok(ExitCode::from(1))
+                }
+            },
+            ConfigAction::Env => {
+                for (name, path, kind) in config::ENV_VARS {
+                    println!("{name:<34} {path:<40} {kind:?}");
+                }
+                println!("(secrets also accept <NAME>_FILE; the CLI reads CCM_CONFIG, CCM_SERVER, CCM_API_KEY)");
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+        Command::ApiKey { action } => match action {
+            ApiKeyAction::Create { config, name, role } => {
+                let role = role.parse().map_err(Error::Usage)?;
+                let config = config::load(config.as_deref())?;
+                init_logging("warn", LogFormat::Text);
+                let (store, kind) = ccm_http::app::open_store(&config).await?;
+                let now = chrono::Utc::now();
+                let (record, key) =
+                    ccm_http::auth::api_keys::create_key(store.as_ref(), &name, role, now).await?;
+                println!(
+                    "created API key `{}` ({}) in {kind}",
+                    record.name,
+                    role.as_str()
+                );
+                println!("id:  {}", record.id);
+                println!("key: {key}");
+                println!("(shown once; use it as `Authorization: Bearer <key>` or CCM_API_KEY)");
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+        Command::Workers { remote, action } => {
+            ccm_http::cli::remote::workers(&remote, &action).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lablets { remote, action } => {
+            ccm_http::cli::remote::lablets(&remote, &action).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Jobs { remote, action } => {
+            ccm_http::cli::remote::jobs(&remote, &action).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            what: "starting the async runtime".into(),
+            source,
+        })
+}
+
+/// `ccm serve`: logs and trace export are set up before the runtime starts and
+/// flushed after it stops (the exporter's HTTP client is a blocking one).
+fn serve(config_path: Option<&std::path::Path>) -> Result<ExitCode, Error> {
+    let config = config::load(config_path)?;
+    let telemetry = ccm_http::telemetry::init(&config.log, &config.telemetry)?;
+    let outcome = runtime()?.block_on(ccm_http::serve::serve(config));
+    telemetry.shutdown();
+    outcome.map(|()| ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match &cli.command {
+        Command::Serve { config } => serve(config.as_deref()),
+        _ => runtime().and_then(|rt| rt.block_on(run(cli))),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("ccm: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! Prometheus metrics: request latencies by route, engine step durations, events
+//! relayed by type (counted by an [`EventSink`] fed by the outbox relay), and, on
+//! each scrape, fleet counts by status, lablets by phase, the fleet's cost per
+//! hour from the price table, jobs, the lease, and cloud API calls by operation
+//! when the provider counts them.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use ccm_core::event::StoredEvent;
+use ccm_core::job::JobOutcome;
+use ccm_core::ports::event_sink::{EventSink, SinkError};
+use ccm_core::ports::store::{LabletFilter, WorkerFilter};
+use ccm_core::worker::LifecycleState;
+
+use crate::api::error::ApiError;
+use crate::state::AppState;
+
+const BUCKETS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+#[derive(Clone, Debug, Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if seconds <= *bound {
+                self.counts[i] += 1;
+            }
+        }
+        self.sum += seconds;
+        self.count += 1;
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {}",
+                self.counts[i]
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
+            self.count
+        );
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    requests: BTreeMap<(String, String, u16), Histogram>,
+    steps: Histogram,
+    events: BTreeMap<String, u64>,
+}
+
+/// Counters kept by the process.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Metrics {
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        match self.inner.lock() {
+            Ok(mut guard) => f(&mut guard),
+            Err(poison) => f(&mut poison.into_inner()),
+        }
+    }
+
+    /// Records one request.
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.with(|m| {
+            m.requests
+                .entry((method.to_owned(), route.to_owned(), status))
+                .or_default()
+                .observe(seconds)
+        });
+    }
+
+    /// Records one engine step (jobs and reconciles).
+    pub fn observe_step(&self, seconds: f64) {
+        self.with(|m| m.steps.observe(seconds));
+    }
+
+    fn render_own(&self, out: &mut String) {
+        self.with(|m| {
+            out.push_str("# HELP ccm_http_request_duration_seconds Time to answer HTTP requests.\n");
+            out.push_str("# TYPE ccm_http_request_duration_seconds histogram\n");
+            for ((method, route, status), h) in &m.requests {
+                let labels = format!(
+                    "method=\"{}\",route=\"{}\",status=\"{status}\"",
+                    escape(method),
+                    escape(route)
+                );
+                h.render(out, "ccm_http_request_duration_seconds", &labels);
+            }
+            out.push_str("# HELP ccm_engine_step_duration_seconds Time of one engine step (due jobs and reconciles).\n");
+            out.push_str("# TYPE ccm_engine_step_duration_seconds histogram\n");
+            m.steps.render(out, "ccm_engine_step_duration_seconds", "");
+            out.push_str("# HELP ccm_events_relayed_total Events relayed from the log, by type.\n");
+            out.push_str("# TYPE ccm_events_relayed_total counter\n");
+            for (kind, n) in &m.events {
+                let _ = writeln!(out, "ccm_events_relayed_total{{type=\"{}\"}} {n}", escape(kind));
+            }
+        });
+    }
+}
+
+#[async_trait]
+impl EventSink for Metrics {
+    async fn publish(&self, events: &[StoredEvent]) -> Result<(), SinkError> {
+        self.with(|m| {
+            for e in events {
+                *m.events.entry(e.event.type_name().to_owned()).or_default() += 1;
+            }
+        });
+        Ok(())
+    }
+}
+
+/// Middleware recording every request's latency by method, route and status.
+pub async fn track_requests(
+    State(state): State<AppState>,
+    matched: Option<MatchedPath>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().to_string();
+    let route = matched
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state.metrics.observe_request(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+/// States whose instances EC2 bills.
+fn billed(state: LifecycleState) -> bool {
+    matches!(
+        state,
+        LifecycleState::Provisioning | LifecycleState::Running | LifecycleState::Stopping
+    )
+}
+
+/// The whole exposition.
+pub async fn render(state: &AppState) -> Result<String, ApiError> {
+    let mut out = String::new();
+    state.metrics.render_own(&mut out);
+    if let Some(webhooks) = &state.webhooks {
+        webhooks.render_metrics(&mut out);
+    }
+
+    let workers = state
+        .store
+        .list_workers(&WorkerFilter {
+            include_terminated: true,
+            ..WorkerFilter::default()
+        })
+        .await?;
+    let mut by_status: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut cost = 0.0;
+    let prices = &state.fleet.settings().instance_types;
+    for w in &workers {
+        *by_status.entry(w.status.lifecycle.as_str()).or_default() += 1;
+        if billed(w.status.lifecycle) {
+            cost += prices
+                .types
+                .iter()
+                .find(|t| t.name == w.instance_type)
+                .map_or(0.0, |t| t.hourly_usd);
+        }
+    }
+    out.push_str("# HELP ccm_workers Workers by lifecycle status.\n# TYPE ccm_workers gauge\n");
+    for (status, n) in &by_status {
+        let _ = writeln!(out, "ccm_workers{{status=\"{status}\"}} {n}");
+    }
+    out.push_str("# HELP ccm_fleet_cost_usd_per_hour On-demand cost of the billed workers, from the price table.\n");
+    out.push_str("# TYPE ccm_fleet_cost_usd_per_hour gauge\n");
+    let _ = writeln!(out, "ccm_fleet_cost_usd_per_hour {cost}");
+
+    let lablets = state.store.list_lablets(&LabletFilter::default()).await?;
+    let mut by_phase: BTreeMap<String, u64> = BTreeMap::new();
+    for l in &lablets {
+        let phase = serde_json::to_value(l.status.phase)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "unknown".into());
+        *by_phase.entry(phase).or_default() += 1;
+    }
+    out.push_str("# HELP ccm_lablets Lablets by phase.\n# TYPE ccm_lablets gauge\n");
+    for (phase, n) in &by_phase {
+        let _ = writeln!(out, "ccm_lablets{{phase=\"{phase}\"}} {n}");
+    }
+
+    let jobs = state.store.list_jobs().await?;
+    out.push_str("# HELP ccm_job_last_duration_seconds Duration of each job's last run.\n# TYPE ccm_job_last_duration_seconds gauge\n");
+    for j in &jobs {
+        if let Some(ms) = j.last_duration_ms {
+            let _ = writeln!(
+                out,
+                "ccm_job_last_duration_seconds{{job=\"{}\"}} {}",
+                escape(&j.name),
+                ms as f64 / 1000.0
+            );
+        }
+    }
+    out.push_str("# HELP ccm_job_last_success Whether each job's last run succeeded.\n# TYPE ccm_job_last_success gauge\n");
+    for j in &jobs {
+        if let Some(outcome) = &j.last_outcome {
+            let ok = u8::from(matches!(outcome, JobOutcome::Succeeded));
+            let _ = writeln!(
+                out,
+                "ccm_job_last_success{{job=\"{}\"}} {ok}",
+                escape(&j.name)
+            );
+        }
+    }
+
+    let leading = u8::from(state.elector.fence().is_some());
+    out.push_str("# HELP ccm_leader Whether this process holds the controller lease.\n# TYPE ccm_leader gauge\n");
+    let _ = writeln!(out, "ccm_leader {leading}");
+    let last = state.store.last_sequence().await?;
+    out.push_str("# HELP ccm_event_log_last_sequence Newest event in the log.\n# TYPE ccm_event_log_last_sequence gauge\n");
+    let _ = writeln!(out, "ccm_event_log_last_sequence {last}");
+
+    if let Some(calls) = &state.cloud_calls {
+        out.push_str("# HELP ccm_cloud_api_calls_total Cloud API calls by operation (each page and retry).\n");
+        out.push_str("# TYPE ccm_cloud_api_calls_total counter\n");
+        for (op, n) in calls() {
+            let _ = writeln!(
+                out,
+                "ccm_cloud_api_calls_total{{operation=\"{}\"}} {n}",
+                escape(&op)
+            );
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,112 @@
+//! The demo fleet seeded on first start of the simulated default: a few workers
+//! across the configured regions, two lablet definitions and one lablet booked a
+//! few minutes ahead, so a newcomer sees workers boot, CML come up and a lablet get
+//! placed and run.
+
+use std::collections::BTreeMap;
+
+use ccm_core::definition::{NewDefinition, ResourceNeeds};
+use ccm_core::fleet::{CreateWorker, Fleet};
+use ccm_core::ids::Region;
+use ccm_core::lablet::{NewLablet, Timeslot};
+use ccm_core::ports::store::{DefinitionFilter, WorkerFilter};
+use ccm_core::resources::Resources;
+use ccm_core::time::plus_seconds;
+use ccm_core::version::SemVer;
+use ccm_core::CoreError;
+
+const CCNA: &str = "lab:\n  title: ccna-basics\nnodes:\n  - id: n0\n    label: r1\n    node_definition: iosv\n  - id: n1\n    label: r2\n    node_definition: iosv\n  - id: n2\n    label: sw\n    node_definition: iosvl2\nlinks:\n  - id: l0\n    n1: n0\n    n2: n1\n";
+
+const ALPINE: &str = "lab:\n  title: linux-101\nnodes:\n  - id: n0\n    label: host-a\n    node_definition: alpine\n  - id: n1\n    label: host-b\n    node_definition: alpine\nlinks:\n  - id: l0\n    n1: n0\n    n2: n1\n";
+
+/// What was seeded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Seeded {
+    /// Workers created.
+    pub workers: usize,
+    /// Definitions created.
+    pub definitions: usize,
+    /// Lablets booked.
+    pub lablets: usize,
+}
+
+/// Seeds the demo fleet when the store has no workers and no definitions yet.
+pub async fn seed_demo(
+    fleet: &Fleet,
+    regions: &[String],
+    workers: u32,
+) -> Result<Seeded, CoreError> {
+    let store = fleet.store();
+    let any_worker = !store
+        .list_workers(&WorkerFilter {
+            include_terminated: true,
+            ..WorkerFilter::default()
+        })
+        .await?
+        .is_empty();
+    let any_definition = !store
+        .list_definitions(&DefinitionFilter::default())
+        .await?
+        .is_empty();
+    if any_worker || any_definition {
+        return Ok(Seeded::default());
+    }
+    let mut seeded = Seeded::default();
+    for n in 0..workers {
+        let region = regions
+            .get(n as usize % regions.len().max(1))
+            .cloned()
+            .unwrap_or_else(|| "us-east-1".into());
+        fleet
+            .create_worker(CreateWorker {
+                name: format!("demo-worker-{:02}", n + 1),
+                region: Region::new(region),
+                instance_type: None,
+                labels: BTreeMap::from([("pool".to_owned(), "demo".to_owned())]),
+                tags: BTreeMap::new(),
+                idle_detection_disabled: n == 0,
+                created_by: Some("ccm demo seed".into()),
+            })
+            .await?;
+        seeded.workers += 1;
+    }
+    let mut first = None;
+    for (name, yaml, cpu, mem) in [("ccna-basics", CCNA, 4, 8), ("linux-101", ALPINE, 2, 2)] {
+        let definition = fleet
+            .create_definition(NewDefinition {
+                name: name.into(),
+                version: SemVer::new(1, 0, 0),
+                topology_yaml: yaml.into(),
+                needs: ResourceNeeds {
+                    resources: Resources::new(cpu, mem, 20),
+                    nodes: 0,
+                    ports: 2,
+                },
+                licence_affinity: None,
+                min_cml_version: None,
+                max_duration_minutes: 240,
+                warm_pool_depth: 0,
+            })
+            .await?;
+        first.get_or_insert(definition.id);
+        seeded.definitions += 1;
+    }
+    if let Some(definition) = first {
+        let now = fleet.clock().now();
+        fleet
+            .create_lablet(
+                definition,
+                NewLablet {
+                    owner: "demo".into(),
+                    timeslot: Timeslot {
+                        start: plus_seconds(now, 5 * 60),
+                        end: plus_seconds(now, 65 * 60),
+                    },
+                    reservation_id: None,
+                },
+            )
+            .await?;
+        seeded.lablets += 1;
+    }
+    Ok(seeded)
+}

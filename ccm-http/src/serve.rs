@@ -1,0 +1,130 @@
+//! `ccm serve`: everything from a configuration — store, engine, demo seed, HTTP —
+//! with the URL and a one-time admin login link printed at start.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::app::{cloud_parts, fleet_settings, lease_settings, open_store};
+use crate::config::{CloudKind, Config};
+use crate::error::Error;
+use crate::server::{holder_name, shutdown_signal, Assembly, Server};
+use crate::state::HttpOptions;
+use crate::webhook::{WebhookSettings, WebhookSink};
+
+/// How long the printed admin login link works.
+pub const LOGIN_LINK_VALIDITY: Duration = Duration::from_secs(3600);
+
+/// The HTTP options of a configuration.
+pub fn http_options(config: &Config) -> HttpOptions {
+    HttpOptions {
+        body_limit_bytes: config.server.body_limit_bytes,
+        heartbeat: Duration::from_secs(config.server.sse_heartbeat_seconds.max(1)),
+        cookie_secure: config.cookie_secure(),
+        regions: config.cloud.regions.clone(),
+    }
+}
+
+/// The alert webhooks of `config`, if any URL is configured.
+pub fn webhook_sink(config: &Config) -> Result<Option<Arc<WebhookSink>>, Error> {
+    let a = &config.alerts;
+    if a.webhook_urls.is_empty() {
+        return Ok(None);
+    }
+    let sink = WebhookSink::new(WebhookSettings {
+        urls: a.webhook_urls.clone(),
+        timeout: Duration::from_secs(a.webhook_timeout_seconds.max(1)),
+        attempts: a.webhook_attempts.max(1),
+        first_retry_delay: Duration::from_secs(1),
+    })
+    .map_err(|e| Error::Adapter {
+        adapter: "webhook",
+        message: e.to_string(),
+    })?;
+    Ok(Some(Arc::new(sink)))
+}
+
+/// Builds a server from `config` (store opened, engine built, demo seeded).
+pub async fn build(config: &Config) -> Result<(Server, String), Error> {
+    let (store, store_kind) = open_store(config).await?;
+    let parts = cloud_parts(config)?;
+    let cloud = match config.cloud.provider {
+        CloudKind::Sim => "the simulated fleet (real time, short delays)",
+        CloudKind::Aws => "AWS EC2",
+    };
+    let server = Server::assemble(Assembly {
+        store,
+        parts,
+        settings: fleet_settings(config),
+        licence_token: config.cml.licence_token.clone(),
+        options: http_options(config),
+        oidc: config.auth.oidc.clone(),
+        lease: lease_settings(config),
+        holder: holder_name(),
+        session_ttl: Duration::from_secs(config.auth.session_ttl_seconds),
+        shutdown_grace: Duration::from_secs(config.server.shutdown_grace_seconds),
+        public_url: config.public_url(),
+    })
+    .await?;
+    let server = match webhook_sink(config)? {
+        Some(sink) => server.with_webhooks(sink),
+        None => server,
+    };
+    let mut about = format!("store: {store_kind}\ncloud: {cloud}");
+    if config.cloud.provider == CloudKind::Sim && config.cloud.sim.seed_demo {
+        let seeded = crate::seed::seed_demo(
+            &server.state().fleet,
+            &config.cloud.regions,
+            config.cloud.sim.demo_workers,
+        )
+        .await?;
+        if seeded.workers > 0 {
+            about.push_str(&format!(
+                "\nseeded a demo fleet: {} workers, {} lablet definitions, {} lablet",
+                seeded.workers, seeded.definitions, seeded.lablets
+            ));
+        } else {
+            about.push_str(
+                "\nnote: the simulated cloud starts empty on every run, so workers kept in this \
+                 database from an earlier run will turn terminated; delete the database \
+                 (./ccm-data by default) or set CCM_DATABASE_URL=memory for a fresh demo",
+            );
+        }
+    }
+    Ok((server, about))
+}
+
+/// Runs the server until SIGINT/SIGTERM.
+pub async fn serve(config: Config) -> Result<(), Error> {
+    let (server, about) = build(&config).await?;
+    let listener = TcpListener::bind(&config.server.listen)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: config.server.listen.clone(),
+            source,
+        })?;
+    let url = match &config.server.public_url {
+        Some(_) => config.public_url(),
+        None => match listener.local_addr() {
+            Ok(addr) => format!("http://{addr}"),
+            Err(_) => config.public_url(),
+        },
+    };
+    println!("ccm is serving at {url}\n{about}");
+    if config.server.admin_login_link {
+        let token = server.admin_login_token(LOGIN_LINK_VALIDITY);
+        println!(
+            "one-time admin login link (valid for {} minutes, works once):\n  {url}/login/once?token={token}",
+            LOGIN_LINK_VALIDITY.as_secs() / 60
+        );
+    }
+    println!("stop with Ctrl-C");
+    let stop = server.shutdown_handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: no new requests; finishing work in flight");
+        let _ = stop.send(true);
+    });
+    server.run(listener).await
+}

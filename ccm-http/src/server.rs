@@ -1,0 +1,248 @@
+//! Assembling and running the server: the engine, its driver, the outbox relay and
+//! the HTTP application, with graceful shutdown — on the signal the server stops
+//! accepting connections, SSE clients get a `shutdown` event, in-flight requests
+//! and the engine step in flight finish (within the grace period), and the lease
+//! is resigned.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ccm_core::fleet::FleetSettings;
+use ccm_core::ports::Store;
+use ccm_core::runtime::{EventRelay, LeaderElector, LeaseSettings};
+use ccm_core::secret::Secret;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+
+use crate::app::{build_engine, CloudParts};
+use crate::auth::jwt::JwtVerifier;
+use crate::auth::oidc_login::OidcLogin;
+use crate::auth::session::Sessions;
+use crate::auth::Role;
+use crate::config::OidcConfig;
+use crate::driver::Driver;
+use crate::error::Error;
+use crate::metrics::Metrics;
+use crate::state::{AppState, HttpOptions};
+
+/// Everything a server is made of.
+pub struct Assembly {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Cloud, CML and clock.
+    pub parts: CloudParts,
+    /// Engine settings.
+    pub settings: FleetSettings,
+    /// Licence token for registrations.
+    pub licence_token: Option<Secret>,
+    /// HTTP behaviour.
+    pub options: HttpOptions,
+    /// OIDC, when configured.
+    pub oidc: Option<OidcConfig>,
+    /// Lease timing.
+    pub lease: LeaseSettings,
+    /// This process's identity in the lease.
+    pub holder: String,
+    /// Browser session lifetime.
+    pub session_ttl: Duration,
+    /// Time allowed for in-flight work on shutdown.
+    pub shutdown_grace: Duration,
+    /// The URL users reach the server at (OIDC redirect URLs derive from it).
+    pub public_url: String,
+}
+
+impl std::fmt::Debug for Assembly {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Assembly")
+            .field("holder", &self.holder)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A server ready to run. Clones share everything (state, shutdown signal), so a
+/// test can keep one to inspect while another runs.
+#[derive(Clone)]
+pub struct Server {
+    state: AppState,
+    shutdown: watch::Sender<bool>,
+    grace: Duration,
+    sim: Option<ccm_sim::Simulation>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").finish_non_exhaustive()
+    }
+}
+
+/// A unique holder name for this process.
+pub fn holder_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "ccm".into());
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+impl Server {
+    /// Builds the engine and the HTTP state.
+    pub async fn assemble(a: Assembly) -> Result<Self, Error> {
+        let engine = build_engine(a.store.clone(), &a.parts, a.settings, a.licence_token).await?;
+        let elector = Arc::new(LeaderElector::new(
+            a.store.clone(),
+            a.parts.clock.clone(),
+            a.holder,
+            a.lease,
+        ));
+        let oidc_error = |e: reqwest::Error| Error::Adapter {
+            adapter: "oidc",
+            message: e.to_string(),
+        };
+        let (jwt, oidc_login) = match a.oidc {
+            Some(oidc) => {
+                let verifier = Arc::new(JwtVerifier::new(oidc.clone()).map_err(oidc_error)?);
+                let login = OidcLogin::new(oidc, &a.public_url, verifier.clone())
+                    .map_err(oidc_error)?
+                    .map(Arc::new);
+                (Some(verifier), login)
+            }
+            None => (None, None),
+        };
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let state = AppState {
+            fleet: engine.fleet,
+            store: a.store,
+            jobs: engine.jobs,
+            elector,
+            jwt,
+            oidc_login,
+            sessions: Arc::new(Sessions::new(a.session_ttl)),
+            metrics: Arc::new(Metrics::default()),
+            cloud_calls: a.parts.calls,
+            shutdown: shutdown_rx,
+            nudge: Arc::new(Notify::new()),
+            options: Arc::new(a.options),
+            webhooks: None,
+        };
+        Ok(Self {
+            state,
+            shutdown,
+            grace: a.shutdown_grace,
+            sim: a.parts.sim,
+        })
+    }
+
+    /// Sends worker alerts to `webhooks` while the server runs (a relay of their
+    /// own, so a slow receiver holds back nothing else).
+    pub fn with_webhooks(mut self, webhooks: Arc<crate::webhook::WebhookSink>) -> Self {
+        self.state.webhooks = Some(webhooks);
+        self
+    }
+
+    /// The shared state (tests call the router directly).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The simulation, when the cloud is simulated.
+    pub fn simulation(&self) -> Option<&ccm_sim::Simulation> {
+        self.sim.as_ref()
+    }
+
+    /// The HTTP application.
+    pub fn router(&self) -> axum::Router {
+        crate::api::router(self.state.clone())
+    }
+
+    /// A one-time admin login token (exchange at `/login/once?token=`), valid for
+    /// `valid_for`.
+    pub fn admin_login_token(&self, valid_for: Duration) -> String {
+        self.state
+            .sessions
+            .grant_login("admin (login link)", Role::Admin, valid_for)
+    }
+
+    /// A handle that stops the server when sent `true`.
+    pub fn shutdown_handle(&self) -> watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+
+    /// Serves on `listener` with the engine driver and the relay until the
+    /// shutdown handle is triggered, then shuts down gracefully.
+    pub async fn run(self, listener: TcpListener) -> Result<(), Error> {
+        let state = self.state.clone();
+        let driver = Driver {
+            fleet: state.fleet.clone(),
+            jobs: state.jobs.clone(),
+            elector: state.elector.clone(),
+            nudge: state.nudge.clone(),
+            metrics: state.metrics.clone(),
+        };
+        let driver = tokio::spawn(driver.run(state.shutdown.clone()));
+        let cursor = state.store.last_sequence().await?;
+        let mut relay = EventRelay::new(state.store.clone(), state.metrics.clone(), cursor);
+        let relay_shutdown = state.shutdown.clone();
+        let relay = tokio::spawn(async move { relay.run(relay_shutdown).await });
+        let webhook_relay = state.webhooks.clone().map(|sink| {
+            let mut relay = EventRelay::new(state.store.clone(), sink, cursor);
+            let shutdown = state.shutdown.clone();
+            tokio::spawn(async move { relay.run(shutdown).await })
+        });
+
+        let app = crate::api::router(state.clone());
+        let mut stop = state.shutdown.clone();
+        let mut stopped = state.shutdown.clone();
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        });
+        let grace = self.grace;
+        let outcome = tokio::select! {
+            result = serve => result.map_err(|source| Error::Io { what: "serving HTTP".into(), source }),
+            () = async {
+                let _ = stopped.wait_for(|s| *s).await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(?grace, "connections still open after the grace period; closing them");
+                Ok(())
+            }
+        };
+        let _ = self.shutdown.send(true);
+        if tokio::time::timeout(grace, driver).await.is_err() {
+            tracing::warn!("the engine step in flight did not finish within the grace period");
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), relay).await;
+        if let Some(webhook_relay) = webhook_relay {
+            let _ = tokio::time::timeout(Duration::from_secs(2), webhook_relay).await;
+        }
+        outcome
+    }
+}
+
+/// Resolves when SIGINT or SIGTERM arrives.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

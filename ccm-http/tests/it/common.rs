@@ -1,0 +1,244 @@
+//! Shared helpers of the integration tests: a server on the simulator with a
+//! virtual clock, API keys per role, requests through the router, and an SSE reader.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, Response};
+use ccm_core::fleet::FleetSettings;
+use ccm_core::ports::{Clock, Store, VirtualClock};
+use ccm_core::runtime::LeaseSettings;
+use ccm_core::store::MemoryStore;
+use ccm_http::app::CloudParts;
+use ccm_http::auth::{api_keys, Role};
+use ccm_http::config::OidcConfig;
+use ccm_http::server::{Assembly, Server};
+use ccm_http::state::HttpOptions;
+use ccm_sim::{SimConfig, Simulation};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+/// Knobs of a test server.
+pub struct Options {
+    pub store: Option<Arc<dyn Store>>,
+    pub oidc: Option<OidcConfig>,
+    pub heartbeat: Duration,
+    pub body_limit: usize,
+    pub holder: String,
+    pub public_url: String,
+    pub settings: FleetSettings,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            store: None,
+            oidc: None,
+            heartbeat: Duration::from_secs(30),
+            body_limit: 64 * 1024,
+            holder: "test-holder".into(),
+            public_url: "http://127.0.0.1:8020".into(),
+            settings: FleetSettings::default(),
+        }
+    }
+}
+
+pub struct TestServer {
+    pub server: Server,
+    pub store: Arc<dyn Store>,
+    pub clock: VirtualClock,
+    pub sim: Simulation,
+}
+
+pub async fn server(options: Options) -> TestServer {
+    let mut config = SimConfig::default();
+    config.cml.licensed_at_launch = true;
+    let clock = VirtualClock::new(config.start);
+    let sim = Simulation::with_virtual_clock(7, config, clock.clone());
+    let store: Arc<dyn Store> = options
+        .store
+        .unwrap_or_else(|| Arc::new(MemoryStore::new()));
+    let parts = CloudParts {
+        cloud: Arc::new(sim.cloud()),
+        cml: Arc::new(sim.cml()),
+        clock: Arc::new(clock.clone()),
+        calls: None,
+        sim: Some(sim.clone()),
+    };
+    let server = Server::assemble(Assembly {
+        store: store.clone(),
+        parts,
+        settings: options.settings,
+        licence_token: None,
+        options: HttpOptions {
+            body_limit_bytes: options.body_limit,
+            heartbeat: options.heartbeat,
+            cookie_secure: false,
+            regions: vec!["us-east-1".into(), "us-west-2".into()],
+        },
+        oidc: options.oidc,
+        lease: LeaseSettings::default(),
+        holder: options.holder,
+        session_ttl: Duration::from_secs(3600),
+        shutdown_grace: Duration::from_secs(5),
+        public_url: options.public_url,
+    })
+    .await
+    .expect("server assembles");
+    TestServer {
+        server,
+        store,
+        clock,
+        sim,
+    }
+}
+
+impl TestServer {
+    /// A fresh API key with `role`.
+    pub async fn key(&self, role: Role) -> String {
+        let (_, key) = api_keys::create_key(
+            self.store.as_ref(),
+            &format!("test-{}", role.as_str()),
+            role,
+            self.clock.now(),
+        )
+        .await
+        .unwrap();
+        key
+    }
+
+    /// Sends a request through the router.
+    pub async fn send(&self, request: Request<Body>) -> Response<Body> {
+        self.server.router().oneshot(request).await.unwrap()
+    }
+
+    /// `method path` with an optional bearer token and JSON body; status and JSON.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(json) => {
+                builder = builder.header("content-type", "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        let response = self.send(builder.body(body).unwrap()).await;
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (status, json)
+    }
+}
+
+/// One server-sent event.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub event: String,
+    pub data: String,
+}
+
+impl SseEvent {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.data).unwrap()
+    }
+}
+
+/// Reads events from an SSE response body.
+pub struct SseReader {
+    body: Body,
+    buffer: String,
+}
+
+impl SseReader {
+    pub fn new(response: Response<Body>) -> Self {
+        assert_eq!(
+            response.status(),
+            200,
+            "stream answered {}",
+            response.status()
+        );
+        Self {
+            body: response.into_body(),
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event, `None` when the stream ended. Panics after `wait`.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<SseEvent> {
+        tokio::time::timeout(wait, self.next())
+            .await
+            .expect("an event within the wait")
+    }
+
+    pub async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = SseEvent::default();
+                let mut data = Vec::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        event.id = Some(v.trim().to_owned());
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        event.event = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push(v.strip_prefix(' ').unwrap_or(v).to_owned());
+                    }
+                }
+                if event.event.is_empty() && data.is_empty() {
+                    continue;
+                }
+                event.data = data.join("\n");
+                return Some(event);
+            }
+            match self.body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Ok(bytes) = frame.into_data() {
+                        self.buffer.push_str(&String::from_utf8_lossy(&bytes));
+                    }
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// Opens the event stream with optional query and `Last-Event-ID`.
+pub async fn open_stream(
+    ts: &TestServer,
+    token: &str,
+    query: &str,
+    last_event_id: Option<u64>,
+) -> SseReader {
+    let mut builder = Request::builder()
+        .uri(format!("/api/v1/events/stream{query}"))
+        .header("authorization", format!("Bearer {token}"));
+    if let Some(id) = last_event_id {
+        builder = builder.header("last-event-id", id.to_string());
+    }
+    SseReader::new(ts.send(builder.body(Body::empty()).unwrap()).await)
+}
+
+/// The `ccm` binary with none of the caller's `CCM_*` variables: the server
+/// refuses unknown ones (a typo must not be ignored), and the test environment
+/// sets its own (`CCM_TEST_POSTGRES_URL`, `CCM_MOTO_SERVER`).
+pub fn ccm_binary() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ccm"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("CCM_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}

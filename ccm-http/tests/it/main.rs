@@ -1,0 +1,20 @@
+//! Integration tests of ccm-http, in one binary (each test binary links the whole
+//! dependency tree): configuration, the route × role table, JWT rejection cases,
+//! error mapping, the REST API over the simulator, the event stream, the running
+//! server (driver, leadership, shutdown) and the command line.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+mod api;
+mod aws_end_to_end;
+mod browser_login;
+mod cli;
+mod config;
+mod errors;
+mod jwt;
+mod routes;
+mod server;
+mod sse;
+mod telemetry;
+mod webhook;

@@ -1,0 +1,243 @@
+//! The event stream: snapshot, order with sequence ids, filters, role visibility,
+//! resume with Last-Event-ID (also across a restart on the same SQLite file),
+//! heartbeat, and the shutdown event.
+
+use crate::common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ccm_core::event::{DomainEvent, EventPayload, ResourceKind, ScalingAction, Subject};
+use ccm_core::fleet::CreateWorker;
+use ccm_core::ids::{Region, WorkerId};
+use ccm_core::ports::store::ChangeSet;
+use ccm_core::ports::{Clock, Store};
+use ccm_http::auth::Role;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn create_worker(ts: &common::TestServer, name: &str) -> WorkerId {
+    ts.server
+        .state()
+        .fleet
+        .create_worker(CreateWorker {
+            name: name.into(),
+            region: Region::new("us-east-1"),
+            instance_type: None,
+            labels: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            idle_detection_disabled: false,
+            created_by: None,
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+async fn fleet_event(ts: &common::TestServer) {
+    let event = DomainEvent::new(
+        Subject {
+            kind: ResourceKind::Fleet,
+            id: "fleet".into(),
+        },
+        EventPayload::FleetScalingDecided {
+            action: ScalingAction::Blocked,
+            workers: vec![],
+            reason: "test".into(),
+        },
+        ts.clock.now(),
+    );
+    ts.store
+        .commit(ChangeSet::new().events([event]))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn snapshot_then_every_event_in_order_with_its_sequence_as_id() {
+    let ts = common::server(common::Options::default()).await;
+    let key = ts.key(Role::User).await;
+    let before = create_worker(&ts, "early").await;
+    let mut stream = common::open_stream(&ts, &key, "", None).await;
+    let snapshot = stream.next_within(WAIT).await.unwrap();
+    assert_eq!(snapshot.event, "snapshot");
+    assert_eq!(snapshot.id, None);
+    let data = snapshot.json();
+    assert_eq!(data["workers"][0]["id"], before.to_string());
+    let after = data["after_sequence"].as_u64().unwrap();
+    for n in 0..5 {
+        create_worker(&ts, &format!("w{n}")).await;
+    }
+    for expected in after + 1..after + 6 {
+        let event = stream.next_within(WAIT).await.unwrap();
+        assert_eq!(event.event, "worker.created.v1");
+        assert_eq!(event.id, Some(expected.to_string()));
+        assert_eq!(event.json()["sequence"], expected);
+    }
+}
+
+#[tokio::test]
+async fn filters_by_worker_and_type_and_hides_what_the_role_may_not_see() {
+    let ts = common::server(common::Options::default()).await;
+    let user = ts.key(Role::User).await;
+    let manager = ts.key(Role::Manager).await;
+    let a = create_worker(&ts, "a").await;
+    let mut only_a = common::open_stream(&ts, &user, &format!("?worker={a}"), Some(0)).await;
+    let mut types =
+        common::open_stream(&ts, &user, "?type=fleet.*,worker.created.v1", Some(0)).await;
+    let mut as_manager = common::open_stream(&ts, &manager, "?type=fleet.*", Some(0)).await;
+    for s in [&mut only_a, &mut types, &mut as_manager] {
+        assert_eq!(s.next_within(WAIT).await.unwrap().event, "snapshot");
+    }
+    let b = create_worker(&ts, "b").await;
+    fleet_event(&ts).await;
+    ts.server.state().fleet.stop_worker(a).await.unwrap();
+
+    // Worker filter: a's creation and spec change, nothing of b.
+    let e1 = only_a.next_within(WAIT).await.unwrap();
+    assert_eq!(e1.event, "worker.created.v1");
+    assert_eq!(e1.json()["subject"]["id"], a.to_string());
+    let e2 = only_a.next_within(WAIT).await.unwrap();
+    assert_eq!(e2.json()["subject"]["id"], a.to_string());
+    assert_ne!(e2.event, "worker.created.v1");
+
+    // Type filter for a user: both creations; the fleet event is not for users.
+    let t1 = types.next_within(WAIT).await.unwrap();
+    let t2 = types.next_within(WAIT).await.unwrap();
+    assert_eq!(t1.json()["subject"]["id"], a.to_string());
+    assert_eq!(t2.json()["subject"]["id"], b.to_string());
+    // The manager sees the fleet event.
+    let m = as_manager.next_within(WAIT).await.unwrap();
+    assert_eq!(m.event, "fleet.scaling.decided.v1");
+
+    // After one more visible event, the user's stream shows it next: the fleet
+    // event was skipped, not delayed.
+    create_worker(&ts, "c").await;
+    let t3 = types.next_within(WAIT).await.unwrap();
+    assert_eq!(t3.event, "worker.created.v1");
+    assert!(t3.id.unwrap().parse::<u64>().unwrap() > m.id.unwrap().parse::<u64>().unwrap());
+
+    // The history endpoint applies the same rules.
+    let (status, history) = ts
+        .call(
+            axum::http::Method::GET,
+            "/api/v1/events?after=0&type=fleet.*",
+            Some(&user),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(history["events"].as_array().unwrap().len(), 0);
+    let (_, history) = ts
+        .call(
+            axum::http::Method::GET,
+            "/api/v1/events?after=0&type=fleet.*",
+            Some(&manager),
+            None,
+        )
+        .await;
+    assert_eq!(history["events"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn last_event_id_resumes_with_nothing_lost_or_repeated_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/ccm.db", dir.path().display());
+    let mut seen: Vec<u64> = Vec::new();
+    let last_seen;
+    {
+        let store: Arc<dyn Store> =
+            Arc::new(ccm_store_sqlite::SqliteStore::open(&url).await.unwrap());
+        let ts = common::server(common::Options {
+            store: Some(store),
+            ..common::Options::default()
+        })
+        .await;
+        let key = ts.key(Role::Admin).await;
+        for n in 0..3 {
+            create_worker(&ts, &format!("before-{n}")).await;
+        }
+        let mut stream = common::open_stream(&ts, &key, "", Some(0)).await;
+        assert_eq!(stream.next_within(WAIT).await.unwrap().event, "snapshot");
+        for _ in 0..2 {
+            let e = stream.next_within(WAIT).await.unwrap();
+            seen.push(e.id.unwrap().parse().unwrap());
+        }
+        last_seen = *seen.last().unwrap();
+        // More events land while the client is away, then the server stops.
+        for n in 0..3 {
+            create_worker(&ts, &format!("while-away-{n}")).await;
+        }
+        ts.server.shutdown_handle().send(true).unwrap();
+        let mut rest = Vec::new();
+        while let Some(e) = stream.next_within(WAIT).await {
+            rest.push(e.event);
+        }
+        assert_eq!(rest.last().map(String::as_str), Some("shutdown"));
+    }
+    // A new server on the same file; the client resumes after the last id it saw.
+    let store: Arc<dyn Store> = Arc::new(ccm_store_sqlite::SqliteStore::open(&url).await.unwrap());
+    let ts = common::server(common::Options {
+        store: Some(store.clone()),
+        ..common::Options::default()
+    })
+    .await;
+    let key = ts.key(Role::Admin).await;
+    let total_before_resume = store.last_sequence().await.unwrap();
+    let mut stream = common::open_stream(&ts, &key, "", Some(last_seen)).await;
+    let snapshot = stream.next_within(WAIT).await.unwrap();
+    assert_eq!(snapshot.event, "snapshot");
+    assert_eq!(snapshot.json()["resumed"], true);
+    create_worker(&ts, "after-restart").await;
+    let mut resumed = Vec::new();
+    let last = store.last_sequence().await.unwrap();
+    assert!(last > total_before_resume);
+    while resumed.last() != Some(&last) {
+        let e = stream.next_within(WAIT).await.unwrap();
+        if e.event == "heartbeat" {
+            continue;
+        }
+        resumed.push(e.id.unwrap().parse::<u64>().unwrap());
+    }
+    let all: Vec<u64> = seen.iter().chain(resumed.iter()).copied().collect();
+    let expected: Vec<u64> = (1..=last).collect();
+    assert_eq!(all, expected, "every sequence exactly once, in order");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_quiet_stream_sends_heartbeats() {
+    let ts = common::server(common::Options {
+        heartbeat: Duration::from_secs(30),
+        ..common::Options::default()
+    })
+    .await;
+    let key = ts.key(Role::User).await;
+    let mut stream = common::open_stream(&ts, &key, "", None).await;
+    assert_eq!(stream.next().await.unwrap().event, "snapshot");
+    let started = tokio::time::Instant::now();
+    let beat = stream.next().await.unwrap();
+    assert_eq!(beat.event, "heartbeat");
+    assert_eq!(beat.id, None);
+    assert!(started.elapsed() >= Duration::from_secs(30));
+    let beat = stream.next().await.unwrap();
+    assert_eq!(beat.event, "heartbeat");
+    assert!(started.elapsed() >= Duration::from_secs(60));
+}
+
+#[tokio::test]
+async fn a_bad_last_event_id_is_400() {
+    let ts = common::server(common::Options::default()).await;
+    let key = ts.key(Role::User).await;
+    let response = ts
+        .send(
+            axum::http::Request::builder()
+                .uri("/api/v1/events/stream")
+                .header("authorization", format!("Bearer {key}"))
+                .header("last-event-id", "yesterday")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+}
