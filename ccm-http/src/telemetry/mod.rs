@@ -7,6 +7,8 @@
 
 pub mod trace;
 
+use std::io::IsTerminal;
+
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -81,7 +83,12 @@ pub fn init(log: &LogConfig, telemetry: &TelemetryConfig) -> Result<Telemetry, E
                 .with_current_span(true)
                 .with_writer(std::io::stderr),
         ),
-        LogFormat::Text => Box::new(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)),
+        // Colours only for a person at a terminal, not in files and journals.
+        LogFormat::Text => Box::new(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_writer(std::io::stderr),
+        ),
     };
     let provider = exporter_provider(telemetry)?;
     let otel = provider
