@@ -30,6 +30,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod driver;
 pub mod error;
 pub mod metrics;

@@ -63,7 +63,9 @@ routes! {
     POST "/logout" PUBLIC
         "End the browser session" => post(system::logout),
     GET "/" PUBLIC
-        "Landing page (the dashboard will be served here)" => get(system::index),
+        "The web dashboard (a page that loads its data from the API)" => get(crate::dashboard::index),
+    GET "/assets/{*path}" PUBLIC
+        "The dashboard's embedded static assets (scripts, styles, icon)" => get(crate::dashboard::asset_handler),
     GET "/readyz" USER
         "Store reachable and lease state" => get(system::readyz),
     GET "/metrics" USER

@@ -1,11 +1,11 @@
 //! System endpoints: `/healthz` (process up, no auth), `/readyz` (store reachable,
 //! lease state), `/metrics` (Prometheus), the caller's session (`/api/v1/session`),
-//! the one-time admin login link (`/login/once`), `/logout`, and the landing page.
+//! the one-time admin login link (`/login/once`) and `/logout`.
 
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::json;
@@ -164,22 +164,3 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
     Ok(response)
 }
 
-/// `GET /`: where the dashboard (issue #9) will be served; until then a page that
-/// says where the API is.
-pub async fn index() -> impl IntoResponse {
-    Html(concat!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">",
-        "<title>ccm</title></head><body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\">",
-        "<h1>ccm is running</h1>",
-        "<p>The web dashboard is not part of this build yet. The REST API is at ",
-        "<a href=\"/api/v1/workers\">/api/v1</a> (your session cookie authenticates you), ",
-        "live events at <code>/api/v1/events/stream</code>, health at ",
-        "<a href=\"/healthz\">/healthz</a>.</p>",
-        "<p>Log in with your identity provider at <a href=\"/auth/login\">/auth/login</a> ",
-        "(when one is configured), or with the one-time admin link printed at start. ",
-        "API documentation: <a href=\"/api/v1/docs\">/api/v1/docs</a>.</p>",
-        "<p>Scripts: create an API key with <code>POST /api/v1/api-keys</code> ",
-        "and use the <code>ccm</code> command line (<code>ccm --help</code>).</p>",
-        "</body></html>"
-    ))
-}

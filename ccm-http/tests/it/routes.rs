@@ -137,7 +137,8 @@ async fn the_role_ladder_matches_the_issue() {
         Access::AtLeast(Role::User)
     );
     assert_eq!(access(&Method::GET, "/api/v2/nothing"), None);
-    // Only health, login, logout and the landing page are public.
+    // Only health, login, logout and the dashboard's page and static assets (which
+    // hold no data) are public.
     let public: Vec<&str> = ROUTES
         .iter()
         .filter(|r| r.access == Access::Public)
@@ -151,7 +152,8 @@ async fn the_role_ladder_matches_the_issue() {
             "/auth/login",
             "/auth/callback",
             "/logout",
-            "/"
+            "/",
+            "/assets/{*path}"
         ]
     );
 }

@@ -1,13 +1,14 @@
-// A real OpenID Connect provider (npm `oidc-provider`) for the browser-login test.
-// Listens on a free port and prints `ready <port>`. Logins complete without a form:
-// the account is the `login_hint` (alice: manager, root: admin, nobody: no role),
-// and consent is granted at once. ID tokens carry Keycloak-style
+// A real OpenID Connect provider (npm `oidc-provider`) for the login tests (Rust)
+// and the dashboard's browser tests. Listens on a free port and prints
+// `ready <port>`. Logins complete without a form: the account is the `login_hint`
+// (alice: manager, bob: user, root: admin, nobody: no role), and consent is granted
+// at once. ID tokens carry Keycloak-style
 // `realm_access.roles`; access tokens live ACCESS_TTL seconds; refresh tokens are
 // always issued.
 import http from 'node:http';
 import Provider from 'oidc-provider';
 
-const roles = { alice: ['manager'], root: ['admin'], nobody: [] };
+const roles = { alice: ['manager'], bob: ['user'], root: ['admin'], nobody: [] };
 const server = http.createServer();
 server.listen(0, '127.0.0.1', () => {
   const port = server.address().port;
