@@ -1,0 +1,273 @@
+//! `sse_fanout`: latency from an event's commit to its delivery to every one of
+//! 1,000 Server-Sent-Events subscribers of a listening `ccm` server (memory store,
+//! simulated cloud), beside the ceiling of an in-process fan-out: a tokio
+//! broadcast channel handing the same event to 1,000 receiver tasks.
+//!
+//! One iteration commits one event (a tag change) and waits until every
+//! subscriber has it; criterion times that (the slowest subscriber). Every single
+//! delivery is also recorded, and p50/p99 per design are printed at the end.
+//! `cargo test --benches` runs it once with 50 subscribers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ccm_core::fleet::CreateWorker;
+use ccm_core::ids::{Region, WorkerId};
+use ccm_core::secret::Secret;
+use ccm_http::auth::{api_keys, Role};
+use ccm_http::config::Config;
+use ccm_http::server::Server;
+use criterion::{criterion_group, criterion_main, Criterion};
+use futures_util::StreamExt;
+use tokio::runtime::Runtime;
+use tokio::sync::{broadcast, mpsc};
+
+const EVENT_TYPE: &str = "worker.tags.updated.v1";
+
+/// Full runs use 1,000 subscribers; criterion's test mode (`--bench` absent) 50.
+fn subscribers() -> usize {
+    if std::env::args().any(|a| a == "--bench") {
+        1000
+    } else {
+        50
+    }
+}
+
+/// Deliveries `(sequence, when)` from every subscriber.
+type Receipts = mpsc::UnboundedReceiver<(u64, Instant)>;
+
+/// Collects latencies per design for the summary.
+#[derive(Default)]
+struct Latencies(Mutex<BTreeMap<&'static str, Vec<Duration>>>);
+
+impl Latencies {
+    fn add(&self, design: &'static str, latencies: Vec<Duration>) {
+        self.0
+            .lock()
+            .unwrap()
+            .entry(design)
+            .or_default()
+            .extend(latencies);
+    }
+
+    fn print(&self) {
+        for (design, values) in self.0.lock().unwrap().iter_mut() {
+            values.sort();
+            let at = |q: f64| values[((values.len() - 1) as f64 * q) as usize];
+            println!(
+                "sse_fanout {design}: {} deliveries, p50 {:?}, p99 {:?}, max {:?}",
+                values.len(),
+                at(0.5),
+                at(0.99),
+                at(1.0)
+            );
+        }
+    }
+}
+
+/// Waits until `n` receipts of `sequence` arrived; their latencies from `start`.
+async fn await_all(
+    receipts: &mut Receipts,
+    sequence: u64,
+    n: usize,
+    start: Instant,
+) -> Vec<Duration> {
+    let mut latencies = Vec::with_capacity(n);
+    while latencies.len() < n {
+        let (seq, at) = tokio::time::timeout(Duration::from_secs(30), receipts.recv())
+            .await
+            .expect("every subscriber gets the event within 30 s")
+            .expect("subscribers alive");
+        if seq == sequence {
+            latencies.push(at.saturating_duration_since(start));
+        }
+    }
+    latencies
+}
+
+struct CcmSetup {
+    server: Server,
+    worker: WorkerId,
+    receipts: Receipts,
+    round: u64,
+}
+
+async fn ccm_setup(n: usize) -> CcmSetup {
+    let mut config = Config::default();
+    config.database.url = Secret::new("memory");
+    config.cloud.sim.seed_demo = false;
+    config.server.body_limit_bytes = 1 << 20;
+    let (server, _) = ccm_http::serve::build(&config).await.unwrap();
+    let (_, key) = api_keys::create_key(
+        server.state().store.as_ref(),
+        "bench",
+        Role::Admin,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let worker = server
+        .state()
+        .fleet
+        .create_worker(CreateWorker {
+            name: "fanout".into(),
+            region: Region::new("us-east-1"),
+            instance_type: None,
+            labels: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            idle_detection_disabled: true,
+            created_by: None,
+        })
+        .await
+        .unwrap()
+        .id;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/api/v1/events/stream?type={EVENT_TYPE}",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(server.clone().run(listener));
+
+    let (tx, receipts) = mpsc::unbounded_channel();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let (ready_tx, mut ready) = mpsc::unbounded_channel();
+    for _ in 0..n {
+        let response = client.get(&url).bearer_auth(&key).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let tx = tx.clone();
+        let ready_tx = ready_tx.clone();
+        tokio::spawn(async move {
+            let mut body = response.bytes_stream();
+            let mut buffer = String::new();
+            let mut announced = false;
+            while let Some(Ok(chunk)) = body.next().await {
+                let at = Instant::now();
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buffer.find("\n\n") {
+                    let block: String = buffer.drain(..end + 2).collect();
+                    let is_snapshot = block
+                        .lines()
+                        .any(|l| l.strip_prefix("event:").map(str::trim) == Some("snapshot"));
+                    if is_snapshot && !announced {
+                        announced = true;
+                        let _ = ready_tx.send(());
+                    }
+                    if let Some(id) = block.lines().find_map(|l| l.strip_prefix("id:")) {
+                        if let Ok(seq) = id.trim().parse::<u64>() {
+                            let _ = tx.send((seq, at));
+                        }
+                    }
+                }
+            }
+        });
+    }
+    for _ in 0..n {
+        ready.recv().await.unwrap();
+    }
+    CcmSetup {
+        server,
+        worker,
+        receipts,
+        round: 0,
+    }
+}
+
+/// One round on ccm: commit a tag change, wait for all subscribers.
+async fn ccm_round(s: &mut CcmSetup, n: usize) -> Vec<Duration> {
+    s.round += 1;
+    let start = Instant::now();
+    s.server
+        .state()
+        .fleet
+        .set_tags(
+            s.worker,
+            BTreeMap::from([("round".to_owned(), s.round.to_string())]),
+        )
+        .await
+        .unwrap();
+    let sequence = s.server.state().store.last_sequence().await.unwrap();
+    await_all(&mut s.receipts, sequence, n, start).await
+}
+
+struct BroadcastSetup {
+    sender: broadcast::Sender<(u64, Arc<String>)>,
+    receipts: Receipts,
+    sequence: u64,
+}
+
+fn broadcast_setup(n: usize) -> BroadcastSetup {
+    let (sender, _) = broadcast::channel::<(u64, Arc<String>)>(1024);
+    let (tx, receipts) = mpsc::unbounded_channel();
+    for _ in 0..n {
+        let mut rx = sender.subscribe();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Ok((seq, data)) = rx.recv().await {
+                // Touch the bytes as a writer would.
+                std::hint::black_box(data.len());
+                let _ = tx.send((seq, Instant::now()));
+            }
+        });
+    }
+    BroadcastSetup {
+        sender,
+        receipts,
+        sequence: 0,
+    }
+}
+
+async fn broadcast_round(s: &mut BroadcastSetup, n: usize) -> Vec<Duration> {
+    s.sequence += 1;
+    let start = Instant::now();
+    let payload = Arc::new(format!(
+        "{{\"sequence\":{},\"type\":\"{EVENT_TYPE}\"}}",
+        s.sequence
+    ));
+    s.sender.send((s.sequence, payload)).unwrap();
+    await_all(&mut s.receipts, s.sequence, n, start).await
+}
+
+fn sse_fanout(c: &mut Criterion) {
+    let n = subscribers();
+    let runtime = Runtime::new().unwrap();
+    let latencies = Arc::new(Latencies::default());
+    let mut group = c.benchmark_group(format!("sse_fanout/{n}_subscribers"));
+    group.sample_size(20);
+
+    let mut ccm = runtime.block_on(ccm_setup(n));
+    group.bench_function("ccm_sse_commit_to_last_delivery", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let round = runtime.block_on(ccm_round(&mut ccm, n));
+                total += round.iter().max().copied().unwrap_or_default();
+                latencies.add("ccm SSE", round);
+            }
+            total
+        })
+    });
+
+    let mut ceiling = runtime.block_on(async { broadcast_setup(n) });
+    group.bench_function("ceiling_in_process_broadcast", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let round = runtime.block_on(broadcast_round(&mut ceiling, n));
+                total += round.iter().max().copied().unwrap_or_default();
+                latencies.add("in-process broadcast (ceiling)", round);
+            }
+            total
+        })
+    });
+    group.finish();
+    latencies.print();
+    let _ = ccm.server.shutdown_handle().send(true);
+}
+
+criterion_group!(benches, sse_fanout);
+criterion_main!(benches);
