@@ -9,10 +9,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
-use super::system::{cookie_header, set_cookie};
+use super::system::session_redirect;
 use super::ApiQuery;
 use crate::auth::oidc_login::LoginError;
-use crate::auth::session::{CSRF_COOKIE, SESSION_COOKIE};
 use crate::state::AppState;
 
 fn login_error(error: LoginError) -> ApiError {
@@ -96,21 +95,6 @@ pub async fn callback(
     let (id, session) = state
         .sessions
         .open_with(&done.subject, done.role, Some(done.tokens));
-    let ttl = state.sessions.ttl().as_secs();
-    let secure = state.options.cookie_secure;
     let location = HeaderValue::from_str(&done.return_to).map_err(|e| ApiError::internal(&e))?;
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    response.headers_mut().insert(LOCATION, location);
-    set_cookie(
-        &mut response,
-        &cookie_header(SESSION_COOKIE, &id, ttl, true, secure),
-    )?;
-    set_cookie(
-        &mut response,
-        &cookie_header(CSRF_COOKIE, &session.csrf, ttl, false, secure),
-    )?;
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    session_redirect(&state, &id, &session.csrf, location)
 }

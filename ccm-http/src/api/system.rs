@@ -117,16 +117,28 @@ pub async fn login_once(
         .sessions
         .redeem(&query.token)
         .ok_or_else(|| ApiError::unauthenticated("this login link was used already or expired"))?;
+    session_redirect(&state, &id, &session.csrf, HeaderValue::from_static("/"))
+}
+
+/// A `303` to `location` that sets the cookies of a new browser session: the
+/// httpOnly session id and the CSRF token the page echoes in a header.
+pub fn session_redirect(
+    state: &AppState,
+    id: &str,
+    csrf: &str,
+    location: HeaderValue,
+) -> ApiResult<Response> {
     let ttl = state.sessions.ttl().as_secs();
     let secure = state.options.cookie_secure;
-    let mut response = (StatusCode::SEE_OTHER, [(LOCATION, "/")]).into_response();
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    response.headers_mut().insert(LOCATION, location);
     set_cookie(
         &mut response,
-        &cookie_header(SESSION_COOKIE, &id, ttl, true, secure),
+        &cookie_header(SESSION_COOKIE, id, ttl, true, secure),
     )?;
     set_cookie(
         &mut response,
-        &cookie_header(CSRF_COOKIE, &session.csrf, ttl, false, secure),
+        &cookie_header(CSRF_COOKIE, csrf, ttl, false, secure),
     )?;
     response
         .headers_mut()
@@ -163,4 +175,3 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
     )?;
     Ok(response)
 }
-

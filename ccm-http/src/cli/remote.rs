@@ -107,23 +107,14 @@ pub async fn workers(remote: &RemoteArgs, action: &WorkersAction) -> Result<(), 
             label,
             all,
         } => {
-            let mut query = vec![format!("include_terminated={all}"), "limit=1000".into()];
-            for (name, value) in [("region", region), ("status", status), ("label", label)] {
-                if let Some(v) = value {
-                    query.push(format!("{name}={}", encode(v)));
-                }
-            }
-            let page = c
-                .get(&format!("/api/v1/workers?{}", query.join("&")))
-                .await?;
-            print(remote.json, &page, |p| {
-                let items = p
-                    .get("items")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                table(&WORKER_HEADERS, &worker_rows(&items))
-            });
+            let listing = Listing {
+                path: "/api/v1/workers",
+                query: vec![format!("include_terminated={all}")],
+                filters: vec![("region", region), ("status", status), ("label", label)],
+                headers: &WORKER_HEADERS,
+                rows: worker_rows,
+            };
+            listing.print(&c, remote.json).await?;
         }
         WorkersAction::Show { id } => {
             let w = c.get(&format!("/api/v1/workers/{}", encode(id))).await?;
@@ -242,29 +233,52 @@ fn lablet_rows(items: &[Value]) -> Vec<Vec<String>> {
 
 const LABLET_HEADERS: [&str; 6] = ["ID", "OWNER", "PHASE", "START", "END", "WORKER"];
 
+/// One page (up to 1,000 items) of a list endpoint, printed as a table or JSON.
+struct Listing<'a> {
+    path: &'static str,
+    query: Vec<String>,
+    /// Optional filters, sent as `name=value` when given.
+    filters: Vec<(&'static str, &'a Option<String>)>,
+    headers: &'a [&'a str],
+    rows: fn(&[Value]) -> Vec<Vec<String>>,
+}
+
+impl Listing<'_> {
+    async fn print(self, c: &Client, json: bool) -> Result<(), Error> {
+        let mut query = self.query;
+        query.push("limit=1000".into());
+        for (name, value) in self.filters {
+            if let Some(v) = value {
+                query.push(format!("{name}={}", encode(v)));
+            }
+        }
+        let page = c.get(&format!("{}?{}", self.path, query.join("&"))).await?;
+        print(json, &page, |p| {
+            let items = p
+                .get("items")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            table(self.headers, &(self.rows)(&items))
+        });
+        Ok(())
+    }
+}
+
 /// Runs `ccm lablets …`.
 pub async fn lablets(remote: &RemoteArgs, action: &LabletsAction) -> Result<(), Error> {
     let c = client(remote)?;
     let one = |l: &Value| table(&LABLET_HEADERS, &lablet_rows(std::slice::from_ref(l)));
     match action {
         LabletsAction::List { phase, owner } => {
-            let mut query = vec!["limit=1000".to_owned()];
-            for (name, value) in [("phase", phase), ("owner", owner)] {
-                if let Some(v) = value {
-                    query.push(format!("{name}={}", encode(v)));
-                }
-            }
-            let page = c
-                .get(&format!("/api/v1/lablets?{}", query.join("&")))
-                .await?;
-            print(remote.json, &page, |p| {
-                let items = p
-                    .get("items")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                table(&LABLET_HEADERS, &lablet_rows(&items))
-            });
+            let listing = Listing {
+                path: "/api/v1/lablets",
+                query: Vec::new(),
+                filters: vec![("phase", phase), ("owner", owner)],
+                headers: &LABLET_HEADERS,
+                rows: lablet_rows,
+            };
+            listing.print(&c, remote.json).await?;
         }
         LabletsAction::Show { id } => {
             let l = c.get(&format!("/api/v1/lablets/{}", encode(id))).await?;
