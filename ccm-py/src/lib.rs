@@ -1,4 +1,40 @@
 //! # ccm-py
 //!
-//! Will hold the pyo3 bindings published as the `ccm` Python package (issue #10). It
-//! exposes nothing yet.
+//! The pyo3 extension `ccm._native` behind the Python package `ccm` (built with
+//! maturin, abi3 for Python ≥ 3.9). The Python package (`python/ccm`) wraps it
+//! with typed domain classes, the exception hierarchy and the asyncio API.
+//!
+//! * [`place`] — `ccm.place`: ccm-core's placement on plain Python objects, the
+//!   GIL released while it works; [`placement_output`] holds the plan classes.
+//! * [`engine`] — `ccm.Engine`: the embedded engine, assembled with the server's
+//!   own `ccm_http::app` functions from a `ccm_http::config::Config` built by
+//!   [`settings`]; a virtual clock for the simulator. [`ops`] lists its use cases.
+//! * [`convert`] — Python values ↔ JSON, the shape records cross in.
+//! * [`error`] — the crate's error type and its mapping onto `ccm.errors`.
+
+pub mod convert;
+pub mod engine;
+pub mod error;
+pub mod ops;
+pub mod place;
+pub mod placement_input;
+pub mod placement_output;
+pub mod settings;
+
+use pyo3::prelude::*;
+
+/// The extension module `ccm._native`.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(place::place, m)?)?;
+    m.add_function(wrap_pyfunction!(place::native_place_seconds, m)?)?;
+    m.add_class::<engine::Engine>()?;
+    m.add_class::<placement_output::Plan>()?;
+    m.add_class::<placement_output::Assignment>()?;
+    m.add_class::<placement_output::Unplaced>()?;
+    m.add_class::<placement_output::ScaleUp>()?;
+    m.add_class::<placement_output::ScaleUpLine>()?;
+    let aliases: Vec<(&str, &str)> = settings::ALIASES.to_vec();
+    m.add("SETTING_ALIASES", aliases)?;
+    Ok(())
+}

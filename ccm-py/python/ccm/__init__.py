@@ -1,0 +1,89 @@
+"""ccm for Python: lablet placement and the embedded fleet engine for Cisco
+Modeling Labs workers on AWS EC2.
+
+* :func:`place` — ccm's placement engine on plain Python objects (the GIL is
+  released while it works), returning a :class:`Plan`.
+* :class:`Engine` / :class:`AsyncEngine` — the fleet engine embedded in this
+  process, assembled as the ``ccm`` server assembles it, on the simulator with a
+  virtual clock (``cloud="sim"``) or on AWS (``cloud="aws"``).
+* Domain records (:class:`Worker`, :class:`Lablet`, …) and the exception
+  hierarchy rooted at :class:`CcmError`.
+"""
+
+from . import _native
+from ._native import Assignment, Plan, ScaleUp, ScaleUpLine, Unplaced, native_place_seconds, place
+from .aio import AsyncEngine
+from .engine import Engine, TimeLike
+from .errors import (
+    CapacityExceeded,
+    CcmError,
+    CloudError,
+    CmlError,
+    Conflict,
+    CorruptEventLog,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    StoreError,
+    Unsupported,
+)
+from .models import (
+    Event,
+    Job,
+    Lab,
+    Lablet,
+    LabletDefinition,
+    LabletSpec,
+    LabletStatus,
+    Meta,
+    Record,
+    Worker,
+    WorkerSpec,
+    WorkerStatus,
+    parse_time,
+)
+from .placement import LabletRequest, PriceRow, WorkerCapacity
+
+#: Short setting names of :meth:`Engine.open` and the config paths they set.
+SETTINGS = dict(_native.SETTING_ALIASES)
+
+__all__ = [
+    "place",
+    "native_place_seconds",
+    "Plan",
+    "Assignment",
+    "Unplaced",
+    "ScaleUp",
+    "ScaleUpLine",
+    "WorkerCapacity",
+    "LabletRequest",
+    "PriceRow",
+    "Engine",
+    "AsyncEngine",
+    "TimeLike",
+    "SETTINGS",
+    "Record",
+    "Meta",
+    "Worker",
+    "WorkerSpec",
+    "WorkerStatus",
+    "LabletDefinition",
+    "Lablet",
+    "LabletSpec",
+    "LabletStatus",
+    "Lab",
+    "Job",
+    "Event",
+    "parse_time",
+    "CcmError",
+    "NotFound",
+    "Conflict",
+    "CapacityExceeded",
+    "InvalidTransition",
+    "InvalidInput",
+    "CloudError",
+    "CmlError",
+    "StoreError",
+    "CorruptEventLog",
+    "Unsupported",
+]

@@ -1,0 +1,107 @@
+"""Type stubs of the Rust extension ``ccm._native`` (see ``ccm-py/src``)."""
+
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+SETTING_ALIASES: List[Tuple[str, str]]
+
+class Assignment:
+    """A lablet placed on a worker, with the ports reserved for it."""
+
+    @property
+    def request_index(self) -> int: ...
+    @property
+    def lablet(self) -> Any: ...
+    @property
+    def worker_index(self) -> int: ...
+    @property
+    def worker(self) -> Any: ...
+    @property
+    def ports(self) -> List[int]: ...
+    def to_dict(self) -> Dict[str, Any]: ...
+
+class Unplaced:
+    """A lablet no worker could take, and why."""
+
+    @property
+    def request_index(self) -> int: ...
+    @property
+    def lablet(self) -> Any: ...
+    @property
+    def reasons(self) -> Dict[str, int]: ...
+    @property
+    def dominant_reason(self) -> Optional[str]: ...
+    @property
+    def rejections(self) -> List[Tuple[Any, str]]: ...
+    def to_dict(self) -> Dict[str, Any]: ...
+
+class ScaleUpLine:
+    """New workers of one instance type."""
+
+    @property
+    def instance_type(self) -> str: ...
+    @property
+    def workers(self) -> int: ...
+    @property
+    def lablets(self) -> int: ...
+    @property
+    def hourly_usd(self) -> float: ...
+    def to_dict(self) -> Dict[str, Any]: ...
+
+class ScaleUp:
+    """What to launch for the lablets that did not fit."""
+
+    @property
+    def lines(self) -> List[ScaleUpLine]: ...
+    @property
+    def total_hourly_usd(self) -> float: ...
+    @property
+    def unfittable(self) -> List[Any]: ...
+    @property
+    def workers(self) -> int: ...
+    def to_dict(self) -> Dict[str, Any]: ...
+
+class Plan:
+    """The outcome of :func:`place`."""
+
+    @property
+    def policy(self) -> str: ...
+    @property
+    def assignments(self) -> List[Assignment]: ...
+    @property
+    def unplaced(self) -> List[Unplaced]: ...
+    @property
+    def scale_up(self) -> ScaleUp: ...
+    @property
+    def workers_used(self) -> int: ...
+    def is_complete(self) -> bool: ...
+    def to_dict(self) -> Dict[str, Any]: ...
+
+class Engine:
+    """The native engine; use :class:`ccm.Engine`."""
+
+    @staticmethod
+    def open(
+        database_url: str,
+        cloud: str = "sim",
+        settings: Optional[Dict[str, Any]] = None,
+        start: Optional[str] = None,
+    ) -> "Engine": ...
+    @property
+    def simulated(self) -> bool: ...
+    def call(self, request: Dict[str, Any]) -> Any: ...
+
+def place(
+    workers: Iterable[Any],
+    requests: Iterable[Any],
+    policy: str = "pack",
+    price_table: Optional[Iterable[Any]] = None,
+) -> Plan:
+    """Places lablet ``requests`` on ``workers`` (see :mod:`ccm`)."""
+
+def native_place_seconds(
+    workers: Iterable[Any],
+    requests: Iterable[Any],
+    policy: str = "pack",
+    repeat: int = 1,
+) -> float:
+    """Seconds the Rust side of :func:`place` takes on these inputs (best of ``repeat``)."""

@@ -1,0 +1,197 @@
+//! The embedded engine behind `ccm.Engine`: assembled exactly as the server does
+//! (`ccm_http::app`), on a virtual clock for `cloud="sim"` so that Python drives
+//! the fleet's time with `advance`, or on the real clock for `cloud="aws"`.
+//!
+//! Each call converts its arguments while holding the GIL, then releases it and
+//! blocks on the engine's own tokio runtime; so Python threads (and the asyncio
+//! layer's executor) run calls in parallel.
+
+use std::sync::Arc;
+
+use ccm_core::fleet::Fleet;
+use ccm_core::ports::{Clock, Store, VirtualClock};
+use ccm_core::runtime::JobRunner;
+use ccm_core::time::{plus_seconds, Timestamp};
+use ccm_http::app::{build_engine, cloud_parts_on, fleet_settings, open_store, sim_config};
+use ccm_http::config::CloudKind;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use serde_json::Value;
+
+use crate::convert::{to_json, to_python};
+use crate::error::BindingError;
+use crate::ops::{execute, Op};
+use crate::settings::config_from;
+
+/// Longest single `advance`, in seconds (a year): beyond it a typo, not a plan.
+const MAX_ADVANCE_SECONDS: f64 = 366.0 * 86_400.0;
+
+/// An engine opened from Python.
+#[pyclass(frozen, module = "ccm._native")]
+pub struct Engine {
+    runtime: tokio::runtime::Runtime,
+    fleet: Arc<Fleet>,
+    jobs: Arc<JobRunner>,
+    store: Arc<dyn Store>,
+    /// The virtual clock of a simulated engine.
+    clock: Option<VirtualClock>,
+    regions: Vec<String>,
+    /// Keeps the simulated world alive as long as the engine.
+    _sim: Option<ccm_sim::Simulation>,
+}
+
+impl Engine {
+    pub(crate) fn fleet(&self) -> &Arc<Fleet> {
+        &self.fleet
+    }
+
+    pub(crate) fn jobs(&self) -> &Arc<JobRunner> {
+        &self.jobs
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub(crate) fn regions(&self) -> &[String] {
+        &self.regions
+    }
+
+    /// Moves the virtual clock `seconds` on, running every job and controller that
+    /// comes due on the way (`Fleet::run_until`). Returns the new time.
+    pub(crate) async fn advance(&self, seconds: f64) -> Result<Timestamp, BindingError> {
+        let Some(clock) = &self.clock else {
+            return Err(BindingError::Unsupported(
+                "advance needs a simulated engine (cloud=\"sim\"); use step() on the real clock"
+                    .into(),
+            ));
+        };
+        if !seconds.is_finite() || !(0.0..=MAX_ADVANCE_SECONDS).contains(&seconds) {
+            return Err(BindingError::input(
+                "seconds",
+                "must be between 0 and a year of seconds",
+            ));
+        }
+        // Bounded just above, so the conversion cannot overflow.
+        #[allow(clippy::cast_possible_truncation)]
+        let whole = seconds.ceil() as i64;
+        let until = plus_seconds(clock.now(), whole);
+        self.fleet.run_until(&self.jobs, None, clock, until).await?;
+        Ok(clock.now())
+    }
+
+    /// Runs what is due now once; returns when something is next due.
+    pub(crate) async fn step(&self) -> Result<Option<Timestamp>, BindingError> {
+        Ok(self.fleet.step(&self.jobs, None).await?)
+    }
+
+    fn run(&self, py: Python<'_>, op: Op) -> Result<Value, BindingError> {
+        py.detach(|| self.runtime.block_on(execute(self, op)))
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, BindingError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("ccm-engine")
+        .enable_all()
+        .build()
+        .map_err(|e| BindingError::Unsupported(format!("cannot start the engine runtime: {e}")))
+}
+
+#[pymethods]
+impl Engine {
+    /// Opens the engine on `database_url` (`sqlite://path`, `sqlite::memory:`,
+    /// `postgres://…` or `memory`) with `cloud` `"sim"` or `"aws"`; `settings` maps
+    /// short names or dotted config paths to values (see `ccm.Engine.open`).
+    /// `start` (RFC 3339) sets a simulated engine's clock; by default the
+    /// simulator's fixed start, so runs repeat exactly.
+    #[staticmethod]
+    #[pyo3(signature = (database_url, cloud = "sim", settings = None, start = None))]
+    fn open(
+        py: Python<'_>,
+        database_url: &str,
+        cloud: &str,
+        settings: Option<&Bound<'_, PyDict>>,
+        start: Option<&Bound<'_, PyAny>>,
+    ) -> Result<Engine, BindingError> {
+        let settings = match settings {
+            Some(dict) => match to_json(dict.as_any())? {
+                Value::Object(map) => map,
+                _ => serde_json::Map::new(),
+            },
+            None => serde_json::Map::new(),
+        };
+        let config = config_from(database_url, cloud, settings)?;
+        let start: Option<Timestamp> = match start {
+            Some(value) => Some(
+                serde_json::from_value(to_json(value)?)
+                    .map_err(|e| BindingError::input("start", e.to_string()))?,
+            ),
+            None => None,
+        };
+        let runtime = runtime()?;
+        let simulated = config.cloud.provider == CloudKind::Sim;
+        let virtual_clock =
+            simulated.then(|| VirtualClock::new(start.unwrap_or(sim_config(&config).start)));
+        let clock: Arc<dyn Clock> = match &virtual_clock {
+            Some(clock) => Arc::new(clock.clone()),
+            None => Arc::new(ccm_core::ports::SystemClock),
+        };
+        let (store, parts, engine) = py.detach(|| {
+            runtime.block_on(async {
+                let (store, _kind) = open_store(&config).await?;
+                let parts = cloud_parts_on(&config, clock)?;
+                let licence = config.cml.licence_token.clone();
+                let engine =
+                    build_engine(store.clone(), &parts, fleet_settings(&config), licence).await?;
+                // What a restart must pick up, as the server's driver does on leading.
+                engine.fleet.enqueue_unconverged().await?;
+                engine.fleet.enqueue_open_lablets().await?;
+                Ok::<_, BindingError>((store, parts, engine))
+            })
+        })?;
+        Ok(Engine {
+            runtime,
+            fleet: engine.fleet,
+            jobs: engine.jobs,
+            store,
+            clock: virtual_clock,
+            regions: config.cloud.regions.clone(),
+            _sim: parts.sim,
+        })
+    }
+
+    /// True when the engine runs on the simulator's virtual clock.
+    #[getter]
+    fn simulated(&self) -> bool {
+        self.clock.is_some()
+    }
+
+    /// Runs one use case: `request["op"]` names it, the other keys are its
+    /// arguments. Returns the result's JSON shape as plain Python values.
+    fn call<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'py, PyDict>,
+    ) -> Result<Bound<'py, PyAny>, BindingError> {
+        let request = to_json(request.as_any())?;
+        let name = request
+            .get("op")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_owned();
+        let op: Op = serde_json::from_value(request)
+            .map_err(|e| BindingError::input("arguments", format!("{name}: {e}")))?;
+        let value = self.run(py, op)?;
+        Ok(to_python(py, &value)?)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Engine(simulated={}, regions={:?})",
+            self.clock.is_some(),
+            self.regions
+        )
+    }
+}

@@ -1,0 +1,120 @@
+"""ccm-core's errors arrive as the ccm exception hierarchy, with code and details."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+
+import ccm
+from conftest import topology
+
+
+def test_hierarchy():
+    for cls in (ccm.NotFound, ccm.Conflict, ccm.CapacityExceeded, ccm.InvalidTransition,
+                ccm.InvalidInput, ccm.CloudError, ccm.CmlError, ccm.StoreError,
+                ccm.CorruptEventLog, ccm.Unsupported):
+        assert issubclass(cls, ccm.CcmError)
+    assert issubclass(ccm.CapacityExceeded, ccm.Conflict)
+    assert issubclass(ccm.NotFound, LookupError)
+    assert issubclass(ccm.InvalidInput, ValueError)
+
+
+def test_not_found_carries_kind_and_id(engine):
+    missing = str(uuid.uuid4())
+    with pytest.raises(ccm.NotFound) as raised:
+        engine.get_worker(missing)
+    error = raised.value
+    assert error.code == "not_found"
+    assert error.details == {"kind": "worker", "id": missing}
+    assert missing in error.message and missing in str(error)
+    with pytest.raises(ccm.NotFound):
+        engine.get_lablet(str(uuid.uuid4()))
+    with pytest.raises(ccm.NotFound):
+        engine.trigger_job("no-such-job")
+
+
+def test_malformed_arguments_are_invalid_input(engine):
+    with pytest.raises(ccm.InvalidInput) as raised:
+        engine.get_worker("not-a-uuid")
+    assert raised.value.details["field"] == "arguments"
+    with pytest.raises(ccm.InvalidInput, match="region"):
+        engine.create_worker("w", region="mars-north-1")
+    with pytest.raises(ccm.InvalidInput, match="list_lablets: unknown variant `dancing`"):
+        engine.list_lablets(phase=["dancing"])
+    with pytest.raises(ccm.InvalidInput):
+        engine.advance(-5)
+
+
+def test_validation_errors_name_the_field(engine):
+    with pytest.raises(ccm.InvalidInput) as raised:
+        engine.create_definition("x", version="1.0.0", topology_yaml="nodes: [", cpus=1,
+                                 memory_gib=1)
+    assert raised.value.code == "validation_failed"
+    assert "topology" in raised.value.details["field"]
+
+
+def test_invalid_transition_carries_the_states(engine):
+    w = engine.create_worker("doomed")
+    engine.terminate_worker(w.id)
+    with pytest.raises(ccm.InvalidTransition) as raised:
+        engine.start_worker(w.id)
+    assert raised.value.code == "invalid_transition"
+    assert raised.value.details["machine"] == "worker"
+    assert raised.value.details["to"] == "a new desired status"
+
+
+def test_cancelling_a_finished_lablet_is_an_invalid_transition(engine):
+    d = engine.create_definition("d", version="1.0.0", topology_yaml=topology(1), cpus=1,
+                                 memory_gib=1, max_duration_minutes=60)
+    now = engine.now()
+    lablet = engine.create_lablet(d.id, start=now + timedelta(minutes=1),
+                                  end=now + timedelta(minutes=30))
+    engine.advance(3600)
+    finished = engine.get_lablet(lablet.id)
+    assert finished.phase in ("terminated", "expired", "failed")
+    with pytest.raises(ccm.InvalidTransition) as raised:
+        engine.cancel_lablet(lablet.id)
+    assert raised.value.details["machine"] == "lablet"
+    assert raised.value.details["from"] == finished.phase
+
+
+def test_conflicting_definition_versions(engine):
+    args = dict(version="1.0.0", topology_yaml=topology(1), cpus=1, memory_gib=1)
+    engine.create_definition("same", **args)
+    with pytest.raises(ccm.CcmError) as raised:
+        engine.create_definition("same", **args)
+    assert isinstance(raised.value, (ccm.Conflict, ccm.InvalidInput))
+
+
+def test_open_refuses_bad_settings():
+    with pytest.raises(ccm.InvalidInput, match="not a setting"):
+        ccm.Engine.open("memory", "sim", colour="blue")
+    with pytest.raises(ccm.InvalidInput):
+        ccm.Engine.open("memory", "moon")
+    with pytest.raises(ccm.InvalidInput):
+        ccm.Engine.open("memory", "sim", regions="us-east-1")
+    with pytest.raises(ccm.InvalidInput):
+        ccm.Engine.open("memory", "sim", **{"engine.no_such_key": 1})
+    # The server's own checks run too (field paths in details).
+    with pytest.raises(ccm.InvalidInput) as raised:
+        ccm.Engine.open("memory", "sim", regions=[])
+    assert raised.value.code == "invalid_config"
+    assert raised.value.details["problems"][0]["path"].startswith("cloud.regions")
+
+
+def test_settings_reach_the_engine():
+    engine = ccm.Engine.open("memory", "sim", regions=["eu-west-1", "us-east-1"],
+                             idle_detection=False)
+    w = engine.create_worker("w")
+    assert w.region == "eu-west-1"  # the first configured region is the default
+    assert w.spec.idle.enabled is False
+    assert "regions" in ccm.SETTINGS and ccm.SETTINGS["regions"] == "cloud.regions"
+
+
+def test_sqlite_file_survives_reopening(tmp_path):
+    url = f"sqlite://{tmp_path}/ccm.db"
+    first = ccm.Engine.open(url, "sim", regions=["us-east-1"])
+    w = first.create_worker("kept")
+    del first
+    again = ccm.Engine.open(url, "sim", regions=["us-east-1"])
+    assert again.get_worker(w.id).name == "kept"
