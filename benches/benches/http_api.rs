@@ -94,6 +94,9 @@ fn load(url: &str, key: &str, requests: usize) -> (Duration, (u128, u128)) {
     )
 }
 
+/// `(p50, p99)` nanoseconds of each sample, per design.
+type Percentiles = BTreeMap<&'static str, Vec<(u128, u128)>>;
+
 struct Servers {
     ccm_url: String,
     bare_url: String,
@@ -176,7 +179,7 @@ fn http_api(c: &mut Criterion) {
     let workers = if full_run() { 1000 } else { 100 };
     let runtime = Runtime::new().unwrap();
     let s = runtime.block_on(servers(workers));
-    let percentiles: Arc<Mutex<BTreeMap<&'static str, Vec<(u128, u128)>>>> = Arc::default();
+    let percentiles: Arc<Mutex<Percentiles>> = Arc::default();
     let mut group = c.benchmark_group(format!("http_api/get_workers_{workers}"));
     group.sample_size(10);
     group.throughput(criterion::Throughput::Elements(1));

@@ -107,6 +107,7 @@ mod hooks;
 pub mod http;
 mod rng;
 mod simulation;
+pub mod week;
 mod world;
 
 pub use calls::{CallCounts, DESCRIBE_PAGE, METRIC_QUERIES_PAGE, MUTATION_PAGE, STATUS_PAGE};

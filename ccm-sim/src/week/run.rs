@@ -1,0 +1,257 @@
+//! Running a week: the simulator and the engine on one virtual clock, the
+//! definitions and bookings, the policy's initial fleet, then the engine driven to
+//! the end of the week; the report is read back from the event log.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ccm_core::definition::{LabletDefinition, NewDefinition};
+use ccm_core::event::EventPayload;
+use ccm_core::fleet::{Adapters, CreateWorker, Fleet, FleetSettings};
+use ccm_core::ids::{LabletId, Region};
+use ccm_core::lablet::{Lablet, LabletPhase, NewLablet, Timeslot};
+use ccm_core::ports::store::{ChangeSet, WorkerFilter};
+use ccm_core::ports::{Clock, Store, VirtualClock};
+use ccm_core::runtime::JobRunner;
+use ccm_core::store::MemoryStore;
+use ccm_core::time::{from_unix_seconds, plus_seconds, Timestamp};
+use ccm_core::version::SemVer;
+
+use super::ledger::WorkerChange;
+use super::policy::{always_on_size, needs_of, settings, Policy, NODE_LIMIT};
+use super::report::{build_report, LabletOutcome, RunFacts, WeekReport};
+use super::traffic::{generate, WeekConfig};
+use super::WeekError;
+use crate::{SimConfig, Simulation};
+
+/// Monday 2025-03-03 00:00 UTC: the week starts on a Monday, after every
+/// simulated image exists.
+const WEEK_START_UNIX: i64 = 1_740_960_000;
+/// The engine runs this long before the week so the always-on fleet is up when
+/// it starts (a metal boot plus CML is about 25 minutes).
+const WARM_UP_SECONDS: i64 = 2 * 3600;
+
+fn topology(name: &str, nodes: u32) -> String {
+    let mut yaml = format!("lab:\n  title: {name}\nnodes:\n");
+    for n in 0..nodes {
+        yaml.push_str(&format!(
+            "  - id: n{n}\n    label: r{n}\n    node_definition: iosv\n"
+        ));
+    }
+    yaml.push_str("links: []\n");
+    yaml
+}
+
+async fn create_definitions(
+    fleet: &Fleet,
+    config: &WeekConfig,
+) -> Result<Vec<LabletDefinition>, WeekError> {
+    let mut out = Vec::new();
+    for (index, shape) in config.definitions.iter().enumerate() {
+        let mut needs = needs_of(config, index);
+        needs.nodes = 0; // counted from the topology by the engine
+        out.push(
+            fleet
+                .create_definition(NewDefinition {
+                    name: shape.name.clone(),
+                    version: SemVer::new(1, 0, 0),
+                    topology_yaml: topology(&shape.name, shape.nodes),
+                    needs,
+                    licence_affinity: None,
+                    min_cml_version: None,
+                    max_duration_minutes: shape.max_minutes,
+                    warm_pool_depth: 0,
+                })
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
+/// Books every lablet the way `Fleet::create_lablet` does, but with ids derived
+/// from the booking index: the engine breaks placement ties by lablet id, so random
+/// ids would make two runs of one seed differ.
+async fn book(
+    fleet: &Fleet,
+    store: &MemoryStore,
+    config: &WeekConfig,
+    definitions: &[LabletDefinition],
+    week_start: Timestamp,
+) -> Result<Vec<(LabletId, Timeslot, usize)>, WeekError> {
+    let traffic = generate(config)?;
+    let now = fleet.clock().now();
+    let lead = i64::from(fleet.settings().lablets.lead_time_seconds);
+    let mut booked = Vec::with_capacity(traffic.bookings.len());
+    for (index, booking) in traffic.bookings.iter().enumerate() {
+        let definition = definitions
+            .get(booking.definition)
+            .ok_or_else(|| WeekError::Config("booking of an unknown definition".into()))?;
+        let timeslot = Timeslot {
+            start: plus_seconds(week_start, booking.start_offset_seconds),
+            end: plus_seconds(week_start, booking.end_offset_seconds()),
+        };
+        let id = LabletId::from_u128(index as u128 + 1);
+        let input = NewLablet {
+            owner: booking.owner.clone(),
+            timeslot,
+            reservation_id: None,
+        };
+        let (lablet, event) = Lablet::create(id, definition, input, now)?;
+        store
+            .commit(ChangeSet::new().put_lablet(lablet).events([event]))
+            .await?;
+        fleet.nudge_lablet_at(id, plus_seconds(timeslot.start, -lead).max(now));
+        booked.push((id, timeslot, booking.definition));
+    }
+    Ok(booked)
+}
+
+/// Launches the always-on fleet, spread over the regions, with idle detection off.
+async fn launch_always_on(
+    fleet: &Fleet,
+    config: &WeekConfig,
+    settings: &FleetSettings,
+) -> Result<(), WeekError> {
+    let traffic = generate(config)?;
+    let capacity = ccm_core::fleet::settings::capacity_for(
+        &settings.instance_types,
+        &settings.launch.instance_type,
+    )
+    .declared;
+    let size = always_on_size(
+        config,
+        &traffic,
+        capacity,
+        i64::from(settings.lablets.lead_time_seconds),
+    );
+    let regions = &settings.autoscaler.regions;
+    for n in 0..size {
+        let region = regions
+            .get(n % regions.len().max(1))
+            .cloned()
+            .unwrap_or_else(|| Region::new("us-east-1"));
+        fleet
+            .create_worker(CreateWorker {
+                name: format!("always-on-{n:03}"),
+                region,
+                instance_type: None,
+                labels: BTreeMap::new(),
+                tags: BTreeMap::new(),
+                idle_detection_disabled: true,
+                created_by: Some("week".into()),
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// Runs the week of `config` under `policy` and reports on it.
+pub async fn run_week(config: &WeekConfig, policy: Policy) -> Result<WeekReport, WeekError> {
+    config.validate()?;
+    let week_start = from_unix_seconds(WEEK_START_UNIX);
+    let week_end = plus_seconds(week_start, i64::from(config.days) * 86_400);
+    let mut sim_config = SimConfig {
+        start: plus_seconds(week_start, -WARM_UP_SECONDS),
+        ..SimConfig::default()
+    };
+    sim_config.cml.licensed_at_launch = true;
+    sim_config.cml.registered_node_limit = NODE_LIMIT;
+    let clock = VirtualClock::new(sim_config.start);
+    let sim = Simulation::with_virtual_clock(config.seed, sim_config, clock.clone());
+    let settings = settings(policy, config);
+    let store = Arc::new(MemoryStore::new());
+    let fleet = Arc::new(Fleet::new(
+        Adapters {
+            store: store.clone(),
+            cloud: Arc::new(sim.cloud()),
+            cml: Arc::new(sim.cml()),
+            clock: Arc::new(clock.clone()),
+        },
+        settings.clone(),
+    ));
+    let mut runner = JobRunner::new(store.clone(), Arc::new(clock.clone()));
+    fleet.register_jobs(&mut runner).await?;
+    let definitions = create_definitions(&fleet, config).await?;
+    if policy == Policy::AlwaysOn {
+        launch_always_on(&fleet, config, &settings).await?;
+    }
+    let booked = book(&fleet, &store, config, &definitions, week_start).await?;
+    // Hour by hour, so a long week never holds one huge step.
+    let mut until = clock.now();
+    while until < week_end {
+        until = plus_seconds(until, 3600).min(week_end);
+        fleet.run_until(&runner, None, &clock, until).await?;
+    }
+    let facts = collect_facts(&*store, &settings, &booked, week_start, week_end).await?;
+    Ok(build_report(config, policy, &settings, &facts))
+}
+
+/// Each worker's changes and each lablet's readiness, from the event log.
+async fn collect_facts(
+    store: &dyn Store,
+    settings: &FleetSettings,
+    booked: &[(LabletId, Timeslot, usize)],
+    week_start: Timestamp,
+    week_end: Timestamp,
+) -> Result<RunFacts, WeekError> {
+    let workers = store
+        .list_workers(&WorkerFilter {
+            include_terminated: true,
+            ..WorkerFilter::default()
+        })
+        .await?;
+    let types: BTreeMap<String, String> = workers
+        .iter()
+        .map(|w| (w.id.to_string(), w.instance_type.clone()))
+        .collect();
+    let mut ready_at: BTreeMap<String, Timestamp> = BTreeMap::new();
+    let mut changes: BTreeMap<String, Vec<(Timestamp, WorkerChange)>> = BTreeMap::new();
+    let mut after = 0u64;
+    loop {
+        let page = store.read_events(after, 10_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.sequence;
+        for stored in &page {
+            let event = &stored.event;
+            let subject = &event.subject.id;
+            let change = match &event.payload {
+                EventPayload::LabletPhaseChanged {
+                    to: LabletPhase::Ready,
+                    ..
+                } => {
+                    ready_at.entry(subject.clone()).or_insert(event.occurred_at);
+                    continue;
+                }
+                EventPayload::WorkerStatusUpdated { to, .. } => WorkerChange::State(*to),
+                EventPayload::WorkerCapacityAllocated { lablet, .. } => {
+                    WorkerChange::Allocated(lablet.to_string())
+                }
+                EventPayload::WorkerCapacityReleased { lablet } => {
+                    WorkerChange::Released(lablet.to_string())
+                }
+                _ => continue,
+            };
+            changes
+                .entry(subject.clone())
+                .or_default()
+                .push((event.occurred_at, change));
+        }
+    }
+    let lablets = booked
+        .iter()
+        .map(|(id, slot, definition)| LabletOutcome {
+            start: slot.start,
+            end: slot.end,
+            definition: *definition,
+            ready_at: ready_at.get(&id.to_string()).copied(),
+        })
+        .collect();
+    Ok(RunFacts {
+        week_start,
+        week_end,
+        workers: changes,
+        instance_types: types,
+        default_instance_type: settings.launch.instance_type.clone(),
+        lablets,
+    })
+}

@@ -1,0 +1,103 @@
+//! The simulated week on a shorter seeded scenario (two weekdays): the policies
+//! compare the way the design says they must, and a seed gives one answer.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use ccm_sim::week::{markdown_table, run_week, svg_chart, Policy, WeekConfig, WeekReport};
+
+const SEED: u64 = 7;
+
+async fn run(policy: Policy) -> WeekReport {
+    run_week(&WeekConfig::short(SEED), policy).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policies_compare_as_designed_and_a_seed_is_deterministic() {
+    let autoscaler = run(Policy::Autoscaler).await;
+    let always_on = run(Policy::AlwaysOn).await;
+    let reactive = run(Policy::Reactive).await;
+    let reports = [autoscaler.clone(), always_on.clone(), reactive.clone()];
+    println!("{}", markdown_table(&reports));
+
+    assert!(autoscaler.lablets > 100, "the scenario books real traffic");
+    for report in &reports {
+        assert!(
+            report.lower_bound_worker_hours > 0.0
+                && report.lower_bound_worker_hours <= report.worker_hours,
+            "{}: lower bound {:.1} above worker-hours {:.1}",
+            report.policy.as_str(),
+            report.lower_bound_worker_hours,
+            report.worker_hours
+        );
+        assert!(report.peak_workers as usize <= report.workers_used);
+        assert!(report.timeline.iter().any(|p| p.needed > 0));
+    }
+    // A policy that is never late hosts every running lablet on a billing worker,
+    // so at no instant can it run fewer workers than the lablets' lower bound.
+    for report in [&autoscaler, &always_on] {
+        if report.lateness.late == 0 && report.lateness.never_ready == 0 {
+            for point in &report.timeline {
+                assert!(
+                    point.needed <= point.workers,
+                    "{} at minute {}: {} workers for {} needed",
+                    report.policy.as_str(),
+                    point.minute,
+                    point.workers,
+                    point.needed
+                );
+            }
+        }
+    }
+    assert!(
+        autoscaler.worker_hours < always_on.worker_hours,
+        "autoscaler {:.1} h, always-on {:.1} h",
+        autoscaler.worker_hours,
+        always_on.worker_hours
+    );
+    assert_eq!(always_on.lateness.late, 0, "always-on was late");
+    assert_eq!(always_on.lateness.never_ready, 0);
+    assert!(
+        reactive.lateness.late > 0,
+        "reactive starts workers only when lablets start, so some must be late"
+    );
+    // The reactive rule waits for starts, so its lateness includes a worker boot.
+    assert!(reactive.lateness.max_minutes >= 20.0);
+
+    let again = run(Policy::Autoscaler).await;
+    if again != autoscaler {
+        let differing: Vec<_> = again
+            .timeline
+            .iter()
+            .zip(&autoscaler.timeline)
+            .filter(|(a, b)| a != b)
+            .take(5)
+            .collect();
+        panic!(
+            "the same seed gave another week: {:?} vs {:?}, {:.3} vs {:.3} h; timeline {differing:?}",
+            again.lateness, autoscaler.lateness, again.worker_hours, autoscaler.worker_hours
+        );
+    }
+
+    let svg = svg_chart(&reports);
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(
+        svg.matches("<path").count(),
+        4,
+        "three policies and the bound"
+    );
+}
+
+#[tokio::test]
+async fn another_seed_books_another_week() {
+    let a = ccm_sim::week::generate(&WeekConfig::short(1)).unwrap();
+    let b = ccm_sim::week::generate(&WeekConfig::short(2)).unwrap();
+    assert_ne!(a, b);
+    assert!(run_week(
+        &WeekConfig {
+            days: 0,
+            ..WeekConfig::short(1)
+        },
+        Policy::Autoscaler
+    )
+    .await
+    .is_err());
+}
