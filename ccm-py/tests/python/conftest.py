@@ -55,7 +55,7 @@ def _wait_listening(port: int, process: "subprocess.Popen[bytes]", timeout: floa
 def moto_endpoint() -> Iterator[str]:
     """moto's server (with ccm-aws's test patches and CML AMIs) on a free port."""
     if shutil.which("moto_server", path=str(Path(sys.executable).parent)) is None:
-        pytest.skip("moto_server is not installed (run ./scripts/setup-python)")
+        pytest.fail("moto_server is not installed (run ./scripts/setup-python)")
     workdir = Path(tempfile.mkdtemp(prefix="ccm-py-moto-"))
     amis = workdir / "amis.json"
     shutil.copy(MOTO_SUPPORT / "amis.json", amis)
