@@ -9,6 +9,7 @@
 //! * [`engine`] — `ccm.Engine`: the embedded engine, assembled with the server's
 //!   own `ccm_http::app` functions from a `ccm_http::config::Config` built by
 //!   [`settings`]; a virtual clock for the simulator. [`ops`] lists its use cases.
+//! * [`week`] — `ccm.simulate_week`: the simulated week under one policy.
 //! * [`convert`] — Python values ↔ JSON, the shape records cross in.
 //! * [`error`] — the crate's error type and its mapping onto `ccm.errors`.
 
@@ -20,6 +21,7 @@ pub mod place;
 pub mod placement_input;
 pub mod placement_output;
 pub mod settings;
+pub mod week;
 
 use pyo3::prelude::*;
 
@@ -28,6 +30,7 @@ use pyo3::prelude::*;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(place::place, m)?)?;
     m.add_function(wrap_pyfunction!(place::native_place_seconds, m)?)?;
+    m.add_function(wrap_pyfunction!(week::simulate_week, m)?)?;
     m.add_class::<engine::Engine>()?;
     m.add_class::<placement_output::Plan>()?;
     m.add_class::<placement_output::Assignment>()?;

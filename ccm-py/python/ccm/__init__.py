@@ -11,7 +11,16 @@ Modeling Labs workers on AWS EC2.
 """
 
 from . import _native
-from ._native import Assignment, Plan, ScaleUp, ScaleUpLine, Unplaced, native_place_seconds, place
+from ._native import (
+    Assignment,
+    Plan,
+    ScaleUp,
+    ScaleUpLine,
+    Unplaced,
+    native_place_seconds,
+    place,
+    simulate_week,
+)
 from .aio import AsyncEngine
 from .engine import Engine, TimeLike
 from .errors import (
@@ -50,6 +59,7 @@ SETTINGS = dict(_native.SETTING_ALIASES)
 __all__ = [
     "place",
     "native_place_seconds",
+    "simulate_week",
     "Plan",
     "Assignment",
     "Unplaced",

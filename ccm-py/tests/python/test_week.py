@@ -1,0 +1,30 @@
+"""The simulated week from Python: ccm's autoscaler against the predecessor's
+reactive rule on one seeded weekday, run through the real engine."""
+
+import pytest
+
+import ccm
+
+
+def test_one_day_compares_the_policies_as_the_rust_week_does():
+    autoscaler = ccm.simulate_week("autoscaler", seed=7, days=1)
+    reactive = ccm.simulate_week("reactive", seed=7, days=1)
+    for report in (autoscaler, reactive):
+        assert report["days"] == 1
+        assert report["lablets"] > 0
+        assert 0 < report["lower_bound_worker_hours"] <= report["worker_hours"]
+        assert report["cost_usd"] > 0
+        assert report["timeline"], "workers over time"
+    assert autoscaler["policy"] == "autoscaler"
+    assert autoscaler["lateness"]["late"] == 0, autoscaler["lateness"]
+    assert reactive["lateness"]["late"] > 0, "starting on demand makes students wait"
+    # The same seed gives the same answer.
+    assert ccm.simulate_week("autoscaler", seed=7, days=1)["worker_hours"] == autoscaler["worker_hours"]
+
+
+def test_bad_arguments_are_invalid_input():
+    with pytest.raises(ccm.InvalidInput) as raised:
+        ccm.simulate_week("cheapest")
+    assert raised.value.details["field"] == "policy"
+    with pytest.raises(ccm.InvalidInput):
+        ccm.simulate_week(days=0)
