@@ -44,7 +44,7 @@ const DOCUMENT_NOTES: &[&str] = &[
 
 fn document() -> Value {
     let path = std::env::var_os("CML_OPENAPI").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/cml/cml-2.9-openapi.json"),
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/cml-2.9-openapi.json"),
         PathBuf::from,
     );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
