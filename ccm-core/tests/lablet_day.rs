@@ -85,8 +85,7 @@ impl Day {
         ));
         let mut runner = JobRunner::new(self.store.clone(), Arc::new(self.clock.clone()));
         fleet.register_jobs(&mut runner).await.unwrap();
-        fleet.enqueue_unconverged().await.unwrap();
-        fleet.enqueue_open_lablets().await.unwrap();
+        fleet.take_over().await.unwrap();
         (fleet, runner)
     }
 

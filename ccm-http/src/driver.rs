@@ -70,11 +70,8 @@ impl Driver {
                             token = fence.token,
                             "leading: running controllers and jobs"
                         );
-                        if let Err(error) = self.fleet.enqueue_unconverged().await {
-                            tracing::warn!(%error, "could not queue unconverged workers");
-                        }
-                        if let Err(error) = self.fleet.enqueue_open_lablets().await {
-                            tracing::warn!(%error, "could not queue open lablets");
+                        if let Err(error) = self.fleet.take_over().await {
+                            tracing::warn!(%error, "could not queue unconverged workers and open lablets");
                         }
                     }
                     let started = Instant::now();

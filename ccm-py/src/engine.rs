@@ -146,8 +146,7 @@ impl Engine {
                 let engine =
                     build_engine(store.clone(), &parts, fleet_settings(&config), licence).await?;
                 // What a restart must pick up, as the server's driver does on leading.
-                engine.fleet.enqueue_unconverged().await?;
-                engine.fleet.enqueue_open_lablets().await?;
+                engine.fleet.take_over().await?;
                 Ok::<_, BindingError>((store, parts, engine))
             })
         })?;

@@ -78,8 +78,7 @@ impl Engine {
         };
         if !self.leading {
             // A new leader knows nothing in memory: queue everything open.
-            self.fleet.enqueue_unconverged().await.unwrap();
-            self.fleet.enqueue_open_lablets().await.unwrap();
+            self.fleet.take_over().await.unwrap();
             self.leading = true;
         }
         self.fleet.step(&self.runner, Some(&fence)).await.unwrap();

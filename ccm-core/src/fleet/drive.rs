@@ -16,6 +16,17 @@ const MAX_STEPS_PER_INSTANT: usize = 1000;
 const RECONCILE_BATCH: usize = 10_000;
 
 impl Fleet {
+    /// Queues every unconverged worker and every unfinished lablet: what a process
+    /// must do when it starts leading (at start-up, after a crash, after a
+    /// leadership change), since the in-memory queues start empty. Both are
+    /// attempted even when one fails (the first error is returned). Returns how many
+    /// workers and lablets were queued.
+    pub async fn take_over(&self) -> Result<(usize, usize), CoreError> {
+        let workers = self.enqueue_unconverged().await;
+        let lablets = self.enqueue_open_lablets().await;
+        Ok((workers?, lablets?))
+    }
+
     /// Runs due jobs and due reconciles once. Returns when something is next due.
     pub async fn step(
         &self,
