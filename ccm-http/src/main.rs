@@ -7,18 +7,6 @@ use ccm_http::config::{self, LogFormat};
 use ccm_http::Error;
 use clap::Parser;
 
-fn init_logging(level: &str, format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
-}
-
 async fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Serve { .. } => Err(Error::Usage(
@@ -57,7 +45,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             ApiKeyAction::Create { config, name, role } => {
                 let role = role.parse().map_err(Error::Usage)?;
                 let config = config::load(config.as_deref())?;
-                init_logging("warn", LogFormat::Text);
+                // Only warnings: the command prints the key, logs would bury it.
+                let quiet = config::LogConfig {
+                    level: "warn".into(),
+                    format: LogFormat::Text,
+                };
+                ccm_http::telemetry::init(&quiet, &config::TelemetryConfig::default())?;
                 let (store, kind) = ccm_http::app::open_store(&config).await?;
                 let now = chrono::Utc::now();
                 let (record, key) =
