@@ -379,7 +379,9 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
             topology_yaml,
             title,
         } => {
-            if let Err(error) = ccm_core::topology::validate_topology(&topology_yaml) {
+            let limits = &fleet.settings().topology_limits;
+            if let Err(error) = ccm_core::topology::validate_topology_within(&topology_yaml, limits)
+            {
                 return Err(BindingError::input("topology_yaml", error.to_string()));
             }
             json(

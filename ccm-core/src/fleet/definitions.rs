@@ -8,7 +8,7 @@ use crate::error::CoreError;
 use crate::event::{DomainEvent, EventPayload, ResourceKind, Subject};
 use crate::ids::DefinitionId;
 use crate::ports::store::{ChangeSet, DefinitionFilter, StoreError};
-use crate::topology::validate_topology;
+use crate::topology::validate_topology_within;
 
 fn subject(id: DefinitionId) -> Subject {
     Subject {
@@ -25,8 +25,9 @@ impl Fleet {
         &self,
         mut input: NewDefinition,
     ) -> Result<LabletDefinition, CoreError> {
-        let summary = validate_topology(&input.topology_yaml)
-            .map_err(|e| CoreError::validation("topology_yaml", e.to_string()))?;
+        let summary =
+            validate_topology_within(&input.topology_yaml, &self.settings.topology_limits)
+                .map_err(|e| CoreError::validation("topology_yaml", e.to_string()))?;
         input.needs.nodes = summary.nodes;
         let existing = self
             .store

@@ -1,11 +1,20 @@
 //! Validating CML topology YAML before it becomes a lablet definition: it must
 //! parse, and it must describe nodes and links CML can import. Errors name the
-//! line and the reason, so an operator can fix the file without guessing.
+//! line and the reason, so an operator can fix the file without guessing. A
+//! topology comes from API callers, so reading one is bounded ([`TopologyLimits`]):
+//! size first, then nesting and alias expansion before any value is built, then
+//! node and link counts.
+
+mod limits;
+mod lines;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_norway::Value;
+
+pub use self::limits::{LimitExceeded, TopologyLimit, TopologyLimits};
+use self::lines::{line_of, line_of_nth};
 
 /// What a valid topology contains.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,26 +31,35 @@ pub struct TopologySummary {
 
 /// Why a topology was rejected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("topology line {line}: {reason}")]
-pub struct TopologyError {
-    /// 1-based line (0 when the problem is the document as a whole).
-    pub line: usize,
-    /// What is wrong.
-    pub reason: String,
+pub enum TopologyError {
+    /// Not YAML, or not a topology CML can import.
+    #[error("topology line {line}: {reason}")]
+    Invalid {
+        /// 1-based line (0 when the problem is the document as a whole).
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Over one of the [`TopologyLimits`].
+    #[error(transparent)]
+    Limit(#[from] LimitExceeded),
 }
 
-fn error(line: usize, reason: impl Into<String>) -> TopologyError {
-    TopologyError {
-        line,
-        reason: reason.into(),
+impl TopologyError {
+    /// The limit crossed, when that is the reason.
+    pub fn limit(&self) -> Option<TopologyLimit> {
+        match self {
+            TopologyError::Limit(exceeded) => Some(exceeded.limit),
+            TopologyError::Invalid { .. } => None,
+        }
     }
 }
 
-/// Line of the first line of `text` that contains `needle` (1-based; 0 if absent).
-fn line_of(text: &str, needle: &str) -> usize {
-    text.lines()
-        .position(|l| l.contains(needle))
-        .map_or(0, |i| i + 1)
+fn error(line: usize, reason: impl Into<String>) -> TopologyError {
+    TopologyError::Invalid {
+        line,
+        reason: reason.into(),
+    }
 }
 
 fn as_text(value: &Value) -> Option<String> {
@@ -52,11 +70,21 @@ fn as_text(value: &Value) -> Option<String> {
     }
 }
 
-/// Parses and checks a topology.
+/// Parses and checks a topology within the default [`TopologyLimits`].
 pub fn validate_topology(yaml: &str) -> Result<TopologySummary, TopologyError> {
+    validate_topology_within(yaml, &TopologyLimits::default())
+}
+
+/// Parses and checks a topology, refusing one over `limits` before building it.
+pub fn validate_topology_within(
+    yaml: &str,
+    limits: &TopologyLimits,
+) -> Result<TopologySummary, TopologyError> {
+    limits.check_size(yaml.len())?;
     if yaml.trim().is_empty() {
         return Err(error(0, "the topology is empty"));
     }
+    limits.check_expansion(yaml)?;
     let document: Value = serde_norway::from_str(yaml).map_err(|e| {
         let line = e.location().map_or(0, |l| l.line());
         error(line, format!("not valid YAML: {e}"))
@@ -72,16 +100,16 @@ pub fn validate_topology(yaml: &str) -> Result<TopologySummary, TopologyError> {
         Some(Value::Null) | None => None,
         Some(_) => return Err(error(line_of(yaml, "lab:"), "`lab` must be a mapping")),
     };
-    let nodes_line = line_of(yaml, "nodes:");
+    let nodes_line = || line_of(yaml, "nodes:");
     let nodes = match root.get("nodes") {
         Some(Value::Sequence(nodes)) if !nodes.is_empty() => nodes,
         Some(Value::Sequence(_)) => {
             return Err(error(
-                nodes_line,
+                nodes_line(),
                 "`nodes` is empty: a lab needs at least one node",
             ))
         }
-        Some(_) => return Err(error(nodes_line, "`nodes` must be a list")),
+        Some(_) => return Err(error(nodes_line(), "`nodes` must be a list")),
         None => {
             return Err(error(
                 0,
@@ -89,34 +117,43 @@ pub fn validate_topology(yaml: &str) -> Result<TopologySummary, TopologyError> {
             ))
         }
     };
+    let links = match root.get("links") {
+        Some(Value::Sequence(links)) => links.as_slice(),
+        Some(Value::Null) | None => &[],
+        Some(_) => return Err(error(line_of(yaml, "links:"), "`links` must be a list")),
+    };
+    limits.check_counts(nodes.len(), links.len())?;
     let mut ids = BTreeSet::new();
     let mut definitions: BTreeMap<String, u32> = BTreeMap::new();
     for (index, node) in nodes.iter().enumerate() {
         let Value::Mapping(node) = node else {
             return Err(error(
-                nodes_line,
+                nodes_line(),
                 format!("node #{} must be a mapping", index + 1),
             ));
         };
         let id = node
             .get("id")
             .and_then(as_text)
-            .ok_or_else(|| error(nodes_line, format!("node #{} has no `id`", index + 1)))?;
-        let line = line_of(yaml, &format!("id: {id}"));
+            .ok_or_else(|| error(nodes_line(), format!("node #{} has no `id`", index + 1)))?;
+        let needle = format!("id: {id}");
         if !ids.insert(id.clone()) {
-            return Err(error(line, format!("node id `{id}` is used twice")));
+            return Err(error(
+                line_of_nth(yaml, &needle, 1),
+                format!("node id `{id}` is used twice"),
+            ));
         }
         let definition = node
             .get("node_definition")
             .and_then(as_text)
-            .ok_or_else(|| error(line, format!("node `{id}` has no `node_definition`")))?;
+            .ok_or_else(|| {
+                error(
+                    line_of(yaml, &needle),
+                    format!("node `{id}` has no `node_definition`"),
+                )
+            })?;
         *definitions.entry(definition).or_default() += 1;
     }
-    let links = match root.get("links") {
-        Some(Value::Sequence(links)) => links.as_slice(),
-        Some(Value::Null) | None => &[],
-        Some(_) => return Err(error(line_of(yaml, "links:"), "`links` must be a list")),
-    };
     for (index, link) in links.iter().enumerate() {
         let Value::Mapping(link) = link else {
             return Err(error(
@@ -153,6 +190,14 @@ mod tests {
 
     const GOOD: &str = "lab:\n  title: ccna\n  version: 0.2.2\nnodes:\n  - id: n0\n    label: r1\n    node_definition: iosv\n  - id: n1\n    label: r2\n    node_definition: iosv\n  - id: n2\n    node_definition: alpine\nlinks:\n  - id: l0\n    n1: n0\n    n2: n1\n";
 
+    /// The line and reason of a refusal that is not a limit.
+    fn invalid(yaml: &str) -> (usize, String) {
+        match validate_topology(yaml).unwrap_err() {
+            TopologyError::Invalid { line, reason } => (line, reason),
+            other => panic!("expected an invalid topology, got {other}"),
+        }
+    }
+
     #[test]
     fn counts_nodes_links_and_definitions() {
         let s = validate_topology(GOOD).unwrap();
@@ -163,36 +208,57 @@ mod tests {
 
     #[test]
     fn bad_yaml_names_the_line() {
-        let err = validate_topology("lab:\n  title: x\nnodes:\n  - id: [unclosed\n").unwrap_err();
-        assert!(err.line >= 4, "{err}");
-        assert!(err.reason.contains("not valid YAML"));
+        let (line, reason) = invalid("lab:\n  title: x\nnodes:\n  - id: [unclosed\n");
+        assert!(line >= 4, "{line}: {reason}");
+        assert!(reason.contains("not valid YAML"));
     }
 
     #[test]
     fn semantic_errors_name_line_and_reason() {
-        let missing_def = "nodes:\n  - id: n0\n    label: r1\n";
-        let err = validate_topology(missing_def).unwrap_err();
-        assert_eq!(err.line, 2);
-        assert!(err.reason.contains("node_definition"));
+        let (line, reason) = invalid("nodes:\n  - id: n0\n    label: r1\n");
+        assert_eq!(line, 2);
+        assert!(reason.contains("node_definition"));
         let dangling = "nodes:\n  - id: n0\n    node_definition: iosv\nlinks:\n  - id: l0\n    n1: n0\n    n2: n9\n";
-        let err = validate_topology(dangling).unwrap_err();
-        assert_eq!(err.line, 7);
-        assert!(err.reason.contains("unknown node `n9`"));
+        let (line, reason) = invalid(dangling);
+        assert_eq!(line, 7);
+        assert!(reason.contains("unknown node `n9`"));
         let twice =
             "nodes:\n  - id: a\n    node_definition: x\n  - id: a\n    node_definition: x\n";
-        assert!(validate_topology(twice)
-            .unwrap_err()
-            .reason
-            .contains("twice"));
+        let (line, reason) = invalid(twice);
+        assert_eq!(line, 4, "the second use is named");
+        assert!(reason.contains("twice"));
         assert!(validate_topology("").is_err());
         assert!(validate_topology("- just\n- a list\n").is_err());
-        assert!(validate_topology("lab: {}\n")
-            .unwrap_err()
-            .reason
-            .contains("missing `nodes`"));
-        assert!(validate_topology("nodes: []\n")
-            .unwrap_err()
-            .reason
-            .contains("empty"));
+        assert!(invalid("lab: {}\n").1.contains("missing `nodes`"));
+        assert!(invalid("nodes: []\n").1.contains("empty"));
+    }
+
+    fn nodes(n: usize) -> String {
+        let mut text = String::from("nodes:\n");
+        for i in 0..n {
+            text.push_str(&format!("  - id: n{i}\n    node_definition: iosv\n"));
+        }
+        text
+    }
+
+    #[test]
+    fn limits_are_checked_and_named() {
+        let limits = TopologyLimits {
+            max_nodes: 3,
+            ..TopologyLimits::default()
+        };
+        assert!(validate_topology_within(&nodes(3), &limits).is_ok());
+        let err = validate_topology_within(&nodes(4), &limits).unwrap_err();
+        assert_eq!(err.limit(), Some(TopologyLimit::Nodes));
+        assert!(
+            err.to_string().contains("limits.topology_max_nodes"),
+            "{err}"
+        );
+        let small = TopologyLimits {
+            max_bytes: 10,
+            ..TopologyLimits::default()
+        };
+        let err = validate_topology_within(GOOD, &small).unwrap_err();
+        assert_eq!(err.limit(), Some(TopologyLimit::Bytes));
     }
 }
