@@ -11,10 +11,9 @@ use ccm_cml::{CmlClientConfig, HttpCmlClient};
 use ccm_core::fleet::{Adapters, CreateWorker, Fleet, FleetSettings, LabAction};
 use ccm_core::ids::Region;
 use ccm_core::lab::LabState;
-use ccm_core::ports::cloud::CML_ENDPOINT_TAG;
 use ccm_core::ports::SystemClock;
 use ccm_core::secret::Secret;
-use ccm_core::worker::{CmlServiceState, LifecycleState};
+use ccm_core::worker::{CmlServiceState, EndpointAllowList, LifecycleState};
 use ccm_sim::http::{CmlHttpOptions, CmlHttpServer};
 use ccm_store_sqlite::SqliteStore;
 
@@ -41,6 +40,8 @@ async fn a_worker_on_moto_with_cml_over_http_goes_through_its_life() {
     let client = HttpCmlClient::new(CmlClientConfig::new("admin", Secret::new("admin"))).unwrap();
     let mut settings = FleetSettings::default();
     settings.launch.image = ccm_core::ports::cloud::ImageSelector::NamePattern("cml-2.9*".into());
+    // The HTTP simulator listens on loopback, which is no instance's address.
+    settings.endpoint_allow = EndpointAllowList::parse(&["127.0.0.1/32"]).unwrap();
     let fleet = Fleet::new(
         Adapters {
             store: store.clone(),
@@ -51,19 +52,21 @@ async fn a_worker_on_moto_with_cml_over_http_goes_through_its_life() {
         settings,
     );
 
-    // The endpoint tag makes the instance's CML the HTTP simulator.
-    let mut tags = BTreeMap::new();
-    tags.insert(CML_ENDPOINT_TAG.to_owned(), cml.base_url().to_owned());
     let worker = fleet
         .create_worker(CreateWorker {
             name: "smoke".into(),
             region: Region::new("us-east-1"),
             instance_type: None,
             labels: BTreeMap::new(),
-            tags,
+            tags: BTreeMap::new(),
             idle_detection_disabled: true,
             created_by: Some("smoke".into()),
         })
+        .await
+        .unwrap();
+    // The instance's CML is the HTTP simulator, as an admin would set it.
+    fleet
+        .set_cml_endpoint(worker.id, Some(cml.base_url().to_owned()))
         .await
         .unwrap();
     // Launch, then let moto report it running and sweep it.

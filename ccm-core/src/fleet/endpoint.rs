@@ -1,24 +1,85 @@
-//! Where a worker's CML answers: the `ccm:cml-endpoint` tag wins (NAT, proxies,
-//! tests); otherwise `https://` plus the public or private address.
+//! Where a worker's CML answers, and whether ccm may send the fleet's CML
+//! credentials there. In order: the URL an admin set on the worker, the instance's
+//! `ccm:cml-endpoint` tag (NAT, proxies, tests), `https://` plus the public or
+//! private address. Whatever the source, the host must be one of the instance's own
+//! addresses or pass `cml.endpoint_allow`; a tag is untrusted input (anyone with
+//! EC2 access can write it), so a refused one is reported, never replaced by
+//! another source.
 
 use crate::fleet::settings::EndpointAddress;
 use crate::ports::cloud::CML_ENDPOINT_TAG;
 use crate::ports::cml::CmlEndpoint;
-use crate::worker::Worker;
+use crate::worker::{EndpointAllowList, EndpointUrl, Host, Worker};
 
-/// The endpoint of `worker`, or `None` while it has no address at all.
-pub fn cml_endpoint(worker: &Worker, address: EndpointAddress) -> Option<CmlEndpoint> {
-    // The instance's tag as last observed wins; the record's own tags are the
-    // fallback for workers whose instance has not been described yet.
-    let tagged = worker
-        .network
-        .endpoint
+/// The endpoint the engine may use for a worker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndpointChoice {
+    /// CML may be called here.
+    Allowed(CmlEndpoint),
+    /// An endpoint is named but ccm will not call it.
+    Refused {
+        /// The endpoint as named.
+        endpoint: String,
+        /// Why, naming its source, the host and the rule.
+        reason: String,
+    },
+    /// The worker has no address yet.
+    Missing,
+}
+
+/// The instance's own hosts as EC2 reported them. Its id counts too, but only for
+/// schemes no HTTP client dials (the simulator's `sim://<instance-id>`): as a host
+/// name, `i-0abc` would be resolved through whatever DNS search domain ccm runs under.
+pub fn own_hosts(worker: &Worker, url: &EndpointUrl) -> Vec<Host> {
+    let mut own: Vec<Host> = [&worker.network.public_ip, &worker.network.private_ip]
+        .into_iter()
+        .flatten()
+        .filter_map(|ip| Host::parse(ip.trim()).ok())
+        .collect();
+    if !url.is_http() {
+        if let Some(instance) = &worker.instance_id {
+            own.extend(Host::parse(instance.as_str()).ok());
+        }
+    }
+    own
+}
+
+/// Checks `text` as an endpoint of `worker`: a URL of the form
+/// `scheme://host[:port]` whose host is the instance's own or in `allow`.
+pub fn check_endpoint(
+    worker: &Worker,
+    text: &str,
+    allow: &EndpointAllowList,
+) -> Result<EndpointUrl, crate::worker::EndpointError> {
+    let url = EndpointUrl::parse(text)?;
+    allow.check(&url, &own_hosts(worker, &url))?;
+    Ok(url)
+}
+
+/// The endpoint of `worker` under `address` and `allow`.
+pub fn choose(
+    worker: &Worker,
+    address: EndpointAddress,
+    allow: &EndpointAllowList,
+) -> EndpointChoice {
+    // The admin's choice first; then the instance's tag as last observed, with the
+    // record's own tags as the fallback for instances not described yet.
+    let named = worker
+        .spec
+        .cml_endpoint
         .as_ref()
-        .or_else(|| worker.tags.get(CML_ENDPOINT_TAG))
-        .map(|url| url.trim())
-        .filter(|url| !url.is_empty());
-    let base_url = match tagged {
-        Some(url) => url.trim_end_matches('/').to_owned(),
+        .map(|url| (url, "the endpoint set on the worker"))
+        .or_else(|| {
+            worker
+                .network
+                .endpoint
+                .as_ref()
+                .or_else(|| worker.tags.get(CML_ENDPOINT_TAG))
+                .map(|url| (url, "the instance's `ccm:cml-endpoint` tag"))
+        })
+        .filter(|(url, _)| !url.trim().is_empty());
+    let (text, source) = match named {
+        Some((url, source)) => (url.clone(), source),
         None => {
             let ip = match address {
                 EndpointAddress::Public => worker
@@ -27,14 +88,30 @@ pub fn cml_endpoint(worker: &Worker, address: EndpointAddress) -> Option<CmlEndp
                     .as_ref()
                     .or(worker.network.private_ip.as_ref()),
                 EndpointAddress::Private => worker.network.private_ip.as_ref(),
-            }?;
-            format!("https://{ip}")
+            };
+            let Some(ip) = ip else {
+                return EndpointChoice::Missing;
+            };
+            let host = if ip.contains(':') {
+                format!("[{ip}]")
+            } else {
+                ip.clone()
+            };
+            (format!("https://{host}"), "the instance's address")
         }
     };
-    Some(CmlEndpoint {
-        worker_id: worker.id,
-        base_url,
-    })
+    match check_endpoint(worker, &text, allow) {
+        Ok(url) => {
+            let mut ep = CmlEndpoint::new(worker.id, url.to_string());
+            ep.pinned_sha256
+                .clone_from(&worker.status.cml.certificate.pinned_sha256);
+            EndpointChoice::Allowed(ep)
+        }
+        Err(error) => EndpointChoice::Refused {
+            endpoint: text,
+            reason: format!("ccm will not call CML at {source}: {error}"),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -42,7 +119,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::ids::{Region, WorkerId};
+    use crate::ids::{InstanceId, Region, WorkerId};
     use crate::resources::Resources;
     use crate::time::epoch;
     use crate::worker::{Capacity, NewWorker};
@@ -65,36 +142,100 @@ mod tests {
         .0
     }
 
+    fn url(choice: EndpointChoice) -> String {
+        match choice {
+            EndpointChoice::Allowed(ep) => ep.base_url,
+            other => panic!("expected an allowed endpoint, got {other:?}"),
+        }
+    }
+
+    fn loopback() -> EndpointAllowList {
+        EndpointAllowList::parse(&["127.0.0.1/32"]).unwrap()
+    }
+
     #[test]
-    fn tag_wins_over_addresses() {
+    fn admin_url_then_tag_then_address() {
         let mut w = worker();
+        let public = EndpointAddress::Public;
         w.network.public_ip = Some("3.3.3.3".into());
+        assert_eq!(url(choose(&w, public, &loopback())), "https://3.3.3.3");
         w.tags
             .insert(CML_ENDPOINT_TAG.into(), "http://127.0.0.1:9000/".into());
-        let ep = cml_endpoint(&w, EndpointAddress::Public).unwrap();
-        assert_eq!(ep.base_url, "http://127.0.0.1:9000");
-        w.network.endpoint = Some("sim://i-1".into());
-        let ep = cml_endpoint(&w, EndpointAddress::Public).unwrap();
-        assert_eq!(ep.base_url, "sim://i-1", "the observed instance tag wins");
+        assert_eq!(
+            url(choose(&w, public, &loopback())),
+            "http://127.0.0.1:9000"
+        );
+        w.network.endpoint = Some("http://127.0.0.1:9001".into());
+        assert_eq!(
+            url(choose(&w, public, &loopback())),
+            "http://127.0.0.1:9001",
+            "the observed instance tag wins over the record's"
+        );
+        w.spec.cml_endpoint = Some("https://3.3.3.3:8443".into());
+        assert_eq!(url(choose(&w, public, &loopback())), "https://3.3.3.3:8443");
+    }
+
+    #[test]
+    fn a_tag_outside_the_list_is_refused_not_replaced() {
+        let mut w = worker();
+        w.network.public_ip = Some("3.3.3.3".into());
+        w.network.endpoint = Some("https://169.254.169.254".into());
+        let EndpointChoice::Refused { reason, .. } =
+            choose(&w, EndpointAddress::Public, &EndpointAllowList::default())
+        else {
+            panic!("the metadata service must be refused");
+        };
+        assert!(reason.contains("169.254.169.254"), "{reason}");
+        assert!(reason.contains("ccm:cml-endpoint"), "{reason}");
+        assert!(matches!(
+            choose(&w, EndpointAddress::Public, &loopback()),
+            EndpointChoice::Refused { .. }
+        ));
+    }
+
+    #[test]
+    fn the_instance_id_is_own_only_outside_http() {
+        let mut w = worker();
+        w.instance_id = Some(InstanceId::new("i-0abc"));
+        w.network.endpoint = Some("sim://i-0abc".into());
+        let none = EndpointAllowList::default();
+        assert_eq!(
+            url(choose(&w, EndpointAddress::Public, &none)),
+            "sim://i-0abc"
+        );
+        w.network.endpoint = Some("https://i-0abc".into());
+        assert!(matches!(
+            choose(&w, EndpointAddress::Public, &none),
+            EndpointChoice::Refused { .. }
+        ));
+        w.network.endpoint = Some("sim://i-0def".into());
+        assert!(matches!(
+            choose(&w, EndpointAddress::Public, &none),
+            EndpointChoice::Refused { .. }
+        ));
     }
 
     #[test]
     fn address_setting_chooses_public_or_private() {
         let mut w = worker();
-        assert!(cml_endpoint(&w, EndpointAddress::Public).is_none());
+        let none = EndpointAllowList::default();
+        assert_eq!(
+            choose(&w, EndpointAddress::Public, &none),
+            EndpointChoice::Missing
+        );
         w.network.private_ip = Some("10.0.0.5".into());
         assert_eq!(
-            cml_endpoint(&w, EndpointAddress::Public).unwrap().base_url,
+            url(choose(&w, EndpointAddress::Public, &none)),
             "https://10.0.0.5",
             "falls back to the private address"
         );
         w.network.public_ip = Some("3.3.3.3".into());
         assert_eq!(
-            cml_endpoint(&w, EndpointAddress::Public).unwrap().base_url,
+            url(choose(&w, EndpointAddress::Public, &none)),
             "https://3.3.3.3"
         );
         assert_eq!(
-            cml_endpoint(&w, EndpointAddress::Private).unwrap().base_url,
+            url(choose(&w, EndpointAddress::Private, &none)),
             "https://10.0.0.5"
         );
     }

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::Fleet;
 use crate::error::CoreError;
 use crate::ids::{ImageId, InstanceId, Region, WorkerId};
-use crate::ports::cloud::{DiscoveryFilter, Instance, CML_ENDPOINT_TAG};
+use crate::ports::cloud::{DiscoveryFilter, Instance};
 use crate::ports::store::{ChangeSet, WorkerFilter};
 use crate::worker::aggregate::ImportedInstance;
-use crate::worker::{AmiInfo, LifecycleState, Network, Worker};
+use crate::worker::{AmiInfo, LifecycleState, Worker};
 
 /// Input to [`Fleet::import_matching`]: at least one of the image criteria.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,11 +111,7 @@ impl Fleet {
         );
         input.tags = instance.tags.clone();
         input.created_by = by;
-        let network = Network {
-            endpoint: instance.tags.get(CML_ENDPOINT_TAG).cloned(),
-            public_ip: instance.public_ip.clone(),
-            private_ip: instance.private_ip.clone(),
-        };
+        let network = super::controller::network_of(instance);
         let (mut worker, event) = Worker::import(
             WorkerId::new(),
             input,
@@ -145,6 +141,9 @@ impl Fleet {
         name: Option<String>,
         by: Option<String>,
     ) -> Result<Worker, CoreError> {
+        if let Some(name) = &name {
+            crate::worker::limits::check_worker_name(name)?;
+        }
         if let Some(existing) = self.known_instances().await?.get(&instance_id) {
             return Err(CoreError::validation(
                 "instance_id",

@@ -91,6 +91,11 @@ impl Fleet {
         &self,
         worker: &Worker,
     ) -> Result<CmlEndpoint, CoreError> {
+        if let super::endpoint::EndpointChoice::Refused { reason, .. } =
+            self.endpoint_choice(worker)
+        {
+            return Err(CoreError::validation("cml_endpoint", reason));
+        }
         if !worker.can_host_labs() {
             return Err(CoreError::validation(
                 "worker",
@@ -263,6 +268,9 @@ impl Fleet {
         title: Option<&str>,
         by: Option<String>,
     ) -> Result<LabRecord, CoreError> {
+        if let Some(title) = title {
+            crate::worker::limits::check_lab_title(title)?;
+        }
         if topology_yaml.trim().is_empty() {
             return Err(CoreError::validation("topology", "must not be empty"));
         }

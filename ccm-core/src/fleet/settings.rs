@@ -89,6 +89,10 @@ pub struct FleetSettings {
     pub instance_types: PriceTable,
     /// Address used for CML endpoints.
     pub endpoint_address: EndpointAddress,
+    /// Hosts besides each worker's own addresses that may receive the fleet's CML
+    /// credentials (`cml.endpoint_allow`).
+    #[serde(default)]
+    pub endpoint_allow: crate::worker::EndpointAllowList,
     /// Fleet-wide metrics sweep interval in seconds.
     pub monitoring_interval_seconds: u32,
     /// CML calls in flight at once during a sweep.
@@ -113,6 +117,9 @@ pub struct FleetSettings {
     pub lablets: LabletSettings,
     /// Fleet autoscaling.
     pub autoscaler: AutoscalerSettings,
+    /// Bounds on topologies read from callers (definitions, lab imports).
+    #[serde(default)]
+    pub topology_limits: crate::topology::TopologyLimits,
 }
 
 /// How lablets are scheduled and run.
@@ -218,6 +225,7 @@ impl Default for FleetSettings {
             launch: LaunchTemplate::default(),
             instance_types: PriceTable::default(),
             endpoint_address: EndpointAddress::default(),
+            endpoint_allow: crate::worker::EndpointAllowList::default(),
             monitoring_interval_seconds: 300,
             cml_concurrency: 32,
             labs_sync_interval_seconds: 1800,
@@ -230,6 +238,7 @@ impl Default for FleetSettings {
             auto_import: AutoImportSettings::default(),
             lablets: LabletSettings::default(),
             autoscaler: AutoscalerSettings::default(),
+            topology_limits: crate::topology::TopologyLimits::default(),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! with optimistic concurrency and nudges the worker controller; the controller
 //! does the converging.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +12,9 @@ use super::Fleet;
 use crate::error::CoreError;
 use crate::ids::{Region, WorkerId};
 use crate::lablet::LabletPhase;
+use crate::ports::cloud::WORKER_ID_TAG;
 use crate::ports::store::{ChangeSet, LabletFilter, StoreError, Write};
+use crate::worker::limits;
 use crate::worker::{DesiredStatus, LifecycleState, NewWorker, PauseReason, ResumeReason, Worker};
 
 /// Input to [`Fleet::create_worker`].
@@ -69,9 +71,9 @@ impl Fleet {
 
     /// Records a new worker; the controller launches its instance.
     pub async fn create_worker(&self, input: CreateWorker) -> Result<Worker, CoreError> {
-        if input.name.trim().is_empty() {
-            return Err(CoreError::validation("name", "must not be empty"));
-        }
+        limits::check_worker_name(&input.name)?;
+        limits::check_client_tags(&input.tags)?;
+        limits::check_tag_count(self.instance_tag_count(&input.tags))?;
         if input.region.as_str().trim().is_empty() {
             return Err(CoreError::validation("region", "must not be empty"));
         }
@@ -161,13 +163,33 @@ impl Fleet {
         Ok(worker)
     }
 
-    /// Sets (adds or overwrites) tags on the instance and the record.
+    /// The number of tags an instance carries with `tags`: the launch template's,
+    /// the given ones, `Name` and the worker id.
+    fn instance_tag_count(&self, tags: &BTreeMap<String, String>) -> usize {
+        let mut keys: BTreeSet<&str> = self
+            .settings
+            .launch
+            .default_tags
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.extend(tags.keys().map(String::as_str));
+        keys.extend(["Name", WORKER_ID_TAG]);
+        keys.len()
+    }
+
+    /// Sets (adds or overwrites) tags on the instance and the record. Reserved
+    /// (`ccm:`, `aws:`) keys and anything over EC2's limits are refused.
     pub async fn set_tags(
         &self,
         id: WorkerId,
         tags: BTreeMap<String, String>,
     ) -> Result<Worker, CoreError> {
+        limits::check_client_tags(&tags)?;
         let worker = self.get_worker(id).await?;
+        let mut merged = worker.tags.clone();
+        merged.extend(tags.clone());
+        limits::check_tag_count(self.instance_tag_count(&merged))?;
         if let Some(instance) = &worker.instance_id {
             self.cloud
                 .set_tags(&worker.region, std::slice::from_ref(instance), &tags)
@@ -181,8 +203,12 @@ impl Fleet {
         .await
     }
 
-    /// Removes tags by key from the instance and the record.
+    /// Removes tags by key from the instance and the record; reserved keys are
+    /// refused.
     pub async fn remove_tags(&self, id: WorkerId, keys: Vec<String>) -> Result<Worker, CoreError> {
+        for key in &keys {
+            limits::check_tag_key_not_reserved(key)?;
+        }
         let worker = self.get_worker(id).await?;
         if let Some(instance) = &worker.instance_id {
             self.cloud
@@ -195,6 +221,34 @@ impl Fleet {
             w.replace_tags(kept, now)
         })
         .await
+    }
+
+    /// Sets the CML base URL of a worker (`None`: back to the instance's tag or
+    /// address). Only `http`/`https` URLs without user info or path are taken, and
+    /// the host must be the instance's own address or pass `cml.endpoint_allow`.
+    pub async fn set_cml_endpoint(
+        &self,
+        id: WorkerId,
+        url: Option<String>,
+    ) -> Result<Worker, CoreError> {
+        let worker = self.get_worker(id).await?;
+        let url = match url {
+            Some(text) => {
+                let checked =
+                    super::endpoint::check_endpoint(&worker, &text, &self.settings.endpoint_allow)
+                        .map_err(|e| CoreError::validation("url", e.to_string()))?;
+                if !checked.is_http() {
+                    return Err(CoreError::validation(
+                        "url",
+                        format!("`{text}` is not an http:// or https:// URL"),
+                    ));
+                }
+                Some(checked.to_string())
+            }
+            None => None,
+        };
+        self.change_spec(id, |w, now| w.set_cml_endpoint(url.clone(), now))
+            .await
     }
 
     /// Turns on detailed CloudWatch monitoring.
