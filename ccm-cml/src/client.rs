@@ -1,6 +1,6 @@
 //! [`HttpCmlClient`]: one client for a whole fleet of CML servers — one reqwest
-//! client per TLS mode (connection pools are shared across workers), one cached token
-//! per endpoint.
+//! client per TLS mode (connection pools are shared across workers) or, trusting
+//! on first use, per worker and pin; one cached token per endpoint.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 
 use crate::config::{CmlClientConfig, ConfigError, TlsMode};
 use crate::parse;
+use crate::pin::{self, Pin};
 use crate::token::CachedToken;
 
 /// A [`CmlClient`] over HTTPS (reqwest with rustls).
@@ -33,16 +34,27 @@ use crate::token::CachedToken;
 /// * 404 on a lab call is [`CmlError::NotFound`]; 400/403/409 (and other 4xx) are
 ///   [`CmlError::Rejected`] with CML's description; other 5xx are
 ///   [`CmlError::Server`]; a call past its timeout is [`CmlError::Timeout`].
+/// * Trusting on first use, a certificate other than the pinned one is
+///   [`CmlError::CertificateChanged`].
 pub struct HttpCmlClient {
     config: CmlClientConfig,
     clock: Arc<dyn Clock>,
     clients: Mutex<HashMap<TlsMode, reqwest::Client>>,
+    /// Trust-on-first-use clients: each worker's own pin and connection pool.
+    pinned: Mutex<HashMap<WorkerId, PinnedHttp>>,
     overrides: RwLock<BTreeMap<WorkerId, TlsMode>>,
     tokens: Mutex<HashMap<String, TokenSlot>>,
 }
 
 /// The token of one endpoint; the async lock makes concurrent calls share one login.
 type TokenSlot = Arc<tokio::sync::Mutex<Option<CachedToken>>>;
+
+/// A worker's pin and the reqwest client whose handshakes it checks. A new pin
+/// gets a new client, so no connection admitted under the old one is reused.
+struct PinnedHttp {
+    pin: Arc<Pin>,
+    http: reqwest::Client,
+}
 
 impl std::fmt::Debug for HttpCmlClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -139,7 +151,7 @@ fn base_of(ep: &CmlEndpoint) -> &str {
 
 /// The rustls error somewhere in `err`'s chain, if the failure was TLS. I/O errors
 /// wrap their cause without exposing it as a `source`, sometimes twice.
-fn tls_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+fn tls_failure<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
     let mut pending: Vec<&(dyn std::error::Error + 'static)> = vec![err];
     let mut seen = 0;
     while let Some(e) = pending.pop() {
@@ -148,7 +160,7 @@ fn tls_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
             break;
         }
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return Some(tls.to_string());
+            return Some(tls);
         }
         if let Some(inner) = e
             .downcast_ref::<std::io::Error>()
@@ -191,10 +203,12 @@ impl HttpCmlClient {
             return Err(ConfigError::ZeroTimeout("request"));
         }
         let mut clients = HashMap::new();
-        let default = build_http(&config, &config.tls, None)?;
-        clients.insert(config.tls.clone(), default);
+        if config.tls != TlsMode::TrustOnFirstUse {
+            let default = build_http(&config, &config.tls, None)?;
+            clients.insert(config.tls.clone(), default);
+        }
         for (worker, tls) in &config.tls_overrides {
-            if !clients.contains_key(tls) {
+            if *tls != TlsMode::TrustOnFirstUse && !clients.contains_key(tls) {
                 let client = build_http(&config, tls, Some(*worker))?;
                 clients.insert(tls.clone(), client);
             }
@@ -204,6 +218,7 @@ impl HttpCmlClient {
             config,
             clock,
             clients: Mutex::new(clients),
+            pinned: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
         })
     }
@@ -221,7 +236,7 @@ impl HttpCmlClient {
     ) -> Result<(), ConfigError> {
         match tls {
             Some(tls) => {
-                if !locked(&self.clients).contains_key(&tls) {
+                if tls != TlsMode::TrustOnFirstUse && !locked(&self.clients).contains_key(&tls) {
                     let client = build_http(&self.config, &tls, Some(worker))?;
                     locked(&self.clients).insert(tls.clone(), client);
                 }
@@ -281,14 +296,20 @@ impl HttpCmlClient {
         }
     }
 
-    fn http_for(&self, ep: &CmlEndpoint) -> Result<reqwest::Client, CmlError> {
-        let tls = self
-            .overrides
+    fn tls_for(&self, worker: &WorkerId) -> TlsMode {
+        self.overrides
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&ep.worker_id)
+            .get(worker)
             .cloned()
-            .unwrap_or_else(|| self.config.tls.clone());
+            .unwrap_or_else(|| self.config.tls.clone())
+    }
+
+    fn http_for(&self, ep: &CmlEndpoint) -> Result<reqwest::Client, CmlError> {
+        let tls = self.tls_for(&ep.worker_id);
+        if tls == TlsMode::TrustOnFirstUse {
+            return self.pinned_http(ep);
+        }
         if let Some(client) = locked(&self.clients).get(&tls) {
             return Ok(client.clone());
         }
@@ -301,6 +322,35 @@ impl HttpCmlClient {
         Ok(client)
     }
 
+    /// The worker's trust-on-first-use client. The endpoint's pin (from the
+    /// worker's record) wins; without one, what this client pinned at first
+    /// contact stands until the record catches up.
+    fn pinned_http(&self, ep: &CmlEndpoint) -> Result<reqwest::Client, CmlError> {
+        let wanted = ep.pinned_sha256.as_deref().map(pin::normalise);
+        let mut pinned = locked(&self.pinned);
+        if let Some(entry) = pinned.get(&ep.worker_id) {
+            if wanted.is_none() || wanted == entry.pin.trusted() {
+                return Ok(entry.http.clone());
+            }
+        }
+        let pin = Arc::new(Pin::new(wanted.as_deref()));
+        let http =
+            build_pinned_http(&self.config, pin.clone(), Some(ep.worker_id)).map_err(|e| {
+                CmlError::Protocol {
+                    operation: "tls".into(),
+                    message: e.to_string(),
+                }
+            })?;
+        pinned.insert(
+            ep.worker_id,
+            PinnedHttp {
+                pin,
+                http: http.clone(),
+            },
+        );
+        Ok(http)
+    }
+
     fn slot(&self, ep: &CmlEndpoint) -> TokenSlot {
         locked(&self.tokens)
             .entry(base_of(ep).to_owned())
@@ -310,6 +360,20 @@ impl HttpCmlClient {
 
     fn transport_error(&self, ep: &CmlEndpoint, operation: &str, e: &reqwest::Error) -> CmlError {
         if let Some(tls) = tls_failure(e) {
+            if let Some(mismatch) = pin::mismatch_in(tls) {
+                tracing::warn!(
+                    endpoint = %ep.base_url,
+                    worker = %ep.worker_id,
+                    expected = %mismatch.expected,
+                    presented = %mismatch.presented,
+                    "CML presented a certificate other than the pinned one; refused"
+                );
+                return CmlError::CertificateChanged {
+                    endpoint: ep.base_url.clone(),
+                    expected: mismatch.expected.clone(),
+                    presented: mismatch.presented.clone(),
+                };
+            }
             return CmlError::Protocol {
                 operation: operation.to_owned(),
                 message: format!("TLS handshake with {} failed: {tls}", ep.base_url),
@@ -524,18 +588,45 @@ impl HttpCmlClient {
     }
 }
 
+fn http_builder(config: &CmlClientConfig) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(config.connect_timeout)
+        .timeout(config.request_timeout)
+        .user_agent(config.user_agent.clone())
+        .redirect(reqwest::redirect::Policy::limited(3))
+}
+
+/// A client whose handshakes only admit what `pin` trusts.
+fn build_pinned_http(
+    config: &CmlClientConfig,
+    pin: Arc<Pin>,
+    worker: Option<WorkerId>,
+) -> Result<reqwest::Client, ConfigError> {
+    let tls = pin::tls_config(pin).map_err(|e| {
+        let whose = worker
+            .map(|w| format!(" for worker {w}"))
+            .unwrap_or_default();
+        ConfigError::HttpClient(format!("trust-on-first-use TLS{whose}: {e}"))
+    })?;
+    http_builder(config)
+        .use_preconfigured_tls(tls)
+        .build()
+        .map_err(|e| ConfigError::HttpClient(root_message(&e)))
+}
+
 fn build_http(
     config: &CmlClientConfig,
     tls: &TlsMode,
     worker: Option<WorkerId>,
 ) -> Result<reqwest::Client, ConfigError> {
-    let mut builder = reqwest::Client::builder()
-        .use_rustls_tls()
-        .connect_timeout(config.connect_timeout)
-        .timeout(config.request_timeout)
-        .user_agent(config.user_agent.clone())
-        .redirect(reqwest::redirect::Policy::limited(3));
+    let mut builder = http_builder(config).use_rustls_tls();
     match tls {
+        TlsMode::TrustOnFirstUse => {
+            // Each worker gets its own pin; this one trusts the first certificate
+            // it sees and is never reused across workers.
+            let pin = Arc::new(Pin::new(None));
+            return build_pinned_http(config, pin, worker);
+        }
         TlsMode::Verify => {}
         TlsMode::Insecure => builder = builder.danger_accept_invalid_certs(true),
         TlsMode::CustomCa(pem) => {
@@ -739,6 +830,15 @@ impl CmlClient for HttpCmlClient {
         parse::image_definitions(&v).map_err(protocol("image_definitions"))
     }
 
+    fn certificate_fingerprint(&self, ep: &CmlEndpoint) -> Option<String> {
+        if self.tls_for(&ep.worker_id) != TlsMode::TrustOnFirstUse {
+            return None;
+        }
+        locked(&self.pinned)
+            .get(&ep.worker_id)
+            .and_then(|entry| entry.pin.trusted())
+    }
+
     async fn telemetry_events(
         &self,
         ep: &CmlEndpoint,
@@ -762,10 +862,7 @@ mod tests {
     fn segments_and_bases() {
         assert_eq!(segment("8e0a-41AB_x.y~z"), "8e0a-41AB_x.y~z");
         assert_eq!(segment("a/b c"), "a%2Fb%20c");
-        let ep = |url: &str| CmlEndpoint {
-            worker_id: WorkerId::from_u128(1),
-            base_url: url.into(),
-        };
+        let ep = |url: &str| CmlEndpoint::new(WorkerId::from_u128(1), url);
         assert_eq!(base_of(&ep("https://10.0.0.5/")), "https://10.0.0.5");
         assert_eq!(base_of(&ep("https://10.0.0.5/api/v0/")), "https://10.0.0.5");
         assert_eq!(base_of(&ep("https://h:8443")), "https://h:8443");

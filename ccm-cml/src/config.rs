@@ -11,8 +11,15 @@ use ccm_core::secret::Secret;
 /// How to check a CML server's certificate.
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub enum TlsMode {
-    /// Verify against the Mozilla roots shipped in the binary (webpki-roots).
+    /// Trust on first use (the default): the certificate a worker presents at
+    /// first contact is pinned for that worker (the engine stores it on the
+    /// worker's record and hands it back in [`ccm_core::ports::cml::CmlEndpoint`]);
+    /// any other certificate is refused with
+    /// [`ccm_core::ports::cml::CmlError::CertificateChanged`] before anything is
+    /// sent, until an admin accepts it.
     #[default]
+    TrustOnFirstUse,
+    /// Verify against the Mozilla roots shipped in the binary (webpki-roots).
     Verify,
     /// Accept any certificate (CML's self-signed default). Traffic stays encrypted
     /// but the server is not authenticated.
@@ -26,6 +33,7 @@ pub enum TlsMode {
 impl fmt::Debug for TlsMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            TlsMode::TrustOnFirstUse => f.write_str("TrustOnFirstUse"),
             TlsMode::Verify => f.write_str("Verify"),
             TlsMode::Insecure => f.write_str("Insecure"),
             TlsMode::CustomCa(pem) => write!(f, "CustomCa({} bytes of PEM)", pem.len()),
@@ -56,13 +64,13 @@ pub struct CmlClientConfig {
 }
 
 impl CmlClientConfig {
-    /// Defaults: verify TLS, 10 s to connect, 60 s per call, renew tokens a minute
+    /// Defaults: trust on first use, 10 s to connect, 60 s per call, renew tokens a minute
     /// before they expire.
     pub fn new(username: impl Into<String>, password: Secret) -> Self {
         Self {
             username: username.into(),
             password,
-            tls: TlsMode::Verify,
+            tls: TlsMode::TrustOnFirstUse,
             tls_overrides: BTreeMap::new(),
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),

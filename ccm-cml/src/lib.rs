@@ -11,14 +11,14 @@
 //! use ccm_core::secret::Secret;
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! // CML ships a self-signed certificate: skip verification by default, but pin the
-//! // one worker whose certificate we know.
-//! let pinned = WorkerId::new();
+//! // CML ships a self-signed certificate: trust each worker's on first use (the
+//! // default), but check the one worker whose certificate we know against it.
+//! let known = WorkerId::new();
 //! let config = CmlClientConfig::new("admin", Secret::new("from-the-vault"))
-//!     .with_tls(TlsMode::Insecure)
-//!     .with_worker_tls(pinned, TlsMode::CustomCa(std::fs::read_to_string("worker.pem")?));
+//!     .with_tls(TlsMode::TrustOnFirstUse)
+//!     .with_worker_tls(known, TlsMode::CustomCa(std::fs::read_to_string("worker.pem")?));
 //! let cml = HttpCmlClient::new(config)?;
-//! let ep = CmlEndpoint { worker_id: pinned, base_url: "https://10.0.0.5".into() };
+//! let ep = CmlEndpoint::new(known, "https://10.0.0.5");
 //! let stats = cml.system_stats(&ep).await?;
 //! println!("{} nodes running", stats.running_nodes);
 //! # Ok(())
@@ -32,10 +32,14 @@
 //!   client authenticates once more and retries the call once; a second 401 (or a
 //!   403 on authentication) is [`CmlError::Unauthorized`]. Token expiry is judged on
 //!   the client's [`ccm_core::ports::Clock`] ([`HttpCmlClient::with_clock`]).
-//! * **TLS**: [`TlsMode::Verify`] (built-in roots), [`TlsMode::Insecure`] (CML's
-//!   self-signed default) or [`TlsMode::CustomCa`] (a PEM bundle), globally and per
+//! * **TLS**: [`TlsMode::TrustOnFirstUse`] (the default: each worker's certificate
+//!   is pinned at first contact — or taken from the endpoint's `pinned_sha256`, the
+//!   worker record's pin — and a different one is [`CmlError::CertificateChanged`],
+//!   refused in the handshake before anything is sent; the handshake signature is
+//!   still verified), [`TlsMode::Verify`] (built-in roots), [`TlsMode::Insecure`]
+//!   (anything goes) or [`TlsMode::CustomCa`] (a PEM bundle), globally and per
 //!   worker ([`CmlClientConfig::with_worker_tls`], [`HttpCmlClient::set_worker_tls`]).
-//!   A failed handshake is a [`CmlError::Protocol`], not "starting".
+//!   Any other failed handshake is a [`CmlError::Protocol`], not "starting".
 //! * **Timeouts**: a connect timeout and a total timeout for every call
 //!   ([`CmlClientConfig::with_timeouts`]); past the total one a call is
 //!   [`CmlError::Timeout`].
@@ -70,11 +74,13 @@
 //! [`CmlError::NotFound`]: ccm_core::ports::cml::CmlError::NotFound
 //! [`CmlError::Rejected`]: ccm_core::ports::cml::CmlError::Rejected
 //! [`CmlError::Server`]: ccm_core::ports::cml::CmlError::Server
+//! [`CmlError::CertificateChanged`]: ccm_core::ports::cml::CmlError::CertificateChanged
 #![warn(missing_docs)]
 
 mod client;
 mod config;
 mod parse;
+mod pin;
 mod token;
 
 pub use client::HttpCmlClient;

@@ -99,6 +99,13 @@ pub enum EventPayload {
     /// The CML service changed.
     #[serde(rename = "worker.cml.updated.v1")]
     WorkerCmlUpdated { cml: CmlService },
+    /// The worker's CML presented a certificate other than the pinned one; calls
+    /// to it are refused until an admin accepts `presented`.
+    #[serde(rename = "worker.cml.certificate_changed.v1")]
+    WorkerCmlCertificateChanged { expected: String, presented: String },
+    /// An admin accepted the worker's new CML certificate: it is pinned now.
+    #[serde(rename = "worker.cml.certificate_accepted.v1")]
+    WorkerCmlCertificateAccepted { sha256: String, by: Option<String> },
     /// The licence changed.
     #[serde(rename = "worker.licence.updated.v1")]
     WorkerLicenceUpdated { licence: LicenceStatus },
@@ -259,6 +266,8 @@ impl EventPayload {
             WorkerInstanceAssigned { .. } => "worker.instance.assigned.v1",
             WorkerNetworkUpdated { .. } => "worker.network.updated.v1",
             WorkerCmlUpdated { .. } => "worker.cml.updated.v1",
+            WorkerCmlCertificateChanged { .. } => "worker.cml.certificate_changed.v1",
+            WorkerCmlCertificateAccepted { .. } => "worker.cml.certificate_accepted.v1",
             WorkerLicenceUpdated { .. } => "worker.licence.updated.v1",
             WorkerMetricsUpdated { .. } => "worker.metrics.updated.v1",
             WorkerTagsUpdated { .. } => "worker.tags.updated.v1",

@@ -59,10 +59,7 @@ async fn availability_follows_the_instance() {
         cml.system_information(&nowhere).await,
         Err(CmlError::Unreachable { .. })
     ));
-    let https = CmlEndpoint {
-        worker_id: WorkerId::from_u128(1),
-        base_url: "https://10.0.0.1".into(),
-    };
+    let https = CmlEndpoint::new(WorkerId::from_u128(1), "https://10.0.0.1");
     assert!(matches!(
         cml.system_information(&https).await,
         Err(CmlError::Unreachable { .. })

@@ -81,10 +81,7 @@ pub fn closed_port() -> u16 {
 }
 
 pub fn endpoint(url: String) -> CmlEndpoint {
-    CmlEndpoint {
-        worker_id: WorkerId::from_u128(9),
-        base_url: url,
-    }
+    CmlEndpoint::new(WorkerId::from_u128(9), url)
 }
 
 pub fn short_timeouts() -> CmlClientConfig {

@@ -5,6 +5,7 @@
 //! [`Fleet::register_jobs`], so tests drive everything with a virtual clock.
 
 mod autoscaler;
+mod cml_trust;
 mod controller;
 mod definitions;
 mod drive;
@@ -139,8 +140,23 @@ impl Fleet {
         &self.clock
     }
 
+    /// The worker's CML endpoint when ccm may call it; every CML call goes
+    /// through here or [`Fleet::endpoint_choice`], so no credentials reach a host
+    /// outside the allow-list.
     pub(crate) fn endpoint(&self, worker: &Worker) -> Option<CmlEndpoint> {
-        endpoint::cml_endpoint(worker, self.settings.endpoint_address)
+        match self.endpoint_choice(worker) {
+            endpoint::EndpointChoice::Allowed(ep) => Some(ep),
+            endpoint::EndpointChoice::Refused { .. } | endpoint::EndpointChoice::Missing => None,
+        }
+    }
+
+    /// The worker's CML endpoint, refused, or missing.
+    pub(crate) fn endpoint_choice(&self, worker: &Worker) -> endpoint::EndpointChoice {
+        endpoint::choose(
+            worker,
+            self.settings.endpoint_address,
+            &self.settings.endpoint_allow,
+        )
     }
 
     /// Queues the worker controller for `id` now.

@@ -77,6 +77,8 @@ struct CmlFacts {
     licensing: Option<Result<Licensing, CmlError>>,
     telemetry: Option<Result<Vec<TelemetryEvent>, CmlError>>,
     labs: Option<usize>,
+    /// The certificate the client trusts now (pinned at first contact).
+    fingerprint: Option<String>,
 }
 
 impl Fleet {
@@ -208,7 +210,24 @@ impl Fleet {
     }
 
     async fn cml_facts(&self, worker: &Worker) -> Option<CmlFacts> {
-        let ep = self.endpoint(worker)?;
+        let ep = match self.endpoint_choice(worker) {
+            super::endpoint::EndpointChoice::Allowed(ep) => ep,
+            super::endpoint::EndpointChoice::Missing => return None,
+            // Recorded on the worker like an unreachable CML (status and event),
+            // without a single call to the host.
+            super::endpoint::EndpointChoice::Refused { endpoint, reason } => {
+                tracing::warn!(worker = %worker.id, %reason, "CML endpoint refused");
+                return Some(CmlFacts {
+                    information: Err(CmlError::EndpointRefused { endpoint, reason }),
+                    stats: None,
+                    health: None,
+                    licensing: None,
+                    telemetry: None,
+                    labs: None,
+                    fingerprint: None,
+                });
+            }
+        };
         let information = self.cml.system_information(&ep).await;
         if information.is_err() {
             return Some(CmlFacts {
@@ -218,6 +237,7 @@ impl Fleet {
                 licensing: None,
                 telemetry: None,
                 labs: None,
+                fingerprint: None,
             });
         }
         let after = worker.status.activity.telemetry_high_water;
@@ -235,6 +255,7 @@ impl Fleet {
             licensing: Some(licensing),
             telemetry: Some(telemetry),
             labs: labs.ok().map(|l| l.len()),
+            fingerprint: self.cml.certificate_fingerprint(&ep),
         })
     }
 
@@ -485,8 +506,28 @@ impl Fleet {
                 service.version = Some(info.version.clone());
                 service.ready = info.ready;
                 service.last_error = None;
+                if service.certificate.pinned_sha256.is_none() {
+                    service
+                        .certificate
+                        .pinned_sha256
+                        .clone_from(&facts.fingerprint);
+                }
             }
             Err(error) => {
+                if let CmlError::CertificateChanged {
+                    expected,
+                    presented,
+                    ..
+                } = error
+                {
+                    events.extend(worker.observe_cml_certificate_change(
+                        expected.clone(),
+                        presented.clone(),
+                        now,
+                    )?);
+                    // `service` is written back whole after this; keep the change.
+                    service.certificate = worker.status.cml.certificate.clone();
+                }
                 service.state = if error.means_starting() {
                     CmlServiceState::Starting
                 } else {

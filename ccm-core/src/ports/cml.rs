@@ -16,6 +16,22 @@ pub struct CmlEndpoint {
     pub worker_id: WorkerId,
     /// Base URL, e.g. `https://10.0.0.5` (the client appends `/api/v0/…`).
     pub base_url: String,
+    /// SHA-256 fingerprint (lower-case hex of the leaf certificate's DER) the
+    /// worker's record trusts; a client that pins certificates refuses any other.
+    /// `None` before the first contact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned_sha256: Option<String>,
+}
+
+impl CmlEndpoint {
+    /// The endpoint of `worker_id` at `base_url`, with no certificate pinned yet.
+    pub fn new(worker_id: WorkerId, base_url: impl Into<String>) -> Self {
+        Self {
+            worker_id,
+            base_url: base_url.into(),
+            pinned_sha256: None,
+        }
+    }
 }
 
 /// `GET /system_information`.
@@ -242,6 +258,29 @@ pub enum CmlError {
         /// What was wrong.
         message: String,
     },
+    /// The worker presented a certificate other than the pinned one. The
+    /// handshake was abandoned, so nothing (no credentials) was sent; calls stay
+    /// refused until an admin accepts `presented`.
+    #[error(
+        "CML at {endpoint} presented certificate sha256:{presented} but sha256:{expected} is pinned; refused until an admin accepts it"
+    )]
+    CertificateChanged {
+        /// Base URL.
+        endpoint: String,
+        /// The pinned fingerprint.
+        expected: String,
+        /// The fingerprint presented.
+        presented: String,
+    },
+    /// ccm did not call the endpoint: its host is neither the instance's own
+    /// address nor in `cml.endpoint_allow`, so nothing (no credentials) was sent.
+    #[error("{reason}")]
+    EndpointRefused {
+        /// The refused base URL as named.
+        endpoint: String,
+        /// Why, naming the host and the rule.
+        reason: String,
+    },
     /// A 5xx other than booting.
     #[error("CML server error on {operation} ({status}): {description}")]
     Server {
@@ -319,6 +358,14 @@ pub trait CmlClient: Send + Sync {
         ep: &CmlEndpoint,
         after: Option<Timestamp>,
     ) -> Result<Vec<TelemetryEvent>, CmlError>;
+
+    /// The certificate fingerprint this client trusts for `ep`'s worker — the one
+    /// it saw at first contact when `ep` pinned none — so the engine can persist
+    /// it on the worker record. `None` when the client pins no certificates.
+    fn certificate_fingerprint(&self, ep: &CmlEndpoint) -> Option<String> {
+        let _ = ep;
+        None
+    }
 
     /// Stop → wipe → delete, each step tolerating a lab that is already gone.
     async fn teardown_lab(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<(), CmlError> {

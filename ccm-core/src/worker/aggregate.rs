@@ -85,6 +85,7 @@ impl Worker {
                 stop_reason: None,
                 start_reason: None,
                 monitoring_interval_seconds: None,
+                cml_endpoint: None,
             },
             status: WorkerStatus {
                 lifecycle: LifecycleState::Pending,
@@ -221,6 +222,13 @@ impl Worker {
             }
             EventPayload::WorkerNetworkUpdated { network } => self.network = network.clone(),
             EventPayload::WorkerCmlUpdated { cml } => self.status.cml = cml.clone(),
+            EventPayload::WorkerCmlCertificateChanged { presented, .. } => {
+                self.status.cml.certificate.pending_sha256 = Some(presented.clone());
+            }
+            EventPayload::WorkerCmlCertificateAccepted { sha256, .. } => {
+                self.status.cml.certificate.pinned_sha256 = Some(sha256.clone());
+                self.status.cml.certificate.pending_sha256 = None;
+            }
             EventPayload::WorkerLicenceUpdated { licence } => {
                 self.status.licence = licence.clone();
             }
@@ -402,6 +410,18 @@ impl Worker {
         self.update_spec(now, |spec| spec.draining = draining)
     }
 
+    /// Sets the CML base URL an admin chose (`None`: back to the instance's tag or
+    /// address). The caller has checked it against the allow-list; the engine checks
+    /// it again before every use.
+    pub fn set_cml_endpoint(
+        &mut self,
+        url: Option<String>,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        self.ensure_not_terminated()?;
+        self.update_spec(now, |spec| spec.cml_endpoint = url)
+    }
+
     /// Binds a launched instance to the worker.
     pub fn assign_instance(
         &mut self,
@@ -512,6 +532,85 @@ impl Worker {
             return Ok(Vec::new());
         }
         Ok(vec![self.emit(EventPayload::WorkerCmlUpdated { cml }, now)?])
+    }
+
+    /// Records that CML presented `presented` where `expected` is pinned, and
+    /// raises the certificate alert. Seeing the same change again emits nothing.
+    pub fn observe_cml_certificate_change(
+        &mut self,
+        expected: String,
+        presented: String,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        let certificate = &self.status.cml.certificate;
+        if certificate.pinned_sha256.as_ref() == Some(&presented)
+            || certificate.pending_sha256.as_ref() == Some(&presented)
+        {
+            return Ok(Vec::new());
+        }
+        let mut events = vec![self.emit(
+            EventPayload::WorkerCmlCertificateChanged {
+                expected,
+                presented,
+            },
+            now,
+        )?];
+        if !self.status.alerts.contains(&AlertMetric::CmlCertificate) {
+            events.push(self.emit(
+                EventPayload::WorkerAlertRaised {
+                    metric: AlertMetric::CmlCertificate,
+                    value: 1.0,
+                    threshold: 1.0,
+                },
+                now,
+            )?);
+        }
+        Ok(events)
+    }
+
+    /// Pins the changed certificate an admin vouched for; `sha256` must be the
+    /// one the worker presented, so an admin cannot pin an arbitrary fingerprint.
+    pub fn accept_cml_certificate(
+        &mut self,
+        sha256: &str,
+        by: Option<String>,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        let wanted: String = sha256
+            .trim()
+            .chars()
+            .filter(|c| *c != ':')
+            .collect::<String>()
+            .to_ascii_lowercase();
+        let Some(pending) = self.status.cml.certificate.pending_sha256.clone() else {
+            return Err(CoreError::validation(
+                "sha256",
+                "the worker's CML certificate has not changed; nothing to accept",
+            ));
+        };
+        if wanted != pending {
+            return Err(CoreError::validation(
+                "sha256",
+                "does not match the certificate the worker presented",
+            ));
+        }
+        let mut events = vec![self.emit(
+            EventPayload::WorkerCmlCertificateAccepted {
+                sha256: pending,
+                by,
+            },
+            now,
+        )?];
+        if self.status.alerts.contains(&AlertMetric::CmlCertificate) {
+            events.push(self.emit(
+                EventPayload::WorkerAlertCleared {
+                    metric: AlertMetric::CmlCertificate,
+                    value: 0.0,
+                },
+                now,
+            )?);
+        }
+        Ok(events)
     }
 
     /// Records the licence as observed.

@@ -6,8 +6,11 @@ mod activity;
 pub mod aggregate;
 mod capacity;
 mod cml_service;
+pub mod endpoint_allow;
+pub mod endpoint_url;
 mod licence;
 mod lifecycle;
+pub mod limits;
 mod metrics;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,7 +20,9 @@ use serde::{Deserialize, Serialize};
 pub use activity::{Activity, ActivityEvent, PauseReason, ResumeReason};
 pub use aggregate::NewWorker;
 pub use capacity::{Allocation, Capacity};
-pub use cml_service::{CmlService, CmlServiceState};
+pub use cml_service::{CmlCertificate, CmlService, CmlServiceState};
+pub use endpoint_allow::{AllowEntry, EndpointAllowList};
+pub use endpoint_url::{EndpointError, EndpointUrl, Host};
 pub use licence::{LicenceFeature, LicenceKind, LicenceState, LicenceStatus};
 pub use lifecycle::{DesiredStatus, LifecycleState};
 pub use metrics::{CloudWatchMetrics, CmlStats, Ec2StatusChecks, Sourced, WorkerMetrics};
@@ -86,6 +91,10 @@ pub struct WorkerSpec {
     pub start_reason: Option<ResumeReason>,
     /// Per-worker metrics interval in seconds; `None` follows the fleet setting.
     pub monitoring_interval_seconds: Option<u32>,
+    /// CML base URL set by an admin (checked against `cml.endpoint_allow`); `None`
+    /// uses the instance's `ccm:cml-endpoint` tag or its address.
+    #[serde(default)]
+    pub cml_endpoint: Option<String>,
 }
 
 /// What was observed of a worker.
@@ -134,6 +143,9 @@ pub enum AlertMetric {
     Memory,
     /// Disk percent.
     Disk,
+    /// The CML certificate changed and waits for an admin (raised at 1 of 1,
+    /// cleared by the acceptance).
+    CmlCertificate,
 }
 
 /// Who did what to a worker.

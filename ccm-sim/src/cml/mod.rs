@@ -38,10 +38,7 @@ pub fn sim_endpoint_url(instance: &InstanceId) -> String {
 
 /// The endpoint of the simulated CML on `instance`, for `worker`.
 pub fn sim_endpoint(worker: WorkerId, instance: &InstanceId) -> CmlEndpoint {
-    CmlEndpoint {
-        worker_id: worker,
-        base_url: sim_endpoint_url(instance),
-    }
+    CmlEndpoint::new(worker, sim_endpoint_url(instance))
 }
 
 /// The instance a simulated endpoint points at, if it is one.
@@ -330,15 +327,9 @@ mod tests {
         let ep = sim_endpoint(WorkerId::from_u128(1), &id);
         assert_eq!(ep.base_url, "sim://i-0123456789abcdef0");
         assert_eq!(endpoint_instance(&ep), Some(id));
-        let https = CmlEndpoint {
-            worker_id: WorkerId::from_u128(1),
-            base_url: "https://10.0.0.5".into(),
-        };
+        let https = CmlEndpoint::new(WorkerId::from_u128(1), "https://10.0.0.5");
         assert_eq!(endpoint_instance(&https), None);
-        let trailing = CmlEndpoint {
-            worker_id: WorkerId::from_u128(1),
-            base_url: "sim://i-1/".into(),
-        };
+        let trailing = CmlEndpoint::new(WorkerId::from_u128(1), "sim://i-1/");
         assert_eq!(endpoint_instance(&trailing), Some(InstanceId::new("i-1")));
     }
 }

@@ -247,10 +247,7 @@ impl CmlHttpServer {
 
     /// The endpoint of this server for `worker`, as ccm would store it.
     pub fn endpoint(&self, worker: WorkerId) -> CmlEndpoint {
-        CmlEndpoint {
-            worker_id: worker,
-            base_url: self.base_url.clone(),
-        }
+        CmlEndpoint::new(worker, self.base_url.clone())
     }
 
     /// Request/answer pairs so far (when [`CmlHttpOptions::record_exchanges`]).
