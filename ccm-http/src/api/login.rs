@@ -1,18 +1,45 @@
 //! The browser login with the OIDC provider: `GET /auth/login` sends the browser
-//! to the provider (authorization code + PKCE), `GET /auth/callback` completes the
-//! login and sets the session cookies. Logout is `POST /logout` (see `system`).
+//! to the provider (authorization code + PKCE) and gives it the login cookie that
+//! binds the login to it, `GET /auth/callback` completes the login only for that
+//! browser and sets the session cookies. Logout is `POST /logout` (see `system`).
 
 use axum::extract::State;
-use axum::http::header::{CACHE_CONTROL, LOCATION};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::header::{CACHE_CONTROL, COOKIE, LOCATION};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
-use super::system::session_redirect;
+use super::system::{session_redirect, set_cookie};
 use super::ApiQuery;
 use crate::auth::oidc_login::LoginError;
+use crate::auth::pending::{ReturnTo, PENDING_TTL};
+use crate::auth::session::{cookie, random_token};
 use crate::state::AppState;
+
+/// The cookie binding a login to the browser that started it (login CSRF).
+pub const LOGIN_COOKIE: &str = "ccm_login";
+
+/// The login cookie: only sent to `/auth`, and `SameSite=Lax` because the
+/// provider's redirect to the callback is a cross-site navigation.
+fn login_cookie(value: &str, max_age: u64, secure: bool) -> String {
+    let mut header =
+        format!("{LOGIN_COOKIE}={value}; Path=/auth; Max-Age={max_age}; SameSite=Lax; HttpOnly");
+    if secure {
+        header.push_str("; Secure");
+    }
+    header
+}
+
+/// The browser's login binding, when it sent a well-formed one.
+fn binding_of(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|h| cookie(h, LOGIN_COOKIE))
+        .find(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
 
 fn login_error(error: LoginError) -> ApiError {
     match error {
@@ -34,17 +61,22 @@ pub struct LoginQuery {
     pub login_hint: Option<String>,
 }
 
-/// `GET /auth/login`: redirects to the provider.
+/// `GET /auth/login`: redirects to the provider. A browser keeps its binding
+/// across logins, so logins started in several tabs all complete.
 pub async fn login(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiQuery(query): ApiQuery<LoginQuery>,
 ) -> ApiResult<Response> {
     let login = state
         .oidc_login
         .as_ref()
         .ok_or_else(|| ApiError::not_found("no OIDC login is configured (auth.oidc.client_id)"))?;
+    let return_to = ReturnTo::parse(query.return_to.as_deref())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let binding = binding_of(&headers).map_or_else(random_token, str::to_owned);
     let url = login
-        .start(query.return_to.as_deref(), query.login_hint.as_deref())
+        .start(return_to, query.login_hint.as_deref(), &binding)
         .await
         .map_err(login_error)?;
     let location = HeaderValue::from_str(&url).map_err(|e| ApiError::internal(&e))?;
@@ -53,6 +85,11 @@ pub async fn login(
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let secure = state.options.cookie_secure;
+    set_cookie(
+        &mut response,
+        &login_cookie(&binding, PENDING_TTL.as_secs(), secure),
+    )?;
     Ok(response)
 }
 
@@ -73,6 +110,7 @@ pub struct CallbackQuery {
 /// back to where the login started.
 pub async fn callback(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiQuery(query): ApiQuery<CallbackQuery>,
 ) -> ApiResult<Response> {
     let login = state
@@ -89,12 +127,15 @@ pub async fn callback(
         return Err(ApiError::bad_request("code and state are required"));
     };
     let done = login
-        .finish(&code, &login_state)
+        .finish(&code, &login_state, binding_of(&headers))
         .await
         .map_err(login_error)?;
     let (id, session) = state
         .sessions
         .open_with(&done.subject, done.role, Some(done.tokens));
-    let location = HeaderValue::from_str(&done.return_to).map_err(|e| ApiError::internal(&e))?;
+    // `ReturnTo` is always a valid header; the fallback only keeps a completed
+    // login from ever ending in a 500.
+    let location = HeaderValue::from_str(done.return_to.as_str())
+        .unwrap_or_else(|_| HeaderValue::from_static("/"));
     session_redirect(&state, &id, &session.csrf, location)
 }

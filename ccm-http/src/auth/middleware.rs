@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::api_keys::{self, KEY_PREFIX};
 use super::jwt::JwtError;
-use super::oidc_login::LoginError;
-use super::session::{cookie, same_secret, CSRF_HEADER, SESSION_COOKIE};
+use super::oidc_login::{LoginError, SessionTokens};
+use super::session::{cookie, same_secret, Session, CSRF_HEADER, SESSION_COOKIE};
 use super::{Access, AuthMethod, Principal};
 use crate::api::error::ApiError;
 use crate::api::routes;
@@ -73,31 +73,51 @@ pub async fn authenticate(
         .filter_map(|v| v.to_str().ok())
         .find_map(|h| cookie(h, SESSION_COOKIE));
     if let Some(id) = session_id {
-        let Some(mut session) = state.sessions.get(id) else {
-            return Err(unauthenticated("the session has expired; log in again"));
-        };
-        if let (Some(tokens), Some(login)) = (&session.tokens, &state.oidc_login) {
-            if tokens.due() {
-                match login.refresh(&session.subject, session.role, tokens).await {
-                    Ok((role, fresh)) => {
-                        state.sessions.update(id, role, fresh.clone());
-                        session.role = role;
-                        session.tokens = Some(fresh);
-                    }
-                    Err(LoginError::Refused(reason)) => {
-                        tracing::info!(%reason, "session refresh refused; session ended");
-                        state.sessions.close(id);
-                        return Err(unauthenticated("the session has expired; log in again"));
-                    }
-                    Err(error @ LoginError::Unavailable(_)) => {
-                        return Err(ApiError::unavailable(&error).into_response());
-                    }
-                }
-            }
-        }
-        return Ok(Some(session.principal()));
+        return current_session(state, id)
+            .await
+            .map(|session| Some(session.principal()));
     }
     Ok(None)
+}
+
+fn is_due(session: &Session) -> bool {
+    session.tokens.as_ref().is_some_and(SessionTokens::due)
+}
+
+/// The live session `id`, its OIDC tokens refreshed first when due. Concurrent
+/// requests of one session wait for a single refresh and use its outcome.
+async fn current_session(state: &AppState, id: &str) -> Result<Session, Response> {
+    let expired = || unauthenticated("the session has expired; log in again");
+    let session = state.sessions.get(id).ok_or_else(expired)?;
+    let Some(login) = &state.oidc_login else {
+        return Ok(session);
+    };
+    if !is_due(&session) {
+        return Ok(session);
+    }
+    let lock = session.refresh_lock.clone();
+    let _flight = lock.lock().await;
+    // Whoever held the lock before may have refreshed or ended the session.
+    let mut session = state.sessions.get(id).ok_or_else(expired)?;
+    let Some(tokens) = session.tokens.clone().filter(|_| is_due(&session)) else {
+        return Ok(session);
+    };
+    match login.refresh(&tokens).await {
+        Ok((role, fresh)) => {
+            state.sessions.update(id, role, fresh.clone());
+            session.role = role;
+            session.tokens = Some(fresh);
+            Ok(session)
+        }
+        Err(LoginError::Refused(reason)) => {
+            tracing::info!(%reason, "session refresh refused; session ended");
+            state.sessions.close(id);
+            Err(expired())
+        }
+        Err(error @ LoginError::Unavailable(_)) => {
+            Err(ApiError::unavailable(&error).into_response())
+        }
+    }
 }
 
 fn is_safe(method: &Method) -> bool {

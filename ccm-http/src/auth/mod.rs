@@ -14,6 +14,7 @@ pub mod api_keys;
 pub mod jwt;
 pub mod middleware;
 pub mod oidc_login;
+pub mod pending;
 pub mod session;
 
 use ccm_core::api_key::{ApiKeyId, ApiKeyRole};
@@ -23,9 +24,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
-    /// Reads everything it may see.
+    /// Reads everything it may see; sees and cancels its own lablets only (and
+    /// books them with `lablets.self_service`), see `crate::ownership`.
     User,
-    /// Also starts/stops workers, operates labs, sets tags, manages lablets.
+    /// Also starts/stops workers, operates labs, sets tags, manages everyone's lablets.
     Manager,
     /// Also creates, imports, deletes, licenses, changes settings, manages keys and jobs.
     Admin,

@@ -1,14 +1,19 @@
 //! The browser login with an OpenID Connect provider, handled by the server
-//! (backend for frontend): authorization code flow with PKCE (S256), `state` and
-//! `nonce`; the tokens stay on the server, the browser only gets the httpOnly
-//! session cookie. The ID token is verified (signature, `iss`, `aud` = client id,
-//! `exp`, `nonce`); roles come from its claim path, or from the access token when
-//! that is a JWT for the configured audience (Keycloak puts roles there). The
-//! session's tokens are refreshed with the refresh token once the access token
-//! has expired; a refused refresh ends the session.
+//! (backend for frontend): authorization code flow with PKCE (S256), `state` bound
+//! to the browser that started the login (see [`super::pending`]) and `nonce`; the
+//! tokens stay on the server, the browser only gets the httpOnly session cookie and
+//! never a token (the logout URL names the client, not the ID token). The ID token
+//! is verified (signature, `iss`, `aud` = client id, `exp`, `nonce`); roles come
+//! from its claim path, or from the access token when that is a JWT for the
+//! configured audience (Keycloak puts roles there).
+//!
+//! The session's tokens are refreshed with the refresh token once the access token
+//! is about to expire. The role is read again from the refreshed tokens alone: when
+//! they grant no ccm role (it was removed at the provider, or the provider sends
+//! neither an ID token nor a JWT access token on refresh) the session ends, as it
+//! does when the refresh is refused. Refreshes of one session are single-flight
+//! (`super::middleware`).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -19,11 +24,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::jwt::{JwtError, JwtVerifier};
+use super::pending::{PendingError, PendingLogin, PendingLogins, ReturnTo};
 use super::Role;
 use crate::config::OidcConfig;
 
-/// Logins not completed within this time are forgotten.
-const PENDING_TTL: Duration = Duration::from_secs(600);
 /// Refresh this long before the access token expires.
 const REFRESH_MARGIN: Duration = Duration::from_secs(30);
 
@@ -34,8 +38,6 @@ pub struct SessionTokens {
     pub refresh_token: Option<Secret>,
     /// When the access token expires.
     pub access_expires_at: Instant,
-    /// The ID token (the logout hint).
-    pub id_token: Secret,
 }
 
 impl SessionTokens {
@@ -55,7 +57,7 @@ pub struct Login {
     /// Their tokens.
     pub tokens: SessionTokens,
     /// Where to send the browser.
-    pub return_to: String,
+    pub return_to: ReturnTo,
 }
 
 /// Why a login step failed.
@@ -76,13 +78,6 @@ struct Discovery {
     end_session_endpoint: Option<String>,
 }
 
-struct Pending {
-    verifier: String,
-    nonce: String,
-    return_to: String,
-    created: Instant,
-}
-
 #[derive(Deserialize)]
 struct TokenAnswer {
     access_token: String,
@@ -100,7 +95,7 @@ pub struct OidcLogin {
     http: reqwest::Client,
     verifier: std::sync::Arc<JwtVerifier>,
     discovery: tokio::sync::Mutex<Option<Discovery>>,
-    pending: Mutex<HashMap<String, Pending>>,
+    pending: PendingLogins,
 }
 
 impl std::fmt::Debug for OidcLogin {
@@ -124,11 +119,10 @@ fn encode(value: &str) -> String {
     crate::cli::client::encode(value)
 }
 
-/// Only local paths are followed after login (no open redirect).
-fn safe_return(path: Option<&str>) -> String {
-    match path {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
-        _ => "/".to_owned(),
+fn id_token_error(error: JwtError) -> LoginError {
+    match error {
+        JwtError::KeysUnavailable(m) => LoginError::Unavailable(m),
+        other => LoginError::Refused(format!("ID token: {other}")),
     }
 }
 
@@ -157,19 +151,17 @@ impl OidcLogin {
                 .clone()
                 .unwrap_or_else(|| format!("{base}/")),
             client_id,
-            config,
             http,
             verifier,
             discovery: tokio::sync::Mutex::new(None),
-            pending: Mutex::new(HashMap::new()),
+            pending: PendingLogins::new(config.max_pending_logins),
+            config,
         }))
     }
 
-    fn with_pending<T>(&self, f: impl FnOnce(&mut HashMap<String, Pending>) -> T) -> T {
-        match self.pending.lock() {
-            Ok(mut guard) => f(&mut guard),
-            Err(poison) => f(&mut poison.into_inner()),
-        }
+    /// How many logins are started and not completed.
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
     }
 
     async fn discovery(&self) -> Result<Discovery, LoginError> {
@@ -195,11 +187,13 @@ impl OidcLogin {
         Ok(found)
     }
 
-    /// The provider URL that starts a login; `return_to` is a local path.
+    /// The provider URL that starts a login of the browser holding `binding` (the
+    /// value of its login cookie).
     pub async fn start(
         &self,
-        return_to: Option<&str>,
+        return_to: ReturnTo,
         login_hint: Option<&str>,
+        binding: &str,
     ) -> Result<String, LoginError> {
         let discovery = self.discovery().await?;
         let state = random();
@@ -216,16 +210,10 @@ impl OidcLogin {
         if let Some(hint) = login_hint {
             url.push_str(&format!("&login_hint={}", encode(hint)));
         }
-        let pending = Pending {
-            verifier,
-            nonce,
-            return_to: safe_return(return_to),
-            created: Instant::now(),
-        };
-        self.with_pending(|map| {
-            map.retain(|_, p| p.created.elapsed() < PENDING_TTL);
-            map.insert(state, pending);
-        });
+        self.pending.insert(
+            state,
+            PendingLogin::new(verifier, nonce, return_to, binding),
+        );
         Ok(url)
     }
 
@@ -266,68 +254,38 @@ impl OidcLogin {
             .map_err(|e| LoginError::Refused(format!("token endpoint answer: {e}")))
     }
 
-    async fn login_from(
-        &self,
-        answer: TokenAnswer,
-        nonce: Option<&str>,
-        previous: Option<(&str, Role, &Secret)>,
-    ) -> Result<(String, Role, SessionTokens), LoginError> {
-        let expires_in = answer.expires_in.unwrap_or(300);
-        let access_expires_at = Instant::now() + Duration::from_secs(expires_in);
-        let id_token = match (answer.id_token, previous) {
-            (Some(t), _) => Secret::new(t),
-            (None, Some((_, _, old))) => old.clone(),
-            (None, None) => return Err(LoginError::Refused("no ID token in the answer".into())),
-        };
-        let claims = self
+    async fn role_from(&self, id_claims: Option<&Value>, access_token: &str) -> Option<Role> {
+        if let Some(role) = id_claims.and_then(|c| self.verifier.role_of(c)) {
+            return Some(role);
+        }
+        let access = self
             .verifier
-            .verify_claims(id_token.expose(), &self.client_id)
+            .verify_claims(access_token, &self.config.audience)
             .await
-            .map_err(|e| match e {
-                JwtError::KeysUnavailable(m) => LoginError::Unavailable(m),
-                other => LoginError::Refused(format!("ID token: {other}")),
-            })?;
-        if let Some(nonce) = nonce {
-            if claims.get("nonce").and_then(Value::as_str) != Some(nonce) {
-                return Err(LoginError::Refused("ID token nonce does not match".into()));
-            }
-        }
-        let mut role = self.verifier.role_of(&claims);
-        if role.is_none() {
-            if let Ok(access) = self
-                .verifier
-                .verify_claims(&answer.access_token, &self.config.audience)
-                .await
-            {
-                role = self.verifier.role_of(&access);
-            }
-        }
-        let role = match (role, previous) {
-            (Some(role), _) => role,
-            (None, Some((_, role, _))) => role,
-            (None, None) => return Err(LoginError::Refused("the account has no ccm role".into())),
-        };
-        let subject = match previous {
-            Some((subject, _, _)) => subject.to_owned(),
-            None => JwtVerifier::subject_of(&claims),
-        };
-        Ok((
-            subject,
-            role,
-            SessionTokens {
-                refresh_token: answer.refresh_token.map(Secret::new),
-                access_expires_at,
-                id_token,
-            },
-        ))
+            .ok()?;
+        self.verifier.role_of(&access)
     }
 
-    /// Completes a login from the provider's redirect.
-    pub async fn finish(&self, code: &str, state: &str) -> Result<Login, LoginError> {
+    fn tokens_from(answer: &TokenAnswer) -> SessionTokens {
+        let expires_in = answer.expires_in.unwrap_or(300);
+        SessionTokens {
+            refresh_token: answer.refresh_token.clone().map(Secret::new),
+            access_expires_at: Instant::now() + Duration::from_secs(expires_in),
+        }
+    }
+
+    /// Completes a login from the provider's redirect, for the browser bringing
+    /// `binding` (the value of its login cookie).
+    pub async fn finish(
+        &self,
+        code: &str,
+        state: &str,
+        binding: Option<&str>,
+    ) -> Result<Login, LoginError> {
         let pending = self
-            .with_pending(|map| map.remove(state))
-            .filter(|p| p.created.elapsed() < PENDING_TTL)
-            .ok_or_else(|| LoginError::Refused("unknown or expired login state".into()))?;
+            .pending
+            .take(state, binding)
+            .map_err(|e: PendingError| LoginError::Refused(e.to_string()))?;
         let answer = self
             .token_request(&[
                 ("grant_type", "authorization_code"),
@@ -336,20 +294,35 @@ impl OidcLogin {
                 ("code_verifier", &pending.verifier),
             ])
             .await?;
-        let (subject, role, tokens) = self.login_from(answer, Some(&pending.nonce), None).await?;
+        let id_token = answer
+            .id_token
+            .as_deref()
+            .ok_or_else(|| LoginError::Refused("no ID token in the answer".into()))?;
+        let claims = self
+            .verifier
+            .verify_claims(id_token, &self.client_id)
+            .await
+            .map_err(id_token_error)?;
+        if claims.get("nonce").and_then(Value::as_str) != Some(pending.nonce.as_str()) {
+            return Err(LoginError::Refused("ID token nonce does not match".into()));
+        }
+        let role = self
+            .role_from(Some(&claims), &answer.access_token)
+            .await
+            .ok_or_else(|| LoginError::Refused("the account has no ccm role".into()))?;
         Ok(Login {
-            subject,
+            subject: JwtVerifier::subject_of(&claims),
             role,
-            tokens,
+            tokens: Self::tokens_from(&answer),
             return_to: pending.return_to,
         })
     }
 
-    /// New tokens for a session whose access token expired.
+    /// New tokens and the role they grant now, for a session whose access token is
+    /// due. Tokens granting no ccm role are refused: the previous role is never
+    /// kept.
     pub async fn refresh(
         &self,
-        subject: &str,
-        role: Role,
         tokens: &SessionTokens,
     ) -> Result<(Role, SessionTokens), LoginError> {
         let refresh = tokens
@@ -362,25 +335,37 @@ impl OidcLogin {
                 ("refresh_token", refresh.expose()),
             ])
             .await?;
-        let keep_refresh = tokens.refresh_token.clone();
-        let (_, role, mut fresh) = self
-            .login_from(answer, None, Some((subject, role, &tokens.id_token)))
-            .await?;
+        let id_claims = match &answer.id_token {
+            Some(id_token) => Some(
+                self.verifier
+                    .verify_claims(id_token, &self.client_id)
+                    .await
+                    .map_err(id_token_error)?,
+            ),
+            None => None,
+        };
+        let role = self
+            .role_from(id_claims.as_ref(), &answer.access_token)
+            .await
+            .ok_or_else(|| LoginError::Refused("the refreshed tokens grant no ccm role".into()))?;
+        let mut fresh = Self::tokens_from(&answer);
         if fresh.refresh_token.is_none() {
-            fresh.refresh_token = keep_refresh;
+            fresh.refresh_token = tokens.refresh_token.clone();
         }
         Ok((role, fresh))
     }
 
-    /// Where to send the browser to end the provider's session too.
-    pub async fn end_session_url(&self, tokens: &SessionTokens) -> Option<String> {
+    /// Where to send the browser to end the provider's session too. It names the
+    /// client, not the ID token: a URL handed to the browser leaks through history
+    /// and referrers, and an ID token must not be usable by whoever finds it.
+    pub async fn end_session_url(&self) -> Option<String> {
         let discovery = self.discovery().await.ok()?;
         let endpoint = discovery.end_session_endpoint?;
+        let separator = if endpoint.contains('?') { '&' } else { '?' };
         Some(format!(
-            "{endpoint}?id_token_hint={}&post_logout_redirect_uri={}&client_id={}",
-            encode(tokens.id_token.expose()),
+            "{endpoint}{separator}client_id={}&post_logout_redirect_uri={}",
+            encode(&self.client_id),
             encode(&self.post_logout_url),
-            encode(&self.client_id)
         ))
     }
 }
@@ -395,13 +380,5 @@ mod tests {
             challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
-    }
-
-    #[test]
-    fn only_local_paths_are_returned_to() {
-        assert_eq!(safe_return(Some("/workers")), "/workers");
-        assert_eq!(safe_return(Some("//evil.example")), "/");
-        assert_eq!(safe_return(Some("https://evil.example")), "/");
-        assert_eq!(safe_return(None), "/");
     }
 }

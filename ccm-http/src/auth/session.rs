@@ -6,7 +6,7 @@
 //! Sessions do not survive a restart: the user logs in again.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::api_keys::hash_key;
@@ -32,6 +32,11 @@ pub struct Session {
     pub expires_at: Instant,
     /// OIDC tokens of a browser login (none for the one-time admin link).
     pub tokens: Option<super::oidc_login::SessionTokens>,
+    /// Held while the session's tokens are refreshed, shared by every copy of the
+    /// session, so concurrent requests refresh once: with rotating refresh tokens
+    /// a second refresh would spend a token the first already replaced, and the
+    /// provider would end the session.
+    pub refresh_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Session {
@@ -136,6 +141,7 @@ impl Sessions {
             csrf: random_token(),
             expires_at: Instant::now() + self.ttl,
             tokens,
+            refresh_lock: Arc::default(),
         };
         let stored = session.clone();
         self.with(|inner| {

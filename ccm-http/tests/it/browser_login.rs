@@ -162,7 +162,11 @@ async fn login_session_csrf_refresh_and_logout_against_a_real_provider() {
     let out: Value = out.json().await.unwrap();
     let end = out["end_session_url"].as_str().unwrap();
     assert!(end.starts_with(&provider.issuer), "{end}");
-    assert!(end.contains("id_token_hint="));
+    assert!(end.contains("client_id=ccm"), "{end}");
+    assert!(
+        !end.contains("id_token_hint"),
+        "no token in a browser URL: {end}"
+    );
     let after = browser
         .get(format!("{base}/api/v1/session"))
         .send()
