@@ -42,8 +42,10 @@ function timelineTab(el) {
     h('div', { class: 'legend' }, PHASES.map((p) => h('span', {}, h('i', { class: `ph-${p}` }), p)))));
 }
 
+// Managers and admins act on every lablet; users on their own (the server says the same).
+function mayAct(l) { return can('manager') || l.spec.owner === store.session?.subject; }
+
 function listTab(el, selected) {
-  const mgr = can('manager');
   const rows = [...store.lablets].sort((a, b) => Date.parse(b.spec.timeslot.start) - Date.parse(a.spec.timeslot.start));
   const action = (l, what) => h('button', { class: `btn btn-sm ${what === 'delete' ? 'btn-danger' : ''}`, type: 'button', 'data-action': `lablet-${what}`, onclick: async () => {
     const label = what === 'delete' ? 'Delete' : 'Cancel';
@@ -66,8 +68,8 @@ function listTab(el, selected) {
       h('td', {}, fmtTime(l.spec.timeslot.start)), h('td', {}, fmtTime(l.spec.timeslot.end)), h('td', {}, workerName(l.status.worker_id)),
       h('td', {}, l.status.ports.join(', ') || '—'),
       h('td', { onclick: (e) => e.stopPropagation() }, h('div', { class: 'actions' },
-        mgr && !['terminated', 'failed', 'expired', 'stopped'].includes(l.status.phase) ? action(l, 'cancel') : null,
-        mgr ? action(l, 'delete') : null)))), { empty: 'No lablets booked.' })));
+        mayAct(l) && !['terminated', 'failed', 'expired', 'stopped'].includes(l.status.phase) ? action(l, 'cancel') : null,
+        mayAct(l) ? action(l, 'delete') : null)))), { empty: 'No lablets booked.' })));
 }
 
 function toLocalInput(ms) {
@@ -79,7 +81,9 @@ function bookForm() {
   const def = h('select', { 'aria-label': 'Definition', required: true, id: 'book-definition' }, store.definitions.filter((d) => d.active).map((d) => h('option', { value: d.id }, `${d.meta.name} ${d.version}`)));
   const start = h('input', { type: 'datetime-local', value: toLocalInput(Date.now() + 5 * 60000), 'aria-label': 'Start', required: true });
   const minutes = h('input', { type: 'number', min: 5, value: 60, 'aria-label': 'Minutes', required: true });
+  // Users book for themselves only, so only managers and admins name an owner.
   const owner = h('input', { placeholder: 'owner (you when empty)', 'aria-label': 'Owner' });
+  const ownerField = can('manager') ? h('label', { class: 'field' }, 'Owner', owner) : null;
   return h('details', { class: 'panel', open: store.lablets.length === 0 }, h('summary', {}, 'Book a lablet'),
     h('form', { class: 'form-grid', id: 'book-lablet', onsubmit: async (e) => {
       e.preventDefault();
@@ -90,7 +94,7 @@ function bookForm() {
       if (l) loadLablets().catch(() => {});
     } },
     h('label', { class: 'field' }, 'Definition', def), h('label', { class: 'field' }, 'Start', start),
-    h('label', { class: 'field' }, 'Minutes', minutes), h('label', { class: 'field' }, 'Owner', owner),
+    h('label', { class: 'field' }, 'Minutes', minutes), ownerField,
     h('button', { class: 'btn btn-primary', type: 'submit' }, 'Book')));
 }
 
@@ -191,7 +195,7 @@ export function renderLablets(main, tab) {
     const defs = store.definitions.map((d) => `${d.id}${d.active}`).join();
     if (defs === formDefs) return;
     formDefs = defs;
-    if (current === 'list' && can('manager')) replace(forms, bookForm());
+    if (current === 'list' && store.session?.can_book_lablets) replace(forms, bookForm());
     if (current === 'definitions' && can('admin') && !forms.childElementCount) replace(forms, definitionForm());
   };
   drawForms();

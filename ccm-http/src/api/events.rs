@@ -1,5 +1,6 @@
 //! `GET /api/v1/events`: the event history from a cursor, filtered by worker and
-//! type and by what the caller's role may see. The live stream is in `crate::sse`.
+//! type, by what the caller's role may see and, for users, to their own lablets'
+//! events. The live stream is in `crate::sse`.
 
 use axum::extract::State;
 use axum::response::IntoResponse;
@@ -11,7 +12,7 @@ use super::error::{ApiError, ApiResult};
 use super::ApiQuery;
 use crate::auth::Principal;
 use crate::state::AppState;
-use crate::visibility::{visible_to, EventFilter};
+use crate::visibility::{visible_to, EventFilter, LabletScope};
 
 /// Query of `GET /events`.
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +57,7 @@ pub async fn history(
         return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
     }
     let filter = EventFilter::parse(query.worker.as_deref(), query.types.as_deref());
+    let mut lablets = LabletScope::of(state.store.as_ref(), &who).await?;
     let mut cursor = query.after;
     let mut events = Vec::new();
     let mut scanned = 0;
@@ -69,7 +71,8 @@ pub async fn history(
         for event in batch {
             scanned += 1;
             cursor = event.sequence;
-            if visible_to(who.role, &event) && filter.matches(&event) {
+            let admitted = lablets.admits(&event);
+            if admitted && visible_to(who.role, &event) && filter.matches(&event) {
                 events.push(event);
                 if events.len() == limit {
                     break;

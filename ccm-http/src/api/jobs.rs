@@ -3,15 +3,24 @@
 
 use axum::extract::State;
 use axum::response::IntoResponse;
-use axum::Json;
+use axum::{Extension, Json};
 
 use super::error::ApiResult;
 use super::ApiPath;
+use crate::auth::Principal;
 use crate::state::AppState;
+use crate::visibility::redact_job;
 
-/// `GET /api/v1/jobs`.
-pub async fn list(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(state.jobs.list().await?))
+/// `GET /api/v1/jobs`: users see that a job failed, not its error text.
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+) -> ApiResult<impl IntoResponse> {
+    let mut jobs = state.jobs.list().await?;
+    for job in &mut jobs {
+        redact_job(who.role, job);
+    }
+    Ok(Json(jobs))
 }
 
 /// `POST /api/v1/jobs/{name}/trigger`: a run now (merged into one due within 10 s).

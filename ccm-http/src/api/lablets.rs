@@ -1,6 +1,7 @@
 //! `/api/v1/definitions`, `/api/v1/lablets` and `/api/v1/placement/preview`:
 //! lablet definitions (create, list, get, activate/deactivate), lablets (book,
-//! list, get, cancel, delete) and a placement dry run that writes nothing.
+//! list, get, cancel, delete) and a placement dry run that writes nothing. Which
+//! lablets a caller sees and acts on, and for whom they book, is `crate::ownership`.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,7 @@ use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use ccm_core::definition::NewDefinition;
 use ccm_core::ids::{DefinitionId, LabletId, WorkerId};
-use ccm_core::lablet::{LabletPhase, NewLablet, Timeslot};
+use ccm_core::lablet::{Lablet, LabletPhase, NewLablet, Timeslot};
 use ccm_core::placement::{self, PlacementRequest, Policy, WorkerCandidate};
 use ccm_core::ports::store::{DefinitionFilter, LabletFilter, WorkerFilter};
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,7 @@ use super::error::{ApiError, ApiResult};
 use super::page::{bounds, Page};
 use super::{ApiJson, ApiPath, ApiQuery};
 use crate::auth::Principal;
+use crate::ownership::{self, OwnerScope};
 use crate::state::AppState;
 
 /// Query of `GET /definitions`.
@@ -117,12 +119,17 @@ fn parse_phases(text: &str) -> ApiResult<Vec<LabletPhase>> {
         .collect()
 }
 
-/// `GET /api/v1/lablets`.
+/// `GET /api/v1/lablets`: a user's list holds their own lablets only.
 pub async fn list_lablets(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     ApiQuery(query): ApiQuery<LabletQuery>,
 ) -> ApiResult<impl IntoResponse> {
     let (offset, limit) = bounds(query.limit, query.offset)?;
+    let owner = match ownership::list_scope(&who, query.owner) {
+        OwnerScope::Owner(owner) => owner,
+        OwnerScope::Nothing => return Ok(Json(Page::of(Vec::new(), offset, limit))),
+    };
     let filter = LabletFilter {
         phases: query
             .phase
@@ -131,7 +138,7 @@ pub async fn list_lablets(
             .transpose()?
             .unwrap_or_default(),
         worker_id: query.worker_id,
-        owner: query.owner,
+        owner,
         definition_id: query.definition_id,
     };
     let all = state.fleet.list_lablets(&filter).await?;
@@ -144,7 +151,7 @@ pub async fn list_lablets(
 pub struct CreateLabletBody {
     /// Definition version to instantiate.
     pub definition_id: DefinitionId,
-    /// Owner (the caller when absent).
+    /// Owner (the caller when absent; a user may name only themselves).
     pub owner: Option<String>,
     /// When it runs.
     pub timeslot: Timeslot,
@@ -152,18 +159,20 @@ pub struct CreateLabletBody {
     pub reservation_id: Option<String>,
 }
 
-/// `POST /api/v1/lablets`: books a lablet.
+/// `POST /api/v1/lablets`: books a lablet (users: for themselves, with
+/// self-service on).
 pub async fn create_lablet(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     ApiJson(body): ApiJson<CreateLabletBody>,
 ) -> ApiResult<impl IntoResponse> {
+    let owner = ownership::booking_owner(&who, body.owner, state.options.lablet_self_service)?;
     let lablet = state
         .fleet
         .create_lablet(
             body.definition_id,
             NewLablet {
-                owner: body.owner.unwrap_or(who.subject),
+                owner,
                 timeslot: body.timeslot,
                 reservation_id: body.reservation_id,
             },
@@ -172,12 +181,23 @@ pub async fn create_lablet(
     Ok((StatusCode::CREATED, Json(lablet)))
 }
 
+/// The lablet `id` when `who` may see it; another's answers like a missing one.
+async fn accessible_lablet(state: &AppState, who: &Principal, id: LabletId) -> ApiResult<Lablet> {
+    let lablet = state.fleet.get_lablet(id).await?;
+    if ownership::may_access(who, &lablet) {
+        Ok(lablet)
+    } else {
+        Err(ownership::hidden_lablet(id))
+    }
+}
+
 /// `GET /api/v1/lablets/{id}`.
 pub async fn get_lablet(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     ApiPath(id): ApiPath<LabletId>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(state.fleet.get_lablet(id).await?))
+    Ok(Json(accessible_lablet(&state, &who, id).await?))
 }
 
 /// `POST /api/v1/lablets/{id}/cancel`: ends the lablet early.
@@ -186,6 +206,7 @@ pub async fn cancel_lablet(
     Extension(who): Extension<Principal>,
     ApiPath(id): ApiPath<LabletId>,
 ) -> ApiResult<impl IntoResponse> {
+    accessible_lablet(&state, &who, id).await?;
     Ok(Json(
         state.fleet.cancel_lablet(id, Some(who.subject)).await?,
     ))
@@ -197,6 +218,7 @@ pub async fn delete_lablet(
     Extension(who): Extension<Principal>,
     ApiPath(id): ApiPath<LabletId>,
 ) -> ApiResult<impl IntoResponse> {
+    accessible_lablet(&state, &who, id).await?;
     Ok(Json(
         state.fleet.delete_lablet(id, Some(who.subject)).await?,
     ))

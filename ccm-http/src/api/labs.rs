@@ -8,11 +8,13 @@ use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use ccm_core::fleet::LabAction;
 use ccm_core::ids::{CmlLabId, WorkerId};
+use ccm_core::CoreError;
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::{ApiPath, ApiQuery};
 use crate::auth::Principal;
+use crate::ownership;
 use crate::state::AppState;
 
 /// Query of `GET /workers/{id}/labs`.
@@ -93,15 +95,23 @@ pub async fn delete(
     act(&state, who, id, lab, LabAction::Delete).await
 }
 
-/// `GET /api/v1/workers/{id}/labs/{lab}/topology`: the lab as CML exports it (YAML).
+/// `GET /api/v1/workers/{id}/labs/{lab}/topology`: the lab as CML exports it
+/// (YAML). A topology can carry device credentials, so a user downloads only the
+/// lab of one of their own lablets; any other answers like a missing lab.
 pub async fn download(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     ApiPath((id, lab)): ApiPath<(WorkerId, String)>,
 ) -> ApiResult<impl IntoResponse> {
-    let yaml = state
-        .fleet
-        .download_lab(id, &CmlLabId::new(lab.clone()))
-        .await?;
+    let cml_lab = CmlLabId::new(lab.clone());
+    if !ownership::may_access_lab(state.store.as_ref(), &who, id, &cml_lab).await? {
+        return Err(CoreError::NotFound {
+            kind: "lab",
+            id: lab,
+        }
+        .into());
+    }
+    let yaml = state.fleet.download_lab(id, &cml_lab).await?;
     let safe: String = lab
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
@@ -134,9 +144,17 @@ pub async fn import(
     ApiQuery(query): ApiQuery<ImportQuery>,
     body: Bytes,
 ) -> ApiResult<impl IntoResponse> {
+    let limits = &state.fleet.settings().topology_limits;
+    limits.check_size(body.len()).map_err(|e| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            e.to_string(),
+        )
+    })?;
     let yaml = std::str::from_utf8(&body)
         .map_err(|_| ApiError::invalid("topology", "must be UTF-8 YAML text"))?;
-    if let Err(error) = ccm_core::topology::validate_topology(yaml) {
+    if let Err(error) = ccm_core::topology::validate_topology_within(yaml, limits) {
         return Err(ApiError::invalid("topology", error.to_string()));
     }
     let lab = state

@@ -13,6 +13,20 @@ use ccm_core::ports::store::StoreError;
 /// Prefix of every API key, so a key is recognisable in a leaked file.
 pub const KEY_PREFIX: &str = "ccm_";
 
+/// A key's last-used time is written at most once per this many seconds: every
+/// write goes through the store's single writer (SQLite), so writing on every
+/// request would queue reads behind it.
+pub const LAST_USED_RESOLUTION_SECONDS: i64 = 60;
+
+/// True when a key last recorded as used at `last_used` should be recorded again
+/// at `now`. Decided from the record itself, so it needs no state of its own and
+/// holds across processes sharing a store.
+pub fn needs_touch(last_used: Option<Timestamp>, now: Timestamp) -> bool {
+    last_used.is_none_or(|last| {
+        ccm_core::time::seconds_between(last, now) >= LAST_USED_RESOLUTION_SECONDS
+    })
+}
+
 /// A fresh random key.
 pub fn generate_key() -> String {
     let mut bytes = [0u8; 32];
@@ -50,8 +64,10 @@ pub async fn authenticate(
     if !record.is_active() {
         return Ok(None);
     }
-    if let Err(error) = store.touch_api_key(record.id, now).await {
-        tracing::debug!(%error, "could not record API key use");
+    if needs_touch(record.last_used_at, now) {
+        if let Err(error) = store.touch_api_key(record.id, now).await {
+            tracing::debug!(%error, "could not record API key use");
+        }
     }
     Ok(Some(Principal {
         subject: format!("key:{}", record.name),
@@ -75,5 +91,17 @@ mod tests {
             hash_key("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn last_use_is_written_once_a_minute() {
+        use ccm_core::time::{epoch, plus_seconds};
+        let t = plus_seconds(epoch(), 1000);
+        assert!(needs_touch(None, t));
+        assert!(!needs_touch(Some(t), t));
+        assert!(!needs_touch(Some(t), plus_seconds(t, 59)));
+        assert!(needs_touch(Some(t), plus_seconds(t, 60)));
+        // A clock that went back writes nothing until it passes the record again.
+        assert!(!needs_touch(Some(t), plus_seconds(t, -5)));
     }
 }

@@ -16,9 +16,9 @@ use ccm_http::auth::Role;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 
-const TOPOLOGY: &str = "lab:\n  title: api-lab\nnodes:\n  - id: n0\n    label: r1\n    node_definition: iosv\n  - id: n1\n    label: r2\n    node_definition: iosv\nlinks:\n  - id: l0\n    n1: n0\n    n2: n1\n";
+pub(crate) const TOPOLOGY: &str = "lab:\n  title: api-lab\nnodes:\n  - id: n0\n    label: r1\n    node_definition: iosv\n  - id: n1\n    label: r2\n    node_definition: iosv\nlinks:\n  - id: l0\n    n1: n0\n    n2: n1\n";
 
-async fn advance(ts: &common::TestServer, seconds: i64) {
+pub(crate) async fn advance(ts: &common::TestServer, seconds: i64) {
     let state = ts.server.state();
     let until = plus_seconds(ts.clock.now(), seconds);
     state
@@ -28,7 +28,7 @@ async fn advance(ts: &common::TestServer, seconds: i64) {
         .unwrap();
 }
 
-async fn raw(ts: &common::TestServer, request: Request<Body>) -> (u16, String) {
+pub(crate) async fn raw(ts: &common::TestServer, request: Request<Body>) -> (u16, String) {
     let response = ts.send(request).await;
     let status = response.status().as_u16();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -210,7 +210,8 @@ async fn workers_boot_and_their_labs_are_operated_through_the_api() {
         &ts,
         Request::builder()
             .uri(format!("/api/v1/workers/{w1}/labs/{lab_id}/topology"))
-            .header("authorization", format!("Bearer {user}"))
+            // A manager: users download only their own lablets' labs (sec_owner).
+            .header("authorization", format!("Bearer {manager}"))
             .body(Body::empty())
             .unwrap(),
     )
@@ -461,7 +462,7 @@ async fn definitions_lablets_preview_jobs_and_history() {
         )
         .await;
     assert_eq!(plan["placed"].as_array().unwrap().len(), 3, "{plan}");
-    let (_, lablets) = ts.call(Method::GET, "/api/v1/lablets", u, None).await;
+    let (_, lablets) = ts.call(Method::GET, "/api/v1/lablets", m, None).await;
     assert_eq!(lablets["total"], 0, "the preview wrote nothing");
 
     // Book a lablet in 10 minutes; it gets placed and runs.
@@ -479,12 +480,13 @@ async fn definitions_lablets_preview_jobs_and_history() {
     assert_eq!(l["spec"]["owner"], "key:test-manager");
     let lid = l["id"].as_str().unwrap().to_owned();
     advance(&ts, 20 * 60).await;
+    // Read as its owner (a user sees only their own lablets: sec_owner).
     let (_, l) = ts
-        .call(Method::GET, &format!("/api/v1/lablets/{lid}"), u, None)
+        .call(Method::GET, &format!("/api/v1/lablets/{lid}"), m, None)
         .await;
     assert_eq!(l["status"]["phase"], "running", "{l}");
     let (_, page) = ts
-        .call(Method::GET, "/api/v1/lablets?phase=running", u, None)
+        .call(Method::GET, "/api/v1/lablets?phase=running", m, None)
         .await;
     assert_eq!(page["total"], 1);
     let (s, l) = ts

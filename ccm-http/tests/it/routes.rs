@@ -115,9 +115,20 @@ async fn the_role_ladder_matches_the_issue() {
         (Method::POST, "/api/v1/workers/{id}/stop"),
         (Method::PUT, "/api/v1/workers/{id}/tags"),
         (Method::POST, "/api/v1/workers/{id}/labs/{lab}/start"),
-        (Method::POST, "/api/v1/lablets"),
     ] {
         assert_eq!(need(m, p), Access::AtLeast(Role::Manager), "{p}");
+    }
+    // Lablets are open to users at the route; the handlers narrow users to their
+    // own lablets and book only with self-service on (sec_owner).
+    for (m, p) in [
+        (Method::GET, "/api/v1/lablets"),
+        (Method::POST, "/api/v1/lablets"),
+        (Method::GET, "/api/v1/lablets/{id}"),
+        (Method::POST, "/api/v1/lablets/{id}/cancel"),
+        (Method::DELETE, "/api/v1/lablets/{id}"),
+        (Method::GET, "/api/v1/workers/{id}/labs/{lab}/topology"),
+    ] {
+        assert_eq!(need(m, p), Access::AtLeast(Role::User), "{p}");
     }
     // admin creates, imports, deletes, licenses, changes settings, keys and jobs.
     for (m, p) in [
