@@ -85,6 +85,13 @@ pub fn fleet_settings(config: &Config) -> FleetSettings {
     s.launch.default_tags = launch.tags.clone();
     s.instance_types = price_table(config);
     s.endpoint_address = config.cml.endpoint_address;
+    // `config::check` refuses a bad entry before this runs; should one slip
+    // through, the empty list (each instance's own addresses only) fails closed.
+    s.endpoint_allow = ccm_core::worker::EndpointAllowList::parse(&config.cml.endpoint_allow)
+        .unwrap_or_else(|error| {
+            tracing::error!(%error, "cml.endpoint_allow ignored");
+            ccm_core::worker::EndpointAllowList::default()
+        });
     if let Some(v) = e.monitoring_interval_seconds {
         s.monitoring_interval_seconds = v;
     }
@@ -110,6 +117,7 @@ pub fn fleet_settings(config: &Config) -> FleetSettings {
         s.autoscaler.enabled = on;
     }
     s.autoscaler.regions = config.cloud.regions.iter().map(Region::new).collect();
+    s.topology_limits = config.limits.topology();
     s
 }
 
@@ -253,6 +261,7 @@ pub fn cloud_parts_on(config: &Config, clock: Arc<dyn Clock>) -> Result<CloudPar
                 message: "cml.password is required".into(),
             })?;
             let tls = match c.tls {
+                CmlTls::Tofu => ccm_cml::TlsMode::TrustOnFirstUse,
                 CmlTls::Insecure => ccm_cml::TlsMode::Insecure,
                 CmlTls::Verify => ccm_cml::TlsMode::Verify,
                 CmlTls::Ca => {

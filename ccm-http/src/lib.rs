@@ -10,10 +10,12 @@
 //!   field paths (`ccm config check`).
 //! * [`app`] — adapters from the configuration: SQLite/PostgreSQL/memory store,
 //!   simulated fleet or AWS + CML.
-//! * [`server`], [`serve`] — assembling and running; [`driver`] — the engine loop.
+//! * [`server`], [`serve`] — assembling and running; [`driver`] — the engine loop;
+//!   [`limits`] — timeouts, the connection cap and per-caller stream slots.
 //! * [`api`] — routes, the route × role table ([`api::routes::ROUTES`]), handlers
 //!   and the error body `{"error": {"code", "message", "details"?}}`.
-//! * [`sse`] — `GET /api/v1/events/stream`; [`visibility`] — what each role sees.
+//! * [`sse`] — `GET /api/v1/events/stream`; [`visibility`] — what each role sees;
+//!   [`ownership`] — which lablets and labs a caller may see and act on.
 //! * [`auth`] — API keys, JWT verification, the browser login (OIDC authorization
 //!   code + PKCE, tokens kept on the server), sessions with CSRF protection, the
 //!   authorisation layer.
@@ -33,8 +35,10 @@ pub mod config;
 pub mod dashboard;
 pub mod driver;
 pub mod error;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod ownership;
 pub mod seed;
 pub mod serve;
 pub mod server;

@@ -93,10 +93,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 
 /// `ccm serve`: logs and trace export are set up before the runtime starts and
 /// flushed after it stops (the exporter's HTTP client is a blocking one).
-fn serve(config_path: Option<&std::path::Path>) -> Result<ExitCode, Error> {
+fn serve(config_path: Option<&std::path::Path>, login_link: bool) -> Result<ExitCode, Error> {
     let config = config::load(config_path)?;
     let telemetry = ccm_http::telemetry::init(&config.log, &config.telemetry)?;
-    let outcome = runtime()?.block_on(ccm_http::serve::serve(config));
+    let outcome = runtime()?.block_on(ccm_http::serve::serve(config, login_link));
     telemetry.shutdown();
     outcome.map(|()| ExitCode::SUCCESS)
 }
@@ -104,7 +104,10 @@ fn serve(config_path: Option<&std::path::Path>) -> Result<ExitCode, Error> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match &cli.command {
-        Command::Serve { config } => serve(config.as_deref()),
+        Command::Serve {
+            config,
+            admin_login_link,
+        } => serve(config.as_deref(), *admin_login_link),
         _ => runtime().and_then(|rt| rt.block_on(run(cli))),
     };
     match outcome {

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use ccm_core::event::StoredEvent;
@@ -20,6 +21,7 @@ use ccm_core::ports::store::{LabletFilter, WorkerFilter};
 use ccm_core::worker::LifecycleState;
 
 use crate::api::error::ApiError;
+use crate::api::routes;
 use crate::state::AppState;
 
 const BUCKETS: [f64; 12] = [
@@ -65,7 +67,7 @@ impl Histogram {
 
 #[derive(Debug, Default)]
 struct Inner {
-    requests: BTreeMap<(String, String, u16), Histogram>,
+    requests: BTreeMap<(&'static str, &'static str, u16), Histogram>,
     steps: Histogram,
     events: BTreeMap<String, u64>,
 }
@@ -91,11 +93,18 @@ impl Metrics {
         }
     }
 
-    /// Records one request.
-    pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    /// Records one request. Labels are `'static` so only known values (see
+    /// [`method_label`], [`route_label`]) can become series.
+    pub fn observe_request(
+        &self,
+        method: &'static str,
+        route: &'static str,
+        status: u16,
+        seconds: f64,
+    ) {
         self.with(|m| {
             m.requests
-                .entry((method.to_owned(), route.to_owned(), status))
+                .entry((method, route, status))
                 .or_default()
                 .observe(seconds)
         });
@@ -142,6 +151,34 @@ impl EventSink for Metrics {
     }
 }
 
+/// The method label: one of the methods the API serves, else `other`, so a
+/// client inventing methods cannot grow the exposition.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// The route label: the route table's path template when the request matched
+/// one, else `unmatched` (never the raw path, which callers choose freely).
+pub fn route_label(matched: Option<&MatchedPath>) -> &'static str {
+    matched
+        .and_then(|m| {
+            routes::ROUTES
+                .iter()
+                .find(|spec| spec.path == m.as_str())
+                .map(|spec| spec.path)
+        })
+        .unwrap_or("unmatched")
+}
+
 /// Middleware recording every request's latency by method, route and status.
 pub async fn track_requests(
     State(state): State<AppState>,
@@ -149,15 +186,13 @@ pub async fn track_requests(
     request: Request,
     next: Next,
 ) -> Response {
-    let method = request.method().to_string();
-    let route = matched
-        .map(|m| m.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = method_label(request.method());
+    let route = route_label(matched.as_ref());
     let started = Instant::now();
     let response = next.run(request).await;
     state.metrics.observe_request(
-        &method,
-        &route,
+        method,
+        route,
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),
     );

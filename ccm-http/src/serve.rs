@@ -1,5 +1,6 @@
 //! `ccm serve`: everything from a configuration — store, engine, demo seed, HTTP —
-//! with the URL and a one-time admin login link printed at start.
+//! with the URL printed at start, and a one-time admin login link when there is
+//! no other way in (no OIDC provider) or when asked.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,7 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::app::{cloud_parts, fleet_settings, lease_settings, open_store};
-use crate::config::{CloudKind, Config};
+use crate::config::{CloudKind, CmlTls, Config};
 use crate::error::Error;
 use crate::server::{holder_name, shutdown_signal, Assembly, Server};
 use crate::state::HttpOptions;
@@ -23,6 +24,14 @@ pub fn http_options(config: &Config) -> HttpOptions {
         heartbeat: Duration::from_secs(config.server.sse_heartbeat_seconds.max(1)),
         cookie_secure: config.cookie_secure(),
         regions: config.cloud.regions.clone(),
+        limits: crate::limits::ServerLimits {
+            header_read_timeout: Duration::from_secs(config.server.header_read_timeout_seconds),
+            request_timeout: Duration::from_secs(config.server.request_timeout_seconds),
+            idle_timeout: Duration::from_secs(config.server.idle_timeout_seconds),
+            max_connections: config.server.max_connections,
+            sse_streams_per_principal: config.server.sse_streams_per_principal,
+        },
+        lablet_self_service: config.lablets.self_service,
     }
 }
 
@@ -95,8 +104,22 @@ pub async fn build(config: &Config) -> Result<(Server, String), Error> {
     Ok((server, about))
 }
 
-/// Runs the server until SIGINT/SIGTERM.
-pub async fn serve(config: Config) -> Result<(), Error> {
+/// Whether `ccm serve` prints the one-time admin login link: when `asked` on the
+/// command line, otherwise only while no OIDC provider is configured (then it is
+/// the only way for an admin to log in from a browser) and the setting allows it.
+pub fn prints_login_link(config: &Config, asked: bool) -> bool {
+    asked || (config.server.admin_login_link && config.auth.oidc.is_none())
+}
+
+/// Runs the server until SIGINT/SIGTERM; `login_link` is `--admin-login-link`.
+pub async fn serve(config: Config, login_link: bool) -> Result<(), Error> {
+    if config.cml.tls == CmlTls::Insecure {
+        tracing::warn!(
+            "cml.tls = \"insecure\": CML certificates are not checked, so anyone on the path \
+             can impersonate a worker and read the CML password; use \"tofu\" (the default), \
+             \"verify\" or \"ca\""
+        );
+    }
     let (server, about) = build(&config).await?;
     let listener = TcpListener::bind(&config.server.listen)
         .await
@@ -112,7 +135,9 @@ pub async fn serve(config: Config) -> Result<(), Error> {
         },
     };
     println!("ccm is serving at {url}\n{about}");
-    if config.server.admin_login_link {
+    // Straight to the terminal, never through `tracing`: the token is a
+    // credential, and logs may go to files and collectors.
+    if prints_login_link(&config, login_link) {
         let token = server.admin_login_token(LOGIN_LINK_VALIDITY);
         println!(
             "one-time admin login link (valid for {} minutes, works once):\n  {url}/login/once?token={token}",

@@ -1,5 +1,6 @@
 //! Assembling and running the server: the engine, its driver, the outbox relay and
-//! the HTTP application, with graceful shutdown — on the signal the server stops
+//! the HTTP application within the server's limits (`crate::limits`), with
+//! graceful shutdown — on the signal the server stops
 //! accepting connections, SSE clients get a `shutdown` event, in-flight requests
 //! and the engine step in flight finish (within the grace period), and the lease
 //! is resigned.
@@ -22,6 +23,7 @@ use crate::auth::Role;
 use crate::config::OidcConfig;
 use crate::driver::Driver;
 use crate::error::Error;
+use crate::limits::stream_slots::StreamSlots;
 use crate::metrics::Metrics;
 use crate::state::{AppState, HttpOptions};
 
@@ -124,6 +126,7 @@ impl Server {
             nudge: Arc::new(Notify::new()),
             options: Arc::new(a.options),
             webhooks: None,
+            streams: Arc::new(StreamSlots::default()),
         };
         Ok(Self {
             state,
@@ -191,14 +194,16 @@ impl Server {
         });
 
         let app = crate::api::router(state.clone());
-        let mut stop = state.shutdown.clone();
         let mut stopped = state.shutdown.clone();
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        });
+        let serve = crate::limits::listener::serve(
+            listener,
+            app,
+            state.options.limits,
+            state.shutdown.clone(),
+        );
         let grace = self.grace;
         let outcome = tokio::select! {
-            result = serve => result.map_err(|source| Error::Io { what: "serving HTTP".into(), source }),
+            () = serve => Ok(()),
             () = async {
                 let _ = stopped.wait_for(|s| *s).await;
                 tokio::time::sleep(grace).await;

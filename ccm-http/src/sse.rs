@@ -8,9 +8,18 @@
 //!   that sequence: the stream reads the store's event log, so nothing is lost and
 //!   nothing repeated, across a server restart too.
 //! * Optional filters `?worker=<id>,…` and `?type=<type>,…` (a trailing `*` matches
-//!   a prefix); events the caller's role may not see are never sent.
+//!   a prefix); events the caller's role may not see, and for a user the events
+//!   of other people's lablets, are never sent.
 //! * A `heartbeat` event after every quiet interval (30 s by default), and a
 //!   `shutdown` event when the server stops, after which the stream ends.
+//! * A stream holds resources for as long as the client likes, so it is bounded:
+//!   one caller holds at most `server.sse_streams_per_principal` streams (the next
+//!   gets 429); the credential is checked again at every heartbeat and at least
+//!   every 30 s, and when it has expired or was revoked the stream sends
+//!   `credential_expired` and ends; and a narrow filter over a long log examines
+//!   at most [`SCAN_LIMIT`] entries between two events sent — past that it sends
+//!   a `progress` event whose `id` is the sequence reached, so the work follows
+//!   what the client reads and a reconnect resumes from there.
 //!
 //! The stream waits on `Store::subscribe` for new events and also reads the log at
 //! every heartbeat, so it catches up even when a wake-up was missed (another
@@ -22,7 +31,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, Sse};
 use axum::response::IntoResponse;
 use axum::Extension;
@@ -36,9 +46,11 @@ use tokio::time::Instant;
 
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::ApiQuery;
+use crate::auth::middleware::authenticate;
 use crate::auth::{Principal, Role};
+use crate::limits::stream_slots::StreamSlot;
 use crate::state::AppState;
-use crate::visibility::{visible_to, EventFilter};
+use crate::visibility::{redact_worker, visible_to, EventFilter, LabletScope};
 
 /// Query of the stream.
 #[derive(Debug, Default, Deserialize)]
@@ -55,9 +67,22 @@ pub struct StreamQuery {
 
 const BATCH: usize = 500;
 
+/// Log entries examined at most between two events sent.
+pub const SCAN_LIMIT: usize = 5_000;
+
+/// Longest time between two checks of a stream's credential.
+const CREDENTIAL_CHECK_MAX: Duration = Duration::from_secs(30);
+
 struct Tail {
     store: Arc<dyn Store>,
     role: Role,
+    lablets: LabletScope,
+    state: AppState,
+    credentials: HeaderMap,
+    check_every: Duration,
+    next_check: Instant,
+    scanned: usize,
+    _slot: StreamSlot,
     filter: EventFilter,
     cursor: u64,
     pending: VecDeque<Event>,
@@ -93,9 +118,11 @@ impl Tail {
         self.newest.borrow_and_update();
         match self.store.read_events(self.cursor, BATCH).await {
             Ok(batch) => {
+                self.scanned += batch.len();
                 for stored in batch {
                     self.cursor = stored.sequence;
-                    if visible_to(self.role, &stored) && self.filter.matches(&stored) {
+                    let admitted = self.lablets.admits(&stored);
+                    if admitted && visible_to(self.role, &stored) && self.filter.matches(&stored) {
                         if let Some(event) = event_of(&stored) {
                             self.pending.push_back(event);
                         }
@@ -120,8 +147,25 @@ impl Tail {
                 );
             }
             if let Some(event) = self.pending.pop_front() {
+                self.scanned = 0;
                 self.next_heartbeat = Instant::now() + self.heartbeat;
                 return Some(event);
+            }
+            if Instant::now() >= self.next_check {
+                if let Some(ended) = self.check_credential().await {
+                    self.done = true;
+                    return Some(ended);
+                }
+            }
+            if self.scanned >= SCAN_LIMIT {
+                self.scanned = 0;
+                self.next_heartbeat = Instant::now() + self.heartbeat;
+                return Some(
+                    Event::default()
+                        .id(self.cursor.to_string())
+                        .event("progress")
+                        .data(json!({ "scanned_to": self.cursor }).to_string()),
+                );
             }
             let before = self.cursor;
             self.read().await;
@@ -137,6 +181,7 @@ impl Tail {
                     }
                 }
                 _ = self.shutdown.changed() => {}
+                _ = tokio::time::sleep_until(self.next_check) => {}
                 _ = tokio::time::sleep_until(self.next_heartbeat) => {
                     self.next_heartbeat = Instant::now() + self.heartbeat;
                     return Some(
@@ -148,6 +193,44 @@ impl Tail {
             }
         }
     }
+}
+
+impl Tail {
+    /// Authenticates the stream's request again: `Some(event)` ends the stream
+    /// when the credential no longer holds (revoked or expired key, closed or
+    /// expired session, a JWT past its `exp`) or grants another role. A check
+    /// that cannot be made (store or identity provider down) keeps the stream.
+    async fn check_credential(&mut self) -> Option<Event> {
+        self.next_check = Instant::now() + self.check_every;
+        let reason = match authenticate(&self.state, &self.credentials).await {
+            Ok(Some(principal)) if principal.role == self.role => return None,
+            Ok(Some(_)) => "the credential now grants another role; reconnect",
+            Ok(None) => "the credential is gone",
+            Err(response) if response.status().is_client_error() => {
+                "the credential expired or was revoked"
+            }
+            Err(response) => {
+                tracing::warn!(status = %response.status(), "event stream could not re-check its credential; kept open");
+                return None;
+            }
+        };
+        Some(
+            Event::default()
+                .event("credential_expired")
+                .data(json!({ "reason": reason }).to_string()),
+        )
+    }
+}
+
+/// The headers that carry the caller's credential, kept to check it again.
+fn credentials_of(headers: &HeaderMap) -> HeaderMap {
+    let mut kept = HeaderMap::new();
+    for name in [AUTHORIZATION, COOKIE] {
+        for value in headers.get_all(&name) {
+            kept.append(name.clone(), value.clone());
+        }
+    }
+    kept
 }
 
 fn resume_point(headers: &HeaderMap, query: &StreamQuery) -> ApiResult<Option<u64>> {
@@ -167,6 +250,17 @@ pub async fn stream(
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<StreamQuery>,
 ) -> ApiResult<impl IntoResponse> {
+    let per_caller = state.options.limits.sse_streams_per_principal;
+    let Some(slot) = state.streams.acquire(&who, per_caller) else {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_streams",
+            format!(
+                "this caller already holds {per_caller} open event streams \
+                 (server.sse_streams_per_principal); close one first"
+            ),
+        ));
+    };
     let filter = EventFilter::parse(query.worker.as_deref(), query.types.as_deref());
     let resume = resume_point(&headers, &query)?;
     let mut newest = state.store.subscribe();
@@ -175,21 +269,36 @@ pub async fn stream(
         Some(after) => after,
         None => state.store.last_sequence().await?,
     };
+    // Read after the cursor is fixed, so a lablet booked in between is either
+    // listed here or learnt from its creation event past the cursor.
+    let lablets = LabletScope::of(state.store.as_ref(), &who).await?;
     let workers: Vec<_> = state
         .store
         .list_workers(&WorkerFilter::default())
         .await?
         .into_iter()
         .filter(|w| filter.workers.is_empty() || filter.workers.contains(&w.id.to_string()))
+        .map(|mut w| {
+            redact_worker(who.role, &mut w);
+            w
+        })
         .collect();
     let snapshot = Event::default().event("snapshot").data(
         json!({ "workers": workers, "after_sequence": cursor, "resumed": resume.is_some() })
             .to_string(),
     );
     let heartbeat = state.options.heartbeat;
+    let check_every = heartbeat.min(CREDENTIAL_CHECK_MAX);
     let tail = Tail {
         store: state.store.clone(),
         role: who.role,
+        lablets,
+        state: state.clone(),
+        credentials: credentials_of(&headers),
+        check_every,
+        next_check: Instant::now() + check_every,
+        scanned: 0,
+        _slot: slot,
         filter,
         cursor,
         pending: VecDeque::from([snapshot]),

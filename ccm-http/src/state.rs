@@ -28,6 +28,10 @@ pub struct HttpOptions {
     pub cookie_secure: bool,
     /// Regions workers may be created in (the first is the default).
     pub regions: Vec<String>,
+    /// Timeouts, connection and stream caps.
+    pub limits: crate::limits::ServerLimits,
+    /// Users may book lablets for themselves (`[lablets] self_service`).
+    pub lablet_self_service: bool,
 }
 
 impl Default for HttpOptions {
@@ -37,6 +41,8 @@ impl Default for HttpOptions {
             heartbeat: Duration::from_secs(30),
             cookie_secure: false,
             regions: vec!["us-east-1".into()],
+            limits: crate::limits::ServerLimits::default(),
+            lablet_self_service: false,
         }
     }
 }
@@ -70,6 +76,8 @@ pub struct AppState {
     pub options: Arc<HttpOptions>,
     /// Alert webhooks, when configured (fed by their own relay).
     pub webhooks: Option<Arc<crate::webhook::WebhookSink>>,
+    /// Event streams open per caller.
+    pub streams: Arc<crate::limits::stream_slots::StreamSlots>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -12,6 +12,7 @@ import {
 const TYPES = [
   'worker.created.v1', 'worker.imported.v1', 'worker.spec.updated.v1', 'worker.status.updated.v1',
   'worker.instance.assigned.v1', 'worker.network.updated.v1', 'worker.cml.updated.v1',
+  'worker.cml.certificate_changed.v1', 'worker.cml.certificate_accepted.v1',
   'worker.licence.updated.v1', 'worker.metrics.updated.v1', 'worker.tags.updated.v1',
   'worker.activity.recorded.v1', 'worker.paused.v1', 'worker.resumed.v1', 'worker.monitoring.enabled.v1',
   'worker.alert.raised.v1', 'worker.alert.cleared.v1', 'worker.telemetry.read.v1',

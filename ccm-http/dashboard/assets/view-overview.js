@@ -17,6 +17,11 @@ export function alertsOf() {
     if (s.lifecycle === 'terminated') continue;
     const u = utilisation(w);
     for (const metric of s.alerts || []) {
+      if (metric === 'cml_certificate') {
+        const sha = s.cml.certificate?.pending_sha256 || '';
+        out.push({ bad: true, node: h('span', {}, link(), ` — CML certificate changed (sha256 ${sha}); refused until an admin accepts it`) });
+        continue;
+      }
       out.push({ bad: true, node: h('span', {}, link(), ` — ${metric} above its threshold (now ${fmtPct(u[metric === 'cpu' ? 'cpu' : metric])})`) });
     }
     if (s.lifecycle === 'failed') out.push({ bad: true, node: h('span', {}, link(), ` — failed${s.reason ? `: ${s.reason}` : ''}`) });

@@ -178,6 +178,12 @@ fn cml_error(error: CmlError) -> ApiError {
         CmlError::Rejected { .. } => {
             ApiError::new(StatusCode::CONFLICT, "cml_rejected", error.to_string())
         }
+        // Fingerprints are public; the operator needs them to act (accept or not).
+        CmlError::CertificateChanged { .. } => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "cml_certificate_changed",
+            error.to_string(),
+        ),
         CmlError::Unreachable { .. } | CmlError::Starting { .. } | CmlError::Timeout { .. } => {
             tracing::warn!(%error, "CML not available");
             ApiError::new(

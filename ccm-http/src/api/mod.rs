@@ -11,6 +11,7 @@ pub mod login;
 pub mod page;
 pub mod routes;
 pub mod system;
+pub mod worker_tls;
 pub mod workers;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
@@ -81,6 +82,10 @@ pub fn router(state: AppState) -> Router {
             crate::auth::middleware::authorize,
         ))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::request_timeout::limit_request_time,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), nudge_driver))
         .layer(middleware::from_fn(method_not_allowed))
         .layer(middleware::from_fn_with_state(

@@ -6,7 +6,7 @@
 use axum::http::Method;
 use axum::routing::{delete, get, post, put, MethodRouter};
 
-use super::{events, jobs, keys, lablets, labs, login, system, workers};
+use super::{events, jobs, keys, lablets, labs, login, system, worker_tls, workers};
 use crate::auth::{Access, Role};
 use crate::state::AppState;
 
@@ -99,6 +99,8 @@ routes! {
         "Add or overwrite tags" => put(workers::set_tags),
     DELETE "/api/v1/workers/{id}/tags/{key}" MANAGER
         "Remove a tag" => delete(workers::remove_tag),
+    PUT "/api/v1/workers/{id}/cml-endpoint" ADMIN
+        "Set the CML base URL (url: https://host[:port] within cml.endpoint_allow, or null)" => put(workers::set_cml_endpoint),
     POST "/api/v1/workers/{id}/monitoring" ADMIN
         "Turn on detailed CloudWatch monitoring" => post(workers::enable_monitoring),
     POST "/api/v1/workers/{id}/licence" ADMIN
@@ -111,6 +113,8 @@ routes! {
         "Idle status: eligible for an idle pause, and when" => get(workers::idle_status),
     PUT "/api/v1/workers/{id}/idle-detection" ADMIN
         "Turn idle detection on or off" => put(workers::set_idle_detection),
+    POST "/api/v1/workers/{id}/cml-certificate/accept" ADMIN
+        "Trust the worker's changed CML certificate (body: the presented sha256)" => post(worker_tls::accept),
 
     GET "/api/v1/workers/{id}/labs" USER
         "List the labs of a worker" => get(labs::list),
@@ -127,7 +131,7 @@ routes! {
     DELETE "/api/v1/workers/{id}/labs/{lab}" MANAGER
         "Stop, wipe and delete a lab" => delete(labs::delete),
     GET "/api/v1/workers/{id}/labs/{lab}/topology" USER
-        "Download a lab topology (YAML)" => get(labs::download),
+        "Download a lab topology (YAML; users: their own lablets' labs)" => get(labs::download),
 
     GET "/api/v1/definitions" USER
         "List lablet definitions (paginated)" => get(lablets::list_definitions),
@@ -138,15 +142,15 @@ routes! {
     PUT "/api/v1/definitions/{id}/active" ADMIN
         "Activate or deactivate a definition" => put(lablets::set_definition_active),
     GET "/api/v1/lablets" USER
-        "List lablets (filters: phase, worker_id, owner, definition_id; paginated)" => get(lablets::list_lablets),
-    POST "/api/v1/lablets" MANAGER
-        "Book a lablet" => post(lablets::create_lablet),
+        "List lablets (filters: phase, worker_id, owner, definition_id; paginated; users see their own)" => get(lablets::list_lablets),
+    POST "/api/v1/lablets" USER
+        "Book a lablet (users: for themselves, when lablets.self_service is on)" => post(lablets::create_lablet),
     GET "/api/v1/lablets/{id}" USER
-        "Get a lablet" => get(lablets::get_lablet),
-    POST "/api/v1/lablets/{id}/cancel" MANAGER
-        "End a lablet early" => post(lablets::cancel_lablet),
-    DELETE "/api/v1/lablets/{id}" MANAGER
-        "Cancel and remove a lablet" => delete(lablets::delete_lablet),
+        "Get a lablet (users: their own)" => get(lablets::get_lablet),
+    POST "/api/v1/lablets/{id}/cancel" USER
+        "End a lablet early (users: their own)" => post(lablets::cancel_lablet),
+    DELETE "/api/v1/lablets/{id}" USER
+        "Cancel and remove a lablet (users: their own)" => delete(lablets::delete_lablet),
     POST "/api/v1/placement/preview" USER
         "Placement preview: where lablets would go, with reasons (writes nothing)" => post(lablets::preview),
 

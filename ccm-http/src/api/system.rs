@@ -62,17 +62,23 @@ pub async fn metrics(State(state): State<AppState>) -> ApiResult<impl IntoRespon
 }
 
 /// `GET /api/v1/session`: who the caller is; for a browser session also the CSRF
-/// token to send in `x-csrf-token`.
-pub async fn session(Extension(who): Extension<Principal>) -> impl IntoResponse {
+/// token to send in `x-csrf-token`; and whether they may book lablets.
+pub async fn session(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+) -> impl IntoResponse {
     let csrf = match &who.method {
         AuthMethod::Session { csrf } => Some(csrf.clone()),
         _ => None,
     };
+    let can_book =
+        crate::ownership::booking_owner(&who, None, state.options.lablet_self_service).is_ok();
     Json(json!({
         "subject": who.subject,
         "role": who.role,
         "method": who.method,
         "csrf_token": csrf,
+        "can_book_lablets": can_book,
     }))
 }
 
@@ -154,8 +160,8 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
     for header in headers.get_all(axum::http::header::COOKIE) {
         if let Some(id) = header.to_str().ok().and_then(|h| cookie(h, SESSION_COOKIE)) {
             if let Some(session) = state.sessions.take(id) {
-                if let (Some(tokens), Some(login)) = (&session.tokens, &state.oidc_login) {
-                    end_session_url = login.end_session_url(tokens).await;
+                if let (Some(_), Some(login)) = (&session.tokens, &state.oidc_login) {
+                    end_session_url = login.end_session_url().await;
                 }
             }
         }

@@ -19,6 +19,7 @@ use super::page::{bounds, Page};
 use super::{ApiJson, ApiPath, ApiQuery};
 use crate::auth::Principal;
 use crate::state::AppState;
+use crate::visibility::redact_worker;
 
 /// Filters and page of `GET /workers`.
 #[derive(Debug, Default, Deserialize)]
@@ -70,6 +71,7 @@ fn parse_labels(text: &str) -> ApiResult<BTreeMap<String, String>> {
 /// `GET /api/v1/workers`.
 pub async fn list(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<impl IntoResponse> {
     let (offset, limit) = bounds(query.limit, query.offset)?;
@@ -95,7 +97,10 @@ pub async fn list(
     let mut items = Vec::with_capacity(page.items.len());
     for worker in &page.items {
         match state.fleet.get_worker(worker.id).await {
-            Ok(fresh) => items.push(fresh),
+            Ok(mut fresh) => {
+                redact_worker(who.role, &mut fresh);
+                items.push(fresh);
+            }
             Err(ccm_core::CoreError::NotFound { .. }) => {}
             Err(other) => return Err(other.into()),
         }
@@ -240,9 +245,12 @@ pub async fn import_matching(
 /// `GET /api/v1/workers/{id}`.
 pub async fn get(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     ApiPath(id): ApiPath<WorkerId>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(state.fleet.get_worker(id).await?))
+    let mut worker = state.fleet.get_worker(id).await?;
+    redact_worker(who.role, &mut worker);
+    Ok(Json(worker))
 }
 
 /// `POST /api/v1/workers/{id}/start`.
@@ -308,9 +316,7 @@ pub async fn set_tags(
     ApiPath(id): ApiPath<WorkerId>,
     ApiJson(body): ApiJson<TagsBody>,
 ) -> ApiResult<impl IntoResponse> {
-    if let Some(key) = body.tags.keys().find(|k| k.trim().is_empty()) {
-        return Err(ApiError::invalid("tags", format!("empty key `{key}`")));
-    }
+    // Reserved keys and EC2's limits are the core's rules (`worker::limits`).
     Ok(Json(state.fleet.set_tags(id, body.tags).await?))
 }
 
@@ -320,6 +326,24 @@ pub async fn remove_tag(
     ApiPath((id, key)): ApiPath<(WorkerId, String)>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(state.fleet.remove_tags(id, vec![key]).await?))
+}
+
+/// Body of `PUT /workers/{id}/cml-endpoint`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CmlEndpointBody {
+    /// `https://host[:port]`, or `null` for the instance's tag or address.
+    pub url: Option<String>,
+}
+
+/// `PUT /api/v1/workers/{id}/cml-endpoint`: sets where ccm reaches the worker's CML
+/// (admins only: that host receives the fleet's CML credentials).
+pub async fn set_cml_endpoint(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<WorkerId>,
+    ApiJson(body): ApiJson<CmlEndpointBody>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(state.fleet.set_cml_endpoint(id, body.url).await?))
 }
 
 /// `POST /api/v1/workers/{id}/monitoring`: turns on detailed CloudWatch monitoring.

@@ -32,6 +32,10 @@ pub enum Command {
         /// TOML configuration file.
         #[arg(long, env = "CCM_CONFIG")]
         config: Option<PathBuf>,
+        /// Print a one-time admin login link on standard output even when an OIDC
+        /// provider is configured (without one it is printed anyway).
+        #[arg(long)]
+        admin_login_link: bool,
     },
     /// Check or describe the configuration.
     Config {

@@ -70,6 +70,61 @@ fn server(config: &Config, p: &mut Vec<Problem>) {
             "must be at least 1",
         ));
     }
+    for (field, value) in [
+        (
+            "server.header_read_timeout_seconds",
+            s.header_read_timeout_seconds,
+        ),
+        ("server.request_timeout_seconds", s.request_timeout_seconds),
+        ("server.idle_timeout_seconds", s.idle_timeout_seconds),
+        ("server.max_connections", s.max_connections as u64),
+        (
+            "server.sse_streams_per_principal",
+            s.sse_streams_per_principal as u64,
+        ),
+    ] {
+        if value == 0 {
+            p.push(Problem::new(field, "must be at least 1"));
+        }
+    }
+    // The idle watchdog closes a connection that moves no byte: an event stream
+    // must send its heartbeat, and a handler must answer, before that.
+    if s.idle_timeout_seconds <= s.sse_heartbeat_seconds.max(s.request_timeout_seconds) {
+        p.push(Problem::new(
+            "server.idle_timeout_seconds",
+            "must be longer than server.sse_heartbeat_seconds and server.request_timeout_seconds",
+        ));
+    }
+    limits(config, p);
+}
+
+fn limits(config: &Config, p: &mut Vec<Problem>) {
+    let l = &config.limits;
+    for (field, value) in [
+        ("limits.topology_max_bytes", l.topology_max_bytes),
+        ("limits.topology_max_depth", l.topology_max_depth),
+        ("limits.topology_max_nodes", l.topology_max_nodes),
+        ("limits.topology_max_links", l.topology_max_links),
+    ] {
+        if value == 0 {
+            p.push(Problem::new(field, "must be at least 1"));
+        }
+    }
+    if l.topology_max_depth > 128 {
+        p.push(Problem::new(
+            "limits.topology_max_depth",
+            "must be at most 128 (the YAML parser's own nesting bound)",
+        ));
+    }
+    if l.topology_max_bytes > config.server.body_limit_bytes {
+        p.push(Problem::new(
+            "limits.topology_max_bytes",
+            format!(
+                "must not exceed server.body_limit_bytes ({}): a larger topology could never arrive",
+                config.server.body_limit_bytes
+            ),
+        ));
+    }
 }
 
 fn database(config: &Config, p: &mut Vec<Problem>) {
@@ -113,6 +168,11 @@ fn cloud(config: &Config, p: &mut Vec<Problem>) {
             "cloud.launch.image_name_pattern",
             "must not be empty when cloud.launch.image_id is not set",
         ));
+    }
+    if let Err(ccm_core::CoreError::Validation { field, reason }) =
+        ccm_core::worker::limits::check_client_tags(&c.launch.tags)
+    {
+        p.push(Problem::new(format!("cloud.launch.{field}"), reason));
     }
     let mut names = BTreeSet::new();
     let table = crate::app::price_table(config);
@@ -181,6 +241,14 @@ fn cloud(config: &Config, p: &mut Vec<Problem>) {
 
 fn cml(config: &Config, p: &mut Vec<Problem>) {
     let c = &config.cml;
+    for (i, entry) in c.endpoint_allow.iter().enumerate() {
+        if let Err(error) = ccm_core::worker::EndpointAllowList::parse(&[entry]) {
+            p.push(Problem::new(
+                format!("cml.endpoint_allow[{i}]"),
+                error.to_string(),
+            ));
+        }
+    }
     if config.cloud.provider == CloudKind::Aws {
         if c.password.is_none() {
             p.push(Problem::new(
@@ -201,7 +269,7 @@ fn cml(config: &Config, p: &mut Vec<Problem>) {
             "cml.ca_file",
             format!("`{}` is not a readable file", path.display()),
         )),
-        (CmlTls::Insecure | CmlTls::Verify, Some(_)) => p.push(Problem::new(
+        (CmlTls::Tofu | CmlTls::Insecure | CmlTls::Verify, Some(_)) => p.push(Problem::new(
             "cml.ca_file",
             "only used with cml.tls = \"ca\"",
         )),
@@ -319,6 +387,7 @@ fn auth(config: &Config, p: &mut Vec<Problem>) {
             "required when auth.oidc.client_secret is set",
         ));
     }
+    oidc_bounds(oidc, p);
     let r = &oidc.roles;
     for (field, name) in [
         ("admin", &r.admin),
@@ -331,6 +400,39 @@ fn auth(config: &Config, p: &mut Vec<Problem>) {
                 "must not be empty",
             ));
         }
+    }
+}
+
+fn oidc_bounds(oidc: &super::OidcConfig, p: &mut Vec<Problem>) {
+    if oidc.jwks_refresh_seconds == 0 {
+        p.push(Problem::new(
+            "auth.oidc.jwks_refresh_seconds",
+            "must be at least 1",
+        ));
+    }
+    if oidc.jwks_refresh_min_seconds > oidc.jwks_refresh_seconds {
+        p.push(Problem::new(
+            "auth.oidc.jwks_refresh_min_seconds",
+            format!(
+                "must not exceed auth.oidc.jwks_refresh_seconds ({})",
+                oidc.jwks_refresh_seconds
+            ),
+        ));
+    }
+    if oidc.jwks_max_age_seconds < oidc.jwks_refresh_seconds {
+        p.push(Problem::new(
+            "auth.oidc.jwks_max_age_seconds",
+            format!(
+                "must be at least auth.oidc.jwks_refresh_seconds ({})",
+                oidc.jwks_refresh_seconds
+            ),
+        ));
+    }
+    if oidc.max_pending_logins == 0 {
+        p.push(Problem::new(
+            "auth.oidc.max_pending_logins",
+            "must be at least 1",
+        ));
     }
 }
 

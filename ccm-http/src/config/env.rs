@@ -42,6 +42,56 @@ pub const ENV_VARS: &[(&str, &str, Kind)] = &[
         "server.admin_login_link",
         Kind::Bool,
     ),
+    (
+        "CCM_HEADER_READ_TIMEOUT_SECONDS",
+        "server.header_read_timeout_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_REQUEST_TIMEOUT_SECONDS",
+        "server.request_timeout_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_IDLE_TIMEOUT_SECONDS",
+        "server.idle_timeout_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_MAX_CONNECTIONS",
+        "server.max_connections",
+        Kind::Integer,
+    ),
+    (
+        "CCM_SSE_STREAMS_PER_PRINCIPAL",
+        "server.sse_streams_per_principal",
+        Kind::Integer,
+    ),
+    (
+        "CCM_TOPOLOGY_MAX_BYTES",
+        "limits.topology_max_bytes",
+        Kind::Integer,
+    ),
+    (
+        "CCM_TOPOLOGY_MAX_DEPTH",
+        "limits.topology_max_depth",
+        Kind::Integer,
+    ),
+    (
+        "CCM_TOPOLOGY_MAX_NODES",
+        "limits.topology_max_nodes",
+        Kind::Integer,
+    ),
+    (
+        "CCM_TOPOLOGY_MAX_LINKS",
+        "limits.topology_max_links",
+        Kind::Integer,
+    ),
+    (
+        "CCM_TOPOLOGY_MAX_ALIAS_EXPANSION",
+        "limits.topology_max_alias_expansion",
+        Kind::Integer,
+    ),
     ("CCM_DATABASE_URL", "database.url", Kind::Secret),
     ("CCM_CLOUD", "cloud.provider", Kind::Text),
     ("CCM_CLOUD_REGIONS", "cloud.regions", Kind::List),
@@ -88,6 +138,7 @@ pub const ENV_VARS: &[(&str, &str, Kind)] = &[
     ("CCM_CML_TLS", "cml.tls", Kind::Text),
     ("CCM_CML_CA_FILE", "cml.ca_file", Kind::Text),
     ("CCM_CML_LICENCE_TOKEN", "cml.licence_token", Kind::Secret),
+    ("CCM_CML_ENDPOINT_ALLOW", "cml.endpoint_allow", Kind::List),
     (
         "CCM_CML_ENDPOINT_ADDRESS",
         "cml.endpoint_address",
@@ -137,6 +188,11 @@ pub const ENV_VARS: &[(&str, &str, Kind)] = &[
     ),
     ("CCM_AUTOSCALER", "engine.autoscaler", Kind::Bool),
     (
+        "CCM_LABLETS_SELF_SERVICE",
+        "lablets.self_service",
+        Kind::Bool,
+    ),
+    (
         "CCM_SESSION_TTL_SECONDS",
         "auth.session_ttl_seconds",
         Kind::Integer,
@@ -147,6 +203,26 @@ pub const ENV_VARS: &[(&str, &str, Kind)] = &[
     ("CCM_OIDC_JWKS_URL", "auth.oidc.jwks_url", Kind::Text),
     ("CCM_OIDC_ROLE_CLAIM", "auth.oidc.role_claim", Kind::Text),
     ("CCM_OIDC_CLIENT_ID", "auth.oidc.client_id", Kind::Text),
+    (
+        "CCM_OIDC_JWKS_REFRESH_MIN_SECONDS",
+        "auth.oidc.jwks_refresh_min_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_OIDC_JWKS_REFRESH_SECONDS",
+        "auth.oidc.jwks_refresh_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_OIDC_JWKS_MAX_AGE_SECONDS",
+        "auth.oidc.jwks_max_age_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_OIDC_MAX_PENDING_LOGINS",
+        "auth.oidc.max_pending_logins",
+        Kind::Integer,
+    ),
     (
         "CCM_OIDC_CLIENT_SECRET",
         "auth.oidc.client_secret",

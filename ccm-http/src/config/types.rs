@@ -21,6 +21,8 @@ pub struct Config {
     pub cml: CmlConfig,
     /// Intervals and thresholds of the engine.
     pub engine: EngineConfig,
+    /// Who may book lablets.
+    pub lablets: LabletsConfig,
     /// Who may do what.
     pub auth: AuthConfig,
     /// Logging.
@@ -29,6 +31,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// Trace export.
     pub telemetry: TelemetryConfig,
+    /// Bounds on what callers may send.
+    pub limits: LimitsConfig,
 }
 
 /// `[server]`.
@@ -46,8 +50,20 @@ pub struct ServerConfig {
     pub sse_heartbeat_seconds: u64,
     /// Seconds in-flight work may take to finish on shutdown.
     pub shutdown_grace_seconds: u64,
-    /// Print a one-time admin login link at start.
+    /// Print a one-time admin login link at start (to the terminal, never to the
+    /// log) while no OIDC provider is configured; `ccm serve --admin-login-link`
+    /// prints it regardless.
     pub admin_login_link: bool,
+    /// Seconds a client may take to send a request's headers.
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a request may take to be answered (the event stream excepted).
+    pub request_timeout_seconds: u64,
+    /// Seconds a kept-alive connection may sit without a request.
+    pub idle_timeout_seconds: u64,
+    /// Connections served at once; further ones wait to be accepted.
+    pub max_connections: usize,
+    /// Event streams one caller (same subject and credential kind) may hold open.
+    pub sse_streams_per_principal: usize,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +75,11 @@ impl Default for ServerConfig {
             sse_heartbeat_seconds: 30,
             shutdown_grace_seconds: 20,
             admin_login_link: true,
+            header_read_timeout_seconds: 10,
+            request_timeout_seconds: 30,
+            idle_timeout_seconds: 60,
+            max_connections: 1024,
+            sse_streams_per_principal: 8,
         }
     }
 }
@@ -241,8 +262,11 @@ pub struct AwsSettings {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CmlTls {
-    /// Accept CML's self-signed certificate (its default).
+    /// Trust on first use: pin each worker's certificate at first contact and
+    /// refuse a changed one until an admin accepts it.
     #[default]
+    Tofu,
+    /// Accept any certificate (the server is not authenticated; warned at start).
     Insecure,
     /// Verify against the built-in roots.
     Verify,
@@ -266,6 +290,10 @@ pub struct CmlConfig {
     pub licence_token: Option<Secret>,
     /// `public` or `private` address when no `ccm:cml-endpoint` tag says otherwise.
     pub endpoint_address: ccm_core::fleet::EndpointAddress,
+    /// Hosts besides each instance's own addresses that may receive the CML
+    /// credentials: CIDRs (`10.0.0.0/8`), addresses, host names, `*.example.com`,
+    /// each optionally with `:port`. Names are trusted as names (no DNS check).
+    pub endpoint_allow: Vec<String>,
 }
 
 impl Default for CmlConfig {
@@ -273,10 +301,11 @@ impl Default for CmlConfig {
         Self {
             username: "admin".into(),
             password: None,
-            tls: CmlTls::Insecure,
+            tls: CmlTls::Tofu,
             ca_file: None,
             licence_token: None,
             endpoint_address: ccm_core::fleet::EndpointAddress::Public,
+            endpoint_allow: Vec::new(),
         }
     }
 }
@@ -308,6 +337,14 @@ pub struct EngineConfig {
     pub lease_renew_seconds: Option<u32>,
     /// Fleet autoscaling.
     pub autoscaler: Option<bool>,
+}
+
+/// `[lablets]`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LabletsConfig {
+    /// Users (not only managers) may book lablets, always for themselves.
+    pub self_service: bool,
 }
 
 /// `[auth]`.
@@ -348,8 +385,17 @@ pub struct OidcConfig {
     pub roles: RoleNames,
     /// Clock skew tolerated on `exp`/`nbf`, seconds.
     pub leeway_seconds: u64,
-    /// Shortest time between two JWKS fetches caused by unknown `kid`s.
+    /// Shortest time between two JWKS fetches (unknown `kid`s, failures, refreshes).
     pub jwks_refresh_min_seconds: u64,
+    /// The JWKS is fetched again when older than this, so a key removed at the
+    /// issuer stops being trusted.
+    pub jwks_refresh_seconds: u64,
+    /// While refreshes fail, keys last fetched longer ago than this are no longer
+    /// trusted.
+    pub jwks_max_age_seconds: u64,
+    /// Browser logins started and not completed that are kept at most (the oldest
+    /// is forgotten first).
+    pub max_pending_logins: usize,
     /// Client id for the browser login (authorization code + PKCE); the browser
     /// login is off when absent.
     pub client_id: Option<String>,
@@ -374,6 +420,9 @@ impl Default for OidcConfig {
             roles: RoleNames::default(),
             leeway_seconds: 30,
             jwks_refresh_min_seconds: 10,
+            jwks_refresh_seconds: 3600,
+            jwks_max_age_seconds: 24 * 3600,
+            max_pending_logins: 10_000,
             client_id: None,
             client_secret: None,
             redirect_url: None,
@@ -473,6 +522,48 @@ impl Default for TelemetryConfig {
         Self {
             otlp_endpoint: None,
             service_name: "ccm".into(),
+        }
+    }
+}
+
+/// `[limits]`: bounds on topologies (lablet definitions, lab imports).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest topology, in bytes.
+    pub topology_max_bytes: usize,
+    /// Deepest nesting of lists and mappings in a topology.
+    pub topology_max_depth: usize,
+    /// Most nodes in a topology.
+    pub topology_max_nodes: usize,
+    /// Most links in a topology.
+    pub topology_max_links: usize,
+    /// Most YAML values aliases may add to a topology.
+    pub topology_max_alias_expansion: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let t = ccm_core::topology::TopologyLimits::default();
+        Self {
+            topology_max_bytes: t.max_bytes,
+            topology_max_depth: t.max_depth,
+            topology_max_nodes: t.max_nodes,
+            topology_max_links: t.max_links,
+            topology_max_alias_expansion: t.max_alias_expansion,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The topology bounds these settings give.
+    pub fn topology(&self) -> ccm_core::topology::TopologyLimits {
+        ccm_core::topology::TopologyLimits {
+            max_bytes: self.topology_max_bytes,
+            max_depth: self.topology_max_depth,
+            max_nodes: self.topology_max_nodes,
+            max_links: self.topology_max_links,
+            max_alias_expansion: self.topology_max_alias_expansion,
         }
     }
 }

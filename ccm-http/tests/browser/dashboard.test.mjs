@@ -111,7 +111,7 @@ before(async () => {
   ].join('\n'));
   const env = { ...process.env, CCM_LISTEN: `127.0.0.1:${port}`, CCM_PUBLIC_URL: base, CCM_LOG_LEVEL: 'warn' };
   for (const k of Object.keys(env)) if (k.startsWith('CCM_') && !['CCM_LISTEN', 'CCM_PUBLIC_URL', 'CCM_LOG_LEVEL'].includes(k)) delete env[k];
-  const ccm = await startProcess(ccmBin, ['serve', '--config', config], { cwd: workDir, env },
+  const ccm = await startProcess(ccmBin, ['serve', '--config', config, '--admin-login-link'], { cwd: workDir, env },
     /(http:\/\/\S+\/login\/once\?token=[0-9a-zA-Z]+)/, 'ccm');
   loginLink = ccm.match[1];
   browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
@@ -383,8 +383,10 @@ describe('dashboard', { concurrency: 1 }, () => {
     assert.equal(await page.locator('summary', { hasText: 'Import a lab' }).count(), 0);
     await page.click('a[data-nav=lablets]');
     await page.click('a[data-tab=list]');
-    await page.locator('tr[data-lablet]').first().waitFor({ timeout: SHORT });
-    assert.equal(await page.locator('#book-lablet').count(), 0, 'users cannot book');
+    // Bob owns no lablet, and users see only their own.
+    await page.locator('#lablets-tab', { hasText: 'No lablets booked.' }).waitFor({ timeout: SHORT });
+    assert.equal(await page.locator('tr[data-lablet]').count(), 0, 'only their own lablets');
+    assert.equal(await page.locator('#book-lablet').count(), 0, 'users cannot book (self-service is off)');
     assert.equal(await page.locator('button[data-action^=lablet-]').count(), 0);
     await page.setViewportSize({ width: 390, height: 844 });
     await page.click('a[data-nav=workers]');

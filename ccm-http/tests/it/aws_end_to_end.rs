@@ -92,6 +92,8 @@ fn config(moto: &MotoServer) -> Config {
     config.cml.username = "admin".into();
     config.cml.password = Some(Secret::new("admin"));
     config.cml.tls = CmlTls::Insecure;
+    // The CML simulators listen on loopback, which is no instance's address.
+    config.cml.endpoint_allow = vec!["127.0.0.1/32".into()];
     config.engine.monitoring_interval_seconds = Some(2);
     config.engine.labs_sync_interval_seconds = Some(5);
     config
@@ -134,15 +136,21 @@ async fn create_import_start_stop_and_labs_through_the_api_on_moto_and_cml_over_
         key,
     };
 
-    // Create: ccm launches the instance in moto; its CML is simulator A.
+    // Create: ccm launches the instance in moto; an admin points it at
+    // simulator A (`ccm:` tags are reserved, the endpoint is its own field).
     let (status, created) = api
-        .post(
-            "/api/v1/workers",
-            json!({"name": "e2e-created", "tags": {CML_ENDPOINT_TAG: cml_a.base_url()}}),
-        )
+        .post("/api/v1/workers", json!({"name": "e2e-created"}))
         .await;
     assert_eq!(status, 201, "{created}");
     let created_id = created["id"].as_str().unwrap().to_owned();
+    let (status, pointed) = api
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/workers/{created_id}/cml-endpoint"),
+            Some(json!({"url": cml_a.base_url()})),
+        )
+        .await;
+    assert_eq!(status, 200, "{pointed}");
     let worker = api
         .wait_for(&created_id, "running with CML available", running_with_cml)
         .await;

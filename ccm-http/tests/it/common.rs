@@ -28,6 +28,10 @@ pub struct Options {
     pub holder: String,
     pub public_url: String,
     pub settings: FleetSettings,
+    /// CML through this client instead of the simulation's; simulated instances
+    /// then carry no endpoint tag, so workers need a `ccm:cml-endpoint` tag.
+    pub cml: Option<Arc<dyn ccm_core::ports::CmlClient>>,
+    pub lablet_self_service: bool,
 }
 
 impl Default for Options {
@@ -40,6 +44,8 @@ impl Default for Options {
             holder: "test-holder".into(),
             public_url: "http://127.0.0.1:8020".into(),
             settings: FleetSettings::default(),
+            cml: None,
+            lablet_self_service: false,
         }
     }
 }
@@ -54,6 +60,7 @@ pub struct TestServer {
 pub async fn server(options: Options) -> TestServer {
     let mut config = SimConfig::default();
     config.cml.licensed_at_launch = true;
+    config.tag_cml_endpoint = options.cml.is_none();
     let clock = VirtualClock::new(config.start);
     let sim = Simulation::with_virtual_clock(7, config, clock.clone());
     let store: Arc<dyn Store> = options
@@ -61,7 +68,7 @@ pub async fn server(options: Options) -> TestServer {
         .unwrap_or_else(|| Arc::new(MemoryStore::new()));
     let parts = CloudParts {
         cloud: Arc::new(sim.cloud()),
-        cml: Arc::new(sim.cml()),
+        cml: options.cml.unwrap_or_else(|| Arc::new(sim.cml())),
         clock: Arc::new(clock.clone()),
         calls: None,
         sim: Some(sim.clone()),
@@ -76,6 +83,8 @@ pub async fn server(options: Options) -> TestServer {
             heartbeat: options.heartbeat,
             cookie_secure: false,
             regions: vec!["us-east-1".into(), "us-west-2".into()],
+            limits: Default::default(),
+            lablet_self_service: options.lablet_self_service,
         },
         oidc: options.oidc,
         lease: LeaseSettings::default(),
