@@ -99,6 +99,10 @@ async fn ccm_setup(n: usize) -> CcmSetup {
     config.database.url = Secret::new("memory");
     config.cloud.sim.seed_demo = false;
     config.server.body_limit_bytes = 1 << 20;
+    // Every subscriber is the same API key: lift the per-caller stream cap and
+    // leave room beside the streams for the bench's own requests.
+    config.server.sse_streams_per_principal = n;
+    config.server.max_connections = n + 64;
     let (server, _) = ccm_http::serve::build(&config).await.unwrap();
     let (_, key) = api_keys::create_key(
         server.state().store.as_ref(),
