@@ -101,6 +101,35 @@ struct PinVerifier {
     provider: Arc<CryptoProvider>,
 }
 
+/// rustls' signature check of one TLS version.
+type SignatureCheck = fn(
+    &[u8],
+    &CertificateDer<'_>,
+    &DigitallySignedStruct,
+    &rustls::crypto::WebPkiSupportedAlgorithms,
+) -> Result<HandshakeSignatureValid, rustls::Error>;
+
+impl PinVerifier {
+    /// Pins the certificate only after `check` proved the peer holds its key, so a
+    /// certificate copied without its key pins nothing.
+    fn adopt_if_signed(
+        &self,
+        check: SignatureCheck,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let valid = check(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )?;
+        self.pin.admit(sha256_hex(cert.as_ref()), true)?;
+        Ok(valid)
+    }
+}
+
 impl ServerCertVerifier for PinVerifier {
     fn verify_server_cert(
         &self,
@@ -120,14 +149,7 @@ impl ServerCertVerifier for PinVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let valid = verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )?;
-        self.pin.admit(sha256_hex(cert.as_ref()), true)?;
-        Ok(valid)
+        self.adopt_if_signed(verify_tls12_signature, message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -136,14 +158,7 @@ impl ServerCertVerifier for PinVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let valid = verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )?;
-        self.pin.admit(sha256_hex(cert.as_ref()), true)?;
-        Ok(valid)
+        self.adopt_if_signed(verify_tls13_signature, message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
