@@ -171,7 +171,8 @@ async fn alias_bombs_and_oversized_topologies_are_refused_fast_with_flat_memory(
         body.contains("limits.topology_max_alias_expansion"),
         "{body}"
     );
-    assert!(took < Duration::from_secs(1), "took {took:?}");
+    // A debug build on two busy cores; unbounded expansion takes minutes.
+    assert!(took < Duration::from_secs(3), "took {took:?}");
 
     let (status, body, took) = p
         .send(
@@ -187,7 +188,8 @@ async fn alias_bombs_and_oversized_topologies_are_refused_fast_with_flat_memory(
         body.contains("limits.topology_max_alias_expansion"),
         "{body}"
     );
-    assert!(took < Duration::from_secs(1), "took {took:?}");
+    // A debug build on two busy cores; unbounded expansion takes minutes.
+    assert!(took < Duration::from_secs(3), "took {took:?}");
 
     let (_, peak) = p.memory_kib();
     println!("memory: {before_rss} KiB before, peak {peak} KiB");
