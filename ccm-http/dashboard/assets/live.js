@@ -131,6 +131,14 @@ function open() {
     clearTimeout(retryTimer);
     retryTimer = setTimeout(open, 2000);
   });
+  es.addEventListener('credential_expired', () => {
+    // The session ended or lost its role: the session API's 401 sends the page
+    // back to the login; a changed role reconnects with what it may now see.
+    es.close();
+    if (source === es) source = null;
+    setConn('disconnected', 'the session has ended');
+    api('GET', '/api/v1/session').then(() => { retryTimer = setTimeout(open, 1000); }).catch(() => {});
+  });
   es.onerror = () => {
     if (source !== es) return;
     // Reopen ourselves (also when the browser gave up), with the last sequence.
