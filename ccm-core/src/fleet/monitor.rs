@@ -81,6 +81,22 @@ struct CmlFacts {
     fingerprint: Option<String>,
 }
 
+impl CmlFacts {
+    /// Facts of a CML that answered nothing beyond `information` (an error): the
+    /// other calls are not made.
+    fn unreachable(information: Result<SystemInformation, CmlError>) -> Self {
+        Self {
+            information,
+            stats: None,
+            health: None,
+            licensing: None,
+            telemetry: None,
+            labs: None,
+            fingerprint: None,
+        }
+    }
+}
+
 impl Fleet {
     /// Interval in seconds at which `worker` is swept.
     pub fn monitoring_interval(&self, worker: &Worker) -> u32 {
@@ -217,28 +233,15 @@ impl Fleet {
             // without a single call to the host.
             super::endpoint::EndpointChoice::Refused { endpoint, reason } => {
                 tracing::warn!(worker = %worker.id, %reason, "CML endpoint refused");
-                return Some(CmlFacts {
-                    information: Err(CmlError::EndpointRefused { endpoint, reason }),
-                    stats: None,
-                    health: None,
-                    licensing: None,
-                    telemetry: None,
-                    labs: None,
-                    fingerprint: None,
-                });
+                return Some(CmlFacts::unreachable(Err(CmlError::EndpointRefused {
+                    endpoint,
+                    reason,
+                })));
             }
         };
         let information = self.cml.system_information(&ep).await;
         if information.is_err() {
-            return Some(CmlFacts {
-                information,
-                stats: None,
-                health: None,
-                licensing: None,
-                telemetry: None,
-                labs: None,
-                fingerprint: None,
-            });
+            return Some(CmlFacts::unreachable(information));
         }
         let after = worker.status.activity.telemetry_high_water;
         let (stats, health, licensing, telemetry, labs) = tokio::join!(
