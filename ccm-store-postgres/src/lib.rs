@@ -12,6 +12,16 @@
 //! by the single-row `event_counter`); leases with their fencing tokens; API keys
 //! (their hash only, never the key). All tables live in one schema.
 //!
+//! The store is also the `KeyValueStore` and the `MetricSeries`. Table `kv` holds
+//! the key-value records every process shares (namespace, key, JSON value,
+//! version, optional expiry; key `(namespace, key)`, an index on expiry for
+//! `purge_expired`): writes are single statements whose `WHERE` carries the
+//! compare-and-swap (`INSERT … ON CONFLICT … WHERE`, `UPDATE … WHERE version`),
+//! and `take` is `DELETE … RETURNING`, so racing processes never both win. Table
+//! `metric_points` holds the metrics series (instants in unix nanoseconds, a
+//! sample count per row, raw or averaged); compaction averages old raw points per
+//! worker and epoch-aligned bucket in one statement.
+//!
 //! ## Connection strings
 //! `postgres://user:password@host:5432/database` (or `postgresql://…`, with any
 //! libpq-style parameters sqlx understands, e.g. `?sslmode=disable`). Pool size,
@@ -58,7 +68,9 @@
 #![warn(missing_docs)]
 
 mod error;
+mod kv;
 mod rows;
+mod series;
 mod store;
 
 pub use error::PostgresStoreError;

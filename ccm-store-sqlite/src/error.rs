@@ -18,6 +18,14 @@ pub enum SqliteStoreError {
         /// Cause.
         source: std::io::Error,
     },
+    /// The lock file beside the database could not be opened or locked.
+    #[error("cannot lock {path}: {source}")]
+    Lock {
+        /// Lock file.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
     /// SQLite failed or could not be reached.
     #[error("SQLite: {0}")]
     Database(#[from] sqlx::Error),

@@ -10,6 +10,14 @@
 //! worker, owner, definition, timeslot start; …); the event log (`events`); leases
 //! with their fencing tokens; API keys (their hash only, never the key).
 //!
+//! The store is also the `KeyValueStore` and the `MetricSeries`. Table `kv` holds
+//! the key-value records (namespace, key, JSON value, version, optional expiry;
+//! key `(namespace, key)`, an index on expiry for `purge_expired`); every write is
+//! one statement whose `WHERE` carries the compare-and-swap, and `take` is one
+//! `DELETE … RETURNING`. Table `metric_points` holds the metrics series (instants
+//! in unix nanoseconds, a sample count per row, raw or averaged); compaction
+//! averages old raw points per worker and epoch-aligned bucket in one transaction.
+//!
 //! ## Connection strings
 //! * `sqlite://path/to/ccm.db` — relative or absolute; the file and its directory are
 //!   created when missing; the journal runs in WAL mode so readers never block the
@@ -36,6 +44,10 @@
 //!   until this process reads the log (use PostgreSQL for several processes).
 //! * **Leases** are never deleted, so a fencing token only grows, across release and
 //!   re-acquire too.
+//! * **One process per file**: the store holds an exclusive lock on `<file>.lock`
+//!   from open to close or drop (the operating system releases it when the process
+//!   dies, `kill -9` included); a second open, from any process, fails with
+//!   `StoreError::InUse`, whose message points to PostgreSQL for several processes.
 //!
 //! ```no_run
 //! use ccm_core::ports::Store;
@@ -51,7 +63,10 @@
 #![warn(missing_docs)]
 
 mod error;
+mod kv;
+mod lock;
 mod rows;
+mod series;
 mod store;
 
 pub use error::SqliteStoreError;

@@ -104,3 +104,29 @@ async fn options_are_applied() {
         Err(StoreError::Unavailable(_))
     ));
 }
+
+#[tokio::test]
+async fn a_file_is_opened_by_one_store_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ccm.db");
+    let url = format!("sqlite://{}", path.display());
+    let first = SqliteStore::open(&url).await.unwrap();
+    match SqliteStore::open(&url).await {
+        Err(error @ StoreError::InUse { .. }) => {
+            let message = error.to_string();
+            assert!(message.contains(&path.display().to_string()), "{message}");
+            assert!(message.contains("ccm.db.lock"), "{message}");
+            assert!(message.contains("PostgreSQL"), "{message}");
+        }
+        other => panic!("expected InUse while the first store is open, got {other:?}"),
+    }
+    drop(first);
+    let second = SqliteStore::open(&url).await.unwrap();
+    // Closing releases the file too, even before the store is dropped.
+    second.close().await;
+    let third = SqliteStore::open(&url).await.unwrap();
+    assert_eq!(third.last_sequence().await.unwrap(), 0);
+    // Private in-memory databases share no file: any number may be open.
+    let _a = SqliteStore::open("sqlite::memory:").await.unwrap();
+    let _b = SqliteStore::open("sqlite::memory:").await.unwrap();
+}

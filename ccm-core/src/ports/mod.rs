@@ -6,6 +6,7 @@ pub mod clock;
 pub mod cloud;
 pub mod cml;
 pub mod event_sink;
+pub mod kv;
 pub mod metric_series;
 pub mod store;
 
@@ -13,5 +14,6 @@ pub use clock::{Clock, SystemClock, VirtualClock};
 pub use cloud::CloudProvider;
 pub use cml::CmlClient;
 pub use event_sink::EventSink;
+pub use kv::KeyValueStore;
 pub use metric_series::MetricSeries;
 pub use store::Store;

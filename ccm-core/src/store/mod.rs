@@ -1,7 +1,10 @@
 //! Store implementations that need no I/O.
 
+pub mod compaction;
 mod memory;
+mod memory_kv;
 mod memory_series;
 
 pub use memory::MemoryStore;
+pub use memory_kv::MemoryKeyValueStore;
 pub use memory_series::MemoryMetricSeries;

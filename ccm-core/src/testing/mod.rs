@@ -3,5 +3,6 @@
 
 pub mod cloud;
 pub mod cml;
+pub mod kv;
 pub mod metric_series;
 pub mod store;

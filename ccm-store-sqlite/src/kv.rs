@@ -1,0 +1,244 @@
+//! The [`KeyValueStore`] port over the `kv` table. Every write is one statement
+//! (SQLite runs each atomically, under the database's write lock), its
+//! expectation checked in the statement's `WHERE`, so no check and write can
+//! interleave with another writer's.
+
+use async_trait::async_trait;
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use ccm_core::ports::kv::{check_bounds, Expect, KeyValueStore, KvEntry};
+use ccm_core::ports::store::StoreError;
+use ccm_core::time::Timestamp;
+
+use crate::error::SqliteStoreError;
+use crate::rows::{parse_ts, ts};
+use crate::store::{to_i64, to_u64, SqliteStore};
+
+type Result<T, E = SqliteStoreError> = std::result::Result<T, E>;
+
+/// Live records only (binds `now`): an expired one reads as absent.
+macro_rules! live {
+    () => {
+        "(expires_at IS NULL OR expires_at > ?)"
+    };
+}
+
+fn entry(namespace: &str, row: &SqliteRow) -> Result<KvEntry> {
+    let key: String = row.try_get("key")?;
+    let id = format!("{namespace}/{key}");
+    let version: i64 = row.try_get("version")?;
+    let expires_at: Option<String> = row.try_get("expires_at")?;
+    Ok(KvEntry {
+        value: row.try_get("value")?,
+        version: to_u64("version", &id, version)?,
+        expires_at: expires_at
+            .map(|text| parse_ts("record", &id, &text))
+            .transpose()?,
+        key,
+    })
+}
+
+impl SqliteStore {
+    async fn kv_get(&self, namespace: &str, key: &str, now: Timestamp) -> Result<Option<KvEntry>> {
+        let row = sqlx::query(concat!(
+            "SELECT key, value, version, expires_at FROM kv \
+             WHERE namespace = ? AND key = ? AND ",
+            live!()
+        ))
+        .bind(namespace)
+        .bind(key)
+        .bind(ts(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| entry(namespace, &row)).transpose()
+    }
+
+    async fn kv_put(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &str,
+        expect: Expect,
+        expires_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<u64> {
+        check_bounds(namespace, key, value)?;
+        // The new version comes from the row the statement writes, so it is the
+        // one that expectation held for.
+        let query = match expect {
+            Expect::Any => sqlx::query_scalar::<_, i64>(
+                "INSERT INTO kv (namespace, key, value, version, expires_at) \
+                 VALUES (?1, ?2, ?3, 1, ?4) ON CONFLICT (namespace, key) DO UPDATE SET \
+                 value = excluded.value, expires_at = excluded.expires_at, \
+                 version = CASE WHEN kv.expires_at IS NULL OR kv.expires_at > ?5 \
+                 THEN kv.version + 1 ELSE 1 END \
+                 RETURNING version",
+            ),
+            Expect::Absent => sqlx::query_scalar(
+                "INSERT INTO kv (namespace, key, value, version, expires_at) \
+                 VALUES (?1, ?2, ?3, 1, ?4) ON CONFLICT (namespace, key) DO UPDATE SET \
+                 value = excluded.value, expires_at = excluded.expires_at, version = 1 \
+                 WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= ?5 \
+                 RETURNING version",
+            ),
+            Expect::Version(_) => sqlx::query_scalar(
+                "UPDATE kv SET value = ?3, expires_at = ?4, version = version + 1 \
+                 WHERE namespace = ?1 AND key = ?2 AND version = ?6 \
+                 AND (expires_at IS NULL OR expires_at > ?5) \
+                 RETURNING version",
+            ),
+        };
+        let mut query = query
+            .bind(namespace)
+            .bind(key)
+            .bind(value)
+            .bind(expires_at.map(ts))
+            .bind(ts(now));
+        if let Expect::Version(expected) = expect {
+            query = query.bind(to_i64("version", expected)?);
+        }
+        let written = {
+            let _guard = self.write_guard().await;
+            query.fetch_optional(&self.pool).await?
+        };
+        match written {
+            Some(version) => to_u64("version", key, version),
+            None => {
+                // Read only to name what was found: nothing was written either way.
+                let actual = self.kv_get(namespace, key, now).await?.map(|e| e.version);
+                Err(StoreError::RecordConflict {
+                    namespace: namespace.to_owned(),
+                    key: key.to_owned(),
+                    expected: match expect {
+                        Expect::Version(v) => Some(v),
+                        Expect::Absent | Expect::Any => None,
+                    },
+                    actual,
+                }
+                .into())
+            }
+        }
+    }
+
+    async fn kv_take(&self, namespace: &str, key: &str, now: Timestamp) -> Result<Option<KvEntry>> {
+        let row = {
+            let _guard = self.write_guard().await;
+            sqlx::query(
+                "DELETE FROM kv WHERE namespace = ? AND key = ? \
+                 RETURNING key, value, version, expires_at",
+            )
+            .bind(namespace)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?
+        };
+        Ok(row
+            .map(|row| entry(namespace, &row))
+            .transpose()?
+            .filter(|e| e.is_live(now)))
+    }
+
+    async fn kv_delete(&self, namespace: &str, key: &str) -> Result<()> {
+        let _guard = self.write_guard().await;
+        sqlx::query("DELETE FROM kv WHERE namespace = ? AND key = ?")
+            .bind(namespace)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn kv_list(&self, namespace: &str, now: Timestamp, limit: usize) -> Result<Vec<KvEntry>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // TEXT compares bytewise (BINARY collation): key order as in Rust.
+        let rows = sqlx::query(concat!(
+            "SELECT key, value, version, expires_at FROM kv WHERE namespace = ? AND ",
+            live!(),
+            " ORDER BY key LIMIT ?"
+        ))
+        .bind(namespace)
+        .bind(ts(now))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| entry(namespace, row)).collect()
+    }
+
+    async fn kv_count(&self, namespace: &str, now: Timestamp) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar(concat!(
+            "SELECT COUNT(*) FROM kv WHERE namespace = ? AND ",
+            live!()
+        ))
+        .bind(namespace)
+        .bind(ts(now))
+        .fetch_one(&self.pool)
+        .await?;
+        to_u64("count", namespace, count)
+    }
+
+    async fn kv_purge_expired(&self, now: Timestamp) -> Result<u64> {
+        let _guard = self.write_guard().await;
+        let done = sqlx::query("DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?")
+            .bind(ts(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[async_trait]
+impl KeyValueStore for SqliteStore {
+    async fn get(
+        &self,
+        namespace: &str,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<KvEntry>, StoreError> {
+        Ok(self.kv_get(namespace, key, now).await?)
+    }
+
+    async fn put(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &str,
+        expect: Expect,
+        expires_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        Ok(self
+            .kv_put(namespace, key, value, expect, expires_at, now)
+            .await?)
+    }
+
+    async fn take(
+        &self,
+        namespace: &str,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<KvEntry>, StoreError> {
+        Ok(self.kv_take(namespace, key, now).await?)
+    }
+
+    async fn delete(&self, namespace: &str, key: &str) -> Result<(), StoreError> {
+        Ok(self.kv_delete(namespace, key).await?)
+    }
+
+    async fn list(
+        &self,
+        namespace: &str,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<KvEntry>, StoreError> {
+        Ok(self.kv_list(namespace, now, limit).await?)
+    }
+
+    async fn count(&self, namespace: &str, now: Timestamp) -> Result<u64, StoreError> {
+        Ok(self.kv_count(namespace, now).await?)
+    }
+
+    async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+        Ok(self.kv_purge_expired(now).await?)
+    }
+}
