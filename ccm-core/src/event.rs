@@ -109,7 +109,10 @@ pub enum EventPayload {
     /// The licence changed.
     #[serde(rename = "worker.licence.updated.v1")]
     WorkerLicenceUpdated { licence: LicenceStatus },
-    /// New metrics were observed.
+    /// New metrics were observed. No longer written: the metrics sweep keeps
+    /// samples on the worker record and in the metric series, and logs only
+    /// threshold crossings (`worker.alert.*`) and state changes. The type stays
+    /// so logs written before still decode and replay.
     #[serde(rename = "worker.metrics.updated.v1")]
     WorkerMetricsUpdated { metrics: Box<WorkerMetrics> },
     /// Tags were replaced.

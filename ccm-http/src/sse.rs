@@ -12,6 +12,10 @@
 //!   of other people's lablets, are never sent.
 //! * A `heartbeat` event after every quiet interval (30 s by default), and a
 //!   `shutdown` event when the server stops, after which the stream ends.
+//! * A `gone` event, after which the stream ends, when the position it resumes
+//!   from (or has reached) is older than the log's first sequence: retention
+//!   compacted the events after it away. The client lists everything again and
+//!   reconnects without `Last-Event-ID`, as after a Kubernetes watch's 410.
 //! * A stream holds resources for as long as the client likes, so it is bounded:
 //!   one caller holds at most `server.sse_streams_per_principal` streams (the next
 //!   gets 429); the credential is checked again at every heartbeat and at least
@@ -37,7 +41,7 @@ use axum::response::sse::{Event, Sse};
 use axum::response::IntoResponse;
 use axum::Extension;
 use ccm_core::event::StoredEvent;
-use ccm_core::ports::store::WorkerFilter;
+use ccm_core::ports::store::{check_resumable, WorkerFilter};
 use ccm_core::ports::Store;
 use serde::Deserialize;
 use serde_json::json;
@@ -91,7 +95,34 @@ struct Tail {
     shutdown: watch::Receiver<bool>,
     heartbeat: Duration,
     next_heartbeat: Instant,
+    /// End the stream once `pending` is sent (after `gone`).
+    ending: bool,
     done: bool,
+}
+
+/// The `gone` event for a stream at `after` when the log starts at `first`.
+fn gone_event(after: u64, first: u64) -> Event {
+    Event::default().event("gone").data(
+        json!({
+            "reason": "the log was compacted past this position; list again and reconnect without Last-Event-ID",
+            "last_event_id": after,
+            "first_sequence": first,
+        })
+        .to_string(),
+    )
+}
+
+/// `Some(gone event)` when a reader at `after` has missed compacted events.
+/// Asked after the read it guards (compaction only moves the start forward).
+async fn gone_after(store: &dyn Store, after: u64) -> Option<Event> {
+    match store.first_sequence().await {
+        Ok(first) if check_resumable(after, first).is_err() => Some(gone_event(after, first)),
+        Ok(_) => None,
+        Err(error) => {
+            tracing::warn!(%error, "event stream could not read the log's first sequence");
+            None
+        }
+    }
 }
 
 fn event_of(stored: &StoredEvent) -> Option<Event> {
@@ -116,7 +147,13 @@ impl Tail {
 
     async fn read(&mut self) {
         self.newest.borrow_and_update();
-        match self.store.read_events(self.cursor, BATCH).await {
+        let read = self.store.read_events(self.cursor, BATCH).await;
+        if let Some(gone) = gone_after(self.store.as_ref(), self.cursor).await {
+            self.pending.push_back(gone);
+            self.ending = true;
+            return;
+        }
+        match read {
             Ok(batch) => {
                 self.scanned += batch.len();
                 for stored in batch {
@@ -150,6 +187,10 @@ impl Tail {
                 self.scanned = 0;
                 self.next_heartbeat = Instant::now() + self.heartbeat;
                 return Some(event);
+            }
+            if self.ending {
+                self.done = true;
+                return None;
             }
             if Instant::now() >= self.next_check {
                 if let Some(ended) = self.check_credential().await {
@@ -269,6 +310,10 @@ pub async fn stream(
         Some(after) => after,
         None => state.store.last_sequence().await?,
     };
+    let gone = match resume {
+        Some(after) => gone_after(state.store.as_ref(), after).await,
+        None => None,
+    };
     // Read after the cursor is fixed, so a lablet booked in between is either
     // listed here or learnt from its creation event past the cursor.
     let lablets = LabletScope::of(state.store.as_ref(), &who).await?;
@@ -283,10 +328,14 @@ pub async fn stream(
             w
         })
         .collect();
-    let snapshot = Event::default().event("snapshot").data(
-        json!({ "workers": workers, "after_sequence": cursor, "resumed": resume.is_some() })
-            .to_string(),
-    );
+    let gone_at_start = gone.is_some();
+    let first = match gone {
+        Some(gone) => gone,
+        None => Event::default().event("snapshot").data(
+            json!({ "workers": workers, "after_sequence": cursor, "resumed": resume.is_some() })
+                .to_string(),
+        ),
+    };
     let heartbeat = state.options.heartbeat;
     let check_every = heartbeat.min(CREDENTIAL_CHECK_MAX);
     let tail = Tail {
@@ -301,7 +350,8 @@ pub async fn stream(
         _slot: slot,
         filter,
         cursor,
-        pending: VecDeque::from([snapshot]),
+        ending: gone_at_start,
+        pending: VecDeque::from([first]),
         newest,
         newest_open: true,
         shutdown: state.shutdown.clone(),

@@ -113,6 +113,18 @@ fn store_parts(error: &StoreError) -> (&'static str, &'static str, Value) {
             "already_exists",
             json!({"kind": kind, "id": id}),
         ),
+        StoreError::EventsGone {
+            after,
+            first_sequence,
+        } => (
+            "EventsGone",
+            "gone",
+            json!({
+                "after": after,
+                "first_sequence": first_sequence,
+                "resume_after": first_sequence.saturating_sub(1),
+            }),
+        ),
         other => (
             "StoreError",
             "store_error",

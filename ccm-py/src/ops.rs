@@ -452,7 +452,11 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
             if limit == 0 || limit > 10_000 {
                 return Err(BindingError::input("limit", "must be between 1 and 10000"));
             }
-            json(engine.store().read_events(after, limit).await?)
+            let store = engine.store();
+            let events = store.read_events(after, limit).await?;
+            // After the read: compaction only moves the log's start forward.
+            ccm_core::ports::store::check_resumable(after, store.first_sequence().await?)?;
+            json(events)
         }
     }
 }

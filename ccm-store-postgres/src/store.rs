@@ -16,14 +16,14 @@ use tokio::task::JoinHandle;
 
 use ccm_core::api_key::{ApiKeyId, ApiKeyRecord};
 use ccm_core::definition::LabletDefinition;
-use ccm_core::event::{ResourceKind, StoredEvent};
+use ccm_core::event::{DomainEvent, ResourceKind, StoredEvent, Subject};
 use ccm_core::ids::{DefinitionId, LabRecordId, LabletId, WorkerId};
 use ccm_core::job::JobRecord;
 use ccm_core::lab::LabRecord;
 use ccm_core::lablet::Lablet;
 use ccm_core::ports::store::{
-    ChangeSet, CommitReceipt, DefinitionFilter, LabFilter, LabletFilter, Lease, Store, StoreError,
-    WorkerFilter,
+    ChangeSet, CommitReceipt, CompactionStep, DefinitionFilter, LabFilter, LabletFilter, Lease,
+    Store, StoreError, WorkerFilter,
 };
 use ccm_core::time::Timestamp;
 use ccm_core::worker::Worker;
@@ -150,7 +150,7 @@ fn channel_for(schema: &str) -> String {
 
 /// The store over PostgreSQL. See the crate documentation for its invariants.
 pub struct PostgresStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
     listener_pool: PgPool,
     newest: Arc<watch::Sender<u64>>,
     listener: JoinHandle<()>,
@@ -185,7 +185,7 @@ fn bind(query: PgQuery<'_>, value: Value) -> PgQuery<'_> {
     }
 }
 
-fn to_i64(what: &str, value: u64) -> Result<i64> {
+pub(crate) fn to_i64(what: &str, value: u64) -> Result<i64> {
     i64::try_from(value).map_err(|_| PostgresStoreError::Encode {
         kind: what.to_owned(),
         id: String::new(),
@@ -193,7 +193,7 @@ fn to_i64(what: &str, value: u64) -> Result<i64> {
     })
 }
 
-fn to_u64(what: &str, id: &str, value: i64) -> Result<u64> {
+pub(crate) fn to_u64(what: &str, id: &str, value: i64) -> Result<u64> {
     u64::try_from(value).map_err(|_| PostgresStoreError::Decode {
         kind: what.to_owned(),
         id: id.to_owned(),
@@ -427,19 +427,7 @@ impl PostgresStore {
         }
         let mut events = EventColumns::default();
         for event in &changes.events {
-            let body = serde_json::to_string(event).map_err(|e| PostgresStoreError::Encode {
-                kind: "event".into(),
-                id: event.id.to_string(),
-                message: e.to_string(),
-            })?;
-            events.id.push(event.id.to_string());
-            events.kind.push(event.type_name().to_owned());
-            events
-                .subject_kind
-                .push(event.subject.kind.as_str().to_owned());
-            events.subject_id.push(event.subject.id.clone());
-            events.occurred_at.push(ts(event.occurred_at));
-            events.body.push(body);
+            events.push(event)?;
         }
 
         let mut tx = self.pool.begin().await?;
@@ -472,20 +460,7 @@ impl PostgresStore {
                     .await?;
             let first = last - count + 1;
             let sequences: Vec<i64> = (first..=last).collect();
-            sqlx::query(
-                "INSERT INTO events (sequence, id, type, subject_kind, subject_id, occurred_at, body) \
-                 SELECT s, i, t, k, si, o, CAST(b AS jsonb) FROM UNNEST($1::bigint[], $2::text[], \
-                 $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS e(s, i, t, k, si, o, b)",
-            )
-            .bind(&sequences)
-            .bind(&events.id)
-            .bind(&events.kind)
-            .bind(&events.subject_kind)
-            .bind(&events.subject_id)
-            .bind(&events.occurred_at)
-            .bind(&events.body)
-            .execute(&mut *tx)
-            .await?;
+            events.insert(&mut tx, &sequences).await?;
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(&self.channel)
                 .bind(last.to_string())
@@ -664,17 +639,7 @@ impl PostgresStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let sequence: i64 = row.try_get(0)?;
-                let body: String = row.try_get(1)?;
-                let id = sequence.to_string();
-                Ok(StoredEvent {
-                    sequence: to_u64("sequence", &id, sequence)?,
-                    event: decode("event", &id, &body)?,
-                })
-            })
-            .collect()
+        rows.iter().map(event_of_row).collect()
     }
 }
 
@@ -687,6 +652,143 @@ struct EventColumns {
     subject_id: Vec<String>,
     occurred_at: Vec<String>,
     body: Vec<String>,
+}
+
+impl EventColumns {
+    fn push(&mut self, event: &DomainEvent) -> Result<()> {
+        let body = serde_json::to_string(event).map_err(|e| PostgresStoreError::Encode {
+            kind: "event".into(),
+            id: event.id.to_string(),
+            message: e.to_string(),
+        })?;
+        self.id.push(event.id.to_string());
+        self.kind.push(event.type_name().to_owned());
+        self.subject_kind
+            .push(event.subject.kind.as_str().to_owned());
+        self.subject_id.push(event.subject.id.clone());
+        self.occurred_at.push(ts(event.occurred_at));
+        self.body.push(body);
+        Ok(())
+    }
+
+    /// Inserts the events at `sequences` (one per event, in order).
+    async fn insert(&self, tx: &mut PgConnection, sequences: &[i64]) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO events (sequence, id, type, subject_kind, subject_id, occurred_at, body) \
+             SELECT s, i, t, k, si, o, CAST(b AS jsonb) FROM UNNEST($1::bigint[], $2::text[], \
+             $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS e(s, i, t, k, si, o, b)",
+        )
+        .bind(sequences)
+        .bind(&self.id)
+        .bind(&self.kind)
+        .bind(&self.subject_kind)
+        .bind(&self.subject_id)
+        .bind(&self.occurred_at)
+        .bind(&self.body)
+        .execute(tx)
+        .await?;
+        Ok(())
+    }
+}
+
+/// An `events` row (`sequence, body`) as the event it holds.
+fn event_of_row(row: &sqlx::postgres::PgRow) -> Result<StoredEvent> {
+    let sequence: i64 = row.try_get(0)?;
+    let body: String = row.try_get(1)?;
+    let id = sequence.to_string();
+    Ok(StoredEvent {
+        sequence: to_u64("sequence", &id, sequence)?,
+        event: decode("event", &id, &body)?,
+    })
+}
+
+async fn first_sequence_in<'c, E: sqlx::PgExecutor<'c>>(executor: E, lock: bool) -> Result<u64> {
+    let sql = if lock {
+        "SELECT first_sequence FROM event_log_bounds FOR UPDATE"
+    } else {
+        "SELECT first_sequence FROM event_log_bounds"
+    };
+    let first: i64 = sqlx::query_scalar(sql).fetch_one(executor).await?;
+    to_u64("sequence", "event_log_bounds", first)
+}
+
+/// Compaction's rows: snapshots read and written, steps applied in one
+/// transaction (see `ccm_core::store::compaction` for what they hold).
+impl PostgresStore {
+    async fn read_compacted_inner(&self, subjects: &[Subject]) -> Result<Vec<StoredEvent>> {
+        let mut by_kind: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+        for subject in subjects {
+            by_kind
+                .entry(subject.kind.as_str())
+                .or_default()
+                .push(subject.id.clone());
+        }
+        let mut events = Vec::new();
+        for (kind, ids) in by_kind {
+            let rows = sqlx::query(
+                "SELECT sequence, body::text FROM events \
+                 WHERE sequence < (SELECT first_sequence FROM event_log_bounds) \
+                 AND subject_kind = $1 AND subject_id = ANY($2)",
+            )
+            .bind(kind)
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await?;
+            for row in &rows {
+                events.push(event_of_row(row)?);
+            }
+        }
+        events.sort_by_key(|e| e.sequence);
+        Ok(events)
+    }
+
+    async fn apply_compaction_inner(&self, step: CompactionStep) -> Result<bool> {
+        let mut snapshots = EventColumns::default();
+        let mut sequences = Vec::with_capacity(step.snapshots.len());
+        for stored in &step.snapshots {
+            snapshots.push(&stored.event)?;
+            sequences.push(to_i64("sequence", stored.sequence)?);
+        }
+        let superseded = step
+            .superseded
+            .iter()
+            .map(|s| to_i64("sequence", *s))
+            .collect::<Result<Vec<_>>>()?;
+        let from = to_i64("sequence", step.expected_first)?;
+        let to = to_i64("sequence", step.new_first)?;
+        let mut tx = self.pool.begin().await?;
+        // Held to the end: two compactions never interleave; appenders never wait.
+        if first_sequence_in(&mut *tx, true).await? != step.expected_first {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM events WHERE sequence >= $1 AND sequence < $2")
+            .bind(from)
+            .bind(to)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM events WHERE sequence = ANY($1)")
+            .bind(&superseded)
+            .execute(&mut *tx)
+            .await?;
+        if !sequences.is_empty() {
+            snapshots.insert(&mut tx, &sequences).await?;
+        }
+        // Snapshots of workers and lablets deleted since they were written go too.
+        sqlx::query(
+            "DELETE FROM events e WHERE e.sequence < $1 AND NOT ( \
+             (e.subject_kind = 'worker' AND EXISTS (SELECT 1 FROM workers w WHERE w.id = e.subject_id)) \
+             OR (e.subject_kind = 'lablet' AND EXISTS (SELECT 1 FROM lablets l WHERE l.id = e.subject_id)))",
+        )
+        .bind(to)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE event_log_bounds SET first_sequence = $1")
+            .bind(to)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
 }
 
 /// Applies the embedded migrations after checking the stored schema is not newer.
@@ -1169,6 +1271,18 @@ impl Store for PostgresStore {
 
     async fn last_sequence(&self) -> Result<u64, StoreError> {
         Ok(read_last_sequence(&self.pool).await?)
+    }
+
+    async fn first_sequence(&self) -> Result<u64, StoreError> {
+        Ok(first_sequence_in(&self.pool, false).await?)
+    }
+
+    async fn read_compacted(&self, subjects: &[Subject]) -> Result<Vec<StoredEvent>, StoreError> {
+        Ok(self.read_compacted_inner(subjects).await?)
+    }
+
+    async fn apply_compaction(&self, step: CompactionStep) -> Result<bool, StoreError> {
+        Ok(self.apply_compaction_inner(step).await?)
     }
 
     fn subscribe(&self) -> watch::Receiver<u64> {

@@ -15,24 +15,30 @@ use tokio::sync::{watch, Mutex};
 
 use ccm_core::api_key::{ApiKeyId, ApiKeyRecord};
 use ccm_core::definition::LabletDefinition;
-use ccm_core::event::{DomainEvent, StoredEvent};
+use ccm_core::event::{DomainEvent, StoredEvent, Subject};
 use ccm_core::ids::{DefinitionId, LabRecordId, LabletId, WorkerId};
 use ccm_core::job::JobRecord;
 use ccm_core::lab::LabRecord;
 use ccm_core::lablet::Lablet;
 use ccm_core::ports::store::{
-    ChangeSet, CommitReceipt, DefinitionFilter, LabFilter, LabletFilter, Lease, Store, StoreError,
-    WorkerFilter,
+    ChangeSet, CommitReceipt, CompactionStep, DefinitionFilter, LabFilter, LabletFilter, Lease,
+    Store, StoreError, WorkerFilter,
 };
 use ccm_core::time::Timestamp;
 use ccm_core::worker::Worker;
 
 use crate::error::SqliteStoreError;
+use crate::lock::FileLock;
 use crate::rows::{self, decode, prepare, ts, RowWrite, Table, Value};
 
 type Result<T, E = SqliteStoreError> = std::result::Result<T, E>;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// The newest sequence ever given: the newest event's, or the one before the
+/// log's first when compaction removed the newest events.
+const LAST_SEQUENCE_SQL: &str = "SELECT MAX(COALESCE((SELECT MAX(sequence) FROM events), 0), \
+     (SELECT first_sequence - 1 FROM event_log_bounds))";
 
 /// Commits of at most this many writes are checked before any lock is taken
 /// (one version read per write), so stale ones fail without queueing.
@@ -72,12 +78,14 @@ impl SqliteStoreOptions {
 
 /// The store over SQLite. See the crate documentation for the invariants it keeps.
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
     /// One writer at a time in this process, so writers queue here instead of
     /// spinning on SQLite's busy handler.
     write_lock: Mutex<()>,
     newest: watch::Sender<u64>,
     location: String,
+    /// Held from open to close (or drop) of a database file: one process per file.
+    file_lock: std::sync::Mutex<Option<FileLock>>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -98,7 +106,7 @@ fn bind(query: SqliteQuery<'_>, value: Value) -> SqliteQuery<'_> {
     }
 }
 
-fn to_i64(what: &str, value: u64) -> Result<i64> {
+pub(crate) fn to_i64(what: &str, value: u64) -> Result<i64> {
     i64::try_from(value).map_err(|_| SqliteStoreError::Encode {
         kind: what.to_owned(),
         id: String::new(),
@@ -106,7 +114,7 @@ fn to_i64(what: &str, value: u64) -> Result<i64> {
     })
 }
 
-fn to_u64(what: &str, id: &str, value: i64) -> Result<u64> {
+pub(crate) fn to_u64(what: &str, id: &str, value: i64) -> Result<u64> {
     u64::try_from(value).map_err(|_| SqliteStoreError::Decode {
         kind: what.to_owned(),
         id: id.to_owned(),
@@ -146,6 +154,7 @@ impl SqliteStore {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let location = connect.get_filename().display().to_string();
         let mut pool = SqlitePoolOptions::new().acquire_timeout(options.acquire_timeout);
+        let mut file_lock = None;
         let connect = if in_memory {
             // One connection that never closes: the database lives as long as it.
             pool = pool
@@ -156,12 +165,14 @@ impl SqliteStore {
             connect
         } else {
             create_parent_dir(connect.get_filename())?;
+            // Before any connection: a second process stops here, before migrating.
+            file_lock = Some(FileLock::acquire(connect.get_filename())?);
             pool = pool.max_connections(options.max_connections.max(1));
             connect.journal_mode(SqliteJournalMode::Wal)
         };
         let pool = pool.connect_with(connect).await?;
         migrate(&pool).await?;
-        let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(sequence), 0) FROM events")
+        let last: i64 = sqlx::query_scalar(LAST_SEQUENCE_SQL)
             .fetch_one(&pool)
             .await?;
         let (newest, _) = watch::channel(to_u64("sequence", "events", last)?);
@@ -171,12 +182,17 @@ impl SqliteStore {
             write_lock: Mutex::new(()),
             newest,
             location,
+            file_lock: std::sync::Mutex::new(file_lock),
         })
     }
 
-    /// Closes every connection; later calls fail with [`StoreError::Unavailable`].
+    /// Closes every connection and releases the database file to other
+    /// processes; later calls fail with [`StoreError::Unavailable`].
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Ok(mut lock) = self.file_lock.lock() {
+            lock.take();
+        }
     }
 
     /// The database file (or in-memory name).
@@ -189,7 +205,9 @@ impl SqliteStore {
         MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
     }
 
-    async fn begin_write(
+    /// Starts a write transaction (`BEGIN IMMEDIATE`) after this process's other
+    /// writers: the guard is held until the transaction ends.
+    pub(crate) async fn begin_write(
         &self,
     ) -> Result<(
         tokio::sync::MutexGuard<'_, ()>,
@@ -198,6 +216,11 @@ impl SqliteStore {
         let guard = self.write_lock.lock().await;
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         Ok((guard, tx))
+    }
+
+    /// Runs one write statement after this process's other writers.
+    pub(crate) async fn write_guard(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.write_lock.lock().await
     }
 
     async fn get_body(&self, table: &Table, id: &str) -> Result<Option<String>> {
@@ -300,7 +323,7 @@ impl SqliteStore {
             receipt.versions.push(apply(&mut tx, write).await?);
         }
         if !events.is_empty() {
-            let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(sequence), 0) FROM events")
+            let last: i64 = sqlx::query_scalar(LAST_SEQUENCE_SQL)
                 .fetch_one(&mut *tx)
                 .await?;
             let mut numbered = Vec::with_capacity(events.len());
@@ -509,6 +532,114 @@ async fn apply(tx: &mut SqliteConnection, write: RowWrite) -> Result<u64> {
     .into())
 }
 
+/// An `events` row (`sequence, body`) as the event it holds.
+fn event_of_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredEvent> {
+    let sequence: i64 = row.try_get(0)?;
+    let body: String = row.try_get(1)?;
+    let id = sequence.to_string();
+    Ok(StoredEvent {
+        sequence: to_u64("sequence", &id, sequence)?,
+        event: decode("event", &id, &body)?,
+    })
+}
+
+async fn first_sequence_in<'c, E: sqlx::SqliteExecutor<'c>>(executor: E) -> Result<u64> {
+    let first: i64 = sqlx::query_scalar("SELECT first_sequence FROM event_log_bounds")
+        .fetch_one(executor)
+        .await?;
+    to_u64("sequence", "event_log_bounds", first)
+}
+
+/// Subjects (or sequences) per `IN (…)` list, well under SQLite's parameter limit.
+const IN_LIST: usize = 500;
+
+/// Compaction's rows: snapshots read and written, steps applied in one
+/// transaction (see `ccm_core::store::compaction` for what they hold).
+impl SqliteStore {
+    async fn read_compacted_inner(&self, subjects: &[Subject]) -> Result<Vec<StoredEvent>> {
+        let mut by_kind: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for subject in subjects {
+            by_kind
+                .entry(subject.kind.as_str())
+                .or_default()
+                .push(&subject.id);
+        }
+        let mut events = Vec::new();
+        for (kind, ids) in by_kind {
+            for chunk in ids.chunks(IN_LIST) {
+                let mut query = QueryBuilder::<Sqlite>::new(
+                    "SELECT sequence, body FROM events \
+                     WHERE sequence < (SELECT first_sequence FROM event_log_bounds) \
+                     AND subject_kind = ",
+                );
+                query.push_bind(kind).push(" AND subject_id IN (");
+                let mut list = query.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                query.push(")");
+                let rows = query.build().fetch_all(&self.pool).await?;
+                for row in &rows {
+                    events.push(event_of_row(row)?);
+                }
+            }
+        }
+        events.sort_by_key(|e| e.sequence);
+        Ok(events)
+    }
+
+    async fn apply_compaction_inner(&self, step: CompactionStep) -> Result<bool> {
+        let mut snapshots = Vec::with_capacity(step.snapshots.len());
+        for stored in &step.snapshots {
+            let body =
+                serde_json::to_string(&stored.event).map_err(|e| SqliteStoreError::Encode {
+                    kind: "event".into(),
+                    id: stored.event.id.to_string(),
+                    message: e.to_string(),
+                })?;
+            snapshots.push((to_i64("sequence", stored.sequence)?, &stored.event, body));
+        }
+        let from = to_i64("sequence", step.expected_first)?;
+        let to = to_i64("sequence", step.new_first)?;
+        let (_guard, mut tx) = self.begin_write().await?;
+        if first_sequence_in(&mut *tx).await? != step.expected_first {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM events WHERE sequence >= ? AND sequence < ?")
+            .bind(from)
+            .bind(to)
+            .execute(&mut *tx)
+            .await?;
+        for chunk in step.superseded.chunks(IN_LIST) {
+            let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM events WHERE sequence IN (");
+            let mut list = query.separated(", ");
+            for sequence in chunk {
+                list.push_bind(to_i64("sequence", *sequence)?);
+            }
+            query.push(")");
+            query.build().execute(&mut *tx).await?;
+        }
+        for chunk in snapshots.chunks(EVENTS_PER_INSERT) {
+            insert_events(&mut tx, chunk).await?;
+        }
+        // Snapshots of workers and lablets deleted since they were written go too.
+        sqlx::query(
+            "DELETE FROM events WHERE sequence < ? AND NOT ( \
+             (subject_kind = 'worker' AND subject_id IN (SELECT id FROM workers)) \
+             OR (subject_kind = 'lablet' AND subject_id IN (SELECT id FROM lablets)))",
+        )
+        .bind(to)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE event_log_bounds SET first_sequence = ?")
+            .bind(to)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
 /// Events per multi-row insert (7 parameters each, well under SQLite's limit).
 const EVENTS_PER_INSERT: usize = 500;
 
@@ -672,23 +803,11 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(SqliteStoreError::from)?;
-        let events = rows
-            .iter()
-            .map(|row| {
-                let sequence: i64 = row.try_get(0)?;
-                let body: String = row.try_get(1)?;
-                let id = sequence.to_string();
-                Ok(StoredEvent {
-                    sequence: to_u64("sequence", &id, sequence)?,
-                    event: decode("event", &id, &body)?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(events)
+        Ok(rows.iter().map(event_of_row).collect::<Result<Vec<_>>>()?)
     }
 
     async fn last_sequence(&self) -> Result<u64, StoreError> {
-        let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(sequence), 0) FROM events")
+        let last: i64 = sqlx::query_scalar(LAST_SEQUENCE_SQL)
             .fetch_one(&self.pool)
             .await
             .map_err(SqliteStoreError::from)?;
@@ -697,6 +816,18 @@ impl Store for SqliteStore {
 
     fn subscribe(&self) -> watch::Receiver<u64> {
         self.newest.subscribe()
+    }
+
+    async fn first_sequence(&self) -> Result<u64, StoreError> {
+        Ok(first_sequence_in(&self.pool).await?)
+    }
+
+    async fn read_compacted(&self, subjects: &[Subject]) -> Result<Vec<StoredEvent>, StoreError> {
+        Ok(self.read_compacted_inner(subjects).await?)
+    }
+
+    async fn apply_compaction(&self, step: CompactionStep) -> Result<bool, StoreError> {
+        Ok(self.apply_compaction_inner(step).await?)
     }
 
     async fn try_acquire_lease(

@@ -1,5 +1,6 @@
 //! The fleet's recurrent jobs, as [`Job`] handlers for the [`JobRunner`]: the
-//! metrics sweep, lab sync, idle check and (optional) auto-import.
+//! metrics sweep, lab sync, idle check, event-log retention and (optional)
+//! auto-import.
 
 use std::sync::Arc;
 
@@ -142,6 +143,15 @@ impl Fleet {
                     seconds: u64::from(sweep_every),
                 },
                 Arc::new(Sweep(self.clone())),
+            )
+            .await?;
+        runner
+            .register(
+                super::LOG_RETENTION_JOB,
+                JobSchedule::Every {
+                    seconds: super::log_retention::LOG_RETENTION_INTERVAL_SECONDS,
+                },
+                Arc::new(super::log_retention::LogRetention(self.clone())),
             )
             .await?;
         runner

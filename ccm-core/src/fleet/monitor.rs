@@ -3,6 +3,12 @@
 //! licensing, telemetry) for every running worker with bounded concurrency, and
 //! one batch write of everything observed. Each source keeps its own timestamp and
 //! error, so one failing source never hides the others.
+//!
+//! Samples are not events: each worker record carries its latest metrics (what
+//! the API shows) and the metric series keeps their history, while the event log
+//! only gets what changed meaningfully — lifecycle, network, CML state, licence,
+//! telemetry activity and threshold crossings (`worker.alert.*`). A sweep of a
+//! quiet fleet appends nothing to the log.
 
 use std::collections::BTreeMap;
 
@@ -331,10 +337,12 @@ impl Fleet {
                 let Some(mut worker) = self.store.get_worker(*id).await? else {
                     continue;
                 };
+                let before = worker.clone();
                 let errors = region_errors.get(&worker.region);
                 let events =
                     self.apply_facts(&mut worker, &cloud, errors, cml.get(id), now, &mut failures)?;
-                if !events.is_empty() {
+                // New samples alone change the record without an event.
+                if !events.is_empty() || worker != before {
                     changes = changes.put_worker(worker).events(events);
                 }
             }
@@ -462,7 +470,9 @@ impl Fleet {
             cml_service.ready = false;
         }
         events.extend(worker.observe_cml(cml_service, now)?);
-        events.extend(worker.observe_metrics(metrics, now)?);
+        // Kept on the record, not logged (see the module documentation): replaying
+        // a worker's events rebuilds everything but its latest samples.
+        worker.status.metrics = metrics;
 
         let thresholds = self.settings.thresholds;
         let values = [
@@ -662,8 +672,9 @@ fn series_points(changes: &ChangeSet, now: Timestamp) -> Vec<MetricPoint> {
 }
 
 impl Fleet {
-    /// Appends the sweep's points and prunes past the retention. The series is a
-    /// chart aid: failures are logged, never fail the sweep.
+    /// Appends the sweep's points and compacts the series (averages old points,
+    /// deletes past the retention). The series is a chart aid: failures are
+    /// logged, never fail the sweep.
     async fn record_series(&self, points: &[MetricPoint], now: Timestamp) {
         let Some(series) = &self.series else {
             return;
@@ -671,9 +682,9 @@ impl Fleet {
         if let Err(error) = series.append(points).await {
             tracing::warn!(%error, "could not append metric points");
         }
-        let horizon = plus_seconds(now, -i64::from(self.settings.metrics_retention_seconds));
-        if let Err(error) = series.prune(horizon).await {
-            tracing::warn!(%error, "could not prune metric points");
+        let retention = self.settings.metric_retention();
+        if let Err(error) = series.compact(now, &retention).await {
+            tracing::warn!(%error, "could not compact metric points");
         }
     }
 

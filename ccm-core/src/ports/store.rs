@@ -10,6 +10,16 @@
 //! API keys ([`ApiKeyRecord`]) are kept beside the resources but outside change
 //! sets: they carry no version and emit no events.
 //!
+//! Retention: [`Store::compact_events`] removes old events from the front of the
+//! log. Sequences never change and are never given out again; the log stays
+//! complete from [`Store::first_sequence`] on. Before it, only one snapshot event
+//! per worker and lablet that still exists is kept (its `worker.created.v1`,
+//! `worker.imported.v1` or `lablet.created.v1` carrying the whole aggregate as it
+//! stood at the cut, at the sequence of its last compacted event), so every
+//! existing worker and lablet can still be rebuilt with `from_events` from the
+//! events the log holds about it. Lab, definition, job and fleet events before
+//! the cut are dropped: those records are not rebuilt from the log.
+//!
 //! Every implementation runs the conformance suite `ccm_core::testing::store`
 //! (feature `test-support`), which pins these semantics.
 
@@ -21,7 +31,7 @@ use tokio::sync::watch;
 
 use crate::api_key::{ApiKeyId, ApiKeyRecord};
 use crate::definition::LabletDefinition;
-use crate::event::{DomainEvent, ResourceKind, StoredEvent};
+use crate::event::{DomainEvent, ResourceKind, StoredEvent, Subject};
 use crate::ids::{DefinitionId, LabRecordId, LabletId, Region, WorkerId};
 use crate::job::JobRecord;
 use crate::lab::LabRecord;
@@ -367,6 +377,53 @@ impl Lease {
     }
 }
 
+/// What [`Store::compact_events`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompactionReport {
+    /// The log's first sequence afterwards.
+    pub first_sequence: u64,
+    /// Events that left the complete part of the log.
+    pub compacted: u64,
+    /// Snapshot events written in their place (a snapshot of a resource deleted
+    /// meanwhile is dropped again at once).
+    pub snapshots: u64,
+    /// The call stopped at its work bound before the cut: call again.
+    pub more: bool,
+    /// A resource that still exists but whose events could not be replayed; the
+    /// cut stops before its events (the log is never made unrebuildable).
+    pub blocked_by: Option<String>,
+}
+
+/// One atomic step of compaction, planned by [`crate::store::compaction`] and
+/// applied by [`Store::apply_compaction`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CompactionStep {
+    /// The first sequence the plan was made against.
+    pub expected_first: u64,
+    /// The first sequence afterwards; events from `expected_first` up to it
+    /// (excluded) are removed.
+    pub new_first: u64,
+    /// Older snapshots (before `expected_first`) replaced by this step or whose
+    /// resource is gone, in ascending order.
+    pub superseded: Vec<u64>,
+    /// Snapshots stored in place of removed events, at sequences in
+    /// `expected_first..new_first`.
+    pub snapshots: Vec<StoredEvent>,
+}
+
+/// Fails with [`StoreError::EventsGone`] when a reader positioned `after` would
+/// miss events because the log now starts at `first_sequence`.
+pub fn check_resumable(after: u64, first_sequence: u64) -> Result<(), StoreError> {
+    if after.saturating_add(1) < first_sequence {
+        Err(StoreError::EventsGone {
+            after,
+            first_sequence,
+        })
+    } else {
+        Ok(())
+    }
+}
+
 /// What can go wrong in a store.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -417,6 +474,46 @@ pub enum StoreError {
         /// Highest version known.
         supported: i64,
     },
+    /// A key-value write whose expectation did not hold; nothing was written.
+    #[error(
+        "record `{namespace}/{key}` changed concurrently: expected {expected:?}, found {actual:?}"
+    )]
+    RecordConflict {
+        /// Namespace.
+        namespace: String,
+        /// Key.
+        key: String,
+        /// Version expected (`None`: expected absent).
+        expected: Option<u64>,
+        /// Live version found (`None`: absent).
+        actual: Option<u64>,
+    },
+    /// A key-value record beyond the port's bounds; nothing was written.
+    #[error("record in `{namespace}` refused: {message}")]
+    RecordTooLarge {
+        /// Namespace.
+        namespace: String,
+        /// Which bound.
+        message: String,
+    },
+    /// A reader asked for events after `after`, but the log was compacted past
+    /// that position: events in between are gone. Read the resources again
+    /// (list) and follow the log from `first_sequence - 1`.
+    #[error("events after sequence {after} are gone: the log was compacted and now starts at {first_sequence}; list the resources again and resume from {}", .first_sequence.saturating_sub(1))]
+    EventsGone {
+        /// Position asked for.
+        after: u64,
+        /// The log's first sequence.
+        first_sequence: u64,
+    },
+    /// The store serves one process at a time and another process has it open.
+    #[error("the database `{location}` is in use: {reason}")]
+    InUse {
+        /// Where the store is (a file path).
+        location: String,
+        /// Who holds it and what to do instead.
+        reason: String,
+    },
     /// The backend could not be reached or failed.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -465,11 +562,48 @@ pub trait Store: Send + Sync {
     /// Applies all writes and appends all events atomically, or nothing.
     async fn commit(&self, changes: ChangeSet) -> Result<CommitReceipt, StoreError>;
 
-    /// Events with `sequence > after`, oldest first, at most `limit`.
+    /// Events with `sequence > after`, oldest first, at most `limit`. Positions
+    /// before [`Store::first_sequence`] hold only compaction snapshots: a reader
+    /// resuming from there checks [`check_resumable`] after its read.
     async fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
 
-    /// The sequence of the newest event (0 when the log is empty).
+    /// The sequence of the newest event ever appended (0 when none was): it
+    /// never decreases, not even when compaction removed that event.
     async fn last_sequence(&self) -> Result<u64, StoreError>;
+
+    /// The first sequence of the complete part of the log: every event from it to
+    /// [`Store::last_sequence`] is retained. `last_sequence() + 1` when nothing
+    /// from there is retained (1 for an empty log). A reader at `after` has
+    /// missed events when `after + 1 < first_sequence()` (see
+    /// [`check_resumable`]); reads before it return only compaction snapshots.
+    async fn first_sequence(&self) -> Result<u64, StoreError>;
+
+    /// Compacts the front of the log: the events older than `cutoff`, and the
+    /// oldest ones beyond the newest `max_events`, leave the complete part of the
+    /// log (see the module documentation for what stays rebuildable). Does a
+    /// bounded amount of work per call; `more` in the report asks for another.
+    async fn compact_events(
+        &self,
+        cutoff: Timestamp,
+        max_events: u64,
+    ) -> Result<CompactionReport, StoreError> {
+        crate::store::compaction::compact(
+            self,
+            cutoff,
+            max_events,
+            crate::store::compaction::Budget::default(),
+        )
+        .await
+    }
+
+    /// Compaction primitive for [`Store::compact_events`]: the events before
+    /// [`Store::first_sequence`] about `subjects`, oldest first.
+    async fn read_compacted(&self, subjects: &[Subject]) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Compaction primitive for [`Store::compact_events`]: applies `step`
+    /// atomically, or nothing and returns `false` when the first sequence is no
+    /// longer `step.expected_first` (another compaction ran meanwhile).
+    async fn apply_compaction(&self, step: CompactionStep) -> Result<bool, StoreError>;
 
     /// A receiver whose value is the newest known sequence; it changes when events
     /// land (from this process or, for shared stores, any other).

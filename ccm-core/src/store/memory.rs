@@ -9,28 +9,67 @@ use tokio::sync::watch;
 
 use crate::api_key::{ApiKeyId, ApiKeyRecord};
 use crate::definition::LabletDefinition;
-use crate::event::{ResourceKind, StoredEvent};
+use crate::event::{ResourceKind, StoredEvent, Subject};
 use crate::ids::{DefinitionId, LabRecordId, LabletId, WorkerId};
 use crate::job::JobRecord;
 use crate::lab::LabRecord;
 use crate::lablet::Lablet;
 use crate::ports::store::{
-    ChangeSet, CommitReceipt, DefinitionFilter, LabFilter, LabletFilter, Lease, Store, StoreError,
-    WorkerFilter, Write,
+    ChangeSet, CommitReceipt, CompactionStep, DefinitionFilter, LabFilter, LabletFilter, Lease,
+    Store, StoreError, WorkerFilter, Write,
 };
 use crate::time::Timestamp;
 use crate::worker::Worker;
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct State {
     workers: BTreeMap<WorkerId, Worker>,
     labs: BTreeMap<LabRecordId, LabRecord>,
     definitions: BTreeMap<DefinitionId, LabletDefinition>,
     lablets: BTreeMap<LabletId, Lablet>,
     jobs: BTreeMap<String, JobRecord>,
+    /// Ordered by sequence; compaction leaves gaps before `first`.
     events: Vec<StoredEvent>,
+    /// See [`Store::first_sequence`].
+    first: u64,
+    /// See [`Store::last_sequence`]: outlives the event it names.
+    last: u64,
     leases: BTreeMap<String, Lease>,
     api_keys: BTreeMap<ApiKeyId, ApiKeyRecord>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            workers: BTreeMap::new(),
+            labs: BTreeMap::new(),
+            definitions: BTreeMap::new(),
+            lablets: BTreeMap::new(),
+            jobs: BTreeMap::new(),
+            events: Vec::new(),
+            first: 1,
+            last: 0,
+            leases: BTreeMap::new(),
+            api_keys: BTreeMap::new(),
+        }
+    }
+}
+
+impl State {
+    /// True when the worker or lablet an event is about still exists.
+    fn subject_exists(&self, subject: &Subject) -> bool {
+        match subject.kind {
+            ResourceKind::Worker => subject
+                .id
+                .parse::<WorkerId>()
+                .is_ok_and(|id| self.workers.contains_key(&id)),
+            ResourceKind::Lablet => subject
+                .id
+                .parse::<LabletId>()
+                .is_ok_and(|id| self.lablets.contains_key(&id)),
+            _ => false,
+        }
+    }
 }
 
 /// Everything in a mutex; commits are atomic because they apply to a copy-on-check.
@@ -261,11 +300,12 @@ impl Store for MemoryStore {
                 receipt.versions.push(Self::apply(&mut guard, write));
             }
             for event in changes.events {
-                let sequence = guard.events.len() as u64 + 1;
+                let sequence = guard.last + 1;
+                guard.last = sequence;
                 guard.events.push(StoredEvent { sequence, event });
                 receipt.sequences.push(sequence);
             }
-            let newest = guard.events.len() as u64;
+            let newest = guard.last;
             (receipt, newest)
         };
         let (receipt, newest) = newest;
@@ -277,15 +317,49 @@ impl Store for MemoryStore {
 
     async fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         self.read(|s| {
-            let start = usize::try_from(after)
-                .unwrap_or(usize::MAX)
-                .min(s.events.len());
+            let start = s.events.partition_point(|e| e.sequence <= after);
             s.events[start..].iter().take(limit).cloned().collect()
         })
     }
 
     async fn last_sequence(&self) -> Result<u64, StoreError> {
-        self.read(|s| s.events.len() as u64)
+        self.read(|s| s.last)
+    }
+
+    async fn first_sequence(&self) -> Result<u64, StoreError> {
+        self.read(|s| s.first)
+    }
+
+    async fn read_compacted(&self, subjects: &[Subject]) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read(|s| {
+            s.events
+                .iter()
+                .take_while(|e| e.sequence < s.first)
+                .filter(|e| subjects.contains(&e.event.subject))
+                .cloned()
+                .collect()
+        })
+    }
+
+    async fn apply_compaction(&self, step: CompactionStep) -> Result<bool, StoreError> {
+        let mut guard = self.state.lock().map_err(|_| poisoned())?;
+        if guard.first != step.expected_first {
+            return Ok(false);
+        }
+        let state = &mut *guard;
+        let removed = step.expected_first..step.new_first;
+        state.events.retain(|e| {
+            !removed.contains(&e.sequence) && step.superseded.binary_search(&e.sequence).is_err()
+        });
+        state.events.extend(step.snapshots);
+        state.events.sort_by_key(|e| e.sequence);
+        let (events, first) = (std::mem::take(&mut state.events), step.new_first);
+        state.events = events
+            .into_iter()
+            .filter(|e| e.sequence >= first || state.subject_exists(&e.event.subject))
+            .collect();
+        state.first = first;
+        Ok(true)
     }
 
     fn subscribe(&self) -> watch::Receiver<u64> {

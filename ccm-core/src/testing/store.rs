@@ -16,8 +16,9 @@
 //! keys, filters and list order, version conflicts (a stale write changes nothing,
 //! events included), whole-commit atomicity, gap-free ordered event sequences,
 //! cursor reads, wake-ups through `subscribe`, leases and fencing, batch writes,
-//! concurrent read-modify-write increments, and restart survival (skipped for
-//! stores that are not durable).
+//! concurrent read-modify-write increments, restart survival (skipped for
+//! stores that are not durable), and log compaction (every existing worker and
+//! lablet rebuilds from the compacted log; sequences never repeat).
 // A conformance suite asserts by panicking: it is test code compiled into the
 // library only behind the `test-support` feature.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -37,8 +38,8 @@ use crate::job::{JobOutcome, JobRecord, JobSchedule};
 use crate::lab::{LabOperation, LabRecord, LabState};
 use crate::lablet::{Lablet, LabletPhase, NewLablet, Timeslot};
 use crate::ports::store::{
-    ChangeSet, CommitReceipt, DefinitionFilter, Fence, LabFilter, LabletFilter, Store, StoreError,
-    WorkerFilter, Write,
+    ChangeSet, CommitReceipt, CompactionStep, DefinitionFilter, Fence, LabFilter, LabletFilter,
+    Store, StoreError, WorkerFilter, Write,
 };
 use crate::resources::Resources;
 use crate::store::MemoryStore;
@@ -114,6 +115,9 @@ pub const CHECKS: &[&str] = &[
     "batch_writes",
     "concurrent_increments",
     "restart_survival",
+    "log_compaction_keeps_resources_rebuildable",
+    "log_compaction_bounds_size_in_steps",
+    "log_compaction_survives_restart",
 ];
 
 /// Expands to one `#[tokio::test]` per conformance check. The argument is an
@@ -143,6 +147,9 @@ macro_rules! store_conformance_tests {
             batch_writes,
             concurrent_increments,
             restart_survival,
+            log_compaction_keeps_resources_rebuildable,
+            log_compaction_bounds_size_in_steps,
+            log_compaction_survives_restart,
         );
     };
     (@each $factory:expr; $($check:ident),+ $(,)?) => {
@@ -1949,5 +1956,552 @@ pub async fn restart_survival<F: StoreFactory>(factory: &F) {
         .map(|e| e.sequence)
         .collect();
     assert_eq!(seen, (1..=4).collect());
+    factory.close(store).await;
+}
+
+// ---------------------------------------------------------------------------
+// Retention (compaction)
+// ---------------------------------------------------------------------------
+
+/// When the old part of the compaction fixtures happened; the young part is
+/// after [`compaction_cutoff`].
+fn old(seconds: i64) -> Timestamp {
+    at(seconds)
+}
+
+fn young(seconds: i64) -> Timestamp {
+    at(100_000 + seconds)
+}
+
+/// Cuts between the fixtures' old and young events.
+pub fn compaction_cutoff() -> Timestamp {
+    at(50_000)
+}
+
+/// Commits a worker with the events a command produced, keeping its version.
+async fn save_worker<S: Store + ?Sized>(store: &S, worker: &mut Worker, events: Vec<DomainEvent>) {
+    let receipt = commit(
+        store,
+        ChangeSet::new().put_worker(worker.clone()).events(events),
+    )
+    .await;
+    worker.meta.version = receipt.versions[0];
+}
+
+async fn save_lablet<S: Store + ?Sized>(store: &S, lablet: &mut Lablet, events: Vec<DomainEvent>) {
+    let receipt = commit(
+        store,
+        ChangeSet::new().put_lablet(lablet.clone()).events(events),
+    )
+    .await;
+    lablet.meta.version = receipt.versions[0];
+}
+
+fn fleet_event(n: i64, when: Timestamp) -> DomainEvent {
+    DomainEvent::new(
+        Subject {
+            kind: ResourceKind::Fleet,
+            id: "fleet".into(),
+        },
+        EventPayload::FleetScalingDecided {
+            action: crate::event::ScalingAction::Blocked,
+            workers: Vec::new(),
+            reason: format!("decision {n}"),
+        },
+        when,
+    )
+}
+
+fn worker_input(name: &str) -> NewWorker {
+    NewWorker {
+        name: name.to_owned(),
+        region: Region::new("us-east-1"),
+        instance_type: "m5zn.metal".into(),
+        capacity: Capacity::new(Resources::new(48, 192, 1000), 40),
+        tags: BTreeMap::new(),
+        labels: BTreeMap::new(),
+        idle: IdleSettings::default(),
+        created_by: Some("conformance".into()),
+    }
+}
+
+/// What the compaction fixtures built: the ids that exist and those deleted.
+struct History {
+    workers: Vec<WorkerId>,
+    lablets: Vec<LabletId>,
+    deleted_worker: WorkerId,
+    deleted_lablet: LabletId,
+}
+
+/// A log with old and young events: workers (one imported, one deleted), lablets
+/// (one deleted without an event), a definition, lab and fleet events.
+async fn compaction_history<S: Store + ?Sized>(store: &S) -> History {
+    let definition = sample_definition(900, "ccna", 1);
+    commit(
+        store,
+        ChangeSet::new()
+            .put_definition(definition.clone())
+            .events([DomainEvent::new(
+                Subject {
+                    kind: ResourceKind::Definition,
+                    id: definition.id.to_string(),
+                },
+                EventPayload::DefinitionCreated {
+                    definition: Box::new(definition.clone()),
+                },
+                old(0),
+            )]),
+    )
+    .await;
+
+    // A: created long ago, changed then and lately.
+    let (mut a, created) = Worker::create(WorkerId::from_u128(901), worker_input("a"), old(1));
+    save_worker(store, &mut a, vec![created]).await;
+    let events = a
+        .observe_lifecycle(
+            LifecycleState::Provisioning,
+            Some("pending".into()),
+            None,
+            old(2),
+        )
+        .unwrap();
+    save_worker(store, &mut a, events).await;
+    for n in 0..3 {
+        let tags = BTreeMap::from([("round".to_owned(), n.to_string())]);
+        let events = a.replace_tags(tags, old(10 + n)).unwrap();
+        save_worker(store, &mut a, events).await;
+    }
+    commit(store, ChangeSet::new().events([fleet_event(1, old(20))])).await;
+
+    // B: imported long ago, deleted long ago.
+    let instance = crate::worker::aggregate::ImportedInstance {
+        instance_id: crate::ids::InstanceId::new("i-0b"),
+        ami: None,
+        network: Default::default(),
+        ec2_state: "running".into(),
+        launched_at: Some(old(3)),
+    };
+    let (mut b, imported) = Worker::import(
+        WorkerId::from_u128(902),
+        worker_input("b"),
+        instance,
+        old(3),
+    );
+    save_worker(store, &mut b, vec![imported]).await;
+    let events = b.set_draining(true, old(21)).unwrap();
+    save_worker(store, &mut b, events).await;
+    let events = b.request_deletion(Some("ops".into()), old(22)).unwrap();
+    commit(
+        store,
+        ChangeSet::new()
+            .write(Write::DeleteWorker {
+                id: b.id,
+                version: b.meta.version,
+            })
+            .events(events),
+    )
+    .await;
+
+    // C: imported long ago, no change since.
+    let instance = crate::worker::aggregate::ImportedInstance {
+        instance_id: crate::ids::InstanceId::new("i-0c"),
+        ami: None,
+        network: Default::default(),
+        ec2_state: "stopped".into(),
+        launched_at: None,
+    };
+    let (mut c, imported) = Worker::import(
+        WorkerId::from_u128(903),
+        worker_input("c"),
+        instance,
+        old(4),
+    );
+    save_worker(store, &mut c, vec![imported]).await;
+
+    // L: a lablet booked and placed long ago, cancelled lately.
+    let booking = |start: i64| NewLablet {
+        owner: "alice".into(),
+        timeslot: Timeslot {
+            start: young(start),
+            end: young(start + 3600),
+        },
+        reservation_id: None,
+    };
+    let (mut l, created) =
+        Lablet::create(LabletId::from_u128(904), &definition, booking(0), old(5)).unwrap();
+    save_lablet(store, &mut l, vec![created]).await;
+    let events = l.bind(a.id, vec![2000, 2001], old(30)).unwrap();
+    save_lablet(store, &mut l, events).await;
+    let events = l
+        .transition(LabletPhase::Instantiating, None, old(31))
+        .unwrap();
+    save_lablet(store, &mut l, events).await;
+
+    // M: a lablet of long ago, deleted later without an event.
+    let (mut m, created) =
+        Lablet::create(LabletId::from_u128(905), &definition, booking(10), old(6)).unwrap();
+    save_lablet(store, &mut m, vec![created]).await;
+    let events = m.cancel(Some("alice".into()), old(32)).unwrap();
+    save_lablet(store, &mut m, events).await;
+    let lab = sample_lab(906, a.id, "old lab");
+    commit(
+        store,
+        ChangeSet::new()
+            .put_lab(lab.clone())
+            .events([DomainEvent::new(
+                Subject {
+                    kind: ResourceKind::Lab,
+                    id: lab.id.to_string(),
+                },
+                EventPayload::LabDiscovered {
+                    lab: Box::new(lab.clone()),
+                },
+                old(33),
+            )]),
+    )
+    .await;
+
+    // The young part.
+    for n in 3..5 {
+        let tags = BTreeMap::from([("round".to_owned(), n.to_string())]);
+        let events = a.replace_tags(tags, young(n)).unwrap();
+        save_worker(store, &mut a, events).await;
+    }
+    let events = l.cancel(Some("alice".into()), young(10)).unwrap();
+    save_lablet(store, &mut l, events).await;
+    let (mut d, created) = Worker::create(WorkerId::from_u128(907), worker_input("d"), young(11));
+    save_worker(store, &mut d, vec![created]).await;
+    commit(store, ChangeSet::new().events([fleet_event(2, young(12))])).await;
+    History {
+        workers: vec![a.id, c.id, d.id],
+        lablets: vec![l.id, m.id],
+        deleted_worker: b.id,
+        deleted_lablet: m.id,
+    }
+}
+
+fn events_about<'a>(
+    events: &'a [StoredEvent],
+    kind: ResourceKind,
+    id: &'a str,
+) -> impl Iterator<Item = &'a DomainEvent> + 'a {
+    events
+        .iter()
+        .filter(move |e| e.event.subject.kind == kind && e.event.subject.id == id)
+        .map(|e| &e.event)
+}
+
+/// Every worker and lablet the store holds rebuilds from the log's events about
+/// it into the stored record (its version aside, which only the store keeps),
+/// and into what the whole log before compaction rebuilt.
+async fn assert_rebuildable<S: Store + ?Sized>(store: &S, before: &[StoredEvent]) {
+    let log = all_events(store).await;
+    let workers = store
+        .list_workers(&WorkerFilter {
+            include_terminated: true,
+            ..WorkerFilter::default()
+        })
+        .await
+        .expect("list workers");
+    for record in workers {
+        let id = record.id.to_string();
+        let mut rebuilt = Worker::from_events(events_about(&log, ResourceKind::Worker, &id))
+            .unwrap_or_else(|e| panic!("worker {id} does not rebuild: {e}"));
+        let whole = Worker::from_events(events_about(before, ResourceKind::Worker, &id)).unwrap();
+        rebuilt.meta.version = record.meta.version;
+        assert_eq!(
+            rebuilt, record,
+            "worker {id} rebuilt from the compacted log"
+        );
+        assert_eq!(
+            Worker::from_events(events_about(&log, ResourceKind::Worker, &id)).unwrap(),
+            whole,
+            "worker {id}: compacted and whole logs rebuild the same"
+        );
+    }
+    for record in store
+        .list_lablets(&LabletFilter::default())
+        .await
+        .expect("list lablets")
+    {
+        let id = record.id.to_string();
+        let mut rebuilt = Lablet::from_events(events_about(&log, ResourceKind::Lablet, &id))
+            .unwrap_or_else(|e| panic!("lablet {id} does not rebuild: {e}"));
+        rebuilt.meta.version = record.meta.version;
+        assert_eq!(
+            rebuilt, record,
+            "lablet {id} rebuilt from the compacted log"
+        );
+    }
+}
+
+/// Before the first sequence, only one creation snapshot per existing worker and
+/// lablet is left.
+async fn assert_only_snapshots_before_first<S: Store + ?Sized>(store: &S) {
+    let first = store.first_sequence().await.expect("first");
+    let mut seen = BTreeSet::new();
+    for stored in all_events(store)
+        .await
+        .iter()
+        .filter(|e| e.sequence < first)
+    {
+        let subject = &stored.event.subject;
+        assert!(
+            matches!(
+                stored.event.payload,
+                EventPayload::WorkerCreated { .. }
+                    | EventPayload::WorkerImported { .. }
+                    | EventPayload::LabletCreated { .. }
+            ),
+            "only snapshots before the first sequence, found {} at {}",
+            stored.event.type_name(),
+            stored.sequence
+        );
+        assert!(
+            seen.insert((subject.kind, subject.id.clone())),
+            "one snapshot per resource: {subject:?} twice"
+        );
+        let exists = match subject.kind {
+            ResourceKind::Worker => store
+                .get_worker(subject.id.parse().unwrap())
+                .await
+                .unwrap()
+                .is_some(),
+            _ => store
+                .get_lablet(subject.id.parse().unwrap())
+                .await
+                .unwrap()
+                .is_some(),
+        };
+        assert!(
+            exists,
+            "a snapshot of a deleted resource is left: {subject:?}"
+        );
+    }
+}
+
+/// Compaction by age: the complete part starts at the first young event, keeps
+/// every event from there as it was, numbers stay and go on, and every existing
+/// worker and lablet still rebuilds from the log; deleted resources, lab,
+/// definition and fleet events leave nothing before the cut. Compacting again
+/// changes nothing; a stale step is refused.
+pub async fn log_compaction_keeps_resources_rebuildable<F: StoreFactory>(factory: &F) {
+    let store = factory.open().await;
+    assert_eq!(store.first_sequence().await.expect("first"), 1, "empty log");
+    let history = compaction_history(&store).await;
+    let before = all_events(&store).await;
+    let last = store.last_sequence().await.expect("last");
+    assert_eq!(store.first_sequence().await.expect("first"), 1);
+    let first_young = before
+        .iter()
+        .find(|e| e.event.occurred_at >= compaction_cutoff())
+        .expect("young events")
+        .sequence;
+
+    let report = store
+        .compact_events(compaction_cutoff(), u64::MAX)
+        .await
+        .expect("compact");
+    assert_eq!(report.first_sequence, first_young);
+    assert_eq!(report.compacted, first_young - 1);
+    assert!(!report.more);
+    assert_eq!(report.blocked_by, None);
+    assert_eq!(store.first_sequence().await.expect("first"), first_young);
+    assert_eq!(
+        store.last_sequence().await.expect("last"),
+        last,
+        "last stays"
+    );
+    let tail = store
+        .read_events(first_young - 1, 10_000)
+        .await
+        .expect("tail");
+    assert_eq!(
+        tail,
+        before[(first_young - 1) as usize..],
+        "the complete part is untouched"
+    );
+    assert_only_snapshots_before_first(&store).await;
+    assert_rebuildable(&store, &before).await;
+    let log = all_events(&store).await;
+    let deleted = history.deleted_worker.to_string();
+    assert_eq!(
+        events_about(&log, ResourceKind::Worker, &deleted).count(),
+        0
+    );
+    assert!(log
+        .iter()
+        .filter(|e| e.sequence < first_young)
+        .all(|e| matches!(
+            e.event.subject.kind,
+            ResourceKind::Worker | ResourceKind::Lablet
+        )));
+    let snapshots = log.iter().filter(|e| e.sequence < first_young).count() as u64;
+    // The deleted worker's snapshot is written, then dropped with its record gone.
+    assert!(report.snapshots >= snapshots, "{report:?}");
+    // A (worker), C (worker, imported: kept as imported), L and M (lablets).
+    assert_eq!(snapshots, 4);
+    let c = history.workers[1].to_string();
+    assert!(events_about(&log, ResourceKind::Worker, &c)
+        .all(|e| matches!(e.payload, EventPayload::WorkerImported { .. })));
+
+    let again = store
+        .compact_events(compaction_cutoff(), u64::MAX)
+        .await
+        .expect("compact again");
+    assert_eq!((again.compacted, again.snapshots), (0, 0));
+    assert_eq!(
+        all_events(&store).await,
+        log,
+        "compacting again changes nothing"
+    );
+    let stale = CompactionStep {
+        expected_first: 1,
+        new_first: last + 1,
+        ..CompactionStep::default()
+    };
+    assert!(!store.apply_compaction(stale).await.expect("stale step"));
+    assert_eq!(
+        all_events(&store).await,
+        log,
+        "a stale step changes nothing"
+    );
+
+    // Sequences go on from the last one.
+    let receipt = commit(&store, ChangeSet::new().events([fleet_event(3, young(20))])).await;
+    assert_eq!(receipt.sequences, vec![last + 1]);
+
+    // M goes without an event; then everything is compacted.
+    let m = store
+        .get_lablet(history.deleted_lablet)
+        .await
+        .expect("get")
+        .expect("M exists");
+    commit(
+        &store,
+        ChangeSet::new().write(Write::DeleteLablet {
+            id: m.id,
+            version: m.meta.version,
+        }),
+    )
+    .await;
+    let before = all_events(&store).await;
+    let everything = store
+        .compact_events(at(10_000_000), 0)
+        .await
+        .expect("compact everything");
+    assert_eq!(everything.first_sequence, last + 2);
+    assert_eq!(store.first_sequence().await.expect("first"), last + 2);
+    assert_eq!(store.last_sequence().await.expect("last"), last + 1);
+    assert!(store
+        .read_events(last + 1, 100)
+        .await
+        .expect("read")
+        .is_empty());
+    assert_only_snapshots_before_first(&store).await;
+    assert_rebuildable(&store, &before).await;
+    let log = all_events(&store).await;
+    assert_eq!(
+        log.len(),
+        history.workers.len() + history.lablets.len() - 1,
+        "one snapshot per existing worker and lablet: {log:?}"
+    );
+    let receipt = commit(&store, ChangeSet::new().events([fleet_event(4, young(30))])).await;
+    assert_eq!(receipt.sequences, vec![last + 2], "sequences never repeat");
+    assert_eq!(store.first_sequence().await.expect("first"), last + 2);
+}
+
+/// Compaction by size, in small steps: at most `max_events` stay in the complete
+/// part, a later step replaces the snapshot an earlier one wrote, `more` asks
+/// for another call when the budget ran out, and the result equals one call.
+pub async fn log_compaction_bounds_size_in_steps<F: StoreFactory>(factory: &F) {
+    use crate::store::compaction::{compact, Budget};
+
+    let store = factory.open().await;
+    let (mut w, created) = Worker::create(WorkerId::from_u128(910), worker_input("w"), young(0));
+    save_worker(&store, &mut w, vec![created]).await;
+    for n in 0..19 {
+        let tags = BTreeMap::from([("n".to_owned(), n.to_string())]);
+        let events = w.replace_tags(tags, young(n + 1)).unwrap();
+        save_worker(&store, &mut w, events).await;
+        commit(
+            &store,
+            ChangeSet::new().events([fleet_event(n, young(n + 1))]),
+        )
+        .await;
+    }
+    let before = all_events(&store).await;
+    let last = store.last_sequence().await.expect("last");
+    assert_eq!(last, 39);
+
+    let small = Budget {
+        step_events: 4,
+        max_steps: 3,
+    };
+    let first_call = compact(&store, t0(), 5, small).await.expect("compact");
+    assert!(first_call.more, "12 of 34 events: the budget ran out");
+    assert_eq!(first_call.first_sequence, 13);
+    assert_only_snapshots_before_first(&store).await;
+    assert_rebuildable(&store, &before).await;
+    let mut calls = 1;
+    loop {
+        let report = compact(&store, t0(), 5, small).await.expect("compact");
+        calls += 1;
+        if !report.more {
+            break;
+        }
+        assert!(calls < 10, "compaction does not finish");
+    }
+    assert_eq!(store.first_sequence().await.expect("first"), last - 4);
+    let tail = store.read_events(last - 5, 100).await.expect("tail");
+    assert_eq!(tail, before[(last - 5) as usize..]);
+    assert_only_snapshots_before_first(&store).await;
+    assert_rebuildable(&store, &before).await;
+    let in_steps = all_events(&store).await;
+
+    // One call over a copy of the log gives the same events (snapshot ids aside).
+    let reference = MemoryStore::new();
+    for stored in &before {
+        commit(&reference, ChangeSet::new().events([stored.event.clone()])).await;
+    }
+    let w_now = store.get_worker(w.id).await.expect("get").expect("w");
+    commit(
+        &reference,
+        ChangeSet::new().put_worker(stored(&w_now, |w| w.meta.version = 0)),
+    )
+    .await;
+    reference.compact_events(t0(), 5).await.expect("compact");
+    let strip = |events: &[StoredEvent]| -> Vec<(u64, EventPayload)> {
+        events
+            .iter()
+            .map(|e| (e.sequence, e.event.payload.clone()))
+            .collect()
+    };
+    assert_eq!(strip(&in_steps), strip(&all_events(&reference).await));
+}
+
+/// A compacted log survives a restart: first and last sequences stay, and the
+/// next event is numbered after the last one even when compaction removed it.
+pub async fn log_compaction_survives_restart<F: StoreFactory>(factory: &F) {
+    if !factory.durable() {
+        return;
+    }
+    let store = factory.open().await;
+    compaction_history(&store).await;
+    let last = store.last_sequence().await.expect("last");
+    store
+        .compact_events(at(10_000_000), 0)
+        .await
+        .expect("compact everything");
+    let log = all_events(&store).await;
+    factory.close(store).await;
+
+    let store = factory.open().await;
+    assert_eq!(store.first_sequence().await.expect("first"), last + 1);
+    assert_eq!(store.last_sequence().await.expect("last"), last);
+    assert_eq!(*store.subscribe().borrow(), last);
+    assert_eq!(all_events(&store).await, log);
+    let receipt = commit(&store, ChangeSet::new().events([fleet_event(9, young(40))])).await;
+    assert_eq!(receipt.sequences, vec![last + 1]);
     factory.close(store).await;
 }

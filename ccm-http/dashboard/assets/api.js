@@ -61,6 +61,20 @@ export async function api(method, path, { body, query, raw, contentType } = {}) 
   return response.json();
 }
 
+/**
+ * A page of the event history (`GET /api/v1/events`). When retention compacted
+ * the log past `query.after` (410 `gone`), reads on from where the log now
+ * starts: the pages here show history, they do not rebuild state from it.
+ */
+export async function readHistory(query) {
+  try {
+    return await api('GET', '/api/v1/events', { query });
+  } catch (e) {
+    if (e.code !== 'gone' || e.details?.resume_after === undefined) throw e;
+    return api('GET', '/api/v1/events', { query: { ...query, after: e.details.resume_after } });
+  }
+}
+
 /** Every item of a paginated list. */
 export async function listAll(path, query = {}) {
   const items = [];

@@ -1,18 +1,23 @@
 // The live event stream: EventSource on /api/v1/events/stream. A snapshot comes
 // first, then every event with its sequence as the SSE id. On a lost connection
 // the stream is reopened with the last sequence seen (Last-Event-ID, or
-// ?last_event_id= for a fresh EventSource), so nothing is missed.
+// ?last_event_id= for a fresh EventSource), so nothing is missed. When retention
+// compacted the log past that sequence the server sends `gone`: the page lists
+// everything again and reconnects from now. Metric samples are not events, so
+// the worker list is read again once per metrics sweep.
 
 import { api } from './api.js';
 import {
   store, changed, later, pushEvent, loadWorker, loadIdle, loadLablets, loadDefinitions,
-  loadCost, loadSavings, loadAll,
+  loadCost, loadSavings, loadAll, loadWorkerList,
 } from './store.js';
 
 const TYPES = [
   'worker.created.v1', 'worker.imported.v1', 'worker.spec.updated.v1', 'worker.status.updated.v1',
   'worker.instance.assigned.v1', 'worker.network.updated.v1', 'worker.cml.updated.v1',
   'worker.cml.certificate_changed.v1', 'worker.cml.certificate_accepted.v1',
+  // worker.metrics.updated.v1 is no longer written (samples are not events); kept
+  // for logs written before.
   'worker.licence.updated.v1', 'worker.metrics.updated.v1', 'worker.tags.updated.v1',
   'worker.activity.recorded.v1', 'worker.paused.v1', 'worker.resumed.v1', 'worker.monitoring.enabled.v1',
   'worker.alert.raised.v1', 'worker.alert.cleared.v1', 'worker.telemetry.read.v1',
@@ -29,7 +34,24 @@ const TYPES = [
 let source = null;
 let failures = 0;
 let retryTimer = null;
+let samplesTimer = null;
 let stopped = false;
+
+/** Seconds between two metrics sweeps (the `metrics-sweep` job), within bounds. */
+function sweepSeconds() {
+  const sweep = (store.jobs || []).find((j) => j.name === 'metrics-sweep');
+  const seconds = Number(sweep?.schedule?.seconds) || 60;
+  return Math.min(Math.max(seconds, 5), 900);
+}
+
+function scheduleSamples() {
+  clearTimeout(samplesTimer);
+  if (stopped) return;
+  samplesTimer = setTimeout(() => {
+    if (!document.hidden && store.conn === 'connected') loadWorkerList().catch(() => {});
+    scheduleSamples();
+  }, sweepSeconds() * 1000);
+}
 
 function setConn(state, detail = '') {
   store.conn = state;
@@ -131,6 +153,17 @@ function open() {
     clearTimeout(retryTimer);
     retryTimer = setTimeout(open, 2000);
   });
+  es.addEventListener('gone', () => {
+    // Retention compacted the log past our position: what was missed cannot be
+    // replayed, so list everything again and follow the log from now.
+    es.close();
+    if (source === es) source = null;
+    store.lastSequence = null;
+    setConn('reconnecting', 'resynchronising');
+    loadAll().catch(() => {});
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(open, 500);
+  });
   es.addEventListener('credential_expired', () => {
     // The session ended or lost its role: the session API's 401 sends the page
     // back to the login; a changed role reconnects with what it may now see.
@@ -153,11 +186,13 @@ export function connect() {
   failures = 0;
   setConn('reconnecting', 'connecting');
   open();
+  scheduleSamples();
 }
 
 export function disconnect() {
   stopped = true;
   clearTimeout(retryTimer);
+  clearTimeout(samplesTimer);
   if (source) source.close();
   source = null;
   setConn('disconnected');

@@ -30,6 +30,7 @@ from .errors import (
     CmlError,
     Conflict,
     CorruptEventLog,
+    EventsGone,
     InvalidInput,
     InvalidTransition,
     NotFound,
@@ -95,5 +96,6 @@ __all__ = [
     "CmlError",
     "StoreError",
     "CorruptEventLog",
+    "EventsGone",
     "Unsupported",
 ]

@@ -403,7 +403,11 @@ class Engine:
     # Events ---------------------------------------------------------------
 
     def read_events(self, after: int = 0, limit: int = 500) -> List[Event]:
-        """Up to ``limit`` events with a sequence above ``after``, in order."""
+        """Up to ``limit`` events with a sequence above ``after``, in order.
+
+        Raises :class:`ccm.EventsGone` when retention compacted the log past
+        ``after``: read the resources again and resume from
+        ``error.details["resume_after"]``."""
         return [Event(item) for item in self._call("read_events", after=after, limit=limit)]
 
     def events(self, after: int = 0, *, batch: int = 500) -> Iterator[Event]:

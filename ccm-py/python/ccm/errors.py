@@ -20,6 +20,7 @@ __all__ = [
     "CmlError",
     "StoreError",
     "CorruptEventLog",
+    "EventsGone",
     "Unsupported",
 ]
 
@@ -77,6 +78,12 @@ class StoreError(CcmError):
 
 class CorruptEventLog(StoreError):
     """A stored event log could not be replayed."""
+
+
+class EventsGone(StoreError):
+    """The events after the cursor asked for were compacted away (retention):
+    list the resources again and read on from ``details["resume_after"]``
+    (``details`` also has ``after`` and ``first_sequence``)."""
 
 
 class Unsupported(CcmError):

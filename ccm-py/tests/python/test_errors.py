@@ -118,3 +118,23 @@ def test_sqlite_file_survives_reopening(tmp_path):
     del first
     again = ccm.Engine.open(url, "sim", regions=["us-east-1"])
     assert again.get_worker(w.id).name == "kept"
+
+
+def test_reading_a_compacted_position_raises_events_gone():
+    engine = ccm.Engine.open("memory", "sim", regions=["us-east-1"],
+                             **{"engine.event_retention_max": 2})
+    for n in range(4):
+        engine.create_worker(f"w{n}")
+    engine.trigger_job("log-retention")
+    engine.advance(1)
+    with pytest.raises(ccm.EventsGone) as raised:
+        engine.read_events(0)
+    error = raised.value
+    assert isinstance(error, ccm.StoreError)
+    assert error.code == "gone"
+    assert error.details["after"] == 0
+    resume = error.details["resume_after"]
+    assert error.details["first_sequence"] == resume + 1
+    events = engine.read_events(resume)
+    assert events and int(events[0].sequence) == resume + 1
+    assert issubclass(ccm.EventsGone, ccm.StoreError)
