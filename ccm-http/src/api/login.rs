@@ -132,7 +132,8 @@ pub async fn callback(
         .map_err(login_error)?;
     let (id, session) = state
         .sessions
-        .open_with(&done.subject, done.role, Some(done.tokens));
+        .open(&done.subject, done.role, Some(done.tokens))
+        .await?;
     // `ReturnTo` is always a valid header; the fallback only keeps a completed
     // login from ever ending in a 500.
     let location = HeaderValue::from_str(done.return_to.as_str())

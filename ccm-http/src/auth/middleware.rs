@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 
 use super::api_keys::{self, KEY_PREFIX};
 use super::jwt::JwtError;
-use super::oidc_login::{LoginError, SessionTokens};
 use super::session::{cookie, same_secret, Session, CSRF_HEADER, SESSION_COOKIE};
 use super::{Access, AuthMethod, Principal};
 use crate::api::error::ApiError;
@@ -80,43 +79,17 @@ pub async fn authenticate(
     Ok(None)
 }
 
-fn is_due(session: &Session) -> bool {
-    session.tokens.as_ref().is_some_and(SessionTokens::due)
-}
-
-/// The live session `id`, its OIDC tokens refreshed first when due. Concurrent
-/// requests of one session wait for a single refresh and use its outcome.
+/// The live session `id`, its OIDC tokens refreshed first when due (once for
+/// all concurrent requests of every process, `super::session_refresh`).
 async fn current_session(state: &AppState, id: &str) -> Result<Session, Response> {
-    let expired = || unauthenticated("the session has expired; log in again");
-    let session = state.sessions.get(id).ok_or_else(expired)?;
-    let Some(login) = &state.oidc_login else {
-        return Ok(session);
+    let found = match &state.oidc_login {
+        Some(login) => super::session_refresh::current(&state.sessions, login, id).await,
+        None => state.sessions.get(id).await,
     };
-    if !is_due(&session) {
-        return Ok(session);
-    }
-    let lock = session.refresh_lock.clone();
-    let _flight = lock.lock().await;
-    // Whoever held the lock before may have refreshed or ended the session.
-    let mut session = state.sessions.get(id).ok_or_else(expired)?;
-    let Some(tokens) = session.tokens.clone().filter(|_| is_due(&session)) else {
-        return Ok(session);
-    };
-    match login.refresh(&tokens).await {
-        Ok((role, fresh)) => {
-            state.sessions.update(id, role, fresh.clone());
-            session.role = role;
-            session.tokens = Some(fresh);
-            Ok(session)
-        }
-        Err(LoginError::Refused(reason)) => {
-            tracing::info!(%reason, "session refresh refused; session ended");
-            state.sessions.close(id);
-            Err(expired())
-        }
-        Err(error @ LoginError::Unavailable(_)) => {
-            Err(ApiError::unavailable(&error).into_response())
-        }
+    match found {
+        Ok(Some(session)) => Ok(session),
+        Ok(None) => Err(unauthenticated("the session has expired; log in again")),
+        Err(error) => Err(ApiError::from(error).into_response()),
     }
 }
 

@@ -16,6 +16,7 @@ pub mod middleware;
 pub mod oidc_login;
 pub mod pending;
 pub mod session;
+pub mod session_refresh;
 
 use ccm_core::api_key::{ApiKeyId, ApiKeyRole};
 use serde::{Deserialize, Serialize};

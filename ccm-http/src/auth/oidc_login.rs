@@ -12,38 +12,46 @@
 //! they grant no ccm role (it was removed at the provider, or the provider sends
 //! neither an ID token nor a JWT access token on refresh) the session ends, as it
 //! does when the refresh is refused. Refreshes of one session are single-flight
-//! (`super::middleware`).
+//! across every process on the store (`super::session_refresh`).
+//!
+//! Pending logins and sessions live in the key-value store (`super::pending`,
+//! `super::session`), so a login started on one process completes on another.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use ccm_core::ports::{Clock, KeyValueStore};
 use ccm_core::secret::Secret;
-use serde::Deserialize;
+use ccm_core::time::Timestamp;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::jwt::{JwtError, JwtVerifier};
 use super::pending::{PendingError, PendingLogin, PendingLogins, ReturnTo};
+use super::session::later;
 use super::Role;
 use crate::config::OidcConfig;
 
 /// Refresh this long before the access token expires.
 const REFRESH_MARGIN: Duration = Duration::from_secs(30);
 
-/// Tokens of a browser session, kept on the server.
-#[derive(Clone, Debug)]
+/// Tokens of a browser session, kept on the server (in the session's record in
+/// the key-value store; `Debug` hides the refresh token).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionTokens {
     /// Refresh token, when the provider issued one.
     pub refresh_token: Option<Secret>,
-    /// When the access token expires.
-    pub access_expires_at: Instant,
+    /// When the access token expires (wall-clock time: processes share it).
+    pub access_expires_at: Timestamp,
 }
 
 impl SessionTokens {
-    /// True when the tokens should be refreshed now.
-    pub fn due(&self) -> bool {
-        Instant::now() + REFRESH_MARGIN >= self.access_expires_at
+    /// True when the tokens should be refreshed at `now`.
+    pub fn due(&self, now: Timestamp) -> bool {
+        later(now, REFRESH_MARGIN) >= self.access_expires_at
     }
 }
 
@@ -93,9 +101,10 @@ pub struct OidcLogin {
     redirect_url: String,
     post_logout_url: String,
     http: reqwest::Client,
-    verifier: std::sync::Arc<JwtVerifier>,
+    verifier: Arc<JwtVerifier>,
     discovery: tokio::sync::Mutex<Option<Discovery>>,
     pending: PendingLogins,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for OidcLogin {
@@ -127,11 +136,14 @@ fn id_token_error(error: JwtError) -> LoginError {
 }
 
 impl OidcLogin {
-    /// The login for `config` (which has a client id) at `public_url`.
+    /// The login for `config` (which has a client id) at `public_url`, keeping
+    /// its pending logins in `kv` and timing tokens by `clock`.
     pub fn new(
         config: OidcConfig,
         public_url: &str,
-        verifier: std::sync::Arc<JwtVerifier>,
+        verifier: Arc<JwtVerifier>,
+        kv: Arc<dyn KeyValueStore>,
+        clock: Arc<dyn Clock>,
     ) -> Result<Option<Self>, reqwest::Error> {
         let Some(client_id) = config.client_id.clone() else {
             return Ok(None);
@@ -154,14 +166,15 @@ impl OidcLogin {
             http,
             verifier,
             discovery: tokio::sync::Mutex::new(None),
-            pending: PendingLogins::new(config.max_pending_logins),
+            pending: PendingLogins::new(kv, clock.clone(), config.max_pending_logins),
+            clock,
             config,
         }))
     }
 
-    /// How many logins are started and not completed.
-    pub fn pending_count(&self) -> usize {
-        self.pending.len()
+    /// How many logins are started and not completed (on every process).
+    pub async fn pending_count(&self) -> Result<usize, ccm_core::ports::store::StoreError> {
+        self.pending.count().await
     }
 
     async fn discovery(&self) -> Result<Discovery, LoginError> {
@@ -196,7 +209,7 @@ impl OidcLogin {
         binding: &str,
     ) -> Result<String, LoginError> {
         let discovery = self.discovery().await?;
-        let state = random();
+        let state = self.pending.new_state();
         let verifier = random() + &random();
         let nonce = random();
         let mut url = format!(
@@ -210,10 +223,11 @@ impl OidcLogin {
         if let Some(hint) = login_hint {
             url.push_str(&format!("&login_hint={}", encode(hint)));
         }
-        self.pending.insert(
-            state,
-            PendingLogin::new(verifier, nonce, return_to, binding),
-        );
+        let login = PendingLogin::new(verifier, nonce, return_to, binding);
+        self.pending
+            .insert(&state, login)
+            .await
+            .map_err(|e| LoginError::Unavailable(format!("keeping the pending login: {e}")))?;
         Ok(url)
     }
 
@@ -266,11 +280,11 @@ impl OidcLogin {
         self.verifier.role_of(&access)
     }
 
-    fn tokens_from(answer: &TokenAnswer) -> SessionTokens {
+    fn tokens_from(&self, answer: &TokenAnswer) -> SessionTokens {
         let expires_in = answer.expires_in.unwrap_or(300);
         SessionTokens {
             refresh_token: answer.refresh_token.clone().map(Secret::new),
-            access_expires_at: Instant::now() + Duration::from_secs(expires_in),
+            access_expires_at: later(self.clock.now(), Duration::from_secs(expires_in)),
         }
     }
 
@@ -285,7 +299,13 @@ impl OidcLogin {
         let pending = self
             .pending
             .take(state, binding)
-            .map_err(|e: PendingError| LoginError::Refused(e.to_string()))?;
+            .await
+            .map_err(|e| match e {
+                PendingError::Store(store) => {
+                    LoginError::Unavailable(format!("reading the pending login: {store}"))
+                }
+                refused => LoginError::Refused(refused.to_string()),
+            })?;
         let answer = self
             .token_request(&[
                 ("grant_type", "authorization_code"),
@@ -313,7 +333,7 @@ impl OidcLogin {
         Ok(Login {
             subject: JwtVerifier::subject_of(&claims),
             role,
-            tokens: Self::tokens_from(&answer),
+            tokens: self.tokens_from(&answer),
             return_to: pending.return_to,
         })
     }
@@ -348,7 +368,7 @@ impl OidcLogin {
             .role_from(id_claims.as_ref(), &answer.access_token)
             .await
             .ok_or_else(|| LoginError::Refused("the refreshed tokens grant no ccm role".into()))?;
-        let mut fresh = Self::tokens_from(&answer);
+        let mut fresh = self.tokens_from(&answer);
         if fresh.refresh_token.is_none() {
             fresh.refresh_token = tokens.refresh_token.clone();
         }

@@ -22,6 +22,8 @@ use tower::ServiceExt;
 /// Knobs of a test server.
 pub struct Options {
     pub store: Option<Arc<dyn Store>>,
+    /// Key-value records (sessions, pending logins) shared with other servers.
+    pub kv: Option<Arc<dyn ccm_core::ports::KeyValueStore>>,
     pub oidc: Option<OidcConfig>,
     pub heartbeat: Duration,
     pub body_limit: usize,
@@ -38,6 +40,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             store: None,
+            kv: None,
             oidc: None,
             heartbeat: Duration::from_secs(30),
             body_limit: 64 * 1024,
@@ -75,6 +78,10 @@ pub async fn server(options: Options) -> TestServer {
     };
     let server = Server::assemble(Assembly {
         store: store.clone(),
+        kv: options
+            .kv
+            .unwrap_or_else(|| Arc::new(ccm_core::store::MemoryKeyValueStore::new())),
+        series: Arc::new(ccm_core::store::MemoryMetricSeries::new()),
         parts,
         settings: options.settings,
         licence_token: None,
@@ -90,6 +97,7 @@ pub async fn server(options: Options) -> TestServer {
         lease: LeaseSettings::default(),
         holder: options.holder,
         session_ttl: Duration::from_secs(3600),
+        max_sessions: 10_000,
         shutdown_grace: Duration::from_secs(5),
         public_url: options.public_url,
     })

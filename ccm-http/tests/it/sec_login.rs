@@ -5,7 +5,7 @@
 //! tokens and kept out of the logout URL, the JWKS cache under a storm of unknown
 //! key ids and its periodic refresh, and a property test of the JWT parser.
 
-mod fake_idp;
+pub(crate) mod fake_idp;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -111,7 +111,11 @@ async fn return_to_with_control_characters_or_another_host_is_refused_and_the_ca
         let body: Value = refused.json().await.unwrap();
         assert_eq!(body["error"]["code"], "bad_request", "{bad:?}");
     }
-    assert_eq!(login.pending_count(), 0, "nothing kept for a refused login");
+    assert_eq!(
+        login.pending_count().await.unwrap(),
+        0,
+        "nothing kept for a refused login"
+    );
 
     // A local path with encoded control characters in its query is kept as sent
     // and the completed login lands there.
@@ -155,9 +159,9 @@ async fn pending_logins_are_capped_and_the_oldest_is_forgotten_first() {
             let binding = cookie.split(';').next().unwrap().to_owned();
             started.push((provider, binding));
         }
-        assert!(login.pending_count() <= 100);
+        assert!(login.pending_count().await.unwrap() <= 100);
     }
-    assert_eq!(login.pending_count(), 100);
+    assert_eq!(login.pending_count().await.unwrap(), 100);
 
     // The provider sends both back; the first was pushed out, the last completes.
     let provider = browser(false);
