@@ -18,21 +18,39 @@ use crate::event::{DomainEvent, EventPayload, ResourceKind, ScalingAction, Subje
 use crate::ids::{Region, WorkerId};
 use crate::lablet::Lablet;
 use crate::placement::{suggest_scale_up, PlacementRequest, WorkerCandidate};
-use crate::ports::store::{ChangeSet, Fence, WorkerFilter};
+use crate::ports::kv::Expect;
+use crate::ports::store::{ChangeSet, Fence, StoreError, WorkerFilter};
 use crate::time::{plus_seconds, Timestamp};
 use crate::worker::{DesiredStatus, LifecycleState, PauseReason, ResumeReason, Worker};
 
 /// Tag on workers the autoscaler launched.
 pub const AUTOSCALED_LABEL: &str = "ccm.io/autoscaled";
 
-/// In-memory pacing of the autoscaler (a restart at worst repeats one decision,
-/// which the counting of booting workers keeps harmless).
-#[derive(Debug, Default)]
-pub(crate) struct AutoscalerState {
+/// Key-value namespace of the autoscaler's pacing.
+pub const AUTOSCALER_NAMESPACE: &str = "autoscaler";
+/// The one record of [`AUTOSCALER_NAMESPACE`]: the whole [`AutoscalerState`].
+const STATE_KEY: &str = "state";
+
+/// The autoscaler's pacing: its last decisions (when it last scaled up and down,
+/// when each worker began draining) and the launch counter behind worker names.
+/// It lives in the key-value store, read at the start of each pass and written
+/// back (compare-and-swap) when the pass changed it, so a restarted process or a
+/// new leader keeps the cooldowns and drain graces of the last one. An unreadable
+/// record starts afresh: that at worst repeats one decision, which the counting
+/// of booting workers keeps harmless.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+struct AutoscalerState {
     last_scale_up: Option<Timestamp>,
     last_scale_down: Option<Timestamp>,
     drained_at: BTreeMap<WorkerId, Timestamp>,
     launched: u64,
+}
+
+/// The state as read, with the version of its record (`None`: no record yet).
+struct StoredState {
+    state: AutoscalerState,
+    version: Option<u64>,
 }
 
 /// What one autoscaler pass did.
@@ -60,8 +78,43 @@ fn fleet_subject() -> Subject {
 }
 
 impl Fleet {
-    fn scaling_state<T>(&self, f: impl FnOnce(&mut AutoscalerState) -> T) -> T {
-        super::locked(&self.autoscaler, f)
+    async fn load_scaling_state(&self, now: Timestamp) -> Result<StoredState, CoreError> {
+        let Some(entry) = self
+            .key_values
+            .get(AUTOSCALER_NAMESPACE, STATE_KEY, now)
+            .await?
+        else {
+            return Ok(StoredState {
+                state: AutoscalerState::default(),
+                version: None,
+            });
+        };
+        let state = serde_json::from_str(&entry.value).unwrap_or_else(|error| {
+            tracing::warn!(%error, "unreadable autoscaler state; starting afresh");
+            AutoscalerState::default()
+        });
+        Ok(StoredState {
+            state,
+            version: Some(entry.version),
+        })
+    }
+
+    async fn save_scaling_state(
+        &self,
+        state: &AutoscalerState,
+        version: Option<u64>,
+        now: Timestamp,
+    ) -> Result<(), CoreError> {
+        let value = serde_json::to_string(state).map_err(|e| StoreError::Corrupt {
+            kind: "autoscaler state".into(),
+            id: STATE_KEY.into(),
+            message: e.to_string(),
+        })?;
+        let expect = version.map_or(Expect::Absent, Expect::Version);
+        self.key_values
+            .put(AUTOSCALER_NAMESPACE, STATE_KEY, &value, expect, None, now)
+            .await?;
+        Ok(())
     }
 
     async fn record_decision(
@@ -104,15 +157,37 @@ impl Fleet {
         plan.unplaced.iter().map(|(i, _)| &requests[*i]).collect()
     }
 
-    /// One autoscaler pass.
+    /// One autoscaler pass. Its pacing is read from the key-value store first and
+    /// written back when the pass changed it, even when the pass failed halfway
+    /// (what it did by then counts for the cooldowns).
     pub async fn autoscale(&self, fence: Option<&Fence>) -> Result<ScalingReport, CoreError> {
-        let settings = self.settings.autoscaler.clone();
-        let mut report = ScalingReport::default();
-        if !settings.enabled {
-            return Ok(report);
+        if !self.settings.autoscaler.enabled {
+            return Ok(ScalingReport::default());
         }
         let now = self.clock.now();
+        let stored = self.load_scaling_state(now).await?;
+        let mut state = stored.state.clone();
+        let outcome = self.autoscale_with(&mut state, now, fence).await;
+        if state != stored.state {
+            self.save_scaling_state(&state, stored.version, now).await?;
+        }
+        outcome
+    }
+
+    async fn autoscale_with(
+        &self,
+        state: &mut AutoscalerState,
+        now: Timestamp,
+        fence: Option<&Fence>,
+    ) -> Result<ScalingReport, CoreError> {
+        let settings = self.settings.autoscaler.clone();
+        let mut report = ScalingReport::default();
         let workers = self.store.list_workers(&WorkerFilter::default()).await?;
+        // Drain marks of workers gone or back in service are stale; dropping them
+        // keeps the record small.
+        state
+            .drained_at
+            .retain(|id, _| workers.iter().any(|w| w.id == *id && w.spec.draining));
         let due = self.due_pending(now).await?;
         let requests: Vec<PlacementRequest> = due
             .iter()
@@ -142,15 +217,13 @@ impl Fleet {
             .count();
         let warm_deficit = warm_target.saturating_sub(u32::try_from(idle).unwrap_or(u32::MAX));
         if unplaced.is_empty() && warm_deficit == 0 {
-            self.scale_down(&workers, &due, warm_target, fence, &mut report)
+            self.scale_down(&workers, &due, warm_target, state, fence, &mut report)
                 .await?;
             return Ok(report);
         }
-        let cooling = self.scaling_state(|s| {
-            s.last_scale_up.is_some_and(|t| {
-                plus_seconds(t, i64::from(settings.scale_up_cooldown_seconds)) > now
-            })
-        });
+        let cooling = state
+            .last_scale_up
+            .is_some_and(|t| plus_seconds(t, i64::from(settings.scale_up_cooldown_seconds)) > now);
         if cooling {
             return Ok(report);
         }
@@ -177,7 +250,7 @@ impl Fleet {
                     w.set_draining(false, now)
                 })
                 .await?;
-                self.scaling_state(|s| s.drained_at.remove(&worker.id));
+                state.drained_at.remove(&worker.id);
                 report.undrained.push(worker.id);
                 candidates = trial;
                 deficit = deficit.saturating_sub(1);
@@ -281,10 +354,8 @@ impl Fleet {
                 break;
             };
             *per_region.entry(region.clone()).or_default() += 1;
-            let n = self.scaling_state(|s| {
-                s.launched += 1;
-                s.launched
-            });
+            state.launched += 1;
+            let n = state.launched;
             let mut labels = BTreeMap::new();
             labels.insert(AUTOSCALED_LABEL.to_owned(), "true".to_owned());
             let worker = self
@@ -320,7 +391,7 @@ impl Fleet {
         }
         if !report.started.is_empty() || !report.launched.is_empty() || !report.undrained.is_empty()
         {
-            self.scaling_state(|s| s.last_scale_up = Some(now));
+            state.last_scale_up = Some(now);
         }
         Ok(report)
     }
@@ -331,6 +402,7 @@ impl Fleet {
         workers: &[Worker],
         due: &[(Lablet, crate::definition::LabletDefinition)],
         warm_target: u32,
+        state: &mut AutoscalerState,
         fence: Option<&Fence>,
         report: &mut ScalingReport,
     ) -> Result<(), CoreError> {
@@ -342,7 +414,7 @@ impl Fleet {
             .iter()
             .filter(|w| w.spec.draining && w.status.lifecycle == LifecycleState::Running)
         {
-            let since = self.scaling_state(|s| *s.drained_at.entry(worker.id).or_insert(now));
+            let since = *state.drained_at.entry(worker.id).or_insert(now);
             if plus_seconds(since, grace) > now || !worker.status.capacity.allocations.is_empty() {
                 continue;
             }
@@ -352,7 +424,7 @@ impl Fleet {
                 Ok(events)
             })
             .await?;
-            self.scaling_state(|s| s.drained_at.remove(&worker.id));
+            state.drained_at.remove(&worker.id);
             self.nudge(worker.id);
             report.stopped.push(worker.id);
         }
@@ -365,10 +437,8 @@ impl Fleet {
             )
             .await?;
         }
-        let cooling = self.scaling_state(|s| {
-            s.last_scale_down.is_some_and(|t| {
-                plus_seconds(t, i64::from(settings.scale_down_cooldown_seconds)) > now
-            })
+        let cooling = state.last_scale_down.is_some_and(|t| {
+            plus_seconds(t, i64::from(settings.scale_down_cooldown_seconds)) > now
         });
         if cooling {
             return Ok(());
@@ -432,13 +502,13 @@ impl Fleet {
                 w.set_draining(true, now)
             })
             .await?;
-            self.scaling_state(|s| s.drained_at.insert(worker.id, now));
+            state.drained_at.insert(worker.id, now);
             drained.push(worker.id);
             spare -= 1;
         }
         if !drained.is_empty() {
             report.drained = drained.clone();
-            self.scaling_state(|s| s.last_scale_down = Some(now));
+            state.last_scale_down = Some(now);
             self.record_decision(
                 ScalingAction::Drain,
                 drained,

@@ -1,6 +1,8 @@
 //! Alert webhooks: a real HTTP receiver gets each threshold alert once per
-//! crossing; failing receivers are retried a bounded number of times, refusals are
-//! not retried, and one dead receiver does not stop the others.
+//! crossing with its sequence as `Idempotency-Key`; failing receivers are retried
+//! a bounded number of times and then hold their cursor, refusals are not
+//! retried, and one dead receiver does not stop the others. (Several processes
+//! and restarts: `webhook_failover.rs`.)
 
 use crate::common;
 
@@ -14,13 +16,16 @@ use axum::routing::post;
 use axum::Router;
 use ccm_core::fleet::{CreateWorker, FleetSettings, Thresholds};
 use ccm_core::ids::Region;
-use ccm_core::ports::{Clock, EventSink};
-use ccm_core::runtime::EventRelay;
+use ccm_core::ports::kv::Expect;
+use ccm_core::ports::{Clock, EventSink, KeyValueStore};
+use ccm_core::runtime::relay::{stored_cursor, LeaderRelay, RELAY_NAMESPACE};
+use ccm_core::runtime::{EventRelay, LeaderElector, LeaseSettings};
+use ccm_core::store::MemoryKeyValueStore;
 use ccm_core::time::plus_seconds;
-use ccm_http::webhook::{WebhookSettings, WebhookSink};
+use ccm_http::webhook::{is_alert, WebhookSettings, WebhookSink};
 use serde_json::Value;
 
-/// What a receiver got: the `x-ccm-event-sequence` header and the JSON body.
+/// What a receiver got: the `idempotency-key` header and the JSON body.
 type Deliveries = Arc<Mutex<Vec<(Option<String>, Value)>>>;
 
 /// A receiver that answers the first `fail_first` POSTs with `failure`.
@@ -42,9 +47,16 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: String) ->
         return r.failure;
     }
     let sequence = headers
-        .get("x-ccm-event-sequence")
+        .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    assert_eq!(
+        headers
+            .get("x-ccm-event-sequence")
+            .and_then(|v| v.to_str().ok()),
+        sequence.as_deref(),
+        "both headers carry the sequence"
+    );
     r.bodies
         .lock()
         .unwrap()
@@ -124,7 +136,8 @@ async fn a_threshold_alert_reaches_the_webhook_once_per_crossing_after_retries()
     let ts = fleet_with_one_alerting_worker().await;
     let (url, receiver) = start_receiver(2, StatusCode::SERVICE_UNAVAILABLE).await;
     let webhooks = sink(vec![url], 4);
-    let mut relay = EventRelay::new(ts.store.clone(), webhooks.clone(), 0);
+    let receiver_sink = Arc::new(webhooks.receivers().remove(0));
+    let mut relay = EventRelay::new(ts.store.clone(), receiver_sink, 0);
     relay.pump().await.unwrap();
 
     let bodies = receiver.bodies.lock().unwrap().clone();
@@ -154,22 +167,107 @@ async fn refusals_are_not_retried_and_a_dead_receiver_does_not_stop_the_others()
     let ts = fleet_with_one_alerting_worker().await;
     let (refusing_url, refusing) = start_receiver(u32::MAX, StatusCode::BAD_REQUEST).await;
     let (good_url, good) = start_receiver(0, StatusCode::OK).await;
-    // Nothing listens on this port once the listener is dropped.
-    let dead_url = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}/hook", listener.local_addr().unwrap())
-    };
-    let webhooks = sink(vec![refusing_url, dead_url, good_url], 3);
+    let webhooks = sink(vec![refusing_url, dead_url(), good_url], 3);
     let events = ts.store.read_events(0, 10_000).await.unwrap();
-    webhooks.publish(&events).await.unwrap();
+    let outcomes: Vec<bool> =
+        futures_util::future::join_all(webhooks.receivers().iter().map(|r| r.publish(&events)))
+            .await
+            .iter()
+            .map(Result::is_ok)
+            .collect();
 
+    assert_eq!(
+        outcomes,
+        vec![true, false, true],
+        "a refusal is final (the event is passed), a dead receiver fails the delivery"
+    );
     assert_eq!(*refusing.attempts.lock().unwrap(), 1, "a 400 is final");
     assert_eq!(good.bodies.lock().unwrap().len(), 1);
     assert_eq!(webhooks.delivered(), 1);
-    assert_eq!(webhooks.failed(), 2, "the refusing and the dead receiver");
+    assert_eq!(webhooks.refused(), 1);
+    assert_eq!(
+        webhooks.failed(),
+        1,
+        "the dead receiver, after its 3 attempts"
+    );
     let mut metrics = String::new();
     webhooks.render_metrics(&mut metrics);
-    assert!(metrics.contains("ccm_webhook_deliveries_total{outcome=\"failed\"} 2"));
+    assert!(metrics.contains("ccm_webhook_deliveries_total{outcome=\"failed\"} 1"));
+    assert!(metrics.contains("ccm_webhook_deliveries_total{outcome=\"refused\"} 1"));
+}
+
+/// A URL nothing listens on once the probe listener is dropped.
+fn dead_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}/hook", listener.local_addr().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_url_has_its_own_cursor_and_a_dead_one_holds_only_its_own() {
+    let ts = fleet_with_one_alerting_worker().await;
+    let (good_url, good) = start_receiver(0, StatusCode::OK).await;
+    let webhooks = sink(vec![dead_url(), good_url.clone()], 2);
+    let kv: Arc<dyn KeyValueStore> = Arc::new(MemoryKeyValueStore::new());
+    let elector = Arc::new(LeaderElector::new(
+        ts.store.clone(),
+        Arc::new(ts.clock.clone()),
+        "relay-test",
+        LeaseSettings::default(),
+    ));
+    elector.step().await;
+    let now = ts.clock.now();
+    let mut relays: Vec<LeaderRelay> = Vec::new();
+    for receiver in webhooks.receivers() {
+        // From the start of the log (the alert happened before the relay's first start).
+        kv.put(
+            RELAY_NAMESPACE,
+            receiver.cursor_key(),
+            r#"{"sequence": 0, "updated_at": "2026-01-01T00:00:00Z"}"#,
+            Expect::Absent,
+            None,
+            now,
+        )
+        .await
+        .unwrap();
+        relays.push(
+            LeaderRelay::new(
+                ts.store.clone(),
+                kv.clone(),
+                elector.clone(),
+                Arc::new(ts.clock.clone()),
+                receiver.cursor_key().to_owned(),
+                Arc::new(receiver),
+            )
+            .only(is_alert),
+        );
+    }
+    let keys: Vec<String> = relays.iter().map(|r| r.name().to_owned()).collect();
+    assert_ne!(keys[0], keys[1]);
+    assert!(keys.iter().all(|k| k.starts_with("webhook-")), "{keys:?}");
+    assert_eq!(keys[1], ccm_http::webhook::cursor_key(&good_url));
+
+    assert!(relays[0].pump().await.is_err(), "the dead receiver fails");
+    assert_eq!(relays[1].pump().await.unwrap(), 1);
+    let bodies = good.bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 1);
+    let alert_sequence = bodies[0].1["sequence"].as_u64().unwrap();
+    let cursor = |key: String| {
+        let kv = kv.clone();
+        async move {
+            stored_cursor(kv.as_ref(), &key, now)
+                .await
+                .unwrap()
+                .unwrap()
+                .0
+                .sequence
+        }
+    };
+    assert_eq!(cursor(keys[0].clone()).await, 0, "held before the alert");
+    assert_eq!(
+        cursor(keys[1].clone()).await,
+        ts.store.last_sequence().await.unwrap(),
+        "past the alert ({alert_sequence}) and the rest of the log"
+    );
 }
 
 #[test]
