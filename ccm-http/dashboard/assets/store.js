@@ -3,7 +3,7 @@
 // 'definitions', 'jobs', 'ready', 'cost', 'savings', 'events', 'conn') and
 // re-render the parts that changed.
 
-import { api, listAll, parseProm } from './api.js';
+import { api, readHistory, listAll, parseProm } from './api.js';
 
 export const store = {
   session: null,
@@ -13,6 +13,8 @@ export const store = {
   definitions: [],
   jobs: [],
   ready: null,
+  leadership: null,
+  logHead: null,
   cost: null,
   savings: null,
   events: [],
@@ -52,13 +54,22 @@ export function later(key, ms, fn) {
 
 function warn(what) { return (e) => console.warn(`could not load ${what}:`, e.message); }
 
-export async function loadWorkers() {
+/**
+ * The workers as listed now. Metric samples are not events (the log keeps state
+ * changes), so the stream does not carry them: this also refreshes the figures,
+ * and tells every open worker view (`worker:<id>`).
+ */
+export async function loadWorkerList() {
   const items = await listAll('/api/v1/workers', { include_terminated: true });
   const seen = new Set();
   for (const w of items) { store.workers.set(w.id, w); seen.add(w.id); }
   for (const id of [...store.workers.keys()]) if (!seen.has(id)) store.workers.delete(id);
   store.loaded.add('workers');
-  changed('workers');
+  changed('workers', ...[...seen].map((id) => `worker:${id}`));
+}
+
+export async function loadWorkers() {
+  await loadWorkerList();
   loadAllIdle().catch(warn('idle status'));
 }
 
@@ -105,11 +116,22 @@ export async function loadJobs() {
   changed('jobs');
 }
 
+/** The readiness probe: status only (`ready`, or `not_ready` with a reason). */
 export async function loadReady() {
   try {
     store.ready = await api('GET', '/readyz');
   } catch (e) {
-    store.ready = { status: 'not_ready', error: e.message };
+    store.ready = { status: 'not_ready', reason: e.code === 'network' ? 'network' : 'store' };
+  }
+  changed('ready');
+}
+
+/** Admins: this process's leadership, the stored lease and the relay cursors. */
+export async function loadLeadership() {
+  try {
+    store.leadership = await api('GET', '/api/v1/system/leadership');
+  } catch {
+    store.leadership = null;
   }
   changed('ready');
 }
@@ -122,6 +144,7 @@ export async function loadCost() {
   const byStatus = {};
   for (const s of prom.ccm_workers || []) byStatus[s.labels.status] = s.value;
   store.cost = { perHour: cost, byStatus };
+  store.logHead = prom.ccm_event_log_last_sequence?.[0]?.value ?? store.logHead;
   changed('cost');
   computeSavings();
 }
@@ -138,7 +161,7 @@ export async function loadSavings() {
   const events = [];
   let after = 0;
   for (let i = 0; i < 40; i++) {
-    const page = await api('GET', '/api/v1/events', { query: { after, limit: 1000, type: 'worker.paused.v1,worker.resumed.v1' } });
+    const page = await readHistory({ after, limit: 1000, type: 'worker.paused.v1,worker.resumed.v1' });
     events.push(...page.events);
     after = page.next_after;
     if (page.end) break;
@@ -201,9 +224,9 @@ export async function loadAll() {
 
 /** The latest events of the log, so the page does not start with an empty history. */
 async function loadRecentEvents() {
-  const last = store.ready?.store?.last_sequence;
+  const last = store.logHead;
   if (!last || store.events.length) return;
-  const page = await api('GET', '/api/v1/events', { query: { after: Math.max(0, last - 200), limit: 200 } });
+  const page = await readHistory({ after: Math.max(0, last - 200), limit: 200 });
   if (store.events.length) return;
   store.events.push(...page.events.slice(-50));
   changed('events');

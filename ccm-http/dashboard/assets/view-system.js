@@ -1,8 +1,9 @@
-// System: jobs (next and last run, outcome, trigger/pause/resume), leader
-// status (/readyz), the live connection, and the server version.
+// System: jobs (next and last run, outcome, trigger/pause/resume), readiness
+// (/readyz), for admins the leadership, lease and relay cursors
+// (/api/v1/system/leadership), the live connection, and the server version.
 
 import { h, replace, badge, countdown, can, act, table, kv } from './ui.js';
-import { store, subscribe, loadJobs, loadReady } from './store.js';
+import { store, subscribe, loadJobs, loadReady, loadLeadership } from './store.js';
 import { api } from './api.js';
 import { fmtRelative, fmtTime } from './format.js';
 import { outcomeBadge } from './view-worker.js';
@@ -15,6 +16,17 @@ function schedule(s) {
   return Object.entries(s).filter(([k]) => k !== 'kind').map(([k, v]) => `${k} ${v}`).join(', ') || s.kind;
 }
 
+/** Each relay's cursor and how far it trails the log. */
+function relayTable(relays) {
+  return h('div', { id: 'relays' }, h('h3', {}, 'Relays'), table(['Sink', 'Cursor', 'Behind', 'Moved'],
+    relays.map((c) => h('tr', { 'data-relay': c.sink },
+      h('td', {}, h('code', {}, c.sink)),
+      h('td', {}, c.error ? badge(c.error, 'b-bad') : String(c.sequence)),
+      h('td', {}, c.lag === null || c.lag === undefined ? '—' : c.lag === 0 ? badge('0', 'b-ok') : badge(String(c.lag), c.lag > 100 ? 'b-warn' : 'b-info')),
+      h('td', { title: fmtTime(c.updated_at) }, fmtRelative(c.updated_at)))),
+    { empty: 'No relay has recorded a cursor yet.' }));
+}
+
 export function renderSystem(main) {
   const jobs = h('div', { id: 'jobs' });
   const leader = h('div', { id: 'leader' });
@@ -22,7 +34,7 @@ export function renderSystem(main) {
   main.append(h('h1', {}, 'System'), h('section', { 'data-view': 'system' },
     h('div', { class: 'panel' }, h('h2', {}, 'Jobs'), jobs),
     h('div', { class: 'grid grid-2' },
-      h('div', { class: 'panel' }, h('h2', {}, 'Leader and store'), leader),
+      h('div', { class: 'panel' }, h('h2', {}, can('admin') ? 'Leader and store' : 'Server'), leader),
       h('div', { class: 'panel' }, h('h2', {}, 'About'), about))));
 
   const jobAction = (j, what, label) => h('button', { class: 'btn btn-sm', type: 'button', 'data-action': `job-${what}`, onclick: async () => {
@@ -41,13 +53,18 @@ export function renderSystem(main) {
         h('td', {}, can('admin') ? h('div', { class: 'actions' }, jobAction(j, 'trigger', 'Run now'), j.paused ? jobAction(j, 'resume', 'Resume') : jobAction(j, 'pause', 'Pause')) : null))),
     { empty: store.loaded.has('jobs') ? 'No jobs.' : 'Loading…' }));
     const r = store.ready;
-    replace(leader, r ? kv([
-      ['Status', r.status === 'ready' ? badge('ready', 'b-ok') : badge(r.status, 'b-bad')],
-      ['This process leads', r.lease?.leading ? badge('leader', 'b-ok') : badge('standby', 'b-idle')],
-      ['Lease holder', r.lease?.holder || '—'], ['Fencing token', r.lease?.token ?? '—'],
-      ['Store', r.store?.reachable ? 'reachable' : 'unreachable'], ['Last event', r.store?.last_sequence ?? '—'],
+    const l = store.leadership;
+    const lease = l?.lease;
+    replace(leader, r ? h('div', {}, kv([
+      ['Status', r.status === 'ready' ? badge('ready', 'b-ok') : badge(`not ready (${r.reason || 'store'})`, 'b-bad')],
+      l && ['This process', h('code', {}, l.holder)],
+      l && ['This process leads', l.leading ? badge('leader', 'b-ok') : badge('standby', 'b-idle')],
+      l && ['Lease holder', lease ? h('code', {}, lease.holder) : '—'],
+      l && ['Fencing token', lease?.token ?? '—'],
+      l && ['Lease expires', lease ? h('span', { title: fmtTime(lease.expires_at) }, lease.live ? countdown(lease.expires_at) : badge('expired', 'b-warn')) : '—'],
+      ['Last event', l?.log?.last_sequence ?? store.logHead ?? '—'],
       ['Live stream', h('span', { 'data-conn': store.conn }, store.conn)], ['Last event seen', store.lastSequence ?? '—'],
-    ]) : h('p', { class: 'muted' }, 'Loading…'));
+    ]), l ? relayTable(l.relays || []) : null) : h('p', { class: 'muted' }, 'Loading…'));
     replace(about, kv([
       ['Version', h('span', { id: 'server-version' }, version || '…')], ['Signed in as', `${store.session?.subject} (${store.session?.role})`],
       ['API', h('a', { href: '/api/v1/docs' }, 'documentation')], ['Metrics', h('a', { href: '/metrics' }, '/metrics')],
@@ -57,10 +74,11 @@ export function renderSystem(main) {
   if (!version) {
     api('GET', '/api/v1/openapi.json').then((doc) => { version = doc.info?.version || '?'; draw(); }).catch(() => { version = 'unknown'; draw(); });
   }
-  // Jobs emit no events: refresh them (and the lease) while this page is open.
-  const poll = setInterval(() => { loadJobs().catch(() => {}); loadReady(); }, 5000);
+  // Jobs emit no events: refresh them (and readiness, the lease) while this page is open.
+  const refresh = () => { loadReady(); if (can('admin')) loadLeadership(); };
+  const poll = setInterval(() => { loadJobs().catch(() => {}); refresh(); }, 5000);
   loadJobs().catch(() => {});
-  loadReady();
+  refresh();
   const unsub = subscribe((topics) => { if (topics.has('jobs') || topics.has('ready') || topics.has('conn')) draw(); });
   return () => { clearInterval(poll); unsub(); };
 }

@@ -2,7 +2,7 @@
 
 import { h, replace, statusBadge, badge, bar, countdown, can, act, confirmDialog, kv, table, toast } from './ui.js';
 import { store, subscribe, loadWorker, loadIdle, loadJobs, later } from './store.js';
-import { api } from './api.js';
+import { api, readHistory } from './api.js';
 import { fmtTime, fmtRelative, cmlMetrics, utilisation, fmtDuration } from './format.js';
 import { lineChart } from './charts.js';
 import { powerButtons } from './view-workers.js';
@@ -232,8 +232,8 @@ function eventsTab(el, w) {
     replace(list, all.length ? all.map((e) => h('li', { 'data-seq': e.sequence }, h('span', { class: 'muted' }, fmtTime(e.occurred_at)), h('span', { class: 'type' }, e.type), h('span', {}, eventText(e))))
       : h('li', { class: 'muted' }, 'No events yet.'));
   };
-  const last = store.ready?.store?.last_sequence ?? 0;
-  api('GET', '/api/v1/events', { query: { worker: w.id, after: Math.max(0, last - 5000), limit: 1000 } })
+  const last = store.logHead ?? store.lastSequence ?? 0;
+  readHistory({ worker: w.id, after: Math.max(0, last - 5000), limit: 1000 })
     .then((page) => { events = page.events; draw(); }).catch(() => draw());
   return draw;
 }

@@ -52,8 +52,12 @@ macro_rules! routes {
 }
 
 routes! {
+    GET "/livez" PUBLIC
+        "Liveness probe: the process is up (no store call; status only)" => get(system::livez),
     GET "/healthz" PUBLIC
-        "The process is up" => get(system::healthz),
+        "Alias of /livez" => get(system::livez),
+    GET "/readyz" PUBLIC
+        "Readiness probe: the store answers within 2 s (status only; 503 otherwise)" => get(system::readyz),
     GET "/login/once" PUBLIC
         "Exchange the one-time admin login token for a session cookie" => get(system::login_once),
     GET "/auth/login" PUBLIC
@@ -66,10 +70,10 @@ routes! {
         "The web dashboard (a page that loads its data from the API)" => get(crate::dashboard::index),
     GET "/assets/{*path}" PUBLIC
         "The dashboard's embedded static assets (scripts, styles, icon)" => get(crate::dashboard::asset_handler),
-    GET "/readyz" USER
-        "Store reachable and lease state" => get(system::readyz),
     GET "/metrics" USER
         "Prometheus metrics" => get(system::metrics),
+    GET "/api/v1/system/leadership" ADMIN
+        "This process's holder name and leadership, the stored lease, the log's last sequence and the relay cursors with their lag" => get(system::leadership),
     GET "/api/v1/session" USER
         "Who the caller is (and the CSRF token of a browser session)" => get(system::session),
     GET "/api/v1/openapi.json" USER

@@ -1,14 +1,19 @@
-//! System endpoints: `/healthz` (process up, no auth), `/readyz` (store reachable,
-//! lease state), `/metrics` (Prometheus), the caller's session (`/api/v1/session`),
-//! the one-time admin login link (`/login/once`) and `/logout`.
+//! System endpoints: the probes `/livez` (alias `/healthz`) and `/readyz`, public
+//! and status-only; the admins' view of leadership and relay progress
+//! (`/api/v1/system/leadership`); `/metrics` (Prometheus); the caller's session
+//! (`/api/v1/session`), the one-time admin login link (`/login/once`) and `/logout`.
+
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::json;
+use ccm_core::ports::store::Lease;
+use ccm_core::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult};
 use super::ApiQuery;
@@ -16,40 +21,145 @@ use crate::auth::session::{cookie, CSRF_COOKIE, SESSION_COOKIE};
 use crate::auth::{AuthMethod, Principal};
 use crate::state::AppState;
 
-/// `GET /healthz`: the process is up.
-pub async fn healthz() -> impl IntoResponse {
-    Json(json!({ "status": "ok" }))
+/// Longest wait for the store before `/readyz` says not ready: a probe must answer
+/// within its own timeout, and a store that slow cannot serve requests anyway.
+pub const READY_WITHIN: Duration = Duration::from_secs(2);
+
+/// Key-value namespace of the relay cursors (key: sink name, value:
+/// `{"sequence": n, "updated_at": "…"}`), written by the relays.
+pub const RELAY_CURSOR_NAMESPACE: &str = "relay";
+
+/// Most relay cursors shown (one per sink: a deployment has a handful).
+const MAX_RELAY_CURSORS: usize = 100;
+
+/// A probe's answer: status only, never cached. Probes are anonymous, so their
+/// bodies name no holder, version or address.
+fn probe_answer(status: StatusCode, body: Value) -> Response {
+    (status, [(CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
-/// `GET /readyz`: the store answers; says whether this process leads.
+/// `GET /livez` (and `/healthz`): the process is up and its runtime answers. It
+/// touches no store, so a database outage never gets healthy processes restarted.
+pub async fn livez() -> Response {
+    probe_answer(StatusCode::OK, json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: `200 {"status":"ready"}` when the store answers within
+/// [`READY_WITHIN`], else `503 {"status":"not_ready","reason":"store"}` (the
+/// cause is logged, not shown).
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let store = state.store.last_sequence().await;
-    let fence = state.elector.fence();
-    let lease = json!({
-        "leading": fence.is_some(),
-        "holder": state.elector.holder(),
-        "token": fence.map(|f| f.token),
-    });
-    match store {
-        Ok(sequence) => Json(json!({
-            "status": "ready",
-            "store": { "reachable": true, "last_sequence": sequence },
-            "lease": lease,
-        }))
-        .into_response(),
-        Err(error) => {
-            tracing::warn!(%error, "readiness: store unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({
-                    "status": "not_ready",
-                    "store": { "reachable": false },
-                    "lease": lease,
-                })),
-            )
-                .into_response()
+    match tokio::time::timeout(READY_WITHIN, state.store.last_sequence()).await {
+        Ok(Ok(_)) => probe_answer(StatusCode::OK, json!({ "status": "ready" })),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness: the store failed");
+            not_ready()
+        }
+        Err(_) => {
+            tracing::warn!(
+                within_seconds = READY_WITHIN.as_secs(),
+                "readiness: the store did not answer in time"
+            );
+            not_ready()
         }
     }
+}
+
+fn not_ready() -> Response {
+    probe_answer(
+        StatusCode::SERVICE_UNAVAILABLE,
+        json!({ "status": "not_ready", "reason": "store" }),
+    )
+}
+
+/// A relay cursor as the relays store it.
+#[derive(Debug, Deserialize)]
+struct StoredCursor {
+    sequence: u64,
+    #[serde(default)]
+    updated_at: Option<Timestamp>,
+}
+
+/// One relay's progress through the event log.
+#[derive(Debug, Serialize)]
+pub struct RelayProgress {
+    /// The sink the relay feeds (the cursor's key).
+    pub sink: String,
+    /// Sequence of the last event the sink took (absent when unreadable).
+    pub sequence: Option<u64>,
+    /// When the cursor last moved.
+    pub updated_at: Option<Timestamp>,
+    /// Events committed but not yet taken by the sink.
+    pub lag: Option<u64>,
+    /// Why the cursor could not be read (its value is not shown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
+}
+
+impl RelayProgress {
+    fn read(sink: String, value: &str, last_sequence: u64) -> Self {
+        match serde_json::from_str::<StoredCursor>(value) {
+            Ok(cursor) => Self {
+                sink,
+                sequence: Some(cursor.sequence),
+                updated_at: cursor.updated_at,
+                lag: Some(last_sequence.saturating_sub(cursor.sequence)),
+                error: None,
+            },
+            Err(_) => Self {
+                sink,
+                sequence: None,
+                updated_at: None,
+                lag: None,
+                error: Some("unreadable cursor"),
+            },
+        }
+    }
+}
+
+/// The stored lease and whether it is still in force.
+#[derive(Debug, Serialize)]
+pub struct LeaseView {
+    /// The lease as stored.
+    #[serde(flatten)]
+    pub lease: Lease,
+    /// `expires_at` is still ahead.
+    pub live: bool,
+}
+
+/// `GET /api/v1/system/leadership` (admin): this process's holder name and
+/// whether it leads, the lease record in the store, the log's last sequence and
+/// every relay cursor with its lag behind the log.
+pub async fn leadership(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
+    let now = state.fleet.clock().now();
+    let elector = &state.elector;
+    let fence = elector.fence();
+    let lease = state
+        .store
+        .get_lease(&elector.settings().name)
+        .await?
+        .map(|lease| LeaseView {
+            live: lease.expires_at > now,
+            lease,
+        });
+    let last_sequence = state.store.last_sequence().await?;
+    let relays: Vec<RelayProgress> = state
+        .kv
+        .list(RELAY_CURSOR_NAMESPACE, now, MAX_RELAY_CURSORS)
+        .await?
+        .into_iter()
+        .map(|entry| RelayProgress::read(entry.key, &entry.value, last_sequence))
+        .collect();
+    Ok((
+        [(CACHE_CONTROL, "no-store")],
+        Json(json!({
+            "holder": elector.holder(),
+            "leading": fence.is_some(),
+            "fence_token": fence.map(|f| f.token),
+            "lease": lease,
+            "log": { "last_sequence": last_sequence },
+            "relays": relays,
+        })),
+    ))
 }
 
 /// `GET /metrics`: Prometheus text format.
@@ -119,10 +229,10 @@ pub async fn login_once(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<OnceQuery>,
 ) -> ApiResult<Response> {
-    let (id, session) = state
-        .sessions
-        .redeem(&query.token)
-        .ok_or_else(|| ApiError::unauthenticated("this login link was used already or expired"))?;
+    let (id, session) =
+        state.sessions.redeem(&query.token).await?.ok_or_else(|| {
+            ApiError::unauthenticated("this login link was used already or expired")
+        })?;
     session_redirect(&state, &id, &session.csrf, HeaderValue::from_static("/"))
 }
 
@@ -159,7 +269,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
     let mut end_session_url = None;
     for header in headers.get_all(axum::http::header::COOKIE) {
         if let Some(id) = header.to_str().ok().and_then(|h| cookie(h, SESSION_COOKIE)) {
-            if let Some(session) = state.sessions.take(id) {
+            if let Some(session) = state.sessions.take(id).await? {
                 if let (Some(_), Some(login)) = (&session.tokens, &state.oidc_login) {
                     end_session_url = login.end_session_url().await;
                 }

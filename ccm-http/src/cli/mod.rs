@@ -1,9 +1,11 @@
 //! The `ccm` command line: `serve`, `config check|env`, `api-key create` (local),
-//! and the operator subcommands (`workers`, `lablets`, `jobs`) that call a server
-//! with an API key, with `--json` output and a progress bar on a terminal.
+//! `probe` (a container's health check), and the operator subcommands (`workers`,
+//! `lablets`, `jobs`) that call a server with an API key, with `--json` output and
+//! a progress bar on a terminal.
 
 pub mod client;
 pub mod output;
+pub mod probe;
 pub mod remote;
 
 use std::path::PathBuf;
@@ -48,6 +50,19 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: ApiKeyAction,
+    },
+    /// Ask a running server's probe; exit 0 when it answers 200, 1 otherwise (the
+    /// container image's health check: it has no curl).
+    Probe {
+        /// Server URL.
+        #[arg(long, env = "CCM_SERVER", default_value = "http://127.0.0.1:8020")]
+        url: String,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+        /// Which probe: `livez` (the process is up) or `readyz` (the store answers).
+        #[arg(value_enum, default_value = "livez")]
+        probe: probe::Probe,
     },
     /// Workers (calls a server).
     Workers {

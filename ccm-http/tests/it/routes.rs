@@ -139,6 +139,7 @@ async fn the_role_ladder_matches_the_issue() {
         (Method::PUT, "/api/v1/workers/{id}/idle-detection"),
         (Method::POST, "/api/v1/api-keys"),
         (Method::POST, "/api/v1/jobs/{name}/trigger"),
+        (Method::GET, "/api/v1/system/leadership"),
     ] {
         assert_eq!(need(m, p), Access::AtLeast(Role::Admin), "{p}");
     }
@@ -148,8 +149,8 @@ async fn the_role_ladder_matches_the_issue() {
         Access::AtLeast(Role::User)
     );
     assert_eq!(access(&Method::GET, "/api/v2/nothing"), None);
-    // Only health, login, logout and the dashboard's page and static assets (which
-    // hold no data) are public.
+    // Only the probes (status only), login, logout and the dashboard's page and
+    // static assets (which hold no data) are public.
     let public: Vec<&str> = ROUTES
         .iter()
         .filter(|r| r.access == Access::Public)
@@ -158,7 +159,9 @@ async fn the_role_ladder_matches_the_issue() {
     assert_eq!(
         public,
         vec![
+            "/livez",
             "/healthz",
+            "/readyz",
             "/login/once",
             "/auth/login",
             "/auth/callback",
@@ -230,7 +233,9 @@ async fn a_login_link_gives_a_session_whose_writes_need_the_csrf_token() {
     let ts = common::server(common::Options::default()).await;
     let token = ts
         .server
-        .admin_login_token(std::time::Duration::from_secs(60));
+        .admin_login_token(std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
     let response = ts
         .send(
             Request::builder()

@@ -617,6 +617,21 @@ impl Store for CountingStore {
     async fn last_sequence(&self) -> Result<u64, StoreError> {
         self.inner.last_sequence().await
     }
+    async fn first_sequence(&self) -> Result<u64, StoreError> {
+        self.inner.first_sequence().await
+    }
+    async fn read_compacted(
+        &self,
+        subjects: &[ccm_core::event::Subject],
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.inner.read_compacted(subjects).await
+    }
+    async fn apply_compaction(
+        &self,
+        step: ccm_core::ports::store::CompactionStep,
+    ) -> Result<bool, StoreError> {
+        self.inner.apply_compaction(step).await
+    }
     fn subscribe(&self) -> watch::Receiver<u64> {
         self.inner.subscribe()
     }

@@ -61,11 +61,11 @@ async fn the_driver_runs_the_engine_and_a_stop_is_graceful() {
     let ready = get(&http, &format!("{url}/readyz"), &key).await;
     assert_eq!(ready["status"], "ready");
     let leading = eventually(&ts, 1, 200, || async {
-        let r = get(&http, &format!("{url}/readyz"), &key).await;
-        (r["lease"]["leading"] == true).then_some(r)
+        let r = get(&http, &format!("{url}/api/v1/system/leadership"), &key).await;
+        (r["leading"] == true).then_some(r)
     })
     .await;
-    assert!(leading["lease"]["token"].as_u64().unwrap() >= 1);
+    assert!(leading["fence_token"].as_u64().unwrap() >= 1);
 
     let created: Value = http
         .post(format!("{url}/api/v1/workers"))
@@ -144,21 +144,22 @@ async fn two_servers_on_one_store_have_one_leader() {
         ..common::Options::default()
     })
     .await;
-    let key = a.key(Role::User).await;
+    let key = a.key(Role::Admin).await;
     let (url_a, task_a) = start(&a).await;
     let (url_b, task_b) = start(&b).await;
     let http = reqwest::Client::new();
     let (ra, rb) = eventually(&a, 0, 200, || async {
-        let ra = get(&http, &format!("{url_a}/readyz"), &key).await;
-        let rb = get(&http, &format!("{url_b}/readyz"), &key).await;
-        let leaders = [&ra, &rb]
-            .iter()
-            .filter(|r| r["lease"]["leading"] == true)
-            .count();
+        let ra = get(&http, &format!("{url_a}/api/v1/system/leadership"), &key).await;
+        let rb = get(&http, &format!("{url_b}/api/v1/system/leadership"), &key).await;
+        let leaders = [&ra, &rb].iter().filter(|r| r["leading"] == true).count();
         (leaders == 1).then_some((ra, rb))
     })
     .await;
-    assert_ne!(ra["lease"]["leading"], rb["lease"]["leading"]);
+    assert_ne!(ra["leading"], rb["leading"]);
+    // Both read the same lease record: the leader's.
+    let leader = if ra["leading"] == true { &ra } else { &rb };
+    assert_eq!(ra["lease"]["holder"], leader["holder"]);
+    assert_eq!(rb["lease"]["holder"], leader["holder"]);
     for ts in [&a, &b] {
         ts.server.shutdown_handle().send(true).unwrap();
     }
