@@ -9,8 +9,9 @@ use ccm_core::ids::{ImageId, Region};
 use ccm_core::placement::{InstanceType, PriceTable};
 use ccm_core::ports::cloud::ImageSelector;
 use ccm_core::ports::{Clock, CloudProvider, CmlClient, Store, SystemClock};
+use ccm_core::ports::{KeyValueStore, MetricSeries};
 use ccm_core::runtime::{JobRunner, LeaseSettings};
-use ccm_core::store::MemoryStore;
+use ccm_core::store::{MemoryKeyValueStore, MemoryMetricSeries, MemoryStore};
 use ccm_sim::{RegionConfig, SimConfig, Simulation};
 
 use crate::config::{CloudKind, CmlTls, Config};
@@ -98,6 +99,9 @@ pub fn fleet_settings(config: &Config) -> FleetSettings {
     if let Some(v) = e.labs_sync_interval_seconds {
         s.labs_sync_interval_seconds = v;
     }
+    if let Some(v) = e.resync_seconds {
+        s.resync_seconds = v;
+    }
     if let Some(v) = e.idle_check_interval_seconds {
         s.idle_check_interval_seconds = v;
     }
@@ -115,6 +119,16 @@ pub fn fleet_settings(config: &Config) -> FleetSettings {
     };
     if let Some(on) = e.autoscaler {
         s.autoscaler.enabled = on;
+    }
+    let retention = e.metric_retention();
+    s.metrics_raw_seconds = retention.raw_seconds;
+    s.metrics_step_seconds = retention.step_seconds;
+    s.metrics_retention_seconds = retention.keep_seconds;
+    if let Some(days) = e.event_retention_days {
+        s.event_retention_days = days;
+    }
+    if let Some(max) = e.event_retention_max {
+        s.event_retention_max = max;
     }
     s.autoscaler.regions = config.cloud.regions.iter().map(Region::new).collect();
     s.topology_limits = config.limits.topology();
@@ -142,22 +156,62 @@ impl std::fmt::Display for StoreKind {
     }
 }
 
+/// The configured store, seen through each port it serves.
+#[derive(Clone)]
+pub struct OpenedStore {
+    /// Resources, events, leases, API keys.
+    pub store: Arc<dyn Store>,
+    /// Sessions, pending logins, cursors, cooldowns.
+    pub kv: Arc<dyn KeyValueStore>,
+    /// The per-worker metrics time series.
+    pub series: Arc<dyn MetricSeries>,
+    /// Which store, for the start-up message.
+    pub kind: StoreKind,
+}
+
+impl std::fmt::Debug for OpenedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedStore")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpenedStore {
+    /// An in-memory store for every port (lost on exit).
+    pub fn memory() -> Self {
+        Self {
+            store: Arc::new(MemoryStore::new()),
+            kv: Arc::new(MemoryKeyValueStore::new()),
+            series: Arc::new(MemoryMetricSeries::new()),
+            kind: StoreKind::Memory,
+        }
+    }
+}
+
 /// Opens the configured store.
-pub async fn open_store(config: &Config) -> Result<(Arc<dyn Store>, StoreKind), Error> {
+pub async fn open_store(config: &Config) -> Result<OpenedStore, Error> {
     let url = config.database.url.expose().trim();
     if url == "memory" {
-        return Ok((Arc::new(MemoryStore::new()), StoreKind::Memory));
+        return Ok(OpenedStore::memory());
     }
     if url.starts_with("sqlite:") {
-        let store = ccm_store_sqlite::SqliteStore::open(url).await?;
+        let store = Arc::new(ccm_store_sqlite::SqliteStore::open(url).await?);
         let location = store.location().to_owned();
-        return Ok((Arc::new(store), StoreKind::Sqlite(location)));
+        return Ok(OpenedStore {
+            store: store.clone(),
+            kv: store.clone(),
+            series: store,
+            kind: StoreKind::Sqlite(location),
+        });
     }
-    let store = ccm_store_postgres::PostgresStore::open(url).await?;
-    Ok((
-        Arc::new(store),
-        StoreKind::Postgres(ccm_store_postgres::redact_url(url)),
-    ))
+    let store = Arc::new(ccm_store_postgres::PostgresStore::open(url).await?);
+    Ok(OpenedStore {
+        store: store.clone(),
+        kv: store.clone(),
+        series: store,
+        kind: StoreKind::Postgres(ccm_store_postgres::redact_url(url)),
+    })
 }
 
 /// The cloud, CML and clock the engine works through.
@@ -312,6 +366,8 @@ impl std::fmt::Debug for Engine {
 /// Builds the engine over a store and cloud parts, and registers its jobs.
 pub async fn build_engine(
     store: Arc<dyn Store>,
+    series: Arc<dyn MetricSeries>,
+    kv: Arc<dyn KeyValueStore>,
     parts: &CloudParts,
     settings: FleetSettings,
     licence_token: Option<ccm_core::secret::Secret>,
@@ -328,9 +384,7 @@ pub async fn build_engine(
     if let Some(token) = licence_token {
         fleet = fleet.with_licence_token(token);
     }
-    // The metrics time series for charts, kept in memory (the stores do not
-    // persist it yet): history starts again at each restart.
-    fleet = fleet.with_metric_series(Arc::new(ccm_core::store::MemoryMetricSeries::new()));
+    fleet = fleet.with_metric_series(series).with_key_values(kv);
     let fleet = Arc::new(fleet);
     let mut jobs = JobRunner::new(store, parts.clock.clone());
     fleet.register_jobs(&mut jobs).await?;

@@ -51,7 +51,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
                     format: LogFormat::Text,
                 };
                 ccm_http::telemetry::init(&quiet, &config::TelemetryConfig::default())?;
-                let (store, kind) = ccm_http::app::open_store(&config).await?;
+                let opened = ccm_http::app::open_store(&config).await?;
+                let (store, kind) = (opened.store, opened.kind);
                 let now = chrono::Utc::now();
                 let (record, key) =
                     ccm_http::auth::api_keys::create_key(store.as_ref(), &name, role, now).await?;
@@ -66,6 +67,23 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
                 Ok(ExitCode::SUCCESS)
             }
         },
+        Command::Probe {
+            url,
+            timeout,
+            probe,
+        } => {
+            let timeout = std::time::Duration::from_secs(timeout);
+            match ccm_http::cli::probe::ask(&url, probe, timeout).await {
+                Ok(body) => {
+                    println!("{}", body.trim());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(error) => {
+                    eprintln!("ccm probe: {error}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
         Command::Workers { remote, action } => {
             ccm_http::cli::remote::workers(&remote, &action).await?;
             Ok(ExitCode::SUCCESS)

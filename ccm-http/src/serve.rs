@@ -56,14 +56,17 @@ pub fn webhook_sink(config: &Config) -> Result<Option<Arc<WebhookSink>>, Error> 
 
 /// Builds a server from `config` (store opened, engine built, demo seeded).
 pub async fn build(config: &Config) -> Result<(Server, String), Error> {
-    let (store, store_kind) = open_store(config).await?;
+    let opened = open_store(config).await?;
+    let store_kind = opened.kind.clone();
     let parts = cloud_parts(config)?;
     let cloud = match config.cloud.provider {
         CloudKind::Sim => "the simulated fleet (real time, short delays)",
         CloudKind::Aws => "AWS EC2",
     };
     let server = Server::assemble(Assembly {
-        store,
+        store: opened.store,
+        kv: opened.kv,
+        series: opened.series,
         parts,
         settings: fleet_settings(config),
         licence_token: config.cml.licence_token.clone(),
@@ -72,6 +75,7 @@ pub async fn build(config: &Config) -> Result<(Server, String), Error> {
         lease: lease_settings(config),
         holder: holder_name(),
         session_ttl: Duration::from_secs(config.auth.session_ttl_seconds),
+        max_sessions: config.auth.max_sessions,
         shutdown_grace: Duration::from_secs(config.server.shutdown_grace_seconds),
         public_url: config.public_url(),
     })
@@ -138,7 +142,7 @@ pub async fn serve(config: Config, login_link: bool) -> Result<(), Error> {
     // Straight to the terminal, never through `tracing`: the token is a
     // credential, and logs may go to files and collectors.
     if prints_login_link(&config, login_link) {
-        let token = server.admin_login_token(LOGIN_LINK_VALIDITY);
+        let token = server.admin_login_token(LOGIN_LINK_VALIDITY).await?;
         println!(
             "one-time admin login link (valid for {} minutes, works once):\n  {url}/login/once?token={token}",
             LOGIN_LINK_VALIDITY.as_secs() / 60

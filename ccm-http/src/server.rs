@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ccm_core::fleet::FleetSettings;
-use ccm_core::ports::Store;
+use ccm_core::ports::{Clock, KeyValueStore, MetricSeries, Store, SystemClock};
+use ccm_core::runtime::relay::LeaderRelay;
 use ccm_core::runtime::{EventRelay, LeaderElector, LeaseSettings};
 use ccm_core::secret::Secret;
 use tokio::net::TcpListener;
@@ -31,6 +32,10 @@ use crate::state::{AppState, HttpOptions};
 pub struct Assembly {
     /// The store.
     pub store: Arc<dyn Store>,
+    /// Shared small records (sessions, cursors) on the same backend.
+    pub kv: Arc<dyn KeyValueStore>,
+    /// The metrics time series on the same backend.
+    pub series: Arc<dyn MetricSeries>,
     /// Cloud, CML and clock.
     pub parts: CloudParts,
     /// Engine settings.
@@ -47,6 +52,8 @@ pub struct Assembly {
     pub holder: String,
     /// Browser session lifetime.
     pub session_ttl: Duration,
+    /// Most browser sessions live at once (`auth.max_sessions`).
+    pub max_sessions: usize,
     /// Time allowed for in-flight work on shutdown.
     pub shutdown_grace: Duration,
     /// The URL users reach the server at (OIDC redirect URLs derive from it).
@@ -90,7 +97,15 @@ pub fn holder_name() -> String {
 impl Server {
     /// Builds the engine and the HTTP state.
     pub async fn assemble(a: Assembly) -> Result<Self, Error> {
-        let engine = build_engine(a.store.clone(), &a.parts, a.settings, a.licence_token).await?;
+        let engine = build_engine(
+            a.store.clone(),
+            a.series,
+            a.kv.clone(),
+            &a.parts,
+            a.settings,
+            a.licence_token,
+        )
+        .await?;
         let elector = Arc::new(LeaderElector::new(
             a.store.clone(),
             a.parts.clock.clone(),
@@ -101,25 +116,36 @@ impl Server {
             adapter: "oidc",
             message: e.to_string(),
         };
+        // Browser sessions and logins run on wall-clock time (cookies expire by
+        // it), also when the engine runs on a virtual clock.
+        let wall_clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let (jwt, oidc_login) = match a.oidc {
             Some(oidc) => {
                 let verifier = Arc::new(JwtVerifier::new(oidc.clone()).map_err(oidc_error)?);
-                let login = OidcLogin::new(oidc, &a.public_url, verifier.clone())
-                    .map_err(oidc_error)?
-                    .map(Arc::new);
+                let login = OidcLogin::new(
+                    oidc,
+                    &a.public_url,
+                    verifier.clone(),
+                    a.kv.clone(),
+                    wall_clock.clone(),
+                )
+                .map_err(oidc_error)?
+                .map(Arc::new);
                 (Some(verifier), login)
             }
             None => (None, None),
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let sessions = Sessions::new(a.kv.clone(), wall_clock, a.session_ttl, a.max_sessions);
         let state = AppState {
             fleet: engine.fleet,
             store: a.store,
+            kv: a.kv,
             jobs: engine.jobs,
             elector,
             jwt,
             oidc_login,
-            sessions: Arc::new(Sessions::new(a.session_ttl)),
+            sessions: Arc::new(sessions),
             metrics: Arc::new(Metrics::default()),
             cloud_calls: a.parts.calls,
             shutdown: shutdown_rx,
@@ -136,8 +162,8 @@ impl Server {
         })
     }
 
-    /// Sends worker alerts to `webhooks` while the server runs (a relay of their
-    /// own, so a slow receiver holds back nothing else).
+    /// Sends worker alerts to `webhooks` while the server runs and leads (a relay
+    /// per URL, so a slow receiver holds back nothing else).
     pub fn with_webhooks(mut self, webhooks: Arc<crate::webhook::WebhookSink>) -> Self {
         self.state.webhooks = Some(webhooks);
         self
@@ -158,12 +184,17 @@ impl Server {
         crate::api::router(self.state.clone())
     }
 
-    /// A one-time admin login token (exchange at `/login/once?token=`), valid for
-    /// `valid_for`.
-    pub fn admin_login_token(&self, valid_for: Duration) -> String {
+    /// A one-time admin login token (exchange at `/login/once?token=` on any
+    /// process sharing the store), valid for `valid_for`.
+    pub async fn admin_login_token(&self, valid_for: Duration) -> Result<String, Error> {
         self.state
             .sessions
             .grant_login("admin (login link)", Role::Admin, valid_for)
+            .await
+            .map_err(|e| Error::Adapter {
+                adapter: "sessions",
+                message: e.to_string(),
+            })
     }
 
     /// A handle that stops the server when sent `true`.
@@ -187,11 +218,31 @@ impl Server {
         let mut relay = EventRelay::new(state.store.clone(), state.metrics.clone(), cursor);
         let relay_shutdown = state.shutdown.clone();
         let relay = tokio::spawn(async move { relay.run(relay_shutdown).await });
-        let webhook_relay = state.webhooks.clone().map(|sink| {
-            let mut relay = EventRelay::new(state.store.clone(), sink, cursor);
-            let shutdown = state.shutdown.clone();
-            tokio::spawn(async move { relay.run(shutdown).await })
-        });
+        let purger = tokio::spawn(purge_expired_records(
+            state.kv.clone(),
+            state.fleet.clock().clone(),
+            state.shutdown.clone(),
+        ));
+        // Webhooks get each alert once per deployment: only the leader relays,
+        // from a cursor per URL in the key-value store (see `crate::webhook`).
+        let webhook_relays: Vec<_> = state
+            .webhooks
+            .iter()
+            .flat_map(|sink| sink.receivers())
+            .map(|receiver| {
+                let mut relay = LeaderRelay::new(
+                    state.store.clone(),
+                    state.kv.clone(),
+                    state.elector.clone(),
+                    state.fleet.clock().clone(),
+                    receiver.cursor_key().to_owned(),
+                    Arc::new(receiver),
+                )
+                .only(crate::webhook::is_alert);
+                let shutdown = state.shutdown.clone();
+                tokio::spawn(async move { relay.run(shutdown).await })
+            })
+            .collect();
 
         let app = crate::api::router(state.clone());
         let mut stopped = state.shutdown.clone();
@@ -217,10 +268,36 @@ impl Server {
             tracing::warn!("the engine step in flight did not finish within the grace period");
         }
         let _ = tokio::time::timeout(Duration::from_secs(2), relay).await;
-        if let Some(webhook_relay) = webhook_relay {
+        let _ = tokio::time::timeout(Duration::from_secs(2), purger).await;
+        for webhook_relay in webhook_relays {
             let _ = tokio::time::timeout(Duration::from_secs(2), webhook_relay).await;
         }
         outcome
+    }
+}
+
+/// How often expired key-value records (sessions, pending logins, login links,
+/// …) are deleted.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+/// Deletes expired key-value records every [`PURGE_EVERY`] until shutdown, so
+/// they cannot pile up. Every process runs it; a purge that finds nothing is
+/// cheap, and records read as absent once expired whether purged or not.
+async fn purge_expired_records(
+    kv: Arc<dyn KeyValueStore>,
+    clock: Arc<dyn Clock>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => return,
+            () = tokio::time::sleep(PURGE_EVERY) => {}
+        }
+        match kv.purge_expired(clock.now()).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::debug!(purged, "purged expired key-value records"),
+            Err(error) => tracing::warn!(%error, "purging expired key-value records failed"),
+        }
     }
 }
 

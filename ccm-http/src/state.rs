@@ -54,6 +54,8 @@ pub struct AppState {
     pub fleet: Arc<Fleet>,
     /// The store (the engine's).
     pub store: Arc<dyn Store>,
+    /// Shared small records: sessions, pending logins, cursors.
+    pub kv: Arc<dyn ccm_core::ports::KeyValueStore>,
     /// The job runner (the driver runs it; handlers list, trigger, pause).
     pub jobs: Arc<JobRunner>,
     /// Leader election of this process.

@@ -140,11 +140,20 @@ impl Engine {
         };
         let (store, parts, engine) = py.detach(|| {
             runtime.block_on(async {
-                let (store, _kind) = open_store(&config).await?;
+                let opened = open_store(&config).await?;
+                let store = opened.store;
                 let parts = cloud_parts_on(&config, clock)?;
                 let licence = config.cml.licence_token.clone();
-                let engine =
-                    build_engine(store.clone(), &parts, fleet_settings(&config), licence).await?;
+                let settings = fleet_settings(&config);
+                let engine = build_engine(
+                    store.clone(),
+                    opened.series,
+                    opened.kv,
+                    &parts,
+                    settings,
+                    licence,
+                )
+                .await?;
                 // What a restart must pick up, as the server's driver does on leading.
                 engine.fleet.take_over().await?;
                 Ok::<_, BindingError>((store, parts, engine))

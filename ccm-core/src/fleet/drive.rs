@@ -27,17 +27,23 @@ impl Fleet {
         Ok((workers?, lablets?))
     }
 
-    /// Runs due jobs and due reconciles once. Returns when something is next due.
+    /// Follows the event log (and resyncs when due), then runs due jobs and due
+    /// reconciles once. Returns when something is next due.
     pub async fn step(
         &self,
         runner: &JobRunner,
         fence: Option<&Fence>,
     ) -> Result<Option<Timestamp>, CoreError> {
+        let log = self.follow_log().await?;
+        if log.bookings > 0 && runner.is_registered(super::SCHEDULER_JOB) {
+            runner.trigger(super::SCHEDULER_JOB).await?;
+        }
         runner.run_due(fence).await?;
         self.reconcile_due(fence, RECONCILE_BATCH).await;
         self.reconcile_lablets_due(fence, RECONCILE_BATCH).await;
         let next = [
             runner.next_due().await?,
+            self.next_resync_at(),
             self.next_reconcile_at(),
             self.next_lablet_reconcile_at(),
         ];

@@ -19,6 +19,8 @@ mod lablets;
 mod labs;
 pub mod licence;
 mod licensing;
+mod log_retention;
+mod log_watch;
 mod monitor;
 pub mod persist;
 mod scheduler;
@@ -31,6 +33,8 @@ use std::sync::{Arc, Mutex};
 pub use autoscaler::ScalingReport;
 pub use import::{ImportMatching, ImportReport, ImportSkip};
 pub use labs::LabAction;
+pub use log_retention::LOG_RETENTION_JOB;
+pub use log_watch::LogCatchUp;
 pub use monitor::{RefreshOutcome, SweepReport};
 pub use scheduler::ScheduleReport;
 pub use settings::{
@@ -41,7 +45,8 @@ pub use workers::{CreateWorker, DeleteOutcome};
 
 use crate::ids::{LabletId, WorkerId};
 use crate::ports::cml::CmlEndpoint;
-use crate::ports::{Clock, CloudProvider, CmlClient, MetricSeries, Store};
+use crate::ports::{Clock, CloudProvider, CmlClient, KeyValueStore, MetricSeries, Store};
+use crate::runtime::lease_gate::{GatedCloud, GatedCml};
 use crate::runtime::{Backoff, WorkQueue};
 use crate::secret::Secret;
 use crate::worker::Worker;
@@ -82,8 +87,9 @@ pub struct Fleet {
     pub(crate) licence_token: Option<Secret>,
     pub(crate) queue: Mutex<WorkQueue<WorkerId>>,
     pub(crate) lablet_queue: Mutex<WorkQueue<LabletId>>,
-    pub(crate) autoscaler: Mutex<autoscaler::AutoscalerState>,
+    pub(crate) key_values: Arc<dyn KeyValueStore>,
     pub(crate) series: Option<Arc<dyn MetricSeries>>,
+    pub(crate) log: Mutex<log_watch::LogPosition>,
 }
 
 impl std::fmt::Debug for Fleet {
@@ -100,15 +106,17 @@ impl Fleet {
     pub fn new(adapters: Adapters, settings: FleetSettings) -> Self {
         Self {
             store: adapters.store,
-            cloud: adapters.cloud,
-            cml: adapters.cml,
+            // Gated so a step that outlives its lease makes no new call.
+            cloud: Arc::new(GatedCloud::new(adapters.cloud)),
+            cml: Arc::new(GatedCml::new(adapters.cml)),
             clock: adapters.clock,
             settings,
             licence_token: None,
             queue: Mutex::new(WorkQueue::new(Backoff::default())),
             lablet_queue: Mutex::new(WorkQueue::new(Backoff::default())),
-            autoscaler: Mutex::new(autoscaler::AutoscalerState::default()),
+            key_values: Arc::new(crate::store::MemoryKeyValueStore::new()),
             series: None,
+            log: Mutex::new(log_watch::LogPosition::default()),
         }
     }
 
@@ -116,6 +124,14 @@ impl Fleet {
     /// `metrics_retention_seconds` are pruned by every sweep).
     pub fn with_metric_series(mut self, series: Arc<dyn MetricSeries>) -> Self {
         self.series = Some(series);
+        self
+    }
+
+    /// Keeps the autoscaler's cooldowns and last decisions in `kv`, shared by every
+    /// process on the store, so a restarted process or a new leader continues them
+    /// (the default, an in-memory store, forgets them on restart).
+    pub fn with_key_values(mut self, kv: Arc<dyn KeyValueStore>) -> Self {
+        self.key_values = kv;
         self
     }
 

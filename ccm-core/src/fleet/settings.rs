@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::Region;
 use crate::placement::{NewWorkerProfile, Policy, PriceTable};
 use crate::ports::cloud::ImageSelector;
+use crate::ports::metric_series::MetricRetention;
 use crate::worker::Capacity;
 use crate::worker::IdleSettings;
 
@@ -80,6 +81,20 @@ impl Default for Thresholds {
     }
 }
 
+fn default_resync_seconds() -> u32 {
+    300
+}
+
+fn default_event_retention_days() -> u32 {
+    30
+}
+
+/// Ten million events: a few GB of log at most, and weeks of a large fleet's
+/// state changes.
+fn default_event_retention_max() -> u64 {
+    10_000_000
+}
+
 /// Settings of the fleet engine.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FleetSettings {
@@ -101,8 +116,14 @@ pub struct FleetSettings {
     pub labs_sync_interval_seconds: u32,
     /// Alert thresholds.
     pub thresholds: Thresholds,
-    /// How long metric points are kept, in seconds.
+    /// How long metric points are kept, in seconds (the retention's `keep_seconds`).
     pub metrics_retention_seconds: u32,
+    /// Metric points younger than this many seconds stay raw.
+    #[serde(default = "default_metrics_raw_seconds")]
+    pub metrics_raw_seconds: u32,
+    /// Older metric points are averaged per bucket of this many seconds.
+    #[serde(default = "default_metrics_step_seconds")]
+    pub metrics_step_seconds: u32,
     /// Idle-detection defaults for new workers.
     pub idle: IdleSettings,
     /// Seconds between licence-registration polls.
@@ -117,6 +138,16 @@ pub struct FleetSettings {
     pub lablets: LabletSettings,
     /// Fleet autoscaling.
     pub autoscaler: AutoscalerSettings,
+    /// Seconds between two full resyncs of the controllers' queues from the
+    /// store (the safety net beside following the event log, as informers do).
+    #[serde(default = "default_resync_seconds")]
+    pub resync_seconds: u32,
+    /// Events older than this many days leave the event log (0: no age bound).
+    #[serde(default = "default_event_retention_days")]
+    pub event_retention_days: u32,
+    /// The event log keeps at most this many events; the oldest leave first.
+    #[serde(default = "default_event_retention_max")]
+    pub event_retention_max: u64,
     /// Bounds on topologies read from callers (definitions, lab imports).
     #[serde(default)]
     pub topology_limits: crate::topology::TopologyLimits,
@@ -230,7 +261,9 @@ impl Default for FleetSettings {
             cml_concurrency: 32,
             labs_sync_interval_seconds: 1800,
             thresholds: Thresholds::default(),
-            metrics_retention_seconds: 7 * 24 * 3600,
+            metrics_retention_seconds: MetricRetention::default().keep_seconds,
+            metrics_raw_seconds: default_metrics_raw_seconds(),
+            metrics_step_seconds: default_metrics_step_seconds(),
             idle: IdleSettings::default(),
             licence_poll_seconds: 30,
             licence_poll_attempts: 40,
@@ -238,7 +271,29 @@ impl Default for FleetSettings {
             auto_import: AutoImportSettings::default(),
             lablets: LabletSettings::default(),
             autoscaler: AutoscalerSettings::default(),
+            resync_seconds: default_resync_seconds(),
+            event_retention_days: default_event_retention_days(),
+            event_retention_max: default_event_retention_max(),
             topology_limits: crate::topology::TopologyLimits::default(),
+        }
+    }
+}
+
+fn default_metrics_raw_seconds() -> u32 {
+    MetricRetention::default().raw_seconds
+}
+
+fn default_metrics_step_seconds() -> u32 {
+    MetricRetention::default().step_seconds
+}
+
+impl FleetSettings {
+    /// How the metric series is compacted by every sweep.
+    pub fn metric_retention(&self) -> MetricRetention {
+        MetricRetention {
+            raw_seconds: self.metrics_raw_seconds,
+            step_seconds: self.metrics_step_seconds,
+            keep_seconds: self.metrics_retention_seconds,
         }
     }
 }

@@ -242,6 +242,13 @@ pub enum CloudError {
         /// What happened.
         message: String,
     },
+    /// Refused before it was sent: the engine step making the call no longer
+    /// holds the controller lease (another process may lead now).
+    #[error("{operation} not sent: this process no longer holds the controller lease")]
+    LeaseLost {
+        /// API operation.
+        operation: String,
+    },
     /// Any other provider error, with its code and request id for support cases.
     #[error("{operation} failed ({code}, request {request_id:?}): {message}")]
     Api {

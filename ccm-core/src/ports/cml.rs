@@ -214,6 +214,15 @@ pub enum CmlError {
         /// What happened.
         message: String,
     },
+    /// Refused before it was sent: the engine step making the call no longer
+    /// holds the controller lease (another process may lead now).
+    #[error(
+        "call to CML at {endpoint} not sent: this process no longer holds the controller lease"
+    )]
+    LeaseLost {
+        /// Base URL.
+        endpoint: String,
+    },
     /// 502/503 while the controller boots.
     #[error("CML at {endpoint} is starting")]
     Starting {

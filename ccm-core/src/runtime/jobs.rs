@@ -200,6 +200,11 @@ impl JobRunner {
         Ok(self.store.list_jobs().await?)
     }
 
+    /// Whether this runner has a handler for `name`.
+    pub fn is_registered(&self, name: &str) -> bool {
+        self.handlers.contains_key(name)
+    }
+
     /// Asks for a run now, unless one is already due within the coalescing window.
     pub async fn trigger(&self, name: &str) -> Result<TriggerOutcome, CoreError> {
         let now = self.clock.now();

@@ -209,10 +209,40 @@ impl LeaderElector {
         plus_seconds(self.clock.now(), i64::from(seconds.max(1)))
     }
 
-    /// Steps forever on the clock until `shutdown` turns true, then resigns.
-    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
+    /// Resolves once this process no longer holds the lease by the local clock:
+    /// at once when following, else when the grant runs out unrenewed or a
+    /// step finds it taken. The driver races each engine step against it.
+    pub async fn lease_ends(&self) {
+        let mut changes = self.subscribe();
         loop {
-            self.step().await;
+            let Some(expires_at) = self.held().map(|l| l.expires_at) else {
+                return;
+            };
+            if expires_at <= self.clock.now() {
+                return;
+            }
+            tokio::select! {
+                () = self.clock.sleep_until(expires_at) => {}
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Steps forever on the clock until `shutdown` turns true, then resigns.
+    /// Run as a task of its own beside the engine, so a step with a hanging
+    /// call cannot delay a renewal; a renewal that hangs itself is abandoned
+    /// after the lease duration (the grant runs out locally meanwhile).
+    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
+        let bound =
+            std::time::Duration::from_secs(u64::from(self.settings.duration_seconds.max(1)));
+        loop {
+            if tokio::time::timeout(bound, self.step()).await.is_err() {
+                tracing::warn!(holder = %self.holder, "lease step did not finish within the lease duration");
+            }
             let wake = self.next_step_at();
             tokio::select! {
                 _ = self.clock.sleep_until(wake) => {}

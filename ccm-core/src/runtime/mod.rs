@@ -5,6 +5,7 @@
 pub mod backoff;
 pub mod jobs;
 pub mod leader;
+pub mod lease_gate;
 pub mod relay;
 pub mod work_queue;
 

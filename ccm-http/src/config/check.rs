@@ -282,10 +282,12 @@ fn engine(config: &Config, p: &mut Vec<Problem>) {
     for (field, value) in [
         ("monitoring_interval_seconds", e.monitoring_interval_seconds),
         ("labs_sync_interval_seconds", e.labs_sync_interval_seconds),
+        ("resync_seconds", e.resync_seconds),
         ("idle_check_interval_seconds", e.idle_check_interval_seconds),
         ("idle_timeout_minutes", e.idle_timeout_minutes),
         ("lease_seconds", e.lease_seconds),
         ("lease_renew_seconds", e.lease_renew_seconds),
+        ("metrics_step_seconds", e.metrics_step_seconds),
     ] {
         if value == Some(0) {
             p.push(Problem::new(
@@ -308,6 +310,22 @@ fn engine(config: &Config, p: &mut Vec<Problem>) {
             }
         }
     }
+    if e.event_retention_max == Some(0) {
+        p.push(Problem::new(
+            "engine.event_retention_max",
+            "must be at least 1",
+        ));
+    }
+    let retention = e.metric_retention();
+    if retention.raw_seconds > retention.keep_seconds {
+        p.push(Problem::new(
+            "engine.metrics_raw_seconds",
+            format!(
+                "{} must not exceed engine.metrics_keep_seconds ({})",
+                retention.raw_seconds, retention.keep_seconds
+            ),
+        ));
+    }
     let lease = crate::app::lease_settings(config);
     if lease.renew_seconds >= lease.duration_seconds {
         p.push(Problem::new(
@@ -326,6 +344,9 @@ fn auth(config: &Config, p: &mut Vec<Problem>) {
             "auth.session_ttl_seconds",
             "must be at least 60",
         ));
+    }
+    if config.auth.max_sessions == 0 {
+        p.push(Problem::new("auth.max_sessions", "must be at least 1"));
     }
     let Some(oidc) = &config.auth.oidc else {
         return;
@@ -459,5 +480,60 @@ fn alerts_and_telemetry(config: &Config, p: &mut Vec<Problem>) {
         if let Err(reason) = http_url(url) {
             p.push(Problem::new("telemetry.otlp_endpoint", reason));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use ccm_core::ports::metric_series::MetricRetention;
+
+    use crate::config::{load_from, ConfigErrors, Sources};
+
+    fn from_env(pairs: &[(&str, &str)]) -> Sources {
+        Sources {
+            file: None,
+            env: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    #[test]
+    fn metric_retention_reaches_the_fleet_and_is_checked() {
+        let config = load_from(&from_env(&[
+            ("CCM_METRICS_RAW_SECONDS", "3600"),
+            ("CCM_METRICS_STEP_SECONDS", "600"),
+            ("CCM_METRICS_KEEP_SECONDS", "7200"),
+        ]))
+        .unwrap();
+        let want = MetricRetention {
+            raw_seconds: 3600,
+            step_seconds: 600,
+            keep_seconds: 7200,
+        };
+        assert_eq!(crate::app::fleet_settings(&config).metric_retention(), want);
+        let Err(ConfigErrors(problems)) = load_from(&from_env(&[
+            ("CCM_METRICS_RAW_SECONDS", "90000"),
+            ("CCM_METRICS_STEP_SECONDS", "0"),
+            ("CCM_METRICS_KEEP_SECONDS", "3600"),
+        ])) else {
+            panic!("a zero step and raw > keep must be refused");
+        };
+        let has = |path: &str, reason: &str| {
+            problems
+                .iter()
+                .any(|p| p.path == path && p.reason.contains(reason))
+        };
+        assert!(
+            has("engine.metrics_step_seconds", "at least 1"),
+            "{problems:?}"
+        );
+        assert!(
+            has("engine.metrics_raw_seconds", "must not exceed"),
+            "{problems:?}"
+        );
     }
 }

@@ -154,6 +154,7 @@ pub const ENV_VARS: &[(&str, &str, Kind)] = &[
         "engine.labs_sync_interval_seconds",
         Kind::Integer,
     ),
+    ("CCM_RESYNC_SECONDS", "engine.resync_seconds", Kind::Integer),
     (
         "CCM_IDLE_CHECK_INTERVAL_SECONDS",
         "engine.idle_check_interval_seconds",
@@ -188,6 +189,31 @@ pub const ENV_VARS: &[(&str, &str, Kind)] = &[
     ),
     ("CCM_AUTOSCALER", "engine.autoscaler", Kind::Bool),
     (
+        "CCM_EVENT_RETENTION_DAYS",
+        "engine.event_retention_days",
+        Kind::Integer,
+    ),
+    (
+        "CCM_EVENT_RETENTION_MAX",
+        "engine.event_retention_max",
+        Kind::Integer,
+    ),
+    (
+        "CCM_METRICS_RAW_SECONDS",
+        "engine.metrics_raw_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_METRICS_STEP_SECONDS",
+        "engine.metrics_step_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_METRICS_KEEP_SECONDS",
+        "engine.metrics_keep_seconds",
+        Kind::Integer,
+    ),
+    (
         "CCM_LABLETS_SELF_SERVICE",
         "lablets.self_service",
         Kind::Bool,
@@ -197,6 +223,7 @@ pub const ENV_VARS: &[(&str, &str, Kind)] = &[
         "auth.session_ttl_seconds",
         Kind::Integer,
     ),
+    ("CCM_MAX_SESSIONS", "auth.max_sessions", Kind::Integer),
     ("CCM_COOKIE_SECURE", "auth.cookie_secure", Kind::Bool),
     ("CCM_OIDC_ISSUER", "auth.oidc.issuer", Kind::Text),
     ("CCM_OIDC_AUDIENCE", "auth.oidc.audience", Kind::Text),

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use ccm_core::ports::metric_series::MetricRetention;
 use ccm_core::secret::Secret;
 use serde::{Deserialize, Serialize};
 
@@ -319,6 +320,8 @@ pub struct EngineConfig {
     pub monitoring_interval_seconds: Option<u32>,
     /// Lab sync interval.
     pub labs_sync_interval_seconds: Option<u32>,
+    /// Full resync of the controllers' queues (beside following the log).
+    pub resync_seconds: Option<u32>,
     /// Idle check interval.
     pub idle_check_interval_seconds: Option<u32>,
     /// Idle detection for new workers.
@@ -337,6 +340,28 @@ pub struct EngineConfig {
     pub lease_renew_seconds: Option<u32>,
     /// Fleet autoscaling.
     pub autoscaler: Option<bool>,
+    /// Seconds metric points stay raw (default one day).
+    pub metrics_raw_seconds: Option<u32>,
+    /// Seconds per averaged metric point past that (default 300).
+    pub metrics_step_seconds: Option<u32>,
+    /// Seconds metric points are kept (default 30 days).
+    pub metrics_keep_seconds: Option<u32>,
+    /// Days events stay in the event log (default 30; 0: no age bound).
+    pub event_retention_days: Option<u32>,
+    /// Most events the event log keeps (default 10,000,000).
+    pub event_retention_max: Option<u64>,
+}
+
+impl EngineConfig {
+    /// The metric series' retention: these settings over the defaults.
+    pub fn metric_retention(&self) -> MetricRetention {
+        let d = MetricRetention::default();
+        MetricRetention {
+            raw_seconds: self.metrics_raw_seconds.unwrap_or(d.raw_seconds),
+            step_seconds: self.metrics_step_seconds.unwrap_or(d.step_seconds),
+            keep_seconds: self.metrics_keep_seconds.unwrap_or(d.keep_seconds),
+        }
+    }
 }
 
 /// `[lablets]`.
@@ -353,6 +378,10 @@ pub struct LabletsConfig {
 pub struct AuthConfig {
     /// Browser session lifetime in seconds.
     pub session_ttl_seconds: u64,
+    /// Most browser sessions live at once (all processes together); beyond it
+    /// new logins are refused with 503 `too_many_sessions` and open sessions keep
+    /// working.
+    pub max_sessions: usize,
     /// Mark session cookies `Secure`; by default only when the public URL is https.
     pub cookie_secure: Option<bool>,
     /// Bearer JWTs from an OpenID Connect provider.
@@ -363,6 +392,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             session_ttl_seconds: 12 * 3600,
+            max_sessions: 10_000,
             cookie_secure: None,
             oidc: None,
         }

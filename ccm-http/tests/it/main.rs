@@ -5,21 +5,29 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod processes;
 
 mod api;
 mod aws_end_to_end;
 mod browser_login;
 mod cli;
 mod config;
+mod deploy;
 mod errors;
 mod jwt;
+mod log_retention;
+mod probes;
 mod routes;
+mod scale_out;
 mod sec_cml_tofu;
 mod sec_limits;
 mod sec_login;
 mod sec_owner;
 mod sec_tags;
 mod server;
+mod sessions_shared;
+mod sqlite_single_process;
 mod sse;
 mod telemetry;
 mod webhook;
+mod webhook_failover;

@@ -62,8 +62,10 @@ impl From<CmlError> for ApiError {
             CmlError::Unauthorized { .. } => ApiError::unauthorized("Not authenticated"),
             CmlError::Timeout { .. } => ApiError::new(504, "Gateway Time-out"),
             CmlError::Protocol { message, .. } => ApiError::new(500, message),
-            // ccm's own refusal before any call; the model never makes one.
-            CmlError::EndpointRefused { .. } => ApiError::new(502, "Bad Gateway"),
+            // ccm's own refusals before any call; the model never makes them.
+            CmlError::EndpointRefused { .. } | CmlError::LeaseLost { .. } => {
+                ApiError::new(502, "Bad Gateway")
+            }
             // The model never pins certificates; kept total for the port's sake.
             CmlError::CertificateChanged { .. } => ApiError::new(502, "Bad Gateway"),
             CmlError::Server {
