@@ -255,12 +255,12 @@ async fn compaction(series: &dyn MetricSeries) -> Result<(), String> {
 /// what went wrong.
 pub async fn measure_compaction(
     series: &dyn MetricSeries,
-    workers: u128,
+    workers: usize,
 ) -> Result<String, String> {
     let day = from_unix_seconds(1_700_006_400);
     let retention = MetricRetention::default();
     let sweep = |at: Timestamp| -> Vec<MetricPoint> {
-        (0..workers)
+        (0..workers as u128)
             .map(|w| MetricPoint {
                 worker_id: WorkerId::from_u128(1_000 + w),
                 at,
