@@ -25,9 +25,8 @@ use crate::state::AppState;
 /// within its own timeout, and a store that slow cannot serve requests anyway.
 pub const READY_WITHIN: Duration = Duration::from_secs(2);
 
-/// Key-value namespace of the relay cursors (key: sink name, value:
-/// `{"sequence": n, "updated_at": "…"}`), written by the relays.
-pub const RELAY_CURSOR_NAMESPACE: &str = "relay";
+/// Key-value namespace of the relay cursors: the relays' own (one home).
+pub use ccm_core::runtime::relay::RELAY_NAMESPACE as RELAY_CURSOR_NAMESPACE;
 
 /// Most relay cursors shown (one per sink: a deployment has a handful).
 const MAX_RELAY_CURSORS: usize = 100;
