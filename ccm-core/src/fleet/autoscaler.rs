@@ -7,12 +7,14 @@
 //! says why.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::persist::update;
+use super::context::Context;
+use super::scheduler::Scheduler;
 use super::waves::{future_candidate, is_coming, place_in_waves};
-use super::{CreateWorker, Fleet};
+use super::workers::{CreateWorker, Workers};
 use crate::error::CoreError;
 use crate::event::{DomainEvent, EventPayload, ResourceKind, ScalingAction, Subject};
 use crate::ids::{Region, WorkerId};
@@ -77,9 +79,26 @@ fn fleet_subject() -> Subject {
     }
 }
 
-impl Fleet {
+/// The autoscaler.
+#[derive(Clone)]
+pub(crate) struct Autoscaler {
+    ctx: Arc<Context>,
+    scheduler: Scheduler,
+    workers: Workers,
+}
+
+impl Autoscaler {
+    pub(crate) fn new(ctx: Arc<Context>, scheduler: Scheduler, workers: Workers) -> Self {
+        Self {
+            ctx,
+            scheduler,
+            workers,
+        }
+    }
+
     async fn load_scaling_state(&self, now: Timestamp) -> Result<StoredState, CoreError> {
         let Some(entry) = self
+            .ctx
             .key_values
             .get(AUTOSCALER_NAMESPACE, STATE_KEY, now)
             .await?
@@ -111,7 +130,8 @@ impl Fleet {
             message: e.to_string(),
         })?;
         let expect = version.map_or(Expect::Absent, Expect::Version);
-        self.key_values
+        self.ctx
+            .key_values
             .put(AUTOSCALER_NAMESPACE, STATE_KEY, &value, expect, None, now)
             .await?;
         Ok(())
@@ -132,11 +152,11 @@ impl Fleet {
                 workers,
                 reason,
             },
-            self.clock.now(),
+            self.ctx.now(),
         );
         let mut changes = ChangeSet::new().events([event]);
         changes.fence = fence.cloned();
-        self.store.commit(changes).await?;
+        self.ctx.store.commit(changes).await?;
         Ok(())
     }
 
@@ -152,7 +172,7 @@ impl Fleet {
             candidates.to_vec(),
             requests,
             starts,
-            self.settings.lablets.policy,
+            self.ctx.settings.lablets.policy,
         );
         plan.unplaced.iter().map(|(i, _)| &requests[*i]).collect()
     }
@@ -160,11 +180,14 @@ impl Fleet {
     /// One autoscaler pass. Its pacing is read from the key-value store first and
     /// written back when the pass changed it, even when the pass failed halfway
     /// (what it did by then counts for the cooldowns).
-    pub async fn autoscale(&self, fence: Option<&Fence>) -> Result<ScalingReport, CoreError> {
-        if !self.settings.autoscaler.enabled {
+    pub(crate) async fn autoscale(
+        &self,
+        fence: Option<&Fence>,
+    ) -> Result<ScalingReport, CoreError> {
+        if !self.ctx.settings.autoscaler.enabled {
             return Ok(ScalingReport::default());
         }
-        let now = self.clock.now();
+        let now = self.ctx.now();
         let stored = self.load_scaling_state(now).await?;
         let mut state = stored.state.clone();
         let outcome = self.autoscale_with(&mut state, now, fence).await;
@@ -180,21 +203,27 @@ impl Fleet {
         now: Timestamp,
         fence: Option<&Fence>,
     ) -> Result<ScalingReport, CoreError> {
-        let settings = self.settings.autoscaler.clone();
+        let settings = self.ctx.settings.autoscaler.clone();
         let mut report = ScalingReport::default();
-        let workers = self.store.list_workers(&WorkerFilter::default()).await?;
+        let workers = self
+            .ctx
+            .store
+            .list_workers(&WorkerFilter::default())
+            .await?;
         // Drain marks of workers gone or back in service are stale; dropping them
         // keeps the record small.
         state
             .drained_at
             .retain(|id, _| workers.iter().any(|w| w.id == *id && w.spec.draining));
-        let due = self.due_pending(now).await?;
+        let due = self.scheduler.due_pending(now).await?;
         let requests: Vec<PlacementRequest> = due
             .iter()
             .map(|(l, d)| PlacementRequest::for_lablet(l, d))
             .collect::<Result<_, _>>()?;
         let starts: Vec<Timestamp> = due.iter().map(|(l, _)| l.spec.timeslot.start).collect();
         let warm_target = self
+            .ctx
+            .store
             .list_definitions(&crate::ports::store::DefinitionFilter {
                 name: None,
                 active_only: true,
@@ -207,7 +236,7 @@ impl Fleet {
         let mut candidates: Vec<WorkerCandidate> = workers
             .iter()
             .filter(|w| is_coming(w) && !w.spec.draining)
-            .map(|w| future_candidate(w, self))
+            .map(|w| future_candidate(w, &self.ctx.settings))
             .collect();
         let mut unplaced = self.unplaced_on(&candidates, &requests, &starts);
         let idle = workers
@@ -230,7 +259,7 @@ impl Fleet {
         let why = |n: usize| {
             format!(
                 "{n} lablet(s) due within {} min cannot be placed on running or booting workers",
-                self.settings.lablets.lead_time_seconds / 60
+                self.ctx.settings.lablets.lead_time_seconds / 60
             )
         };
 
@@ -241,15 +270,14 @@ impl Fleet {
                 break;
             }
             let mut trial = candidates.clone();
-            let mut undrained = future_candidate(worker, self);
+            let mut undrained = future_candidate(worker, &self.ctx.settings);
             undrained.draining = false;
             trial.push(undrained);
             let still = self.unplaced_on(&trial, &requests, &starts);
             if still.len() < unplaced.len() || deficit > 0 {
-                update::<Worker, _>(self.store.as_ref(), worker.id, fence, now, |w, now| {
-                    w.set_draining(false, now)
-                })
-                .await?;
+                self.ctx
+                    .update::<Worker, _>(worker.id, fence, |w, now| w.set_draining(false, now))
+                    .await?;
                 state.drained_at.remove(&worker.id);
                 report.undrained.push(worker.id);
                 candidates = trial;
@@ -273,20 +301,21 @@ impl Fleet {
                 break;
             }
             let mut trial = candidates.clone();
-            let mut started = future_candidate(worker, self);
+            let mut started = future_candidate(worker, &self.ctx.settings);
             started.running = true;
             started.cml_available = true;
             started.draining = false;
             trial.push(started);
             let still = self.unplaced_on(&trial, &requests, &starts);
             if still.len() < unplaced.len() || (unplaced.is_empty() && deficit > 0) {
-                update::<Worker, _>(self.store.as_ref(), worker.id, fence, now, |w, now| {
-                    let mut events = w.request_start(ResumeReason::ScaleUp, now)?;
-                    events.extend(w.set_draining(false, now)?);
-                    Ok(events)
-                })
-                .await?;
-                self.nudge(worker.id);
+                self.ctx
+                    .update::<Worker, _>(worker.id, fence, |w, now| {
+                        let mut events = w.request_start(ResumeReason::ScaleUp, now)?;
+                        events.extend(w.set_draining(false, now)?);
+                        Ok(events)
+                    })
+                    .await?;
+                self.ctx.nudge_worker(worker.id);
                 report.started.push(worker.id);
                 if unplaced.is_empty() {
                     deficit = deficit.saturating_sub(1);
@@ -314,7 +343,7 @@ impl Fleet {
         if !unplaced.is_empty() {
             let suggestion = suggest_scale_up(
                 unplaced.iter().copied(),
-                &self.settings.instance_types,
+                &self.ctx.settings.instance_types,
                 &settings.new_worker_profile,
             );
             for line in &suggestion.lines {
@@ -330,7 +359,7 @@ impl Fleet {
             }
         }
         for _ in 0..deficit {
-            to_launch.push(self.settings.launch.instance_type.clone());
+            to_launch.push(self.ctx.settings.launch.instance_type.clone());
         }
         let mut per_region: BTreeMap<Region, u32> = BTreeMap::new();
         for w in &workers {
@@ -359,7 +388,8 @@ impl Fleet {
             let mut labels = BTreeMap::new();
             labels.insert(AUTOSCALED_LABEL.to_owned(), "true".to_owned());
             let worker = self
-                .create_worker(CreateWorker {
+                .workers
+                .create(CreateWorker {
                     name: format!("auto-{}-{}-{n}", region.as_str(), now.format("%H%M")),
                     region,
                     instance_type: Some(instance_type),
@@ -406,8 +436,8 @@ impl Fleet {
         fence: Option<&Fence>,
         report: &mut ScalingReport,
     ) -> Result<(), CoreError> {
-        let settings = &self.settings.autoscaler;
-        let now = self.clock.now();
+        let settings = &self.ctx.settings.autoscaler;
+        let now = self.ctx.now();
         // Stop drained workers whose grace has passed and that still hold nothing.
         let grace = i64::from(settings.drain_grace_seconds);
         for worker in workers
@@ -418,14 +448,15 @@ impl Fleet {
             if plus_seconds(since, grace) > now || !worker.status.capacity.allocations.is_empty() {
                 continue;
             }
-            update::<Worker, _>(self.store.as_ref(), worker.id, fence, now, |w, now| {
-                let mut events = w.request_stop(PauseReason::ScaleDown, now)?;
-                events.extend(w.set_draining(false, now)?);
-                Ok(events)
-            })
-            .await?;
+            self.ctx
+                .update::<Worker, _>(worker.id, fence, |w, now| {
+                    let mut events = w.request_stop(PauseReason::ScaleDown, now)?;
+                    events.extend(w.set_draining(false, now)?);
+                    Ok(events)
+                })
+                .await?;
             state.drained_at.remove(&worker.id);
-            self.nudge(worker.id);
+            self.ctx.nudge_worker(worker.id);
             report.stopped.push(worker.id);
         }
         if !report.stopped.is_empty() {
@@ -491,17 +522,18 @@ impl Fleet {
                 .filter(|w| w.id != worker.id)
                 .collect();
             if !requests.is_empty() {
-                let trial: Vec<WorkerCandidate> =
-                    without.iter().map(|w| future_candidate(w, self)).collect();
+                let trial: Vec<WorkerCandidate> = without
+                    .iter()
+                    .map(|w| future_candidate(w, &self.ctx.settings))
+                    .collect();
                 if !self.unplaced_on(&trial, &requests, &starts).is_empty() {
                     continue;
                 }
             }
             remaining = without;
-            update::<Worker, _>(self.store.as_ref(), worker.id, fence, now, |w, now| {
-                w.set_draining(true, now)
-            })
-            .await?;
+            self.ctx
+                .update::<Worker, _>(worker.id, fence, |w, now| w.set_draining(true, now))
+                .await?;
             state.drained_at.insert(worker.id, now);
             drained.push(worker.id);
             spare -= 1;

@@ -2,17 +2,20 @@
 //! spec and acts (launch, start, stop, terminate), then asks to look again while
 //! anything is in motion. Level-triggered and idempotent: running it again after a
 //! crash at any line converges to the same place, and a launch retried after a
-//! crash finds the instance it already made (by its worker-id tag).
+//! crash finds the instance it already made (by its worker-id tag). It runs on
+//! the generic [`crate::runtime::Controller`] and has its guarantees (one pass per
+//! worker at a time, backoff, requeue-after, bounded concurrency).
 
-use futures_util::stream::{self, StreamExt};
+use std::sync::Arc;
 
-use super::persist::update;
-use super::Fleet;
+use super::context::Context;
+use super::licensing::Licences;
 use crate::error::CoreError;
 use crate::ids::WorkerId;
 use crate::ports::cloud::{Instance, LaunchRequest, WORKER_ID_TAG};
 use crate::ports::store::Fence;
 use crate::runtime::ReconcileOutcome;
+use crate::time::Timestamp;
 use crate::worker::{AmiInfo, DesiredStatus, LifecycleState, Network, Worker};
 
 /// Seconds between looks while an instance is changing state.
@@ -20,53 +23,44 @@ const POLL_TRANSITION_SECONDS: u32 = 15;
 /// Seconds between looks while an instance boots.
 const POLL_BOOT_SECONDS: u32 = 60;
 
-impl Fleet {
-    /// Reconciles every worker whose turn has come, at most `limit` of them,
-    /// `cml_concurrency` at a time. Returns how many ran.
-    pub async fn reconcile_due(&self, fence: Option<&Fence>, limit: usize) -> usize {
-        let now = self.clock.now();
-        let due = self.with_queue(|q| q.take_due(now, limit));
-        let count = due.len();
-        let results: Vec<(WorkerId, ReconcileOutcome)> = stream::iter(due)
-            .map(|id| async move {
-                let outcome = match self.reconcile_worker(id, fence).await {
-                    Ok(outcome) => outcome,
-                    Err(error) => {
-                        tracing::warn!(worker = %id, %error, "worker reconcile failed");
-                        ReconcileOutcome::Failed(error.to_string())
-                    }
-                };
-                (id, outcome)
-            })
-            .buffer_unordered(self.settings.cml_concurrency.max(1))
-            .collect()
-            .await;
-        let now = self.clock.now();
-        self.with_queue(|q| {
-            for (id, outcome) in &results {
-                q.finish(id, outcome, now);
-            }
-        });
-        count
+/// The worker controller, run on the worker queue of the [`Context`].
+#[derive(Clone)]
+pub(crate) struct WorkerController {
+    ctx: Arc<Context>,
+    licences: Licences,
+}
+
+impl WorkerController {
+    pub(crate) fn new(ctx: Arc<Context>, licences: Licences) -> Self {
+        Self { ctx, licences }
+    }
+
+    /// Reconciles every worker whose turn has come, at most `limit` of them.
+    /// Returns how many ran.
+    pub(crate) async fn reconcile_due(&self, fence: Option<&Fence>, limit: usize) -> usize {
+        self.ctx
+            .worker_queue
+            .run_due(limit, |id| self.reconcile(id, fence))
+            .await
     }
 
     /// When the controller next wants to run, if anything is queued.
-    pub fn next_reconcile_at(&self) -> Option<crate::time::Timestamp> {
-        self.with_queue(|q| q.next_due())
+    pub(crate) fn next_due(&self) -> Option<Timestamp> {
+        self.ctx.worker_queue.next_due()
     }
 
     /// Queues every worker that is not converged (used at start-up and after a
     /// leadership change, since the in-memory queue starts empty).
-    pub async fn enqueue_unconverged(&self) -> Result<usize, CoreError> {
-        let workers = self.store.list_workers(&Default::default()).await?;
+    pub(crate) async fn enqueue_unconverged(&self) -> Result<usize, CoreError> {
+        let workers = self.ctx.store.list_workers(&Default::default()).await?;
         let mut queued = 0;
         for worker in workers {
             let settling = !matches!(
                 worker.status.lifecycle,
                 LifecycleState::Running | LifecycleState::Stopped | LifecycleState::Terminated
             );
-            if settling || !Fleet::is_converged(&worker) {
-                self.nudge(worker.id);
+            if settling || !is_converged(&worker) {
+                self.ctx.nudge_worker(worker.id);
                 queued += 1;
             }
         }
@@ -74,12 +68,12 @@ impl Fleet {
     }
 
     /// One pass of the controller for `id`.
-    pub async fn reconcile_worker(
+    pub(crate) async fn reconcile(
         &self,
         id: WorkerId,
         fence: Option<&Fence>,
     ) -> Result<ReconcileOutcome, CoreError> {
-        let Some(worker) = self.store.get_worker(id).await? else {
+        let Some(worker) = self.ctx.store.get_worker(id).await? else {
             return Ok(ReconcileOutcome::Done);
         };
         if worker.status.lifecycle == LifecycleState::Terminated {
@@ -89,6 +83,7 @@ impl Fleet {
             return self.reconcile_without_instance(&worker, fence).await;
         };
         let observed = self
+            .ctx
             .cloud
             .describe(&worker.region, std::slice::from_ref(&instance_id))
             .await?
@@ -98,7 +93,7 @@ impl Fleet {
             .record_observation(&worker, observed.as_ref(), fence)
             .await?;
         let outcome = self.act_on(&worker).await?;
-        match self.poll_licence(&worker, fence).await? {
+        match self.licences.poll_registration(&worker, fence).await? {
             Some(licence) => Ok(sooner(outcome, licence)),
             None => Ok(outcome),
         }
@@ -114,25 +109,20 @@ impl Fleet {
             DesiredStatus::Stopped => return Ok(ReconcileOutcome::Done),
             DesiredStatus::Terminated => {
                 // Never launched: nothing to terminate; the record just ends.
-                update::<Worker, _>(
-                    self.store.as_ref(),
-                    worker.id,
-                    fence,
-                    self.clock.now(),
-                    |w, now| {
+                self.ctx
+                    .update::<Worker, _>(worker.id, fence, |w, now| {
                         w.observe_lifecycle(
                             LifecycleState::Terminated,
                             None,
                             Some("never launched".into()),
                             now,
                         )
-                    },
-                )
-                .await?;
+                    })
+                    .await?;
                 return Ok(ReconcileOutcome::Done);
             }
         }
-        let launch = &self.settings.launch;
+        let launch = &self.ctx.settings.launch;
         let mut tags = launch.default_tags.clone();
         tags.extend(worker.tags.clone());
         tags.insert("Name".into(), worker.name().to_owned());
@@ -150,29 +140,25 @@ impl Fleet {
             tags,
             detailed_monitoring: launch.detailed_monitoring,
         };
-        let instance = match self.cloud.launch(&request).await {
+        let instance = match self.ctx.cloud.launch(&request).await {
             Ok(instance) => instance,
             Err(error) if error.is_retryable() => return Err(error.into()),
             Err(error) => {
-                update::<Worker, _>(
-                    self.store.as_ref(),
-                    worker.id,
-                    fence,
-                    self.clock.now(),
-                    |w, now| {
+                self.ctx
+                    .update::<Worker, _>(worker.id, fence, |w, now| {
                         w.observe_lifecycle(
                             LifecycleState::Failed,
                             None,
                             Some(error.to_string()),
                             now,
                         )
-                    },
-                )
-                .await?;
+                    })
+                    .await?;
                 return Err(error.into());
             }
         };
         let ami = self
+            .ctx
             .cloud
             .describe_images(&worker.region, std::slice::from_ref(&instance.image_id))
             .await
@@ -185,12 +171,8 @@ impl Fleet {
                 created_at: image.created_at,
             });
         let detailed = request.detailed_monitoring;
-        update::<Worker, _>(
-            self.store.as_ref(),
-            worker.id,
-            fence,
-            self.clock.now(),
-            |w, now| {
+        self.ctx
+            .update::<Worker, _>(worker.id, fence, |w, now| {
                 let mut events = w.assign_instance(
                     instance.instance_id.clone(),
                     ami.clone(),
@@ -208,15 +190,14 @@ impl Fleet {
                     events.extend(w.mark_detailed_monitoring(now)?);
                 }
                 Ok(events)
-            },
-        )
-        .await?;
+            })
+            .await?;
         Ok(ReconcileOutcome::RequeueAfter(POLL_BOOT_SECONDS))
     }
 
     /// Writes what describe said about the instance (a missing instance has been
     /// gone long enough for EC2 to forget it: terminated).
-    pub(crate) async fn record_observation(
+    async fn record_observation(
         &self,
         worker: &Worker,
         observed: Option<&Instance>,
@@ -230,12 +211,8 @@ impl Fleet {
             ),
             None => (LifecycleState::Terminated, None, None),
         };
-        update::<Worker, _>(
-            self.store.as_ref(),
-            worker.id,
-            fence,
-            self.clock.now(),
-            |w, now| {
+        self.ctx
+            .update::<Worker, _>(worker.id, fence, |w, now| {
                 let mut events = Vec::new();
                 if let Some(network) = &network {
                     events.extend(w.observe_network(network.clone(), now)?);
@@ -244,9 +221,8 @@ impl Fleet {
                     events.extend(w.observe_lifecycle(state, raw.clone(), None, now)?);
                 }
                 Ok(events)
-            },
-        )
-        .await
+            })
+            .await
     }
 
     async fn act_on(&self, worker: &Worker) -> Result<ReconcileOutcome, CoreError> {
@@ -263,18 +239,18 @@ impl Fleet {
                 Ok(ReconcileOutcome::RequeueAfter(POLL_TRANSITION_SECONDS))
             }
             (DesiredStatus::Terminated, _) => {
-                self.cloud.terminate(region, ids).await?;
+                self.ctx.cloud.terminate(region, ids).await?;
                 Ok(ReconcileOutcome::RequeueAfter(POLL_TRANSITION_SECONDS))
             }
             (DesiredStatus::Running, Running) | (DesiredStatus::Stopped, Stopped) => {
                 Ok(ReconcileOutcome::Done)
             }
             (DesiredStatus::Running, Stopped) => {
-                self.cloud.start(region, ids).await?;
+                self.ctx.cloud.start(region, ids).await?;
                 Ok(ReconcileOutcome::RequeueAfter(POLL_BOOT_SECONDS))
             }
             (DesiredStatus::Stopped, Running) => {
-                self.cloud.stop(region, ids).await?;
+                self.ctx.cloud.stop(region, ids).await?;
                 Ok(ReconcileOutcome::RequeueAfter(POLL_TRANSITION_SECONDS))
             }
             (DesiredStatus::Running, Provisioning) => {
@@ -288,6 +264,16 @@ impl Fleet {
     }
 }
 
+/// True when the worker's desired state is reached.
+pub(crate) fn is_converged(worker: &Worker) -> bool {
+    worker
+        .spec
+        .desired_status
+        .is_satisfied_by(worker.status.lifecycle)
+        || (worker.spec.desired_status == DesiredStatus::Stopped && worker.instance_id.is_none())
+}
+
+/// Where the instance answers, as EC2 and its endpoint tag say.
 pub(crate) fn network_of(instance: &Instance) -> Network {
     Network {
         endpoint: instance

@@ -2,7 +2,10 @@
 //! activated and deactivated. A new version is a new record; lablets keep
 //! pointing at the version they were made from.
 
-use super::Fleet;
+use std::sync::Arc;
+
+use super::context::{found, Context};
+use super::persist::CONFLICT_RETRIES;
 use crate::definition::{LabletDefinition, NewDefinition};
 use crate::error::CoreError;
 use crate::event::{DomainEvent, EventPayload, ResourceKind, Subject};
@@ -17,19 +20,30 @@ fn subject(id: DefinitionId) -> Subject {
     }
 }
 
-impl Fleet {
+/// Lablet definitions.
+#[derive(Clone)]
+pub(crate) struct Definitions {
+    ctx: Arc<Context>,
+}
+
+impl Definitions {
+    pub(crate) fn new(ctx: Arc<Context>) -> Self {
+        Self { ctx }
+    }
+
     /// Creates a definition (or a new version of one). The topology must be valid
     /// CML YAML; the node count comes from it. A version must be newer than every
     /// stored version of the same name.
-    pub async fn create_definition(
+    pub(crate) async fn create(
         &self,
         mut input: NewDefinition,
     ) -> Result<LabletDefinition, CoreError> {
         let summary =
-            validate_topology_within(&input.topology_yaml, &self.settings.topology_limits)
+            validate_topology_within(&input.topology_yaml, &self.ctx.settings.topology_limits)
                 .map_err(|e| CoreError::validation("topology_yaml", e.to_string()))?;
         input.needs.nodes = summary.nodes;
         let existing = self
+            .ctx
             .store
             .list_definitions(&DefinitionFilter {
                 name: Some(input.name.clone()),
@@ -47,7 +61,7 @@ impl Fleet {
                 ));
             }
         }
-        let now = self.clock.now();
+        let now = self.ctx.now();
         let mut definition = LabletDefinition::new(DefinitionId::new(), input, now)?;
         let event = DomainEvent::new(
             subject(definition.id),
@@ -57,6 +71,7 @@ impl Fleet {
             now,
         );
         let receipt = self
+            .ctx
             .store
             .commit(
                 ChangeSet::new()
@@ -69,36 +84,30 @@ impl Fleet {
     }
 
     /// A definition by id.
-    pub async fn get_definition(&self, id: DefinitionId) -> Result<LabletDefinition, CoreError> {
-        self.store
-            .get_definition(id)
-            .await?
-            .ok_or_else(|| CoreError::NotFound {
-                kind: "definition",
-                id: id.to_string(),
-            })
+    pub(crate) async fn get(&self, id: DefinitionId) -> Result<LabletDefinition, CoreError> {
+        found(self.ctx.store.get_definition(id).await?, "definition", id)
     }
 
     /// Definitions passing the filter.
-    pub async fn list_definitions(
+    pub(crate) async fn list(
         &self,
         filter: &DefinitionFilter,
     ) -> Result<Vec<LabletDefinition>, CoreError> {
-        Ok(self.store.list_definitions(filter).await?)
+        Ok(self.ctx.store.list_definitions(filter).await?)
     }
 
     /// Activates or deactivates a definition; inactive ones accept no new lablets.
-    pub async fn set_definition_active(
+    pub(crate) async fn set_active(
         &self,
         id: DefinitionId,
         active: bool,
     ) -> Result<LabletDefinition, CoreError> {
-        for _ in 0..super::persist::CONFLICT_RETRIES {
-            let mut definition = self.get_definition(id).await?;
+        for _ in 0..CONFLICT_RETRIES {
+            let mut definition = self.get(id).await?;
             if definition.active == active {
                 return Ok(definition);
             }
-            let now = self.clock.now();
+            let now = self.ctx.now();
             definition.active = active;
             definition.meta.updated_at = now;
             let event = DomainEvent::new(
@@ -107,6 +116,7 @@ impl Fleet {
                 now,
             );
             match self
+                .ctx
                 .store
                 .commit(
                     ChangeSet::new()

@@ -1,12 +1,15 @@
-//! Driving the engine through virtual time: run what is due, then jump the clock to
-//! the next due instant. Simulations, tests and the Python `advance()` use this;
-//! the server runs the same steps on the real clock.
+//! Driving the engine: take over after winning the lease, step (follow the log,
+//! run due jobs and due reconciles), and run through virtual time by jumping the
+//! clock to the next due instant — simulations, tests and the Python `advance()`
+//! do that; the server runs the same steps on the real clock. Also single passes
+//! of engine parts, for tests, benches and smoke runs.
 
-use super::Fleet;
+use super::{Fleet, ScalingReport, SweepReport};
 use crate::error::CoreError;
-use crate::ports::store::Fence;
+use crate::ids::{LabletId, WorkerId};
+use crate::ports::store::{CompactionReport, Fence};
 use crate::ports::VirtualClock;
-use crate::runtime::JobRunner;
+use crate::runtime::{JobRunner, ReconcileOutcome};
 use crate::time::Timestamp;
 
 /// Steps at one instant before giving up: a controller that keeps asking to run
@@ -22,9 +25,7 @@ impl Fleet {
     /// attempted even when one fails (the first error is returned). Returns how many
     /// workers and lablets were queued.
     pub async fn take_over(&self) -> Result<(usize, usize), CoreError> {
-        let workers = self.enqueue_unconverged().await;
-        let lablets = self.enqueue_open_lablets().await;
-        Ok((workers?, lablets?))
+        self.log_watch.resync().await
     }
 
     /// Follows the event log (and resyncs when due), then runs due jobs and due
@@ -34,18 +35,25 @@ impl Fleet {
         runner: &JobRunner,
         fence: Option<&Fence>,
     ) -> Result<Option<Timestamp>, CoreError> {
-        let log = self.follow_log().await?;
-        if log.bookings > 0 && runner.is_registered(super::SCHEDULER_JOB) {
+        let log = self.log_watch.follow().await?;
+        // A resync (a new leader's first look among them) starts past the events of
+        // bookings the previous leader may have left unplaced: the scheduler looks
+        // at once rather than at its next interval.
+        if (log.bookings > 0 || log.resynced) && runner.is_registered(super::SCHEDULER_JOB) {
             runner.trigger(super::SCHEDULER_JOB).await?;
         }
         runner.run_due(fence).await?;
-        self.reconcile_due(fence, RECONCILE_BATCH).await;
-        self.reconcile_lablets_due(fence, RECONCILE_BATCH).await;
+        self.worker_controller
+            .reconcile_due(fence, RECONCILE_BATCH)
+            .await;
+        self.lablet_controller
+            .reconcile_due(fence, RECONCILE_BATCH)
+            .await;
         let next = [
             runner.next_due().await?,
-            self.next_resync_at(),
-            self.next_reconcile_at(),
-            self.next_lablet_reconcile_at(),
+            self.log_watch.next_resync_at(),
+            self.worker_controller.next_due(),
+            self.lablet_controller.next_due(),
         ];
         Ok(next.into_iter().flatten().min())
     }
@@ -59,10 +67,10 @@ impl Fleet {
         until: Timestamp,
     ) -> Result<(), CoreError> {
         let mut steps_here = 0;
-        let mut here = self.clock.now();
+        let mut here = self.context.now();
         loop {
             let next = self.step(runner, fence).await?;
-            let now = self.clock.now();
+            let now = self.context.now();
             if now != here {
                 here = now;
                 steps_here = 0;
@@ -81,9 +89,50 @@ impl Fleet {
                     return Ok(());
                 }
             }
-            if self.clock.now() > until {
+            if self.context.now() > until {
                 return Ok(());
             }
         }
+    }
+
+    /// Queues the lablet controller for `id` at `at` (a booking made outside
+    /// [`Fleet::create_lablet`], as simulations do).
+    pub fn nudge_lablet_at(&self, id: LabletId, at: Timestamp) {
+        self.context.nudge_lablet_at(id, at);
+    }
+
+    /// Forgets the event-log position, so the next step resyncs: what a process
+    /// does when it stops leading (another leader moves on meanwhile).
+    pub fn forget_log_position(&self) {
+        self.log_watch.forget_position();
+    }
+
+    // One pass of an engine part, outside the step (tests, benches, smoke runs).
+
+    /// Sweeps every worker that is due.
+    pub async fn sweep(&self, fence: Option<&Fence>) -> Result<SweepReport, CoreError> {
+        self.monitor.sweep(fence).await
+    }
+
+    /// One pass of the worker controller for `id`.
+    pub async fn reconcile_worker(
+        &self,
+        id: WorkerId,
+        fence: Option<&Fence>,
+    ) -> Result<ReconcileOutcome, CoreError> {
+        self.worker_controller.reconcile(id, fence).await
+    }
+
+    /// One autoscaler pass. Its pacing is read from the key-value store first and
+    /// written back when the pass changed it, even when the pass failed halfway
+    /// (what it did by then counts for the cooldowns).
+    pub async fn autoscale(&self, fence: Option<&Fence>) -> Result<ScalingReport, CoreError> {
+        self.autoscaler.autoscale(fence).await
+    }
+
+    /// Compacts the event log down to the retention settings; returns what the
+    /// last store call reported, its counts summed over the calls.
+    pub async fn retain_event_log(&self) -> Result<CompactionReport, CoreError> {
+        self.log_retention.retain_event_log().await
     }
 }

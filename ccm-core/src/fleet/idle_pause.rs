@@ -1,21 +1,62 @@
-//! Acting on idle verdicts: pause (stop) every worker whose verdict says so.
+//! Acting on idle verdicts: pause (stop) every worker whose verdict says so, and
+//! explain the verdict of one.
 
-use super::idle::{idle_status, IdleVerdict};
-use super::persist::update;
-use super::Fleet;
+use std::sync::Arc;
+
+use super::context::Context;
+use super::idle::{idle_status, IdleStatus, IdleVerdict};
 use crate::error::CoreError;
 use crate::ids::WorkerId;
-use crate::ports::store::{Fence, WorkerFilter};
+use crate::lablet::LabletPhase;
+use crate::ports::store::{Fence, LabletFilter, WorkerFilter};
 use crate::worker::{DesiredStatus, LifecycleState, PauseReason, Worker};
 
-impl Fleet {
+/// Idle pause: the idle-check job and the verdict it acts on.
+#[derive(Clone)]
+pub(crate) struct IdlePause {
+    ctx: Arc<Context>,
+}
+
+impl IdlePause {
+    pub(crate) fn new(ctx: Arc<Context>) -> Self {
+        Self { ctx }
+    }
+
+    /// Why the worker is or is not eligible for an idle pause, and when it would be paused.
+    pub(crate) async fn status(&self, id: WorkerId) -> Result<IdleStatus, CoreError> {
+        let worker = self.ctx.worker(id).await?;
+        let running = self.lablets_on(id).await?;
+        Ok(idle_status(&worker, running, self.ctx.now()))
+    }
+
+    /// Lablets holding the worker (bound and not finished).
+    async fn lablets_on(&self, id: WorkerId) -> Result<u32, CoreError> {
+        let lablets = self
+            .ctx
+            .store
+            .list_lablets(&LabletFilter {
+                phases: vec![
+                    LabletPhase::Scheduled,
+                    LabletPhase::Instantiating,
+                    LabletPhase::Ready,
+                    LabletPhase::Running,
+                    LabletPhase::Stopping,
+                ],
+                worker_id: Some(id),
+                ..LabletFilter::default()
+            })
+            .await?;
+        Ok(u32::try_from(lablets.len()).unwrap_or(u32::MAX))
+    }
+
     /// Stops every running worker that has been idle past its timeout (and is not
     /// snoozed, in use, or excluded). Returns the workers paused.
-    pub async fn pause_idle_workers(
+    pub(crate) async fn pause_idle_workers(
         &self,
         fence: Option<&Fence>,
     ) -> Result<Vec<WorkerId>, CoreError> {
         let workers = self
+            .ctx
             .store
             .list_workers(&WorkerFilter {
                 lifecycle: vec![LifecycleState::Running],
@@ -25,8 +66,9 @@ impl Fleet {
         let mut paused = Vec::new();
         // With autoscaling on, idle workers up to the warm pool (or the minimum) are
         // kept on purpose: they are idle by design.
-        let keep = if self.settings.autoscaler.enabled {
+        let keep = if self.ctx.settings.autoscaler.enabled {
             let warm = self
+                .ctx
                 .store
                 .list_definitions(&crate::ports::store::DefinitionFilter {
                     name: None,
@@ -37,7 +79,7 @@ impl Fleet {
                 .map(|d| d.warm_pool_depth)
                 .max()
                 .unwrap_or(0);
-            warm.max(self.settings.autoscaler.min_running_workers) as usize
+            warm.max(self.ctx.settings.autoscaler.min_running_workers) as usize
         } else {
             0
         };
@@ -52,24 +94,27 @@ impl Fleet {
             if worker.spec.desired_status != DesiredStatus::Running || !worker.spec.idle.enabled {
                 continue;
             }
-            let running = self.running_lablets_on(worker.id).await?;
-            let now = self.clock.now();
+            let running = self.lablets_on(worker.id).await?;
+            let now = self.ctx.now();
             if !matches!(
                 idle_status(&worker, running, now).verdict,
                 IdleVerdict::PauseNow { .. }
             ) {
                 continue;
             }
-            update::<Worker, _>(self.store.as_ref(), worker.id, fence, now, |w, now| {
-                // Re-check on the fresh copy: activity may have landed meanwhile.
-                match idle_status(w, running, now).verdict {
-                    IdleVerdict::PauseNow { .. } => w.request_stop(PauseReason::IdleTimeout, now),
-                    _ => Ok(Vec::new()),
-                }
-            })
-            .await?;
+            self.ctx
+                .update::<Worker, _>(worker.id, fence, |w, now| {
+                    // Re-check on the fresh copy: activity may have landed meanwhile.
+                    match idle_status(w, running, now).verdict {
+                        IdleVerdict::PauseNow { .. } => {
+                            w.request_stop(PauseReason::IdleTimeout, now)
+                        }
+                        _ => Ok(Vec::new()),
+                    }
+                })
+                .await?;
             tracing::info!(worker = %worker.id, name = worker.name(), "pausing idle worker");
-            self.nudge(worker.id);
+            self.ctx.nudge_worker(worker.id);
             paused.push(worker.id);
             still_running -= 1;
         }

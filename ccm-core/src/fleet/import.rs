@@ -2,10 +2,12 @@
 //! AMI id or name pattern (bulk import and the auto-import job).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::Fleet;
+use super::context::Context;
+use super::controller::network_of;
 use crate::error::CoreError;
 use crate::ids::{ImageId, InstanceId, Region, WorkerId};
 use crate::ports::cloud::{DiscoveryFilter, Instance};
@@ -13,7 +15,7 @@ use crate::ports::store::{ChangeSet, WorkerFilter};
 use crate::worker::aggregate::ImportedInstance;
 use crate::worker::{AmiInfo, LifecycleState, Worker};
 
-/// Input to [`Fleet::import_matching`]: at least one of the image criteria.
+/// Input to [`Fleet::import_matching`](super::Fleet::import_matching): at least one of the image criteria.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportMatching {
     /// Region to search.
@@ -49,9 +51,20 @@ pub struct ImportReport {
     pub skipped: Vec<ImportSkip>,
 }
 
-impl Fleet {
+/// Adopting existing instances as workers.
+#[derive(Clone)]
+pub(crate) struct Imports {
+    ctx: Arc<Context>,
+}
+
+impl Imports {
+    pub(crate) fn new(ctx: Arc<Context>) -> Self {
+        Self { ctx }
+    }
+
     async fn known_instances(&self) -> Result<BTreeMap<InstanceId, WorkerId>, CoreError> {
         let workers = self
+            .ctx
             .store
             .list_workers(&WorkerFilter {
                 include_terminated: true,
@@ -71,7 +84,7 @@ impl Fleet {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        match self.cloud.describe_images(region, &unique).await {
+        match self.ctx.cloud.describe_images(region, &unique).await {
             Ok(images) => images
                 .into_iter()
                 .map(|i| {
@@ -104,14 +117,14 @@ impl Fleet {
         let name = name
             .or_else(|| instance.tags.get("Name").cloned())
             .unwrap_or_else(|| instance.instance_id.to_string());
-        let mut input = self.worker_defaults(
+        let mut input = self.ctx.settings.new_worker(
             name,
             instance.region.clone(),
             instance.instance_type.clone(),
         );
         input.tags = instance.tags.clone();
         input.created_by = by;
-        let network = super::controller::network_of(instance);
+        let network = network_of(instance);
         let (mut worker, event) = Worker::import(
             WorkerId::new(),
             input,
@@ -127,14 +140,14 @@ impl Fleet {
                 ec2_state: instance.state.clone(),
                 launched_at: instance.launched_at,
             },
-            self.clock.now(),
+            self.ctx.now(),
         );
         worker.status.detailed_monitoring = instance.detailed_monitoring;
         (worker, event)
     }
 
     /// Imports one instance by id. Refuses an instance that is already a worker.
-    pub async fn import_instance(
+    pub(crate) async fn import_instance(
         &self,
         region: Region,
         instance_id: InstanceId,
@@ -151,6 +164,7 @@ impl Fleet {
             ));
         }
         let instance = self
+            .ctx
             .cloud
             .describe(&region, std::slice::from_ref(&instance_id))
             .await?
@@ -166,17 +180,21 @@ impl Fleet {
         let (mut worker, event) =
             self.worker_from_instance(&instance, amis.remove(&instance.image_id), name, by);
         let receipt = self
+            .ctx
             .store
             .commit(ChangeSet::new().put_worker(worker.clone()).events([event]))
             .await?;
         worker.meta.version = receipt.versions.first().copied().unwrap_or(1);
-        self.nudge(worker.id);
+        self.ctx.nudge_worker(worker.id);
         Ok(worker)
     }
 
     /// Imports every instance matching the criteria that is not a worker yet,
     /// reporting what was imported and what was skipped with reasons.
-    pub async fn import_matching(&self, input: ImportMatching) -> Result<ImportReport, CoreError> {
+    pub(crate) async fn import_matching(
+        &self,
+        input: ImportMatching,
+    ) -> Result<ImportReport, CoreError> {
         if input.image_id.is_none() && input.image_name_pattern.is_none() {
             return Err(CoreError::validation(
                 "image",
@@ -189,7 +207,7 @@ impl Fleet {
             tags: input.tags.clone(),
             include_terminated: true,
         };
-        let instances = self.cloud.discover(&input.region, &filter).await?;
+        let instances = self.ctx.cloud.discover(&input.region, &filter).await?;
         let known = self.known_instances().await?;
         let images: Vec<ImageId> = instances.iter().map(|i| i.image_id.clone()).collect();
         let amis = self.ami_details(&input.region, &images).await;
@@ -227,13 +245,13 @@ impl Fleet {
             report.imported.push(worker);
         }
         if !changes.is_empty() {
-            let receipt = self.store.commit(changes).await?;
+            let receipt = self.ctx.store.commit(changes).await?;
             for (worker, version) in report.imported.iter_mut().zip(receipt.versions) {
                 worker.meta.version = version;
             }
         }
         for worker in &report.imported {
-            self.nudge(worker.id);
+            self.ctx.nudge_worker(worker.id);
         }
         Ok(report)
     }

@@ -6,20 +6,30 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::autoscaler::Autoscaler;
+use super::idle_pause::IdlePause;
+use super::import::Imports;
+use super::labs::Labs;
+use super::monitor::Monitor;
+use super::scheduler::Scheduler;
+use super::settings::AutoImportSettings;
 use super::{Fleet, ImportMatching, AUTO_IMPORT_JOB, IDLE_JOB, LABS_SYNC_JOB, SWEEP_JOB};
 use crate::error::CoreError;
 use crate::job::JobSchedule;
 use crate::runtime::{Job, JobContext, JobRunner};
 
-struct Sweep(Arc<Fleet>);
-struct LabsSync(Arc<Fleet>);
-struct IdleCheck(Arc<Fleet>);
-struct AutoImport(Arc<Fleet>);
-struct Scheduler(Arc<Fleet>);
-struct Autoscaler(Arc<Fleet>);
+struct Sweep(Monitor);
+struct LabsSync(Labs);
+struct IdleCheck(IdlePause);
+struct AutoImport {
+    imports: Imports,
+    settings: AutoImportSettings,
+}
+struct Scheduling(Scheduler);
+struct Autoscaling(Autoscaler);
 
 #[async_trait]
-impl Job for Scheduler {
+impl Job for Scheduling {
     async fn run(&self, ctx: &JobContext) -> Result<(), String> {
         let report = self
             .0
@@ -39,7 +49,7 @@ impl Job for Scheduler {
 }
 
 #[async_trait]
-impl Job for Autoscaler {
+impl Job for Autoscaling {
     async fn run(&self, ctx: &JobContext) -> Result<(), String> {
         self.0
             .autoscale(ctx.fence.as_ref())
@@ -70,7 +80,7 @@ impl Job for Sweep {
 impl Job for LabsSync {
     async fn run(&self, ctx: &JobContext) -> Result<(), String> {
         self.0
-            .sync_all_labs(ctx.fence.as_ref())
+            .sync_all(ctx.fence.as_ref())
             .await
             .map(|_| ())
             .map_err(|e| e.to_string())
@@ -91,7 +101,7 @@ impl Job for IdleCheck {
 #[async_trait]
 impl Job for AutoImport {
     async fn run(&self, _ctx: &JobContext) -> Result<(), String> {
-        let settings = &self.0.settings.auto_import;
+        let settings = &self.settings;
         let mut errors = Vec::new();
         for region in &settings.regions {
             let input = ImportMatching {
@@ -101,7 +111,7 @@ impl Job for AutoImport {
                 tags: Default::default(),
                 by: Some("auto-import".into()),
             };
-            match self.0.import_matching(input).await {
+            match self.imports.import_matching(input).await {
                 Ok(report) => tracing::info!(
                     %region,
                     imported = report.imported.len(),
@@ -123,8 +133,10 @@ impl Fleet {
     /// Registers the fleet's recurrent jobs on `runner`. The sweep runs at the
     /// shortest monitoring interval in force so per-worker overrides are honoured;
     /// each run only observes the workers that are due.
-    pub async fn register_jobs(self: &Arc<Self>, runner: &mut JobRunner) -> Result<(), CoreError> {
+    pub async fn register_jobs(&self, runner: &mut JobRunner) -> Result<(), CoreError> {
+        let settings = &self.context.settings;
         let overrides = self
+            .context
             .store
             .list_workers(&Default::default())
             .await?
@@ -132,8 +144,8 @@ impl Fleet {
             .filter_map(|w| w.spec.monitoring_interval_seconds)
             .min();
         let sweep_every = overrides
-            .map_or(self.settings.monitoring_interval_seconds, |o| {
-                o.min(self.settings.monitoring_interval_seconds)
+            .map_or(settings.monitoring_interval_seconds, |o| {
+                o.min(settings.monitoring_interval_seconds)
             })
             .max(1);
         runner
@@ -142,7 +154,7 @@ impl Fleet {
                 JobSchedule::Every {
                     seconds: u64::from(sweep_every),
                 },
-                Arc::new(Sweep(self.clone())),
+                Arc::new(Sweep(self.monitor.clone())),
             )
             .await?;
         runner
@@ -151,55 +163,58 @@ impl Fleet {
                 JobSchedule::Every {
                     seconds: super::log_retention::LOG_RETENTION_INTERVAL_SECONDS,
                 },
-                Arc::new(super::log_retention::LogRetention(self.clone())),
+                Arc::new(self.log_retention.clone()),
             )
             .await?;
         runner
             .register(
                 LABS_SYNC_JOB,
                 JobSchedule::Every {
-                    seconds: u64::from(self.settings.labs_sync_interval_seconds.max(1)),
+                    seconds: u64::from(settings.labs_sync_interval_seconds.max(1)),
                 },
-                Arc::new(LabsSync(self.clone())),
+                Arc::new(LabsSync(self.labs.clone())),
             )
             .await?;
         runner
             .register(
                 IDLE_JOB,
                 JobSchedule::Every {
-                    seconds: u64::from(self.settings.idle_check_interval_seconds.max(1)),
+                    seconds: u64::from(settings.idle_check_interval_seconds.max(1)),
                 },
-                Arc::new(IdleCheck(self.clone())),
+                Arc::new(IdleCheck(self.idle_pause.clone())),
             )
             .await?;
         runner
             .register(
                 super::SCHEDULER_JOB,
                 JobSchedule::Every {
-                    seconds: u64::from(self.settings.lablets.scheduler_interval_seconds.max(1)),
+                    seconds: u64::from(settings.lablets.scheduler_interval_seconds.max(1)),
                 },
-                Arc::new(Scheduler(self.clone())),
+                Arc::new(Scheduling(self.scheduler.clone())),
             )
             .await?;
-        if self.settings.autoscaler.enabled {
+        if settings.autoscaler.enabled {
             runner
                 .register(
                     super::AUTOSCALER_JOB,
                     JobSchedule::Every {
-                        seconds: u64::from(self.settings.autoscaler.interval_seconds.max(1)),
+                        seconds: u64::from(settings.autoscaler.interval_seconds.max(1)),
                     },
-                    Arc::new(Autoscaler(self.clone())),
+                    Arc::new(Autoscaling(self.autoscaler.clone())),
                 )
                 .await?;
         }
-        if self.settings.auto_import.enabled {
+        if settings.auto_import.enabled {
             runner
                 .register(
                     AUTO_IMPORT_JOB,
                     JobSchedule::Every {
-                        seconds: u64::from(self.settings.auto_import.interval_seconds.max(1)),
+                        seconds: u64::from(settings.auto_import.interval_seconds.max(1)),
                     },
-                    Arc::new(AutoImport(self.clone())),
+                    Arc::new(AutoImport {
+                        imports: self.imports.clone(),
+                        settings: settings.auto_import.clone(),
+                    }),
                 )
                 .await?;
         }

@@ -3,12 +3,14 @@
 //! says when to look again. Every step is safe to repeat after a crash: the lab's
 //! title carries the lablet id so a retried import finds the lab instead of
 //! importing twice, teardown tolerates a lab that is already gone, and capacity is
-//! released on every path out (finished, failed, expired, cancelled).
+//! released on every path out (finished, failed, expired, cancelled). It runs on
+//! the generic [`crate::runtime::Controller`], like the worker controller.
 
-use futures_util::stream::{self, StreamExt};
+use std::sync::Arc;
 
-use super::persist::update;
-use super::Fleet;
+use super::context::{found, Context};
+use super::definitions::Definitions;
+use super::persist::CONFLICT_RETRIES;
 use crate::error::CoreError;
 use crate::ids::{CmlLabId, LabletId};
 use crate::lablet::{Lablet, LabletPhase};
@@ -37,51 +39,63 @@ enum WorkerStanding {
     Lost(String),
 }
 
-impl Fleet {
-    /// Reconciles every lablet whose turn has come, at most `limit` of them.
-    pub async fn reconcile_lablets_due(&self, fence: Option<&Fence>, limit: usize) -> usize {
-        let now = self.clock.now();
-        let due = super::locked(&self.lablet_queue, |q| q.take_due(now, limit));
-        let count = due.len();
-        let results: Vec<(LabletId, ReconcileOutcome)> = stream::iter(due)
-            .map(|id| async move {
-                let outcome = match self.reconcile_lablet(id, fence).await {
-                    Ok(outcome) => outcome,
-                    Err(error) => {
-                        tracing::warn!(lablet = %id, %error, "lablet reconcile failed");
-                        ReconcileOutcome::Failed(error.to_string())
-                    }
-                };
-                (id, outcome)
-            })
-            .buffer_unordered(self.settings.cml_concurrency.max(1))
-            .collect()
-            .await;
-        let now = self.clock.now();
-        super::locked(&self.lablet_queue, |q| {
-            for (id, outcome) in &results {
-                q.finish(id, outcome, now);
-            }
-        });
-        count
+/// The lablet controller, run on the lablet queue of the [`Context`].
+#[derive(Clone)]
+pub(crate) struct LabletController {
+    ctx: Arc<Context>,
+    definitions: Definitions,
+}
+
+impl LabletController {
+    pub(crate) fn new(ctx: Arc<Context>, definitions: Definitions) -> Self {
+        Self { ctx, definitions }
     }
 
-    /// When the lablet controller next wants to run.
-    pub fn next_lablet_reconcile_at(&self) -> Option<Timestamp> {
-        super::locked(&self.lablet_queue, |q| q.next_due())
+    /// Reconciles every lablet whose turn has come, at most `limit` of them.
+    /// Returns how many ran.
+    pub(crate) async fn reconcile_due(&self, fence: Option<&Fence>, limit: usize) -> usize {
+        self.ctx
+            .lablet_queue
+            .run_due(limit, |id| self.reconcile(id, fence))
+            .await
+    }
+
+    /// When the controller next wants to run, if anything is queued.
+    pub(crate) fn next_due(&self) -> Option<Timestamp> {
+        self.ctx.lablet_queue.next_due()
+    }
+
+    /// Queues every unfinished lablet (at start-up and after a leadership change,
+    /// since the in-memory queue starts empty).
+    pub(crate) async fn enqueue_open(&self) -> Result<usize, CoreError> {
+        let lablets = self.ctx.store.list_lablets(&Default::default()).await?;
+        let mut queued = 0;
+        for lablet in lablets {
+            let done = lablet.status.phase == LabletPhase::Terminated
+                && lablet.meta.deletion_timestamp.is_none();
+            if !done {
+                self.ctx.nudge_lablet(lablet.id);
+                queued += 1;
+            }
+        }
+        Ok(queued)
+    }
+
+    async fn lablet(&self, id: LabletId) -> Result<Lablet, CoreError> {
+        found(self.ctx.store.get_lablet(id).await?, "lablet", id)
     }
 
     async fn standing(&self, lablet: &Lablet) -> Result<WorkerStanding, CoreError> {
         let Some(worker_id) = lablet.status.worker_id else {
             return Ok(WorkerStanding::Lost("no worker bound".into()));
         };
-        let Some(worker) = self.store.get_worker(worker_id).await? else {
+        let Some(worker) = self.ctx.store.get_worker(worker_id).await? else {
             return Ok(WorkerStanding::Lost(format!(
                 "worker {worker_id} was deleted"
             )));
         };
         if worker.can_host_labs() {
-            return Ok(match self.endpoint(&worker) {
+            return Ok(match self.ctx.endpoint(&worker) {
                 Some(ep) => WorkerStanding::Ready(ep),
                 None => WorkerStanding::Coming,
             });
@@ -117,14 +131,11 @@ impl Fleet {
         reason: &str,
         fence: Option<&Fence>,
     ) -> Result<Lablet, CoreError> {
-        update::<Lablet, _>(
-            self.store.as_ref(),
-            id,
-            fence,
-            self.clock.now(),
-            |l, now| l.transition(to, Some(reason.to_owned()), now),
-        )
-        .await
+        self.ctx
+            .update::<Lablet, _>(id, fence, |l, now| {
+                l.transition(to, Some(reason.to_owned()), now)
+            })
+            .await
     }
 
     /// Gives the lablet's capacity back and (optionally) moves it, in one commit.
@@ -136,16 +147,16 @@ impl Fleet {
         reason: &str,
         fence: Option<&Fence>,
     ) -> Result<(), CoreError> {
-        for _ in 0..super::persist::CONFLICT_RETRIES {
-            let now = self.clock.now();
-            let Some(mut fresh) = self.store.get_lablet(lablet.id).await? else {
+        for _ in 0..CONFLICT_RETRIES {
+            let now = self.ctx.now();
+            let Some(mut fresh) = self.ctx.store.get_lablet(lablet.id).await? else {
                 return Ok(());
             };
             let mut changes = ChangeSet::new();
             changes.fence = fence.cloned();
             let mut events = Vec::new();
             if let Some(worker_id) = fresh.status.worker_id {
-                if let Some(mut worker) = self.store.get_worker(worker_id).await? {
+                if let Some(mut worker) = self.ctx.store.get_worker(worker_id).await? {
                     let released = worker.release(fresh.id, now)?;
                     if !released.is_empty() {
                         events.extend(released);
@@ -160,7 +171,7 @@ impl Fleet {
                 events.extend(fresh.transition(to, Some(reason.to_owned()), now)?);
             }
             changes = changes.put_lablet(fresh).events(events);
-            match self.store.commit(changes).await {
+            match self.ctx.store.commit(changes).await {
                 Ok(_) => return Ok(()),
                 Err(crate::ports::store::StoreError::Conflict { .. }) => continue,
                 Err(other) => return Err(other.into()),
@@ -185,8 +196,8 @@ impl Fleet {
         }
         let title = lab_title(lablet.id);
         let mut found = None;
-        for id in self.cml.list_labs(ep).await? {
-            match self.cml.get_lab(ep, &id).await {
+        for id in self.ctx.cml.list_labs(ep).await? {
+            match self.ctx.cml.get_lab(ep, &id).await {
                 Ok(lab) if lab.title == title => {
                     found = Some(lab.id);
                     break;
@@ -198,21 +209,17 @@ impl Fleet {
         let lab = match found {
             Some(lab) => lab,
             None => {
-                let definition = self.get_definition(lablet.spec.definition_id).await?;
-                self.cml
+                let definition = self.definitions.get(lablet.spec.definition_id).await?;
+                self.ctx
+                    .cml
                     .import_lab(ep, &definition.topology_yaml, Some(&title))
                     .await?
                     .id
             }
         };
-        update::<Lablet, _>(
-            self.store.as_ref(),
-            lablet.id,
-            fence,
-            self.clock.now(),
-            |l, now| l.assign_lab(lab.clone(), now),
-        )
-        .await?;
+        self.ctx
+            .update::<Lablet, _>(lablet.id, fence, |l, now| l.assign_lab(lab.clone(), now))
+            .await?;
         Ok(lab)
     }
 
@@ -222,15 +229,13 @@ impl Fleet {
         error: &CoreError,
         fence: Option<&Fence>,
     ) -> Result<ReconcileOutcome, CoreError> {
-        let updated = update::<Lablet, _>(
-            self.store.as_ref(),
-            lablet.id,
-            fence,
-            self.clock.now(),
-            |l, now| l.record_failure(error.to_string(), now),
-        )
-        .await?;
-        if updated.status.attempts >= self.settings.lablets.max_attempts {
+        let updated = self
+            .ctx
+            .update::<Lablet, _>(lablet.id, fence, |l, now| {
+                l.record_failure(error.to_string(), now)
+            })
+            .await?;
+        if updated.status.attempts >= self.ctx.settings.lablets.max_attempts {
             self.fail(
                 &updated,
                 &format!(
@@ -263,7 +268,7 @@ impl Fleet {
     async fn teardown(&self, lablet: &Lablet, fence: Option<&Fence>) -> Result<(), CoreError> {
         if let Some(lab) = &lablet.status.cml_lab_id {
             match self.standing(lablet).await? {
-                WorkerStanding::Ready(ep) => self.cml.teardown_lab(&ep, lab).await?,
+                WorkerStanding::Ready(ep) => self.ctx.cml.teardown_lab(&ep, lab).await?,
                 WorkerStanding::Lost(_) => {}
                 WorkerStanding::Coming => {
                     return Err(CoreError::validation(
@@ -273,29 +278,24 @@ impl Fleet {
                 }
             }
         }
-        update::<Lablet, _>(
-            self.store.as_ref(),
-            lablet.id,
-            fence,
-            self.clock.now(),
-            |l, now| l.release_lab(now),
-        )
-        .await?;
+        self.ctx
+            .update::<Lablet, _>(lablet.id, fence, |l, now| l.release_lab(now))
+            .await?;
         Ok(())
     }
 
     /// One pass of the lablet controller.
-    pub async fn reconcile_lablet(
+    pub(crate) async fn reconcile(
         &self,
         id: LabletId,
         fence: Option<&Fence>,
     ) -> Result<ReconcileOutcome, CoreError> {
-        let Some(lablet) = self.store.get_lablet(id).await? else {
+        let Some(lablet) = self.ctx.store.get_lablet(id).await? else {
             return Ok(ReconcileOutcome::Done);
         };
-        let now = self.clock.now();
+        let now = self.ctx.now();
         let slot = lablet.spec.timeslot;
-        let settings = &self.settings.lablets;
+        let settings = &self.ctx.settings.lablets;
         let grace_end = plus_seconds(slot.start, i64::from(settings.start_grace_seconds));
         let ending = lablet.spec.cancel_requested || now >= slot.end;
         use LabletPhase::*;
@@ -329,11 +329,10 @@ impl Fleet {
                 match self.standing(&lablet).await? {
                     WorkerStanding::Lost(why) => {
                         // The lab (if any) went with the worker; place again.
-                        update::<Lablet, _>(self.store.as_ref(), id, fence, now, |l, now| {
-                            l.release_lab(now)
-                        })
-                        .await?;
-                        let fresh = self.get_lablet(id).await?;
+                        self.ctx
+                            .update::<Lablet, _>(id, fence, |l, now| l.release_lab(now))
+                            .await?;
+                        let fresh = self.lablet(id).await?;
                         self.release_and_move(&fresh, None, Some(&why), &why, fence)
                             .await?;
                         Ok(ReconcileOutcome::RequeueAfter(1))
@@ -364,11 +363,10 @@ impl Fleet {
                 }
                 if let WorkerStanding::Lost(why) = self.standing(&lablet).await? {
                     // Not started yet: its lab went with the worker; place it again.
-                    update::<Lablet, _>(self.store.as_ref(), id, fence, now, |l, now| {
-                        l.release_lab(now)
-                    })
-                    .await?;
-                    let fresh = self.get_lablet(id).await?;
+                    self.ctx
+                        .update::<Lablet, _>(id, fence, |l, now| l.release_lab(now))
+                        .await?;
+                    let fresh = self.lablet(id).await?;
                     self.release_and_move(&fresh, None, Some(&why), &why, fence)
                         .await?;
                     return Ok(ReconcileOutcome::RequeueAfter(1));
@@ -384,11 +382,10 @@ impl Fleet {
             }
             Running => {
                 if let WorkerStanding::Lost(why) = self.standing(&lablet).await? {
-                    update::<Lablet, _>(self.store.as_ref(), id, fence, now, |l, now| {
-                        l.release_lab(now)
-                    })
-                    .await?;
-                    let fresh = self.get_lablet(id).await?;
+                    self.ctx
+                        .update::<Lablet, _>(id, fence, |l, now| l.release_lab(now))
+                        .await?;
+                    let fresh = self.lablet(id).await?;
                     self.release_and_move(
                         &fresh,
                         Some(Failed),
@@ -414,7 +411,7 @@ impl Fleet {
             }
             Stopping => match self.teardown(&lablet, fence).await {
                 Ok(()) => {
-                    let fresh = self.get_lablet(id).await?;
+                    let fresh = self.lablet(id).await?;
                     self.release_and_move(&fresh, Some(Stopped), None, "lab torn down", fence)
                         .await?;
                     Ok(ReconcileOutcome::RequeueAfter(1))
@@ -447,7 +444,7 @@ impl Fleet {
                         events: Vec::new(),
                         fence: fence.cloned(),
                     };
-                    self.store.commit(changes).await?;
+                    self.ctx.store.commit(changes).await?;
                 }
                 Ok(ReconcileOutcome::Done)
             }
@@ -469,24 +466,25 @@ impl Fleet {
         };
         let attempt = async {
             let lab = self.ensure_lab(&lablet, ep, fence).await?;
-            let state = self.cml.lab_state(ep, &lab).await?;
+            let state = self.ctx.cml.lab_state(ep, &lab).await?;
             if state != crate::lab::LabState::Started {
-                self.cml.start_lab(ep, &lab).await?;
+                self.ctx.cml.start_lab(ep, &lab).await?;
             }
-            Ok::<bool, CoreError>(self.cml.check_if_converged(ep, &lab).await?)
+            Ok::<bool, CoreError>(self.ctx.cml.check_if_converged(ep, &lab).await?)
         };
         match attempt.await {
             Ok(true) => {
                 self.transition(id, LabletPhase::Ready, "lab converged", fence)
                     .await?;
                 if let Some(worker) = lablet.status.worker_id {
-                    self.note_activity(worker, "lablet", format!("lablet {id} ready"), fence)
+                    self.ctx
+                        .note_activity(worker, "lablet", format!("lablet {id} ready"), fence)
                         .await?;
                 }
                 Ok(ReconcileOutcome::RequeueAfter(1))
             }
             Ok(false) => Ok(ReconcileOutcome::RequeueAfter(
-                self.settings.lablets.convergence_poll_seconds.max(1),
+                self.ctx.settings.lablets.convergence_poll_seconds.max(1),
             )),
             Err(error) => self.record_attempt_failure(&lablet, &error, fence).await,
         }

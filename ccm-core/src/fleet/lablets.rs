@@ -1,34 +1,48 @@
 //! Lablet use cases: book, cancel, delete, list. The lablet controller and the
 //! scheduler do the rest.
 
-use super::persist::update;
-use super::Fleet;
+use std::sync::Arc;
+
+use super::context::{found, Context};
+use super::definitions::Definitions;
 use crate::error::CoreError;
 use crate::ids::{DefinitionId, LabletId};
 use crate::lablet::{Lablet, NewLablet};
 use crate::ports::store::{ChangeSet, LabletFilter};
 use crate::time::plus_seconds;
 
-impl Fleet {
+/// The operator's commands on lablets.
+#[derive(Clone)]
+pub(crate) struct Lablets {
+    ctx: Arc<Context>,
+    definitions: Definitions,
+}
+
+impl Lablets {
+    pub(crate) fn new(ctx: Arc<Context>, definitions: Definitions) -> Self {
+        Self { ctx, definitions }
+    }
+
     /// Books a lablet of a definition for an owner and a timeslot.
-    pub async fn create_lablet(
+    pub(crate) async fn create(
         &self,
         definition_id: DefinitionId,
         input: NewLablet,
     ) -> Result<Lablet, CoreError> {
-        let definition = self.get_definition(definition_id).await?;
-        let now = self.clock.now();
+        let definition = self.definitions.get(definition_id).await?;
+        let now = self.ctx.now();
         if input.timeslot.end <= now {
             return Err(CoreError::validation("timeslot", "ends in the past"));
         }
         let (mut lablet, event) = Lablet::create(LabletId::new(), &definition, input, now)?;
         let receipt = self
+            .ctx
             .store
             .commit(ChangeSet::new().put_lablet(lablet.clone()).events([event]))
             .await?;
         lablet.meta.version = receipt.versions.first().copied().unwrap_or(1);
-        let lead = i64::from(self.settings.lablets.lead_time_seconds);
-        self.nudge_lablet_at(
+        let lead = i64::from(self.ctx.settings.lablets.lead_time_seconds);
+        self.ctx.nudge_lablet_at(
             lablet.id,
             plus_seconds(lablet.spec.timeslot.start, -lead).max(now),
         );
@@ -36,64 +50,40 @@ impl Fleet {
     }
 
     /// A lablet by id.
-    pub async fn get_lablet(&self, id: LabletId) -> Result<Lablet, CoreError> {
-        self.store
-            .get_lablet(id)
-            .await?
-            .ok_or_else(|| CoreError::NotFound {
-                kind: "lablet",
-                id: id.to_string(),
-            })
+    pub(crate) async fn get(&self, id: LabletId) -> Result<Lablet, CoreError> {
+        found(self.ctx.store.get_lablet(id).await?, "lablet", id)
     }
 
     /// Lablets passing the filter, by timeslot start.
-    pub async fn list_lablets(&self, filter: &LabletFilter) -> Result<Vec<Lablet>, CoreError> {
-        Ok(self.store.list_lablets(filter).await?)
+    pub(crate) async fn list(&self, filter: &LabletFilter) -> Result<Vec<Lablet>, CoreError> {
+        Ok(self.ctx.store.list_lablets(filter).await?)
     }
 
     /// Ends a lablet early: its lab is torn down and its capacity released.
-    pub async fn cancel_lablet(
+    pub(crate) async fn cancel(
         &self,
         id: LabletId,
         by: Option<String>,
     ) -> Result<Lablet, CoreError> {
-        let lablet =
-            update::<Lablet, _>(self.store.as_ref(), id, None, self.clock.now(), |l, now| {
-                l.cancel(by.clone(), now)
-            })
+        let lablet = self
+            .ctx
+            .update::<Lablet, _>(id, None, |l, now| l.cancel(by.clone(), now))
             .await?;
-        self.nudge_lablet(id);
+        self.ctx.nudge_lablet(id);
         Ok(lablet)
     }
 
     /// Cancels a lablet and removes its record once its lab is gone.
-    pub async fn delete_lablet(
+    pub(crate) async fn delete(
         &self,
         id: LabletId,
         by: Option<String>,
     ) -> Result<Lablet, CoreError> {
-        let lablet =
-            update::<Lablet, _>(self.store.as_ref(), id, None, self.clock.now(), |l, now| {
-                l.request_deletion(by.clone(), now)
-            })
+        let lablet = self
+            .ctx
+            .update::<Lablet, _>(id, None, |l, now| l.request_deletion(by.clone(), now))
             .await?;
-        self.nudge_lablet(id);
+        self.ctx.nudge_lablet(id);
         Ok(lablet)
-    }
-
-    /// Queues every unfinished lablet (at start-up and after a leadership change,
-    /// since the in-memory queue starts empty).
-    pub async fn enqueue_open_lablets(&self) -> Result<usize, CoreError> {
-        let lablets = self.store.list_lablets(&LabletFilter::default()).await?;
-        let mut queued = 0;
-        for lablet in lablets {
-            let done = lablet.status.phase == crate::lablet::LabletPhase::Terminated
-                && lablet.meta.deletion_timestamp.is_none();
-            if !done {
-                self.nudge_lablet(lablet.id);
-                queued += 1;
-            }
-        }
-        Ok(queued)
     }
 }

@@ -2,20 +2,21 @@
 //! change list, state history, gone) and running lab operations through ccm.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
-use super::persist::update;
-use super::Fleet;
+use super::context::Context;
+use super::persist::CONFLICT_RETRIES;
 use crate::error::CoreError;
 use crate::event::{DomainEvent, EventPayload, FieldChange, ResourceKind, Subject};
 use crate::ids::{CmlLabId, LabRecordId, WorkerId};
 use crate::lab::{LabOperation, LabRecord};
-use crate::ports::cml::{CmlEndpoint, CmlLab};
+use crate::ports::cml::CmlLab;
 use crate::ports::store::{ChangeSet, Fence, LabFilter, StoreError, WorkerFilter};
 use crate::time::Timestamp;
-use crate::worker::{ActivityEvent, Worker};
+use crate::worker::Worker;
 
 /// An operation on a lab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,40 +85,25 @@ fn changes_between(record: &LabRecord, lab: &CmlLab) -> Vec<FieldChange> {
     changes
 }
 
-impl Fleet {
-    /// The endpoint for an operation on the worker's CML, refused unless the worker
-    /// runs and CML is available.
-    pub(crate) fn cml_endpoint_for_operations(
-        &self,
-        worker: &Worker,
-    ) -> Result<CmlEndpoint, CoreError> {
-        if let super::endpoint::EndpointChoice::Refused { reason, .. } =
-            self.endpoint_choice(worker)
-        {
-            return Err(CoreError::validation("cml_endpoint", reason));
-        }
-        if !worker.can_host_labs() {
-            return Err(CoreError::validation(
-                "worker",
-                format!(
-                    "worker `{}` is {} with CML {:?}; labs need a running worker with CML available",
-                    worker.name(),
-                    worker.status.lifecycle.as_str(),
-                    worker.status.cml.state
-                ),
-            ));
-        }
-        self.endpoint(worker)
-            .ok_or_else(|| CoreError::validation("worker", "has no address to reach CML on"))
+/// The labs on workers' CML: mirrored into lab records, and operated through ccm.
+#[derive(Clone)]
+pub(crate) struct Labs {
+    ctx: Arc<Context>,
+}
+
+impl Labs {
+    pub(crate) fn new(ctx: Arc<Context>) -> Self {
+        Self { ctx }
     }
 
     /// Lab records of a worker (gone ones too when asked).
-    pub async fn list_labs(
+    pub(crate) async fn list(
         &self,
         worker_id: WorkerId,
         include_gone: bool,
     ) -> Result<Vec<LabRecord>, CoreError> {
         Ok(self
+            .ctx
             .store
             .list_labs(&LabFilter {
                 worker_id: Some(worker_id),
@@ -128,8 +114,9 @@ impl Fleet {
 
     /// Syncs the labs of every running worker whose CML is available, `cml_concurrency`
     /// at a time. Returns the number of workers synced; failures are logged per worker.
-    pub async fn sync_all_labs(&self, fence: Option<&Fence>) -> Result<usize, CoreError> {
+    pub(crate) async fn sync_all(&self, fence: Option<&Fence>) -> Result<usize, CoreError> {
         let workers: Vec<Worker> = self
+            .ctx
             .store
             .list_workers(&WorkerFilter::default())
             .await?
@@ -137,8 +124,8 @@ impl Fleet {
             .filter(Worker::can_host_labs)
             .collect();
         let results: Vec<Result<usize, CoreError>> = stream::iter(workers)
-            .map(|w| async move { self.sync_worker_labs(w.id, fence).await })
-            .buffer_unordered(self.settings.cml_concurrency.max(1))
+            .map(|w| async move { self.sync_worker(w.id, fence).await })
+            .buffer_unordered(self.ctx.settings.cml_concurrency.max(1))
             .collect()
             .await;
         let mut synced = 0;
@@ -152,27 +139,27 @@ impl Fleet {
     }
 
     /// Mirrors one worker's labs. Returns how many labs CML reported.
-    pub async fn sync_worker_labs(
+    pub(crate) async fn sync_worker(
         &self,
         worker_id: WorkerId,
         fence: Option<&Fence>,
     ) -> Result<usize, CoreError> {
-        let worker = self.get_worker(worker_id).await?;
-        let ep = self.cml_endpoint_for_operations(&worker)?;
-        let ids = self.cml.list_labs(&ep).await?;
+        let worker = self.ctx.worker(worker_id).await?;
+        let ep = self.ctx.endpoint_for_operations(&worker)?;
+        let ids = self.ctx.cml.list_labs(&ep).await?;
         let mut labs = Vec::with_capacity(ids.len());
         for id in &ids {
-            match self.cml.get_lab(&ep, id).await {
+            match self.ctx.cml.get_lab(&ep, id).await {
                 Ok(lab) => labs.push(lab),
                 // Deleted between the list and the get: it is gone.
                 Err(crate::ports::cml::CmlError::NotFound { .. }) => {}
                 Err(other) => return Err(other.into()),
             }
         }
-        for _ in 0..super::persist::CONFLICT_RETRIES {
-            let now = self.clock.now();
+        for _ in 0..CONFLICT_RETRIES {
+            let now = self.ctx.now();
             let stored: BTreeMap<CmlLabId, LabRecord> = self
-                .list_labs(worker_id, true)
+                .list(worker_id, true)
                 .await?
                 .into_iter()
                 .map(|r| (r.cml_lab_id.clone(), r))
@@ -183,16 +170,17 @@ impl Fleet {
             }
             let mut changes = changes;
             changes.fence = fence.cloned();
-            match self.store.commit(changes).await {
+            match self.ctx.store.commit(changes).await {
                 Ok(_) => {
                     if state_changes > 0 {
-                        self.note_activity(
-                            worker_id,
-                            "lab_state",
-                            format!("{state_changes} lab state change(s)"),
-                            fence,
-                        )
-                        .await?;
+                        self.ctx
+                            .note_activity(
+                                worker_id,
+                                "lab_state",
+                                format!("{state_changes} lab state change(s)"),
+                                fence,
+                            )
+                            .await?;
                     }
                     return Ok(labs.len());
                 }
@@ -203,65 +191,39 @@ impl Fleet {
         Err(StoreError::Unavailable("lab sync kept conflicting".into()).into())
     }
 
-    pub(crate) async fn note_activity(
-        &self,
-        worker_id: WorkerId,
-        source: &str,
-        detail: String,
-        fence: Option<&Fence>,
-    ) -> Result<(), CoreError> {
-        update::<Worker, _>(
-            self.store.as_ref(),
-            worker_id,
-            fence,
-            self.clock.now(),
-            |w, now| {
-                w.record_activity(
-                    ActivityEvent {
-                        at: now,
-                        source: source.to_owned(),
-                        detail: detail.clone(),
-                    },
-                    now,
-                )
-            },
-        )
-        .await?;
-        Ok(())
-    }
-
     /// Runs an operation on a lab, records it in the lab's history, and re-syncs
     /// the worker's labs.
-    pub async fn lab_action(
+    pub(crate) async fn action(
         &self,
         worker_id: WorkerId,
         lab: &CmlLabId,
         action: LabAction,
         by: Option<String>,
     ) -> Result<Vec<LabRecord>, CoreError> {
-        let worker = self.get_worker(worker_id).await?;
-        let ep = self.cml_endpoint_for_operations(&worker)?;
+        let worker = self.ctx.worker(worker_id).await?;
+        let ep = self.ctx.endpoint_for_operations(&worker)?;
         match action {
-            LabAction::Start => self.cml.start_lab(&ep, lab).await?,
-            LabAction::Stop => self.cml.stop_lab(&ep, lab).await?,
-            LabAction::Wipe => self.cml.wipe_lab(&ep, lab).await?,
-            LabAction::Delete => self.cml.teardown_lab(&ep, lab).await?,
+            LabAction::Start => self.ctx.cml.start_lab(&ep, lab).await?,
+            LabAction::Stop => self.ctx.cml.stop_lab(&ep, lab).await?,
+            LabAction::Wipe => self.ctx.cml.wipe_lab(&ep, lab).await?,
+            LabAction::Delete => self.ctx.cml.teardown_lab(&ep, lab).await?,
         }
         self.record_lab_operation(worker_id, lab, action.past_tense(), by.clone())
             .await?;
-        self.note_activity(
-            worker_id,
-            "lab_operation",
-            format!("{} {lab}", action.past_tense()),
-            None,
-        )
-        .await?;
-        self.sync_worker_labs(worker_id, None).await?;
-        self.list_labs(worker_id, true).await
+        self.ctx
+            .note_activity(
+                worker_id,
+                "lab_operation",
+                format!("{} {lab}", action.past_tense()),
+                None,
+            )
+            .await?;
+        self.sync_worker(worker_id, None).await?;
+        self.list(worker_id, true).await
     }
 
     /// Imports a topology as a new lab on the worker.
-    pub async fn import_lab(
+    pub(crate) async fn import(
         &self,
         worker_id: WorkerId,
         topology_yaml: &str,
@@ -274,13 +236,13 @@ impl Fleet {
         if topology_yaml.trim().is_empty() {
             return Err(CoreError::validation("topology", "must not be empty"));
         }
-        let worker = self.get_worker(worker_id).await?;
-        let ep = self.cml_endpoint_for_operations(&worker)?;
-        let imported = self.cml.import_lab(&ep, topology_yaml, title).await?;
-        self.sync_worker_labs(worker_id, None).await?;
+        let worker = self.ctx.worker(worker_id).await?;
+        let ep = self.ctx.endpoint_for_operations(&worker)?;
+        let imported = self.ctx.cml.import_lab(&ep, topology_yaml, title).await?;
+        self.sync_worker(worker_id, None).await?;
         self.record_lab_operation(worker_id, &imported.id, "imported", by)
             .await?;
-        self.list_labs(worker_id, true)
+        self.list(worker_id, true)
             .await?
             .into_iter()
             .find(|r| r.cml_lab_id == imported.id)
@@ -291,14 +253,14 @@ impl Fleet {
     }
 
     /// The lab's topology as CML exports it (YAML).
-    pub async fn download_lab(
+    pub(crate) async fn download(
         &self,
         worker_id: WorkerId,
         lab: &CmlLabId,
     ) -> Result<String, CoreError> {
-        let worker = self.get_worker(worker_id).await?;
-        let ep = self.cml_endpoint_for_operations(&worker)?;
-        Ok(self.cml.download_lab(&ep, lab).await?)
+        let worker = self.ctx.worker(worker_id).await?;
+        let ep = self.ctx.endpoint_for_operations(&worker)?;
+        Ok(self.ctx.cml.download_lab(&ep, lab).await?)
     }
 
     async fn record_lab_operation(
@@ -308,10 +270,10 @@ impl Fleet {
         action: &str,
         by: Option<String>,
     ) -> Result<(), CoreError> {
-        for _ in 0..super::persist::CONFLICT_RETRIES {
-            let now = self.clock.now();
+        for _ in 0..CONFLICT_RETRIES {
+            let now = self.ctx.now();
             let Some(mut record) = self
-                .list_labs(worker_id, true)
+                .list(worker_id, true)
                 .await?
                 .into_iter()
                 .find(|r| &r.cml_lab_id == lab)
@@ -334,6 +296,7 @@ impl Fleet {
                 now,
             );
             match self
+                .ctx
                 .store
                 .commit(ChangeSet::new().put_lab(record).events([event]))
                 .await

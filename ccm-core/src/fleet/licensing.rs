@@ -1,60 +1,79 @@
 //! Registering and deregistering a worker's CML licence. Registration completes
 //! asynchronously on CML: the request is recorded as pending, and the worker
-//! controller polls `GET /licensing` until it completes, fails or times out.
+//! controller polls `GET /licensing` (through [`Licences::poll_registration`])
+//! until it completes, fails or times out; the metrics sweep folds in the same
+//! answer through [`apply_licensing`].
 
-use super::persist::update;
-use super::Fleet;
+use std::sync::Arc;
+
+use super::context::Context;
+use super::licence::licence_from_cml;
+use super::settings::FleetSettings;
 use crate::error::CoreError;
+use crate::event::DomainEvent;
 use crate::ids::WorkerId;
+use crate::ports::cml::Licensing;
 use crate::ports::store::Fence;
 use crate::runtime::ReconcileOutcome;
 use crate::secret::Secret;
+use crate::time::{plus_seconds, Timestamp};
 use crate::worker::{LicenceState, Worker};
 
-impl Fleet {
+/// Licence registration on workers' CML.
+#[derive(Clone)]
+pub(crate) struct Licences {
+    ctx: Arc<Context>,
+}
+
+impl Licences {
+    pub(crate) fn new(ctx: Arc<Context>) -> Self {
+        Self { ctx }
+    }
+
     /// Asks the worker's CML to register with `token` (or the configured token).
-    pub async fn register_licence(
+    pub(crate) async fn register(
         &self,
         id: WorkerId,
         token: Option<Secret>,
     ) -> Result<Worker, CoreError> {
         let token = token
-            .or_else(|| self.licence_token.clone())
+            .or_else(|| self.ctx.licence_token.clone())
             .ok_or_else(|| {
                 CoreError::validation("token", "no licence token given or configured")
             })?;
-        let worker = self.get_worker(id).await?;
+        let worker = self.ctx.worker(id).await?;
         if worker.status.licence.state == LicenceState::RegistrationPending {
             return Err(CoreError::validation(
                 "licence",
                 "a registration is already in progress",
             ));
         }
-        let ep = self.cml_endpoint_for_operations(&worker)?;
+        let ep = self.ctx.endpoint_for_operations(&worker)?;
         let reregister = worker.status.licence.state == LicenceState::Registered;
-        self.cml.register_licence(&ep, &token, reregister).await?;
-        let worker =
-            update::<Worker, _>(self.store.as_ref(), id, None, self.clock.now(), |w, now| {
-                w.start_licence_registration(now)
-            })
+        self.ctx
+            .cml
+            .register_licence(&ep, &token, reregister)
             .await?;
-        self.nudge(id);
+        let worker = self
+            .ctx
+            .update::<Worker, _>(id, None, |w, now| w.start_licence_registration(now))
+            .await?;
+        self.ctx.nudge_worker(id);
         Ok(worker)
     }
 
     /// Deregisters the worker's CML licence.
-    pub async fn deregister_licence(&self, id: WorkerId) -> Result<Worker, CoreError> {
-        let worker = self.get_worker(id).await?;
-        let ep = self.cml_endpoint_for_operations(&worker)?;
-        self.cml.deregister_licence(&ep).await?;
-        update::<Worker, _>(self.store.as_ref(), id, None, self.clock.now(), |w, now| {
-            w.deregister_licence(now)
-        })
-        .await
+    pub(crate) async fn deregister(&self, id: WorkerId) -> Result<Worker, CoreError> {
+        let worker = self.ctx.worker(id).await?;
+        let ep = self.ctx.endpoint_for_operations(&worker)?;
+        self.ctx.cml.deregister_licence(&ep).await?;
+        self.ctx
+            .update::<Worker, _>(id, None, |w, now| w.deregister_licence(now))
+            .await
     }
 
     /// Polls a pending registration; `None` when none is pending.
-    pub(crate) async fn poll_licence(
+    pub(crate) async fn poll_registration(
         &self,
         worker: &Worker,
         fence: Option<&Fence>,
@@ -62,26 +81,65 @@ impl Fleet {
         if worker.status.licence.state != LicenceState::RegistrationPending {
             return Ok(None);
         }
-        let Some(ep) = self.endpoint(worker) else {
+        let settings = &self.ctx.settings;
+        let Some(ep) = self.ctx.endpoint(worker) else {
             return Ok(Some(ReconcileOutcome::RequeueAfter(
-                self.settings.licence_poll_seconds,
+                settings.licence_poll_seconds,
             )));
         };
-        let licensing = self.cml.licensing(&ep).await?;
-        let updated = update::<Worker, _>(
-            self.store.as_ref(),
-            worker.id,
-            fence,
-            self.clock.now(),
-            |w, now| self.apply_licensing(w, &licensing, now),
-        )
-        .await?;
+        let licensing = self.ctx.cml.licensing(&ep).await?;
+        let updated = self
+            .ctx
+            .update::<Worker, _>(worker.id, fence, |w, now| {
+                apply_licensing(settings, w, &licensing, now)
+            })
+            .await?;
         Ok(Some(
             if updated.status.licence.state == LicenceState::RegistrationPending {
-                ReconcileOutcome::RequeueAfter(self.settings.licence_poll_seconds.max(1))
+                ReconcileOutcome::RequeueAfter(settings.licence_poll_seconds.max(1))
             } else {
                 ReconcileOutcome::Done
             },
         ))
+    }
+}
+
+/// Folds an observed licence into the worker, finishing a pending registration
+/// when CML says it completed or failed, or when it has waited too long.
+pub(crate) fn apply_licensing(
+    settings: &FleetSettings,
+    worker: &mut Worker,
+    licensing: &Licensing,
+    now: Timestamp,
+) -> Result<Vec<DomainEvent>, CoreError> {
+    let mut observed = licence_from_cml(licensing);
+    let pending = &worker.status.licence;
+    if pending.state != LicenceState::RegistrationPending {
+        // CML does not say why a registration failed; keep the reason we recorded.
+        if observed.state == pending.state {
+            observed.last_error.clone_from(&pending.last_error);
+        }
+        return worker.observe_licence(observed, now);
+    }
+    let deadline = pending.registration_requested_at.map(|at| {
+        plus_seconds(
+            at,
+            i64::from(settings.licence_poll_seconds) * i64::from(settings.licence_poll_attempts),
+        )
+    });
+    match observed.state {
+        LicenceState::Registered | LicenceState::Evaluation => {
+            worker.finish_licence_registration(Ok(observed), now)
+        }
+        LicenceState::Invalid | LicenceState::Expired => worker.finish_licence_registration(
+            Err(format!(
+                "CML reports registration {} / authorization {}",
+                licensing.registration_status, licensing.authorization_status
+            )),
+            now,
+        ),
+        _ if deadline.is_some_and(|d| now >= d) => worker
+            .finish_licence_registration(Err("registration did not complete in time".into()), now),
+        _ => Ok(Vec::new()),
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::Fleet;
+use super::context::Context;
 use crate::error::CoreError;
 use crate::ports::store::CompactionReport;
 use crate::runtime::{Job, JobContext};
@@ -24,20 +24,30 @@ pub(super) const LOG_RETENTION_INTERVAL_SECONDS: u64 = 600;
 /// a long backlog is worked off over several runs without delaying other jobs.
 const CALLS_PER_RUN: usize = 5;
 
-impl Fleet {
+/// The event-log retention job.
+#[derive(Clone)]
+pub(crate) struct LogRetention {
+    ctx: Arc<Context>,
+}
+
+impl LogRetention {
+    pub(crate) fn new(ctx: Arc<Context>) -> Self {
+        Self { ctx }
+    }
+
     /// Compacts the event log down to the retention settings; returns what the
     /// last store call reported, its counts summed over the calls.
-    pub async fn retain_event_log(&self) -> Result<CompactionReport, CoreError> {
-        let days = self.settings.event_retention_days;
+    pub(crate) async fn retain_event_log(&self) -> Result<CompactionReport, CoreError> {
+        let days = self.ctx.settings.event_retention_days;
         let cutoff = if days == 0 {
             epoch()
         } else {
-            plus_seconds(self.clock.now(), -i64::from(days) * 86_400)
+            plus_seconds(self.ctx.now(), -i64::from(days) * 86_400)
         };
-        let max_events = self.settings.event_retention_max;
+        let max_events = self.ctx.settings.event_retention_max;
         let mut total = CompactionReport::default();
         for _ in 0..CALLS_PER_RUN {
-            let report = self.store.compact_events(cutoff, max_events).await?;
+            let report = self.ctx.store.compact_events(cutoff, max_events).await?;
             total.compacted += report.compacted;
             total.snapshots += report.snapshots;
             total.first_sequence = report.first_sequence;
@@ -51,13 +61,10 @@ impl Fleet {
     }
 }
 
-/// The job handler.
-pub(super) struct LogRetention(pub(super) Arc<Fleet>);
-
 #[async_trait]
 impl Job for LogRetention {
     async fn run(&self, _ctx: &JobContext) -> Result<(), String> {
-        let report = self.0.retain_event_log().await.map_err(|e| e.to_string())?;
+        let report = self.retain_event_log().await.map_err(|e| e.to_string())?;
         if report.compacted > 0 || report.more {
             tracing::info!(
                 compacted = report.compacted,

@@ -3,21 +3,25 @@
 //! whichever process committed it — an operator's stop sent to a process that
 //! does not lead reaches the leader this way. A periodic resync requeues
 //! everything unsettled as a safety net, as informers do. In-process nudges
-//! (`Fleet::nudge`) only shorten the wait; neither path alone is relied on.
+//! (a command queueing its controller) only shorten the wait; neither path alone
+//! is relied on.
 
+use std::sync::{Arc, Mutex};
+
+use super::context::Context;
+use super::controller::WorkerController;
+use super::lablet_controller::LabletController;
 use crate::error::CoreError;
 use crate::event::{EventPayload, ResourceKind, StoredEvent};
 use crate::ids::{LabletId, WorkerId};
 use crate::time::{plus_seconds, Timestamp};
-
-use super::{locked, Fleet};
 
 /// Events read per page while catching up.
 const PAGE: usize = 1_000;
 
 /// Where the engine stands in the log.
 #[derive(Debug, Default)]
-pub(crate) struct LogPosition {
+struct LogPosition {
     /// Last sequence whose subjects were queued; `None` before the first look.
     cursor: Option<u64>,
     /// When the next full resync is due; `None` before the first one.
@@ -38,10 +42,37 @@ pub struct LogCatchUp {
     pub resynced: bool,
 }
 
-impl Fleet {
-    /// The log position the engine has followed to.
-    pub fn log_cursor(&self) -> Option<u64> {
-        locked(&self.log, |p| p.cursor)
+/// The log follower: the log position and the resync that queues everything.
+pub(crate) struct LogWatch {
+    ctx: Arc<Context>,
+    position: Mutex<LogPosition>,
+    workers: WorkerController,
+    lablets: LabletController,
+}
+
+impl LogWatch {
+    pub(crate) fn new(
+        ctx: Arc<Context>,
+        workers: WorkerController,
+        lablets: LabletController,
+    ) -> Self {
+        Self {
+            ctx,
+            position: Mutex::new(LogPosition::default()),
+            workers,
+            lablets,
+        }
+    }
+
+    /// Queues every unconverged worker and every unfinished lablet: what a process
+    /// must do when it starts leading (at start-up, after a crash, after a
+    /// leadership change), since the in-memory queues start empty, and what the
+    /// periodic resync does. Both are attempted even when one fails (the first
+    /// error is returned). Returns how many workers and lablets were queued.
+    pub(crate) async fn resync(&self) -> Result<(usize, usize), CoreError> {
+        let workers = self.workers.enqueue_unconverged().await;
+        let lablets = self.lablets.enqueue_open().await;
+        Ok((workers?, lablets?))
     }
 
     /// Reads the log past the cursor and queues what the events name; runs the
@@ -49,24 +80,23 @@ impl Fleet {
     /// queues of a process that just started leading are empty). The cursor
     /// is read before the resync lists the store, so a change committed
     /// meanwhile is seen by one or the other.
-    pub async fn follow_log(&self) -> Result<LogCatchUp, CoreError> {
-        let now = self.clock.now();
+    pub(crate) async fn follow(&self) -> Result<LogCatchUp, CoreError> {
+        let now = self.ctx.now();
         let mut report = LogCatchUp::default();
-        let (cursor, resync_due) = locked(&self.log, |p| {
-            (p.cursor, p.next_resync.is_none_or(|at| at <= now))
-        });
+        let (cursor, resync_due) =
+            self.with_position(|p| (p.cursor, p.next_resync.is_none_or(|at| at <= now)));
         let mut cursor = match cursor {
             Some(c) => c,
-            None => self.store.last_sequence().await?,
+            None => self.ctx.store.last_sequence().await?,
         };
         if resync_due {
-            self.take_over().await?;
-            let next = plus_seconds(now, i64::from(self.settings.resync_seconds.max(1)));
-            locked(&self.log, |p| p.next_resync = Some(next));
+            self.resync().await?;
+            let next = plus_seconds(now, i64::from(self.ctx.settings.resync_seconds.max(1)));
+            self.with_position(|p| p.next_resync = Some(next));
             report.resynced = true;
         }
         loop {
-            let events = self.store.read_events(cursor, PAGE).await?;
+            let events = self.ctx.store.read_events(cursor, PAGE).await?;
             let Some(last) = events.last() else { break };
             cursor = last.sequence;
             report.events += events.len();
@@ -75,41 +105,41 @@ impl Fleet {
                 .iter()
                 .filter(|e| matches!(e.event.payload, EventPayload::LabletCreated { .. }))
                 .count();
-            locked(&self.log, |p| p.cursor = Some(cursor));
+            self.with_position(|p| p.cursor = Some(cursor));
             if events.len() < PAGE {
                 break;
             }
         }
-        locked(&self.log, |p| p.cursor = Some(cursor));
+        self.with_position(|p| p.cursor = Some(cursor));
         Ok(report)
     }
 
     /// When the next full resync is due, once the first has run.
-    pub fn next_resync_at(&self) -> Option<Timestamp> {
-        locked(&self.log, |p| p.next_resync)
+    pub(crate) fn next_resync_at(&self) -> Option<Timestamp> {
+        self.with_position(|p| p.next_resync)
     }
 
-    /// Forgets the log position, so the next [`Fleet::follow_log`] resyncs: what
+    /// Forgets the log position, so the next [`LogWatch::follow`] resyncs: what
     /// a process does when it stops leading (another leader moves on meanwhile).
-    pub fn forget_log_position(&self) {
-        locked(&self.log, |p| *p = LogPosition::default());
+    pub(crate) fn forget_position(&self) {
+        self.with_position(|p| *p = LogPosition::default());
     }
 
     fn queue_subjects(&self, events: &[StoredEvent]) -> usize {
-        let now = self.clock.now();
+        let now = self.ctx.now();
         let mut queued = 0;
         for stored in events {
             let subject = &stored.event.subject;
             match subject.kind {
                 ResourceKind::Worker => {
                     if let Ok(id) = subject.id.parse::<WorkerId>() {
-                        self.with_queue(|q| q.enqueue(id, now));
+                        self.ctx.worker_queue.enqueue_at(id, now);
                         queued += 1;
                     }
                 }
                 ResourceKind::Lablet => {
                     if let Ok(id) = subject.id.parse::<LabletId>() {
-                        self.nudge_lablet_at(id, now);
+                        self.ctx.nudge_lablet_at(id, now);
                         queued += 1;
                     }
                 }
@@ -120,5 +150,14 @@ impl Fleet {
             }
         }
         queued
+    }
+
+    // A poisoned lock still holds a consistent position (each change is one
+    // assignment), so it is used rather than panicking.
+    fn with_position<T>(&self, f: impl FnOnce(&mut LogPosition) -> T) -> T {
+        match self.position.lock() {
+            Ok(mut guard) => f(&mut guard),
+            Err(poison) => f(&mut poison.into_inner()),
+        }
     }
 }

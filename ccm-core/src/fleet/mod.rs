@@ -1,11 +1,16 @@
-//! The fleet engine: use cases on workers and labs, the worker controller, the
-//! metrics sweep, lab sync, idle pause and auto-import, working with any adapters
-//! behind the ports. Nothing here spawns tasks: a driver (the server, the bindings
-//! or a simulation) calls [`Fleet::reconcile_due`] and runs the jobs from
+//! The fleet engine: use cases on workers, labs, definitions and lablets, the
+//! worker and lablet controllers, the metrics sweep, lab sync, idle pause, the
+//! scheduler, the autoscaler and auto-import, working with any adapters behind
+//! the ports. Nothing here spawns tasks: a driver (the server, the bindings or a
+//! simulation) calls [`Fleet::step`] and runs the jobs from
 //! [`Fleet::register_jobs`], so tests drive everything with a virtual clock.
+//!
+//! Each concern is a type of its own holding the shared context (ports,
+//! settings, the controllers' queues); [`Fleet`] assembles them and is the facade
+//! the server, the bindings and the simulations call.
 
 mod autoscaler;
-mod cml_trust;
+mod context;
 mod controller;
 mod definitions;
 mod drive;
@@ -25,31 +30,43 @@ mod monitor;
 pub mod persist;
 mod scheduler;
 pub mod settings;
+mod use_cases;
 mod waves;
 mod workers;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub use autoscaler::ScalingReport;
 pub use import::{ImportMatching, ImportReport, ImportSkip};
 pub use labs::LabAction;
 pub use log_retention::LOG_RETENTION_JOB;
-pub use log_watch::LogCatchUp;
 pub use monitor::{RefreshOutcome, SweepReport};
-pub use scheduler::ScheduleReport;
 pub use settings::{
     AutoImportSettings, EndpointAddress, FleetSettings, LaunchTemplate, Thresholds,
 };
 pub use settings::{AutoscalerSettings, LabletSettings};
 pub use workers::{CreateWorker, DeleteOutcome};
 
-use crate::ids::{LabletId, WorkerId};
-use crate::ports::cml::CmlEndpoint;
+use autoscaler::Autoscaler;
+use context::Context;
+use controller::WorkerController;
+use definitions::Definitions;
+use idle_pause::IdlePause;
+use import::Imports;
+use lablet_controller::LabletController;
+use lablets::Lablets;
+use labs::Labs;
+use licensing::Licences;
+use log_retention::LogRetention;
+use log_watch::LogWatch;
+use monitor::Monitor;
+use scheduler::Scheduler;
+use workers::Workers;
+
 use crate::ports::{Clock, CloudProvider, CmlClient, KeyValueStore, MetricSeries, Store};
 use crate::runtime::lease_gate::{GatedCloud, GatedCml};
-use crate::runtime::{Backoff, WorkQueue};
+use crate::runtime::{Backoff, Controller};
 use crate::secret::Secret;
-use crate::worker::Worker;
 
 /// Name of the recurrent metrics sweep job.
 pub const SWEEP_JOB: &str = "metrics-sweep";
@@ -77,26 +94,30 @@ pub struct Adapters {
     pub clock: Arc<dyn Clock>,
 }
 
-/// The fleet engine.
+/// The fleet engine: the parts below, assembled over one shared context.
 pub struct Fleet {
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) cloud: Arc<dyn CloudProvider>,
-    pub(crate) cml: Arc<dyn CmlClient>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) settings: FleetSettings,
-    pub(crate) licence_token: Option<Secret>,
-    pub(crate) queue: Mutex<WorkQueue<WorkerId>>,
-    pub(crate) lablet_queue: Mutex<WorkQueue<LabletId>>,
-    pub(crate) key_values: Arc<dyn KeyValueStore>,
-    pub(crate) series: Option<Arc<dyn MetricSeries>>,
-    pub(crate) log: Mutex<log_watch::LogPosition>,
+    context: Arc<Context>,
+    workers: Workers,
+    imports: Imports,
+    licences: Licences,
+    monitor: Monitor,
+    idle_pause: IdlePause,
+    labs: Labs,
+    definitions: Definitions,
+    lablets: Lablets,
+    worker_controller: WorkerController,
+    lablet_controller: LabletController,
+    scheduler: Scheduler,
+    autoscaler: Autoscaler,
+    log_watch: LogWatch,
+    log_retention: LogRetention,
 }
 
 impl std::fmt::Debug for Fleet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Fleet")
-            .field("settings", &self.settings)
-            .field("licence_token", &self.licence_token)
+            .field("settings", &self.context.settings)
+            .field("licence_token", &self.context.licence_token)
             .finish_non_exhaustive()
     }
 }
@@ -104,103 +125,103 @@ impl std::fmt::Debug for Fleet {
 impl Fleet {
     /// An engine over `adapters`.
     pub fn new(adapters: Adapters, settings: FleetSettings) -> Self {
-        Self {
+        let concurrency = settings.cml_concurrency;
+        let clock = adapters.clock;
+        Self::assemble(Context {
             store: adapters.store,
             // Gated so a step that outlives its lease makes no new call.
             cloud: Arc::new(GatedCloud::new(adapters.cloud)),
             cml: Arc::new(GatedCml::new(adapters.cml)),
-            clock: adapters.clock,
+            worker_queue: Arc::new(Controller::new(
+                "worker",
+                clock.clone(),
+                Backoff::default(),
+                concurrency,
+            )),
+            lablet_queue: Arc::new(Controller::new(
+                "lablet",
+                clock.clone(),
+                Backoff::default(),
+                concurrency,
+            )),
+            clock,
             settings,
-            licence_token: None,
-            queue: Mutex::new(WorkQueue::new(Backoff::default())),
-            lablet_queue: Mutex::new(WorkQueue::new(Backoff::default())),
             key_values: Arc::new(crate::store::MemoryKeyValueStore::new()),
             series: None,
-            log: Mutex::new(log_watch::LogPosition::default()),
+            licence_token: None,
+        })
+    }
+
+    fn assemble(context: Context) -> Self {
+        let ctx = Arc::new(context);
+        let monitor = Monitor::new(ctx.clone());
+        let workers = Workers::new(ctx.clone(), monitor.clone());
+        let licences = Licences::new(ctx.clone());
+        let definitions = Definitions::new(ctx.clone());
+        let scheduler = Scheduler::new(ctx.clone(), definitions.clone());
+        let worker_controller = WorkerController::new(ctx.clone(), licences.clone());
+        let lablet_controller = LabletController::new(ctx.clone(), definitions.clone());
+        Self {
+            imports: Imports::new(ctx.clone()),
+            idle_pause: IdlePause::new(ctx.clone()),
+            labs: Labs::new(ctx.clone()),
+            lablets: Lablets::new(ctx.clone(), definitions.clone()),
+            autoscaler: Autoscaler::new(ctx.clone(), scheduler.clone(), workers.clone()),
+            log_watch: LogWatch::new(
+                ctx.clone(),
+                worker_controller.clone(),
+                lablet_controller.clone(),
+            ),
+            log_retention: LogRetention::new(ctx.clone()),
+            context: ctx,
+            workers,
+            licences,
+            monitor,
+            definitions,
+            worker_controller,
+            lablet_controller,
+            scheduler,
         }
+    }
+
+    /// The same engine with `change` made to its context. The builders below call
+    /// it before the engine runs; the controllers' queues carry over.
+    fn rebuilt(self, change: impl FnOnce(&mut Context)) -> Self {
+        let mut context = Context::clone(&self.context);
+        change(&mut context);
+        Self::assemble(context)
     }
 
     /// Keeps a per-worker metrics time series in `series` (points older than
     /// `metrics_retention_seconds` are pruned by every sweep).
-    pub fn with_metric_series(mut self, series: Arc<dyn MetricSeries>) -> Self {
-        self.series = Some(series);
-        self
+    pub fn with_metric_series(self, series: Arc<dyn MetricSeries>) -> Self {
+        self.rebuilt(|c| c.series = Some(series))
     }
 
     /// Keeps the autoscaler's cooldowns and last decisions in `kv`, shared by every
     /// process on the store, so a restarted process or a new leader continues them
     /// (the default, an in-memory store, forgets them on restart).
-    pub fn with_key_values(mut self, kv: Arc<dyn KeyValueStore>) -> Self {
-        self.key_values = kv;
-        self
+    pub fn with_key_values(self, kv: Arc<dyn KeyValueStore>) -> Self {
+        self.rebuilt(|c| c.key_values = kv)
     }
 
     /// Sets the CML licence token used by licence registration.
-    pub fn with_licence_token(mut self, token: Secret) -> Self {
-        self.licence_token = Some(token);
-        self
+    pub fn with_licence_token(self, token: Secret) -> Self {
+        self.rebuilt(|c| c.licence_token = Some(token))
     }
 
     /// The settings in force.
     pub fn settings(&self) -> &FleetSettings {
-        &self.settings
+        &self.context.settings
     }
 
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+        &self.context.store
     }
 
     /// The clock.
     pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
-    }
-
-    /// The worker's CML endpoint when ccm may call it; every CML call goes
-    /// through here or [`Fleet::endpoint_choice`], so no credentials reach a host
-    /// outside the allow-list.
-    pub(crate) fn endpoint(&self, worker: &Worker) -> Option<CmlEndpoint> {
-        match self.endpoint_choice(worker) {
-            endpoint::EndpointChoice::Allowed(ep) => Some(ep),
-            endpoint::EndpointChoice::Refused { .. } | endpoint::EndpointChoice::Missing => None,
-        }
-    }
-
-    /// The worker's CML endpoint, refused, or missing.
-    pub(crate) fn endpoint_choice(&self, worker: &Worker) -> endpoint::EndpointChoice {
-        endpoint::choose(
-            worker,
-            self.settings.endpoint_address,
-            &self.settings.endpoint_allow,
-        )
-    }
-
-    /// Queues the worker controller for `id` now.
-    pub fn nudge(&self, id: WorkerId) {
-        let now = self.clock.now();
-        self.with_queue(|q| q.enqueue(id, now));
-    }
-
-    pub(crate) fn with_queue<T>(&self, f: impl FnOnce(&mut WorkQueue<WorkerId>) -> T) -> T {
-        locked(&self.queue, f)
-    }
-
-    /// Queues the lablet controller for `id` at `at`.
-    pub fn nudge_lablet_at(&self, id: LabletId, at: crate::time::Timestamp) {
-        locked(&self.lablet_queue, |q| q.enqueue(id, at));
-    }
-
-    /// Queues the lablet controller for `id` now.
-    pub fn nudge_lablet(&self, id: LabletId) {
-        self.nudge_lablet_at(id, self.clock.now());
-    }
-}
-
-/// Runs `f` on the guarded value; a poisoned lock still holds consistent queue
-/// state (queues are updated in single steps), so it is used rather than panicking.
-pub(crate) fn locked<T, R>(mutex: &Mutex<T>, f: impl FnOnce(&mut T) -> R) -> R {
-    match mutex.lock() {
-        Ok(mut guard) => f(&mut guard),
-        Err(poison) => f(&mut poison.into_inner()),
+        &self.context.clock
     }
 }

@@ -11,12 +11,15 @@
 //! quiet fleet appends nothing to the log.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
-use super::licence::licence_from_cml;
-use super::Fleet;
+use super::context::Context;
+use super::licensing::apply_licensing;
+use super::persist::CONFLICT_RETRIES;
+use super::SWEEP_JOB;
 use crate::error::CoreError;
 use crate::event::DomainEvent;
 use crate::ids::{InstanceId, Region, WorkerId};
@@ -30,7 +33,7 @@ use crate::ports::store::{ChangeSet, Fence, StoreError, WorkerFilter};
 use crate::time::{plus_seconds, Timestamp};
 use crate::worker::{
     ActivityEvent, AlertMetric, CloudWatchMetrics, CmlService, CmlServiceState, CmlStats,
-    Ec2StatusChecks, LicenceState, LifecycleState, Worker,
+    Ec2StatusChecks, LifecycleState, Worker,
 };
 
 /// Seconds of slack when deciding whether a worker is due, so a sweep that starts
@@ -103,13 +106,23 @@ impl CmlFacts {
     }
 }
 
-impl Fleet {
+/// The metrics sweep and the per-worker metric series.
+#[derive(Clone)]
+pub(crate) struct Monitor {
+    ctx: Arc<Context>,
+}
+
+impl Monitor {
+    pub(crate) fn new(ctx: Arc<Context>) -> Self {
+        Self { ctx }
+    }
+
     /// Interval in seconds at which `worker` is swept.
-    pub fn monitoring_interval(&self, worker: &Worker) -> u32 {
+    fn monitoring_interval(&self, worker: &Worker) -> u32 {
         worker
             .spec
             .monitoring_interval_seconds
-            .unwrap_or(self.settings.monitoring_interval_seconds)
+            .unwrap_or(self.ctx.settings.monitoring_interval_seconds)
             .max(1)
     }
 
@@ -135,13 +148,16 @@ impl Fleet {
         }
     }
 
+    /// `worker` with `next_refresh_at` filled from the sweep job's schedule.
+    pub(crate) async fn with_next_refresh(&self, mut worker: Worker) -> Result<Worker, CoreError> {
+        let sweep = self.ctx.store.get_job(SWEEP_JOB).await?;
+        worker.status.next_refresh_at = self.next_refresh_for(&worker, sweep.as_ref());
+        Ok(worker)
+    }
+
     /// The next refresh shown to users: the later of the sweep job's next run and
     /// the worker's own interval since it was last observed.
-    pub(crate) fn next_refresh_for(
-        &self,
-        worker: &Worker,
-        sweep: Option<&JobRecord>,
-    ) -> Option<Timestamp> {
+    fn next_refresh_for(&self, worker: &Worker, sweep: Option<&JobRecord>) -> Option<Timestamp> {
         if worker.status.lifecycle == LifecycleState::Terminated {
             return None;
         }
@@ -152,9 +168,10 @@ impl Fleet {
     }
 
     /// Sweeps every worker that is due.
-    pub async fn sweep(&self, fence: Option<&Fence>) -> Result<SweepReport, CoreError> {
-        let now = self.clock.now();
+    pub(crate) async fn sweep(&self, fence: Option<&Fence>) -> Result<SweepReport, CoreError> {
+        let now = self.ctx.now();
         let workers: Vec<Worker> = self
+            .ctx
             .store
             .list_workers(&WorkerFilter::default())
             .await?
@@ -166,15 +183,15 @@ impl Fleet {
 
     /// Observes one worker now, unless the next sweep is due within the
     /// coalescing window (then the request is merged into it).
-    pub async fn refresh_now(&self, id: WorkerId) -> Result<RefreshOutcome, CoreError> {
-        let worker = self.get_worker(id).await?;
-        let now = self.clock.now();
+    pub(crate) async fn refresh_now(&self, id: WorkerId) -> Result<RefreshOutcome, CoreError> {
+        let worker = self.with_next_refresh(self.ctx.worker(id).await?).await?;
+        let now = self.ctx.now();
         let window = plus_seconds(now, crate::runtime::JobRunner::DEFAULT_COALESCE_SECONDS);
         if let Some(next_at) = worker.status.next_refresh_at.filter(|at| *at <= window) {
             return Ok(RefreshOutcome::Coalesced { next_at });
         }
         self.sweep_workers(vec![worker], None).await?;
-        self.nudge(id);
+        self.ctx.nudge_worker(id);
         Ok(RefreshOutcome::Refreshed { at: now })
     }
 
@@ -184,7 +201,7 @@ impl Fleet {
             .filter_map(|w| w.instance_id.clone())
             .collect();
         let mut facts = CloudFacts::default();
-        match self.cloud.describe(region, &ids).await {
+        match self.ctx.cloud.describe(region, &ids).await {
             Ok(found) => {
                 facts.instances = found
                     .into_iter()
@@ -202,7 +219,7 @@ impl Fleet {
         if running.is_empty() {
             return facts;
         }
-        match self.cloud.status_checks(region, &running).await {
+        match self.ctx.cloud.status_checks(region, &running).await {
             Ok(checks) => {
                 facts.checks = checks
                     .into_iter()
@@ -211,8 +228,8 @@ impl Fleet {
             }
             Err(error) => facts.checks_error = Some(error.to_string()),
         }
-        let now = self.clock.now();
-        let period = if self.settings.launch.detailed_monitoring {
+        let now = self.ctx.now();
+        let period = if self.ctx.settings.launch.detailed_monitoring {
             60
         } else {
             300
@@ -224,7 +241,7 @@ impl Fleet {
             end: now,
             period_seconds: period,
         };
-        match self.cloud.metrics(region, &query).await {
+        match self.ctx.cloud.metrics(region, &query).await {
             Ok(samples) => facts.metrics = cloudwatch_by_instance(samples),
             Err(error) => facts.metrics_error = Some(error.to_string()),
         }
@@ -232,7 +249,7 @@ impl Fleet {
     }
 
     async fn cml_facts(&self, worker: &Worker) -> Option<CmlFacts> {
-        let ep = match self.endpoint_choice(worker) {
+        let ep = match self.ctx.endpoint_choice(worker) {
             super::endpoint::EndpointChoice::Allowed(ep) => ep,
             super::endpoint::EndpointChoice::Missing => return None,
             // Recorded on the worker like an unreachable CML (status and event),
@@ -245,17 +262,17 @@ impl Fleet {
                 })));
             }
         };
-        let information = self.cml.system_information(&ep).await;
+        let information = self.ctx.cml.system_information(&ep).await;
         if information.is_err() {
             return Some(CmlFacts::unreachable(information));
         }
         let after = worker.status.activity.telemetry_high_water;
         let (stats, health, licensing, telemetry, labs) = tokio::join!(
-            self.cml.system_stats(&ep),
-            self.cml.system_health(&ep),
-            self.cml.licensing(&ep),
-            self.cml.telemetry_events(&ep, after),
-            self.cml.list_labs(&ep),
+            self.ctx.cml.system_stats(&ep),
+            self.ctx.cml.system_health(&ep),
+            self.ctx.cml.licensing(&ep),
+            self.ctx.cml.telemetry_events(&ep, after),
+            self.ctx.cml.list_labs(&ep),
         );
         Some(CmlFacts {
             information,
@@ -264,12 +281,12 @@ impl Fleet {
             licensing: Some(licensing),
             telemetry: Some(telemetry),
             labs: labs.ok().map(|l| l.len()),
-            fingerprint: self.cml.certificate_fingerprint(&ep),
+            fingerprint: self.ctx.cml.certificate_fingerprint(&ep),
         })
     }
 
     /// Observes the given workers and writes the results in one batch.
-    pub(crate) async fn sweep_workers(
+    async fn sweep_workers(
         &self,
         workers: Vec<Worker>,
         fence: Option<&Fence>,
@@ -314,7 +331,7 @@ impl Fleet {
             (w.id, facts)
         });
         let answers: Vec<(WorkerId, Option<CmlFacts>)> = stream::iter(queries)
-            .buffer_unordered(self.settings.cml_concurrency.max(1))
+            .buffer_unordered(self.ctx.settings.cml_concurrency.max(1))
             .collect()
             .await;
         let cml: BTreeMap<WorkerId, CmlFacts> = answers
@@ -328,13 +345,13 @@ impl Fleet {
             ..SweepReport::default()
         };
         let ids: Vec<WorkerId> = workers.iter().map(|w| w.id).collect();
-        for _ in 0..super::persist::CONFLICT_RETRIES {
-            let now = self.clock.now();
+        for _ in 0..CONFLICT_RETRIES {
+            let now = self.ctx.now();
             let mut changes = ChangeSet::new();
             changes.fence = fence.cloned();
             let mut failures = Vec::new();
             for id in &ids {
-                let Some(mut worker) = self.store.get_worker(*id).await? else {
+                let Some(mut worker) = self.ctx.store.get_worker(*id).await? else {
                     continue;
                 };
                 let before = worker.clone();
@@ -348,7 +365,7 @@ impl Fleet {
             }
             let events = changes.events.len();
             let points = series_points(&changes, now);
-            match self.store.commit(changes).await {
+            match self.ctx.store.commit(changes).await {
                 Ok(_) => {
                     report.failures = failures;
                     report.events = events;
@@ -474,7 +491,7 @@ impl Fleet {
         // a worker's events rebuilds everything but its latest samples.
         worker.status.metrics = metrics;
 
-        let thresholds = self.settings.thresholds;
+        let thresholds = self.ctx.settings.thresholds;
         let values = [
             (
                 AlertMetric::Cpu,
@@ -573,7 +590,7 @@ impl Fleet {
         }
         if let Some(licensing) = &facts.licensing {
             match licensing {
-                Ok(l) => events.extend(self.apply_licensing(worker, l, now)?),
+                Ok(l) => events.extend(apply_licensing(&self.ctx.settings, worker, l, now)?),
                 Err(error) => fail("cml_licensing", &error.to_string()),
             }
         }
@@ -597,49 +614,6 @@ impl Fleet {
             }
         }
         Ok(())
-    }
-
-    /// Folds an observed licence into the worker, finishing a pending registration
-    /// when CML says it completed or failed, or when it has waited too long.
-    pub(crate) fn apply_licensing(
-        &self,
-        worker: &mut Worker,
-        licensing: &Licensing,
-        now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
-        let mut observed = licence_from_cml(licensing);
-        let pending = &worker.status.licence;
-        if pending.state != LicenceState::RegistrationPending {
-            // CML does not say why a registration failed; keep the reason we recorded.
-            if observed.state == pending.state {
-                observed.last_error.clone_from(&pending.last_error);
-            }
-            return worker.observe_licence(observed, now);
-        }
-        let deadline = pending.registration_requested_at.map(|at| {
-            plus_seconds(
-                at,
-                i64::from(self.settings.licence_poll_seconds)
-                    * i64::from(self.settings.licence_poll_attempts),
-            )
-        });
-        match observed.state {
-            LicenceState::Registered | LicenceState::Evaluation => {
-                worker.finish_licence_registration(Ok(observed), now)
-            }
-            LicenceState::Invalid | LicenceState::Expired => worker.finish_licence_registration(
-                Err(format!(
-                    "CML reports registration {} / authorization {}",
-                    licensing.registration_status, licensing.authorization_status
-                )),
-                now,
-            ),
-            _ if deadline.is_some_and(|d| now >= d) => worker.finish_licence_registration(
-                Err("registration did not complete in time".into()),
-                now,
-            ),
-            _ => Ok(Vec::new()),
-        }
     }
 }
 
@@ -671,35 +645,35 @@ fn series_points(changes: &ChangeSet, now: Timestamp) -> Vec<MetricPoint> {
         .collect()
 }
 
-impl Fleet {
+impl Monitor {
     /// Appends the sweep's points and compacts the series (averages old points,
     /// deletes past the retention). The series is a chart aid: failures are
     /// logged, never fail the sweep.
     async fn record_series(&self, points: &[MetricPoint], now: Timestamp) {
-        let Some(series) = &self.series else {
+        let Some(series) = &self.ctx.series else {
             return;
         };
         if let Err(error) = series.append(points).await {
             tracing::warn!(%error, "could not append metric points");
         }
-        let retention = self.settings.metric_retention();
+        let retention = self.ctx.settings.metric_retention();
         if let Err(error) = series.compact(now, &retention).await {
             tracing::warn!(%error, "could not compact metric points");
         }
     }
 
     /// A worker's metric series since `since` (up to now), averaged per `step_seconds`.
-    pub async fn metrics_series(
+    pub(crate) async fn metrics_series(
         &self,
         worker: WorkerId,
         since: Timestamp,
         step_seconds: u32,
     ) -> Result<Vec<MetricPoint>, CoreError> {
-        self.get_worker(worker).await?;
-        let Some(series) = &self.series else {
+        self.ctx.worker(worker).await?;
+        let Some(series) = &self.ctx.series else {
             return Ok(Vec::new());
         };
-        let until = plus_seconds(self.clock.now(), 1);
+        let until = plus_seconds(self.ctx.now(), 1);
         Ok(series.read(worker, since, until, step_seconds).await?)
     }
 }

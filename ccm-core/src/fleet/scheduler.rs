@@ -5,11 +5,13 @@
 //! commit conflicts and is re-validated against the fresh worker.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::context::Context;
+use super::definitions::Definitions;
 use super::waves::{place_in_waves, scheduling_candidate};
-use super::Fleet;
 use crate::definition::LabletDefinition;
 use crate::error::CoreError;
 use crate::ids::{DefinitionId, LabletId, WorkerId};
@@ -31,14 +33,26 @@ pub struct ScheduleReport {
     pub conflicts: usize,
 }
 
-impl Fleet {
+/// The lablet scheduler.
+#[derive(Clone)]
+pub(crate) struct Scheduler {
+    ctx: Arc<Context>,
+    definitions: Definitions,
+}
+
+impl Scheduler {
+    pub(crate) fn new(ctx: Arc<Context>, definitions: Definitions) -> Self {
+        Self { ctx, definitions }
+    }
+
     /// Pending lablets due for placement at `now`, with their definitions.
     pub(crate) async fn due_pending(
         &self,
         now: Timestamp,
     ) -> Result<Vec<(Lablet, LabletDefinition)>, CoreError> {
-        let lead = i64::from(self.settings.lablets.lead_time_seconds);
+        let lead = i64::from(self.ctx.settings.lablets.lead_time_seconds);
         let pending = self
+            .ctx
             .store
             .list_lablets(&LabletFilter {
                 phases: vec![LabletPhase::Pending],
@@ -58,7 +72,7 @@ impl Fleet {
             let definition = match definitions.get(&id) {
                 Some(definition) => definition.clone(),
                 None => {
-                    let fetched = self.get_definition(id).await?;
+                    let fetched = self.definitions.get(id).await?;
                     definitions.insert(id, fetched.clone());
                     fetched
                 }
@@ -71,11 +85,11 @@ impl Fleet {
     /// Places the pending lablets that are due and binds them, in waves of start
     /// time (see `waves`): a lablet starting later never takes the room one
     /// starting sooner needs.
-    pub async fn schedule_pending(
+    pub(crate) async fn schedule_pending(
         &self,
         fence: Option<&Fence>,
     ) -> Result<ScheduleReport, CoreError> {
-        let now = self.clock.now();
+        let now = self.ctx.now();
         let due = self.due_pending(now).await?;
         let mut report = ScheduleReport {
             due: due.len(),
@@ -89,12 +103,21 @@ impl Fleet {
             .map(|(lablet, definition)| PlacementRequest::for_lablet(lablet, definition))
             .collect::<Result<_, _>>()?;
         let starts: Vec<Timestamp> = due.iter().map(|(l, _)| l.spec.timeslot.start).collect();
-        let workers = self.store.list_workers(&WorkerFilter::default()).await?;
+        let workers = self
+            .ctx
+            .store
+            .list_workers(&WorkerFilter::default())
+            .await?;
         let candidates: Vec<WorkerCandidate> = workers
             .iter()
-            .map(|w| scheduling_candidate(w, self))
+            .map(|w| scheduling_candidate(w, &self.ctx.settings))
             .collect();
-        let plan = place_in_waves(candidates, &requests, &starts, self.settings.lablets.policy);
+        let plan = place_in_waves(
+            candidates,
+            &requests,
+            &starts,
+            self.ctx.settings.lablets.policy,
+        );
         for (index, reason) in plan.unplaced {
             report.unplaced.push((requests[index].lablet, reason));
         }
@@ -112,7 +135,7 @@ impl Fleet {
             report.conflicts += assignments.len() - bound.len();
             for lablet in bound {
                 report.placed.push((lablet, worker_id));
-                self.nudge_lablet(lablet);
+                self.ctx.nudge_lablet(lablet);
             }
         }
         Ok(report)
@@ -129,15 +152,15 @@ impl Fleet {
         fence: Option<&Fence>,
     ) -> Result<Vec<LabletId>, CoreError> {
         for _ in 0..3 {
-            let now = self.clock.now();
-            let Some(mut worker) = self.store.get_worker(worker_id).await? else {
+            let now = self.ctx.now();
+            let Some(mut worker) = self.ctx.store.get_worker(worker_id).await? else {
                 return Ok(Vec::new());
             };
             let mut changes = ChangeSet::new();
             changes.fence = fence.cloned();
             let mut bound = Vec::new();
             for assignment in assignments {
-                let Some(mut lablet) = self.store.get_lablet(assignment.lablet).await? else {
+                let Some(mut lablet) = self.ctx.store.get_lablet(assignment.lablet).await? else {
                     continue;
                 };
                 if lablet.status.phase != LabletPhase::Pending || lablet.spec.cancel_requested {
@@ -163,7 +186,7 @@ impl Fleet {
             changes
                 .writes
                 .insert(0, crate::ports::store::Write::PutWorker(Box::new(worker)));
-            match self.store.commit(changes).await {
+            match self.ctx.store.commit(changes).await {
                 Ok(_) => return Ok(bound),
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(other) => return Err(other.into()),

@@ -10,6 +10,7 @@ use crate::ports::cloud::ImageSelector;
 use crate::ports::metric_series::MetricRetention;
 use crate::worker::Capacity;
 use crate::worker::IdleSettings;
+use crate::worker::NewWorker;
 
 /// How new instances are launched.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -294,6 +295,26 @@ impl FleetSettings {
             raw_seconds: self.metrics_raw_seconds,
             step_seconds: self.metrics_step_seconds,
             keep_seconds: self.metrics_retention_seconds,
+        }
+    }
+
+    /// A new-worker input with the fleet's defaults: capacity from the instance
+    /// type, idle settings from these settings, no labels or tags.
+    pub(crate) fn new_worker(
+        &self,
+        name: String,
+        region: Region,
+        instance_type: String,
+    ) -> NewWorker {
+        NewWorker {
+            capacity: capacity_for(&self.instance_types, &instance_type),
+            name,
+            region,
+            instance_type,
+            tags: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            idle: self.idle,
+            created_by: None,
         }
     }
 }

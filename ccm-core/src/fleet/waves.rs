@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::Fleet;
+use super::settings::FleetSettings;
 use crate::worker::{DesiredStatus, LifecycleState, Worker};
 
 use crate::placement::{place, Assignment, PlacementRequest, Policy, WorkerCandidate};
@@ -27,10 +27,10 @@ pub(crate) fn is_coming(worker: &Worker) -> bool {
 
 /// A candidate for the future: a booting worker counted as if it were ready, with
 /// the profile new workers get where nothing was observed yet.
-pub(crate) fn future_candidate(worker: &Worker, fleet: &Fleet) -> WorkerCandidate {
+pub(crate) fn future_candidate(worker: &Worker, settings: &FleetSettings) -> WorkerCandidate {
     let mut candidate = WorkerCandidate::from_worker(worker);
     if is_coming(worker) && !worker.can_host_labs() {
-        let profile = &fleet.settings.autoscaler.new_worker_profile;
+        let profile = &settings.autoscaler.new_worker_profile;
         candidate.running = true;
         candidate.cml_available = true;
         if candidate.licence.is_none() {
@@ -55,10 +55,10 @@ pub(crate) fn future_candidate(worker: &Worker, fleet: &Fleet) -> WorkerCandidat
 /// be when it is booting and was observed before (its licence and version are
 /// known, so a reservation on it is exact); otherwise as it is, with the reasons
 /// placement gives for refusing it.
-pub(crate) fn scheduling_candidate(worker: &Worker, fleet: &Fleet) -> WorkerCandidate {
+pub(crate) fn scheduling_candidate(worker: &Worker, settings: &FleetSettings) -> WorkerCandidate {
     let observed_before = worker.status.metrics.cml.observed_at.is_some();
     if !worker.can_host_labs() && is_coming(worker) && observed_before && !worker.spec.draining {
-        future_candidate(worker, fleet)
+        future_candidate(worker, settings)
     } else {
         WorkerCandidate::from_worker(worker)
     }

@@ -1,8 +1,10 @@
 //! The small runtime that drives controllers and jobs: backoff, a deduplicating
-//! work queue, the job runner and leader election. Everything runs on the
-//! [`crate::ports::Clock`], so simulations drive it with virtual time.
+//! work queue, the generic controller loop over it, the job runner and leader
+//! election. Everything runs on the [`crate::ports::Clock`], so simulations drive
+//! it with virtual time.
 
 pub mod backoff;
+pub mod controller;
 pub mod jobs;
 pub mod leader;
 pub mod lease_gate;
@@ -10,6 +12,7 @@ pub mod relay;
 pub mod work_queue;
 
 pub use backoff::Backoff;
+pub use controller::Controller;
 pub use jobs::{Job, JobContext, JobRun, JobRunner, TriggerOutcome};
 pub use leader::{LeaderElector, Leadership, LeaseSettings};
 pub use relay::{EventRelay, RelayError};

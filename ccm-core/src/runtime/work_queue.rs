@@ -110,6 +110,14 @@ impl<K: Ord + Clone + Hash> WorkQueue<K> {
         }
     }
 
+    /// Puts `key` back, due at `now`, after a run that never ended (its future was
+    /// dropped): there is no outcome to record, so its failure count stays.
+    pub fn abandon(&mut self, key: &K, now: Timestamp) {
+        self.in_flight.remove(key);
+        self.dirty.remove(key);
+        self.enqueue(key.clone(), now);
+    }
+
     /// Consecutive failures of `key`.
     pub fn failures(&self, key: &K) -> u32 {
         self.failures.get(key).copied().unwrap_or(0)
@@ -194,6 +202,22 @@ mod tests {
         q.finish(&"a", &ReconcileOutcome::RequeueAfter(7), at(30));
         assert_eq!(q.failures(&"a"), 0);
         assert_eq!(q.next_due(), Some(at(37)));
+    }
+
+    #[test]
+    fn an_abandoned_key_is_due_again_and_keeps_its_failures() {
+        let mut q = WorkQueue::new(Backoff::default());
+        q.enqueue("a", at(0));
+        q.take_due(at(0), 1);
+        q.finish(&"a", &ReconcileOutcome::Failed("x".into()), at(0));
+        let retry = q.next_due().unwrap();
+        q.take_due(retry, 1);
+        q.enqueue("a", at(500));
+        q.abandon(&"a", retry);
+        assert!(!q.is_in_flight(&"a"));
+        assert_eq!(q.next_due(), Some(retry));
+        assert_eq!(q.failures(&"a"), 1);
+        assert_eq!(q.take_due(retry, 10), vec!["a"]);
     }
 
     #[test]
