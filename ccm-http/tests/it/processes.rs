@@ -58,8 +58,10 @@ impl Database {
             .expect("open the test database")
     }
 
-    /// Drops the database (connections still open are closed by force).
-    pub async fn drop(self) {
+    /// Drops the database (connections still open are closed by force). By
+    /// reference, so a fixture that prints its processes' output when dropped
+    /// during a failure can still drop its database when the test passes.
+    pub async fn drop(&self) {
         let pool = admin_pool().await;
         let _ = sqlx::query(&format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",

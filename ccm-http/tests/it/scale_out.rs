@@ -1,17 +1,20 @@
-//! Several `ccm serve` processes on one PostgreSQL, with moto as EC2 and a CML
-//! simulator over HTTP: a write sent to any process is acted on by the leader
-//! within 2 s (the engine follows the event log, not its own API), every
-//! process's event stream shows every change. (A leader killed with SIGKILL is
-//! covered by `webhook_failover`.)
+//! Several `ccm serve` processes on one PostgreSQL, with moto as EC2 (behind a
+//! proxy that notes when each call arrived) and a CML simulator over HTTP: a
+//! write sent to any process is acted on by the leader within 2 s (the engine
+//! follows the event log, not its own API), every process's event stream shows
+//! every change, and a leader killed with SIGKILL in the middle of a sweep hands
+//! the engine over within the lease plus 2 s without a second instance for a
+//! worker, a second lab for a lablet or a lost lablet.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use ccm_aws::testing::MotoServer;
 use ccm_core::ports::{CloudProvider, Store};
 use ccm_http::auth::{api_keys, Role};
 use ccm_sim::http::{CmlHttpOptions, CmlHttpServer};
+use ccm_sim::CmlConfig;
 use serde_json::{json, Value};
 
 use crate::processes::{within, CcmProcess, Database};
@@ -21,24 +24,153 @@ const TOPOLOGY: &str = "lab:\n  title: scale-out\nnodes:\n  - id: n0\n    label:
 /// What "acted on" must take at most, from the answer to the write.
 const ACT_BOUND: Duration = Duration::from_secs(2);
 /// The lease of these tests, in seconds (short, so failover is quick).
-const LEASE_SECONDS: u64 = 4;
+pub const LEASE_SECONDS: u64 = 4;
+/// Seconds between two metrics sweeps.
+pub const SWEEP_SECONDS: u64 = 2;
 
-struct Cluster {
+/// One call that reached moto through the [`AwsRecorder`].
+#[derive(Clone, Debug)]
+pub struct AwsCall {
+    /// The query protocol's `Action` (`RunInstances`, `GetMetricData`…).
+    pub action: String,
+    /// When it arrived at the proxy.
+    pub received_at: SystemTime,
+}
+
+/// A proxy in front of moto that notes every call with its arrival time, so a
+/// test can count the EC2 and CloudWatch calls made after a given instant.
+pub struct AwsRecorder {
+    endpoint: String,
+    calls: Arc<Mutex<Vec<AwsCall>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Clone)]
+struct AwsRecorderState {
+    upstream: String,
+    calls: Arc<Mutex<Vec<AwsCall>>>,
+    client: reqwest::Client,
+}
+
+impl AwsRecorder {
+    async fn start(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let state = AwsRecorderState {
+            upstream,
+            calls: calls.clone(),
+            client: reqwest::Client::new(),
+        };
+        let app = axum::Router::new()
+            .fallback(forward_to_moto)
+            .with_state(state);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            endpoint,
+            calls,
+            task,
+        }
+    }
+
+    /// The URL ccm is given as its AWS endpoint.
+    pub fn endpoint(&self) -> String {
+        self.endpoint.clone()
+    }
+
+    /// Calls that arrived at or after `instant`.
+    pub fn calls_since(&self, instant: SystemTime) -> Vec<AwsCall> {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.received_at >= instant)
+            .cloned()
+            .collect()
+    }
+}
+
+impl Drop for AwsRecorder {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The `Action` of an AWS query-protocol body (`Action=DescribeInstances&…`).
+fn query_action(body: &[u8]) -> String {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("Action="))
+        .unwrap_or("(no action)")
+        .to_owned()
+}
+
+async fn forward_to_moto(
+    axum::extract::State(state): axum::extract::State<AwsRecorderState>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    let received_at = SystemTime::now();
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    state.calls.lock().unwrap().push(AwsCall {
+        action: query_action(&body),
+        received_at,
+    });
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", axum::http::uri::PathAndQuery::as_str);
+    let mut headers = parts.headers;
+    headers.remove(axum::http::header::HOST);
+    let answer = state
+        .client
+        .request(parts.method, format!("{}{path}", state.upstream))
+        .headers(headers)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let mut response = axum::response::Response::builder().status(answer.status());
+    for (name, value) in answer.headers() {
+        if name != axum::http::header::TRANSFER_ENCODING {
+            response = response.header(name, value);
+        }
+    }
+    let bytes = answer.bytes().await.unwrap();
+    response.body(axum::body::Body::from(bytes)).unwrap()
+}
+
+/// `ccm serve` processes on one PostgreSQL database, with moto behind an
+/// [`AwsRecorder`] as their AWS and one CML simulator (recording its exchanges)
+/// as every worker's CML.
+pub struct Cluster {
     moto: MotoServer,
-    cml: CmlHttpServer,
-    db: Database,
-    processes: Vec<CcmProcess>,
+    /// moto as the processes reach it.
+    pub aws: AwsRecorder,
+    pub cml: CmlHttpServer,
+    pub db: Database,
+    pub processes: Vec<CcmProcess>,
     key: String,
     http: reqwest::Client,
 }
 
 impl Cluster {
-    async fn start(count: usize) -> Self {
+    pub async fn start(count: usize) -> Self {
         let moto = MotoServer::start()
             .await
             .expect("moto (run scripts/setup-python)");
+        let aws = AwsRecorder::start(moto.endpoint()).await;
         let cml = CmlHttpServer::start(CmlHttpOptions {
             licensed: true,
+            record_exchanges: true,
+            // Nodes boot at once: the simulator runs on the real clock, and
+            // CML's two minutes would only slow the tests down.
+            cml: CmlConfig {
+                node_boot_seconds: 0,
+                ..CmlConfig::default()
+            },
             ..CmlHttpOptions::default()
         })
         .await
@@ -52,7 +184,7 @@ impl Cluster {
             ("CCM_DATABASE_URL", db.url.clone()),
             ("CCM_CLOUD", "aws".to_owned()),
             ("CCM_CLOUD_REGIONS", "us-east-1".to_owned()),
-            ("CCM_AWS_ENDPOINT_URL", moto.endpoint()),
+            ("CCM_AWS_ENDPOINT_URL", aws.endpoint()),
             ("CCM_AWS_ACCESS_KEY_ID", "testing".to_owned()),
             ("CCM_AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
             ("CCM_LAUNCH_IMAGE_NAME_PATTERN", "cml-2.9*".to_owned()),
@@ -60,7 +192,7 @@ impl Cluster {
             ("CCM_CML_PASSWORD", "admin".to_owned()),
             ("CCM_CML_TLS", "insecure".to_owned()),
             ("CCM_CML_ENDPOINT_ALLOW", "127.0.0.1/32".to_owned()),
-            ("CCM_MONITORING_INTERVAL_SECONDS", "2".to_owned()),
+            ("CCM_MONITORING_INTERVAL_SECONDS", SWEEP_SECONDS.to_string()),
             ("CCM_LABS_SYNC_INTERVAL_SECONDS", "5".to_owned()),
             ("CCM_LEASE_SECONDS", LEASE_SECONDS.to_string()),
             ("CCM_LEASE_RENEW_SECONDS", "1".to_owned()),
@@ -71,6 +203,7 @@ impl Cluster {
         }
         Self {
             moto,
+            aws,
             cml,
             db,
             processes,
@@ -79,7 +212,7 @@ impl Cluster {
         }
     }
 
-    async fn call(
+    pub async fn call(
         &self,
         via: usize,
         method: reqwest::Method,
@@ -102,13 +235,13 @@ impl Cluster {
         )
     }
 
-    async fn get(&self, via: usize, path: &str) -> Value {
+    pub async fn get(&self, via: usize, path: &str) -> Value {
         let (status, body) = self.call(via, reqwest::Method::GET, path, None).await;
         assert_eq!(status, 200, "GET {path} via {via}: {body}");
         body
     }
 
-    async fn post(&self, via: usize, path: &str, body: Value) -> Value {
+    pub async fn post(&self, via: usize, path: &str, body: Value) -> Value {
         let (status, answer) = self
             .call(via, reqwest::Method::POST, path, Some(body))
             .await;
@@ -120,7 +253,7 @@ impl Cluster {
     }
 
     /// The process that announced leadership last, if any still runs.
-    fn leader(&self) -> Option<usize> {
+    pub fn leader(&self) -> Option<usize> {
         self.processes.iter().position(|p| {
             let out = p.output();
             let leads = match (
@@ -135,12 +268,12 @@ impl Cluster {
         })
     }
 
-    async fn wait_leader(&self, bound: Duration) -> usize {
+    pub async fn wait_leader(&self, bound: Duration) -> usize {
         within(bound, "a process leads", || async { self.leader() }).await
     }
 
     /// Polls `path` via process `via` until `done` holds, within `bound`.
-    async fn until(
+    pub async fn until(
         &self,
         via: usize,
         path: &str,
@@ -155,7 +288,7 @@ impl Cluster {
         .await
     }
 
-    async fn running_worker(&self, via: usize, name: &str) -> String {
+    pub async fn running_worker(&self, via: usize, name: &str) -> String {
         let worker = self
             .post(via, "/api/v1/workers", json!({"name": name}))
             .await;
@@ -180,7 +313,7 @@ impl Cluster {
         id
     }
 
-    async fn definition(&self) -> String {
+    pub async fn definition(&self) -> String {
         let definition = self
             .post(
                 0,
@@ -196,7 +329,7 @@ impl Cluster {
         definition["id"].as_str().unwrap().to_owned()
     }
 
-    async fn instances_of(&self, worker: &str) -> usize {
+    pub async fn instances_of(&self, worker: &str) -> usize {
         let described = self
             .moto
             .cloud()
@@ -219,11 +352,51 @@ impl Cluster {
             .count()
     }
 
-    async fn finish(mut self) {
+    /// Waits until the leader's engine step is held in the middle of a metrics
+    /// sweep: CML answers after `hold` from now on, and the sweep's first CML
+    /// call (after its EC2 and CloudWatch calls) is waiting for its answer.
+    pub async fn hold_a_sweep(&self, hold: Duration) -> ccm_sim::http::InFlight {
+        self.cml.set_latency(Some(hold));
+        within(
+            Duration::from_secs(SWEEP_SECONDS * 10),
+            "a sweep waits on CML",
+            || async {
+                self.cml
+                    .in_flight()
+                    .into_iter()
+                    .find(|r| r.path.ends_with("/system_information"))
+            },
+        )
+        .await
+    }
+
+    pub async fn finish(mut self) {
         for process in &mut self.processes {
             process.stop().await;
         }
         self.db.drop().await;
+    }
+}
+
+/// Lines of each process's output printed when a test fails.
+const OUTPUT_TAIL_LINES: usize = 300;
+
+impl Drop for Cluster {
+    /// A failed test shows what the processes were doing (their request logs
+    /// left out).
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        for (index, process) in self.processes.iter().enumerate() {
+            let output = process.output();
+            let lines: Vec<&str> = output
+                .lines()
+                .filter(|l| !l.contains(r#""message":"request""#))
+                .collect();
+            let tail = &lines[lines.len().saturating_sub(OUTPUT_TAIL_LINES)..];
+            eprintln!("----- process {index} -----\n{}", tail.join("\n"));
+        }
     }
 }
 
@@ -383,5 +556,123 @@ async fn writes_sent_to_any_of_three_processes_are_acted_on_within_two_seconds()
         .await;
         eprintln!("stream {index}: all of {first_sequence}..={last}");
     }
+    cluster.finish().await;
+}
+
+/// The leader is killed while its sweep waits on CML, just after a booking that
+/// starts now and a new worker: it cannot have acted on either, so the next
+/// leader must. Within the lease plus 2 s another process leads, and it places
+/// the booking within [`ACT_BOUND`] of taking over — the scheduler looks at once,
+/// though the booking's event came before the new leader's first look at the
+/// log. Then the lablet becomes ready with exactly one lab, and every worker
+/// (one launched by the old leader, one by the new) has exactly one instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_leader_mid_sweep_hands_the_engine_over_without_duplicates_or_lost_lablets() {
+    let mut cluster = Cluster::start(3).await;
+    let leader = cluster.wait_leader(Duration::from_secs(20)).await;
+    let survivor = (leader + 1) % 3;
+    let host = cluster.running_worker(survivor, "host").await;
+    let definition = cluster.definition().await;
+    let early = cluster
+        .post(survivor, "/api/v1/workers", json!({"name": "early"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    cluster
+        .until(
+            survivor,
+            &format!("/api/v1/workers/{early}"),
+            Duration::from_secs(20),
+            "the old leader launches the early worker",
+            |w| w["instance_id"].is_string(),
+        )
+        .await;
+
+    // Held long enough that the old leader dies waiting.
+    let held = cluster.hold_a_sweep(Duration::from_secs(60)).await;
+    let now = chrono::Utc::now();
+    let lablet = cluster
+        .post(
+            survivor,
+            "/api/v1/lablets",
+            json!({"definition_id": definition, "timeslot": {
+                "start": now, "end": now + chrono::Duration::minutes(60)}}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let late = cluster
+        .post(survivor, "/api/v1/workers", json!({"name": "late"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cluster.cml.in_flight().contains(&held),
+        "the sweep still waits when the leader is killed"
+    );
+    cluster.processes[leader].kill().await;
+    let killed = Instant::now();
+    cluster.cml.set_latency(None);
+
+    let next = within(
+        Duration::from_secs(LEASE_SECONDS + 2),
+        "another process leads within the lease plus 2 s",
+        || async { cluster.leader() },
+    )
+    .await;
+    let took_over = killed.elapsed();
+    assert_ne!(next, leader);
+    cluster
+        .until(
+            survivor,
+            &format!("/api/v1/lablets/{lablet}"),
+            ACT_BOUND,
+            "the new leader places the booking made just before the kill",
+            |l| phase(l) != "pending",
+        )
+        .await;
+    let placed = killed.elapsed();
+    cluster
+        .until(
+            survivor,
+            &format!("/api/v1/lablets/{lablet}"),
+            Duration::from_secs(60),
+            "the lablet becomes ready",
+            |l| matches!(phase(l), "ready" | "running"),
+        )
+        .await;
+    let ready = killed.elapsed();
+    for worker in [&early, &late] {
+        cluster
+            .until(
+                survivor,
+                &format!("/api/v1/workers/{worker}"),
+                Duration::from_secs(60),
+                "the worker runs",
+                |w| w["status"]["lifecycle"] == "running",
+            )
+            .await;
+    }
+    eprintln!(
+        "after the kill: led again {took_over:?}, booking placed {placed:?}, lablet ready {ready:?}"
+    );
+
+    for worker in [&host, &early, &late] {
+        assert_eq!(
+            cluster.instances_of(worker).await,
+            1,
+            "one instance for {worker}"
+        );
+    }
+    let imports = cluster
+        .cml
+        .exchanges()
+        .iter()
+        .filter(|e| e.template.as_deref() == Some("/import") && e.status < 300)
+        .count();
+    assert_eq!(imports, 1, "one lab imported for the one lablet");
     cluster.finish().await;
 }

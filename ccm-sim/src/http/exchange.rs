@@ -1,5 +1,9 @@
 //! Recorded request/answer pairs, for tests that check every answer the simulator
-//! sends (e.g. against the OpenAPI document's schemas).
+//! sends (e.g. against the OpenAPI document's schemas), and the requests still
+//! waiting for their answer, for tests that need to know a call is in flight
+//! (e.g. held by the latency switch) or when a call arrived.
+
+use std::time::SystemTime;
 
 /// One request and the answer it got.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,6 +21,20 @@ pub struct Exchange {
     pub content_type: Option<String>,
     /// The answer's body.
     pub body: Vec<u8>,
+    /// When the request arrived, before any latency: when the client made the
+    /// call, whenever it was answered.
+    pub received_at: SystemTime,
+}
+
+/// A request received and not answered yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InFlight {
+    /// `GET`, `PUT`…
+    pub method: String,
+    /// The path as requested, without the query.
+    pub path: String,
+    /// When it arrived.
+    pub received_at: SystemTime,
 }
 
 impl Exchange {

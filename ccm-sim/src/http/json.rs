@@ -132,7 +132,7 @@ fn interfaces(lab: &SimLab, index: usize) -> Vec<Value> {
         .map(|i| {
             let mut v = json!({
                 "id": i.id,
-                "type": i.kind,
+                "type": i.kind.as_cml(),
                 "node": node.id,
                 "label": truncate(&i.label, 128),
                 "mac_address": Value::Null,

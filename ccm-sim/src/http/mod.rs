@@ -63,7 +63,7 @@ use crate::config::{CmlConfig, SimConfig};
 use crate::error::SimError;
 use crate::simulation::Simulation;
 
-pub use exchange::Exchange;
+pub use exchange::{Exchange, InFlight};
 
 /// How to run a [`CmlHttpServer`].
 #[derive(Clone, Debug)]
@@ -93,7 +93,8 @@ pub struct CmlHttpOptions {
     /// The simulated CML (version, delays, node limits, definitions). Its
     /// `boot_seconds` and `licensed_at_launch` are taken from the fields above.
     pub cml: CmlConfig,
-    /// Keep every request/answer pair for [`CmlHttpServer::exchanges`] (tests).
+    /// Keep every request/answer pair for [`CmlHttpServer::exchanges`] and the
+    /// requests in flight for [`CmlHttpServer::in_flight`] (tests).
     pub record_exchanges: bool,
     /// Print one line per request to standard error.
     pub log_requests: bool,
@@ -255,7 +256,14 @@ impl CmlHttpServer {
         self.state.exchanges()
     }
 
-    /// Sets the real latency before every answer.
+    /// Requests received and not answered yet, e.g. held by the latency switch
+    /// (when [`CmlHttpOptions::record_exchanges`]).
+    pub fn in_flight(&self) -> Vec<InFlight> {
+        self.state.in_flight()
+    }
+
+    /// Sets the real latency before every answer (requests already waiting keep
+    /// the latency they arrived with).
     pub fn set_latency(&self, latency: Option<Duration>) {
         self.state.set_latency(latency);
     }

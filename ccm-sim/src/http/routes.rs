@@ -3,9 +3,9 @@
 //! exchange recording).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Path, Query, Request, State};
@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 
 use super::auth::{Claims, TokenError, Tokens};
 use super::error::ApiError;
-use super::exchange::Exchange;
+use super::exchange::{Exchange, InFlight};
 use super::json;
 use super::CmlHttpOptions;
 use crate::cml::server::CmlServer;
@@ -49,7 +49,26 @@ pub(crate) struct AppState {
     token_lifetime: AtomicI64,
     latency: Mutex<Option<Duration>>,
     exchanges: Option<Mutex<Vec<Exchange>>>,
+    /// Requests received and not answered yet, by arrival number (kept with
+    /// the exchanges, when recording).
+    in_flight: Option<Mutex<BTreeMap<u64, InFlight>>>,
+    arrivals: AtomicU64,
     log_requests: bool,
+}
+
+/// Keeps a request among the ones in flight until it is answered or its
+/// handler is dropped (a client that goes away mid-request).
+struct InFlightEntry {
+    state: Arc<AppState>,
+    arrival: u64,
+}
+
+impl Drop for InFlightEntry {
+    fn drop(&mut self) {
+        if let Some(in_flight) = &self.state.in_flight {
+            locked(in_flight).remove(&self.arrival);
+        }
+    }
 }
 
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -72,6 +91,10 @@ impl AppState {
             token_lifetime: AtomicI64::new(options.token_lifetime_seconds.max(1)),
             latency: Mutex::new(options.latency),
             exchanges: options.record_exchanges.then(|| Mutex::new(Vec::new())),
+            in_flight: options
+                .record_exchanges
+                .then(|| Mutex::new(BTreeMap::new())),
+            arrivals: AtomicU64::new(0),
             log_requests: options.log_requests,
         }
     }
@@ -81,6 +104,23 @@ impl AppState {
             .as_ref()
             .map(|e| locked(e).clone())
             .unwrap_or_default()
+    }
+
+    pub(crate) fn in_flight(&self) -> Vec<InFlight> {
+        self.in_flight
+            .as_ref()
+            .map(|i| locked(i).values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn arrived(self: &Arc<Self>, request: InFlight) -> Option<InFlightEntry> {
+        let in_flight = self.in_flight.as_ref()?;
+        let arrival = self.arrivals.fetch_add(1, Ordering::Relaxed);
+        locked(in_flight).insert(arrival, request);
+        Some(InFlightEntry {
+            state: self.clone(),
+            arrival,
+        })
     }
 
     pub(crate) fn set_latency(&self, latency: Option<Duration>) {
@@ -282,6 +322,12 @@ async fn mark_route(request: Request, next: Next) -> Response {
 async fn front(State(s): Shared, request: Request, next: Next) -> Response {
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
+    let received_at = SystemTime::now();
+    let in_flight = s.arrived(InFlight {
+        method: method.clone(),
+        path: path.clone(),
+        received_at,
+    });
     let latency = *locked(&s.latency);
     if let Some(latency) = latency {
         tokio::time::sleep(latency).await;
@@ -317,7 +363,10 @@ async fn front(State(s): Shared, request: Request, next: Next) -> Response {
         status,
         content_type,
         body: bytes.to_vec(),
+        received_at,
     });
+    // Only now: a request is always among the exchanges or the ones in flight.
+    drop(in_flight);
     Response::from_parts(parts, Body::from(bytes))
 }
 
