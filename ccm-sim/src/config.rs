@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use ccm_core::ids::Region;
 use ccm_core::time::{from_unix_seconds, Timestamp};
+use serde::{Deserialize, Serialize};
 
 /// One region of the simulated AWS.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RegionConfig {
     /// Region name (`us-east-1`).
     pub name: Region,
@@ -65,7 +66,7 @@ pub struct InstanceTypeSpec {
 
 /// A token bucket per region, refilled in virtual time: each API call (each page of
 /// a paged call) takes one token; an empty bucket answers `Throttled`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ThrottleConfig {
     /// Bucket size (calls that may burst at one instant).
     pub burst: u32,

@@ -31,6 +31,14 @@ pub enum SimError {
     /// The HTTP face could not start or stopped with an error (feature `http`).
     #[error("HTTP simulator: {0}")]
     Http(String),
+    /// The file a kept world lives in cannot be read, parsed or written.
+    #[error("simulated world file {path} {problem}")]
+    WorldFile {
+        /// The file.
+        path: String,
+        /// What is wrong with it (`is damaged (…)`, `was written in format 2, …`).
+        problem: String,
+    },
 }
 
 impl SimError {

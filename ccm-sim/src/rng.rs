@@ -2,16 +2,73 @@
 //! (instance, image and lab ids), one decides faults, so turning a fault rate on does
 //! not change the ids a run produces. Metric noise is a pure hash of (key, time) and
 //! consumes no randomness at all, so it does not depend on call order.
+//!
+//! A saved world keeps each stream's position, so a restored simulation draws the
+//! same ids the original would have drawn next.
 
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The simulation's random streams.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(into = "SavedStreams", from = "SavedStreams")]
 pub(crate) struct SimRng {
     ids: ChaCha8Rng,
     faults: ChaCha8Rng,
+}
+
+/// Where one ChaCha stream stands: everything that decides its next outputs.
+#[derive(Serialize, Deserialize)]
+struct StreamPosition {
+    seed: [u8; 32],
+    stream: u64,
+    word_pos: u128,
+}
+
+impl From<&ChaCha8Rng> for StreamPosition {
+    fn from(rng: &ChaCha8Rng) -> Self {
+        Self {
+            seed: rng.get_seed(),
+            stream: rng.get_stream(),
+            word_pos: rng.get_word_pos(),
+        }
+    }
+}
+
+impl From<StreamPosition> for ChaCha8Rng {
+    fn from(position: StreamPosition) -> Self {
+        let mut rng = ChaCha8Rng::from_seed(position.seed);
+        rng.set_stream(position.stream);
+        rng.set_word_pos(position.word_pos);
+        rng
+    }
+}
+
+/// [`SimRng`] as saved with a world.
+#[derive(Serialize, Deserialize)]
+struct SavedStreams {
+    ids: StreamPosition,
+    faults: StreamPosition,
+}
+
+impl From<SimRng> for SavedStreams {
+    fn from(rng: SimRng) -> Self {
+        Self {
+            ids: (&rng.ids).into(),
+            faults: (&rng.faults).into(),
+        }
+    }
+}
+
+impl From<SavedStreams> for SimRng {
+    fn from(saved: SavedStreams) -> Self {
+        Self {
+            ids: saved.ids.into(),
+            faults: saved.faults.into(),
+        }
+    }
 }
 
 impl SimRng {
@@ -88,6 +145,18 @@ mod tests {
         assert_eq!(a.hex(8), b.hex(8));
         assert!(!a.roll(0.0));
         assert!(a.roll(1.0));
+    }
+
+    #[test]
+    fn a_saved_stream_resumes_where_it_stood() {
+        let mut original = SimRng::new(9);
+        original.hex(5);
+        original.roll(0.5);
+        let json = serde_json::to_string(&original).unwrap();
+        let mut restored: SimRng = serde_json::from_str(&json).unwrap();
+        assert_eq!(restored.hex(17), original.hex(17));
+        assert_eq!(restored.uuid(), original.uuid());
+        assert_eq!(restored.roll(0.5), original.roll(0.5));
     }
 
     #[test]

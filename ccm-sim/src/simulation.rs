@@ -1,6 +1,7 @@
 //! [`Simulation`]: the handle that owns one world, its clock and its switches, and
 //! hands out the port views ([`SimCloud`], [`SimCml`]) that share it.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ccm_core::ports::clock::{Clock, VirtualClock};
@@ -12,6 +13,7 @@ use crate::cml::SimCml;
 use crate::config::SimConfig;
 use crate::error::SimError;
 use crate::faults::Faults;
+use crate::saved::WorldFile;
 use crate::world::{Shared, World};
 
 /// One simulated AWS account with a CML server on every instance. Cheap to clone;
@@ -19,6 +21,18 @@ use crate::world::{Shared, World};
 #[derive(Clone, Debug)]
 pub struct Simulation {
     pub(crate) shared: Arc<Shared>,
+}
+
+/// Where a kept world ([`Simulation::kept_in`]) came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorldOrigin {
+    /// There was no file: a fresh world, written at once.
+    Created,
+    /// Read back from the file.
+    Restored {
+        /// Instances it holds (terminated ones not yet purged included).
+        instances: usize,
+    },
 }
 
 impl Simulation {
@@ -37,7 +51,7 @@ impl Simulation {
     pub fn with_virtual_clock(seed: u64, config: SimConfig, clock: VirtualClock) -> Self {
         let now = clock.now();
         let world = World::new(seed, config, now);
-        let shared = Shared::new(world, Arc::new(clock.clone()), Some(clock));
+        let shared = Shared::new(world, Arc::new(clock.clone()), Some(clock), None);
         Self {
             shared: Arc::new(shared),
         }
@@ -48,7 +62,51 @@ impl Simulation {
     pub fn with_clock(seed: u64, config: SimConfig, clock: Arc<dyn Clock>) -> Self {
         let world = World::new(seed, config, clock.now());
         Self {
-            shared: Arc::new(Shared::new(world, clock, None)),
+            shared: Arc::new(Shared::new(world, clock, None, None)),
+        }
+    }
+
+    /// A world on `clock` kept in the file at `path` across runs: read back when
+    /// the file exists (and put under `config`: regions it adds are created, caps
+    /// follow it), otherwise built from `seed` and `config` and written at once.
+    /// [`Simulation::save`] writes it again. A file that cannot be read, is
+    /// damaged or has another format is [`SimError::WorldFile`], never replaced.
+    pub fn kept_in(
+        path: impl Into<PathBuf>,
+        seed: u64,
+        config: SimConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(Self, WorldOrigin), SimError> {
+        let file = WorldFile::new(path.into());
+        let now = clock.now();
+        let (world, origin) = match file.load(config.clone(), now)? {
+            Some(world) => {
+                let instances = world.instance_regions.len();
+                (world, WorldOrigin::Restored { instances })
+            }
+            None => (World::new(seed, config, now), WorldOrigin::Created),
+        };
+        let simulation = Self {
+            shared: Arc::new(Shared::new(world, clock, None, Some(file))),
+        };
+        if origin == WorldOrigin::Created {
+            simulation.save()?;
+        }
+        Ok((simulation, origin))
+    }
+
+    /// The file the world is kept in ([`Simulation::kept_in`]), if any.
+    pub fn world_file(&self) -> Option<&Path> {
+        self.shared.file.as_ref().map(WorldFile::path)
+    }
+
+    /// Writes the world to its file when it changed since the last save (`Ok(true)`
+    /// when it wrote); does nothing for a world kept in memory only. Blocking file
+    /// I/O: async callers run it on a blocking thread.
+    pub fn save(&self) -> Result<bool, SimError> {
+        match &self.shared.file {
+            Some(file) => file.save(&self.shared),
+            None => Ok(false),
         }
     }
 

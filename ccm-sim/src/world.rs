@@ -1,6 +1,10 @@
 //! The one shared world behind every view: regions, instances, CML servers, fault
 //! switches, call counters and randomness, all under one lock so the cloud and CML
 //! views always agree (CML availability follows the instance it runs on).
+//!
+//! The world serialises (see [`crate::saved`]) without its configuration, fault
+//! switches and call counters: those belong to the process running it, the rest is
+//! the simulated cloud itself.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -9,6 +13,7 @@ use ccm_core::ids::{ImageId, InstanceId, Region};
 use ccm_core::ports::clock::{Clock, VirtualClock};
 use ccm_core::ports::cloud::Image;
 use ccm_core::time::Timestamp;
+use serde::{Deserialize, Serialize};
 
 use crate::calls::CallCounts;
 use crate::cloud::region::RegionState;
@@ -18,12 +23,15 @@ use crate::config::{ImageSpec, SimConfig};
 use crate::error::SimError;
 use crate::faults::Faults;
 use crate::rng::SimRng;
+use crate::saved::WorldFile;
 
 /// Everything simulated.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct World {
+    #[serde(skip)]
     pub(crate) config: SimConfig,
     pub(crate) rng: SimRng,
+    #[serde(skip)]
     pub(crate) faults: Faults,
     pub(crate) regions: BTreeMap<Region, RegionState>,
     /// Which region each instance lives in.
@@ -33,35 +41,49 @@ pub(crate) struct World {
     /// Terminated instances to forget, by the instant they vanish.
     pub(crate) purge_queue: BTreeSet<(Timestamp, InstanceId)>,
     pub(crate) next_instance_seq: u64,
+    #[serde(skip)]
     pub(crate) cloud_calls: CallCounts,
+    #[serde(skip)]
     pub(crate) cml_calls: CallCounts,
 }
 
 impl World {
     /// A world built from `config`, its random ids drawn from `seed`.
     pub(crate) fn new(seed: u64, config: SimConfig, now: Timestamp) -> Self {
-        let mut rng = SimRng::new(seed);
-        let mut regions = BTreeMap::new();
-        for region in &config.regions {
-            let bucket = config.throttle.map(|t| TokenBucket::new(t, now));
-            let mut state = RegionState::new(region.clone(), bucket);
-            for spec in &config.images {
-                state.images.add(new_image(&mut rng, &state, spec));
-            }
-            regions.insert(region.name.clone(), state);
-        }
-        Self {
-            config,
-            rng,
+        let mut world = Self {
+            config: SimConfig::default(),
+            rng: SimRng::new(seed),
             faults: Faults::default(),
-            regions,
+            regions: BTreeMap::new(),
             instance_regions: BTreeMap::new(),
             servers: BTreeMap::new(),
             purge_queue: BTreeSet::new(),
             next_instance_seq: 0,
             cloud_calls: CallCounts::default(),
             cml_calls: CallCounts::default(),
+        };
+        world.configure(config, now);
+        world
+    }
+
+    /// Puts the world under `config`: regions it names and the world lacks are
+    /// created with the image catalog, and the caps of the others follow it.
+    /// Regions the world has and `config` no longer names keep their instances (a
+    /// restored world must not lose what runs there).
+    pub(crate) fn configure(&mut self, config: SimConfig, now: Timestamp) {
+        for region in &config.regions {
+            if let Some(state) = self.regions.get_mut(&region.name) {
+                state.config = region.clone();
+                continue;
+            }
+            let bucket = config.throttle.map(|t| TokenBucket::new(t, now));
+            let mut state = RegionState::new(region.clone(), bucket);
+            for spec in &config.images {
+                state.images.add(new_image(&mut self.rng, &state, spec));
+            }
+            self.regions.insert(region.name.clone(), state);
         }
+        self.config = config;
     }
 
     /// Registers an AMI in a region.
@@ -120,6 +142,8 @@ pub(crate) struct Shared {
     world: Mutex<World>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) virtual_clock: Option<VirtualClock>,
+    /// Where the world is kept between runs, when it is.
+    pub(crate) file: Option<WorldFile>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -136,11 +160,13 @@ impl Shared {
         world: World,
         clock: Arc<dyn Clock>,
         virtual_clock: Option<VirtualClock>,
+        file: Option<WorldFile>,
     ) -> Self {
         Self {
             world: Mutex::new(world),
             clock,
             virtual_clock,
+            file,
         }
     }
 

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use ccm_core::ids::ImageId;
 use ccm_core::ports::cloud::{name_matches, CloudError, Image, ImageSelector};
+use serde::{Deserialize, Serialize};
 
 /// AMIs registered in a region.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct ImageCatalog {
     images: BTreeMap<ImageId, Image>,
 }

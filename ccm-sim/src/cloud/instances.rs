@@ -7,9 +7,11 @@ use std::collections::BTreeMap;
 use ccm_core::ids::{ImageId, InstanceId, Region};
 use ccm_core::ports::cloud::{CloudError, Instance, InstanceStatusCheck};
 use ccm_core::time::{plus_seconds, Timestamp};
+use serde::{Deserialize, Serialize};
 
 /// Where an instance is in its life, with the instants that drive it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
 pub(crate) enum Phase {
     /// Booting; running from `ready_at`.
     Pending {
@@ -83,7 +85,7 @@ impl Phase {
 }
 
 /// Everything the simulator knows about one instance.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct InstanceRecord {
     pub(crate) id: InstanceId,
     pub(crate) region: Region,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use ccm_core::ids::InstanceId;
 use ccm_core::ports::cloud::WORKER_ID_TAG;
 use ccm_core::time::Timestamp;
+use serde::{Deserialize, Serialize};
 
 use super::images::ImageCatalog;
 use super::instances::InstanceRecord;
@@ -12,7 +13,7 @@ use super::throttle::TokenBucket;
 use crate::config::RegionConfig;
 
 /// State of one region.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct RegionState {
     pub(crate) config: RegionConfig,
     pub(crate) images: ImageCatalog,

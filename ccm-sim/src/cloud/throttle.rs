@@ -1,11 +1,12 @@
 //! A token bucket refilled in virtual time.
 
 use ccm_core::time::Timestamp;
+use serde::{Deserialize, Serialize};
 
 use crate::config::ThrottleConfig;
 
 /// One region's request budget.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct TokenBucket {
     config: ThrottleConfig,
     tokens: f64,

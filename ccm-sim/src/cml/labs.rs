@@ -7,11 +7,12 @@ use ccm_core::ids::CmlLabId;
 use ccm_core::lab::LabState;
 use ccm_core::ports::cml::{CmlError, CmlLab};
 use ccm_core::time::{plus_seconds, Timestamp};
+use serde::{Deserialize, Serialize};
 
 use super::topology::Topology;
 
 /// One node of a lab, with what it is allocated.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct SimNode {
     /// Node definition id, when the topology named one.
     pub(crate) definition: Option<String>,
@@ -24,7 +25,7 @@ pub(crate) struct SimNode {
 }
 
 /// One lab.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct SimLab {
     pub(crate) id: CmlLabId,
     /// Creation order on its server (labs list in this order).
@@ -47,7 +48,7 @@ pub(crate) struct SimLab {
 
 /// A lab's nodes, interfaces and links under the UUIDs CML gives them on import, in
 /// topology order (`layout.nodes[i]` is `SimLab::nodes[i]`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct LabLayout {
     /// `lab.notes`.
     pub(crate) notes: String,
@@ -58,7 +59,7 @@ pub(crate) struct LabLayout {
 }
 
 /// One node of a [`LabLayout`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct NodeLayout {
     /// UUID.
     pub(crate) id: String,
@@ -73,7 +74,7 @@ pub(crate) struct NodeLayout {
 }
 
 /// One interface of a [`NodeLayout`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct InterfaceLayout {
     /// UUID.
     pub(crate) id: String,
@@ -81,12 +82,33 @@ pub(crate) struct InterfaceLayout {
     pub(crate) label: String,
     /// Slot (`None` for loopbacks).
     pub(crate) slot: Option<u32>,
-    /// `physical` or `loopback`.
-    pub(crate) kind: &'static str,
+    /// Physical or loopback.
+    pub(crate) kind: InterfaceKind,
+}
+
+/// What an interface of a [`NodeLayout`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum InterfaceKind {
+    /// A port links can attach to.
+    Physical,
+    /// A loopback (no link, usually no slot).
+    Loopback,
+}
+
+impl InterfaceKind {
+    /// CML's spelling (`type` of an interface).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn as_cml(self) -> &'static str {
+        match self {
+            InterfaceKind::Physical => "physical",
+            InterfaceKind::Loopback => "loopback",
+        }
+    }
 }
 
 /// One link of a [`LabLayout`]: UUIDs of its ends.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct LinkLayout {
     /// UUID.
     pub(crate) id: String,
@@ -162,9 +184,9 @@ impl LabLayout {
                         .enumerate()
                         .map(|(j, iface)| {
                             let kind = if iface.kind.as_deref() == Some("loopback") {
-                                "loopback"
+                                InterfaceKind::Loopback
                             } else {
-                                "physical"
+                                InterfaceKind::Physical
                             };
                             InterfaceLayout {
                                 id: derived_uuid(lab, "interface", i, j),
@@ -173,7 +195,7 @@ impl LabLayout {
                                     .clone()
                                     .filter(|l| !l.is_empty())
                                     .unwrap_or_else(|| format!("eth{j}")),
-                                slot: if kind == "loopback" {
+                                slot: if kind == InterfaceKind::Loopback {
                                     iface.slot
                                 } else {
                                     iface.slot.or(u32::try_from(j).ok())
@@ -217,7 +239,7 @@ impl LabLayout {
                     id: id.clone(),
                     label: format!("eth{slot}"),
                     slot: Some(slot),
-                    kind: "physical",
+                    kind: InterfaceKind::Physical,
                 });
                 Some(id)
             };

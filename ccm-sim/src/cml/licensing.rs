@@ -4,11 +4,13 @@
 
 use ccm_core::ports::cml::{CmlError, Licensing, LicensingFeature};
 use ccm_core::time::{plus_seconds, Timestamp};
+use serde::{Deserialize, Serialize};
 
 use crate::config::CmlConfig;
 
 /// Registration state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
 pub(crate) enum Registration {
     /// Never registered, or deregistered.
     Unregistered,
@@ -29,7 +31,7 @@ pub(crate) enum Registration {
 }
 
 /// Licence of one server.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Licence {
     pub(crate) registration: Registration,
     /// Enterprise product.

@@ -7,6 +7,7 @@ use ccm_core::ids::{CmlLabId, InstanceId};
 use ccm_core::lab::LabState;
 use ccm_core::ports::cml::{CmlError, LabImport, SystemHealth, SystemStats};
 use ccm_core::time::Timestamp;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::catalog::node_for;
@@ -29,7 +30,7 @@ pub(crate) struct Load {
 }
 
 /// One CML server (the controller and its single compute).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct CmlServer {
     pub(crate) instance_id: InstanceId,
     pub(crate) version: String,

@@ -4,9 +4,10 @@ use std::collections::VecDeque;
 
 use ccm_core::ports::cml::TelemetryEvent;
 use ccm_core::time::Timestamp;
+use serde::{Deserialize, Serialize};
 
 /// Telemetry events of one server.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct TelemetryLog {
     events: VecDeque<TelemetryEvent>,
 }
