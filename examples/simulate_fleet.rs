@@ -197,22 +197,13 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
 
     println!("timeline (virtual time since start):");
     let events = store.read_events(0, usize::MAX).await?;
-    let mut metrics_updates = 0usize;
     for event in &events {
-        if matches!(
-            event.event.payload,
-            EventPayload::WorkerMetricsUpdated { .. }
-        ) {
-            metrics_updates += 1;
-        }
         if let Some(line) = describe(event, &names) {
             println!("  {}  {line}", clock_text(start, event.event.occurred_at));
         }
     }
-    println!(
-        "  … plus {metrics_updates} metrics updates; {} events in the log in all\n",
-        events.len()
-    );
+    // Metric samples go to the time series, not the log: only crossings show here.
+    println!("  … {} events in the log in all\n", events.len());
 
     println!("fleet at the end:");
     for id in &workers {

@@ -668,3 +668,37 @@ async fn one_provider_serves_several_regions() {
         .is_empty());
     assert_eq!(moto.cloud.region_names(), ["eu-west-1", "us-east-1"]);
 }
+
+/// An operator's CML image is often shared from another account: by name it is
+/// found only once that account is among `image_owners` (the default, `self`,
+/// keeps strangers' public images out of a pattern search).
+#[tokio::test]
+async fn an_image_shared_from_another_account_is_found_once_its_owner_is_configured() {
+    let own_only = Moto::start().await;
+    let found = own_only
+        .cloud
+        .find_images(&region(), "partner-cml-*")
+        .await
+        .unwrap();
+    assert!(found.is_empty(), "{found:?}");
+
+    let with_partner = Moto::start_with(|config| AwsConfig {
+        image_owners: vec!["self".into(), "210987654321".into()],
+        ..config
+    })
+    .await;
+    let found = with_partner
+        .cloud
+        .find_images(&region(), "partner-cml-*")
+        .await
+        .unwrap();
+    let ids: Vec<&str> = found.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids, ["ami-0c3a10000000b2920"]);
+    // The account's own images are still found.
+    let own = with_partner
+        .cloud
+        .find_images(&region(), "cml-2.9*")
+        .await
+        .unwrap();
+    assert_eq!(own[0].id.as_str(), NEWEST_CML_IMAGE);
+}

@@ -2,6 +2,7 @@
 //! adapters (simulated or real), the fleet settings, the job runner and leader
 //! election.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ccm_core::fleet::{Adapters, Fleet, FleetSettings, Thresholds};
@@ -12,7 +13,7 @@ use ccm_core::ports::{Clock, CloudProvider, CmlClient, Store, SystemClock};
 use ccm_core::ports::{KeyValueStore, MetricSeries};
 use ccm_core::runtime::{JobRunner, LeaseSettings};
 use ccm_core::store::{MemoryKeyValueStore, MemoryMetricSeries, MemoryStore};
-use ccm_sim::{RegionConfig, SimConfig, Simulation};
+use ccm_sim::{RegionConfig, SimConfig, Simulation, WorldOrigin};
 
 use crate::config::{CloudKind, CmlTls, Config};
 use crate::error::Error;
@@ -71,6 +72,16 @@ pub fn fleet_settings(config: &Config) -> FleetSettings {
         s.lablets.convergence_poll_seconds = 10;
         s.idle.timeout_minutes = 30;
         s.idle.snooze_minutes = 10;
+    }
+    if sim && config.cloud.sim.seed_demo {
+        // The demo shows the engine deciding on its own (a simulated fleet costs
+        // nothing): workers started for lablets coming up, spare ones drained and
+        // stopped within minutes. `engine.autoscaler` below still wins.
+        s.autoscaler.enabled = true;
+        s.autoscaler.interval_seconds = 15;
+        s.autoscaler.scale_up_cooldown_seconds = 30;
+        s.autoscaler.scale_down_cooldown_seconds = 60;
+        s.autoscaler.drain_grace_seconds = 120;
     }
     let launch = &config.cloud.launch;
     s.launch.image = match &launch.image_id {
@@ -178,6 +189,26 @@ impl std::fmt::Debug for OpenedStore {
 }
 
 impl OpenedStore {
+    /// Where a simulated world is kept beside this store: `<file>.sim-world.json`
+    /// next to a SQLite database file, so the simulated instances live exactly as
+    /// long as the workers stored about them (and, like the file, belong to the
+    /// one process holding it). None for an in-memory store, whose workers end
+    /// with the process anyway, and for PostgreSQL, which several processes
+    /// share while each runs a simulated cloud of its own.
+    pub fn sim_world_file(&self) -> Option<PathBuf> {
+        let StoreKind::Sqlite(location) = &self.kind else {
+            return None;
+        };
+        // An in-memory SQLite database has a name but no file.
+        let database = Path::new(location);
+        if !database.is_file() {
+            return None;
+        }
+        let mut name = database.as_os_str().to_owned();
+        name.push(".sim-world.json");
+        Some(PathBuf::from(name))
+    }
+
     /// An in-memory store for every port (lost on exit).
     pub fn memory() -> Self {
         Self {
@@ -189,14 +220,36 @@ impl OpenedStore {
     }
 }
 
-/// Opens the configured store.
+/// Opens the configured store for a long-running process (`ccm serve`): a SQLite
+/// file is locked to this process.
 pub async fn open_store(config: &Config) -> Result<OpenedStore, Error> {
+    open_store_as(config, StoreUse::Server).await
+}
+
+/// Opens the configured store for a one-shot command (`ccm api-key create`),
+/// which may run while a server uses the same SQLite file.
+pub async fn open_store_for_command(config: &Config) -> Result<OpenedStore, Error> {
+    open_store_as(config, StoreUse::Command).await
+}
+
+/// Who opens the store: only a server takes a SQLite file for itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StoreUse {
+    Server,
+    Command,
+}
+
+async fn open_store_as(config: &Config, how: StoreUse) -> Result<OpenedStore, Error> {
     let url = config.database.url.expose().trim();
     if url == "memory" {
         return Ok(OpenedStore::memory());
     }
     if url.starts_with("sqlite:") {
-        let store = Arc::new(ccm_store_sqlite::SqliteStore::open(url).await?);
+        let mut options = ccm_store_sqlite::SqliteStoreOptions::new(url);
+        if how == StoreUse::Command {
+            options = options.beside_a_server();
+        }
+        let store = Arc::new(ccm_store_sqlite::SqliteStore::open_with(options).await?);
         let location = store.location().to_owned();
         return Ok(OpenedStore {
             store: store.clone(),
@@ -255,7 +308,7 @@ pub fn sim_config(config: &Config) -> SimConfig {
     sim.delays.terminate_seconds = s.terminate_seconds;
     sim.delays.status_init_seconds = s.status_init_seconds;
     sim.cml.boot_seconds = s.cml_boot_seconds;
-    sim.cml.node_boot_seconds = sim.cml.node_boot_seconds.min(30);
+    sim.cml.node_boot_seconds = s.node_boot_seconds;
     sim.cml.registration_seconds = sim.cml.registration_seconds.min(15);
     sim.cml.licensed_at_launch = s.licensed_at_launch;
     sim
@@ -266,6 +319,35 @@ pub fn cloud_parts(config: &Config) -> Result<CloudParts, Error> {
     cloud_parts_on(config, Arc::new(SystemClock))
 }
 
+/// `ccm serve`'s cloud: [`cloud_parts`], except that a simulated world is kept in
+/// `world_file` across runs ([`OpenedStore::sim_world_file`]) when one is given;
+/// then also where the world came from.
+pub fn serve_cloud_parts(
+    config: &Config,
+    world_file: Option<PathBuf>,
+) -> Result<(CloudParts, Option<WorldOrigin>), Error> {
+    let path = match (config.cloud.provider, world_file) {
+        (CloudKind::Sim, Some(path)) => path,
+        _ => return Ok((cloud_parts(config)?, None)),
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (sim, origin) = Simulation::kept_in(
+        &path,
+        config.cloud.sim.seed,
+        sim_config(config),
+        clock.clone(),
+    )
+    .map_err(|error| Error::Adapter {
+        adapter: "simulated cloud",
+        message: format!(
+            "{error}. To start the simulated fleet afresh, stop ccm and delete this file \
+             together with the database beside it (the whole ccm-data/ directory by default); \
+             deleting only the file turns every worker in the database terminated"
+        ),
+    })?;
+    Ok((simulated_parts(sim, clock), Some(origin)))
+}
+
 /// Builds the configured cloud and CML adapters on `clock` (a virtual clock lets
 /// an embedding program drive a simulated fleet through a day in seconds).
 pub fn cloud_parts_on(config: &Config, clock: Arc<dyn Clock>) -> Result<CloudParts, Error> {
@@ -273,69 +355,15 @@ pub fn cloud_parts_on(config: &Config, clock: Arc<dyn Clock>) -> Result<CloudPar
         CloudKind::Sim => {
             let sim =
                 Simulation::with_clock(config.cloud.sim.seed, sim_config(config), clock.clone());
-            let counter = sim.clone();
-            let calls: CallCounter = Arc::new(move || {
-                counter
-                    .cloud_calls()
-                    .map(|c| c.by_operation().clone())
-                    .unwrap_or_default()
-            });
-            Ok(CloudParts {
-                cloud: Arc::new(sim.cloud()),
-                cml: Arc::new(sim.cml()),
-                clock,
-                calls: Some(calls),
-                sim: Some(sim),
-            })
+            Ok(simulated_parts(sim, clock))
         }
         CloudKind::Aws => {
-            let a = &config.cloud.aws;
-            let mut aws = ccm_aws::AwsConfig {
-                region: a
-                    .region
-                    .clone()
-                    .or_else(|| config.cloud.regions.first().cloned()),
-                profile: a.profile.clone(),
-                endpoint_url: a.endpoint_url.clone(),
-                ..ccm_aws::AwsConfig::default()
-            };
-            if let (Some(id), Some(secret)) = (&a.access_key_id, &a.secret_access_key) {
-                aws.credentials = Some(ccm_aws::StaticCredentials::new(
-                    id.clone(),
-                    secret.expose().to_owned(),
-                ));
-            }
+            let aws = crate::config::aws::adapter_config(config);
             let cloud = Arc::new(ccm_aws::AwsCloud::new(aws).map_err(|e| Error::Adapter {
                 adapter: "aws",
                 message: e.to_string(),
             })?);
-            let c = &config.cml;
-            let password = c.password.clone().ok_or_else(|| Error::Adapter {
-                adapter: "cml",
-                message: "cml.password is required".into(),
-            })?;
-            let tls = match c.tls {
-                CmlTls::Tofu => ccm_cml::TlsMode::TrustOnFirstUse,
-                CmlTls::Insecure => ccm_cml::TlsMode::Insecure,
-                CmlTls::Verify => ccm_cml::TlsMode::Verify,
-                CmlTls::Ca => {
-                    let path = c.ca_file.clone().unwrap_or_default();
-                    let pem = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-                        what: format!("reading cml.ca_file {}", path.display()),
-                        source,
-                    })?;
-                    ccm_cml::TlsMode::CustomCa(pem)
-                }
-            };
-            let cml_config =
-                ccm_cml::CmlClientConfig::new(c.username.clone(), password).with_tls(tls);
-            let cml =
-                ccm_cml::HttpCmlClient::with_clock(cml_config, clock.clone()).map_err(|e| {
-                    Error::Adapter {
-                        adapter: "cml",
-                        message: e.to_string(),
-                    }
-                })?;
+            let cml = cml_client(config, clock.clone())?;
             let counter = cloud.clone();
             let calls: CallCounter = Arc::new(move || counter.call_counts());
             Ok(CloudParts {
@@ -346,6 +374,52 @@ pub fn cloud_parts_on(config: &Config, clock: Arc<dyn Clock>) -> Result<CloudPar
                 sim: None,
             })
         }
+    }
+}
+
+/// The CML client the engine uses for real workers, from `[cml]`: the fleet's
+/// credentials and TLS mode (`ccm doctor` calls workers through the same client).
+pub fn cml_client(config: &Config, clock: Arc<dyn Clock>) -> Result<ccm_cml::HttpCmlClient, Error> {
+    let c = &config.cml;
+    let password = c.password.clone().ok_or_else(|| Error::Adapter {
+        adapter: "cml",
+        message: "cml.password is required".into(),
+    })?;
+    let tls = match c.tls {
+        CmlTls::Tofu => ccm_cml::TlsMode::TrustOnFirstUse,
+        CmlTls::Insecure => ccm_cml::TlsMode::Insecure,
+        CmlTls::Verify => ccm_cml::TlsMode::Verify,
+        CmlTls::Ca => {
+            let path = c.ca_file.clone().unwrap_or_default();
+            let pem = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+                what: format!("reading cml.ca_file {}", path.display()),
+                source,
+            })?;
+            ccm_cml::TlsMode::CustomCa(pem)
+        }
+    };
+    let cml_config = ccm_cml::CmlClientConfig::new(c.username.clone(), password).with_tls(tls);
+    ccm_cml::HttpCmlClient::with_clock(cml_config, clock).map_err(|e| Error::Adapter {
+        adapter: "cml",
+        message: e.to_string(),
+    })
+}
+
+/// The ports of `sim`, with its call counts.
+fn simulated_parts(sim: Simulation, clock: Arc<dyn Clock>) -> CloudParts {
+    let counter = sim.clone();
+    let calls: CallCounter = Arc::new(move || {
+        counter
+            .cloud_calls()
+            .map(|c| c.by_operation().clone())
+            .unwrap_or_default()
+    });
+    CloudParts {
+        cloud: Arc::new(sim.cloud()),
+        cml: Arc::new(sim.cml()),
+        clock,
+        calls: Some(calls),
+        sim: Some(sim),
     }
 }
 
@@ -392,4 +466,53 @@ pub async fn build_engine(
         fleet,
         jobs: Arc::new(jobs),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_demo_runs_the_autoscaler_and_nothing_else_does_unless_asked() {
+        let demo = fleet_settings(&Config::default());
+        assert!(demo.autoscaler.enabled);
+        assert!(demo.autoscaler.drain_grace_seconds <= 120);
+
+        let mut no_demo = Config::default();
+        no_demo.cloud.sim.seed_demo = false;
+        assert!(!fleet_settings(&no_demo).autoscaler.enabled);
+
+        let mut aws = Config::default();
+        aws.cloud.provider = CloudKind::Aws;
+        let aws_settings = fleet_settings(&aws);
+        assert!(!aws_settings.autoscaler.enabled);
+        assert_eq!(
+            aws_settings.autoscaler.drain_grace_seconds,
+            FleetSettings::default().autoscaler.drain_grace_seconds
+        );
+
+        let mut demo_off = Config::default();
+        demo_off.engine.autoscaler = Some(false);
+        assert!(!fleet_settings(&demo_off).autoscaler.enabled);
+    }
+
+    #[tokio::test]
+    async fn the_simulated_world_is_kept_beside_a_sqlite_file_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = dir.path().join("ccm.db");
+        let mut config = Config::default();
+        config.database.url =
+            ccm_core::secret::Secret::new(format!("sqlite://{}", database.display()));
+        let on_file = open_store(&config).await.unwrap();
+        assert_eq!(
+            on_file.sim_world_file(),
+            Some(dir.path().join("ccm.db.sim-world.json"))
+        );
+
+        config.database.url = ccm_core::secret::Secret::new("sqlite::memory:");
+        assert_eq!(open_store(&config).await.unwrap().sim_world_file(), None);
+        assert_eq!(OpenedStore::memory().sim_world_file(), None);
+    }
 }

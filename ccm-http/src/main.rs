@@ -51,7 +51,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
                     format: LogFormat::Text,
                 };
                 ccm_http::telemetry::init(&quiet, &config::TelemetryConfig::default())?;
-                let opened = ccm_http::app::open_store(&config).await?;
+                let opened = ccm_http::app::open_store_for_command(&config).await?;
                 let (store, kind) = (opened.store, opened.kind);
                 let now = chrono::Utc::now();
                 let (record, key) =
@@ -83,6 +83,19 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
                     Ok(ExitCode::from(1))
                 }
             }
+        }
+        Command::Doctor {
+            config,
+            json,
+            sample,
+            timeout,
+        } => {
+            let options = ccm_http::cli::doctor::Options {
+                config,
+                sample,
+                timeout: std::time::Duration::from_secs(timeout),
+            };
+            Ok(ccm_http::cli::doctor::report(&options, json).await)
         }
         Command::Workers { remote, action } => {
             ccm_http::cli::remote::workers(&remote, &action).await?;

@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::app::{cloud_parts, fleet_settings, lease_settings, open_store};
+use crate::app::{fleet_settings, lease_settings, open_store, serve_cloud_parts};
 use crate::config::{CloudKind, CmlTls, Config};
 use crate::error::Error;
 use crate::server::{holder_name, shutdown_signal, Assembly, Server};
 use crate::state::HttpOptions;
 use crate::webhook::{WebhookSettings, WebhookSink};
+use ccm_sim::WorldOrigin;
 
 /// How long the printed admin login link works.
 pub const LOGIN_LINK_VALIDITY: Duration = Duration::from_secs(3600);
@@ -58,7 +59,12 @@ pub fn webhook_sink(config: &Config) -> Result<Option<Arc<WebhookSink>>, Error> 
 pub async fn build(config: &Config) -> Result<(Server, String), Error> {
     let opened = open_store(config).await?;
     let store_kind = opened.kind.clone();
-    let parts = cloud_parts(config)?;
+    let (parts, world) = serve_cloud_parts(config, opened.sim_world_file())?;
+    let world_file = parts
+        .sim
+        .as_ref()
+        .and_then(|sim| sim.world_file())
+        .map(|path| path.display().to_string());
     let cloud = match config.cloud.provider {
         CloudKind::Sim => "the simulated fleet (real time, short delays)",
         CloudKind::Aws => "AWS EC2",
@@ -85,6 +91,15 @@ pub async fn build(config: &Config) -> Result<(Server, String), Error> {
         None => server,
     };
     let mut about = format!("store: {store_kind}\ncloud: {cloud}");
+    match (world, &world_file) {
+        (Some(WorldOrigin::Restored { instances }), Some(file)) => about.push_str(&format!(
+            "\nsimulated cloud restored from {file} ({instances} instances)"
+        )),
+        (Some(WorldOrigin::Created), Some(file)) => {
+            about.push_str(&format!("\nsimulated cloud kept in {file}"));
+        }
+        _ => {}
+    }
     if config.cloud.provider == CloudKind::Sim && config.cloud.sim.seed_demo {
         let seeded = crate::seed::seed_demo(
             &server.state().fleet,
@@ -94,15 +109,23 @@ pub async fn build(config: &Config) -> Result<(Server, String), Error> {
         .await?;
         if seeded.workers > 0 {
             about.push_str(&format!(
-                "\nseeded a demo fleet: {} workers, {} lablet definitions, {} lablet",
+                "\nseeded a demo fleet: {} workers, {} lablet definitions, {} lablets",
                 seeded.workers, seeded.definitions, seeded.lablets
             ));
         } else {
-            about.push_str(
-                "\nnote: the simulated cloud starts empty on every run, so workers kept in this \
-                 database from an earlier run will turn terminated; delete the database \
-                 (./ccm-data by default) or set CCM_DATABASE_URL=memory for a fresh demo",
-            );
+            // Workers from an earlier run: fine when their simulated cloud came back.
+            let why = match world {
+                Some(WorldOrigin::Restored { .. }) => None,
+                Some(WorldOrigin::Created) => Some("no simulated cloud was saved with them"),
+                None => Some("the simulated cloud is kept only beside a SQLite file"),
+            };
+            if let Some(why) = why {
+                about.push_str(&format!(
+                    "\nnote: this database holds workers from an earlier run and {why}, so \
+                     they will turn terminated; delete the database (./ccm-data by default) \
+                     or set CCM_DATABASE_URL=memory for a fresh demo"
+                ));
+            }
         }
     }
     Ok((server, about))

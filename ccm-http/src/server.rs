@@ -223,6 +223,10 @@ impl Server {
             state.fleet.clock().clone(),
             state.shutdown.clone(),
         ));
+        let kept_world = self.sim.clone().filter(|sim| sim.world_file().is_some());
+        let world_saver = kept_world
+            .clone()
+            .map(|sim| tokio::spawn(keep_world_saved(sim, state.shutdown.clone())));
         // Webhooks get each alert once per deployment: only the leader relays,
         // from a cursor per URL in the key-value store (see `crate::webhook`).
         let webhook_relays: Vec<_> = state
@@ -267,6 +271,11 @@ impl Server {
         if tokio::time::timeout(grace, driver).await.is_err() {
             tracing::warn!("the engine step in flight did not finish within the grace period");
         }
+        // After the engine's last step, so the saved world has every call it made.
+        if let (Some(sim), Some(saver)) = (kept_world, world_saver) {
+            let _ = saver.await;
+            save_world(sim).await;
+        }
         let _ = tokio::time::timeout(Duration::from_secs(2), relay).await;
         let _ = tokio::time::timeout(Duration::from_secs(2), purger).await;
         for webhook_relay in webhook_relays {
@@ -298,6 +307,31 @@ async fn purge_expired_records(
             Ok(purged) => tracing::debug!(purged, "purged expired key-value records"),
             Err(error) => tracing::warn!(%error, "purging expired key-value records failed"),
         }
+    }
+}
+
+/// How often a simulated world kept in a file is saved (when it changed): what a
+/// `kill -9` can lose. A graceful stop saves once more after the engine stopped.
+const WORLD_SAVE_EVERY: Duration = Duration::from_secs(2);
+
+/// Saves the simulated world every [`WORLD_SAVE_EVERY`] until shutdown.
+async fn keep_world_saved(sim: ccm_sim::Simulation, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => return,
+            () = tokio::time::sleep(WORLD_SAVE_EVERY) => {}
+        }
+        save_world(sim.clone()).await;
+    }
+}
+
+/// Writes the simulated world to its file if it changed, off the async threads; a
+/// failure is logged and the next save tries again.
+async fn save_world(sim: ccm_sim::Simulation) {
+    match tokio::task::spawn_blocking(move || sim.save()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "saving the simulated world failed"),
+        Err(error) => tracing::warn!(%error, "saving the simulated world did not finish"),
     }
 }
 

@@ -48,6 +48,8 @@
 //!   from open to close or drop (the operating system releases it when the process
 //!   dies, `kill -9` included); a second open, from any process, fails with
 //!   `StoreError::InUse`, whose message points to PostgreSQL for several processes.
+//!   A one-shot command beside a running server opens without the lock
+//!   (`SqliteStoreOptions::beside_a_server`).
 //!
 //! ```no_run
 //! use ccm_core::ports::Store;

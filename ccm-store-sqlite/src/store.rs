@@ -60,6 +60,11 @@ pub struct SqliteStoreOptions {
     /// of `NORMAL` (WAL default: a commit survives a crash of the process but the
     /// last ones may be lost on power failure).
     pub full_sync: bool,
+    /// Take the one-process lock on `<file>.lock` (the default). A short command
+    /// that runs beside a server on the same file (`ccm api-key create`) opens
+    /// without it: SQLite serialises its writes, and it runs no engine, relay or
+    /// in-process wake-up that a second long-running process would split.
+    pub exclusive: bool,
 }
 
 impl SqliteStoreOptions {
@@ -72,7 +77,14 @@ impl SqliteStoreOptions {
             acquire_timeout: Duration::from_secs(30),
             busy_timeout: Duration::from_secs(10),
             full_sync: false,
+            exclusive: true,
         }
+    }
+
+    /// The same options without the one-process lock (see [`Self::exclusive`]).
+    pub fn beside_a_server(mut self) -> Self {
+        self.exclusive = false;
+        self
     }
 }
 
@@ -166,7 +178,9 @@ impl SqliteStore {
         } else {
             create_parent_dir(connect.get_filename())?;
             // Before any connection: a second process stops here, before migrating.
-            file_lock = Some(FileLock::acquire(connect.get_filename())?);
+            if options.exclusive {
+                file_lock = Some(FileLock::acquire(connect.get_filename())?);
+            }
             pool = pool.max_connections(options.max_connections.max(1));
             connect.journal_mode(SqliteJournalMode::Wal)
         };

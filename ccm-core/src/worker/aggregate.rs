@@ -628,23 +628,6 @@ impl Worker {
         )?])
     }
 
-    /// Records newly observed metrics.
-    pub fn observe_metrics(
-        &mut self,
-        metrics: WorkerMetrics,
-        now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
-        if metrics == self.status.metrics {
-            return Ok(Vec::new());
-        }
-        Ok(vec![self.emit(
-            EventPayload::WorkerMetricsUpdated {
-                metrics: Box::new(metrics),
-            },
-            now,
-        )?])
-    }
-
     /// Replaces the tag set.
     pub fn replace_tags(
         &mut self,

@@ -137,6 +137,11 @@ fn store_error(error: StoreError) -> ApiError {
         StoreError::Unavailable(_)
         | StoreError::Fenced { .. }
         | StoreError::LeaseNotHeld { .. } => ApiError::unavailable(&error),
+        // A store that finds the reader behind its compacted log says so itself.
+        StoreError::EventsGone {
+            after,
+            first_sequence,
+        } => super::events::gone(after, first_sequence),
         other => ApiError::internal(&other),
     }
 }
@@ -258,3 +263,32 @@ impl From<PathRejection> for ApiError {
 
 /// The result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_compacted_log_is_a_410_naming_where_to_resume_not_a_500() {
+        let error = ApiError::from(StoreError::EventsGone {
+            after: 3,
+            first_sequence: 40,
+        });
+        assert_eq!(error.status, StatusCode::GONE);
+        assert_eq!(error.code, "gone");
+        assert_eq!(
+            error
+                .details
+                .as_ref()
+                .and_then(|d| d["resume_after"].as_u64()),
+            Some(39)
+        );
+    }
+
+    #[test]
+    fn a_store_failure_hides_its_cause() {
+        let error = ApiError::from(StoreError::Unavailable("password=hunter2".into()));
+        assert_eq!(error.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!error.message.contains("hunter2"));
+    }
+}

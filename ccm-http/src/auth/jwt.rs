@@ -236,6 +236,16 @@ impl JwtVerifier {
         Ok((url, keys))
     }
 
+    /// Fetches the JWKS now, past the cache and its rate limit (`ccm doctor`): its
+    /// URL and the ids of the keys tokens can be verified with, sorted.
+    pub async fn fetch_key_ids(&self) -> Result<(String, Vec<String>), JwtError> {
+        let known = self.with_cache(|c| c.jwks_url.clone());
+        let (url, keys) = self.download(known).await?;
+        let mut ids: Vec<String> = keys.into_keys().collect();
+        ids.sort();
+        Ok((url, ids))
+    }
+
     /// Fetches the JWKS unless a fetch finished since `seen` (the generation the
     /// caller looked at) or one started less than `jwks_refresh_min_seconds` ago.
     async fn fetch_once(&self, seen: u64) {

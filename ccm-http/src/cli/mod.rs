@@ -1,9 +1,15 @@
 //! The `ccm` command line: `serve`, `config check|env`, `api-key create` (local),
-//! `probe` (a container's health check), and the operator subcommands (`workers`,
-//! `lablets`, `jobs`) that call a server with an API key, with `--json` output and
-//! a progress bar on a terminal.
+//! `probe` (a container's health check), `doctor` (what is wrong with a deployment
+//! and how to fix it), and the operator subcommands (`workers`, `lablets`, `jobs`)
+//! that call a server with an API key, with `--json` output and a progress bar on
+//! a terminal.
 
 pub mod client;
+pub mod doctor;
+mod doctor_cloud;
+mod doctor_cml;
+mod doctor_oidc;
+mod doctor_store;
 pub mod output;
 pub mod probe;
 pub mod remote;
@@ -63,6 +69,23 @@ pub enum Command {
         /// Which probe: `livez` (the process is up) or `readyz` (the store answers).
         #[arg(value_enum, default_value = "livez")]
         probe: probe::Probe,
+    },
+    /// Check the configuration, the store, AWS in each region, the CML of a few
+    /// running workers and the OIDC issuer; say what is wrong and how to fix it.
+    /// Exit 0 when nothing failed (warnings allowed), 1 otherwise.
+    Doctor {
+        /// TOML configuration file.
+        #[arg(long, env = "CCM_CONFIG")]
+        config: Option<PathBuf>,
+        /// Print `{"ok": bool, "checks": [...]}`.
+        #[arg(long)]
+        json: bool,
+        /// Running workers whose CML is called, at most.
+        #[arg(long, default_value_t = 3)]
+        sample: usize,
+        /// Seconds to wait for each network check.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
     },
     /// Workers (calls a server).
     Workers {

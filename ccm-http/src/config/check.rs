@@ -206,6 +206,7 @@ fn cloud(config: &Config, p: &mut Vec<Problem>) {
         for (field, value) in [
             ("boot_seconds", sim.boot_seconds),
             ("cml_boot_seconds", sim.cml_boot_seconds),
+            ("node_boot_seconds", sim.node_boot_seconds),
             ("stop_seconds", sim.stop_seconds),
             ("terminate_seconds", sim.terminate_seconds),
             ("status_init_seconds", sim.status_init_seconds),
@@ -225,6 +226,11 @@ fn cloud(config: &Config, p: &mut Vec<Problem>) {
                 p.push(Problem::new("cloud.aws.endpoint_url", reason));
             }
         }
+        p.extend(
+            super::aws::problems(config)
+                .into_iter()
+                .filter(|found| !found.path.starts_with("cloud.aws.endpoint_url")),
+        );
         match (&aws.access_key_id, &aws.secret_access_key) {
             (Some(_), None) => p.push(Problem::new(
                 "cloud.aws.secret_access_key",

@@ -133,6 +133,48 @@ pub const ENV_VARS: &[(&str, &str, Kind)] = &[
         "cloud.aws.secret_access_key",
         Kind::Secret,
     ),
+    (
+        "CCM_AWS_SESSION_TOKEN",
+        "cloud.aws.session_token",
+        Kind::Secret,
+    ),
+    ("CCM_AWS_IMAGE_OWNERS", "cloud.aws.image_owners", Kind::List),
+    (
+        "CCM_AWS_MAX_ATTEMPTS",
+        "cloud.aws.max_attempts",
+        Kind::Integer,
+    ),
+    (
+        "CCM_AWS_RETRY_BASE_DELAY_MS",
+        "cloud.aws.retry_base_delay_ms",
+        Kind::Integer,
+    ),
+    (
+        "CCM_AWS_RETRY_MAX_DELAY_MS",
+        "cloud.aws.retry_max_delay_ms",
+        Kind::Integer,
+    ),
+    (
+        "CCM_AWS_CONNECT_TIMEOUT_SECONDS",
+        "cloud.aws.connect_timeout_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_AWS_ATTEMPT_TIMEOUT_SECONDS",
+        "cloud.aws.attempt_timeout_seconds",
+        Kind::Integer,
+    ),
+    ("CCM_AWS_PAGE_SIZE", "cloud.aws.page_size", Kind::Integer),
+    (
+        "CCM_AWS_MAX_FILTER_VALUES",
+        "cloud.aws.max_filter_values",
+        Kind::Integer,
+    ),
+    (
+        "CCM_AWS_MAX_IDS_PER_CALL",
+        "cloud.aws.max_ids_per_call",
+        Kind::Integer,
+    ),
     ("CCM_CML_USERNAME", "cml.username", Kind::Text),
     ("CCM_CML_PASSWORD", "cml.password", Kind::Secret),
     ("CCM_CML_TLS", "cml.tls", Kind::Text),

@@ -10,6 +10,7 @@
 //! [`Problem`] naming the field path and the reason, so `ccm config check` can say
 //! exactly what is wrong.
 
+pub mod aws;
 mod check;
 mod env;
 mod load;

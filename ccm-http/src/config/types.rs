@@ -213,6 +213,8 @@ pub struct SimSettings {
     pub boot_seconds: i64,
     /// Seconds CML takes to come up after the instance runs.
     pub cml_boot_seconds: i64,
+    /// Seconds a started lab's nodes take to boot.
+    pub node_boot_seconds: i64,
     /// Seconds an instance takes to stop.
     pub stop_seconds: i64,
     /// Seconds an instance takes to terminate.
@@ -221,7 +223,8 @@ pub struct SimSettings {
     pub status_init_seconds: i64,
     /// Instances come with a registered CML licence.
     pub licensed_at_launch: bool,
-    /// Seed demo workers and lablet definitions when the store is empty.
+    /// Seed a demo when the store is empty: workers, lablet definitions, and
+    /// lablets through the day, the first within minutes.
     pub seed_demo: bool,
     /// How many demo workers.
     pub demo_workers: u32,
@@ -233,6 +236,7 @@ impl Default for SimSettings {
             seed: 42,
             boot_seconds: 45,
             cml_boot_seconds: 30,
+            node_boot_seconds: 30,
             stop_seconds: 20,
             terminate_seconds: 20,
             status_init_seconds: 20,
@@ -243,8 +247,9 @@ impl Default for SimSettings {
     }
 }
 
-/// `[cloud.aws]`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// `[cloud.aws]`: every field of the AWS adapter's configuration; the defaults
+/// are the adapter's own.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AwsSettings {
     /// Default region of the SDK (calls always name their region).
@@ -257,6 +262,54 @@ pub struct AwsSettings {
     pub access_key_id: Option<String>,
     /// Static secret key.
     pub secret_access_key: Option<Secret>,
+    /// Session token of temporary static credentials.
+    pub session_token: Option<Secret>,
+    /// Owners searched when an image is chosen by name pattern: `self`, `amazon`,
+    /// or account ids (an image shared from another account needs its id here).
+    pub image_owners: Vec<String>,
+    /// Attempts per AWS call, the first included (1 = never retry).
+    pub max_attempts: u32,
+    /// Backoff base between retries, in milliseconds.
+    pub retry_base_delay_ms: u64,
+    /// Backoff cap between retries, in milliseconds.
+    pub retry_max_delay_ms: u64,
+    /// TCP connect timeout, in seconds.
+    pub connect_timeout_seconds: u64,
+    /// Timeout of one attempt, in seconds (a timed-out attempt is retried).
+    pub attempt_timeout_seconds: u64,
+    /// `MaxResults` of describe pages (5–1,000).
+    pub page_size: u32,
+    /// Most values in one EC2 filter (1–200).
+    pub max_filter_values: usize,
+    /// Most instance ids per start/stop/terminate/tag call (1–1,000).
+    pub max_ids_per_call: usize,
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        let adapter = ccm_aws::AwsConfig::default();
+        Self {
+            region: None,
+            profile: None,
+            endpoint_url: None,
+            access_key_id: None,
+            secret_access_key: None,
+            session_token: None,
+            image_owners: adapter.image_owners,
+            max_attempts: adapter.retry.max_attempts,
+            retry_base_delay_ms: millis(adapter.retry.base_delay),
+            retry_max_delay_ms: millis(adapter.retry.max_delay),
+            connect_timeout_seconds: adapter.connect_timeout.as_secs(),
+            attempt_timeout_seconds: adapter.attempt_timeout.as_secs(),
+            page_size: adapter.page_size,
+            max_filter_values: adapter.max_filter_values,
+            max_ids_per_call: adapter.max_ids_per_call,
+        }
+    }
+}
+
+fn millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// TLS towards CML servers.

@@ -56,3 +56,55 @@ async fn a_second_serve_on_a_used_sqlite_file_refuses_to_start() {
     first.start_again().await;
     first.stop().await;
 }
+
+/// A one-shot command is not a second server: `ccm api-key create` runs beside
+/// a server on the same file, and the server accepts the key at once.
+#[tokio::test]
+async fn api_key_create_runs_beside_a_server_on_the_same_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ccm.db");
+    let env = [
+        ("CCM_DATABASE_URL", format!("sqlite://{}", path.display())),
+        ("CCM_SIM_SEED_DEMO", "false".to_owned()),
+        ("CCM_ADMIN_LOGIN_LINK", "false".to_owned()),
+    ];
+    let mut server = CcmProcess::start(&env, &[]).await;
+
+    let mut create = tokio::process::Command::from(common::ccm_binary());
+    create
+        .args(["api-key", "create", "--name", "beside", "--role", "admin"])
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    for (name, value) in &env {
+        create.env(name, value);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(60), create.output())
+        .await
+        .expect("ccm api-key create finishes")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let key = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("key: "))
+        .expect("the key is printed")
+        .trim()
+        .to_owned();
+
+    let workers = reqwest::Client::new()
+        .get(format!("{}/api/v1/workers", server.base()))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        workers.status(),
+        200,
+        "the running server accepts the new key"
+    );
+    server.stop().await;
+}
