@@ -27,6 +27,10 @@
 //!   lab operations and [`Simulation::record_user_activity`] leave telemetry events.
 //! * **Faults** ([`Faults`]): error rates per API, throttling, capacity errors,
 //!   unreachable CML, and real (tokio) latency for benches.
+//! * **Kept worlds** ([`Simulation::kept_in`]): a world on the real clock saved to
+//!   a JSON file ([`Simulation::save`], atomic replace, versioned by
+//!   [`WORLD_FORMAT`]) and read back at the next start, so a simulated fleet
+//!   outlives the process that runs it.
 //! * **CML over HTTP** (feature `http`, on by default): [`http::CmlHttpServer`] serves
 //!   one simulated CML server the way CML 2.9 does — same paths under `/api/v0`,
 //!   status codes, `{"code","description"}` errors, bare-string token and state
@@ -106,6 +110,8 @@ mod hooks;
 #[cfg(feature = "http")]
 pub mod http;
 mod rng;
+mod saved;
+pub mod scenarios;
 mod simulation;
 pub mod week;
 mod world;
@@ -120,4 +126,5 @@ pub use config::{
 pub use error::SimError;
 pub use faults::Faults;
 pub use hooks::InjectedLab;
-pub use simulation::Simulation;
+pub use saved::WORLD_FORMAT;
+pub use simulation::{Simulation, WorldOrigin};
