@@ -270,3 +270,32 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Runs `ccm api-key create` with `env` (as an operator would, beside or before a
+/// server) and returns the printed key.
+pub async fn create_api_key(env: &[(&str, String)], name: &str, role: &str) -> String {
+    let mut create = tokio::process::Command::from(crate::common::ccm_binary());
+    create
+        .args(["api-key", "create", "--name", name, "--role", role])
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    for (variable, value) in env {
+        create.env(variable, value);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(60), create.output())
+        .await
+        .expect("ccm api-key create finishes")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("key: "))
+        .expect("the key is printed")
+        .trim()
+        .to_owned()
+}

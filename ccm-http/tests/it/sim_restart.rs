@@ -72,30 +72,7 @@ impl Demo {
 
     /// An admin key made with `ccm api-key create` before the server first starts.
     async fn create_admin_key(&mut self) {
-        let mut create = tokio::process::Command::from(common::ccm_binary());
-        create
-            .args(["api-key", "create", "--name", "restart", "--role", "admin"])
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        for (name, value) in &self.env {
-            create.env(name, value);
-        }
-        let output = tokio::time::timeout(Duration::from_secs(60), create.output())
-            .await
-            .expect("ccm api-key create finishes")
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "{stdout}{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        self.key = stdout
-            .lines()
-            .find_map(|line| line.strip_prefix("key: "))
-            .expect("the key is printed")
-            .trim()
-            .to_owned();
+        self.key = crate::processes::create_api_key(&self.env, "restart", "admin").await;
     }
 
     async fn get(&self, ccm: &CcmProcess, path: &str) -> Option<Value> {

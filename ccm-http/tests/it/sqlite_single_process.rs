@@ -4,7 +4,7 @@
 //! and `ccm serve` starts on it again.
 
 use crate::common;
-use crate::processes::{free_port, CcmProcess};
+use crate::processes::{create_api_key, free_port, CcmProcess};
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -70,30 +70,7 @@ async fn api_key_create_runs_beside_a_server_on_the_same_file() {
     ];
     let mut server = CcmProcess::start(&env, &[]).await;
 
-    let mut create = tokio::process::Command::from(common::ccm_binary());
-    create
-        .args(["api-key", "create", "--name", "beside", "--role", "admin"])
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    for (name, value) in &env {
-        create.env(name, value);
-    }
-    let output = tokio::time::timeout(Duration::from_secs(60), create.output())
-        .await
-        .expect("ccm api-key create finishes")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let key = stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("key: "))
-        .expect("the key is printed")
-        .trim()
-        .to_owned();
+    let key = create_api_key(&env, "beside", "admin").await;
 
     let workers = reqwest::Client::new()
         .get(format!("{}/api/v1/workers", server.base()))
