@@ -70,6 +70,26 @@ struct Inner {
     requests: BTreeMap<(&'static str, &'static str, u16), Histogram>,
     steps: Histogram,
     events: BTreeMap<String, u64>,
+    log_reads: BTreeMap<LogReader, u64>,
+}
+
+/// Who read the event log for the event streams: the process's one hub, or a
+/// stream reading its own way (on connect, resuming, or after falling behind).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogReader {
+    /// The hub that fans events out to every stream (`crate::sse::hub`).
+    Hub,
+    /// One stream catching up from its own position.
+    Stream,
+}
+
+impl LogReader {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Hub => "hub",
+            Self::Stream => "stream",
+        }
+    }
 }
 
 /// Counters kept by the process.
@@ -115,6 +135,16 @@ impl Metrics {
         self.with(|m| m.steps.observe(seconds));
     }
 
+    /// Counts one store query of the event log made for the event streams.
+    pub fn count_log_read(&self, reader: LogReader) {
+        self.with(|m| *m.log_reads.entry(reader).or_default() += 1);
+    }
+
+    /// Store queries of the event log made so far by `reader`.
+    pub fn log_reads(&self, reader: LogReader) -> u64 {
+        self.with(|m| m.log_reads.get(&reader).copied().unwrap_or(0))
+    }
+
     fn render_own(&self, out: &mut String) {
         self.with(|m| {
             out.push_str("# HELP ccm_http_request_duration_seconds Time to answer HTTP requests.\n");
@@ -134,6 +164,11 @@ impl Metrics {
             out.push_str("# TYPE ccm_events_relayed_total counter\n");
             for (kind, n) in &m.events {
                 let _ = writeln!(out, "ccm_events_relayed_total{{type=\"{}\"}} {n}", escape(kind));
+            }
+            out.push_str("# HELP ccm_event_log_reads_total Store queries of the event log made for event streams, by reader (one hub per process; streams only while catching up).\n");
+            out.push_str("# TYPE ccm_event_log_reads_total counter\n");
+            for (reader, n) in &m.log_reads {
+                let _ = writeln!(out, "ccm_event_log_reads_total{{reader=\"{}\"}} {n}", reader.label());
             }
         });
     }

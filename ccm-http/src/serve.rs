@@ -31,6 +31,7 @@ pub fn http_options(config: &Config) -> HttpOptions {
             idle_timeout: Duration::from_secs(config.server.idle_timeout_seconds),
             max_connections: config.server.max_connections,
             sse_streams_per_principal: config.server.sse_streams_per_principal,
+            sse_buffer_events: config.server.sse_buffer_events,
         },
         lablet_self_service: config.lablets.self_service,
     }

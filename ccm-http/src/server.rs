@@ -26,6 +26,7 @@ use crate::driver::Driver;
 use crate::error::Error;
 use crate::limits::stream_slots::StreamSlots;
 use crate::metrics::Metrics;
+use crate::sse::hub::EventHub;
 use crate::state::{AppState, HttpOptions};
 
 /// Everything a server is made of.
@@ -137,6 +138,13 @@ impl Server {
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let sessions = Sessions::new(a.kv.clone(), wall_clock, a.session_ttl, a.max_sessions);
+        let metrics = Arc::new(Metrics::default());
+        let events = Arc::new(EventHub::new(
+            a.store.clone(),
+            metrics.clone(),
+            shutdown_rx.clone(),
+            a.options.limits.sse_buffer_events,
+        ));
         let state = AppState {
             fleet: engine.fleet,
             store: a.store,
@@ -146,13 +154,14 @@ impl Server {
             jwt,
             oidc_login,
             sessions: Arc::new(sessions),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             cloud_calls: a.parts.calls,
             shutdown: shutdown_rx,
             nudge: Arc::new(Notify::new()),
             options: Arc::new(a.options),
             webhooks: None,
             streams: Arc::new(StreamSlots::default()),
+            events,
         };
         Ok(Self {
             state,

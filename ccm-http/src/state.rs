@@ -80,6 +80,8 @@ pub struct AppState {
     pub webhooks: Option<Arc<crate::webhook::WebhookSink>>,
     /// Event streams open per caller.
     pub streams: Arc<crate::limits::stream_slots::StreamSlots>,
+    /// The one reader of the event log that feeds every event stream.
+    pub events: Arc<crate::sse::hub::EventHub>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -8,6 +8,12 @@ use reqwest::Url;
 
 use super::{CloudKind, CmlTls, Config, Problem};
 
+/// Most events `server.sse_buffer_events` may keep in memory (a few KiB each).
+const MAX_SSE_BUFFER_EVENTS: usize = 65_536;
+
+/// Most workers `engine.cml_concurrency` may query at once (six connections each).
+const MAX_CML_CONCURRENCY: u32 = 1024;
+
 /// Everything wrong with `config` (empty when it can be used).
 pub fn check(config: &Config) -> Vec<Problem> {
     let mut p = Vec::new();
@@ -82,10 +88,17 @@ fn server(config: &Config, p: &mut Vec<Problem>) {
             "server.sse_streams_per_principal",
             s.sse_streams_per_principal as u64,
         ),
+        ("server.sse_buffer_events", s.sse_buffer_events as u64),
     ] {
         if value == 0 {
             p.push(Problem::new(field, "must be at least 1"));
         }
+    }
+    if s.sse_buffer_events > MAX_SSE_BUFFER_EVENTS {
+        p.push(Problem::new(
+            "server.sse_buffer_events",
+            format!("must be at most {MAX_SSE_BUFFER_EVENTS} (events held in memory)"),
+        ));
     }
     // The idle watchdog closes a connection that moves no byte: an event stream
     // must send its heartbeat, and a handler must answer, before that.
@@ -314,6 +327,14 @@ fn engine(config: &Config, p: &mut Vec<Problem>) {
                     format!("{v} is not a percentage (0–100)"),
                 ));
             }
+        }
+    }
+    if let Some(n) = e.cml_concurrency {
+        if !(1..=MAX_CML_CONCURRENCY).contains(&n) {
+            p.push(Problem::new(
+                "engine.cml_concurrency",
+                format!("{n} is outside 1–{MAX_CML_CONCURRENCY} workers in flight"),
+            ));
         }
     }
     if e.event_retention_max == Some(0) {

@@ -68,6 +68,11 @@ pub const ENV_VARS: &[(&str, &str, Kind)] = &[
         Kind::Integer,
     ),
     (
+        "CCM_SSE_BUFFER_EVENTS",
+        "server.sse_buffer_events",
+        Kind::Integer,
+    ),
+    (
         "CCM_TOPOLOGY_MAX_BYTES",
         "limits.topology_max_bytes",
         Kind::Integer,
@@ -189,6 +194,11 @@ pub const ENV_VARS: &[(&str, &str, Kind)] = &[
     (
         "CCM_MONITORING_INTERVAL_SECONDS",
         "engine.monitoring_interval_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_CML_CONCURRENCY",
+        "engine.cml_concurrency",
         Kind::Integer,
     ),
     (

@@ -65,6 +65,10 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Event streams one caller (same subject and credential kind) may hold open.
     pub sse_streams_per_principal: usize,
+    /// Events kept in memory for event streams that are momentarily behind (one
+    /// buffer per process, shared by all streams); a stream further behind reads
+    /// its own way back from the log.
+    pub sse_buffer_events: usize,
 }
 
 impl Default for ServerConfig {
@@ -81,6 +85,7 @@ impl Default for ServerConfig {
             idle_timeout_seconds: 60,
             max_connections: 1024,
             sse_streams_per_principal: 8,
+            sse_buffer_events: 1024,
         }
     }
 }
@@ -373,6 +378,9 @@ pub struct EngineConfig {
     pub monitoring_interval_seconds: Option<u32>,
     /// Lab sync interval.
     pub labs_sync_interval_seconds: Option<u32>,
+    /// Workers whose CML is queried at once during a sweep or lab sync
+    /// (default 64; each has its six calls in flight together).
+    pub cml_concurrency: Option<u32>,
     /// Full resync of the controllers' queues (beside following the log).
     pub resync_seconds: Option<u32>,
     /// Idle check interval.

@@ -1,7 +1,8 @@
 //! What bounds the server's resources against its callers: how long a client may
 //! take to send headers, how long a request may run, how long a connection may
 //! sit without moving a byte, how many connections are served at once, and how
-//! many event streams one caller may hold open.
+//! many event streams one caller may hold open, and how many events the event
+//! hub keeps for streams that are behind.
 
 pub mod listener;
 pub mod request_timeout;
@@ -24,6 +25,9 @@ pub struct ServerLimits {
     pub max_connections: usize,
     /// Event streams one caller may hold open.
     pub sse_streams_per_principal: usize,
+    /// Events the process's event hub keeps for streams that are momentarily
+    /// behind; a stream further behind reads its own way back from the log.
+    pub sse_buffer_events: usize,
 }
 
 impl Default for ServerLimits {
@@ -34,6 +38,7 @@ impl Default for ServerLimits {
             idle_timeout: Duration::from_secs(60),
             max_connections: 1024,
             sse_streams_per_principal: 8,
+            sse_buffer_events: 1024,
         }
     }
 }

@@ -34,6 +34,7 @@ pub struct Options {
     /// then carry no endpoint tag, so workers need a `ccm:cml-endpoint` tag.
     pub cml: Option<Arc<dyn ccm_core::ports::CmlClient>>,
     pub lablet_self_service: bool,
+    pub limits: ccm_http::limits::ServerLimits,
 }
 
 impl Default for Options {
@@ -49,6 +50,7 @@ impl Default for Options {
             settings: FleetSettings::default(),
             cml: None,
             lablet_self_service: false,
+            limits: Default::default(),
         }
     }
 }
@@ -90,7 +92,7 @@ pub async fn server(options: Options) -> TestServer {
             heartbeat: options.heartbeat,
             cookie_secure: false,
             regions: vec!["us-east-1".into(), "us-west-2".into()],
-            limits: Default::default(),
+            limits: options.limits,
             lablet_self_service: options.lablet_self_service,
         },
         oidc: options.oidc,

@@ -157,6 +157,7 @@ fn every_problem_names_its_field_and_reason() {
 listen = "localhost"
 body_limit_bytes = 10
 public_url = "ftp://x"
+sse_buffer_events = 100000
 [database]
 url = "mysql://db"
 [cloud]
@@ -167,6 +168,7 @@ instance_type = "t3.nano"
 cpu_alert_percent = 150.0
 lease_seconds = 5
 lease_renew_seconds = 5
+cml_concurrency = 0
 [auth.oidc]
 issuer = "http://keycloak.example.com/realms/x"
 audience = ""
@@ -183,6 +185,8 @@ level = "[[["
         ("server.listen", "not a socket address"),
         ("server.body_limit_bytes", "at least 1024"),
         ("server.public_url", "http:// or https://"),
+        ("server.sse_buffer_events", "at most 65536"),
+        ("engine.cml_concurrency", "outside 1–1024"),
         ("database.url", "must be `sqlite://"),
         ("cloud.regions", "at least one region"),
         ("cloud.launch.instance_type", "not in the price table"),

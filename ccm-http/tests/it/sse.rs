@@ -1,6 +1,7 @@
 //! The event stream: snapshot, order with sequence ids, filters, role visibility,
 //! resume with Last-Event-ID (also across a restart on the same SQLite file),
-//! heartbeat, and the shutdown event.
+//! heartbeat, the shutdown event, and the one log reader per process that feeds
+//! every stream (a stream behind it reads its own way back).
 
 use crate::common;
 
@@ -14,6 +15,7 @@ use ccm_core::ids::{Region, WorkerId};
 use ccm_core::ports::store::ChangeSet;
 use ccm_core::ports::{Clock, Store};
 use ccm_http::auth::Role;
+use ccm_http::metrics::LogReader;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -240,4 +242,125 @@ async fn a_bad_last_event_id_is_400() {
         )
         .await;
     assert_eq!(response.status(), 400);
+}
+
+fn fleet_events(ts: &common::TestServer, n: usize) -> Vec<DomainEvent> {
+    (0..n)
+        .map(|i| {
+            DomainEvent::new(
+                Subject {
+                    kind: ResourceKind::Fleet,
+                    id: "fleet".into(),
+                },
+                EventPayload::FleetScalingDecided {
+                    action: ScalingAction::Blocked,
+                    workers: vec![],
+                    reason: format!("test {i}"),
+                },
+                ts.clock.now(),
+            )
+        })
+        .collect()
+}
+
+fn sequence_of(event: &common::SseEvent) -> u64 {
+    event.id.as_deref().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn streams_at_the_head_share_one_reader_of_the_log() {
+    const STREAMS: usize = 20;
+    const COMMITS: u64 = 30;
+    let ts = common::server(common::Options {
+        limits: ccm_http::limits::ServerLimits {
+            sse_streams_per_principal: STREAMS,
+            ..Default::default()
+        },
+        ..common::Options::default()
+    })
+    .await;
+    let key = ts.key(Role::Admin).await;
+    let mut streams = Vec::new();
+    for _ in 0..STREAMS {
+        let mut stream = common::open_stream(&ts, &key, "?type=fleet.*", None).await;
+        assert_eq!(stream.next_within(WAIT).await.unwrap().event, "snapshot");
+        streams.push(stream);
+    }
+    // The first event after connecting ends every stream's own catch-up read.
+    fleet_event(&ts).await;
+    for stream in &mut streams {
+        assert_eq!(
+            stream.next_within(WAIT).await.unwrap().event,
+            "fleet.scaling.decided.v1"
+        );
+    }
+    let metrics = &ts.server.state().metrics;
+    let (stream_reads, hub_reads) = (
+        metrics.log_reads(LogReader::Stream),
+        metrics.log_reads(LogReader::Hub),
+    );
+    let started = std::time::Instant::now();
+    for _ in 0..COMMITS {
+        fleet_event(&ts).await;
+        let expected = ts.store.last_sequence().await.unwrap();
+        for stream in &mut streams {
+            let event = stream.next_within(WAIT).await.unwrap();
+            assert_eq!(sequence_of(&event), expected);
+        }
+    }
+    let elapsed = started.elapsed().as_secs();
+    assert_eq!(
+        metrics.log_reads(LogReader::Stream) - stream_reads,
+        0,
+        "streams at the head never read the log themselves"
+    );
+    let hub = metrics.log_reads(LogReader::Hub) - hub_reads;
+    // One read per wake-up and one per resync second: independent of the
+    // number of streams (a read per stream would be STREAMS × COMMITS = 600).
+    assert!(
+        (1..=COMMITS + elapsed + 2).contains(&hub),
+        "{hub} hub reads for {COMMITS} commits"
+    );
+}
+
+#[tokio::test]
+async fn a_stream_that_falls_behind_the_hub_reads_its_way_back_with_nothing_lost() {
+    let ts = common::server(common::Options {
+        limits: ccm_http::limits::ServerLimits {
+            sse_buffer_events: 4,
+            ..Default::default()
+        },
+        ..common::Options::default()
+    })
+    .await;
+    let key = ts.key(Role::Manager).await;
+    let mut stream = common::open_stream(&ts, &key, "", None).await;
+    assert_eq!(stream.next_within(WAIT).await.unwrap().event, "snapshot");
+    fleet_event(&ts).await;
+    let first = sequence_of(&stream.next_within(WAIT).await.unwrap());
+    let reads_before = ts.server.state().metrics.log_reads(LogReader::Stream);
+    // Fifty events in one commit: the hub hands them out in one go, far past
+    // the four it keeps, while this stream has read none of them.
+    ts.store
+        .commit(ChangeSet::new().events(fleet_events(&ts, 50)))
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    while got.len() < 50 {
+        let event = stream.next_within(WAIT).await.unwrap();
+        assert_eq!(event.event, "fleet.scaling.decided.v1");
+        got.push(sequence_of(&event));
+    }
+    let expected: Vec<u64> = (first + 1..=first + 50).collect();
+    assert_eq!(got, expected, "every event once, in order");
+    assert!(
+        ts.server.state().metrics.log_reads(LogReader::Stream) > reads_before,
+        "the lagging stream caught up from the log"
+    );
+    // And it follows the hub again afterwards.
+    fleet_event(&ts).await;
+    assert_eq!(
+        sequence_of(&stream.next_within(WAIT).await.unwrap()),
+        first + 51
+    );
 }

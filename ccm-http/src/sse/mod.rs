@@ -25,9 +25,12 @@
 //!   a `progress` event whose `id` is the sequence reached, so the work follows
 //!   what the client reads and a reconnect resumes from there.
 //!
-//! The stream waits on `Store::subscribe` for new events and also reads the log at
-//! every heartbeat, so it catches up even when a wake-up was missed (another
-//! process's commits on a shared SQLite file).
+//! A stream first reads the log itself from its position (the snapshot's, or
+//! `Last-Event-ID`) until a read comes back short, then follows the process's
+//! [`hub::EventHub`], which reads the log once for all streams and hands out
+//! frames serialised once. A stream that falls more than
+//! `server.sse_buffer_events` events behind (a slow client) reads its own way back from the log and rejoins, so
+//! order and completeness never depend on the hub's buffer.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -40,12 +43,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, Sse};
 use axum::response::IntoResponse;
 use axum::Extension;
-use ccm_core::event::StoredEvent;
 use ccm_core::ports::store::{check_resumable, WorkerFilter};
 use ccm_core::ports::Store;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 
 use crate::api::error::{ApiError, ApiResult};
@@ -53,8 +56,13 @@ use crate::api::ApiQuery;
 use crate::auth::middleware::authenticate;
 use crate::auth::{Principal, Role};
 use crate::limits::stream_slots::StreamSlot;
+use crate::metrics::LogReader;
 use crate::state::AppState;
 use crate::visibility::{redact_worker, visible_to, EventFilter, LabletScope};
+
+pub mod hub;
+
+use hub::HubEvent;
 
 /// Query of the stream.
 #[derive(Debug, Default, Deserialize)]
@@ -90,8 +98,11 @@ struct Tail {
     filter: EventFilter,
     cursor: u64,
     pending: VecDeque<Event>,
-    newest: watch::Receiver<u64>,
-    newest_open: bool,
+    /// Events from the hub, from the moment the stream subscribed.
+    live: broadcast::Receiver<Arc<HubEvent>>,
+    /// Reading the log itself (on connect, or after lagging behind the hub)
+    /// until a read comes back short.
+    catching_up: bool,
     shutdown: watch::Receiver<bool>,
     heartbeat: Duration,
     next_heartbeat: Instant,
@@ -125,48 +136,49 @@ async fn gone_after(store: &dyn Store, after: u64) -> Option<Event> {
     }
 }
 
-fn event_of(stored: &StoredEvent) -> Option<Event> {
-    match serde_json::to_string(stored) {
-        Ok(data) => Some(
-            Event::default()
-                .id(stored.sequence.to_string())
-                .event(stored.event.type_name())
-                .data(data),
-        ),
-        Err(error) => {
-            tracing::error!(%error, sequence = stored.sequence, "event not serialisable; skipped");
-            None
-        }
-    }
-}
-
 impl Tail {
     fn stopping(&self) -> bool {
         *self.shutdown.borrow()
     }
 
-    async fn read(&mut self) {
-        self.newest.borrow_and_update();
+    /// Reads one batch of the log after the cursor; true when it came back
+    /// short, i.e. the stream has reached the log's end as of this read.
+    async fn read(&mut self) -> bool {
+        self.state.metrics.count_log_read(LogReader::Stream);
         let read = self.store.read_events(self.cursor, BATCH).await;
         if let Some(gone) = gone_after(self.store.as_ref(), self.cursor).await {
             self.pending.push_back(gone);
             self.ending = true;
-            return;
+            return true;
         }
         match read {
             Ok(batch) => {
-                self.scanned += batch.len();
+                let reached_end = batch.len() < BATCH;
                 for stored in batch {
-                    self.cursor = stored.sequence;
-                    let admitted = self.lablets.admits(&stored);
-                    if admitted && visible_to(self.role, &stored) && self.filter.matches(&stored) {
-                        if let Some(event) = event_of(&stored) {
-                            self.pending.push_back(event);
-                        }
+                    if let Some(event) = HubEvent::of(stored) {
+                        self.examine(&event);
                     }
                 }
+                reached_end
             }
-            Err(error) => tracing::warn!(%error, "event stream could not read the log"),
+            Err(error) => {
+                tracing::warn!(%error, "event stream could not read the log");
+                false
+            }
+        }
+    }
+
+    /// Moves the cursor past `event` and queues its frame if this stream shows it.
+    fn examine(&mut self, event: &HubEvent) {
+        let stored = &event.stored;
+        if stored.sequence <= self.cursor {
+            return;
+        }
+        self.cursor = stored.sequence;
+        self.scanned += 1;
+        let admitted = self.lablets.admits(stored);
+        if admitted && visible_to(self.role, stored) && self.filter.matches(stored) {
+            self.pending.push_back(event.frame.clone());
         }
     }
 
@@ -208,19 +220,31 @@ impl Tail {
                         .data(json!({ "scanned_to": self.cursor }).to_string()),
                 );
             }
-            let before = self.cursor;
-            self.read().await;
-            if !self.pending.is_empty() || self.cursor != before {
-                continue;
-            }
-            let newest = &mut self.newest;
-            let open = self.newest_open;
-            tokio::select! {
-                changed = newest.changed(), if open => {
-                    if changed.is_err() {
-                        self.newest_open = false;
+            if self.catching_up {
+                let reached_end = self.read().await;
+                if reached_end {
+                    self.catching_up = false;
+                } else if self.pending.is_empty() {
+                    // A failed read: wait a little rather than spin on the store.
+                    tokio::select! {
+                        _ = self.shutdown.changed() => {}
+                        () = tokio::time::sleep(hub::RESYNC) => {}
                     }
                 }
+                continue;
+            }
+            tokio::select! {
+                received = self.live.recv() => match received {
+                    Ok(event) => self.examine(&event),
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::debug!(missed, cursor = self.cursor, "event stream fell behind the hub; reading the log");
+                        self.catching_up = true;
+                    }
+                    Err(RecvError::Closed) => {
+                        self.done = true;
+                        return None;
+                    }
+                },
                 _ = self.shutdown.changed() => {}
                 _ = tokio::time::sleep_until(self.next_check) => {}
                 _ = tokio::time::sleep_until(self.next_heartbeat) => {
@@ -304,8 +328,9 @@ pub async fn stream(
     };
     let filter = EventFilter::parse(query.worker.as_deref(), query.types.as_deref());
     let resume = resume_point(&headers, &query)?;
-    let mut newest = state.store.subscribe();
-    newest.borrow_and_update();
+    // Subscribed before the position is fixed, so every event past it is either
+    // read by the stream's own catch-up or received from the hub.
+    let live = state.events.subscribe().await?;
     let cursor = match resume {
         Some(after) => after,
         None => state.store.last_sequence().await?,
@@ -352,8 +377,8 @@ pub async fn stream(
         cursor,
         ending: gone_at_start,
         pending: VecDeque::from([first]),
-        newest,
-        newest_open: true,
+        live,
+        catching_up: true,
         shutdown: state.shutdown.clone(),
         heartbeat,
         next_heartbeat: Instant::now() + heartbeat,
