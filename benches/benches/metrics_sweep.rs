@@ -1,8 +1,8 @@
 //! `metrics_sweep`: one status and metrics sweep of 1,000 workers on the simulator
 //! with 50 ms of (real, tokio) latency on every port call — ccm's batched sweep
 //! (`Fleet::sweep`: describe, status checks and metrics in a few batch calls per
-//! region, then CML with 32 workers in flight) against the predecessor's pattern:
-//! one worker at a time, 10 in flight, each doing its own describe, status check
+//! region, then CML with `cml_concurrency` (64) workers in flight, six calls each
+//! at once) against the predecessor's pattern: one worker at a time, 10 in flight, each doing its own describe, status check
 //! and CloudWatch query and then its CML calls one after another. Both run in the
 //! same criterion group; the call counts of one sweep of each are printed first.
 //!

@@ -107,6 +107,9 @@ pub fn fleet_settings(config: &Config) -> FleetSettings {
     if let Some(v) = e.monitoring_interval_seconds {
         s.monitoring_interval_seconds = v;
     }
+    if let Some(v) = e.cml_concurrency {
+        s.cml_concurrency = usize::try_from(v).unwrap_or(usize::MAX);
+    }
     if let Some(v) = e.labs_sync_interval_seconds {
         s.labs_sync_interval_seconds = v;
     }

@@ -10,7 +10,7 @@
 //! telemetry activity and threshold crossings (`worker.alert.*`). A sweep of a
 //! quiet fleet appends nothing to the log.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt};
@@ -155,6 +155,18 @@ impl Monitor {
         Ok(worker)
     }
 
+    /// `workers` with `next_refresh_at` filled in, reading the sweep job once.
+    pub(crate) async fn with_next_refreshes(
+        &self,
+        mut workers: Vec<Worker>,
+    ) -> Result<Vec<Worker>, CoreError> {
+        let sweep = self.ctx.store.get_job(SWEEP_JOB).await?;
+        for worker in &mut workers {
+            worker.status.next_refresh_at = self.next_refresh_for(worker, sweep.as_ref());
+        }
+        Ok(workers)
+    }
+
     /// The next refresh shown to users: the later of the sweep job's next run and
     /// the worker's own interval since it was last observed.
     fn next_refresh_for(&self, worker: &Worker, sweep: Option<&JobRecord>) -> Option<Timestamp> {
@@ -262,18 +274,21 @@ impl Monitor {
                 })));
             }
         };
-        let information = self.ctx.cml.system_information(&ep).await;
-        if information.is_err() {
-            return Some(CmlFacts::unreachable(information));
-        }
+        // All six calls in one round trip: a sweep's time is its CML phase. On a
+        // host that does not answer they fail together, and only the first
+        // error is recorded.
         let after = worker.status.activity.telemetry_high_water;
-        let (stats, health, licensing, telemetry, labs) = tokio::join!(
+        let (information, stats, health, licensing, telemetry, labs) = tokio::join!(
+            self.ctx.cml.system_information(&ep),
             self.ctx.cml.system_stats(&ep),
             self.ctx.cml.system_health(&ep),
             self.ctx.cml.licensing(&ep),
             self.ctx.cml.telemetry_events(&ep, after),
             self.ctx.cml.list_labs(&ep),
         );
+        if information.is_err() {
+            return Some(CmlFacts::unreachable(information));
+        }
         Some(CmlFacts {
             information,
             stats: Some(stats),
@@ -350,14 +365,18 @@ impl Monitor {
             let mut changes = ChangeSet::new();
             changes.fence = fence.cloned();
             let mut failures = Vec::new();
-            for id in &ids {
-                let Some(mut worker) = self.ctx.store.get_worker(*id).await? else {
-                    continue;
-                };
+            for mut worker in self.current(&ids).await? {
+                let id = worker.id;
                 let before = worker.clone();
                 let errors = region_errors.get(&worker.region);
-                let events =
-                    self.apply_facts(&mut worker, &cloud, errors, cml.get(id), now, &mut failures)?;
+                let events = self.apply_facts(
+                    &mut worker,
+                    &cloud,
+                    errors,
+                    cml.get(&id),
+                    now,
+                    &mut failures,
+                )?;
                 // New samples alone change the record without an event.
                 if !events.is_empty() || worker != before {
                     changes = changes.put_worker(worker).events(events);
@@ -380,6 +399,28 @@ impl Monitor {
             StoreError::Unavailable("metrics sweep kept conflicting with other writers".into())
                 .into(),
         )
+    }
+
+    /// The stored records of `ids` as they are now (a sweep writes on top of
+    /// what changed while it observed): one list for a sweep, one read for a
+    /// single worker.
+    async fn current(&self, ids: &[WorkerId]) -> Result<Vec<Worker>, CoreError> {
+        if let [id] = ids {
+            return Ok(self.ctx.store.get_worker(*id).await?.into_iter().collect());
+        }
+        let wanted: BTreeSet<WorkerId> = ids.iter().copied().collect();
+        let all = WorkerFilter {
+            include_terminated: true,
+            ..WorkerFilter::default()
+        };
+        Ok(self
+            .ctx
+            .store
+            .list_workers(&all)
+            .await?
+            .into_iter()
+            .filter(|w| wanted.contains(&w.id))
+            .collect())
     }
 
     fn apply_facts(

@@ -111,7 +111,7 @@ pub struct FleetSettings {
     pub endpoint_allow: crate::worker::EndpointAllowList,
     /// Fleet-wide metrics sweep interval in seconds.
     pub monitoring_interval_seconds: u32,
-    /// CML calls in flight at once during a sweep.
+    /// Workers whose CML is queried at once during a sweep or a lab sync.
     pub cml_concurrency: usize,
     /// Lab sync interval in seconds.
     pub labs_sync_interval_seconds: u32,
@@ -259,7 +259,7 @@ impl Default for FleetSettings {
             endpoint_address: EndpointAddress::default(),
             endpoint_allow: crate::worker::EndpointAllowList::default(),
             monitoring_interval_seconds: 300,
-            cml_concurrency: 32,
+            cml_concurrency: 64,
             labs_sync_interval_seconds: 1800,
             thresholds: Thresholds::default(),
             metrics_retention_seconds: MetricRetention::default().keep_seconds,
