@@ -14,6 +14,7 @@ use ccm_core::ids::{InstanceId, Region, WorkerId};
 use ccm_core::lab::LabState;
 use ccm_core::ports::cloud::{CloudProvider, LaunchRequest, WORKER_ID_TAG};
 use ccm_core::ports::event_sink::CollectingSink;
+use ccm_core::ports::store::WorkerFilter;
 use ccm_core::ports::{Clock, Store, VirtualClock};
 use ccm_core::runtime::{EventRelay, JobRunner};
 use ccm_core::secret::Secret;
@@ -148,6 +149,17 @@ async fn a_created_worker_is_launched_boots_and_its_cml_becomes_available() {
     assert!(booted.status.metrics.cml.value.is_some());
     assert!(booted.status.metrics.ec2.observed_at.is_some());
     assert!(booted.status.next_refresh_at.unwrap() > h.now());
+    // A list carries the same schedule as a single read.
+    let listed = h
+        .fleet
+        .list_workers(&WorkerFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        listed[0].status.next_refresh_at,
+        booted.status.next_refresh_at
+    );
 }
 
 #[tokio::test]

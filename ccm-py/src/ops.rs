@@ -248,16 +248,8 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
                 labels,
                 include_terminated,
             };
-            let mut out = Vec::new();
             // Through the engine, so `next_refresh_at` is filled in as on the REST API.
-            for worker in engine.store().list_workers(&filter).await? {
-                match fleet.get_worker(worker.id).await {
-                    Ok(fresh) => out.push(fresh),
-                    Err(ccm_core::CoreError::NotFound { .. }) => {}
-                    Err(other) => return Err(other.into()),
-                }
-            }
-            json(out)
+            json(fleet.list_workers(&filter).await?)
         }
         Op::GetWorker { id } => json(fleet.get_worker(id).await?),
         Op::CreateWorker {

@@ -13,7 +13,7 @@ use crate::ids::{CmlLabId, DefinitionId, InstanceId, LabletId, Region, WorkerId}
 use crate::lab::LabRecord;
 use crate::lablet::{Lablet, NewLablet};
 use crate::ports::metric_series::MetricPoint;
-use crate::ports::store::{DefinitionFilter, Fence, LabletFilter};
+use crate::ports::store::{DefinitionFilter, Fence, LabletFilter, WorkerFilter};
 use crate::secret::Secret;
 use crate::time::Timestamp;
 use crate::worker::Worker;
@@ -24,6 +24,13 @@ impl Fleet {
     /// Records a new worker; the controller launches its instance.
     pub async fn create_worker(&self, input: CreateWorker) -> Result<Worker, CoreError> {
         self.workers.create(input).await
+    }
+
+    /// The workers `filter` selects, in the store's order, each with
+    /// `next_refresh_at` filled from the sweep's schedule: two store reads
+    /// whatever the number of workers.
+    pub async fn list_workers(&self, filter: &WorkerFilter) -> Result<Vec<Worker>, CoreError> {
+        self.workers.list(filter).await
     }
 
     /// A worker by id, with `next_refresh_at` filled from the sweep's schedule.

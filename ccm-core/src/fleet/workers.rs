@@ -14,7 +14,7 @@ use crate::error::CoreError;
 use crate::event::DomainEvent;
 use crate::ids::{Region, WorkerId};
 use crate::ports::cloud::WORKER_ID_TAG;
-use crate::ports::store::{ChangeSet, StoreError, Write};
+use crate::ports::store::{ChangeSet, StoreError, WorkerFilter, Write};
 use crate::time::Timestamp;
 use crate::worker::limits;
 use crate::worker::{LifecycleState, PauseReason, ResumeReason, Worker};
@@ -92,6 +92,12 @@ impl Workers {
         worker.meta.version = receipt.versions.first().copied().unwrap_or(1);
         self.ctx.nudge_worker(worker.id);
         Ok(worker)
+    }
+
+    /// The workers `filter` selects, with `next_refresh_at` filled in.
+    pub(crate) async fn list(&self, filter: &WorkerFilter) -> Result<Vec<Worker>, CoreError> {
+        let workers = self.ctx.store.list_workers(filter).await?;
+        self.monitor.with_next_refreshes(workers).await
     }
 
     /// A worker by id, with `next_refresh_at` filled from the sweep's schedule.

@@ -91,21 +91,13 @@ pub async fn list(
             .unwrap_or_default(),
         include_terminated: query.include_terminated,
     };
-    let workers = state.store.list_workers(&filter).await?;
-    let page = Page::of(workers, offset, limit);
-    // The page's workers with `next_refresh_at` filled in by the engine.
-    let mut items = Vec::with_capacity(page.items.len());
-    for worker in &page.items {
-        match state.fleet.get_worker(worker.id).await {
-            Ok(mut fresh) => {
-                redact_worker(who.role, &mut fresh);
-                items.push(fresh);
-            }
-            Err(ccm_core::CoreError::NotFound { .. }) => {}
-            Err(other) => return Err(other.into()),
-        }
-    }
-    Ok(Json(page.with_items(items)))
+    // One list and one read of the sweep's schedule, whatever the page size.
+    let workers = state.fleet.list_workers(&filter).await?;
+    let page = Page::of(workers, offset, limit).map(|mut worker| {
+        redact_worker(who.role, &mut worker);
+        worker
+    });
+    Ok(Json(page))
 }
 
 /// Body of `POST /workers`.
