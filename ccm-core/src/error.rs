@@ -31,6 +31,17 @@ pub enum CoreError {
         /// Its id.
         id: String,
     },
+    /// What the call would create is already there (an instance imported
+    /// before); nothing was changed.
+    #[error("{kind} `{id}` is already {existing}")]
+    AlreadyExists {
+        /// What the call would have created or taken over.
+        kind: &'static str,
+        /// Its id.
+        id: String,
+        /// What holds it now (`imported as worker …`).
+        existing: String,
+    },
     /// An allocation does not fit the worker.
     #[error("worker `{worker}` lacks {dimension} for lablet `{lablet}`")]
     CapacityExceeded {
@@ -68,6 +79,7 @@ impl CoreError {
             CoreError::Replay(_) => "corrupt_event_log",
             CoreError::Validation { .. } => "validation_failed",
             CoreError::NotFound { .. } => "not_found",
+            CoreError::AlreadyExists { .. } => "already_exists",
             CoreError::CapacityExceeded { .. } => "capacity_exceeded",
             CoreError::Store(StoreError::Conflict { .. }) => "conflict",
             CoreError::Store(_) => "store_error",

@@ -81,6 +81,11 @@ fn core_parts(error: &CoreError) -> (&'static str, &'static str, Value) {
             json!({"field": field, "reason": reason}),
         ),
         CoreError::NotFound { kind, id } => ("NotFound", code, json!({"kind": kind, "id": id})),
+        CoreError::AlreadyExists { kind, id, existing } => (
+            "Conflict",
+            code,
+            json!({"kind": kind, "id": id, "existing": existing}),
+        ),
         CoreError::CapacityExceeded {
             worker,
             lablet,

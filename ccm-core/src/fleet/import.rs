@@ -158,10 +158,11 @@ impl Imports {
             crate::worker::limits::check_worker_name(name)?;
         }
         if let Some(existing) = self.known_instances().await?.get(&instance_id) {
-            return Err(CoreError::validation(
-                "instance_id",
-                format!("{instance_id} is already imported as worker {existing}"),
-            ));
+            return Err(CoreError::AlreadyExists {
+                kind: "instance",
+                id: instance_id.to_string(),
+                existing: format!("imported as worker {existing}"),
+            });
         }
         let instance = self
             .ctx

@@ -219,6 +219,11 @@ impl From<CoreError> for ApiError {
             CoreError::InvalidTransition(t) => {
                 ApiError::new(StatusCode::CONFLICT, "invalid_transition", t.to_string())
             }
+            CoreError::AlreadyExists { kind, ref id, .. } => {
+                let message = error.to_string();
+                ApiError::new(StatusCode::CONFLICT, "already_exists", message)
+                    .with_details(serde_json::json!({ "kind": kind, "id": id }))
+            }
             CoreError::CapacityExceeded { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "capacity_exceeded", error.to_string())
             }

@@ -381,7 +381,9 @@ async fn instances_are_imported_one_by_one_and_in_bulk() {
             Some(json!({"instance_id": instances[0]})),
         )
         .await;
-    assert_eq!(s, 422, "already imported: {b}");
+    assert_eq!(s, 409, "already imported: {b}");
+    assert_eq!(b["error"]["code"], "already_exists");
+    assert_eq!(b["error"]["details"]["id"], instances[0].to_string());
     let (s, b) = ts
         .call(
             Method::POST,
