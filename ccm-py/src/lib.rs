@@ -39,5 +39,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<placement_output::ScaleUpLine>()?;
     let aliases: Vec<(&str, &str)> = settings::ALIASES.to_vec();
     m.add("SETTING_ALIASES", aliases)?;
+    // The crate's version is the package's (`dynamic = ["version"]` in pyproject).
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -33,11 +33,55 @@ pub struct RequestInputs {
     pub ids: Vec<Py<PyAny>>,
 }
 
+/// The keys a worker may carry.
+const WORKER_KEYS: &[&str] = &[
+    "id",
+    "cpus",
+    "cpu_millis",
+    "memory_gib",
+    "memory_mib",
+    "storage_gib",
+    "nodes",
+    "running",
+    "cml_available",
+    "draining",
+    "licence",
+    "cml_version",
+    "free_ports",
+];
+
+/// The keys a request may carry.
+const REQUEST_KEYS: &[&str] = &[
+    "id",
+    "cpus",
+    "cpu_millis",
+    "memory_gib",
+    "memory_mib",
+    "storage_gib",
+    "nodes",
+    "ports",
+    "licence",
+    "min_cml_version",
+];
+
+/// The keys a price-table row may carry.
+const PRICE_KEYS: &[&str] = &[
+    "name",
+    "vcpus",
+    "memory_gib",
+    "storage_gib",
+    "node_slots",
+    "hourly_usd",
+];
+
 /// One input object and where it sits (`workers[3]`) for error messages.
 struct Item<'a, 'py> {
     object: &'a Bound<'py, PyAny>,
     dict: Option<&'a Bound<'py, PyDict>>,
     at: String,
+    /// Keys of a dict found so far, to notice unknown ones without walking
+    /// every dict (see [`Item::reject_unknown_keys`]).
+    found: std::cell::Cell<usize>,
 }
 
 impl<'a, 'py> Item<'a, 'py> {
@@ -46,6 +90,7 @@ impl<'a, 'py> Item<'a, 'py> {
             object,
             dict: object.cast::<PyDict>().ok(),
             at,
+            found: std::cell::Cell::new(0),
         }
     }
 
@@ -53,10 +98,39 @@ impl<'a, 'py> Item<'a, 'py> {
     fn get(&self, name: &str) -> Result<Option<Bound<'py, PyAny>>, BindingError> {
         let key = interned(self.object.py(), name);
         let value = match self.dict {
-            Some(dict) => dict.get_item(key)?,
+            Some(dict) => {
+                let value = dict.get_item(key)?;
+                if value.is_some() {
+                    self.found.set(self.found.get() + 1);
+                }
+                value
+            }
             None => self.object.getattr_opt(key)?,
         };
         Ok(value.filter(|v| !v.is_none()))
+    }
+
+    /// A dict with a key outside `accepted` (a misspelt `cpu` for `cpus`) is an
+    /// error naming it, rather than a field silently left at its default. Called
+    /// after every field was read: only a dict with more keys than were found
+    /// is walked. Objects carry attributes of their own and are not checked.
+    fn reject_unknown_keys(&self, accepted: &[&str]) -> Result<(), BindingError> {
+        let Some(dict) = self.dict else {
+            return Ok(());
+        };
+        if dict.len() <= self.found.get() {
+            return Ok(());
+        }
+        for key in dict.keys() {
+            let name = key.extract::<String>().unwrap_or_else(|_| key.to_string());
+            if !accepted.contains(&name.as_str()) {
+                return Err(BindingError::input(
+                    self.path(&name),
+                    format!("is not a known key; accepted: {}", accepted.join(", ")),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn path(&self, name: &str) -> String {
@@ -247,6 +321,7 @@ pub fn read_workers(workers: &Bound<'_, PyAny>) -> Result<WorkerInputs, BindingE
             candidate.free_ports = ports;
         }
         out.ids.push(item.required("id")?.unbind());
+        item.reject_unknown_keys(WORKER_KEYS)?;
         out.candidates.push(candidate);
     }
     Ok(out)
@@ -274,6 +349,7 @@ pub fn read_requests(requests: &Bound<'_, PyAny>) -> Result<RequestInputs, Bindi
             min_cml_version: item.version("min_cml_version")?,
         };
         out.ids.push(item.required("id")?.unbind());
+        item.reject_unknown_keys(REQUEST_KEYS)?;
         out.requests.push(request);
     }
     Ok(out)
@@ -293,14 +369,16 @@ pub fn read_price_table(rows: &Bound<'_, PyAny>) -> Result<PriceTable, BindingEr
             .required("hourly_usd")?
             .extract()
             .map_err(|_| BindingError::input(item.path("hourly_usd"), "must be a number"))?;
-        types.push(InstanceType::new(
+        let row = InstanceType::new(
             name,
             item.u64_or("vcpus", 0)?,
             item.u64_or("memory_gib", 0)?,
             item.u64_or("storage_gib", 0)?,
             item.u32_or("node_slots", 0)?,
             hourly,
-        ));
+        );
+        item.reject_unknown_keys(PRICE_KEYS)?;
+        types.push(row);
     }
     let table = PriceTable { types };
     table.validate()?;

@@ -11,6 +11,8 @@ Modeling Labs workers on AWS EC2.
 """
 
 from . import _native
+
+__version__: str = _native.__version__
 from ._native import (
     Assignment,
     Plan,
@@ -58,6 +60,7 @@ from .placement import LabletRequest, PriceRow, WorkerCapacity
 SETTINGS = dict(_native.SETTING_ALIASES)
 
 __all__ = [
+    "__version__",
     "place",
     "native_place_seconds",
     "simulate_week",

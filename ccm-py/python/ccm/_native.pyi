@@ -3,6 +3,7 @@
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 SETTING_ALIASES: List[Tuple[str, str]]
+__version__: str
 
 class Assignment:
     """A lablet placed on a worker, with the ports reserved for it."""

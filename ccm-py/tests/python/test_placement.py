@@ -147,6 +147,36 @@ def test_bad_input_is_an_invalid_input_error_naming_the_field(request_, field):
     assert isinstance(raised.value, ValueError)
 
 
+def test_misspelt_keys_are_refused_naming_the_key_and_the_accepted_ones():
+    # `cpu` and `memory_gb` for `cpus` and `memory_gib`: placed silently on a
+    # worker of default size before; now the caller hears about it.
+    with pytest.raises(ccm.InvalidInput) as raised:
+        ccm.place([], [{"id": 1, "cpu": 48, "memory_gb": 192}])
+    assert raised.value.details["field"] in ("requests[0].cpu", "requests[0].memory_gb")
+    assert "accepted: id, cpus" in str(raised.value)
+    with pytest.raises(ccm.InvalidInput, match=r"workers\[1\]\.vcpus: is not a known key"):
+        ccm.place(
+            [{"id": 1, "cpus": 4, "memory_gib": 8}, {"id": 2, "vcpus": 4, "memory_gib": 8}],
+            [],
+        )
+    with pytest.raises(ccm.InvalidInput, match=r"price_table\[0\]\.hourly: is not a known key"):
+        ccm.place(
+            [],
+            [{"id": 1, "cpus": 1, "memory_gib": 1}],
+            price_table=[{"name": "m", "vcpus": 4, "memory_gib": 8, "hourly_usd": 1.0,
+                          "hourly": 1.0}],
+        )
+    # Every accepted key at once, None values included, is fine.
+    plan = ccm.place(
+        [{"id": 1, "cpus": 8, "cpu_millis": None, "memory_gib": 16, "memory_mib": None,
+          "storage_gib": 10, "nodes": 5, "running": True, "cml_available": True,
+          "draining": False, "licence": None, "cml_version": "2.9.0", "free_ports": None}],
+        [{"id": "r", "cpus": 1, "cpu_millis": None, "memory_gib": 1, "memory_mib": None,
+          "storage_gib": 1, "nodes": 1, "ports": 0, "licence": None, "min_cml_version": None}],
+    )
+    assert len(plan.assignments) == 1
+
+
 def test_bad_policy_and_bad_collections():
     with pytest.raises(ccm.InvalidInput, match="policy"):
         ccm.place([], [], policy="best")

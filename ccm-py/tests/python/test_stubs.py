@@ -1,6 +1,7 @@
 """The type stubs match the module, and everything public is documented."""
 
 import ast
+import importlib.metadata
 import inspect
 from pathlib import Path
 
@@ -32,7 +33,8 @@ def stub_names(path):
 def test_native_stub_lists_exactly_the_native_module():
     top, members = stub_names(PACKAGE / "_native.pyi")
     public = {n for n in dir(_native) if not n.startswith("_")}
-    assert top == public
+    assert {n for n in top if not n.startswith("_")} == public
+    assert "__version__" in top
     for cls, names in members.items():
         runtime = {n for n in dir(getattr(_native, cls)) if not n.startswith("_")}
         assert names == runtime, cls
@@ -44,6 +46,11 @@ def test_aio_stub_lists_the_async_engine():
     assert members["AsyncEngine"] == runtime
     engine = {n for n in dir(ccm.Engine) if not n.startswith("_")}
     assert engine - {"events", "open"} <= runtime
+
+
+def test_version_is_the_installed_package_version():
+    assert ccm.__version__ == importlib.metadata.version("ccm")
+    assert ccm.__version__.count(".") == 2
 
 
 def test_package_is_typed():
