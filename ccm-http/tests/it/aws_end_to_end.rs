@@ -192,7 +192,7 @@ async fn create_import_start_stop_and_labs_through_the_api_on_moto_and_cml_over_
             json!({"instance_id": outside.instance_id.to_string(), "region": "us-east-1"}),
         )
         .await;
-    assert_eq!(status, 422, "importing twice is refused: {again}");
+    assert_eq!(status, 409, "importing twice is refused: {again}");
     assert!(again["error"]["message"]
         .as_str()
         .unwrap()
