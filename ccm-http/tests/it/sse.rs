@@ -38,20 +38,8 @@ async fn create_worker(ts: &common::TestServer, name: &str) -> WorkerId {
 }
 
 async fn fleet_event(ts: &common::TestServer) {
-    let event = DomainEvent::new(
-        Subject {
-            kind: ResourceKind::Fleet,
-            id: "fleet".into(),
-        },
-        EventPayload::FleetScalingDecided {
-            action: ScalingAction::Blocked,
-            workers: vec![],
-            reason: "test".into(),
-        },
-        ts.clock.now(),
-    );
     ts.store
-        .commit(ChangeSet::new().events([event]))
+        .commit(ChangeSet::new().events(fleet_events(ts, 1)))
         .await
         .unwrap();
 }
