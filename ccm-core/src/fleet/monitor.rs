@@ -402,25 +402,26 @@ impl Monitor {
     }
 
     /// The stored records of `ids` as they are now (a sweep writes on top of
-    /// what changed while it observed): one list for a sweep, one read for a
-    /// single worker.
+    /// what changed while it observed): one list of the live workers, and a
+    /// read each only for those terminated meanwhile (the list leaves out the
+    /// terminated ones, which pile up over a fleet's life).
     async fn current(&self, ids: &[WorkerId]) -> Result<Vec<Worker>, CoreError> {
-        if let [id] = ids {
-            return Ok(self.ctx.store.get_worker(*id).await?.into_iter().collect());
-        }
-        let wanted: BTreeSet<WorkerId> = ids.iter().copied().collect();
-        let all = WorkerFilter {
-            include_terminated: true,
-            ..WorkerFilter::default()
+        let mut missing: BTreeSet<WorkerId> = ids.iter().copied().collect();
+        let mut current: Vec<Worker> = if ids.len() > 1 {
+            self.ctx
+                .store
+                .list_workers(&WorkerFilter::default())
+                .await?
+                .into_iter()
+                .filter(|w| missing.remove(&w.id))
+                .collect()
+        } else {
+            Vec::new()
         };
-        Ok(self
-            .ctx
-            .store
-            .list_workers(&all)
-            .await?
-            .into_iter()
-            .filter(|w| wanted.contains(&w.id))
-            .collect())
+        for id in missing {
+            current.extend(self.ctx.store.get_worker(id).await?);
+        }
+        Ok(current)
     }
 
     fn apply_facts(
