@@ -159,6 +159,32 @@ impl TestServer {
     }
 }
 
+/// Commits `count` fleet scaling decisions in one commit (filler for the event
+/// log, visible to managers and admins); returns the last one's sequence.
+pub async fn commit_fleet_events(ts: &TestServer, count: usize) -> u64 {
+    use ccm_core::event::{DomainEvent, EventPayload, ResourceKind, ScalingAction, Subject};
+    let events = (0..count).map(|n| {
+        DomainEvent::new(
+            Subject {
+                kind: ResourceKind::Fleet,
+                id: "fleet".into(),
+            },
+            EventPayload::FleetScalingDecided {
+                action: ScalingAction::Blocked,
+                workers: vec![],
+                reason: format!("decision {n}"),
+            },
+            ts.clock.now(),
+        )
+    });
+    let receipt = ts
+        .store
+        .commit(ccm_core::ports::store::ChangeSet::new().events(events))
+        .await
+        .unwrap();
+    *receipt.sequences.last().unwrap()
+}
+
 /// One server-sent event.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SseEvent {

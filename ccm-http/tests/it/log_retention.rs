@@ -9,36 +9,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::http::Method;
-use ccm_core::event::{DomainEvent, EventPayload, ResourceKind, ScalingAction, Subject};
-use ccm_core::ports::Clock;
 use ccm_core::time::epoch;
 use ccm_http::auth::Role;
 use ccm_http::config::{load_from, Sources};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-async fn fleet_events(ts: &common::TestServer, count: usize) -> u64 {
-    let events = (0..count).map(|n| {
-        DomainEvent::new(
-            Subject {
-                kind: ResourceKind::Fleet,
-                id: "fleet".into(),
-            },
-            EventPayload::FleetScalingDecided {
-                action: ScalingAction::Blocked,
-                workers: vec![],
-                reason: format!("decision {n}"),
-            },
-            ts.clock.now(),
-        )
-    });
-    let receipt = ts
-        .store
-        .commit(ccm_core::ports::store::ChangeSet::new().events(events))
-        .await
-        .unwrap();
-    *receipt.sequences.last().unwrap()
-}
 
 /// Keeps the newest `keep` events; returns the log's first sequence afterwards.
 async fn compact_to(ts: &common::TestServer, keep: u64) -> u64 {
@@ -53,7 +28,7 @@ async fn compact_to(ts: &common::TestServer, keep: u64) -> u64 {
 async fn history_from_a_compacted_position_is_gone_and_says_where_to_resume() {
     let ts = common::server(common::Options::default()).await;
     let key = ts.key(Role::Admin).await;
-    let last = fleet_events(&ts, 6).await;
+    let last = common::commit_fleet_events(&ts, 6).await;
     let first = compact_to(&ts, 2).await;
     assert_eq!(first, last - 1);
 
@@ -113,7 +88,7 @@ async fn history_from_a_compacted_position_is_gone_and_says_where_to_resume() {
 async fn a_stream_resuming_from_a_compacted_position_gets_gone_and_ends() {
     let ts = common::server(common::Options::default()).await;
     let key = ts.key(Role::Admin).await;
-    let last = fleet_events(&ts, 5).await;
+    let last = common::commit_fleet_events(&ts, 5).await;
     let first = compact_to(&ts, 1).await;
     assert_eq!(first, last);
 
@@ -138,13 +113,13 @@ async fn a_stream_resuming_from_a_compacted_position_gets_gone_and_ends() {
 async fn a_stream_overtaken_by_compaction_gets_gone_and_ends() {
     let ts = common::server(common::Options::default()).await;
     let key = ts.key(Role::Admin).await;
-    fleet_events(&ts, 2).await;
+    common::commit_fleet_events(&ts, 2).await;
     let mut stream = common::open_stream(&ts, &key, "", None).await;
     let snapshot = stream.next_within(WAIT).await.unwrap();
     assert_eq!(snapshot.event, "snapshot");
     let at = snapshot.json()["after_sequence"].as_u64().unwrap();
     // The stream reads only when polled: these events leave the log unread.
-    let last = fleet_events(&ts, 3).await;
+    let last = common::commit_fleet_events(&ts, 3).await;
     compact_to(&ts, 0).await;
     assert_eq!(ts.store.first_sequence().await.unwrap(), last + 1);
     let gone = stream.next_within(WAIT).await.expect("an event");

@@ -10,8 +10,6 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Method, Request};
-use ccm_core::event::{DomainEvent, EventPayload, ResourceKind, ScalingAction, Subject};
-use ccm_core::ports::store::ChangeSet;
 use ccm_core::ports::Clock;
 use ccm_http::auth::{api_keys, Role};
 use serde_json::{json, Value};
@@ -419,26 +417,7 @@ async fn a_filtered_resume_from_zero_scans_in_bounded_steps() {
     let ts = common::server(common::Options::default()).await;
     let key = ts.key(Role::User).await;
     for _ in 0..12 {
-        let events: Vec<_> = (0..1000)
-            .map(|_| {
-                DomainEvent::new(
-                    Subject {
-                        kind: ResourceKind::Fleet,
-                        id: "fleet".into(),
-                    },
-                    EventPayload::FleetScalingDecided {
-                        action: ScalingAction::Blocked,
-                        workers: vec![],
-                        reason: "filler".into(),
-                    },
-                    ts.clock.now(),
-                )
-            })
-            .collect();
-        ts.store
-            .commit(ChangeSet::new().events(events))
-            .await
-            .unwrap();
+        common::commit_fleet_events(&ts, 1000).await;
     }
     let mut stream = common::open_stream(&ts, &key, "?type=no.such.type", Some(0)).await;
     assert_eq!(stream.next_within(WAIT).await.unwrap().event, "snapshot");

@@ -9,11 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ccm_core::event::{DomainEvent, EventPayload, ResourceKind, ScalingAction, Subject};
 use ccm_core::fleet::CreateWorker;
 use ccm_core::ids::{Region, WorkerId};
-use ccm_core::ports::store::ChangeSet;
-use ccm_core::ports::{Clock, Store};
+use ccm_core::ports::Store;
 use ccm_http::auth::Role;
 use ccm_http::metrics::LogReader;
 
@@ -35,13 +33,6 @@ async fn create_worker(ts: &common::TestServer, name: &str) -> WorkerId {
         .await
         .unwrap()
         .id
-}
-
-async fn fleet_event(ts: &common::TestServer) {
-    ts.store
-        .commit(ChangeSet::new().events(fleet_events(ts, 1)))
-        .await
-        .unwrap();
 }
 
 #[tokio::test]
@@ -81,7 +72,7 @@ async fn filters_by_worker_and_type_and_hides_what_the_role_may_not_see() {
         assert_eq!(s.next_within(WAIT).await.unwrap().event, "snapshot");
     }
     let b = create_worker(&ts, "b").await;
-    fleet_event(&ts).await;
+    common::commit_fleet_events(&ts, 1).await;
     ts.server.state().fleet.stop_worker(a).await.unwrap();
 
     // Worker filter: a's creation and spec change, nothing of b.
@@ -232,25 +223,6 @@ async fn a_bad_last_event_id_is_400() {
     assert_eq!(response.status(), 400);
 }
 
-fn fleet_events(ts: &common::TestServer, n: usize) -> Vec<DomainEvent> {
-    (0..n)
-        .map(|i| {
-            DomainEvent::new(
-                Subject {
-                    kind: ResourceKind::Fleet,
-                    id: "fleet".into(),
-                },
-                EventPayload::FleetScalingDecided {
-                    action: ScalingAction::Blocked,
-                    workers: vec![],
-                    reason: format!("test {i}"),
-                },
-                ts.clock.now(),
-            )
-        })
-        .collect()
-}
-
 fn sequence_of(event: &common::SseEvent) -> u64 {
     event.id.as_deref().unwrap().parse().unwrap()
 }
@@ -275,7 +247,7 @@ async fn streams_at_the_head_share_one_reader_of_the_log() {
         streams.push(stream);
     }
     // The first event after connecting ends every stream's own catch-up read.
-    fleet_event(&ts).await;
+    common::commit_fleet_events(&ts, 1).await;
     for stream in &mut streams {
         assert_eq!(
             stream.next_within(WAIT).await.unwrap().event,
@@ -289,7 +261,7 @@ async fn streams_at_the_head_share_one_reader_of_the_log() {
     );
     let started = std::time::Instant::now();
     for _ in 0..COMMITS {
-        fleet_event(&ts).await;
+        common::commit_fleet_events(&ts, 1).await;
         let expected = ts.store.last_sequence().await.unwrap();
         for stream in &mut streams {
             let event = stream.next_within(WAIT).await.unwrap();
@@ -324,15 +296,12 @@ async fn a_stream_that_falls_behind_the_hub_reads_its_way_back_with_nothing_lost
     let key = ts.key(Role::Manager).await;
     let mut stream = common::open_stream(&ts, &key, "", None).await;
     assert_eq!(stream.next_within(WAIT).await.unwrap().event, "snapshot");
-    fleet_event(&ts).await;
+    common::commit_fleet_events(&ts, 1).await;
     let first = sequence_of(&stream.next_within(WAIT).await.unwrap());
     let reads_before = ts.server.state().metrics.log_reads(LogReader::Stream);
     // Fifty events in one commit: the hub hands them out in one go, far past
     // the four it keeps, while this stream has read none of them.
-    ts.store
-        .commit(ChangeSet::new().events(fleet_events(&ts, 50)))
-        .await
-        .unwrap();
+    common::commit_fleet_events(&ts, 50).await;
     let mut got = Vec::new();
     while got.len() < 50 {
         let event = stream.next_within(WAIT).await.unwrap();
@@ -346,7 +315,7 @@ async fn a_stream_that_falls_behind_the_hub_reads_its_way_back_with_nothing_lost
         "the lagging stream caught up from the log"
     );
     // And it follows the hub again afterwards.
-    fleet_event(&ts).await;
+    common::commit_fleet_events(&ts, 1).await;
     assert_eq!(
         sequence_of(&stream.next_within(WAIT).await.unwrap()),
         first + 51
