@@ -23,7 +23,7 @@ use ccm_core::lab::LabRecord;
 use ccm_core::lablet::Lablet;
 use ccm_core::ports::store::{
     ChangeSet, CommitReceipt, CompactionStep, DefinitionFilter, LabFilter, LabletFilter, Lease,
-    Store, StoreError, WorkerFilter,
+    Listed, PageRequest, Store, StoreError, WorkerFilter,
 };
 use ccm_core::time::Timestamp;
 use ccm_core::worker::Worker;
@@ -416,6 +416,7 @@ impl PostgresStore {
     }
 
     async fn commit_inner(&self, changes: ChangeSet) -> Result<CommitReceipt> {
+        let touched = changes.touched_kinds();
         let writes = changes
             .writes
             .into_iter()
@@ -450,6 +451,8 @@ impl PostgresStore {
             versions: apply_all(&mut tx, writes).await?,
             sequences: Vec::new(),
         };
+        // After the records' locks and before `event_counter`'s, as every commit.
+        move_generations(&mut tx, &touched).await?;
         if !events.id.is_empty() {
             let count = i64::try_from(events.id.len()).unwrap_or(i64::MAX);
             // The counter row serializes appenders until commit: gap-free, in order.
@@ -840,6 +843,55 @@ const BULK_MAX: usize = 1000;
 
 /// Applies the writes in order, consecutive puts of one table in bulk; returns
 /// the new versions (0 for deletions).
+/// The conditions of `filter` on the `workers` table; labels are read from the
+/// JSON body with their key and value bound.
+fn push_worker_filter(query: &mut QueryBuilder<'_, Postgres>, filter: &WorkerFilter) {
+    if let Some(region) = &filter.region {
+        query.push(" AND region = ").push_bind(region.0.clone());
+    }
+    if !filter.lifecycle.is_empty() {
+        let states: Vec<String> = filter
+            .lifecycle
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect();
+        query
+            .push(" AND lifecycle = ANY(")
+            .push_bind(states)
+            .push(")");
+    } else if !filter.include_terminated {
+        query.push(" AND lifecycle <> 'terminated'");
+    }
+    for (key, value) in &filter.labels {
+        query
+            .push(" AND body->'meta'->'labels'->>")
+            .push_bind(key.clone())
+            .push(" = ")
+            .push_bind(value.clone());
+    }
+}
+
+/// Moves the generations (`Store::generation`) of the kinds a commit writes:
+/// one row, one fixed (prepared) statement.
+async fn move_generations(tx: &mut PgConnection, touched: &[ResourceKind]) -> Result<()> {
+    if touched.is_empty() {
+        return Ok(());
+    }
+    let step = |kind| i64::from(touched.contains(&kind));
+    sqlx::query(
+        "UPDATE resource_generations SET worker = worker + $1, lab = lab + $2, \
+         definition = definition + $3, lablet = lablet + $4, job = job + $5",
+    )
+    .bind(step(ResourceKind::Worker))
+    .bind(step(ResourceKind::Lab))
+    .bind(step(ResourceKind::Definition))
+    .bind(step(ResourceKind::Lablet))
+    .bind(step(ResourceKind::Job))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 async fn apply_all(tx: &mut PgConnection, writes: Vec<RowWrite>) -> Result<Vec<u64>> {
     let mut versions = Vec::with_capacity(writes.len());
     let mut run: Vec<RowWrite> = Vec::new();
@@ -1147,26 +1199,51 @@ impl Store for PostgresStore {
 
     async fn list_workers(&self, filter: &WorkerFilter) -> Result<Vec<Worker>, StoreError> {
         let mut query = QueryBuilder::new("SELECT id, body::text FROM workers WHERE TRUE");
-        if let Some(region) = &filter.region {
-            query.push(" AND region = ").push_bind(region.0.clone());
-        }
-        if !filter.lifecycle.is_empty() {
-            let states: Vec<String> = filter
-                .lifecycle
-                .iter()
-                .map(|s| s.as_str().to_owned())
-                .collect();
-            query
-                .push(" AND lifecycle = ANY(")
-                .push_bind(states)
-                .push(")");
-        } else if !filter.include_terminated {
-            query.push(" AND lifecycle <> 'terminated'");
-        }
+        push_worker_filter(&mut query, filter);
         let mut workers: Vec<Worker> = self.list_docs("worker", query).await?;
         workers.retain(|w| filter.matches(w));
         workers.sort_by(|a, b| (a.name(), a.id).cmp(&(b.name(), b.id)));
         Ok(workers)
+    }
+
+    async fn list_workers_page(
+        &self,
+        filter: &WorkerFilter,
+        page: PageRequest,
+    ) -> Result<Listed<Worker>, StoreError> {
+        // One row even past the end (the count, no worker), so one round trip.
+        let mut query = QueryBuilder::new(
+            "SELECT total.n, page.id, page.body FROM (SELECT COUNT(*) AS n FROM workers WHERE TRUE",
+        );
+        push_worker_filter(&mut query, filter);
+        query.push(
+            ") AS total LEFT JOIN LATERAL (SELECT id, body::text AS body FROM workers WHERE TRUE",
+        );
+        push_worker_filter(&mut query, filter);
+        // Byte order ("C"), as Rust orders `str`: the order of `list_workers`.
+        query
+            .push(r#" ORDER BY name COLLATE "C", id COLLATE "C" LIMIT "#)
+            .push_bind(i64::try_from(page.limit).unwrap_or(i64::MAX))
+            .push(" OFFSET ")
+            .push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX))
+            .push(") AS page ON TRUE");
+        let rows = query
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(PostgresStoreError::from)?;
+        let mut items = Vec::with_capacity(rows.len());
+        let mut total = 0;
+        for row in &rows {
+            let n: i64 = row.try_get(0).map_err(PostgresStoreError::from)?;
+            total = usize::try_from(n).unwrap_or(usize::MAX);
+            let id: Option<String> = row.try_get(1).map_err(PostgresStoreError::from)?;
+            let body: Option<String> = row.try_get(2).map_err(PostgresStoreError::from)?;
+            if let (Some(id), Some(body)) = (id, body) {
+                items.push(decode("worker", &id, &body)?);
+            }
+        }
+        Ok(Listed { items, total })
     }
 
     async fn get_lab(&self, id: LabRecordId) -> Result<Option<LabRecord>, StoreError> {
@@ -1263,6 +1340,21 @@ impl Store for PostgresStore {
 
     async fn commit(&self, changes: ChangeSet) -> Result<CommitReceipt, StoreError> {
         Ok(self.commit_inner(changes).await?)
+    }
+
+    async fn generation(&self, kind: ResourceKind) -> Result<u64, StoreError> {
+        if kind == ResourceKind::Fleet {
+            return Ok(0);
+        }
+        // The column is the kind's fixed name, never caller input.
+        let generation: i64 = sqlx::query_scalar(&format!(
+            "SELECT {} FROM resource_generations",
+            kind.as_str()
+        ))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(PostgresStoreError::from)?;
+        Ok(to_u64("generation", kind.as_str(), generation)?)
     }
 
     async fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {

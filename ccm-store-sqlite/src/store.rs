@@ -15,14 +15,14 @@ use tokio::sync::{watch, Mutex};
 
 use ccm_core::api_key::{ApiKeyId, ApiKeyRecord};
 use ccm_core::definition::LabletDefinition;
-use ccm_core::event::{DomainEvent, StoredEvent, Subject};
+use ccm_core::event::{DomainEvent, ResourceKind, StoredEvent, Subject};
 use ccm_core::ids::{DefinitionId, LabRecordId, LabletId, WorkerId};
 use ccm_core::job::JobRecord;
 use ccm_core::lab::LabRecord;
 use ccm_core::lablet::Lablet;
 use ccm_core::ports::store::{
     ChangeSet, CommitReceipt, CompactionStep, DefinitionFilter, LabFilter, LabletFilter, Lease,
-    Store, StoreError, WorkerFilter,
+    Listed, PageRequest, Store, StoreError, WorkerFilter,
 };
 use ccm_core::time::Timestamp;
 use ccm_core::worker::Worker;
@@ -296,6 +296,7 @@ impl SqliteStore {
     }
 
     async fn commit_inner(&self, changes: ChangeSet) -> Result<CommitReceipt> {
+        let touched = changes.touched_kinds();
         // Encode everything before taking the write lock.
         let writes = changes
             .writes
@@ -336,6 +337,7 @@ impl SqliteStore {
         for write in writes {
             receipt.versions.push(apply(&mut tx, write).await?);
         }
+        move_generations(&mut tx, &touched).await?;
         if !events.is_empty() {
             let last: i64 = sqlx::query_scalar(LAST_SEQUENCE_SQL)
                 .fetch_one(&mut *tx)
@@ -468,6 +470,53 @@ async fn version_in(conn: &mut SqliteConnection, table: &Table, id: &str) -> Res
 }
 
 /// Runs one write under its version check; returns the new version (0 for deletions).
+/// Moves the generations (`Store::generation`) of the kinds a commit writes;
+/// one fixed statement, so it is prepared once per connection.
+async fn move_generations(tx: &mut SqliteConnection, touched: &[ResourceKind]) -> Result<()> {
+    if touched.is_empty() {
+        return Ok(());
+    }
+    let step = |kind| i64::from(touched.contains(&kind));
+    sqlx::query(
+        "UPDATE resource_generations SET worker = worker + ?, lab = lab + ?, \
+         definition = definition + ?, lablet = lablet + ?, job = job + ?",
+    )
+    .bind(step(ResourceKind::Worker))
+    .bind(step(ResourceKind::Lab))
+    .bind(step(ResourceKind::Definition))
+    .bind(step(ResourceKind::Lablet))
+    .bind(step(ResourceKind::Job))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// The conditions of `filter` on the `workers` table, labels included (read
+/// from the JSON body with their key and value bound, never spliced).
+fn push_worker_filter(query: &mut QueryBuilder<'_, Sqlite>, filter: &WorkerFilter) {
+    if let Some(region) = &filter.region {
+        query.push(" AND region = ").push_bind(region.0.clone());
+    }
+    if !filter.lifecycle.is_empty() {
+        query.push(" AND lifecycle IN (");
+        let mut list = query.separated(", ");
+        for state in &filter.lifecycle {
+            list.push_bind(state.as_str());
+        }
+        query.push(")");
+    } else if !filter.include_terminated {
+        query.push(" AND lifecycle <> 'terminated'");
+    }
+    for (key, value) in &filter.labels {
+        query
+            .push(" AND EXISTS (SELECT 1 FROM json_each(body, '$.meta.labels') AS label WHERE label.key = ")
+            .push_bind(key.clone())
+            .push(" AND label.value = ")
+            .push_bind(value.clone())
+            .push(")");
+    }
+}
+
 async fn apply(tx: &mut SqliteConnection, write: RowWrite) -> Result<u64> {
     let (table, kind, id, expected) = match write {
         RowWrite::Put {
@@ -687,23 +736,55 @@ impl Store for SqliteStore {
 
     async fn list_workers(&self, filter: &WorkerFilter) -> Result<Vec<Worker>, StoreError> {
         let mut query = QueryBuilder::new("SELECT id, body FROM workers WHERE 1 = 1");
-        if let Some(region) = &filter.region {
-            query.push(" AND region = ").push_bind(region.0.clone());
-        }
-        if !filter.lifecycle.is_empty() {
-            query.push(" AND lifecycle IN (");
-            let mut list = query.separated(", ");
-            for state in &filter.lifecycle {
-                list.push_bind(state.as_str());
-            }
-            query.push(")");
-        } else if !filter.include_terminated {
-            query.push(" AND lifecycle <> 'terminated'");
-        }
+        push_worker_filter(&mut query, filter);
         let mut workers: Vec<Worker> = self.list_docs("worker", query).await?;
         workers.retain(|w| filter.matches(w));
         workers.sort_by(|a, b| (a.name(), a.id).cmp(&(b.name(), b.id)));
         Ok(workers)
+    }
+
+    async fn list_workers_page(
+        &self,
+        filter: &WorkerFilter,
+        page: PageRequest,
+    ) -> Result<Listed<Worker>, StoreError> {
+        let mut query =
+            QueryBuilder::new("SELECT id, body, COUNT(*) OVER () FROM workers WHERE 1 = 1");
+        push_worker_filter(&mut query, filter);
+        // BINARY collation orders as Rust's `str` does: the order of `list_workers`.
+        query
+            .push(" ORDER BY name, id LIMIT ")
+            .push_bind(i64::try_from(page.limit).unwrap_or(i64::MAX))
+            .push(" OFFSET ")
+            .push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX));
+        let rows = query
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(SqliteStoreError::from)?;
+        let mut listed = Listed {
+            items: Vec::with_capacity(rows.len()),
+            total: 0,
+        };
+        for row in &rows {
+            let id: String = row.try_get(0).map_err(SqliteStoreError::from)?;
+            let body: String = row.try_get(1).map_err(SqliteStoreError::from)?;
+            let total: i64 = row.try_get(2).map_err(SqliteStoreError::from)?;
+            listed.items.push(decode("worker", &id, &body)?);
+            listed.total = usize::try_from(total).unwrap_or(usize::MAX);
+        }
+        if rows.is_empty() {
+            // An empty page (past the end, or no room): no row carried the count.
+            let mut count = QueryBuilder::new("SELECT COUNT(*) FROM workers WHERE 1 = 1");
+            push_worker_filter(&mut count, filter);
+            let total: i64 = count
+                .build_query_scalar()
+                .fetch_one(&self.pool)
+                .await
+                .map_err(SqliteStoreError::from)?;
+            listed.total = usize::try_from(total).unwrap_or(usize::MAX);
+        }
+        Ok(listed)
     }
 
     async fn get_lab(&self, id: LabRecordId) -> Result<Option<LabRecord>, StoreError> {
@@ -800,6 +881,21 @@ impl Store for SqliteStore {
 
     async fn commit(&self, changes: ChangeSet) -> Result<CommitReceipt, StoreError> {
         Ok(self.commit_inner(changes).await?)
+    }
+
+    async fn generation(&self, kind: ResourceKind) -> Result<u64, StoreError> {
+        if kind == ResourceKind::Fleet {
+            return Ok(0);
+        }
+        // The column is the kind's fixed name, never caller input.
+        let generation: i64 = sqlx::query_scalar(&format!(
+            "SELECT {} FROM resource_generations",
+            kind.as_str()
+        ))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(SqliteStoreError::from)?;
+        Ok(to_u64("generation", kind.as_str(), generation)?)
     }
 
     async fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {

@@ -67,6 +67,35 @@ impl WorkerFilter {
     }
 }
 
+/// Which part of a list to read: at most `limit` records from position `offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRequest {
+    /// Position of the first record (0-based).
+    pub offset: usize,
+    /// Records at most.
+    pub limit: usize,
+}
+
+/// One page of a list read from the store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Listed<T> {
+    /// The page's records, in the list's order.
+    pub items: Vec<T>,
+    /// Records the filter selects in all.
+    pub total: usize,
+}
+
+impl<T> Listed<T> {
+    /// The page `page` of `all` (already filtered and in order).
+    pub fn page_of(all: Vec<T>, page: PageRequest) -> Self {
+        let total = all.len();
+        Self {
+            items: all.into_iter().skip(page.offset).take(page.limit).collect(),
+            total,
+        }
+    }
+}
+
 /// Which lablets to list. Empty fields do not filter.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabletFilter {
@@ -166,6 +195,17 @@ pub enum Write {
 }
 
 impl Write {
+    /// Kind of the resource written.
+    pub fn kind(&self) -> ResourceKind {
+        match self {
+            Write::PutWorker(_) | Write::DeleteWorker { .. } => ResourceKind::Worker,
+            Write::PutLab(_) | Write::DeleteLab { .. } => ResourceKind::Lab,
+            Write::PutDefinition(_) => ResourceKind::Definition,
+            Write::PutLablet(_) | Write::DeleteLablet { .. } => ResourceKind::Lablet,
+            Write::PutJob(_) => ResourceKind::Job,
+        }
+    }
+
     /// Kind and id of the resource written.
     pub fn target(&self) -> (ResourceKind, String) {
         match self {
@@ -227,6 +267,15 @@ impl ChangeSet {
     /// An empty change set.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The kinds this change set writes or deletes, each once, in order: the
+    /// generations ([`Store::generation`]) its commit moves.
+    pub fn touched_kinds(&self) -> Vec<ResourceKind> {
+        let mut kinds: Vec<ResourceKind> = self.writes.iter().map(Write::kind).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        kinds
     }
 
     /// Adds a write.
@@ -536,6 +585,14 @@ pub trait Store: Send + Sync {
     async fn get_worker(&self, id: WorkerId) -> Result<Option<Worker>, StoreError>;
     /// Workers passing the filter, ordered by name then id.
     async fn list_workers(&self, filter: &WorkerFilter) -> Result<Vec<Worker>, StoreError>;
+    /// One page of [`Store::list_workers`] (same filter, same order) and the
+    /// number of workers the filter selects: the store reads only the page's
+    /// records, whatever the table's size.
+    async fn list_workers_page(
+        &self,
+        filter: &WorkerFilter,
+        page: PageRequest,
+    ) -> Result<Listed<Worker>, StoreError>;
     /// A lab record by id.
     async fn get_lab(&self, id: LabRecordId) -> Result<Option<LabRecord>, StoreError>;
     /// Lab records passing the filter, ordered by worker then title.
@@ -561,6 +618,13 @@ pub trait Store: Send + Sync {
 
     /// Applies all writes and appends all events atomically, or nothing.
     async fn commit(&self, changes: ChangeSet) -> Result<CommitReceipt, StoreError>;
+
+    /// A number that moves whenever a record of `kind` is written or deleted, by
+    /// any process sharing the store, and never goes back. Read it *before* the
+    /// records: whoever sees the same generation again may reuse what it derived
+    /// from them (a serialised list page). Kinds without records of their own
+    /// ([`ResourceKind::Fleet`]) stay at 0.
+    async fn generation(&self, kind: ResourceKind) -> Result<u64, StoreError>;
 
     /// Events with `sequence > after`, oldest first, at most `limit`. Positions
     /// before [`Store::first_sequence`] hold only compaction snapshots: a reader

@@ -16,7 +16,7 @@ use crate::lab::LabRecord;
 use crate::lablet::Lablet;
 use crate::ports::store::{
     ChangeSet, CommitReceipt, CompactionStep, DefinitionFilter, LabFilter, LabletFilter, Lease,
-    Store, StoreError, WorkerFilter, Write,
+    Listed, PageRequest, Store, StoreError, WorkerFilter, Write,
 };
 use crate::time::Timestamp;
 use crate::worker::Worker;
@@ -36,6 +36,8 @@ struct State {
     last: u64,
     leases: BTreeMap<String, Lease>,
     api_keys: BTreeMap<ApiKeyId, ApiKeyRecord>,
+    /// See [`Store::generation`]; absent kinds are at 0.
+    generations: BTreeMap<ResourceKind, u64>,
 }
 
 impl Default for State {
@@ -51,6 +53,7 @@ impl Default for State {
             last: 0,
             leases: BTreeMap::new(),
             api_keys: BTreeMap::new(),
+            generations: BTreeMap::new(),
         }
     }
 }
@@ -210,6 +213,24 @@ impl Store for MemoryStore {
         Ok(found)
     }
 
+    async fn list_workers_page(
+        &self,
+        filter: &WorkerFilter,
+        page: PageRequest,
+    ) -> Result<Listed<Worker>, StoreError> {
+        // Sorted by reference; only the page's records are copied.
+        self.read(|s| {
+            let mut found: Vec<&Worker> =
+                s.workers.values().filter(|w| filter.matches(w)).collect();
+            found.sort_by(|a, b| (a.name(), a.id).cmp(&(b.name(), b.id)));
+            let listed = Listed::page_of(found, page);
+            Listed {
+                items: listed.items.into_iter().cloned().collect(),
+                total: listed.total,
+            }
+        })
+    }
+
     async fn get_lab(&self, id: LabRecordId) -> Result<Option<LabRecord>, StoreError> {
         self.read(|s| s.labs.get(&id).cloned())
     }
@@ -296,6 +317,10 @@ impl Store for MemoryStore {
                 pending.insert(key, next);
             }
             let mut receipt = CommitReceipt::default();
+            for kind in changes.touched_kinds() {
+                let generation = guard.generations.entry(kind).or_default();
+                *generation = generation.saturating_add(1);
+            }
             for write in changes.writes {
                 receipt.versions.push(Self::apply(&mut guard, write));
             }
@@ -313,6 +338,10 @@ impl Store for MemoryStore {
             self.newest.send_replace(newest);
         }
         Ok(receipt)
+    }
+
+    async fn generation(&self, kind: ResourceKind) -> Result<u64, StoreError> {
+        self.read(|s| s.generations.get(&kind).copied().unwrap_or(0))
     }
 
     async fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {

@@ -39,7 +39,7 @@ use crate::lab::{LabOperation, LabRecord, LabState};
 use crate::lablet::{Lablet, LabletPhase, NewLablet, Timeslot};
 use crate::ports::store::{
     ChangeSet, CommitReceipt, CompactionStep, DefinitionFilter, Fence, LabFilter, LabletFilter,
-    Store, StoreError, WorkerFilter, Write,
+    Listed, PageRequest, Store, StoreError, WorkerFilter, Write,
 };
 use crate::resources::Resources;
 use crate::store::MemoryStore;
@@ -102,11 +102,13 @@ pub const CHECKS: &[&str] = &[
     "job_crud",
     "api_key_crud",
     "worker_filters",
+    "worker_pages",
     "lab_filters",
     "definition_filters",
     "lablet_filters",
     "stale_writes_conflict",
     "commits_are_atomic",
+    "generations_move_with_writes",
     "events_are_ordered_and_gap_free",
     "cursor_reads",
     "subscribe_wakes_on_commit",
@@ -134,11 +136,13 @@ macro_rules! store_conformance_tests {
             job_crud,
             api_key_crud,
             worker_filters,
+            worker_pages,
             lab_filters,
             definition_filters,
             lablet_filters,
             stale_writes_conflict,
             commits_are_atomic,
+            generations_move_with_writes,
             events_are_ordered_and_gap_free,
             cursor_reads,
             subscribe_wakes_on_commit,
@@ -830,6 +834,119 @@ pub async fn worker_filters<F: StoreFactory>(factory: &F) {
     );
 }
 
+/// Pages of workers are slices of the full list, for every filter, offset and
+/// limit: the same order (byte order of names, then ids; case, accents and
+/// equal names included), the same filter (labels whose keys hold JSON-path
+/// characters included) and the filter's total, also for a page past the end.
+pub async fn worker_pages<F: StoreFactory>(factory: &F) {
+    let store = factory.open().await;
+    let names = ["b", "B", "a", "é", "e", "a", "Z", "a-1"];
+    let mut changes = ChangeSet::new();
+    for (i, name) in names.iter().enumerate() {
+        let seed = 100 - i as u128;
+        let mut worker = sample_worker(
+            seed,
+            name,
+            if i % 2 == 0 { "us-east-1" } else { "eu-west-1" },
+        );
+        worker.status.lifecycle = match i % 3 {
+            0 => LifecycleState::Running,
+            1 => LifecycleState::Stopped,
+            _ => LifecycleState::Terminated,
+        };
+        if i % 2 == 0 {
+            worker
+                .meta
+                .labels
+                .insert("pool.a\"$[0]".into(), "x'y".into());
+        }
+        if i % 4 == 0 {
+            worker.meta.labels.insert("team".into(), "ccna".into());
+        }
+        changes = changes.put_worker(worker);
+    }
+    commit(&store, changes).await;
+
+    let filters = [
+        WorkerFilter::default(),
+        WorkerFilter {
+            include_terminated: true,
+            ..Default::default()
+        },
+        WorkerFilter {
+            region: Some(Region::new("us-east-1")),
+            include_terminated: true,
+            ..Default::default()
+        },
+        WorkerFilter {
+            lifecycle: vec![LifecycleState::Terminated, LifecycleState::Stopped],
+            ..Default::default()
+        },
+        WorkerFilter {
+            labels: BTreeMap::from([("pool.a\"$[0]".to_owned(), "x'y".to_owned())]),
+            include_terminated: true,
+            ..Default::default()
+        },
+        WorkerFilter {
+            labels: BTreeMap::from([
+                ("pool.a\"$[0]".to_owned(), "x'y".to_owned()),
+                ("team".to_owned(), "ccna".to_owned()),
+            ]),
+            ..Default::default()
+        },
+        WorkerFilter {
+            labels: BTreeMap::from([("team".to_owned(), "other".to_owned())]),
+            ..Default::default()
+        },
+    ];
+    for filter in &filters {
+        let all = store.list_workers(filter).await.expect("list");
+        let mut sorted = all.clone();
+        sorted.sort_by(|a, b| (a.name(), a.id).cmp(&(b.name(), b.id)));
+        assert_eq!(all, sorted, "list_workers order for {filter:?}");
+        for limit in 0..=3 {
+            for offset in 0..=all.len() + 1 {
+                let page = PageRequest { offset, limit };
+                let listed = store.list_workers_page(filter, page).await.expect("page");
+                assert_eq!(
+                    listed,
+                    Listed::page_of(all.clone(), page),
+                    "page {page:?} of {filter:?}"
+                );
+            }
+        }
+    }
+    // Huge positions are empty pages, not errors.
+    let listed = store
+        .list_workers_page(
+            &WorkerFilter::default(),
+            PageRequest {
+                offset: usize::MAX,
+                limit: usize::MAX,
+            },
+        )
+        .await
+        .expect("page");
+    assert!(listed.items.is_empty());
+    let everything = store
+        .list_workers_page(
+            &WorkerFilter::default(),
+            PageRequest {
+                offset: 0,
+                limit: usize::MAX,
+            },
+        )
+        .await
+        .expect("page");
+    assert_eq!(
+        everything.items,
+        store
+            .list_workers(&WorkerFilter::default())
+            .await
+            .expect("list")
+    );
+}
+
 /// Lab filters (worker, gone) and order by worker, title, id.
 pub async fn lab_filters<F: StoreFactory>(factory: &F) {
     let store = factory.open().await;
@@ -1266,6 +1383,107 @@ pub async fn commits_are_atomic<F: StoreFactory>(factory: &F) {
         Some(1),
     );
     assert_eq!(store.get_worker(temp.id).await.expect("get"), None);
+}
+
+/// Every kind's generation moves with each commit that writes or deletes one of
+/// its records, and with nothing else: not another kind's writes, not events
+/// alone, not a failed commit. It never goes back, a restart included.
+pub async fn generations_move_with_writes<F: StoreFactory>(factory: &F) {
+    const KINDS: [ResourceKind; 5] = [
+        ResourceKind::Worker,
+        ResourceKind::Lab,
+        ResourceKind::Definition,
+        ResourceKind::Lablet,
+        ResourceKind::Job,
+    ];
+    async fn generations<S: Store>(store: &S) -> Vec<u64> {
+        let mut found = Vec::new();
+        for kind in KINDS {
+            found.push(store.generation(kind).await.expect("generation"));
+        }
+        assert_eq!(
+            store.generation(ResourceKind::Fleet).await.expect("fleet"),
+            0
+        );
+        found
+    }
+    /// The kinds whose generation differs, in `KINDS` order; panics if one went back.
+    fn moved(before: &[u64], after: &[u64]) -> Vec<ResourceKind> {
+        KINDS
+            .iter()
+            .zip(before.iter().zip(after))
+            .filter_map(|(kind, (b, a))| {
+                assert!(a >= b, "{kind:?} generation went back from {b} to {a}");
+                (a != b).then_some(*kind)
+            })
+            .collect()
+    }
+
+    let store = factory.open().await;
+    let start = generations(&store).await;
+    let worker = sample_worker(1, "w", "us-east-1");
+    commit(&store, ChangeSet::new().put_worker(worker.clone())).await;
+    let after_worker = generations(&store).await;
+    assert_eq!(moved(&start, &after_worker), vec![ResourceKind::Worker]);
+
+    commit(&store, ChangeSet::new().events([sample_event(1, 1)])).await;
+    let after_events = generations(&store).await;
+    assert!(
+        moved(&after_worker, &after_events).is_empty(),
+        "events alone"
+    );
+
+    let stale = stored(&worker, |w| w.meta.version = 7);
+    assert!(store
+        .commit(ChangeSet::new().put_worker(stale))
+        .await
+        .is_err());
+    assert!(
+        moved(&after_events, &generations(&store).await).is_empty(),
+        "a failed commit"
+    );
+
+    let definition = sample_definition(2, "d", 1);
+    let lablet = sample_lablet(3, &definition, "alice", 0);
+    commit(
+        &store,
+        ChangeSet::new()
+            .put_definition(definition)
+            .put_lablet(lablet)
+            .put_lab(sample_lab(4, worker.id, "lab"))
+            .put_job(sample_job("job")),
+    )
+    .await;
+    let after_others = generations(&store).await;
+    assert_eq!(
+        moved(&after_events, &after_others),
+        vec![
+            ResourceKind::Lab,
+            ResourceKind::Definition,
+            ResourceKind::Lablet,
+            ResourceKind::Job
+        ]
+    );
+
+    commit(
+        &store,
+        ChangeSet::new().write(Write::DeleteWorker {
+            id: worker.id,
+            version: 1,
+        }),
+    )
+    .await;
+    let after_delete = generations(&store).await;
+    assert_eq!(
+        moved(&after_others, &after_delete),
+        vec![ResourceKind::Worker]
+    );
+
+    if factory.durable() {
+        factory.close(store).await;
+        let reopened = factory.open().await;
+        assert!(moved(&after_delete, &generations(&reopened).await).is_empty());
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -611,6 +611,16 @@ impl Store for CountingStore {
     async fn commit(&self, changes: ChangeSet) -> Result<CommitReceipt, StoreError> {
         self.inner.commit(changes).await
     }
+    async fn list_workers_page(
+        &self,
+        filter: &WorkerFilter,
+        page: ccm_core::ports::store::PageRequest,
+    ) -> Result<ccm_core::ports::store::Listed<Worker>, StoreError> {
+        self.inner.list_workers_page(filter, page).await
+    }
+    async fn generation(&self, kind: ccm_core::event::ResourceKind) -> Result<u64, StoreError> {
+        self.inner.generation(kind).await
+    }
     async fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         self.inner.read_events(after, limit).await
     }
