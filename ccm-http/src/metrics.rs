@@ -71,6 +71,9 @@ struct Inner {
     steps: Histogram,
     events: BTreeMap<String, u64>,
     log_reads: BTreeMap<LogReader, u64>,
+    /// List pages served from the page cache, and built afresh.
+    page_hits: u64,
+    page_builds: u64,
 }
 
 /// Who read the event log for the event streams: the process's one hub, or a
@@ -140,6 +143,22 @@ impl Metrics {
         self.with(|m| *m.log_reads.entry(reader).or_default() += 1);
     }
 
+    /// Counts one list page: served from the page cache (`hit`) or built.
+    pub fn count_page(&self, hit: bool) {
+        self.with(|m| {
+            if hit {
+                m.page_hits += 1;
+            } else {
+                m.page_builds += 1;
+            }
+        });
+    }
+
+    /// List pages served from the cache and built, so far.
+    pub fn pages(&self) -> (u64, u64) {
+        self.with(|m| (m.page_hits, m.page_builds))
+    }
+
     /// Store queries of the event log made so far by `reader`.
     pub fn log_reads(&self, reader: LogReader) -> u64 {
         self.with(|m| m.log_reads.get(&reader).copied().unwrap_or(0))
@@ -170,6 +189,10 @@ impl Metrics {
             for (reader, n) in &m.log_reads {
                 let _ = writeln!(out, "ccm_event_log_reads_total{{reader=\"{}\"}} {n}", reader.label());
             }
+            out.push_str("# HELP ccm_list_pages_total List pages answered, by source (cache: reused while the store generations were unchanged; built: read and serialised).\n");
+            out.push_str("# TYPE ccm_list_pages_total counter\n");
+            let _ = writeln!(out, "ccm_list_pages_total{{source=\"cache\"}} {}", m.page_hits);
+            let _ = writeln!(out, "ccm_list_pages_total{{source=\"built\"}} {}", m.page_builds);
         });
     }
 }

@@ -16,6 +16,7 @@ use ccm_core::secret::Secret;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 
+use crate::api::page_cache::PageCache;
 use crate::app::{build_engine, CloudParts};
 use crate::auth::jwt::JwtVerifier;
 use crate::auth::oidc_login::OidcLogin;
@@ -162,6 +163,7 @@ impl Server {
             webhooks: None,
             streams: Arc::new(StreamSlots::default()),
             events,
+            pages: Arc::new(PageCache::default()),
         };
         Ok(Self {
             state,

@@ -82,6 +82,8 @@ pub struct AppState {
     pub streams: Arc<crate::limits::stream_slots::StreamSlots>,
     /// The one reader of the event log that feeds every event stream.
     pub events: Arc<crate::sse::hub::EventHub>,
+    /// Serialised list pages, reused while the store generations are unchanged.
+    pub pages: Arc<crate::api::page_cache::PageCache>,
 }
 
 impl std::fmt::Debug for AppState {

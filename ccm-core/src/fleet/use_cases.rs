@@ -13,7 +13,9 @@ use crate::ids::{CmlLabId, DefinitionId, InstanceId, LabletId, Region, WorkerId}
 use crate::lab::LabRecord;
 use crate::lablet::{Lablet, NewLablet};
 use crate::ports::metric_series::MetricPoint;
-use crate::ports::store::{DefinitionFilter, Fence, LabletFilter, WorkerFilter};
+use crate::ports::store::{
+    DefinitionFilter, Fence, LabletFilter, Listed, PageRequest, WorkerFilter,
+};
 use crate::secret::Secret;
 use crate::time::Timestamp;
 use crate::worker::Worker;
@@ -31,6 +33,16 @@ impl Fleet {
     /// whatever the number of workers.
     pub async fn list_workers(&self, filter: &WorkerFilter) -> Result<Vec<Worker>, CoreError> {
         self.workers.list(filter).await
+    }
+
+    /// One page of [`Fleet::list_workers`] and the number of workers the filter
+    /// selects: two store reads, and only the page's workers are read.
+    pub async fn list_workers_page(
+        &self,
+        filter: &WorkerFilter,
+        page: PageRequest,
+    ) -> Result<Listed<Worker>, CoreError> {
+        self.workers.list_page(filter, page).await
     }
 
     /// A worker by id, with `next_refresh_at` filled from the sweep's schedule.

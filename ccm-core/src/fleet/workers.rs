@@ -14,7 +14,7 @@ use crate::error::CoreError;
 use crate::event::DomainEvent;
 use crate::ids::{Region, WorkerId};
 use crate::ports::cloud::WORKER_ID_TAG;
-use crate::ports::store::{ChangeSet, StoreError, WorkerFilter, Write};
+use crate::ports::store::{ChangeSet, Listed, PageRequest, StoreError, WorkerFilter, Write};
 use crate::time::Timestamp;
 use crate::worker::limits;
 use crate::worker::{LifecycleState, PauseReason, ResumeReason, Worker};
@@ -98,6 +98,18 @@ impl Workers {
     pub(crate) async fn list(&self, filter: &WorkerFilter) -> Result<Vec<Worker>, CoreError> {
         let workers = self.ctx.store.list_workers(filter).await?;
         self.monitor.with_next_refreshes(workers).await
+    }
+
+    pub(crate) async fn list_page(
+        &self,
+        filter: &WorkerFilter,
+        page: PageRequest,
+    ) -> Result<Listed<Worker>, CoreError> {
+        let listed = self.ctx.store.list_workers_page(filter, page).await?;
+        Ok(Listed {
+            items: self.monitor.with_next_refreshes(listed.items).await?,
+            total: listed.total,
+        })
     }
 
     /// A worker by id, with `next_refresh_at` filled from the sweep's schedule.

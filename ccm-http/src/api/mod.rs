@@ -9,6 +9,7 @@ pub mod lablets;
 pub mod labs;
 pub mod login;
 pub mod page;
+pub mod page_cache;
 pub mod routes;
 pub mod system;
 pub mod worker_tls;

@@ -1,6 +1,7 @@
 //! Pagination of lists: `?limit=&offset=`, answered as
 //! `{"items": [...], "total", "offset", "limit", "next_offset"}`.
 
+use ccm_core::ports::store::Listed;
 use serde::Serialize;
 
 use super::error::ApiError;
@@ -52,6 +53,18 @@ impl<T> Page<T> {
         }
     }
 
+    /// The page the store read (`offset`/`limit` as asked).
+    pub fn from_listed(listed: Listed<T>, offset: usize, limit: usize) -> Self {
+        let end = offset.saturating_add(listed.items.len());
+        Self {
+            next_offset: (end < listed.total).then_some(end),
+            items: listed.items,
+            total: listed.total,
+            offset,
+            limit,
+        }
+    }
+
     /// The same page with other items (the same ones, re-read or converted).
     pub fn with_items<U>(self, items: Vec<U>) -> Page<U> {
         Page {
@@ -90,5 +103,24 @@ mod tests {
         assert!(bounds(Some(0), None).is_err());
         assert!(bounds(Some(MAX_LIMIT + 1), None).is_err());
         assert_eq!(bounds(None, Some(3)).unwrap(), (3, DEFAULT_LIMIT));
+        let read = Page::from_listed(
+            Listed {
+                items: vec![2, 3],
+                total: 5,
+            },
+            2,
+            2,
+        );
+        assert_eq!(read.next_offset, Some(4));
+        assert_eq!(read.total, 5);
+        let past = Page::<u8>::from_listed(
+            Listed {
+                items: vec![],
+                total: 5,
+            },
+            9,
+            2,
+        );
+        assert_eq!((past.next_offset, past.total), (None, 5));
     }
 }

@@ -3,13 +3,15 @@
 
 use std::collections::BTreeMap;
 
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
+use ccm_core::event::ResourceKind;
 use ccm_core::fleet::{CreateWorker, ImportMatching};
 use ccm_core::ids::{ImageId, InstanceId, Region, WorkerId};
-use ccm_core::ports::store::WorkerFilter;
+use ccm_core::ports::store::{PageRequest, WorkerFilter};
 use ccm_core::secret::Secret;
 use ccm_core::worker::LifecycleState;
 use serde::Deserialize;
@@ -19,7 +21,7 @@ use super::page::{bounds, Page};
 use super::{ApiJson, ApiPath, ApiQuery};
 use crate::auth::Principal;
 use crate::state::AppState;
-use crate::visibility::redact_worker;
+use crate::visibility::{redact_worker, sees_details};
 
 /// Filters and page of `GET /workers`.
 #[derive(Debug, Default, Deserialize)]
@@ -91,13 +93,45 @@ pub async fn list(
             .unwrap_or_default(),
         include_terminated: query.include_terminated,
     };
-    // One list and one read of the sweep's schedule, whatever the page size.
-    let workers = state.fleet.list_workers(&filter).await?;
-    let page = Page::of(workers, offset, limit).map(|mut worker| {
+    // The page shows workers and, through `next_refresh_at`, the sweep job:
+    // their generations, read before the records, say when it may be reused.
+    let stamp = [
+        state.store.generation(ResourceKind::Worker).await?,
+        state.store.generation(ResourceKind::Job).await?,
+    ];
+    let key = format!(
+        "workers|{}|{filter:?}|{offset}|{limit}",
+        sees_details(who.role)
+    );
+    if let Some(body) = state.pages.get(&key, &stamp) {
+        state.metrics.count_page(true);
+        return Ok(json_bytes(body));
+    }
+    // The page's workers and one read of the sweep's schedule.
+    let listed = state
+        .fleet
+        .list_workers_page(&filter, PageRequest { offset, limit })
+        .await?;
+    let page = Page::from_listed(listed, offset, limit).map(|mut worker| {
         redact_worker(who.role, &mut worker);
         worker
     });
-    Ok(Json(page))
+    let body = Bytes::from(serde_json::to_vec(&page).map_err(|e| ApiError::internal(&e))?);
+    state.pages.put(key, stamp, body.clone());
+    state.metrics.count_page(false);
+    Ok(json_bytes(body))
+}
+
+/// A serialised JSON answer.
+fn json_bytes(body: Bytes) -> axum::response::Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// Body of `POST /workers`.

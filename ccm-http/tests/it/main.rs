@@ -17,6 +17,7 @@ mod doctor;
 mod errors;
 mod jwt;
 mod lease_hang;
+mod list_cache;
 mod log_retention;
 mod probes;
 mod routes;

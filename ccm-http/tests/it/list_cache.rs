@@ -1,0 +1,110 @@
+//! `GET /api/v1/workers` answers a serialised page again while the store's
+//! generations are unchanged, and never a stale one: two servers on one
+//! PostgreSQL (each with its own page cache, as two processes), a change made
+//! through one shows in the other's very next list.
+
+use std::sync::Arc;
+
+use axum::http::Method;
+use ccm_core::ports::Store;
+use ccm_http::auth::Role;
+use serde_json::{json, Value};
+
+use crate::common::{self, Options};
+use crate::processes::Database;
+
+fn names(page: &Value) -> Vec<&str> {
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|w| w["meta"]["name"].as_str().expect("name"))
+        .collect()
+}
+
+async fn list(server: &common::TestServer, token: &str, path: &str) -> Value {
+    let (status, page) = server.call(Method::GET, path, Some(token), None).await;
+    assert_eq!(status, 200, "{page}");
+    page
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_page_is_reused_until_any_process_changes_a_worker() {
+    let db = Database::fresh().await;
+    let store: Arc<dyn Store> = Arc::new(db.store().await);
+    let server = |holder: &str| {
+        common::server(Options {
+            store: Some(store.clone()),
+            holder: holder.into(),
+            ..Options::default()
+        })
+    };
+    let (a, b) = (server("a").await, server("b").await);
+    let admin = a.key(Role::Admin).await;
+    let user = a.key(Role::User).await;
+    let mut ids = Vec::new();
+    for name in ["w1", "w2", "w3"] {
+        let (status, worker) = a
+            .call(
+                Method::POST,
+                "/api/v1/workers",
+                Some(&admin),
+                Some(json!({"name": name})),
+            )
+            .await;
+        assert_eq!(status, 201, "{worker}");
+        ids.push(worker["id"].as_str().expect("id").to_owned());
+    }
+    let pages = |server: &common::TestServer| server.server.state().metrics.pages();
+
+    let first = list(&b, &admin, "/api/v1/workers").await;
+    assert_eq!(names(&first), ["w1", "w2", "w3"]);
+    assert_eq!(list(&b, &admin, "/api/v1/workers").await, first);
+    assert_eq!(pages(&b), (1, 1), "the second list is the first page again");
+
+    // Another query, another role: pages of their own.
+    let second = list(&b, &admin, "/api/v1/workers?limit=2&offset=1").await;
+    assert_eq!(names(&second), ["w2", "w3"]);
+    list(&b, &user, "/api/v1/workers").await;
+    assert_eq!(pages(&b), (1, 3));
+
+    // A change through the other server: b's next list shows it.
+    let (status, _) = a
+        .call(
+            Method::PUT,
+            &format!("/api/v1/workers/{}/tags", ids[1]),
+            Some(&admin),
+            Some(json!({"tags": {"team": "ccna"}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let after = list(&b, &admin, "/api/v1/workers").await;
+    assert_eq!(after["items"][1]["tags"]["team"], "ccna", "{after}");
+    assert_eq!(pages(&b), (1, 4));
+    assert_eq!(list(&b, &admin, "/api/v1/workers").await, after);
+    assert_eq!(pages(&b), (2, 4));
+
+    // A deletion too (pending until the engine terminates, or done), also for
+    // the page that was kept with other parameters.
+    let (status, _) = a
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/workers/{}", ids[2]),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert!((200..300).contains(&status), "delete: {status}");
+    let after_delete = list(&b, &admin, "/api/v1/workers?limit=2&offset=1").await;
+    let deleted = after_delete["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|w| w["id"] == ids[2].as_str());
+    assert!(
+        deleted.is_none_or(|w| !w["meta"]["deletion_timestamp"].is_null()),
+        "{after_delete}"
+    );
+    assert_eq!(pages(&b), (2, 5));
+    db.drop().await;
+}
