@@ -125,6 +125,41 @@ pub const ENV_VARS: &[(&str, &str, Kind)] = &[
         "cloud.sim.boot_seconds",
         Kind::Integer,
     ),
+    (
+        "CCM_SIM_CML_BOOT_SECONDS",
+        "cloud.sim.cml_boot_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_SIM_NODE_BOOT_SECONDS",
+        "cloud.sim.node_boot_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_SIM_STOP_SECONDS",
+        "cloud.sim.stop_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_SIM_TERMINATE_SECONDS",
+        "cloud.sim.terminate_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_SIM_STATUS_INIT_SECONDS",
+        "cloud.sim.status_init_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_SIM_LICENSED_AT_LAUNCH",
+        "cloud.sim.licensed_at_launch",
+        Kind::Bool,
+    ),
+    (
+        "CCM_SIM_DEMO_WORKERS",
+        "cloud.sim.demo_workers",
+        Kind::Integer,
+    ),
     ("CCM_AWS_REGION", "cloud.aws.region", Kind::Text),
     ("CCM_AWS_PROFILE", "cloud.aws.profile", Kind::Text),
     ("CCM_AWS_ENDPOINT_URL", "cloud.aws.endpoint_url", Kind::Text),

@@ -75,6 +75,38 @@ fn the_browser_login_is_configured_from_the_environment() {
 }
 
 #[test]
+fn every_simulator_duration_is_reachable_from_the_environment() {
+    let config = load_from(&Sources {
+        file: None,
+        env: env(&[
+            ("CCM_SIM_BOOT_SECONDS", "11"),
+            ("CCM_SIM_CML_BOOT_SECONDS", "12"),
+            ("CCM_SIM_NODE_BOOT_SECONDS", "13"),
+            ("CCM_SIM_STOP_SECONDS", "14"),
+            ("CCM_SIM_TERMINATE_SECONDS", "15"),
+            ("CCM_SIM_STATUS_INIT_SECONDS", "16"),
+            ("CCM_SIM_LICENSED_AT_LAUNCH", "false"),
+            ("CCM_SIM_DEMO_WORKERS", "5"),
+        ]),
+    })
+    .unwrap();
+    let sim = &config.cloud.sim;
+    assert_eq!(
+        (
+            sim.boot_seconds,
+            sim.cml_boot_seconds,
+            sim.node_boot_seconds,
+            sim.stop_seconds,
+            sim.terminate_seconds,
+            sim.status_init_seconds,
+        ),
+        (11, 12, 13, 14, 15, 16)
+    );
+    assert!(!sim.licensed_at_launch);
+    assert_eq!(sim.demo_workers, 5);
+}
+
+#[test]
 fn the_environment_wins_over_the_file() {
     let (_dir, path) = file(
         "[server]\nlisten = \"0.0.0.0:1000\"\n[cloud]\nregions = [\"eu-west-1\"]\n[cloud.sim]\nseed = 1\n",
