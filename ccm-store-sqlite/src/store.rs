@@ -333,10 +333,10 @@ impl SqliteStore {
                 .transpose()?;
             Lease::check_fence(fence, current)?;
         }
-        let mut receipt = CommitReceipt::default();
-        for write in writes {
-            receipt.versions.push(apply(&mut tx, write).await?);
-        }
+        let mut receipt = CommitReceipt {
+            versions: apply_all(&mut tx, writes).await?,
+            sequences: Vec::new(),
+        };
         move_generations(&mut tx, &touched).await?;
         if !events.is_empty() {
             let last: i64 = sqlx::query_scalar(LAST_SEQUENCE_SQL)
@@ -469,7 +469,6 @@ async fn version_in(conn: &mut SqliteConnection, table: &Table, id: &str) -> Res
     version.map(|v| to_u64("version", id, v)).transpose()
 }
 
-/// Runs one write under its version check; returns the new version (0 for deletions).
 /// Moves the generations (`Store::generation`) of the kinds a commit writes;
 /// one fixed statement, so it is prepared once per connection.
 async fn move_generations(tx: &mut SqliteConnection, touched: &[ResourceKind]) -> Result<()> {
@@ -517,6 +516,131 @@ fn push_worker_filter(query: &mut QueryBuilder<'_, Sqlite>, filter: &WorkerFilte
     }
 }
 
+/// Rows one multi-row update carries at most: 7 variables a worker row, well
+/// under SQLite's 32,766.
+const UPDATES_PER_STATEMENT: usize = 500;
+
+/// Runs the writes in order; returns their new versions. Consecutive updates of
+/// distinct rows of one table run as one statement (`update_rows`), not one each.
+async fn apply_all(tx: &mut SqliteConnection, writes: Vec<RowWrite>) -> Result<Vec<u64>> {
+    let mut versions = Vec::with_capacity(writes.len());
+    let mut run: Vec<RowWrite> = Vec::new();
+    let mut run_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for write in writes {
+        let joins = match (&write, run.first()) {
+            (RowWrite::Put { expected, .. }, _) if *expected == 0 => false,
+            (RowWrite::Delete { .. }, _) => false,
+            (RowWrite::Put { id, .. }, None) => !run_ids.contains(id),
+            (RowWrite::Put { table, id, .. }, Some(first)) => {
+                std::ptr::eq(*table, first.target().0) && !run_ids.contains(id)
+            }
+        };
+        if !joins || run.len() == UPDATES_PER_STATEMENT {
+            versions.extend(update_rows(tx, std::mem::take(&mut run)).await?);
+            run_ids.clear();
+        }
+        match write {
+            RowWrite::Put { expected, .. } if expected > 0 => {
+                run_ids.insert(write.target().1.to_owned());
+                run.push(write);
+            }
+            other => versions.push(apply(tx, other).await?),
+        }
+    }
+    versions.extend(update_rows(tx, run).await?);
+    Ok(versions)
+}
+
+/// Updates of distinct rows of one table, as one `UPDATE … FROM (VALUES …)`
+/// under the same version checks as [`apply`]; a row whose version moved fails
+/// the whole commit with the conflict [`apply`] would report.
+async fn update_rows(tx: &mut SqliteConnection, run: Vec<RowWrite>) -> Result<Vec<u64>> {
+    let Some(first) = run.first() else {
+        return Ok(Vec::new());
+    };
+    if run.len() == 1 {
+        let mut versions = Vec::with_capacity(1);
+        for write in run {
+            versions.push(apply(tx, write).await?);
+        }
+        return Ok(versions);
+    }
+    let table = first.target().0;
+    let names: Vec<String> = (0..table.columns.len()).map(|i| format!("c{i}")).collect();
+    let row = format!("({})", vec!["?"; table.columns.len() + 4].join(", "));
+    let sets: String = table
+        .columns
+        .iter()
+        .zip(&names)
+        .map(|(column, name)| format!("{column} = v.{name}, "))
+        .collect();
+    let sql = format!(
+        "WITH v(k, {}, version, body, expected) AS (VALUES {}) \
+         UPDATE {} SET {sets}version = v.version, body = v.body \
+         FROM v WHERE {}.{} = v.k AND {}.version = v.expected RETURNING {}.{}",
+        names.join(", "),
+        vec![row; run.len()].join(", "),
+        table.name,
+        table.name,
+        table.key,
+        table.name,
+        table.name,
+        table.key,
+    );
+    let mut checks = Vec::with_capacity(run.len());
+    let mut query = sqlx::query(&sql);
+    for write in run {
+        if let RowWrite::Put {
+            kind,
+            id,
+            expected,
+            values,
+            body,
+            ..
+        } = write
+        {
+            query = query.bind(id.clone());
+            for value in values {
+                query = bind(query, value);
+            }
+            query = query
+                .bind(to_i64("version", expected + 1)?)
+                .bind(body)
+                .bind(to_i64("version", expected)?);
+            checks.push((kind, id, expected));
+        }
+    }
+    let updated: std::collections::HashSet<String> = query
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<std::result::Result<_, _>>()?;
+    if updated.len() == checks.len() {
+        return Ok(checks.iter().map(|(_, _, expected)| expected + 1).collect());
+    }
+    // A row whose version moved was left as it was: name the first, as `apply`
+    // would (the transaction is dropped, so the others are not kept either).
+    for (kind, id, expected) in checks {
+        if !updated.contains(&id) {
+            let actual = version_in(tx, table, &id).await?;
+            return Err(StoreError::Conflict {
+                kind,
+                id,
+                expected,
+                actual,
+            }
+            .into());
+        }
+    }
+    Err(StoreError::Unavailable(format!(
+        "a batch update of {} answered more rows than it was given",
+        table.name
+    ))
+    .into())
+}
+
+/// Runs one write under its version check; returns the new version (0 for deletions).
 async fn apply(tx: &mut SqliteConnection, write: RowWrite) -> Result<u64> {
     let (table, kind, id, expected) = match write {
         RowWrite::Put {

@@ -1960,6 +1960,44 @@ pub async fn batch_writes<F: StoreFactory>(factory: &F) {
         expected
     );
     assert_eq!(store.last_sequence().await.expect("last"), 2 * N as u64);
+
+    // Updates of every worker with the first one updated again in the middle:
+    // each write sees the ones before it, whatever a store batches.
+    let mut twice = ChangeSet::new();
+    let mut last = expected.clone();
+    for (i, worker) in expected.iter().enumerate() {
+        twice = twice.put_worker(stored(worker, |w| {
+            w.status.lifecycle = LifecycleState::Stopping
+        }));
+        if i == N as usize / 2 {
+            twice = twice.put_worker(stored(&expected[0], |w| {
+                w.meta.version = 3;
+                w.status.lifecycle = LifecycleState::Stopped;
+            }));
+        }
+    }
+    let receipt = commit(&store, twice).await;
+    let mut versions = vec![3; N as usize + 1];
+    versions[N as usize / 2 + 1] = 4;
+    assert_eq!(receipt.versions, versions);
+    last[0] = stored(&expected[0], |w| {
+        w.meta.version = 4;
+        w.status.lifecycle = LifecycleState::Stopped;
+    });
+    for worker in &mut last[1..] {
+        worker.meta.version = 3;
+        worker.status.lifecycle = LifecycleState::Stopping;
+    }
+    assert_eq!(
+        store
+            .list_workers(&WorkerFilter {
+                include_terminated: true,
+                ..WorkerFilter::default()
+            })
+            .await
+            .expect("list"),
+        last
+    );
 }
 
 /// 16 tasks each doing 200 read-modify-write increments of one worker's label,
