@@ -443,6 +443,78 @@ fn instructions(text: &str) -> Vec<(String, String)> {
     out
 }
 
+/// The Containerfile's `objcopy` steps, run on the test build's `ccm`: the
+/// stripped binary still runs and is smaller, names its debug file, and the
+/// debug file keeps the line tables and symbols.
+#[test]
+fn the_image_ships_the_binary_stripped_with_its_debug_info_apart() {
+    let steps = instructions(&read("deploy/container/Containerfile"));
+    let build = steps
+        .iter()
+        .find(|(word, rest)| word == "RUN" && rest.contains("cargo build"))
+        .map(|(_, rest)| rest.clone())
+        .expect("a cargo build");
+    let objcopies: Vec<&str> = build
+        .split("&&")
+        .map(str::trim)
+        .filter(|step| step.starts_with("objcopy"))
+        .collect();
+    assert_eq!(objcopies.len(), 2, "{build}");
+    let built = std::path::PathBuf::from(env!("CARGO_BIN_EXE_ccm"));
+    let out = tempfile::tempdir().unwrap();
+    let input = out.path().join("built-ccm");
+    std::fs::copy(&built, &input).unwrap();
+    let out_dir = format!("{}/", out.path().display());
+    for step in &objcopies {
+        let command = step
+            .replace("target/release/ccm", &input.display().to_string())
+            .replace("/out/", &out_dir);
+        let status = std::process::Command::new("sh")
+            .args(["-c", &command])
+            .status()
+            .unwrap();
+        assert!(status.success(), "{command}");
+    }
+    let shipped = out.path().join("ccm");
+    let debug = out.path().join("ccm.debug");
+    let size = |path: &std::path::Path| std::fs::metadata(path).unwrap().len();
+    assert!(
+        size(&shipped) < size(&input),
+        "{} of {}",
+        size(&shipped),
+        size(&input)
+    );
+    let sections = |path: &std::path::Path| {
+        let output = std::process::Command::new("readelf")
+            .args(["-S", "-W"])
+            .arg(path)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let shipped_sections = sections(&shipped);
+    assert!(
+        shipped_sections.contains(".gnu_debuglink"),
+        "{shipped_sections}"
+    );
+    assert!(
+        !shipped_sections.contains(".debug_line"),
+        "{shipped_sections}"
+    );
+    assert!(!shipped_sections.contains(".symtab"), "{shipped_sections}");
+    let debug_sections = sections(&debug);
+    assert!(
+        debug_sections.contains(".debug_line") && debug_sections.contains(".symtab"),
+        "{debug_sections}"
+    );
+    let version = std::process::Command::new(&shipped)
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(version.status.success());
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("ccm "));
+}
+
 #[test]
 fn the_containerfile_runs_as_a_fixed_non_root_user_with_a_probe_health_check() {
     let steps = instructions(&read("deploy/container/Containerfile"));

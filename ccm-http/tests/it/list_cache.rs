@@ -108,3 +108,54 @@ async fn a_list_page_is_reused_until_any_process_changes_a_worker() {
     assert_eq!(pages(&b), (2, 5));
     db.drop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_kept_for_an_admin_is_never_served_to_a_user() {
+    let ts = common::server(Options::default()).await;
+    let admin = ts.key(Role::Admin).await;
+    let user = ts.key(Role::User).await;
+    let (status, created) = ts
+        .call(
+            Method::POST,
+            "/api/v1/workers",
+            Some(&admin),
+            Some(json!({"name": "w"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("worker id");
+    let mut worker = ts.store.get_worker(id).await.unwrap().unwrap();
+    worker
+        .status
+        .activity
+        .recent
+        .push_front(ccm_core::worker::ActivityEvent {
+            at: worker.meta.created_at,
+            source: "lablet".into(),
+            detail: "started lab of alice".into(),
+        });
+    ts.store
+        .commit(ccm_core::ports::store::ChangeSet::new().put_worker(worker))
+        .await
+        .unwrap();
+
+    let for_admin = list(&ts, &admin, "/api/v1/workers").await;
+    assert_eq!(
+        for_admin["items"][0]["status"]["activity"]["recent"][0]["detail"],
+        "started lab of alice"
+    );
+    let for_user = list(&ts, &user, "/api/v1/workers").await;
+    assert_eq!(
+        for_user["items"][0]["status"]["activity"]["recent"],
+        json!([]),
+        "{for_user}"
+    );
+    // And again, both from the cache now.
+    assert_eq!(list(&ts, &admin, "/api/v1/workers").await, for_admin);
+    assert_eq!(list(&ts, &user, "/api/v1/workers").await, for_user);
+    assert_eq!(ts.server.state().metrics.pages(), (2, 2));
+}
