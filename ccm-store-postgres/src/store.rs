@@ -629,9 +629,11 @@ impl PostgresStore {
     }
 
     async fn read_events_inner(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>> {
-        let (Ok(after), Ok(limit)) = (i64::try_from(after), i64::try_from(limit)) else {
+        // No sequence is past i64::MAX; a limit past it reads everything there is.
+        let Ok(after) = i64::try_from(after) else {
             return Ok(Vec::new());
         };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         if limit == 0 {
             return Ok(Vec::new());
         }

@@ -1023,9 +1023,11 @@ impl Store for SqliteStore {
     }
 
     async fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        let (Ok(after), Ok(limit)) = (i64::try_from(after), i64::try_from(limit)) else {
+        // No sequence is past i64::MAX; a limit past it reads everything there is.
+        let Ok(after) = i64::try_from(after) else {
             return Ok(Vec::new());
         };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         if limit == 0 {
             return Ok(Vec::new());
         }

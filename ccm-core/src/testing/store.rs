@@ -1592,6 +1592,13 @@ pub async fn cursor_reads<F: StoreFactory>(factory: &F) {
     for (event, n) in seen.iter().zip(1u64..) {
         assert_eq!(event.event, sample_event(1, n));
     }
+    // Bounds beyond what SQL counts: everything, and nothing.
+    assert_eq!(store.read_events(0, usize::MAX).await.expect("read"), seen);
+    assert!(store
+        .read_events(u64::MAX, 10)
+        .await
+        .expect("read")
+        .is_empty());
 }
 
 /// A subscriber is woken with the newest sequence when events land; a commit
