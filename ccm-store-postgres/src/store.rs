@@ -22,8 +22,8 @@ use ccm_core::job::JobRecord;
 use ccm_core::lab::LabRecord;
 use ccm_core::lablet::Lablet;
 use ccm_core::ports::store::{
-    ChangeSet, CommitReceipt, CompactionStep, DefinitionFilter, LabFilter, LabletFilter, Lease,
-    Listed, PageRequest, Store, StoreError, WorkerFilter,
+    ChangeSet, CommitReceipt, CompactionStep, DefinitionFilter, Generations, LabFilter,
+    LabletFilter, Lease, Listed, PageRequest, Store, StoreError, WorkerFilter,
 };
 use ccm_core::time::Timestamp;
 use ccm_core::worker::Worker;
@@ -873,7 +873,23 @@ fn push_worker_filter(query: &mut QueryBuilder<'_, Postgres>, filter: &WorkerFil
     }
 }
 
-/// Moves the generations (`Store::generation`) of the kinds a commit writes:
+/// Every kind's generation (`Store::generations`): the one row, in one read.
+async fn read_generations<'c, E: sqlx::PgExecutor<'c>>(executor: E) -> Result<Generations> {
+    let (worker, lab, definition, lablet, job): (i64, i64, i64, i64, i64) =
+        sqlx::query_as("SELECT worker, lab, definition, lablet, job FROM resource_generations")
+            .fetch_one(executor)
+            .await?;
+    let read = |kind: &str, value| to_u64("generation", kind, value);
+    Ok(Generations {
+        worker: read("worker", worker)?,
+        lab: read("lab", lab)?,
+        definition: read("definition", definition)?,
+        lablet: read("lablet", lablet)?,
+        job: read("job", job)?,
+    })
+}
+
+/// Moves the generations (`Store::generations`) of the kinds a commit writes:
 /// one row, one fixed (prepared) statement.
 async fn move_generations(tx: &mut PgConnection, touched: &[ResourceKind]) -> Result<()> {
     if touched.is_empty() {
@@ -1344,19 +1360,8 @@ impl Store for PostgresStore {
         Ok(self.commit_inner(changes).await?)
     }
 
-    async fn generation(&self, kind: ResourceKind) -> Result<u64, StoreError> {
-        if kind == ResourceKind::Fleet {
-            return Ok(0);
-        }
-        // The column is the kind's fixed name, never caller input.
-        let generation: i64 = sqlx::query_scalar(&format!(
-            "SELECT {} FROM resource_generations",
-            kind.as_str()
-        ))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(PostgresStoreError::from)?;
-        Ok(to_u64("generation", kind.as_str(), generation)?)
+    async fn generations(&self) -> Result<Generations, StoreError> {
+        Ok(read_generations(&self.pool).await?)
     }
 
     async fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {

@@ -80,6 +80,29 @@ impl Table {
         )
     }
 
+    /// The update of `rows` distinct rows in one statement, each under its
+    /// version check, answering the keys of the rows it updated: binds per row
+    /// key, columns, new version, body, expected version.
+    pub fn update_rows_sql(&self, rows: usize) -> String {
+        let names: Vec<String> = (0..self.columns.len()).map(|i| format!("c{i}")).collect();
+        let sets: String = self
+            .columns
+            .iter()
+            .zip(&names)
+            .map(|(column, name)| format!("{column} = v.{name}, "))
+            .collect();
+        let row = format!("({})", vec!["?"; self.columns.len() + 4].join(", "));
+        format!(
+            "WITH v(k, {names}, version, body, expected) AS (VALUES {values}) \
+             UPDATE {t} SET {sets}version = v.version, body = v.body \
+             FROM v WHERE {t}.{k} = v.k AND {t}.version = v.expected RETURNING {t}.{k}",
+            names = names.join(", "),
+            values = vec![row; rows].join(", "),
+            t = self.name,
+            k = self.key,
+        )
+    }
+
     /// `DELETE … WHERE key = ? AND version = ?`.
     pub fn delete_sql(&self) -> String {
         format!(

@@ -21,8 +21,8 @@ use ccm_core::job::JobRecord;
 use ccm_core::lab::LabRecord;
 use ccm_core::lablet::Lablet;
 use ccm_core::ports::store::{
-    ChangeSet, CommitReceipt, CompactionStep, DefinitionFilter, LabFilter, LabletFilter, Lease,
-    Listed, PageRequest, Store, StoreError, WorkerFilter,
+    ChangeSet, CommitReceipt, CompactionStep, DefinitionFilter, Generations, LabFilter,
+    LabletFilter, Lease, Listed, PageRequest, Store, StoreError, WorkerFilter,
 };
 use ccm_core::time::Timestamp;
 use ccm_core::worker::Worker;
@@ -469,7 +469,23 @@ async fn version_in(conn: &mut SqliteConnection, table: &Table, id: &str) -> Res
     version.map(|v| to_u64("version", id, v)).transpose()
 }
 
-/// Moves the generations (`Store::generation`) of the kinds a commit writes;
+/// Every kind's generation (`Store::generations`): the one row, in one read.
+async fn read_generations<'c, E: sqlx::SqliteExecutor<'c>>(executor: E) -> Result<Generations> {
+    let (worker, lab, definition, lablet, job): (i64, i64, i64, i64, i64) =
+        sqlx::query_as("SELECT worker, lab, definition, lablet, job FROM resource_generations")
+            .fetch_one(executor)
+            .await?;
+    let read = |kind: &str, value| to_u64("generation", kind, value);
+    Ok(Generations {
+        worker: read("worker", worker)?,
+        lab: read("lab", lab)?,
+        definition: read("definition", definition)?,
+        lablet: read("lablet", lablet)?,
+        job: read("job", job)?,
+    })
+}
+
+/// Moves the generations (`Store::generations`) of the kinds a commit writes;
 /// one fixed statement, so it is prepared once per connection.
 async fn move_generations(tx: &mut SqliteConnection, touched: &[ResourceKind]) -> Result<()> {
     if touched.is_empty() {
@@ -527,24 +543,23 @@ async fn apply_all(tx: &mut SqliteConnection, writes: Vec<RowWrite>) -> Result<V
     let mut run: Vec<RowWrite> = Vec::new();
     let mut run_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
     for write in writes {
-        let joins = match (&write, run.first()) {
-            (RowWrite::Put { expected, .. }, _) if *expected == 0 => false,
-            (RowWrite::Delete { .. }, _) => false,
-            (RowWrite::Put { id, .. }, None) => !run_ids.contains(id),
-            (RowWrite::Put { table, id, .. }, Some(first)) => {
-                std::ptr::eq(*table, first.target().0) && !run_ids.contains(id)
-            }
-        };
-        if !joins || run.len() == UPDATES_PER_STATEMENT {
+        let (table, id) = write.target();
+        let update = matches!(write, RowWrite::Put { expected, .. } if expected > 0);
+        let joins = update
+            && run.len() < UPDATES_PER_STATEMENT
+            && !run_ids.contains(id)
+            && run
+                .first()
+                .is_none_or(|first| std::ptr::eq(first.target().0, table));
+        if !joins {
             versions.extend(update_rows(tx, std::mem::take(&mut run)).await?);
             run_ids.clear();
         }
-        match write {
-            RowWrite::Put { expected, .. } if expected > 0 => {
-                run_ids.insert(write.target().1.to_owned());
-                run.push(write);
-            }
-            other => versions.push(apply(tx, other).await?),
+        if update {
+            run_ids.insert(id.to_owned());
+            run.push(write);
+        } else {
+            versions.push(apply(tx, write).await?);
         }
     }
     versions.extend(update_rows(tx, run).await?);
@@ -554,43 +569,19 @@ async fn apply_all(tx: &mut SqliteConnection, writes: Vec<RowWrite>) -> Result<V
 /// Updates of distinct rows of one table, as one `UPDATE … FROM (VALUES …)`
 /// under the same version checks as [`apply`]; a row whose version moved fails
 /// the whole commit with the conflict [`apply`] would report.
-async fn update_rows(tx: &mut SqliteConnection, run: Vec<RowWrite>) -> Result<Vec<u64>> {
-    let Some(first) = run.first() else {
-        return Ok(Vec::new());
-    };
-    if run.len() == 1 {
-        let mut versions = Vec::with_capacity(1);
-        for write in run {
-            versions.push(apply(tx, write).await?);
-        }
-        return Ok(versions);
+async fn update_rows(tx: &mut SqliteConnection, mut run: Vec<RowWrite>) -> Result<Vec<u64>> {
+    if run.len() <= 1 {
+        return match run.pop() {
+            Some(write) => Ok(vec![apply(tx, write).await?]),
+            None => Ok(Vec::new()),
+        };
     }
-    let table = first.target().0;
-    let names: Vec<String> = (0..table.columns.len()).map(|i| format!("c{i}")).collect();
-    let row = format!("({})", vec!["?"; table.columns.len() + 4].join(", "));
-    let sets: String = table
-        .columns
-        .iter()
-        .zip(&names)
-        .map(|(column, name)| format!("{column} = v.{name}, "))
-        .collect();
-    let sql = format!(
-        "WITH v(k, {}, version, body, expected) AS (VALUES {}) \
-         UPDATE {} SET {sets}version = v.version, body = v.body \
-         FROM v WHERE {}.{} = v.k AND {}.version = v.expected RETURNING {}.{}",
-        names.join(", "),
-        vec![row; run.len()].join(", "),
-        table.name,
-        table.name,
-        table.key,
-        table.name,
-        table.name,
-        table.key,
-    );
+    let table = run[0].target().0;
+    let sql = table.update_rows_sql(run.len());
     let mut checks = Vec::with_capacity(run.len());
     let mut query = sqlx::query(&sql);
     for write in run {
-        if let RowWrite::Put {
+        let RowWrite::Put {
             kind,
             id,
             expected,
@@ -598,17 +589,18 @@ async fn update_rows(tx: &mut SqliteConnection, run: Vec<RowWrite>) -> Result<Ve
             body,
             ..
         } = write
-        {
-            query = query.bind(id.clone());
-            for value in values {
-                query = bind(query, value);
-            }
-            query = query
-                .bind(to_i64("version", expected + 1)?)
-                .bind(body)
-                .bind(to_i64("version", expected)?);
-            checks.push((kind, id, expected));
+        else {
+            return Err(StoreError::Unavailable("a deletion in a run of updates".into()).into());
+        };
+        query = query.bind(id.clone());
+        for value in values {
+            query = bind(query, value);
         }
+        query = query
+            .bind(to_i64("version", expected + 1)?)
+            .bind(body)
+            .bind(to_i64("version", expected)?);
+        checks.push((kind, id, expected));
     }
     let updated: std::collections::HashSet<String> = query
         .fetch_all(&mut *tx)
@@ -616,28 +608,19 @@ async fn update_rows(tx: &mut SqliteConnection, run: Vec<RowWrite>) -> Result<Ve
         .iter()
         .map(|row| row.try_get(0))
         .collect::<std::result::Result<_, _>>()?;
-    if updated.len() == checks.len() {
-        return Ok(checks.iter().map(|(_, _, expected)| expected + 1).collect());
-    }
     // A row whose version moved was left as it was: name the first, as `apply`
     // would (the transaction is dropped, so the others are not kept either).
-    for (kind, id, expected) in checks {
-        if !updated.contains(&id) {
-            let actual = version_in(tx, table, &id).await?;
-            return Err(StoreError::Conflict {
-                kind,
-                id,
-                expected,
-                actual,
-            }
-            .into());
+    if let Some((kind, id, expected)) = checks.iter().find(|(_, id, _)| !updated.contains(id)) {
+        let actual = version_in(tx, table, id).await?;
+        return Err(StoreError::Conflict {
+            kind: *kind,
+            id: id.clone(),
+            expected: *expected,
+            actual,
         }
+        .into());
     }
-    Err(StoreError::Unavailable(format!(
-        "a batch update of {} answered more rows than it was given",
-        table.name
-    ))
-    .into())
+    Ok(checks.iter().map(|(_, _, expected)| expected + 1).collect())
 }
 
 /// Runs one write under its version check; returns the new version (0 for deletions).
@@ -1007,19 +990,8 @@ impl Store for SqliteStore {
         Ok(self.commit_inner(changes).await?)
     }
 
-    async fn generation(&self, kind: ResourceKind) -> Result<u64, StoreError> {
-        if kind == ResourceKind::Fleet {
-            return Ok(0);
-        }
-        // The column is the kind's fixed name, never caller input.
-        let generation: i64 = sqlx::query_scalar(&format!(
-            "SELECT {} FROM resource_generations",
-            kind.as_str()
-        ))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(SqliteStoreError::from)?;
-        Ok(to_u64("generation", kind.as_str(), generation)?)
+    async fn generations(&self) -> Result<Generations, StoreError> {
+        Ok(read_generations(&self.pool).await?)
     }
 
     async fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {

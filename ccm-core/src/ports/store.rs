@@ -67,6 +67,48 @@ impl WorkerFilter {
     }
 }
 
+/// The generation of each kind of record ([`Store::generations`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Generations {
+    /// Workers.
+    pub worker: u64,
+    /// Lab records.
+    pub lab: u64,
+    /// Definitions.
+    pub definition: u64,
+    /// Lablets.
+    pub lablet: u64,
+    /// Jobs.
+    pub job: u64,
+}
+
+impl Generations {
+    /// The generation of `kind` ([`ResourceKind::Fleet`] has no records: 0).
+    pub fn of(&self, kind: ResourceKind) -> u64 {
+        match kind {
+            ResourceKind::Worker => self.worker,
+            ResourceKind::Lab => self.lab,
+            ResourceKind::Definition => self.definition,
+            ResourceKind::Lablet => self.lablet,
+            ResourceKind::Job => self.job,
+            ResourceKind::Fleet => 0,
+        }
+    }
+
+    /// Moves the generation of `kind` (a commit wrote records of it).
+    pub fn bump(&mut self, kind: ResourceKind) {
+        let generation = match kind {
+            ResourceKind::Worker => &mut self.worker,
+            ResourceKind::Lab => &mut self.lab,
+            ResourceKind::Definition => &mut self.definition,
+            ResourceKind::Lablet => &mut self.lablet,
+            ResourceKind::Job => &mut self.job,
+            ResourceKind::Fleet => return,
+        };
+        *generation = generation.saturating_add(1);
+    }
+}
+
 /// Which part of a list to read: at most `limit` records from position `offset`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageRequest {
@@ -270,7 +312,7 @@ impl ChangeSet {
     }
 
     /// The kinds this change set writes or deletes, each once, in order: the
-    /// generations ([`Store::generation`]) its commit moves.
+    /// generations ([`Store::generations`]) its commit moves.
     pub fn touched_kinds(&self) -> Vec<ResourceKind> {
         let mut kinds: Vec<ResourceKind> = self.writes.iter().map(Write::kind).collect();
         kinds.sort_unstable();
@@ -619,12 +661,12 @@ pub trait Store: Send + Sync {
     /// Applies all writes and appends all events atomically, or nothing.
     async fn commit(&self, changes: ChangeSet) -> Result<CommitReceipt, StoreError>;
 
-    /// A number that moves whenever a record of `kind` is written or deleted, by
-    /// any process sharing the store, and never goes back. Read it *before* the
-    /// records: whoever sees the same generation again may reuse what it derived
-    /// from them (a serialised list page). Kinds without records of their own
-    /// ([`ResourceKind::Fleet`]) stay at 0.
-    async fn generation(&self, kind: ResourceKind) -> Result<u64, StoreError>;
+    /// Every kind's generation, in one read: a number that moves whenever a
+    /// record of that kind is written or deleted, by any process sharing the
+    /// store, and never goes back. Read it *before* the records: whoever sees the
+    /// same generations again may reuse what it derived from them (a serialised
+    /// list page).
+    async fn generations(&self) -> Result<Generations, StoreError>;
 
     /// Events with `sequence > after`, oldest first, at most `limit`. Positions
     /// before [`Store::first_sequence`] hold only compaction snapshots: a reader

@@ -15,8 +15,8 @@ use crate::job::JobRecord;
 use crate::lab::LabRecord;
 use crate::lablet::Lablet;
 use crate::ports::store::{
-    ChangeSet, CommitReceipt, CompactionStep, DefinitionFilter, LabFilter, LabletFilter, Lease,
-    Listed, PageRequest, Store, StoreError, WorkerFilter, Write,
+    ChangeSet, CommitReceipt, CompactionStep, DefinitionFilter, Generations, LabFilter,
+    LabletFilter, Lease, Listed, PageRequest, Store, StoreError, WorkerFilter, Write,
 };
 use crate::time::Timestamp;
 use crate::worker::Worker;
@@ -36,8 +36,8 @@ struct State {
     last: u64,
     leases: BTreeMap<String, Lease>,
     api_keys: BTreeMap<ApiKeyId, ApiKeyRecord>,
-    /// See [`Store::generation`]; absent kinds are at 0.
-    generations: BTreeMap<ResourceKind, u64>,
+    /// See [`Store::generations`].
+    generations: Generations,
 }
 
 impl Default for State {
@@ -53,7 +53,7 @@ impl Default for State {
             last: 0,
             leases: BTreeMap::new(),
             api_keys: BTreeMap::new(),
-            generations: BTreeMap::new(),
+            generations: Generations::default(),
         }
     }
 }
@@ -202,15 +202,11 @@ impl Store for MemoryStore {
     }
 
     async fn list_workers(&self, filter: &WorkerFilter) -> Result<Vec<Worker>, StoreError> {
-        let mut found = self.read(|s| {
-            s.workers
-                .values()
-                .filter(|w| filter.matches(w))
-                .cloned()
-                .collect::<Vec<_>>()
-        })?;
-        found.sort_by(|a, b| (a.name(), a.id).cmp(&(b.name(), b.id)));
-        Ok(found)
+        let everything = PageRequest {
+            offset: 0,
+            limit: usize::MAX,
+        };
+        Ok(self.list_workers_page(filter, everything).await?.items)
     }
 
     async fn list_workers_page(
@@ -318,8 +314,7 @@ impl Store for MemoryStore {
             }
             let mut receipt = CommitReceipt::default();
             for kind in changes.touched_kinds() {
-                let generation = guard.generations.entry(kind).or_default();
-                *generation = generation.saturating_add(1);
+                guard.generations.bump(kind);
             }
             for write in changes.writes {
                 receipt.versions.push(Self::apply(&mut guard, write));
@@ -340,8 +335,8 @@ impl Store for MemoryStore {
         Ok(receipt)
     }
 
-    async fn generation(&self, kind: ResourceKind) -> Result<u64, StoreError> {
-        self.read(|s| s.generations.get(&kind).copied().unwrap_or(0))
+    async fn generations(&self) -> Result<Generations, StoreError> {
+        self.read(|s| s.generations)
     }
 
     async fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {

@@ -1397,15 +1397,9 @@ pub async fn generations_move_with_writes<F: StoreFactory>(factory: &F) {
         ResourceKind::Job,
     ];
     async fn generations<S: Store>(store: &S) -> Vec<u64> {
-        let mut found = Vec::new();
-        for kind in KINDS {
-            found.push(store.generation(kind).await.expect("generation"));
-        }
-        assert_eq!(
-            store.generation(ResourceKind::Fleet).await.expect("fleet"),
-            0
-        );
-        found
+        let read = store.generations().await.expect("generations");
+        assert_eq!(read.of(ResourceKind::Fleet), 0);
+        KINDS.iter().map(|kind| read.of(*kind)).collect()
     }
     /// The kinds whose generation differs, in `KINDS` order; panics if one went back.
     fn moved(before: &[u64], after: &[u64]) -> Vec<ResourceKind> {

@@ -1,7 +1,7 @@
 //! Pagination of lists: `?limit=&offset=`, answered as
 //! `{"items": [...], "total", "offset", "limit", "next_offset"}`.
 
-use ccm_core::ports::store::Listed;
+use ccm_core::ports::store::{Listed, PageRequest};
 use serde::Serialize;
 
 use super::error::ApiError;
@@ -41,16 +41,11 @@ pub fn bounds(limit: Option<usize>, offset: Option<usize>) -> Result<(usize, usi
 impl<T> Page<T> {
     /// The page of `all` at `offset`, `limit` items long.
     pub fn of(all: Vec<T>, offset: usize, limit: usize) -> Self {
-        let total = all.len();
-        let items: Vec<T> = all.into_iter().skip(offset).take(limit).collect();
-        let end = offset.saturating_add(items.len());
-        Self {
-            next_offset: (end < total).then_some(end),
-            items,
-            total,
+        Self::from_listed(
+            Listed::page_of(all, PageRequest { offset, limit }),
             offset,
             limit,
-        }
+        )
     }
 
     /// The page the store read (`offset`/`limit` as asked).

@@ -1,7 +1,7 @@
 //! Serialised list pages, reused while nothing they show has changed.
 //!
 //! A page is kept with the store generations it was built from
-//! ([`Store::generation`](ccm_core::ports::Store::generation), read *before* the
+//! ([`Store::generations`](ccm_core::ports::Store::generations), read *before* the
 //! records) and served again only while every one of them is the same. A commit
 //! by any process sharing the store moves the generation, so the next request
 //! rebuilds the page: the cache can make a page newer than its stamp (a commit

@@ -8,7 +8,6 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
-use ccm_core::event::ResourceKind;
 use ccm_core::fleet::{CreateWorker, ImportMatching};
 use ccm_core::ids::{ImageId, InstanceId, Region, WorkerId};
 use ccm_core::ports::store::{PageRequest, WorkerFilter};
@@ -95,10 +94,8 @@ pub async fn list(
     };
     // The page shows workers and, through `next_refresh_at`, the sweep job:
     // their generations, read before the records, say when it may be reused.
-    let stamp = [
-        state.store.generation(ResourceKind::Worker).await?,
-        state.store.generation(ResourceKind::Job).await?,
-    ];
+    let generations = state.store.generations().await?;
+    let stamp = [generations.worker, generations.job];
     let key = format!(
         "workers|{}|{filter:?}|{offset}|{limit}",
         sees_details(who.role)

@@ -618,8 +618,8 @@ impl Store for CountingStore {
     ) -> Result<ccm_core::ports::store::Listed<Worker>, StoreError> {
         self.inner.list_workers_page(filter, page).await
     }
-    async fn generation(&self, kind: ccm_core::event::ResourceKind) -> Result<u64, StoreError> {
-        self.inner.generation(kind).await
+    async fn generations(&self) -> Result<ccm_core::ports::store::Generations, StoreError> {
+        self.inner.generations().await
     }
     async fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         self.inner.read_events(after, limit).await
