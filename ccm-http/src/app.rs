@@ -9,7 +9,7 @@ use ccm_core::fleet::{Adapters, Fleet, FleetSettings, Thresholds};
 use ccm_core::ids::{ImageId, Region};
 use ccm_core::placement::{InstanceType, PriceTable};
 use ccm_core::ports::cloud::ImageSelector;
-use ccm_core::ports::{Clock, CloudProvider, CmlClient, Store, SystemClock};
+use ccm_core::ports::{Clock, CloudProvider, CmlClient, ScaledClock, Store, SystemClock};
 use ccm_core::ports::{KeyValueStore, MetricSeries};
 use ccm_core::runtime::{JobRunner, LeaseSettings};
 use ccm_core::store::{MemoryKeyValueStore, MemoryMetricSeries, MemoryStore};
@@ -317,9 +317,27 @@ pub fn sim_config(config: &Config) -> SimConfig {
     sim
 }
 
-/// Builds the configured cloud and CML adapters on the real clock.
+/// Builds the configured cloud and CML adapters on the real clock (run faster
+/// for a simulated fleet with `cloud.sim.time_scale`).
 pub fn cloud_parts(config: &Config) -> Result<CloudParts, Error> {
-    cloud_parts_on(config, Arc::new(SystemClock))
+    cloud_parts_on(config, serve_clock(config))
+}
+
+/// The clock of a served engine: the wall clock, or for a simulated fleet with
+/// `cloud.sim.time_scale` above 1 the wall clock run that much faster from
+/// `cloud.sim.clock_origin` (default: now).
+pub fn serve_clock(config: &Config) -> Arc<dyn Clock> {
+    let sim = &config.cloud.sim;
+    if config.cloud.provider == CloudKind::Sim && sim.time_scale > 1.0 {
+        let now = chrono::Utc::now();
+        Arc::new(ScaledClock::new(
+            sim.clock_origin.unwrap_or(now),
+            sim.time_scale,
+            now,
+        ))
+    } else {
+        Arc::new(SystemClock)
+    }
 }
 
 /// `ccm serve`'s cloud: [`cloud_parts`], except that a simulated world is kept in
@@ -333,7 +351,7 @@ pub fn serve_cloud_parts(
         (CloudKind::Sim, Some(path)) => path,
         _ => return Ok((cloud_parts(config)?, None)),
     };
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock = serve_clock(config);
     let (sim, origin) = Simulation::kept_in(
         &path,
         config.cloud.sim.seed,

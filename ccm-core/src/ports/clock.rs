@@ -83,6 +83,66 @@ impl Clock for VirtualClock {
     }
 }
 
+/// Wall-clock time run faster by a constant factor from a shared origin, so a
+/// simulated fleet served by real processes lives a day in minutes (a load test
+/// of the whole server). Every process built with the same origin and factor
+/// reads the same time; the elapsed part is measured on tokio's monotonic clock,
+/// so a paused tokio runtime makes it exact in tests.
+#[derive(Clone, Debug)]
+pub struct ScaledClock {
+    origin: Timestamp,
+    /// Real time from `origin` to `started`.
+    elapsed_at_start: std::time::Duration,
+    started: tokio::time::Instant,
+    factor: f64,
+}
+
+impl ScaledClock {
+    /// Time that stood at `origin` when the wall clock did, and runs `factor` times
+    /// as fast as the wall clock (which reads `wall_now` at this call). A factor
+    /// below 1 (or not a number) is taken as 1; an origin after `wall_now` as `wall_now`.
+    pub fn new(origin: Timestamp, factor: f64, wall_now: Timestamp) -> Self {
+        Self {
+            origin,
+            elapsed_at_start: (wall_now - origin).to_std().unwrap_or_default(),
+            started: tokio::time::Instant::now(),
+            factor: if factor >= 1.0 { factor } else { 1.0 },
+        }
+    }
+
+    /// How many times faster than the wall clock this clock runs.
+    pub fn factor(&self) -> f64 {
+        self.factor
+    }
+}
+
+#[async_trait]
+impl Clock for ScaledClock {
+    fn now(&self) -> Timestamp {
+        let real = self.elapsed_at_start + self.started.elapsed();
+        let scaled = real.mul_f64(self.factor);
+        chrono::Duration::from_std(scaled)
+            .ok()
+            .and_then(|d| self.origin.checked_add_signed(d))
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+    }
+
+    async fn sleep_until(&self, deadline: Timestamp) {
+        loop {
+            let Ok(left) = (deadline - self.now()).to_std() else {
+                return;
+            };
+            if left.is_zero() {
+                return;
+            }
+            // Rounded up to the microsecond so the loop does not spin on a
+            // remainder the division lost.
+            let wait = left.div_f64(self.factor) + std::time::Duration::from_micros(1);
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +165,40 @@ mod tests {
         assert!(!sleeper.is_finished());
         clock.advance_seconds(30);
         assert_eq!(sleeper.await.unwrap(), deadline);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_scaled_clock_runs_its_factor_faster_from_the_shared_origin() {
+        let origin = plus_seconds(epoch(), 1_000);
+        // The wall clock read 10 s after the origin: 600 scaled seconds have passed.
+        let clock = ScaledClock::new(origin, 60.0, plus_seconds(origin, 10));
+        assert_eq!(clock.now(), plus_seconds(origin, 600));
+        tokio::time::advance(std::time::Duration::from_secs(2)).await;
+        assert_eq!(clock.now(), plus_seconds(origin, 720));
+
+        // A 3,600 s wait takes a minute of real time, not less.
+        let deadline = plus_seconds(clock.now(), 3_600);
+        let before = tokio::time::Instant::now();
+        clock.sleep_until(deadline).await;
+        let real = before.elapsed();
+        assert!(clock.now() >= deadline);
+        assert!(real >= std::time::Duration::from_secs(60), "{real:?}");
+        assert!(real < std::time::Duration::from_millis(60_010), "{real:?}");
+
+        // Another process with the same origin and factor reads the same time
+        // (up to the real time the sleep overshot, tokio's timer having
+        // millisecond steps, times the factor).
+        let wall =
+            origin + chrono::Duration::from_std(std::time::Duration::from_secs(12) + real).unwrap();
+        let twin = ScaledClock::new(origin, 60.0, wall);
+        assert_eq!(clock.now(), twin.now());
+    }
+
+    #[test]
+    fn a_scaled_clock_never_runs_slower_than_the_wall() {
+        let origin = epoch();
+        assert_eq!(ScaledClock::new(origin, 0.5, origin).factor(), 1.0);
+        assert_eq!(ScaledClock::new(origin, f64::NAN, origin).factor(), 1.0);
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod kv;
 pub mod metric_series;
 pub mod store;
 
-pub use clock::{Clock, SystemClock, VirtualClock};
+pub use clock::{Clock, ScaledClock, SystemClock, VirtualClock};
 pub use cloud::CloudProvider;
 pub use cml::CmlClient;
 pub use event_sink::EventSink;

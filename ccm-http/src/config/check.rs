@@ -11,6 +11,9 @@ use super::{CloudKind, CmlTls, Config, Problem};
 /// Most events `server.sse_buffer_events` may keep in memory (a few KiB each).
 const MAX_SSE_BUFFER_EVENTS: usize = 65_536;
 
+/// Fastest a simulated fleet may run: an hour a second.
+const MAX_SIM_TIME_SCALE: f64 = 3_600.0;
+
 /// Most workers `engine.cml_concurrency` may query at once (six connections each).
 const MAX_CML_CONCURRENCY: u32 = 1024;
 
@@ -230,6 +233,12 @@ fn cloud(config: &Config, p: &mut Vec<Problem>) {
                     "must not be negative",
                 ));
             }
+        }
+        if !(1.0..=MAX_SIM_TIME_SCALE).contains(&sim.time_scale) {
+            p.push(Problem::new(
+                "cloud.sim.time_scale",
+                format!("must be from 1 (real time) to {MAX_SIM_TIME_SCALE}"),
+            ));
         }
     }
     if c.provider == CloudKind::Aws {

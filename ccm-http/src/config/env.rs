@@ -160,6 +160,8 @@ pub const ENV_VARS: &[(&str, &str, Kind)] = &[
         "cloud.sim.demo_workers",
         Kind::Integer,
     ),
+    ("CCM_SIM_TIME_SCALE", "cloud.sim.time_scale", Kind::Float),
+    ("CCM_SIM_CLOCK_ORIGIN", "cloud.sim.clock_origin", Kind::Text),
     ("CCM_AWS_REGION", "cloud.aws.region", Kind::Text),
     ("CCM_AWS_PROFILE", "cloud.aws.profile", Kind::Text),
     ("CCM_AWS_ENDPOINT_URL", "cloud.aws.endpoint_url", Kind::Text),

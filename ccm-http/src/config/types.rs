@@ -233,6 +233,14 @@ pub struct SimSettings {
     pub seed_demo: bool,
     /// How many demo workers.
     pub demo_workers: u32,
+    /// How many times faster than the wall clock the simulated fleet and the
+    /// engine live (1: real time). A load test runs a simulated day in minutes
+    /// with, say, 240.
+    pub time_scale: f64,
+    /// The instant from which a scaled clock runs faster (default: when the
+    /// process starts). Processes that share a store must share it, so they
+    /// read the same time.
+    pub clock_origin: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Default for SimSettings {
@@ -248,6 +256,8 @@ impl Default for SimSettings {
             licensed_at_launch: true,
             seed_demo: true,
             demo_workers: 3,
+            time_scale: 1.0,
+            clock_origin: None,
         }
     }
 }

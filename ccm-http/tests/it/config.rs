@@ -87,6 +87,8 @@ fn every_simulator_duration_is_reachable_from_the_environment() {
             ("CCM_SIM_STATUS_INIT_SECONDS", "16"),
             ("CCM_SIM_LICENSED_AT_LAUNCH", "false"),
             ("CCM_SIM_DEMO_WORKERS", "5"),
+            ("CCM_SIM_TIME_SCALE", "240"),
+            ("CCM_SIM_CLOCK_ORIGIN", "2026-12-04T10:00:00Z"),
         ]),
     })
     .unwrap();
@@ -104,6 +106,19 @@ fn every_simulator_duration_is_reachable_from_the_environment() {
     );
     assert!(!sim.licensed_at_launch);
     assert_eq!(sim.demo_workers, 5);
+    assert_eq!(sim.time_scale, 240.0);
+    assert_eq!(
+        sim.clock_origin.map(|t| t.to_rfc3339()).as_deref(),
+        Some("2026-12-04T10:00:00+00:00")
+    );
+    // The served engine reads that clock: an origin a minute ago at 240 times
+    // stands four hours later.
+    let mut fast = config.clone();
+    let origin = chrono::Utc::now() - chrono::Duration::seconds(60);
+    fast.cloud.sim.clock_origin = Some(origin);
+    let now = ccm_core::ports::Clock::now(&*ccm_http::app::serve_clock(&fast));
+    let ahead = (now - origin).num_seconds();
+    assert!((14_400..14_400 + 240 * 30).contains(&ahead), "{ahead} s");
 }
 
 #[test]
@@ -196,6 +211,8 @@ url = "mysql://db"
 regions = []
 [cloud.launch]
 instance_type = "t3.nano"
+[cloud.sim]
+time_scale = 0.5
 [engine]
 cpu_alert_percent = 150.0
 lease_seconds = 5
@@ -219,6 +236,7 @@ level = "[[["
         ("server.public_url", "http:// or https://"),
         ("server.sse_buffer_events", "at most 65536"),
         ("engine.cml_concurrency", "outside 1–1024"),
+        ("cloud.sim.time_scale", "from 1 (real time) to 3600"),
         ("database.url", "must be `sqlite://"),
         ("cloud.regions", "at least one region"),
         ("cloud.launch.instance_type", "not in the price table"),
