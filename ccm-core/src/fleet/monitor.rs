@@ -231,7 +231,25 @@ impl Monitor {
         if running.is_empty() {
             return facts;
         }
-        match self.ctx.cloud.status_checks(region, &running).await {
+        let now = self.ctx.now();
+        let period = if self.ctx.settings.launch.detailed_monitoring {
+            60
+        } else {
+            300
+        };
+        let query = MetricsQuery {
+            instance_ids: running.clone(),
+            metrics: MetricName::ALL.to_vec(),
+            start: plus_seconds(now, -3 * i64::from(period)),
+            end: now,
+            period_seconds: period,
+        };
+        // Independent reads of the same instances: one round trip, not two.
+        let (checks, samples) = tokio::join!(
+            self.ctx.cloud.status_checks(region, &running),
+            self.ctx.cloud.metrics(region, &query),
+        );
+        match checks {
             Ok(checks) => {
                 facts.checks = checks
                     .into_iter()
@@ -240,20 +258,7 @@ impl Monitor {
             }
             Err(error) => facts.checks_error = Some(error.to_string()),
         }
-        let now = self.ctx.now();
-        let period = if self.ctx.settings.launch.detailed_monitoring {
-            60
-        } else {
-            300
-        };
-        let query = MetricsQuery {
-            instance_ids: running,
-            metrics: MetricName::ALL.to_vec(),
-            start: plus_seconds(now, -3 * i64::from(period)),
-            end: now,
-            period_seconds: period,
-        };
-        match self.ctx.cloud.metrics(region, &query).await {
+        match samples {
             Ok(samples) => facts.metrics = cloudwatch_by_instance(samples),
             Err(error) => facts.metrics_error = Some(error.to_string()),
         }
@@ -315,8 +320,13 @@ impl Monitor {
         }
         let mut cloud = CloudFacts::default();
         let mut region_errors: BTreeMap<Region, CloudFacts> = BTreeMap::new();
-        for (region, members) in &by_region {
-            let facts = self.cloud_facts(region, members).await;
+        // Regions are independent: all of them in one round trip.
+        let per_region =
+            futures_util::future::join_all(by_region.iter().map(|(region, members)| async move {
+                (region, self.cloud_facts(region, members).await)
+            }))
+            .await;
+        for (region, facts) in per_region {
             cloud.instances.extend(facts.instances);
             cloud.checks.extend(facts.checks);
             cloud.metrics.extend(facts.metrics);
