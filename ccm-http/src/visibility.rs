@@ -148,6 +148,17 @@ impl EventFilter {
         }
     }
 
+    /// True when some worker event (`worker.…`) can pass the type filter, so a
+    /// stream's snapshot needs the workers at all.
+    pub fn selects_worker_events(&self) -> bool {
+        const WORKER: &str = "worker.";
+        self.types.is_empty()
+            || self.types.iter().any(|t| match t.strip_suffix('*') {
+                Some(prefix) => WORKER.starts_with(prefix) || prefix.starts_with(WORKER),
+                None => t.starts_with(WORKER),
+            })
+    }
+
     /// True when `event` passes.
     pub fn matches(&self, event: &StoredEvent) -> bool {
         let subject = &event.event.subject;

@@ -1,7 +1,8 @@
 //! `GET /api/v1/events/stream`: the live event stream (Server-Sent Events).
 //!
-//! * On connect: a `snapshot` event with the workers (filtered like the events) and
-//!   the log position it was taken after.
+//! * On connect: a `snapshot` event with the workers (filtered like the events:
+//!   none when the type filter selects no `worker.` event) and the log position it
+//!   was taken after.
 //! * Then every event of the log after that position, in order, each with its
 //!   sequence number as the SSE `id` and its type name as the SSE `event`.
 //! * Reconnecting with `Last-Event-ID` (or `?last_event_id=`) resumes right after
@@ -342,10 +343,15 @@ pub async fn stream(
     // Read after the cursor is fixed, so a lablet booked in between is either
     // listed here or learnt from its creation event past the cursor.
     let lablets = LabletScope::of(state.store.as_ref(), &who).await?;
-    let workers: Vec<_> = state
-        .store
-        .list_workers(&WorkerFilter::default())
-        .await?
+    // A stream that can receive no worker event (a lab portal following lablet
+    // phases) gets none in its snapshot: listing and serialising the whole fleet
+    // for every such connection was the dearest part of connecting.
+    let listed = if filter.selects_worker_events() {
+        state.store.list_workers(&WorkerFilter::default()).await?
+    } else {
+        Vec::new()
+    };
+    let workers: Vec<_> = listed
         .into_iter()
         .filter(|w| filter.workers.is_empty() || filter.workers.contains(&w.id.to_string()))
         .map(|mut w| {

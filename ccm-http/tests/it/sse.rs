@@ -59,6 +59,30 @@ async fn snapshot_then_every_event_in_order_with_its_sequence_as_id() {
 }
 
 #[tokio::test]
+async fn a_snapshot_lists_workers_only_when_the_stream_can_receive_worker_events() {
+    let ts = common::server(common::Options::default()).await;
+    let key = ts.key(Role::User).await;
+    let worker = create_worker(&ts, "listed").await.to_string();
+    for (query, listed) in [
+        ("", true),
+        ("?type=worker.created.v1", true),
+        ("?type=work*", true),
+        ("?type=*", true),
+        ("?type=worker.status.*,lablet.*", true),
+        ("?type=lablet.phase.changed.v1", false),
+        ("?type=lablet.*,fleet.*", false),
+    ] {
+        let mut stream = common::open_stream(&ts, &key, query, None).await;
+        let snapshot = stream.next_within(WAIT).await.unwrap();
+        assert_eq!(snapshot.event, "snapshot", "{query}");
+        let workers = snapshot.json()["workers"].as_array().unwrap().clone();
+        let ids: Vec<&str> = workers.iter().filter_map(|w| w["id"].as_str()).collect();
+        assert_eq!(ids == [worker.as_str()], listed, "{query}: {ids:?}");
+        assert_eq!(ids.is_empty(), !listed, "{query}: {ids:?}");
+    }
+}
+
+#[tokio::test]
 async fn filters_by_worker_and_type_and_hides_what_the_role_may_not_see() {
     let ts = common::server(common::Options::default()).await;
     let user = ts.key(Role::User).await;
