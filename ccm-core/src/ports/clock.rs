@@ -100,7 +100,8 @@ pub struct ScaledClock {
 impl ScaledClock {
     /// Time that stood at `origin` when the wall clock did, and runs `factor` times
     /// as fast as the wall clock (which reads `wall_now` at this call). A factor
-    /// below 1 (or not a number) is taken as 1; an origin after `wall_now` as `wall_now`.
+    /// below 1 (or not a number) is taken as 1. An origin after `wall_now` counts
+    /// as no time elapsed yet: the clock starts at `origin` and runs from there.
     pub fn new(origin: Timestamp, factor: f64, wall_now: Timestamp) -> Self {
         Self {
             origin,
