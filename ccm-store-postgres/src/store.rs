@@ -249,6 +249,16 @@ async fn listen_loop(mut listener: PgListener, pool: PgPool, newest: Arc<watch::
     }
 }
 
+/// How a read of a lease row locks it. Fenced commits hold the row `FOR KEY
+/// SHARE` until they end: a takeover or release (`FOR UPDATE`) waits for them, a
+/// renewal (`FOR NO KEY UPDATE`, moving only the expiry) does not.
+#[derive(Clone, Copy)]
+enum LeaseLock {
+    None,
+    Renewal,
+    Takeover,
+}
+
 impl PostgresStore {
     /// Opens the database at `url` with default options.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
@@ -433,9 +443,11 @@ impl PostgresStore {
 
         let mut tx = self.pool.begin().await?;
         if let Some(fence) = &changes.fence {
-            // FOR SHARE: a takeover (FOR UPDATE) waits until this commit is done.
+            // FOR KEY SHARE: a takeover (FOR UPDATE) waits until this commit is
+            // done, while the holder's renewal (FOR NO KEY UPDATE) does not — a
+            // commit queued behind others must not starve the lease it is fenced by.
             let current: Option<i64> =
-                sqlx::query_scalar("SELECT token FROM leases WHERE name = $1 FOR SHARE")
+                sqlx::query_scalar("SELECT token FROM leases WHERE name = $1 FOR KEY SHARE")
                     .bind(&fence.lease)
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -481,11 +493,19 @@ impl PostgresStore {
         Ok(receipt)
     }
 
-    async fn lease_in(conn: &mut PgConnection, name: &str, lock: bool) -> Result<Option<Lease>> {
-        let sql = if lock {
-            "SELECT holder, token, expires_at FROM leases WHERE name = $1 FOR UPDATE"
-        } else {
-            "SELECT holder, token, expires_at FROM leases WHERE name = $1"
+    async fn lease_in(
+        conn: &mut PgConnection,
+        name: &str,
+        lock: LeaseLock,
+    ) -> Result<Option<Lease>> {
+        let sql = match lock {
+            LeaseLock::Takeover => {
+                "SELECT holder, token, expires_at FROM leases WHERE name = $1 FOR UPDATE"
+            }
+            LeaseLock::Renewal => {
+                "SELECT holder, token, expires_at FROM leases WHERE name = $1 FOR NO KEY UPDATE"
+            }
+            LeaseLock::None => "SELECT holder, token, expires_at FROM leases WHERE name = $1",
         };
         let row = sqlx::query(sql).bind(name).fetch_optional(conn).await?;
         row.map(|row| {
@@ -530,7 +550,7 @@ impl PostgresStore {
         .bind(ts(ccm_core::time::epoch()))
         .execute(&mut *tx)
         .await?;
-        let current = Self::lease_in(&mut tx, name, true).await?;
+        let current = Self::lease_in(&mut tx, name, LeaseLock::Takeover).await?;
         let current = current.filter(|lease| lease.token > 0);
         let lease = Lease::next_acquire(current.as_ref(), name, holder, ttl_seconds, now);
         if let Some(lease) = &lease {
@@ -549,16 +569,22 @@ impl PostgresStore {
         now: Timestamp,
     ) -> Result<Lease> {
         let mut tx = self.pool.begin().await?;
-        let current = Self::lease_in(&mut tx, name, true).await?;
+        let current = Self::lease_in(&mut tx, name, LeaseLock::Renewal).await?;
         let lease = Lease::renewed(current.as_ref(), name, holder, token, ttl_seconds, now)?;
-        Self::put_lease(&mut tx, &lease).await?;
+        // Only the expiry moves: holder and token stay, so fenced commits in
+        // flight stay valid and need not finish first.
+        sqlx::query("UPDATE leases SET expires_at = $1 WHERE name = $2")
+            .bind(ts(lease.expires_at))
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(lease)
     }
 
     async fn release_inner(&self, name: &str, holder: &str, token: u64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let current = Self::lease_in(&mut tx, name, true).await?;
+        let current = Self::lease_in(&mut tx, name, LeaseLock::Takeover).await?;
         if let Some(lease) = Lease::released(current.as_ref(), holder, token) {
             Self::put_lease(&mut tx, &lease).await?;
             tx.commit().await?;
@@ -1421,7 +1447,7 @@ impl Store for PostgresStore {
             .acquire()
             .await
             .map_err(PostgresStoreError::from)?;
-        Ok(Self::lease_in(&mut conn, name, false)
+        Ok(Self::lease_in(&mut conn, name, LeaseLock::None)
             .await?
             .filter(|lease| lease.token > 0))
     }

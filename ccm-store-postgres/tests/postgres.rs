@@ -7,8 +7,9 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ccm_core::ports::store::{ChangeSet, Store, StoreError};
+use ccm_core::ports::store::{ChangeSet, Fence, Store, StoreError};
 use ccm_core::testing::store::{run_check, sample_event, sample_worker, t0, StoreFactory};
+use ccm_core::time::plus_seconds;
 use common::PgFactory;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,6 +131,121 @@ async fn only_one_instance_wins_a_contended_lease() {
         for store in &stores {
             store.close().await;
         }
+    })
+    .await;
+}
+
+/// The backend blocked by `blocker`, waited for with a generous bound.
+async fn backend_blocked_by(admin: &sqlx::PgPool, blocker: i32) -> i32 {
+    for _ in 0..400 {
+        let blocked: Option<i32> = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)) LIMIT 1",
+        )
+        .bind(blocker)
+        .fetch_optional(admin)
+        .await
+        .unwrap();
+        if let Some(pid) = blocked {
+            return pid;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no backend came to wait for {blocker} within 20 s");
+}
+
+/// Under load, fenced commits queue on the event counter while holding their
+/// fence: the holder's renewal must not wait behind them (or a busy leader loses
+/// its lease), while a takeover must (or a commit of the old holder could land
+/// after the new one starts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_passes_fenced_commits_in_flight_and_a_takeover_waits_for_them() {
+    run_check(PgFactory::new().await, |factory| async move {
+        let leader = Arc::new(factory.open().await);
+        let rival = Arc::new(factory.open().await);
+        let lease = leader
+            .try_acquire_lease("controllers", "leader", 30, t0())
+            .await
+            .unwrap()
+            .unwrap();
+        // Another transaction holds the event counter: the leader's next fenced
+        // commit takes its fence, then waits.
+        let admin = factory.admin().await;
+        let mut counter = admin.begin().await.unwrap();
+        let counter_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut *counter)
+            .await
+            .unwrap();
+        sqlx::query(&format!(
+            "SELECT last FROM \"{}\".event_counter FOR UPDATE",
+            factory.schema
+        ))
+        .execute(&mut *counter)
+        .await
+        .unwrap();
+        let fence = Fence {
+            lease: "controllers".into(),
+            token: lease.token,
+        };
+        let commit = tokio::spawn({
+            let leader = Arc::clone(&leader);
+            let fence = fence.clone();
+            async move {
+                leader
+                    .commit(ChangeSet::new().events([sample_event(1, 1)]).fenced(fence))
+                    .await
+            }
+        });
+        let observer = factory.admin().await;
+        let commit_pid = backend_blocked_by(&observer, counter_pid).await;
+
+        let renewed = tokio::time::timeout(
+            Duration::from_secs(10),
+            leader.renew_lease(
+                "controllers",
+                "leader",
+                lease.token,
+                30,
+                plus_seconds(t0(), 10),
+            ),
+        )
+        .await
+        .expect("the renewal does not wait for the commit in flight")
+        .unwrap();
+        assert_eq!(renewed.token, lease.token);
+        assert_eq!(renewed.expires_at, plus_seconds(t0(), 40));
+
+        let takeover = tokio::spawn({
+            let rival = Arc::clone(&rival);
+            async move {
+                rival
+                    .try_acquire_lease("controllers", "rival", 30, plus_seconds(t0(), 100))
+                    .await
+            }
+        });
+        // The takeover queues behind the fenced commit, not beside it.
+        backend_blocked_by(&observer, commit_pid).await;
+        assert!(!commit.is_finished() && !takeover.is_finished());
+
+        counter.commit().await.unwrap();
+        let receipt = commit
+            .await
+            .unwrap()
+            .expect("the commit under a valid fence lands");
+        assert_eq!(receipt.sequences, vec![1]);
+        let taken = takeover
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("expired: taken over");
+        assert_eq!(taken.token, lease.token + 1);
+        let late = leader
+            .commit(ChangeSet::new().events([sample_event(1, 2)]).fenced(fence))
+            .await;
+        assert!(matches!(late, Err(StoreError::Fenced { .. })), "{late:?}");
+        observer.close().await;
+        admin.close().await;
+        leader.close().await;
+        rival.close().await;
     })
     .await;
 }
