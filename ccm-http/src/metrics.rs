@@ -16,8 +16,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use ccm_core::event::StoredEvent;
 use ccm_core::job::JobOutcome;
+use ccm_core::lablet::LabletPhase;
 use ccm_core::ports::event_sink::{EventSink, SinkError};
-use ccm_core::ports::store::{LabletFilter, WorkerFilter};
+use ccm_core::ports::store::{LabletFilter, PageRequest, WorkerFilter};
 use ccm_core::worker::LifecycleState;
 
 use crate::api::error::ApiError;
@@ -301,18 +302,23 @@ pub async fn render(state: &AppState) -> Result<String, ApiError> {
     out.push_str("# TYPE ccm_fleet_cost_usd_per_hour gauge\n");
     let _ = writeln!(out, "ccm_fleet_cost_usd_per_hour {cost}");
 
-    let lablets = state.store.list_lablets(&LabletFilter::default()).await?;
-    let mut by_phase: BTreeMap<String, u64> = BTreeMap::new();
-    for l in &lablets {
-        let phase = serde_json::to_value(l.status.phase)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "unknown".into());
-        *by_phase.entry(phase).or_default() += 1;
-    }
+    // Counted by the store, phase by phase: no lablet is read.
     out.push_str("# HELP ccm_lablets Lablets by phase.\n# TYPE ccm_lablets gauge\n");
-    for (phase, n) in &by_phase {
-        let _ = writeln!(out, "ccm_lablets{{phase=\"{phase}\"}} {n}");
+    let count_only = PageRequest {
+        offset: 0,
+        limit: 0,
+    };
+    for phase in LabletPhase::ALL {
+        let filter = LabletFilter {
+            phases: vec![phase],
+            ..LabletFilter::default()
+        };
+        let n = state
+            .store
+            .list_lablets_page(&filter, count_only)
+            .await?
+            .total;
+        let _ = writeln!(out, "ccm_lablets{{phase=\"{}\"}} {n}", phase.as_str());
     }
 
     let jobs = state.store.list_jobs().await?;

@@ -411,6 +411,7 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
                     worker_id,
                     owner,
                     definition_id,
+                    starts_by: None,
                 })
                 .await?,
         ),

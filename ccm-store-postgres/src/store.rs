@@ -386,6 +386,50 @@ impl PostgresStore {
         body.map(|body| decode(kind, id, &body)).transpose()
     }
 
+    /// One page of `table` (rows of `what`) in `order_by`, and how many rows
+    /// `push_filter`'s conditions select in all: one round trip, one row even
+    /// past the end (the count, no record).
+    async fn list_page<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        table: &str,
+        order_by: &str,
+        page: PageRequest,
+        push_filter: impl Fn(&mut QueryBuilder<'_, Postgres>),
+    ) -> Result<Listed<T>> {
+        let mut query = QueryBuilder::new(
+            "SELECT total.n, page.id, page.body FROM (SELECT COUNT(*) AS n FROM ",
+        );
+        query.push(table).push(" WHERE TRUE");
+        push_filter(&mut query);
+        query
+            .push(") AS total LEFT JOIN LATERAL (SELECT id, body::text AS body FROM ")
+            .push(table)
+            .push(" WHERE TRUE");
+        push_filter(&mut query);
+        query
+            .push(" ORDER BY ")
+            .push(order_by)
+            .push(" LIMIT ")
+            .push_bind(i64::try_from(page.limit).unwrap_or(i64::MAX))
+            .push(" OFFSET ")
+            .push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX))
+            .push(") AS page ON TRUE");
+        let rows = query.build().fetch_all(&self.pool).await?;
+        let mut items = Vec::with_capacity(rows.len());
+        let mut total = 0;
+        for row in &rows {
+            let n: i64 = row.try_get(0)?;
+            total = usize::try_from(n).unwrap_or(usize::MAX);
+            let id: Option<String> = row.try_get(1)?;
+            let body: Option<String> = row.try_get(2)?;
+            if let (Some(id), Some(body)) = (id, body) {
+                items.push(decode(what, &id, &body)?);
+            }
+        }
+        Ok(Listed { items, total })
+    }
+
     async fn list_docs<T: serde::de::DeserializeOwned>(
         &self,
         kind: &str,
@@ -899,6 +943,37 @@ fn push_worker_filter(query: &mut QueryBuilder<'_, Postgres>, filter: &WorkerFil
     }
 }
 
+/// The conditions of `filter` on the `lablets` table.
+fn push_lablet_filter(query: &mut QueryBuilder<'_, Postgres>, filter: &LabletFilter) {
+    if !filter.phases.is_empty() {
+        let phases: Vec<String> = filter
+            .phases
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect();
+        query.push(" AND phase = ANY(").push_bind(phases).push(")");
+    }
+    if let Some(worker) = filter.worker_id {
+        query
+            .push(" AND worker_id = ")
+            .push_bind(worker.to_string());
+    }
+    if let Some(owner) = &filter.owner {
+        query.push(" AND owner = ").push_bind(owner.clone());
+    }
+    if let Some(definition) = filter.definition_id {
+        query
+            .push(" AND definition_id = ")
+            .push_bind(definition.to_string());
+    }
+    if let Some(starts_by) = filter.starts_by {
+        // Byte order: fixed-width RFC 3339 text compares as the instants do.
+        query
+            .push(r#" AND timeslot_start COLLATE "C" <= "#)
+            .push_bind(ts(starts_by));
+    }
+}
+
 /// Every kind's generation (`Store::generations`): the one row, in one read.
 async fn read_generations<'c, E: sqlx::PgExecutor<'c>>(executor: E) -> Result<Generations> {
     let (worker, lab, definition, lablet, job): (i64, i64, i64, i64, i64) =
@@ -1255,39 +1330,16 @@ impl Store for PostgresStore {
         filter: &WorkerFilter,
         page: PageRequest,
     ) -> Result<Listed<Worker>, StoreError> {
-        // One row even past the end (the count, no worker), so one round trip.
-        let mut query = QueryBuilder::new(
-            "SELECT total.n, page.id, page.body FROM (SELECT COUNT(*) AS n FROM workers WHERE TRUE",
-        );
-        push_worker_filter(&mut query, filter);
-        query.push(
-            ") AS total LEFT JOIN LATERAL (SELECT id, body::text AS body FROM workers WHERE TRUE",
-        );
-        push_worker_filter(&mut query, filter);
         // Byte order ("C"), as Rust orders `str`: the order of `list_workers`.
-        query
-            .push(r#" ORDER BY name COLLATE "C", id COLLATE "C" LIMIT "#)
-            .push_bind(i64::try_from(page.limit).unwrap_or(i64::MAX))
-            .push(" OFFSET ")
-            .push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX))
-            .push(") AS page ON TRUE");
-        let rows = query
-            .build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(PostgresStoreError::from)?;
-        let mut items = Vec::with_capacity(rows.len());
-        let mut total = 0;
-        for row in &rows {
-            let n: i64 = row.try_get(0).map_err(PostgresStoreError::from)?;
-            total = usize::try_from(n).unwrap_or(usize::MAX);
-            let id: Option<String> = row.try_get(1).map_err(PostgresStoreError::from)?;
-            let body: Option<String> = row.try_get(2).map_err(PostgresStoreError::from)?;
-            if let (Some(id), Some(body)) = (id, body) {
-                items.push(decode("worker", &id, &body)?);
-            }
-        }
-        Ok(Listed { items, total })
+        Ok(self
+            .list_page(
+                "worker",
+                "workers",
+                r#"name COLLATE "C", id COLLATE "C""#,
+                page,
+                |query| push_worker_filter(query, filter),
+            )
+            .await?)
     }
 
     async fn get_lab(&self, id: LabRecordId) -> Result<Option<LabRecord>, StoreError> {
@@ -1344,31 +1396,29 @@ impl Store for PostgresStore {
 
     async fn list_lablets(&self, filter: &LabletFilter) -> Result<Vec<Lablet>, StoreError> {
         let mut query = QueryBuilder::new("SELECT id, body::text FROM lablets WHERE TRUE");
-        if !filter.phases.is_empty() {
-            let phases: Vec<String> = filter
-                .phases
-                .iter()
-                .map(|p| p.as_str().to_owned())
-                .collect();
-            query.push(" AND phase = ANY(").push_bind(phases).push(")");
-        }
-        if let Some(worker) = filter.worker_id {
-            query
-                .push(" AND worker_id = ")
-                .push_bind(worker.to_string());
-        }
-        if let Some(owner) = &filter.owner {
-            query.push(" AND owner = ").push_bind(owner.clone());
-        }
-        if let Some(definition) = filter.definition_id {
-            query
-                .push(" AND definition_id = ")
-                .push_bind(definition.to_string());
-        }
+        push_lablet_filter(&mut query, filter);
         let mut lablets: Vec<Lablet> = self.list_docs("lablet", query).await?;
         lablets.retain(|l| filter.matches(l));
         lablets.sort_by_key(|l| (l.spec.timeslot.start, l.id));
         Ok(lablets)
+    }
+
+    async fn list_lablets_page(
+        &self,
+        filter: &LabletFilter,
+        page: PageRequest,
+    ) -> Result<Listed<Lablet>, StoreError> {
+        // Fixed-width RFC 3339 text and hyphenated UUIDs in byte order sort as
+        // `list_lablets` does: by start, then id.
+        Ok(self
+            .list_page(
+                "lablet",
+                "lablets",
+                r#"timeslot_start COLLATE "C", id COLLATE "C""#,
+                page,
+                |query| push_lablet_filter(query, filter),
+            )
+            .await?)
     }
 
     async fn get_job(&self, name: &str) -> Result<Option<JobRecord>, StoreError> {

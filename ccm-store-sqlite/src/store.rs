@@ -256,6 +256,49 @@ impl SqliteStore {
             .transpose()
     }
 
+    /// One page of `table` (rows of `what`) in `order_by`, and how many rows
+    /// `push_filter`'s conditions select in all.
+    async fn list_page<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        table: &str,
+        order_by: &str,
+        page: PageRequest,
+        push_filter: impl Fn(&mut QueryBuilder<'_, Sqlite>),
+    ) -> Result<Listed<T>> {
+        let mut query = QueryBuilder::new("SELECT id, body, COUNT(*) OVER () FROM ");
+        query.push(table).push(" WHERE 1 = 1");
+        push_filter(&mut query);
+        query
+            .push(" ORDER BY ")
+            .push(order_by)
+            .push(" LIMIT ")
+            .push_bind(i64::try_from(page.limit).unwrap_or(i64::MAX))
+            .push(" OFFSET ")
+            .push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX));
+        let rows = query.build().fetch_all(&self.pool).await?;
+        let mut listed = Listed {
+            items: Vec::with_capacity(rows.len()),
+            total: 0,
+        };
+        for row in &rows {
+            let id: String = row.try_get(0)?;
+            let body: String = row.try_get(1)?;
+            let total: i64 = row.try_get(2)?;
+            listed.items.push(decode(what, &id, &body)?);
+            listed.total = usize::try_from(total).unwrap_or(usize::MAX);
+        }
+        if rows.is_empty() {
+            // An empty page (past the end, or no room): no row carried the count.
+            let mut count = QueryBuilder::new("SELECT COUNT(*) FROM ");
+            count.push(table).push(" WHERE 1 = 1");
+            push_filter(&mut count);
+            let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+            listed.total = usize::try_from(total).unwrap_or(usize::MAX);
+        }
+        Ok(listed)
+    }
+
     async fn list_docs<T: serde::de::DeserializeOwned>(
         &self,
         kind: &str,
@@ -529,6 +572,37 @@ fn push_worker_filter(query: &mut QueryBuilder<'_, Sqlite>, filter: &WorkerFilte
             .push(" AND label.value = ")
             .push_bind(value.clone())
             .push(")");
+    }
+}
+
+/// The conditions of `filter` on the `lablets` table.
+fn push_lablet_filter(query: &mut QueryBuilder<'_, Sqlite>, filter: &LabletFilter) {
+    if !filter.phases.is_empty() {
+        query.push(" AND phase IN (");
+        let mut list = query.separated(", ");
+        for phase in &filter.phases {
+            list.push_bind(phase.as_str());
+        }
+        query.push(")");
+    }
+    if let Some(worker) = filter.worker_id {
+        query
+            .push(" AND worker_id = ")
+            .push_bind(worker.to_string());
+    }
+    if let Some(owner) = &filter.owner {
+        query.push(" AND owner = ").push_bind(owner.clone());
+    }
+    if let Some(definition) = filter.definition_id {
+        query
+            .push(" AND definition_id = ")
+            .push_bind(definition.to_string());
+    }
+    if let Some(starts_by) = filter.starts_by {
+        // BINARY collation: fixed-width RFC 3339 text compares as the instants do.
+        query
+            .push(" AND timeslot_start <= ")
+            .push_bind(ts(starts_by));
     }
 }
 
@@ -855,43 +929,12 @@ impl Store for SqliteStore {
         filter: &WorkerFilter,
         page: PageRequest,
     ) -> Result<Listed<Worker>, StoreError> {
-        let mut query =
-            QueryBuilder::new("SELECT id, body, COUNT(*) OVER () FROM workers WHERE 1 = 1");
-        push_worker_filter(&mut query, filter);
         // BINARY collation orders as Rust's `str` does: the order of `list_workers`.
-        query
-            .push(" ORDER BY name, id LIMIT ")
-            .push_bind(i64::try_from(page.limit).unwrap_or(i64::MAX))
-            .push(" OFFSET ")
-            .push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX));
-        let rows = query
-            .build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(SqliteStoreError::from)?;
-        let mut listed = Listed {
-            items: Vec::with_capacity(rows.len()),
-            total: 0,
-        };
-        for row in &rows {
-            let id: String = row.try_get(0).map_err(SqliteStoreError::from)?;
-            let body: String = row.try_get(1).map_err(SqliteStoreError::from)?;
-            let total: i64 = row.try_get(2).map_err(SqliteStoreError::from)?;
-            listed.items.push(decode("worker", &id, &body)?);
-            listed.total = usize::try_from(total).unwrap_or(usize::MAX);
-        }
-        if rows.is_empty() {
-            // An empty page (past the end, or no room): no row carried the count.
-            let mut count = QueryBuilder::new("SELECT COUNT(*) FROM workers WHERE 1 = 1");
-            push_worker_filter(&mut count, filter);
-            let total: i64 = count
-                .build_query_scalar()
-                .fetch_one(&self.pool)
-                .await
-                .map_err(SqliteStoreError::from)?;
-            listed.total = usize::try_from(total).unwrap_or(usize::MAX);
-        }
-        Ok(listed)
+        Ok(self
+            .list_page("worker", "workers", "name, id", page, |query| {
+                push_worker_filter(query, filter)
+            })
+            .await?)
     }
 
     async fn get_lab(&self, id: LabRecordId) -> Result<Option<LabRecord>, StoreError> {
@@ -948,31 +991,25 @@ impl Store for SqliteStore {
 
     async fn list_lablets(&self, filter: &LabletFilter) -> Result<Vec<Lablet>, StoreError> {
         let mut query = QueryBuilder::new("SELECT id, body FROM lablets WHERE 1 = 1");
-        if !filter.phases.is_empty() {
-            query.push(" AND phase IN (");
-            let mut list = query.separated(", ");
-            for phase in &filter.phases {
-                list.push_bind(phase.as_str());
-            }
-            query.push(")");
-        }
-        if let Some(worker) = filter.worker_id {
-            query
-                .push(" AND worker_id = ")
-                .push_bind(worker.to_string());
-        }
-        if let Some(owner) = &filter.owner {
-            query.push(" AND owner = ").push_bind(owner.clone());
-        }
-        if let Some(definition) = filter.definition_id {
-            query
-                .push(" AND definition_id = ")
-                .push_bind(definition.to_string());
-        }
+        push_lablet_filter(&mut query, filter);
         let mut lablets: Vec<Lablet> = self.list_docs("lablet", query).await?;
         lablets.retain(|l| filter.matches(l));
         lablets.sort_by_key(|l| (l.spec.timeslot.start, l.id));
         Ok(lablets)
+    }
+
+    async fn list_lablets_page(
+        &self,
+        filter: &LabletFilter,
+        page: PageRequest,
+    ) -> Result<Listed<Lablet>, StoreError> {
+        // Fixed-width RFC 3339 text and hyphenated UUIDs in byte order sort as
+        // `list_lablets` does: by start, then id.
+        Ok(self
+            .list_page("lablet", "lablets", "timeslot_start, id", page, |query| {
+                push_lablet_filter(query, filter)
+            })
+            .await?)
     }
 
     async fn get_job(&self, name: &str) -> Result<Option<JobRecord>, StoreError> {

@@ -8,7 +8,7 @@ use super::idle::{idle_status, IdleStatus, IdleVerdict};
 use crate::error::CoreError;
 use crate::ids::WorkerId;
 use crate::lablet::LabletPhase;
-use crate::ports::store::{Fence, LabletFilter, WorkerFilter};
+use crate::ports::store::{Fence, LabletFilter, PageRequest, WorkerFilter};
 use crate::worker::{DesiredStatus, LifecycleState, PauseReason, Worker};
 
 /// Idle pause: the idle-check job and the verdict it acts on.
@@ -31,22 +31,24 @@ impl IdlePause {
 
     /// Lablets holding the worker (bound and not finished).
     async fn lablets_on(&self, id: WorkerId) -> Result<u32, CoreError> {
-        let lablets = self
-            .ctx
-            .store
-            .list_lablets(&LabletFilter {
-                phases: vec![
-                    LabletPhase::Scheduled,
-                    LabletPhase::Instantiating,
-                    LabletPhase::Ready,
-                    LabletPhase::Running,
-                    LabletPhase::Stopping,
-                ],
-                worker_id: Some(id),
-                ..LabletFilter::default()
-            })
-            .await?;
-        Ok(u32::try_from(lablets.len()).unwrap_or(u32::MAX))
+        let holding = LabletFilter {
+            phases: vec![
+                LabletPhase::Scheduled,
+                LabletPhase::Instantiating,
+                LabletPhase::Ready,
+                LabletPhase::Running,
+                LabletPhase::Stopping,
+            ],
+            worker_id: Some(id),
+            ..LabletFilter::default()
+        };
+        // Only the count: an empty page carries it without reading a record.
+        let none = PageRequest {
+            offset: 0,
+            limit: 0,
+        };
+        let listed = self.ctx.store.list_lablets_page(&holding, none).await?;
+        Ok(u32::try_from(listed.total).unwrap_or(u32::MAX))
     }
 
     /// Stops every running worker that has been idle past its timeout (and is not

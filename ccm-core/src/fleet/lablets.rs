@@ -8,7 +8,7 @@ use super::definitions::Definitions;
 use crate::error::CoreError;
 use crate::ids::{DefinitionId, LabletId};
 use crate::lablet::{Lablet, NewLablet};
-use crate::ports::store::{ChangeSet, LabletFilter};
+use crate::ports::store::{ChangeSet, LabletFilter, Listed, PageRequest};
 use crate::time::plus_seconds;
 
 /// The operator's commands on lablets.
@@ -57,6 +57,15 @@ impl Lablets {
     /// Lablets passing the filter, by timeslot start.
     pub(crate) async fn list(&self, filter: &LabletFilter) -> Result<Vec<Lablet>, CoreError> {
         Ok(self.ctx.store.list_lablets(filter).await?)
+    }
+
+    /// One page of [`Self::list`] and how many lablets the filter selects.
+    pub(crate) async fn list_page(
+        &self,
+        filter: &LabletFilter,
+        page: PageRequest,
+    ) -> Result<Listed<Lablet>, CoreError> {
+        Ok(self.ctx.store.list_lablets_page(filter, page).await?)
     }
 
     /// Ends a lablet early: its lab is torn down and its capacity released.

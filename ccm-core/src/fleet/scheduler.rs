@@ -56,6 +56,9 @@ impl Scheduler {
             .store
             .list_lablets(&LabletFilter {
                 phases: vec![LabletPhase::Pending],
+                // Bookings further out are not read: at fleet scale most
+                // pending lablets are days away.
+                starts_by: Some(plus_seconds(now, lead)),
                 ..LabletFilter::default()
             })
             .await?;

@@ -302,6 +302,16 @@ impl Fleet {
         self.lablets.list(filter).await
     }
 
+    /// One page of [`Fleet::list_lablets`] and the number of lablets the filter
+    /// selects: one store read, of the page's lablets only.
+    pub async fn list_lablets_page(
+        &self,
+        filter: &LabletFilter,
+        page: PageRequest,
+    ) -> Result<Listed<Lablet>, CoreError> {
+        self.lablets.list_page(filter, page).await
+    }
+
     /// Ends a lablet early: its lab is torn down and its capacity released.
     pub async fn cancel_lablet(
         &self,

@@ -33,6 +33,20 @@ pub enum LabletPhase {
 use LabletPhase::*;
 
 impl LabletPhase {
+    /// Every phase, in lifecycle order.
+    pub const ALL: [LabletPhase; 10] = [
+        Pending,
+        Scheduled,
+        Instantiating,
+        Ready,
+        Running,
+        Stopping,
+        Stopped,
+        Terminated,
+        Failed,
+        Expired,
+    ];
+
     /// True while the lablet holds capacity on a worker.
     pub fn holds_capacity(self) -> bool {
         matches!(self, Scheduled | Instantiating | Ready | Running | Stopping)

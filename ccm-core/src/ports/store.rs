@@ -150,12 +150,19 @@ pub struct LabletFilter {
     pub owner: Option<String>,
     /// Only this definition.
     pub definition_id: Option<DefinitionId>,
+    /// Only lablets whose timeslot starts at or before this instant (the
+    /// scheduler's window: bookings further out are not read at all).
+    #[serde(default)]
+    pub starts_by: Option<Timestamp>,
 }
 
 impl LabletFilter {
     /// True when `lablet` passes the filter.
     pub fn matches(&self, lablet: &Lablet) -> bool {
         (self.phases.is_empty() || self.phases.contains(&lablet.status.phase))
+            && self
+                .starts_by
+                .is_none_or(|t| lablet.spec.timeslot.start <= t)
             && self
                 .worker_id
                 .is_none_or(|w| lablet.status.worker_id == Some(w))
@@ -653,6 +660,14 @@ pub trait Store: Send + Sync {
     async fn get_lablet(&self, id: LabletId) -> Result<Option<Lablet>, StoreError>;
     /// Lablets passing the filter, ordered by timeslot start then id.
     async fn list_lablets(&self, filter: &LabletFilter) -> Result<Vec<Lablet>, StoreError>;
+    /// One page of [`Store::list_lablets`] (same filter, same order) and the
+    /// number of lablets the filter selects: the store reads only the page's
+    /// records, whatever the table's size.
+    async fn list_lablets_page(
+        &self,
+        filter: &LabletFilter,
+        page: PageRequest,
+    ) -> Result<Listed<Lablet>, StoreError>;
     /// A job by name.
     async fn get_job(&self, name: &str) -> Result<Option<JobRecord>, StoreError>;
     /// All jobs, ordered by name.

@@ -270,15 +270,29 @@ impl Store for MemoryStore {
     }
 
     async fn list_lablets(&self, filter: &LabletFilter) -> Result<Vec<Lablet>, StoreError> {
-        let mut found = self.read(|s| {
-            s.lablets
-                .values()
-                .filter(|l| filter.matches(l))
-                .cloned()
-                .collect::<Vec<_>>()
-        })?;
-        found.sort_by_key(|l| (l.spec.timeslot.start, l.id));
-        Ok(found)
+        let everything = PageRequest {
+            offset: 0,
+            limit: usize::MAX,
+        };
+        Ok(self.list_lablets_page(filter, everything).await?.items)
+    }
+
+    async fn list_lablets_page(
+        &self,
+        filter: &LabletFilter,
+        page: PageRequest,
+    ) -> Result<Listed<Lablet>, StoreError> {
+        // Sorted by reference; only the page's records are copied.
+        self.read(|s| {
+            let mut found: Vec<&Lablet> =
+                s.lablets.values().filter(|l| filter.matches(l)).collect();
+            found.sort_by_key(|l| (l.spec.timeslot.start, l.id));
+            let listed = Listed::page_of(found, page);
+            Listed {
+                items: listed.items.into_iter().cloned().collect(),
+                total: listed.total,
+            }
+        })
     }
 
     async fn get_job(&self, name: &str) -> Result<Option<JobRecord>, StoreError> {

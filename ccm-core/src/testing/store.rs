@@ -1061,7 +1061,8 @@ pub async fn definition_filters<F: StoreFactory>(factory: &F) {
     );
 }
 
-/// Lablet filters (phases, worker, owner, definition) and order by timeslot start then id.
+/// Lablet filters (phases, worker, owner, definition, start window), order by
+/// timeslot start then id, and pages of that order.
 pub async fn lablet_filters<F: StoreFactory>(factory: &F) {
     let store = factory.open().await;
     let d1 = sample_definition(1, "ccna", 1);
@@ -1139,9 +1140,10 @@ pub async fn lablet_filters<F: StoreFactory>(factory: &F) {
             definition_id: Some(d1.id),
             phases: vec![LabletPhase::Pending],
             worker_id: None,
+            starts_by: None,
         })
         .await,
-        vec![late]
+        vec![late.clone()]
     );
     assert_eq!(
         list(LabletFilter {
@@ -1151,6 +1153,71 @@ pub async fn lablet_filters<F: StoreFactory>(factory: &F) {
         .await,
         vec![]
     );
+    // A start window: the instant itself is inside, a nanosecond earlier is not.
+    assert_eq!(
+        list(LabletFilter {
+            starts_by: Some(at(3600)),
+            ..Default::default()
+        })
+        .await,
+        vec![running.clone(), scheduled.clone(), other_definition.clone()]
+    );
+    assert_eq!(
+        list(LabletFilter {
+            starts_by: Some(at(3600) - chrono::Duration::nanoseconds(1)),
+            ..Default::default()
+        })
+        .await,
+        vec![running.clone()]
+    );
+    assert_eq!(
+        list(LabletFilter {
+            phases: vec![LabletPhase::Pending],
+            starts_by: Some(at(86_400)),
+            ..Default::default()
+        })
+        .await,
+        vec![other_definition.clone(), late.clone()]
+    );
+    let filters = [
+        LabletFilter::default(),
+        LabletFilter {
+            owner: Some("alice".into()),
+            ..Default::default()
+        },
+        LabletFilter {
+            phases: vec![LabletPhase::Pending, LabletPhase::Running],
+            starts_by: Some(at(3600)),
+            ..Default::default()
+        },
+        LabletFilter {
+            worker_id: Some(WorkerId::from_u128(8)),
+            ..Default::default()
+        },
+    ];
+    for filter in &filters {
+        let all = list(filter.clone()).await;
+        for limit in 0..=3 {
+            for offset in 0..=all.len() + 1 {
+                let page = PageRequest { offset, limit };
+                let listed = store.list_lablets_page(filter, page).await.expect("page");
+                assert_eq!(
+                    listed,
+                    Listed::page_of(all.clone(), page),
+                    "page {page:?} of {filter:?}"
+                );
+            }
+        }
+    }
+    let huge = PageRequest {
+        offset: usize::MAX,
+        limit: usize::MAX,
+    };
+    let listed = store
+        .list_lablets_page(&LabletFilter::default(), huge)
+        .await
+        .expect("page");
+    assert_eq!((listed.items.len(), listed.total), (0, 4));
 }
 
 // ---------------------------------------------------------------------------

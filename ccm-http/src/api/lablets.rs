@@ -13,11 +13,11 @@ use ccm_core::definition::NewDefinition;
 use ccm_core::ids::{DefinitionId, LabletId, WorkerId};
 use ccm_core::lablet::{Lablet, LabletPhase, NewLablet, Timeslot};
 use ccm_core::placement::{self, PlacementRequest, Policy, WorkerCandidate};
-use ccm_core::ports::store::{DefinitionFilter, LabletFilter, WorkerFilter};
+use ccm_core::ports::store::{DefinitionFilter, LabletFilter, PageRequest, WorkerFilter};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult};
-use super::page::{bounds, Page};
+use super::page::{bounds, serve_page, Page};
 use super::{ApiJson, ApiPath, ApiQuery};
 use crate::auth::Principal;
 use crate::ownership::{self, OwnerScope};
@@ -128,7 +128,9 @@ pub async fn list_lablets(
     let (offset, limit) = bounds(query.limit, query.offset)?;
     let owner = match ownership::list_scope(&who, query.owner) {
         OwnerScope::Owner(owner) => owner,
-        OwnerScope::Nothing => return Ok(Json(Page::of(Vec::new(), offset, limit))),
+        OwnerScope::Nothing => {
+            return Ok(Json(Page::<Lablet>::of(Vec::new(), offset, limit)).into_response())
+        }
     };
     let filter = LabletFilter {
         phases: query
@@ -140,9 +142,20 @@ pub async fn list_lablets(
         worker_id: query.worker_id,
         owner,
         definition_id: query.definition_id,
+        starts_by: None,
     };
-    let all = state.fleet.list_lablets(&filter).await?;
-    Ok(Json(Page::of(all, offset, limit)))
+    // The page shows lablets only: their generation, read before the records,
+    // says when it may be reused.
+    let stamp = [state.store.generations().await?.lablet, 0];
+    let key = format!("lablets|{filter:?}|{offset}|{limit}");
+    serve_page(&state, key, stamp, async {
+        let listed = state
+            .fleet
+            .list_lablets_page(&filter, PageRequest { offset, limit })
+            .await?;
+        Ok(Page::from_listed(listed, offset, limit))
+    })
+    .await
 }
 
 /// Body of `POST /lablets`.

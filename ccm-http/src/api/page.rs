@@ -1,10 +1,17 @@
 //! Pagination of lists: `?limit=&offset=`, answered as
 //! `{"items": [...], "total", "offset", "limit", "next_offset"}`.
 
+use std::future::Future;
+
+use axum::body::Bytes;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use ccm_core::ports::store::{Listed, PageRequest};
 use serde::Serialize;
 
-use super::error::ApiError;
+use super::error::{ApiError, ApiResult};
+use super::page_cache::Stamp;
+use crate::state::AppState;
 
 /// Items per page when `limit` is not given.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -81,6 +88,38 @@ impl<T> Page<T> {
             next_offset: self.next_offset,
         }
     }
+}
+
+/// The page under `key` from the page cache while `stamp` (the generations of
+/// what it shows, read before `build` reads the records) is unchanged, else the
+/// page `build` reads, serialised once and kept for the next caller.
+pub async fn serve_page<T: Serialize>(
+    state: &AppState,
+    key: String,
+    stamp: Stamp,
+    build: impl Future<Output = ApiResult<Page<T>>>,
+) -> ApiResult<Response> {
+    if let Some(body) = state.pages.get(&key, &stamp) {
+        state.metrics.count_page(true);
+        return Ok(json_body(body));
+    }
+    let page = build.await?;
+    let body = Bytes::from(serde_json::to_vec(&page).map_err(|e| ApiError::internal(&e))?);
+    state.pages.put(key, stamp, body.clone());
+    state.metrics.count_page(false);
+    Ok(json_body(body))
+}
+
+/// A serialised JSON answer.
+fn json_body(body: Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -3,9 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use ccm_core::fleet::{CreateWorker, ImportMatching};
@@ -16,7 +15,7 @@ use ccm_core::worker::LifecycleState;
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
-use super::page::{bounds, Page};
+use super::page::{bounds, serve_page, Page};
 use super::{ApiJson, ApiPath, ApiQuery};
 use crate::auth::Principal;
 use crate::state::AppState;
@@ -100,35 +99,18 @@ pub async fn list(
         "workers|{}|{filter:?}|{offset}|{limit}",
         sees_details(who.role)
     );
-    if let Some(body) = state.pages.get(&key, &stamp) {
-        state.metrics.count_page(true);
-        return Ok(json_bytes(body));
-    }
     // The page's workers and one read of the sweep's schedule.
-    let listed = state
-        .fleet
-        .list_workers_page(&filter, PageRequest { offset, limit })
-        .await?;
-    let page = Page::from_listed(listed, offset, limit).map(|mut worker| {
-        redact_worker(who.role, &mut worker);
-        worker
-    });
-    let body = Bytes::from(serde_json::to_vec(&page).map_err(|e| ApiError::internal(&e))?);
-    state.pages.put(key, stamp, body.clone());
-    state.metrics.count_page(false);
-    Ok(json_bytes(body))
-}
-
-/// A serialised JSON answer.
-fn json_bytes(body: Bytes) -> axum::response::Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
+    serve_page(&state, key, stamp, async {
+        let listed = state
+            .fleet
+            .list_workers_page(&filter, PageRequest { offset, limit })
+            .await?;
+        Ok(Page::from_listed(listed, offset, limit).map(|mut worker| {
+            redact_worker(who.role, &mut worker);
+            worker
+        }))
+    })
+    .await
 }
 
 /// Body of `POST /workers`.

@@ -326,6 +326,13 @@ async fn workers_boot_and_their_labs_are_operated_through_the_api() {
     .await;
     assert_eq!(s, 200);
     assert!(text.contains("ccm_workers{status=\"running\"}"), "{text}");
+    // Every phase is a series, zero or not.
+    for phase in ["pending", "running", "expired"] {
+        assert!(
+            text.contains(&format!("ccm_lablets{{phase=\"{phase}\"}} ")),
+            "{text}"
+        );
+    }
     assert!(text.contains("ccm_fleet_cost_usd_per_hour "), "{text}");
     assert!(text.contains("ccm_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/v1/workers/{id}\""), "{text}");
     let cost: f64 = text

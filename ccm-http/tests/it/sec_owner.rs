@@ -602,6 +602,13 @@ impl Store for CountingStore {
     async fn list_lablets(&self, filter: &LabletFilter) -> Result<Vec<Lablet>, StoreError> {
         self.inner.list_lablets(filter).await
     }
+    async fn list_lablets_page(
+        &self,
+        filter: &LabletFilter,
+        page: ccm_core::ports::store::PageRequest,
+    ) -> Result<ccm_core::ports::store::Listed<Lablet>, StoreError> {
+        self.inner.list_lablets_page(filter, page).await
+    }
     async fn get_job(&self, name: &str) -> Result<Option<JobRecord>, StoreError> {
         self.inner.get_job(name).await
     }
