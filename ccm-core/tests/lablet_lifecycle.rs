@@ -1,6 +1,7 @@
 //! Lablet lifecycle edge cases on the simulator: failures retried and ending in
 //! `failed` with capacity released, a lost worker leading to a new placement,
-//! cancellation, an idempotent import after a crash, and the warm pool.
+//! cancellation, an idempotent import after a crash, the warm pool, and a
+//! worker started by hand that an earlier drain must not stop.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
@@ -284,4 +285,72 @@ async fn the_autoscaler_keeps_the_warm_pool_and_says_why() {
         .filter(|x| x.status.lifecycle == LifecycleState::Running)
         .count();
     assert_eq!(still, 2);
+}
+
+/// Runs `w` in steps of 15 s until `done` holds for `id`, at most `seconds`.
+async fn run_until_worker(
+    w: &World,
+    id: WorkerId,
+    seconds: i64,
+    done: impl Fn(&ccm_core::worker::Worker) -> bool,
+) -> ccm_core::worker::Worker {
+    for _ in 0..seconds / 15 {
+        let worker = w.store.get_worker(id).await.unwrap().unwrap();
+        if done(&worker) {
+            return worker;
+        }
+        w.run_for(15).await;
+    }
+    let worker = w.store.get_worker(id).await.unwrap().unwrap();
+    panic!(
+        "worker {id} did not get there in {seconds} s: {:?}, {:?}",
+        worker.status.lifecycle, worker.spec
+    );
+}
+
+#[tokio::test]
+async fn a_worker_started_by_hand_is_not_stopped_by_the_drain_it_had_before() {
+    let mut settings = FleetSettings::default();
+    settings.autoscaler.enabled = true;
+    settings.autoscaler.drain_grace_seconds = 120;
+    let w = world(settings).await;
+    let id = w.worker("by-hand").await;
+    let running = |x: &ccm_core::worker::Worker| x.status.lifecycle == LifecycleState::Running;
+    run_until_worker(&w, id, 1800, running).await;
+    // Idle and not needed: the autoscaler drains it. The operator stops it
+    // first, then wants it back.
+    run_until_worker(&w, id, 600, |x| x.spec.draining).await;
+    w.fleet.stop_worker(id).await.unwrap();
+    let stopped = run_until_worker(&w, id, 900, |x| {
+        x.status.lifecycle == LifecycleState::Stopped
+    })
+    .await;
+    assert!(!stopped.spec.draining, "a stop ends the drain");
+    w.fleet.start_worker(id).await.unwrap();
+    let started = run_until_worker(&w, id, 1800, running).await;
+    let snooze_until = started.status.activity.snooze_until.unwrap();
+
+    // Well past the drain grace, within the snooze of a start by hand: it runs.
+    let grace_passed = plus_seconds(w.clock.now(), 5 * 60);
+    assert!(grace_passed < snooze_until);
+    w.run_for(5 * 60).await;
+    let kept = w.store.get_worker(id).await.unwrap().unwrap();
+    assert!(running(&kept), "{:?}", kept.status.lifecycle);
+    assert_eq!(
+        kept.spec.desired_status,
+        ccm_core::worker::DesiredStatus::Running
+    );
+    assert!(!kept.spec.draining);
+
+    // After the snooze (an hour by default) the autoscaler treats it like any
+    // idle worker again.
+    let stopped_again = run_until_worker(&w, id, 3 * 3600, |x| {
+        x.status.lifecycle == LifecycleState::Stopped
+    })
+    .await;
+    assert_eq!(
+        stopped_again.spec.stop_reason,
+        Some(ccm_core::worker::PauseReason::ScaleDown)
+    );
+    assert!(w.clock.now() > snooze_until);
 }

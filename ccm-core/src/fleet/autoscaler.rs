@@ -310,9 +310,7 @@ impl Autoscaler {
             if still.len() < unplaced.len() || (unplaced.is_empty() && deficit > 0) {
                 self.ctx
                     .update::<Worker, _>(worker.id, fence, |w, now| {
-                        let mut events = w.request_start(ResumeReason::ScaleUp, now)?;
-                        events.extend(w.set_draining(false, now)?);
-                        Ok(events)
+                        w.request_start(ResumeReason::ScaleUp, now)
                     })
                     .await?;
                 self.ctx.nudge_worker(worker.id);
@@ -450,9 +448,7 @@ impl Autoscaler {
             }
             self.ctx
                 .update::<Worker, _>(worker.id, fence, |w, now| {
-                    let mut events = w.request_stop(PauseReason::ScaleDown, now)?;
-                    events.extend(w.set_draining(false, now)?);
-                    Ok(events)
+                    w.request_stop(PauseReason::ScaleDown, now)
                 })
                 .await?;
             state.drained_at.remove(&worker.id);
@@ -513,6 +509,7 @@ impl Autoscaler {
                 || !worker.status.capacity.allocations.is_empty()
                 || busy.contains(&worker.id)
                 || hand_made_nodes > 0
+                || started_by_hand_lately(worker, now)
             {
                 continue;
             }
@@ -551,4 +548,13 @@ impl Autoscaler {
         }
         Ok(())
     }
+}
+
+/// True while a worker an operator started by hand is within its idle snooze:
+/// the autoscaler does not drain what someone just asked to run (idle
+/// detection, which the operator controls per worker, takes over after).
+fn started_by_hand_lately(worker: &Worker, now: Timestamp) -> bool {
+    let activity = &worker.status.activity;
+    activity.last_resume_reason == Some(ResumeReason::Manual)
+        && activity.snooze_until.is_some_and(|until| until > now)
 }

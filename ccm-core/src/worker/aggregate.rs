@@ -351,7 +351,9 @@ impl Worker {
         ])
     }
 
-    /// Asks for the instance to run.
+    /// Asks for the instance to run. A drain ends with it: a drain is the
+    /// autoscaler's way towards a stop, and a start (an operator's or the
+    /// autoscaler's own) says the worker is wanted again.
     pub fn request_start(
         &mut self,
         reason: ResumeReason,
@@ -361,10 +363,12 @@ impl Worker {
         self.update_spec(now, |spec| {
             spec.desired_status = DesiredStatus::Running;
             spec.start_reason = Some(reason);
+            spec.draining = false;
         })
     }
 
-    /// Asks for the instance to stop.
+    /// Asks for the instance to stop. A drain ends with it (the stop it led to
+    /// is asked for), so no stale drain outlives the stop into the next start.
     pub fn request_stop(
         &mut self,
         reason: PauseReason,
@@ -374,6 +378,7 @@ impl Worker {
         self.update_spec(now, |spec| {
             spec.desired_status = DesiredStatus::Stopped;
             spec.stop_reason = Some(reason);
+            spec.draining = false;
         })
     }
 
