@@ -5,7 +5,8 @@
 //! with typed domain classes, the exception hierarchy and the asyncio API.
 //!
 //! * [`place`] — `ccm.place`: ccm-core's placement on plain Python objects, the
-//!   GIL released while it works; [`placement_output`] holds the plan classes.
+//!   GIL released while it works; [`placement_input`] reads rows or columns
+//!   (refusing unknown keys), [`placement_output`] holds the plan classes.
 //! * [`engine`] — `ccm.Engine`: the embedded engine, assembled with the server's
 //!   own `ccm_http::app` functions from a `ccm_http::config::Config` built by
 //!   [`settings`]; a virtual clock for the simulator. [`ops`] lists its use cases.

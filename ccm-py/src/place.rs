@@ -3,7 +3,6 @@
 //! inside Rust so a bench can compare the two in one run.
 
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Instant;
 
 use ccm_core::placement::{
@@ -11,11 +10,10 @@ use ccm_core::placement::{
     ScaleUp as CoreScaleUp,
 };
 use pyo3::prelude::*;
-use pyo3::types::PyList;
 
 use crate::error::BindingError;
-use crate::placement_input::{read_price_table, read_requests, read_workers};
-use crate::placement_output::{Assignment, Ids, Plan, ScaleUp, ScaleUpLine, Unplaced};
+use crate::placement_input::{read_price_table, read_requests, read_workers, IdList};
+use crate::placement_output::Plan;
 
 fn policy_of(text: &str) -> Result<Policy, BindingError> {
     Ok(Policy::from_str(text)?)
@@ -49,6 +47,12 @@ fn plan_and_scale_up(
 /// `"spread"` (most headroom). `price_table` rows (`name`, `vcpus`, `memory_gib`,
 /// `storage_gib`, `node_slots`, `hourly_usd`) replace the built-in bare-metal
 /// prices for the scale-up suggestion. Ids are returned as given.
+///
+/// Each of `workers`, `requests` and `price_table` is rows (dicts or objects) or
+/// columns: a mapping from these keys to equal-length lists, tuples or arrays.
+/// Keys, columns and listable attributes outside these names are refused
+/// (`InvalidInput` naming the key and the accepted ones). `plan.unplaced` is
+/// built when first read.
 #[pyfunction]
 #[pyo3(signature = (workers, requests, policy = "pack", price_table = None))]
 pub fn place(
@@ -57,71 +61,25 @@ pub fn place(
     requests: &Bound<'_, PyAny>,
     policy: &str,
     price_table: Option<&Bound<'_, PyAny>>,
-) -> Result<Plan, BindingError> {
+) -> Result<Py<Plan>, BindingError> {
     let policy = policy_of(policy)?;
     let table = match price_table {
         Some(rows) => read_price_table(rows)?,
         None => PriceTable::default(),
     };
     let workers = read_workers(workers)?;
-    let requests = read_requests(requests)?;
+    let mut requests = read_requests(requests)?;
     let (plan, scale_up) =
         py.detach(|| plan_and_scale_up(&workers.candidates, &requests.requests, policy, &table));
-    let worker_ids: Ids = Arc::new(workers.ids);
-    let lablet_ids: Ids = Arc::new(requests.ids);
-    let id = |ids: &Ids, index: usize| {
-        ids.get(index)
-            .map(|id| id.clone_ref(py))
-            .unwrap_or_else(|| py.None())
-    };
-    let assignments = PyList::empty(py);
-    for a in &plan.assignments {
-        let object = Assignment {
-            request_index: a.request_index,
-            lablet: id(&lablet_ids, a.request_index),
-            worker_index: a.worker_index,
-            worker: id(&worker_ids, a.worker_index),
-            ports: a.ports.clone(),
-        };
-        assignments.append(Bound::new(py, object)?)?;
-    }
-    let unplaced = PyList::empty(py);
-    for u in &plan.unplaced {
-        let object = Unplaced {
-            request_index: u.request_index,
-            lablet: id(&lablet_ids, u.request_index),
-            rejections: Arc::clone(&u.rejections),
-            worker_ids: Arc::clone(&worker_ids),
-        };
-        unplaced.append(Bound::new(py, object)?)?;
-    }
-    // Unfittable lablets come back by positional id (`from_u128(index + 1)`).
-    let unfittable = PyList::empty(py);
-    for lablet in &scale_up.unfittable {
-        let index = usize::try_from(lablet.0.as_u128().saturating_sub(1)).unwrap_or(usize::MAX);
-        unfittable.append(id(&lablet_ids, index))?;
-    }
-    let scale_up = ScaleUp {
-        lines: scale_up
-            .lines
-            .iter()
-            .map(|l| ScaleUpLine {
-                instance_type: l.instance_type.clone(),
-                workers: l.workers,
-                lablets: l.lablets,
-                hourly_usd: l.hourly_usd,
-            })
-            .collect(),
-        total_hourly_usd: scale_up.total_hourly_usd,
-        unfittable: unfittable.unbind(),
-    };
-    Ok(Plan {
-        policy: policy.as_str(),
-        workers_used: plan.workers_used(),
-        assignments: assignments.unbind(),
-        unplaced: unplaced.unbind(),
-        scale_up: Py::new(py, scale_up)?,
-    })
+    let lablet_ids = std::mem::replace(&mut requests.ids, IdList::Objects(Vec::new()));
+    Ok(Plan::build(
+        py,
+        policy.as_str(),
+        plan,
+        scale_up,
+        workers.ids,
+        lablet_ids,
+    )?)
 }
 
 /// Seconds the Rust side of `place` takes on these inputs (placement and scale-up,

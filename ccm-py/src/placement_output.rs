@@ -1,21 +1,27 @@
 //! The plan as Python objects: `Plan`, `Assignment`, `Unplaced`, `ScaleUp` and
 //! `ScaleUpLine`. Ids are the caller's own objects; an unplaced lablet's per-worker
 //! reasons are shared with every other unplaced lablet of its shape (as in
-//! ccm-core) and only turned into Python objects when asked for.
+//! ccm-core) and only turned into Python objects when asked for, and so are the
+//! `Unplaced` objects themselves: `plan.unplaced` is built on first access (a
+//! large batch that does not fit is mostly read through `scale_up`).
 
 use std::sync::Arc;
 
-use ccm_core::placement::{RejectReason, Rejections};
+use ccm_core::placement::{
+    Plan as CorePlan, RejectReason, Rejections, ScaleUp as CoreScaleUp, Unplaced as CoreUnplaced,
+};
+use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
 
+use crate::placement_input::IdList;
+
 /// The caller's id objects, shared by every output of one plan.
-pub type Ids = Arc<Vec<Py<PyAny>>>;
+pub type Ids = Arc<IdList>;
 
 fn id_of(ids: &Ids, index: usize, py: Python<'_>) -> Py<PyAny> {
-    ids.get(index)
-        .map(|id| id.clone_ref(py))
-        .unwrap_or_else(|| py.None())
+    ids.get(py, index).unwrap_or_else(|| py.None())
 }
 
 fn repr_of(py: Python<'_>, object: &Py<PyAny>) -> String {
@@ -273,20 +279,47 @@ pub struct Plan {
     /// Lablets placed.
     #[pyo3(get)]
     pub assignments: Py<PyList>,
-    /// Lablets left unplaced, with reasons.
-    #[pyo3(get)]
-    pub unplaced: Py<PyList>,
     /// New workers that would take the unplaced lablets.
     #[pyo3(get)]
     pub scale_up: Py<ScaleUp>,
     pub workers_used: usize,
+    /// What did not fit, as ccm-core said, until `unplaced` is first read.
+    refused: Vec<CoreUnplaced>,
+    worker_ids: Ids,
+    lablet_ids: Ids,
+    unplaced: PyOnceLock<Py<PyList>>,
 }
 
 #[pymethods]
 impl Plan {
+    /// Lablets left unplaced, with reasons (built on first access).
+    #[getter]
+    fn unplaced<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = self.unplaced.get_or_try_init(py, || {
+            let pause = GcPause::start(py)?;
+            let objects = self
+                .refused
+                .iter()
+                .map(|u| {
+                    let unplaced = Unplaced {
+                        request_index: u.request_index,
+                        lablet: id_of(&self.lablet_ids, u.request_index, py),
+                        rejections: Arc::clone(&u.rejections),
+                        worker_ids: Arc::clone(&self.worker_ids),
+                    };
+                    Bound::new(py, unplaced)
+                })
+                .collect::<PyResult<Vec<_>>>()?;
+            let list = PyList::new(py, objects)?.unbind();
+            pause.end()?;
+            Ok::<_, PyErr>(list)
+        })?;
+        Ok(list.bind(py).clone())
+    }
+
     /// True when every request was placed.
-    fn is_complete(&self, py: Python<'_>) -> bool {
-        self.unplaced.bind(py).is_empty()
+    fn is_complete(&self) -> bool {
+        self.refused.is_empty()
     }
 
     /// Distinct workers that received at least one lablet.
@@ -300,7 +333,7 @@ impl Plan {
             "Plan(policy={:?}, assignments={}, unplaced={}, workers_used={})",
             self.policy,
             self.assignments.bind(py).len(),
-            self.unplaced.bind(py).len(),
+            self.refused.len(),
             self.workers_used
         )
     }
@@ -312,7 +345,7 @@ impl Plan {
         let other = other.get();
         Ok(self.policy == other.policy
             && self.assignments.bind(py).eq(other.assignments.bind(py))?
-            && self.unplaced.bind(py).eq(other.unplaced.bind(py))?
+            && self.unplaced(py)?.eq(other.unplaced(py)?)?
             && self.scale_up.bind(py).eq(other.scale_up.bind(py))?)
     }
 
@@ -328,8 +361,7 @@ impl Plan {
             .collect::<PyResult<Vec<_>>>()?;
         d.set_item("assignments", assignments)?;
         let unplaced = self
-            .unplaced
-            .bind(py)
+            .unplaced(py)?
             .iter()
             .map(|u| u.call_method0("to_dict"))
             .collect::<PyResult<Vec<_>>>()?;
@@ -337,5 +369,114 @@ impl Plan {
         d.set_item("scale_up", self.scale_up.get().to_dict(py)?)?;
         d.set_item("workers_used", self.workers_used)?;
         Ok(d)
+    }
+}
+
+impl Plan {
+    /// The plan's Python objects (but `unplaced`, built when first read), made
+    /// with the cyclic garbage collector paused (see [`GcPause`]); ids are the
+    /// caller's, by position.
+    pub fn build(
+        py: Python<'_>,
+        policy: &'static str,
+        plan: CorePlan,
+        scale_up: CoreScaleUp,
+        worker_ids: IdList,
+        lablet_ids: IdList,
+    ) -> PyResult<Py<Plan>> {
+        let pause = GcPause::start(py)?;
+        let worker_ids: Ids = Arc::new(worker_ids);
+        let lablet_ids: Ids = Arc::new(lablet_ids);
+        let workers_used = plan.workers_used();
+        let assignments = plan
+            .assignments
+            .into_iter()
+            .map(|a| {
+                let assignment = Assignment {
+                    request_index: a.request_index,
+                    lablet: id_of(&lablet_ids, a.request_index, py),
+                    worker_index: a.worker_index,
+                    worker: id_of(&worker_ids, a.worker_index, py),
+                    ports: a.ports,
+                };
+                Bound::new(py, assignment)
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        // Unfittable lablets come back by positional id (`from_u128(index + 1)`).
+        let unfittable = scale_up.unfittable.iter().map(|lablet| {
+            let index = usize::try_from(lablet.0.as_u128().saturating_sub(1)).unwrap_or(usize::MAX);
+            id_of(&lablet_ids, index, py)
+        });
+        let scale_up = ScaleUp {
+            lines: scale_up
+                .lines
+                .into_iter()
+                .map(|l| ScaleUpLine {
+                    instance_type: l.instance_type,
+                    workers: l.workers,
+                    lablets: l.lablets,
+                    hourly_usd: l.hourly_usd,
+                })
+                .collect(),
+            total_hourly_usd: scale_up.total_hourly_usd,
+            unfittable: PyList::new(py, unfittable)?.unbind(),
+        };
+        let plan = Plan {
+            policy,
+            workers_used,
+            assignments: PyList::new(py, assignments)?.unbind(),
+            scale_up: Py::new(py, scale_up)?,
+            refused: plan.unplaced,
+            worker_ids,
+            lablet_ids,
+            unplaced: PyOnceLock::new(),
+        };
+        // Made while paused too: the collector looks at the new objects at its
+        // next run, after the call.
+        let plan = Py::new(py, plan)?;
+        pause.end()?;
+        Ok(plan)
+    }
+}
+
+/// Python's cyclic garbage collector, paused while a plan's objects are built.
+///
+/// Every pyo3 object is tracked by the collector, and a plan of 100k lablets
+/// makes 100k of them: each 700 allocations start a collection, and the growth
+/// soon starts full ones that walk every object of the process (the caller's
+/// inputs included) — a third of the call's time. Nothing else runs meanwhile
+/// (the GIL is held, no Python code is called), and the collector runs as usual
+/// once resumed. Resumed on drop as well, should building fail.
+struct GcPause<'py> {
+    /// The `gc` module when this pause disabled it (it was enabled).
+    gc: Option<Bound<'py, PyModule>>,
+}
+
+impl<'py> GcPause<'py> {
+    fn start(py: Python<'py>) -> PyResult<Self> {
+        let gc = py.import(intern!(py, "gc"))?;
+        if !gc.call_method0(intern!(py, "isenabled"))?.is_truthy()? {
+            return Ok(Self { gc: None });
+        }
+        gc.call_method0(intern!(py, "disable"))?;
+        Ok(Self { gc: Some(gc) })
+    }
+
+    fn end(mut self) -> PyResult<()> {
+        match self.gc.take() {
+            Some(gc) => gc.call_method0(intern!(gc.py(), "enable")).map(drop),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for GcPause<'_> {
+    fn drop(&mut self) {
+        if let Some(gc) = self.gc.take() {
+            // Only reached when building failed; that error is the one to report.
+            if let Err(error) = gc.call_method0(intern!(gc.py(), "enable")) {
+                error.write_unraisable(gc.py(), None);
+            }
+        }
     }
 }

@@ -1,9 +1,14 @@
 """Type stubs of the Rust extension ``ccm._native`` (see ``ccm-py/src``)."""
 
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 SETTING_ALIASES: List[Tuple[str, str]]
+#: The crate's version (Cargo's ``CARGO_PKG_VERSION``).
 __version__: str
+
+#: Records as rows (dicts or objects) or as columns (a mapping of equal-length
+#: lists, tuples, numpy arrays or other iterables).
+_Records = Union[Iterable[Any], Mapping[str, Any]]
 
 class Assignment:
     """A lablet placed on a worker, with the ports reserved for it."""
@@ -92,16 +97,16 @@ class Engine:
     def call(self, request: Dict[str, Any]) -> Any: ...
 
 def place(
-    workers: Iterable[Any],
-    requests: Iterable[Any],
+    workers: _Records,
+    requests: _Records,
     policy: str = "pack",
-    price_table: Optional[Iterable[Any]] = None,
+    price_table: Optional[_Records] = None,
 ) -> Plan:
     """Places lablet ``requests`` on ``workers`` (see :mod:`ccm`)."""
 
 def native_place_seconds(
-    workers: Iterable[Any],
-    requests: Iterable[Any],
+    workers: _Records,
+    requests: _Records,
     policy: str = "pack",
     repeat: int = 1,
 ) -> float:

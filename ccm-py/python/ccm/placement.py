@@ -1,6 +1,10 @@
 """Placement inputs as typed classes: :class:`WorkerCapacity` and
 :class:`LabletRequest`. :func:`ccm.place` also takes plain dicts or any objects
-with these attribute names."""
+with these attribute names, or columns: a dict mapping these names to
+equal-length lists, tuples or numpy arrays. Keys, columns and listable
+attributes (dataclass fields, ``__slots__``, named-tuple fields, the instance
+``__dict__`` of other objects) outside these names raise
+:class:`ccm.InvalidInput`."""
 
 from dataclasses import dataclass
 from typing import Any, List, Optional, Tuple
