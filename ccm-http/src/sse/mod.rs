@@ -35,6 +35,8 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,11 +48,12 @@ use axum::response::IntoResponse;
 use axum::Extension;
 use ccm_core::ports::store::{check_resumable, WorkerFilter};
 use ccm_core::ports::Store;
+use futures_util::FutureExt;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::ApiQuery;
@@ -105,11 +108,28 @@ struct Tail {
     /// until a read comes back short.
     catching_up: bool,
     shutdown: watch::Receiver<bool>,
+    /// Completes when the server stops. Kept across waits: a new `changed()`
+    /// per wait would take the lock of the one channel every stream shares,
+    /// twice per event delivered.
+    stopped: Pin<Box<dyn Future<Output = ()> + Send>>,
     heartbeat: Duration,
     next_heartbeat: Instant,
+    /// Fires at or before the earlier of `next_heartbeat` and `next_check`.
+    /// Those deadlines only move later (at every event sent), so the alarm is
+    /// re-armed when it fires rather than at every event: no timer is
+    /// registered and cancelled per delivery.
+    alarm: Pin<Box<Sleep>>,
     /// End the stream once `pending` is sent (after `gone`).
     ending: bool,
     done: bool,
+}
+
+/// Completes once `shutdown` says stop (at once if it already does, and for
+/// good if the sender is gone: nothing can stop the server then).
+async fn stopped(mut shutdown: watch::Receiver<bool>) {
+    if shutdown.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// The `gone` event for a stream at `after` when the log starts at `first`.
@@ -228,7 +248,7 @@ impl Tail {
                 } else if self.pending.is_empty() {
                     // A failed read: wait a little rather than spin on the store.
                     tokio::select! {
-                        _ = self.shutdown.changed() => {}
+                        () = &mut self.stopped => {}
                         () = tokio::time::sleep(hub::RESYNC) => {}
                     }
                 }
@@ -246,15 +266,23 @@ impl Tail {
                         return None;
                     }
                 },
-                _ = self.shutdown.changed() => {}
-                _ = tokio::time::sleep_until(self.next_check) => {}
-                _ = tokio::time::sleep_until(self.next_heartbeat) => {
-                    self.next_heartbeat = Instant::now() + self.heartbeat;
-                    return Some(
-                        Event::default()
-                            .event("heartbeat")
-                            .data(json!({ "last_sequence": self.cursor }).to_string()),
-                    );
+                () = &mut self.stopped => {}
+                () = &mut self.alarm => {
+                    let now = Instant::now();
+                    let heartbeat_due = now >= self.next_heartbeat;
+                    if heartbeat_due {
+                        self.next_heartbeat = now + self.heartbeat;
+                    }
+                    // A due credential check runs at the top of the loop.
+                    let next = self.next_heartbeat.min(self.next_check);
+                    self.alarm.as_mut().reset(next.max(now));
+                    if heartbeat_due {
+                        return Some(
+                            Event::default()
+                                .event("heartbeat")
+                                .data(json!({ "last_sequence": self.cursor }).to_string()),
+                        );
+                    }
                 }
             }
         }
@@ -386,8 +414,11 @@ pub async fn stream(
         live,
         catching_up: true,
         shutdown: state.shutdown.clone(),
+        // Fused: polled again after it fired, it waits rather than panics.
+        stopped: Box::pin(stopped(state.shutdown.clone()).fuse()),
         heartbeat,
         next_heartbeat: Instant::now() + heartbeat,
+        alarm: Box::pin(tokio::time::sleep(heartbeat.min(check_every))),
         done: false,
     };
     let events = futures_util::stream::unfold(tail, |mut tail| async move {

@@ -230,6 +230,50 @@ async fn a_quiet_stream_sends_heartbeats() {
     assert!(started.elapsed() >= Duration::from_secs(60));
 }
 
+/// The heartbeat follows the last frame sent by a whole quiet interval, however
+/// the events fall; the stream's one timer is re-armed lazily, not per event.
+#[tokio::test(start_paused = true)]
+async fn a_heartbeat_comes_a_quiet_interval_after_the_last_frame() {
+    let ts = common::server(common::Options {
+        heartbeat: Duration::from_secs(30),
+        ..common::Options::default()
+    })
+    .await;
+    let key = ts.key(Role::Admin).await;
+    let mut stream = common::open_stream(&ts, &key, "", None).await;
+    assert_eq!(stream.next().await.unwrap().event, "snapshot");
+    let mut last_frame = tokio::time::Instant::now();
+    let one_interval = Duration::from_secs(30)..Duration::from_millis(30_010);
+    // Events at 20 s, 40 s and 60 s: each starts the quiet interval again, so no
+    // heartbeat before 90 s (the stream's alarm, set for 30 s, fires early and
+    // is moved on).
+    for n in 0..3 {
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        create_worker(&ts, &format!("w{n}")).await;
+        loop {
+            let frame = stream.next().await.unwrap();
+            assert_ne!(
+                frame.event, "heartbeat",
+                "no heartbeat while events keep coming"
+            );
+            last_frame = tokio::time::Instant::now();
+            if frame.event == "worker.created.v1" {
+                break;
+            }
+        }
+    }
+    for _ in 0..2 {
+        let frame = stream.next().await.unwrap();
+        assert_eq!(frame.event, "heartbeat");
+        let quiet = last_frame.elapsed();
+        assert!(
+            one_interval.contains(&quiet),
+            "a heartbeat {quiet:?} after the last frame"
+        );
+        last_frame = tokio::time::Instant::now();
+    }
+}
+
 #[tokio::test]
 async fn a_bad_last_event_id_is_400() {
     let ts = common::server(common::Options::default()).await;
