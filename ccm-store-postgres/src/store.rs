@@ -583,6 +583,20 @@ impl PostgresStore {
         ttl_seconds: u32,
         now: Timestamp,
     ) -> Result<Option<Lease>> {
+        // A live lease of another holder is refused from an unlocked read: an
+        // attempt queued for the row lock (`FOR UPDATE`) would wait for the
+        // holder's fenced commits in flight and make every later one queue
+        // behind it — a rival polling for the lease would stall the leader.
+        let mut conn = self.pool.acquire().await?;
+        let seen = Self::lease_in(&mut conn, name, LeaseLock::None)
+            .await?
+            .filter(|lease| lease.token > 0);
+        drop(conn);
+        if seen.is_some()
+            && Lease::next_acquire(seen.as_ref(), name, holder, ttl_seconds, now).is_none()
+        {
+            return Ok(None);
+        }
         let mut tx = self.pool.begin().await?;
         // Make sure a row exists to lock (token 0 = never taken; rolled back
         // unless the lease is granted).

@@ -214,6 +214,18 @@ async fn a_renewal_passes_fenced_commits_in_flight_and_a_takeover_waits_for_them
         assert_eq!(renewed.token, lease.token);
         assert_eq!(renewed.expires_at, plus_seconds(t0(), 40));
 
+        // A rival's attempt while the lease is live answers at once, without
+        // queueing for the row: queued, it would hold up every later fenced
+        // commit of the leader behind it.
+        let refused = tokio::time::timeout(
+            Duration::from_secs(10),
+            rival.try_acquire_lease("controllers", "rival", 30, plus_seconds(t0(), 20)),
+        )
+        .await
+        .expect("an attempt on a live lease does not wait for commits in flight")
+        .unwrap();
+        assert!(refused.is_none());
+
         let takeover = tokio::spawn({
             let rival = Arc::clone(&rival);
             async move {
