@@ -52,6 +52,20 @@ pub enum CoreError {
         /// Which dimension ran out (`cpu`, `memory`, `ports`, …).
         dimension: &'static str,
     },
+    /// Stopping, terminating or deleting the worker would end the lablets bound
+    /// to it; nothing was changed. Asked again with `force`, the engine goes
+    /// ahead and the lablets are placed again or end with the reason.
+    #[error(
+        "worker `{worker}` holds {} lablet(s) ({}); ask again with force to go ahead anyway",
+        .lablets.len(),
+        .lablets.join(", ")
+    )]
+    WorkerInUse {
+        /// The worker's id.
+        worker: String,
+        /// The lablets bound to it.
+        lablets: Vec<String>,
+    },
     /// The store failed or refused (including optimistic-concurrency conflicts).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -81,6 +95,7 @@ impl CoreError {
             CoreError::NotFound { .. } => "not_found",
             CoreError::AlreadyExists { .. } => "already_exists",
             CoreError::CapacityExceeded { .. } => "capacity_exceeded",
+            CoreError::WorkerInUse { .. } => "worker_in_use",
             CoreError::Store(StoreError::Conflict { .. }) => "conflict",
             CoreError::Store(_) => "store_error",
             CoreError::Cloud(_) => "cloud_error",

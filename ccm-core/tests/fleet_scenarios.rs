@@ -9,6 +9,7 @@ use std::sync::Arc;
 use ccm_core::event::EventPayload;
 use ccm_core::fleet::{
     Adapters, CreateWorker, Fleet, FleetSettings, ImportMatching, LabAction, RefreshOutcome,
+    WhenLabletsBound,
 };
 use ccm_core::ids::{InstanceId, Region, WorkerId};
 use ccm_core::lab::LabState;
@@ -195,7 +196,10 @@ async fn start_stop_and_an_external_stop_are_told_apart() {
     let h = Harness::new(quick_settings()).await;
     let w = h.create("w1").await;
     h.run_for(30 * 60).await;
-    h.fleet.stop_worker(w.id).await.unwrap();
+    h.fleet
+        .stop_worker(w.id, WhenLabletsBound::Refuse)
+        .await
+        .unwrap();
     h.run_for(10 * 60).await;
     let stopped = h.worker(w.id).await;
     assert_eq!(stopped.status.lifecycle, LifecycleState::Stopped);
@@ -466,7 +470,7 @@ async fn delete_refuses_to_drop_the_record_when_termination_fails() {
         .unwrap();
     let err = h
         .fleet
-        .delete_worker(w.id, true, Some("ops".into()))
+        .delete_worker(w.id, true, WhenLabletsBound::Refuse, Some("ops".into()))
         .await
         .unwrap_err();
     assert_eq!(err.code(), "cloud_error");
@@ -479,7 +483,7 @@ async fn delete_refuses_to_drop_the_record_when_termination_fails() {
         .unwrap();
     let outcome = h
         .fleet
-        .delete_worker(w.id, true, Some("ops".into()))
+        .delete_worker(w.id, true, WhenLabletsBound::Refuse, Some("ops".into()))
         .await
         .unwrap();
     assert!(outcome.instance_terminated);
@@ -501,7 +505,7 @@ async fn terminate_converges_and_terminated_workers_refuse_start() {
     let w = h.create("w1").await;
     h.run_for(30 * 60).await;
     h.fleet
-        .terminate_worker(w.id, Some("ops".into()))
+        .terminate_worker(w.id, Some("ops".into()), WhenLabletsBound::Refuse)
         .await
         .unwrap();
     h.run_for(10 * 60).await;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use ccm_core::definition::{LabletDefinition, NewDefinition, ResourceNeeds};
 use ccm_core::event::{EventPayload, ScalingAction};
-use ccm_core::fleet::{Adapters, CreateWorker, Fleet, FleetSettings};
+use ccm_core::fleet::{Adapters, CreateWorker, Fleet, FleetSettings, WhenLabletsBound};
 use ccm_core::ids::{Region, WorkerId};
 use ccm_core::lablet::{Lablet, LabletPhase, NewLablet, Timeslot};
 use ccm_core::ports::{Clock, CmlClient, Store, VirtualClock};
@@ -320,7 +320,10 @@ async fn a_worker_started_by_hand_is_not_stopped_by_the_drain_it_had_before() {
     // Idle and not needed: the autoscaler drains it. The operator stops it
     // first, then wants it back.
     run_until_worker(&w, id, 600, |x| x.spec.draining).await;
-    w.fleet.stop_worker(id).await.unwrap();
+    w.fleet
+        .stop_worker(id, WhenLabletsBound::Refuse)
+        .await
+        .unwrap();
     let stopped = run_until_worker(&w, id, 900, |x| {
         x.status.lifecycle == LifecycleState::Stopped
     })
@@ -353,4 +356,163 @@ async fn a_worker_started_by_hand_is_not_stopped_by_the_drain_it_had_before() {
         Some(ccm_core::worker::PauseReason::ScaleDown)
     );
     assert!(w.clock.now() > snooze_until);
+}
+
+#[tokio::test]
+async fn a_worker_holding_lablets_is_stopped_or_deleted_only_when_forced() {
+    let w = world(FleetSettings::default()).await;
+    let worker = w.worker("w1").await;
+    w.run_for(30 * 60).await;
+    let definition = w.definition(0).await;
+    let lablet = w.book(&definition, 10).await;
+    w.run_for(5 * 60).await;
+    let bound = w.fleet.get_lablet(lablet.id).await.unwrap();
+    assert_eq!(bound.status.worker_id, Some(worker), "{:?}", bound.status);
+    assert_eq!(bound.status.phase, LabletPhase::Ready);
+    let before = w.fleet.get_worker(worker).await.unwrap();
+    let instance = before.instance_id.clone().unwrap();
+    assert_eq!(w.sim.labs(&instance).unwrap().len(), 1);
+    let events_before = w.store.last_sequence().await.unwrap();
+
+    // Unforced: refused, naming the lablet, and nothing changes.
+    let named = |error: ccm_core::CoreError| match error {
+        ccm_core::CoreError::WorkerInUse {
+            worker: id,
+            lablets,
+        } => {
+            assert_eq!(id, worker.to_string());
+            assert_eq!(lablets, vec![lablet.id.to_string()]);
+        }
+        other => panic!("expected worker_in_use, got {other:?}"),
+    };
+    named(
+        w.fleet
+            .stop_worker(worker, WhenLabletsBound::Refuse)
+            .await
+            .unwrap_err(),
+    );
+    named(
+        w.fleet
+            .terminate_worker(worker, Some("ops".into()), WhenLabletsBound::Refuse)
+            .await
+            .unwrap_err(),
+    );
+    for terminate_instance in [false, true] {
+        named(
+            w.fleet
+                .delete_worker(
+                    worker,
+                    terminate_instance,
+                    WhenLabletsBound::Refuse,
+                    Some("ops".into()),
+                )
+                .await
+                .unwrap_err(),
+        );
+    }
+    let after = w.fleet.get_worker(worker).await.unwrap();
+    assert_eq!(after.spec, before.spec);
+    assert_eq!(after.status.lifecycle, LifecycleState::Running);
+    assert_eq!(w.store.last_sequence().await.unwrap(), events_before);
+
+    // Forced: the lab is torn down while CML answers, then the worker stops,
+    // and the lablet, not started yet, waits to be placed again with the
+    // worker's leaving as the reason.
+    w.fleet
+        .stop_worker(worker, WhenLabletsBound::GoAhead)
+        .await
+        .unwrap();
+    w.run_for(5 * 60).await;
+    let stopped = w.fleet.get_worker(worker).await.unwrap();
+    assert_eq!(stopped.status.lifecycle, LifecycleState::Stopped);
+    assert!(stopped.status.capacity.allocations.is_empty());
+    assert!(
+        w.sim.labs(&instance).unwrap().is_empty(),
+        "no lab left on the stopped worker's disk"
+    );
+    let replaced = w.fleet.get_lablet(lablet.id).await.unwrap();
+    assert_eq!(replaced.status.phase, LabletPhase::Pending);
+    assert_eq!(replaced.status.worker_id, None);
+    assert!(
+        replaced
+            .status
+            .history
+            .iter()
+            .any(|c| c.reason.as_deref().is_some_and(|r| r.contains("w1"))),
+        "{:?}",
+        replaced.status.history
+    );
+}
+
+#[tokio::test]
+async fn a_forced_stop_ends_a_running_lablet_and_a_forced_delete_leaves_no_lab_behind() {
+    let w = world(FleetSettings::default()).await;
+    let first = w.worker("w1").await;
+    let second = w.worker("w2").await;
+    w.run_for(30 * 60).await;
+    let definition = w.definition(0).await;
+    let running = w.book(&definition, 5).await;
+    w.run_for(10 * 60).await;
+    let started = w.fleet.get_lablet(running.id).await.unwrap();
+    assert_eq!(started.status.phase, LabletPhase::Running);
+    let host = started.status.worker_id.unwrap();
+    let other = if host == first { second } else { first };
+    let instance = w.fleet.get_worker(host).await.unwrap().instance_id.unwrap();
+
+    // A running lablet on a worker stopped by force ends, its lab torn down.
+    w.fleet
+        .stop_worker(host, WhenLabletsBound::GoAhead)
+        .await
+        .unwrap();
+    w.run_for(5 * 60).await;
+    let ended = w.fleet.get_lablet(running.id).await.unwrap();
+    assert!(
+        matches!(
+            ended.status.phase,
+            LabletPhase::Stopped | LabletPhase::Terminated
+        ),
+        "{:?}",
+        ended.status.phase
+    );
+    assert!(ended
+        .status
+        .history
+        .iter()
+        .any(|c| c.reason.as_deref().is_some_and(|r| r.contains("leaving"))));
+    assert!(w.sim.labs(&instance).unwrap().is_empty());
+    let stopped = w.fleet.get_worker(host).await.unwrap();
+    assert_eq!(stopped.status.lifecycle, LifecycleState::Stopped);
+
+    // A forced deletion that keeps the instance tears the labs down first.
+    let booked = w.book(&definition, 10).await;
+    w.run_for(5 * 60).await;
+    let ready = w.fleet.get_lablet(booked.id).await.unwrap();
+    assert_eq!(ready.status.worker_id, Some(other));
+    assert_eq!(ready.status.phase, LabletPhase::Ready);
+    let kept = w
+        .fleet
+        .get_worker(other)
+        .await
+        .unwrap()
+        .instance_id
+        .unwrap();
+    assert_eq!(w.sim.labs(&kept).unwrap().len(), 1);
+    let outcome = w
+        .fleet
+        .delete_worker(other, false, WhenLabletsBound::GoAhead, Some("ops".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.labs_torn_down,
+        vec![ready.status.cml_lab_id.unwrap().to_string()]
+    );
+    assert!(outcome.labs_left.is_empty());
+    assert!(
+        w.sim.labs(&kept).unwrap().is_empty(),
+        "nothing left unmanaged"
+    );
+    w.run_for(60).await;
+    let orphan = w.fleet.get_lablet(booked.id).await.unwrap();
+    assert_eq!(orphan.status.phase, LabletPhase::Pending);
+    assert_eq!(orphan.status.worker_id, None);
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use ccm_core::event::{EventPayload, ResourceKind, StoredEvent};
 use ccm_core::fleet::{
-    Adapters, CreateWorker, Fleet, FleetSettings, Thresholds, LOG_RETENTION_JOB,
+    Adapters, CreateWorker, Fleet, FleetSettings, Thresholds, WhenLabletsBound, LOG_RETENTION_JOB,
 };
 use ccm_core::job::JobOutcome;
 use ccm_core::ports::{Clock, Store, VirtualClock};
@@ -183,7 +183,12 @@ async fn the_retention_job_bounds_the_log_and_workers_still_rebuild() {
     let gone = e.create("gone").await;
     e.run_for(45 * 60).await;
     e.fleet
-        .delete_worker(gone.id, true, Some("admin".into()))
+        .delete_worker(
+            gone.id,
+            true,
+            WhenLabletsBound::Refuse,
+            Some("admin".into()),
+        )
         .await
         .unwrap();
     for w in &kept {

@@ -95,6 +95,11 @@ fn core_parts(error: &CoreError) -> (&'static str, &'static str, Value) {
             code,
             json!({"worker": worker, "lablet": lablet, "dimension": dimension}),
         ),
+        CoreError::WorkerInUse { worker, lablets } => (
+            "Conflict",
+            code,
+            json!({"worker": worker, "lablets": lablets}),
+        ),
         CoreError::Store(store) => store_parts(store),
         CoreError::Cloud(cloud) => ("CloudError", code, json!({"kind": variant_name(cloud)})),
         CoreError::Cml(cml) => ("CmlError", code, json!({"kind": variant_name(cml)})),

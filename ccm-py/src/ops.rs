@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use ccm_core::definition::NewDefinition;
-use ccm_core::fleet::{CreateWorker, ImportMatching, LabAction};
+use ccm_core::fleet::{CreateWorker, ImportMatching, LabAction, WhenLabletsBound};
 use ccm_core::ids::{CmlLabId, DefinitionId, ImageId, InstanceId, LabletId, Region, WorkerId};
 use ccm_core::lablet::{LabletPhase, NewLablet, Timeslot};
 use ccm_core::ports::store::{DefinitionFilter, LabletFilter, WorkerFilter};
@@ -75,14 +75,20 @@ pub enum Op {
     },
     StopWorker {
         id: WorkerId,
+        #[serde(default)]
+        force: bool,
     },
     TerminateWorker {
         id: WorkerId,
+        #[serde(default)]
+        force: bool,
     },
     DeleteWorker {
         id: WorkerId,
         #[serde(default)]
         terminate_instance: bool,
+        #[serde(default)]
+        force: bool,
     },
     RefreshWorker {
         id: WorkerId,
@@ -316,12 +322,30 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
             )
         }
         Op::StartWorker { id } => json(fleet.start_worker(id).await?),
-        Op::StopWorker { id } => json(fleet.stop_worker(id).await?),
-        Op::TerminateWorker { id } => json(fleet.terminate_worker(id, actor()).await?),
+        Op::StopWorker { id, force } => json(
+            fleet
+                .stop_worker(id, WhenLabletsBound::forced(force))
+                .await?,
+        ),
+        Op::TerminateWorker { id, force } => json(
+            fleet
+                .terminate_worker(id, actor(), WhenLabletsBound::forced(force))
+                .await?,
+        ),
         Op::DeleteWorker {
             id,
             terminate_instance,
-        } => json(fleet.delete_worker(id, terminate_instance, actor()).await?),
+            force,
+        } => json(
+            fleet
+                .delete_worker(
+                    id,
+                    terminate_instance,
+                    WhenLabletsBound::forced(force),
+                    actor(),
+                )
+                .await?,
+        ),
         Op::RefreshWorker { id } => json(fleet.refresh_now(id).await?),
         Op::SetTags { id, tags } => {
             if let Some(key) = tags.keys().find(|k| k.trim().is_empty()) {

@@ -120,7 +120,10 @@ async fn a_worker_on_moto_with_cml_over_http_goes_through_its_life() {
     assert!(fleet.list_labs(worker.id, false).await.unwrap().is_empty());
 
     // Stop through the controller; moto stops the instance.
-    fleet.stop_worker(worker.id).await.unwrap();
+    fleet
+        .stop_worker(worker.id, ccm_core::fleet::WhenLabletsBound::Refuse)
+        .await
+        .unwrap();
     for _ in 0..3 {
         fleet.reconcile_worker(worker.id, None).await.unwrap();
     }

@@ -235,6 +235,18 @@ impl WorkerController {
         use LifecycleState::*;
         match (worker.spec.desired_status, lifecycle) {
             (_, Terminated) => Ok(ReconcileOutcome::Done),
+            // Lablets still bound to a worker that is to stop or go (a forced
+            // stop): they leave first, while CML can still tear their labs
+            // down. Should CML stop answering, the lablets count the worker as
+            // lost and let go without it, so the wait ends either way.
+            (DesiredStatus::Stopped | DesiredStatus::Terminated, Running)
+                if worker.can_host_labs() && !worker.status.capacity.allocations.is_empty() =>
+            {
+                for lablet in worker.status.capacity.allocations.keys() {
+                    self.ctx.nudge_lablet(*lablet);
+                }
+                Ok(ReconcileOutcome::RequeueAfter(POLL_TRANSITION_SECONDS))
+            }
             (DesiredStatus::Terminated, ShuttingDown) => {
                 Ok(ReconcileOutcome::RequeueAfter(POLL_TRANSITION_SECONDS))
             }

@@ -33,6 +33,11 @@ fn seconds_until(now: Timestamp, at: Timestamp) -> u32 {
 enum WorkerStanding {
     /// Running with CML available.
     Ready(CmlEndpoint),
+    /// Running with CML available but asked to stop, terminate or go (a forced
+    /// stop or deletion of a worker that holds lablets): tear the lab down while
+    /// CML still answers, then place the lablet again or end it. The worker
+    /// controller holds the stop until the lablets are gone from the worker.
+    Leaving(CmlEndpoint, String),
     /// Booting or CML still starting: wait.
     Coming,
     /// Gone, terminated, failed or stopped for good: the binding must go.
@@ -94,13 +99,26 @@ impl LabletController {
                 "worker {worker_id} was deleted"
             )));
         };
+        use crate::worker::DesiredStatus;
         if worker.can_host_labs() {
-            return Ok(match self.ctx.endpoint(&worker) {
-                Some(ep) => WorkerStanding::Ready(ep),
-                None => WorkerStanding::Coming,
+            let Some(ep) = self.ctx.endpoint(&worker) else {
+                return Ok(WorkerStanding::Coming);
+            };
+            let leaving = worker.spec.desired_status != DesiredStatus::Running
+                || worker.meta.deletion_timestamp.is_some();
+            return Ok(if leaving {
+                WorkerStanding::Leaving(
+                    ep,
+                    format!(
+                        "worker `{}` is leaving (wanted {:?})",
+                        worker.name(),
+                        worker.spec.desired_status
+                    ),
+                )
+            } else {
+                WorkerStanding::Ready(ep)
             });
         }
-        use crate::worker::DesiredStatus;
         let lifecycle = worker.status.lifecycle;
         let coming = worker.spec.desired_status == DesiredStatus::Running
             && matches!(
@@ -268,7 +286,9 @@ impl LabletController {
     async fn teardown(&self, lablet: &Lablet, fence: Option<&Fence>) -> Result<(), CoreError> {
         if let Some(lab) = &lablet.status.cml_lab_id {
             match self.standing(lablet).await? {
-                WorkerStanding::Ready(ep) => self.ctx.cml.teardown_lab(&ep, lab).await?,
+                WorkerStanding::Ready(ep) | WorkerStanding::Leaving(ep, _) => {
+                    self.ctx.cml.teardown_lab(&ep, lab).await?;
+                }
                 WorkerStanding::Lost(_) => {}
                 WorkerStanding::Coming => {
                     return Err(CoreError::validation(
@@ -337,6 +357,7 @@ impl LabletController {
                             .await?;
                         Ok(ReconcileOutcome::RequeueAfter(1))
                     }
+                    WorkerStanding::Leaving(_, why) => self.evict(&lablet, &why, fence).await,
                     WorkerStanding::Coming => {
                         if lablet.status.phase == Scheduled && now >= grace_end {
                             self.release_and_move(
@@ -361,15 +382,22 @@ impl LabletController {
                     self.transition(id, Stopping, "cancelled", fence).await?;
                     return Ok(ReconcileOutcome::RequeueAfter(1));
                 }
-                if let WorkerStanding::Lost(why) = self.standing(&lablet).await? {
-                    // Not started yet: its lab went with the worker; place it again.
-                    self.ctx
-                        .update::<Lablet, _>(id, fence, |l, now| l.release_lab(now))
-                        .await?;
-                    let fresh = self.lablet(id).await?;
-                    self.release_and_move(&fresh, None, Some(&why), &why, fence)
-                        .await?;
-                    return Ok(ReconcileOutcome::RequeueAfter(1));
+                match self.standing(&lablet).await? {
+                    WorkerStanding::Lost(why) => {
+                        // Not started yet: its lab went with the worker; place it again.
+                        self.ctx
+                            .update::<Lablet, _>(id, fence, |l, now| l.release_lab(now))
+                            .await?;
+                        let fresh = self.lablet(id).await?;
+                        self.release_and_move(&fresh, None, Some(&why), &why, fence)
+                            .await?;
+                        return Ok(ReconcileOutcome::RequeueAfter(1));
+                    }
+                    WorkerStanding::Leaving(_, why) if now < slot.start => {
+                        return self.evict(&lablet, &why, fence).await;
+                    }
+                    // Its time has come: it starts and then ends like a running one.
+                    _ => {}
                 }
                 if now >= slot.start {
                     self.transition(id, Running, "timeslot started", fence)
@@ -403,6 +431,12 @@ impl LabletController {
                         "timeslot ended"
                     };
                     self.transition(id, Stopping, why, fence).await?;
+                    return Ok(ReconcileOutcome::RequeueAfter(1));
+                }
+                // Started on a worker that is leaving: it ends (the lab is torn
+                // down on the way through `stopping`), with the reason.
+                if let WorkerStanding::Leaving(_, why) = self.standing(&lablet).await? {
+                    self.transition(id, Stopping, &why, fence).await?;
                     return Ok(ReconcileOutcome::RequeueAfter(1));
                 }
                 Ok(ReconcileOutcome::RequeueAfter(
@@ -449,6 +483,25 @@ impl LabletController {
                 Ok(ReconcileOutcome::Done)
             }
         }
+    }
+
+    /// A lablet not started yet on a worker that is leaving: its lab is torn
+    /// down while CML answers, then it is placed again. A teardown that fails is
+    /// retried on the next pass; if CML stops answering meanwhile, the worker
+    /// counts as lost and the lablet is placed again without it.
+    async fn evict(
+        &self,
+        lablet: &Lablet,
+        why: &str,
+        fence: Option<&Fence>,
+    ) -> Result<ReconcileOutcome, CoreError> {
+        if let Err(error) = self.teardown(lablet, fence).await {
+            return Ok(ReconcileOutcome::Failed(error.to_string()));
+        }
+        let fresh = self.lablet(lablet.id).await?;
+        self.release_and_move(&fresh, None, Some(why), why, fence)
+            .await?;
+        Ok(ReconcileOutcome::RequeueAfter(1))
     }
 
     async fn instantiate(

@@ -6,6 +6,7 @@
 //! (a command queueing its controller) only shorten the wait; neither path alone
 //! is relied on.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use super::context::Context;
@@ -14,7 +15,9 @@ use super::lablet_controller::LabletController;
 use crate::error::CoreError;
 use crate::event::{EventPayload, ResourceKind, StoredEvent};
 use crate::ids::{LabletId, WorkerId};
+use crate::ports::store::LabletFilter;
 use crate::time::{plus_seconds, Timestamp};
+use crate::worker::DesiredStatus;
 
 /// Events read per page while catching up.
 const PAGE: usize = 1_000;
@@ -101,6 +104,7 @@ impl LogWatch {
             cursor = last.sequence;
             report.events += events.len();
             report.queued += self.queue_subjects(&events);
+            report.queued += self.queue_lablets_of_leaving_workers(&events).await?;
             report.bookings += events
                 .iter()
                 .filter(|e| matches!(e.event.payload, EventPayload::LabletCreated { .. }))
@@ -150,6 +154,41 @@ impl LogWatch {
             }
         }
         queued
+    }
+
+    /// A worker asked to stop, terminate or go (a forced stop or deletion) has
+    /// its lablets queued too: they must leave it (labs torn down, placed again
+    /// or ended) and would otherwise wait for their next check, by which time
+    /// a lablet due to start would have started on a worker that is going.
+    async fn queue_lablets_of_leaving_workers(
+        &self,
+        events: &[StoredEvent],
+    ) -> Result<usize, CoreError> {
+        let leaving: BTreeSet<WorkerId> = events
+            .iter()
+            .filter(|e| match &e.event.payload {
+                EventPayload::WorkerSpecUpdated { spec } => {
+                    spec.desired_status != DesiredStatus::Running
+                }
+                EventPayload::WorkerDeletionRequested { .. }
+                | EventPayload::WorkerTerminationRequested { .. } => true,
+                _ => false,
+            })
+            .filter_map(|e| e.event.subject.id.parse().ok())
+            .collect();
+        let now = self.ctx.now();
+        let mut queued = 0;
+        for worker in leaving {
+            let filter = LabletFilter {
+                worker_id: Some(worker),
+                ..LabletFilter::default()
+            };
+            for lablet in self.ctx.store.list_lablets(&filter).await? {
+                self.ctx.nudge_lablet_at(lablet.id, now);
+                queued += 1;
+            }
+        }
+        Ok(queued)
     }
 
     // A poisoned lock still holds a consistent position (each change is one

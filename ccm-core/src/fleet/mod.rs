@@ -45,7 +45,7 @@ pub use settings::{
     AutoImportSettings, EndpointAddress, FleetSettings, LaunchTemplate, Thresholds,
 };
 pub use settings::{AutoscalerSettings, LabletSettings};
-pub use workers::{CreateWorker, DeleteOutcome};
+pub use workers::{CreateWorker, DeleteOutcome, WhenLabletsBound};
 
 use autoscaler::Autoscaler;
 use context::Context;

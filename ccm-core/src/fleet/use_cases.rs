@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use super::idle::IdleStatus;
 use super::{
     CreateWorker, DeleteOutcome, Fleet, ImportMatching, ImportReport, LabAction, RefreshOutcome,
+    WhenLabletsBound,
 };
 use crate::definition::{LabletDefinition, NewDefinition};
 use crate::error::CoreError;
@@ -55,18 +56,25 @@ impl Fleet {
         self.workers.start(id).await
     }
 
-    /// Asks for the worker to stop.
-    pub async fn stop_worker(&self, id: WorkerId) -> Result<Worker, CoreError> {
-        self.workers.stop(id).await
+    /// Asks for the worker to stop. With lablets bound to it, refused
+    /// ([`CoreError::WorkerInUse`] naming them) unless `bound` says go ahead.
+    pub async fn stop_worker(
+        &self,
+        id: WorkerId,
+        bound: WhenLabletsBound,
+    ) -> Result<Worker, CoreError> {
+        self.workers.stop(id, bound).await
     }
 
-    /// Asks for the worker's instance to be terminated.
+    /// Asks for the worker's instance to be terminated; lablets bound to it are
+    /// treated as by [`Fleet::stop_worker`].
     pub async fn terminate_worker(
         &self,
         id: WorkerId,
         by: Option<String>,
+        bound: WhenLabletsBound,
     ) -> Result<Worker, CoreError> {
-        self.workers.terminate(id, by).await
+        self.workers.terminate(id, by, bound).await
     }
 
     /// Turns idle detection on or off.
@@ -129,14 +137,16 @@ impl Fleet {
 
     /// Removes a worker. With `terminate_instance`, the instance is terminated first
     /// and the record is kept if that fails, so no instance is ever orphaned.
-    /// Without it, the instance keeps running unmanaged.
+    /// Without it, the instance keeps running unmanaged. Lablets bound to it are
+    /// treated as by [`Fleet::stop_worker`].
     pub async fn delete_worker(
         &self,
         id: WorkerId,
         terminate_instance: bool,
+        bound: WhenLabletsBound,
         by: Option<String>,
     ) -> Result<DeleteOutcome, CoreError> {
-        self.workers.delete(id, terminate_instance, by).await
+        self.workers.delete(id, terminate_instance, bound, by).await
     }
 
     /// Why the worker is or is not eligible for an idle pause, and when it would be paused.

@@ -19,6 +19,42 @@ use crate::time::Timestamp;
 use crate::worker::limits;
 use crate::worker::{LifecycleState, PauseReason, ResumeReason, Worker};
 
+/// What stopping, terminating or deleting a worker does when lablets are bound
+/// to it (booked on it, their labs perhaps running there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenLabletsBound {
+    /// Refuse with [`CoreError::WorkerInUse`] naming them; nothing changes.
+    #[default]
+    Refuse,
+    /// Go ahead: the lablet controller places the lablets that have not started
+    /// again and ends those that have, each with the worker's loss as reason.
+    GoAhead,
+}
+
+impl WhenLabletsBound {
+    /// `GoAhead` when `force` is set.
+    pub fn forced(force: bool) -> Self {
+        if force {
+            Self::GoAhead
+        } else {
+            Self::Refuse
+        }
+    }
+
+    /// Refuses when `worker` holds lablets and this says so.
+    fn check(self, worker: &Worker) -> Result<(), CoreError> {
+        let bound = &worker.status.capacity.allocations;
+        if self == Self::GoAhead || bound.is_empty() {
+            return Ok(());
+        }
+        Err(CoreError::WorkerInUse {
+            worker: worker.id.to_string(),
+            lablets: bound.keys().map(ToString::to_string).collect(),
+        })
+    }
+}
+
 /// Input to [`Fleet::create_worker`](super::Fleet::create_worker).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateWorker {
@@ -48,6 +84,15 @@ pub struct DeleteOutcome {
     pub worker_id: WorkerId,
     /// True when the instance was terminated first.
     pub instance_terminated: bool,
+    /// Labs of lablets bound to the worker that were torn down first (a forced
+    /// deletion that keeps the instance; with a terminated instance they go
+    /// with it). Their lablets are placed again or end.
+    #[serde(default)]
+    pub labs_torn_down: Vec<String>,
+    /// Such labs that could not be torn down (CML not answering), left on the
+    /// instance.
+    #[serde(default)]
+    pub labs_left: Vec<String>,
 }
 
 /// The operator's commands on workers. Each changes the spec (or records a fact)
@@ -124,10 +169,18 @@ impl Workers {
             .await
     }
 
-    /// Asks for the worker to stop.
-    pub(crate) async fn stop(&self, id: WorkerId) -> Result<Worker, CoreError> {
-        self.change_spec(id, |w, now| w.request_stop(PauseReason::Manual, now))
-            .await
+    /// Asks for the worker to stop. Checked on the record the change is made
+    /// to, so a lablet bound meanwhile is not missed.
+    pub(crate) async fn stop(
+        &self,
+        id: WorkerId,
+        bound: WhenLabletsBound,
+    ) -> Result<Worker, CoreError> {
+        self.change_spec(id, |w, now| {
+            bound.check(w)?;
+            w.request_stop(PauseReason::Manual, now)
+        })
+        .await
     }
 
     /// Asks for the worker's instance to be terminated.
@@ -135,9 +188,13 @@ impl Workers {
         &self,
         id: WorkerId,
         by: Option<String>,
+        bound: WhenLabletsBound,
     ) -> Result<Worker, CoreError> {
-        self.change_spec(id, |w, now| w.request_terminate(by.clone(), now))
-            .await
+        self.change_spec(id, |w, now| {
+            bound.check(w)?;
+            w.request_terminate(by.clone(), now)
+        })
+        .await
     }
 
     /// Turns idle detection on or off.
@@ -311,15 +368,21 @@ impl Workers {
         &self,
         id: WorkerId,
         terminate_instance: bool,
+        bound: WhenLabletsBound,
         by: Option<String>,
     ) -> Result<DeleteOutcome, CoreError> {
         let worker = self.ctx.worker(id).await?;
+        bound.check(&worker)?;
         let live_instance = worker.instance_id.clone().filter(|_| {
             !matches!(
                 worker.status.lifecycle,
                 LifecycleState::Terminated | LifecycleState::ShuttingDown
             )
         });
+        let mut labs = LabsOfBoundLablets::default();
+        if !terminate_instance {
+            labs = self.tear_down_bound_labs(&worker).await?;
+        }
         let mut terminated = false;
         if terminate_instance {
             if let Some(instance) = live_instance {
@@ -333,6 +396,11 @@ impl Workers {
         let now = self.ctx.now();
         for _ in 0..CONFLICT_RETRIES {
             let mut current = self.ctx.worker(id).await?;
+            // A lablet bound since the first check: refused the same way (the
+            // instance, if terminated above, was asked for with the same force).
+            if !terminated {
+                bound.check(&current)?;
+            }
             let mut events = Vec::new();
             if terminated {
                 events.extend(current.request_terminate(by.clone(), now)?);
@@ -349,6 +417,8 @@ impl Workers {
                     return Ok(DeleteOutcome {
                         worker_id: id,
                         instance_terminated: terminated,
+                        labs_torn_down: labs.torn_down,
+                        labs_left: labs.left,
                     })
                 }
                 Err(StoreError::Conflict { .. }) => continue,
@@ -357,4 +427,40 @@ impl Workers {
         }
         Err(StoreError::Unavailable(format!("worker {id} kept changing during deletion")).into())
     }
+
+    /// Tears down the labs of the lablets bound to `worker` (a forced deletion
+    /// that leaves the instance running: the labs would outlive the record,
+    /// unmanaged). Best effort: a lab CML does not take down is reported.
+    async fn tear_down_bound_labs(&self, worker: &Worker) -> Result<LabsOfBoundLablets, CoreError> {
+        let mut labs = LabsOfBoundLablets::default();
+        let Some(ep) = self.ctx.endpoint(worker) else {
+            return Ok(labs);
+        };
+        for id in worker.status.capacity.allocations.keys() {
+            let Some(lab) = self
+                .ctx
+                .store
+                .get_lablet(*id)
+                .await?
+                .and_then(|l| l.status.cml_lab_id)
+            else {
+                continue;
+            };
+            match self.ctx.cml.teardown_lab(&ep, &lab).await {
+                Ok(()) => labs.torn_down.push(lab.to_string()),
+                Err(error) => {
+                    tracing::warn!(worker = %worker.id, %lab, %error, "lab of a lablet left on a deleted worker");
+                    labs.left.push(lab.to_string());
+                }
+            }
+        }
+        Ok(labs)
+    }
+}
+
+/// What [`Workers::tear_down_bound_labs`] did.
+#[derive(Default)]
+struct LabsOfBoundLablets {
+    torn_down: Vec<String>,
+    left: Vec<String>,
 }

@@ -5,7 +5,7 @@ import { store, subscribe, loadWorker, loadIdle, loadJobs, later } from './store
 import { api, readHistory } from './api.js';
 import { fmtTime, fmtRelative, cmlMetrics, utilisation, fmtDuration } from './format.js';
 import { lineChart } from './charts.js';
-import { powerButtons } from './view-workers.js';
+import { powerButtons, boundLablets, boundLabletsNote } from './view-workers.js';
 import { eventText } from './view-overview.js';
 
 const TABS = ['overview', 'aws', 'cml', 'metrics', 'labs', 'jobs', 'events'];
@@ -33,11 +33,12 @@ function adminButtons(w) {
     const terminate = h('input', { type: 'checkbox', id: 'terminate-instance', checked: true });
     out.push(h('button', { class: 'btn btn-danger', type: 'button', 'data-action': 'delete', onclick: async () => {
       terminate.checked = true;
+      const force = boundLablets(w).length > 0;
       const ok = await confirmDialog(`Delete worker ${name}?`,
-        `This removes worker "${name}" (${w.instance_id || 'no instance'}) from ccm.`,
+        `This removes worker "${name}" (${w.instance_id || 'no instance'}) from ccm.${boundLabletsNote(w)}`,
         { ok: `Delete ${name}`, extra: h('label', {}, terminate, ' also terminate its EC2 instance (its disks and labs are lost)') });
       if (!ok) return;
-      const result = await act(`Delete ${name}`, () => api('DELETE', `/api/v1/workers/${w.id}`, { query: { terminate_instance: terminate.checked } }),
+      const result = await act(`Delete ${name}`, () => api('DELETE', `/api/v1/workers/${w.id}`, { query: { terminate_instance: terminate.checked, ...(force ? { force: true } : {}) } }),
         { success: terminate.checked ? 'terminating its instance, then removing it' : 'removed (instance left running unmanaged)' });
       if (result !== undefined) loadWorker(w.id).catch(() => {});
     } }, 'Delete…'));

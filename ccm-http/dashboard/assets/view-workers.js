@@ -53,6 +53,20 @@ export function visibleWorkers() {
     });
 }
 
+/** Ids of the lablets bound to a worker (booked on it). */
+export function boundLablets(w) {
+  return Object.keys(w.status?.capacity?.allocations || {});
+}
+
+/** What a stop or deletion does to the lablets of `w`, for its confirmation; the
+ * server refuses without `force` when lablets are bound, so confirming with them
+ * named is what sends it. */
+export function boundLabletsNote(w) {
+  const bound = boundLablets(w);
+  if (!bound.length) return '';
+  return ` It holds ${bound.length} lablet(s) (${bound.join(', ')}): their labs are torn down, those not started yet are placed again and started ones end.`;
+}
+
 /** Start / stop buttons for a worker (managers and admins). */
 export function powerButtons(w, { small = true } = {}) {
   if (!can('manager')) return [];
@@ -70,9 +84,10 @@ export function powerButtons(w, { small = true } = {}) {
   if (['running', 'provisioning', 'pending'].includes(s)) {
     out.push(h('button', { class: cls, type: 'button', 'data-action': 'stop', onclick: async (e) => {
       stop(e);
-      const ok = await confirmDialog(`Stop ${w.meta.name}?`, `Stop worker "${w.meta.name}"? Its running labs stop with it.`, { ok: `Stop ${w.meta.name}` });
+      const force = boundLablets(w).length > 0;
+      const ok = await confirmDialog(`Stop ${w.meta.name}?`, `Stop worker "${w.meta.name}"? Its running labs stop with it.${boundLabletsNote(w)}`, { ok: `Stop ${w.meta.name}` });
       if (!ok) return;
-      await act(`Stop ${w.meta.name}`, () => api('POST', `/api/v1/workers/${w.id}/stop`), { success: 'stopping' });
+      await act(`Stop ${w.meta.name}`, () => api('POST', `/api/v1/workers/${w.id}/stop`, { query: force ? { force: true } : undefined }), { success: 'stopping' });
       loadWorker(w.id).catch(() => {});
     } }, 'Stop'));
   }

@@ -227,6 +227,14 @@ impl From<CoreError> for ApiError {
             CoreError::CapacityExceeded { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "capacity_exceeded", error.to_string())
             }
+            CoreError::WorkerInUse {
+                ref worker,
+                ref lablets,
+            } => {
+                let details = serde_json::json!({ "worker": worker, "lablets": lablets });
+                ApiError::new(StatusCode::CONFLICT, "worker_in_use", error.to_string())
+                    .with_details(details)
+            }
             CoreError::Store(e) => store_error(e),
             CoreError::Cloud(e) => cloud_error(e),
             CoreError::Cml(e) => cml_error(e),

@@ -92,11 +92,11 @@ routes! {
     GET "/api/v1/workers/{id}" USER
         "Get a worker" => get(workers::get),
     DELETE "/api/v1/workers/{id}" ADMIN
-        "Delete a worker (terminate_instance=true terminates its instance first)" => delete(workers::delete),
+        "Delete a worker (terminate_instance=true terminates its instance first; force=true even with lablets bound, 409 worker_in_use otherwise)" => delete(workers::delete),
     POST "/api/v1/workers/{id}/start" MANAGER
         "Start a worker" => post(workers::start),
     POST "/api/v1/workers/{id}/stop" MANAGER
-        "Stop a worker" => post(workers::stop),
+        "Stop a worker (force=true even with lablets bound, 409 worker_in_use otherwise)" => post(workers::stop),
     POST "/api/v1/workers/{id}/refresh" MANAGER
         "Observe a worker now" => post(workers::refresh),
     PUT "/api/v1/workers/{id}/tags" MANAGER

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
-use ccm_core::fleet::{CreateWorker, ImportMatching};
+use ccm_core::fleet::{CreateWorker, ImportMatching, WhenLabletsBound};
 use ccm_core::ids::{ImageId, InstanceId, Region, WorkerId};
 use ccm_core::ports::store::{PageRequest, WorkerFilter};
 use ccm_core::secret::Secret;
@@ -266,12 +266,23 @@ pub async fn start(
     Ok(Json(state.fleet.start_worker(id).await?))
 }
 
-/// `POST /api/v1/workers/{id}/stop`.
+/// Query of `POST /workers/{id}/stop`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StopQuery {
+    /// Stop even with lablets bound to the worker (409 `worker_in_use` otherwise).
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// `POST /api/v1/workers/{id}/stop?force=`.
 pub async fn stop(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<WorkerId>,
+    ApiQuery(query): ApiQuery<StopQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(state.fleet.stop_worker(id).await?))
+    let bound = WhenLabletsBound::forced(query.force);
+    Ok(Json(state.fleet.stop_worker(id, bound).await?))
 }
 
 /// `POST /api/v1/workers/{id}/refresh`: observes the worker now (or says when the
@@ -290,9 +301,12 @@ pub struct DeleteQuery {
     /// Terminate the instance first (otherwise it keeps running unmanaged).
     #[serde(default)]
     pub terminate_instance: bool,
+    /// Delete even with lablets bound to the worker (409 `worker_in_use` otherwise).
+    #[serde(default)]
+    pub force: bool,
 }
 
-/// `DELETE /api/v1/workers/{id}?terminate_instance=`.
+/// `DELETE /api/v1/workers/{id}?terminate_instance=&force=`.
 pub async fn delete(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -302,7 +316,12 @@ pub async fn delete(
     Ok(Json(
         state
             .fleet
-            .delete_worker(id, query.terminate_instance, Some(who.subject))
+            .delete_worker(
+                id,
+                query.terminate_instance,
+                WhenLabletsBound::forced(query.force),
+                Some(who.subject),
+            )
             .await?,
     ))
 }

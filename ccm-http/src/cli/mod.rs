@@ -203,6 +203,10 @@ pub enum WorkersAction {
     Stop {
         /// Worker id.
         id: String,
+        /// Stop it even with lablets bound to it (refused otherwise, naming
+        /// them): lablets not started yet are placed again, started ones end.
+        #[arg(long)]
+        force: bool,
         /// Wait until it is stopped.
         #[arg(long)]
         wait: bool,

@@ -120,17 +120,24 @@ pub async fn workers(remote: &RemoteArgs, action: &WorkersAction) -> Result<(), 
             let w = c.get(&format!("/api/v1/workers/{}", encode(id))).await?;
             print(remote.json, &w, worker_details);
         }
-        WorkersAction::Start { id, wait, timeout } | WorkersAction::Stop { id, wait, timeout } => {
-            let (verb, want) = if matches!(action, WorkersAction::Start { .. }) {
-                ("start", "running")
-            } else {
-                ("stop", "stopped")
-            };
-            let mut w = c
-                .post(&format!("/api/v1/workers/{}/{verb}", encode(id)), json!({}))
-                .await?;
+        WorkersAction::Start { id, wait, timeout } => {
+            let path = format!("/api/v1/workers/{}/start", encode(id));
+            let mut w = c.post(&path, json!({})).await?;
             if *wait {
-                w = wait_for(&c, id, want, *timeout).await?;
+                w = wait_for(&c, id, "running", *timeout).await?;
+            }
+            print(remote.json, &w, worker_details);
+        }
+        WorkersAction::Stop {
+            id,
+            force,
+            wait,
+            timeout,
+        } => {
+            let path = format!("/api/v1/workers/{}/stop?force={force}", encode(id));
+            let mut w = c.post(&path, json!({})).await?;
+            if *wait {
+                w = wait_for(&c, id, "stopped", *timeout).await?;
             }
             print(remote.json, &w, worker_details);
         }

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use ccm_core::ids::{Region, WorkerId};
 use ccm_core::ports::cloud::{CloudProvider, ImageSelector, LaunchRequest};
-use ccm_core::ports::Clock;
+use ccm_core::ports::{Clock, Store};
 use ccm_core::time::plus_seconds;
 use ccm_http::auth::Role;
 use http_body_util::BodyExt;
@@ -498,6 +498,43 @@ async fn definitions_lablets_preview_jobs_and_history() {
         .call(Method::GET, "/api/v1/lablets?phase=running", m, None)
         .await;
     assert_eq!(page["total"], 1);
+
+    // Its worker is not stopped or deleted under it without force: 409 naming
+    // the lablet, and nothing changes; a malformed force is a 400.
+    let host = l["status"]["worker_id"].as_str().unwrap().to_owned();
+    let before = ts.store.last_sequence().await.unwrap();
+    for (method, path, who) in [
+        (Method::POST, format!("/api/v1/workers/{host}/stop"), m),
+        (Method::DELETE, format!("/api/v1/workers/{host}"), a),
+        (
+            Method::DELETE,
+            format!("/api/v1/workers/{host}?terminate_instance=true"),
+            a,
+        ),
+    ] {
+        let (s, e) = ts.call(method, &path, who, None).await;
+        assert_eq!(s, 409, "{path}: {e}");
+        assert_eq!(e["error"]["code"], "worker_in_use", "{e}");
+        assert_eq!(e["error"]["details"]["lablets"], json!([lid]), "{e}");
+        assert!(
+            e["error"]["message"].as_str().unwrap().contains("force"),
+            "{e}"
+        );
+    }
+    let (s, e) = ts
+        .call(
+            Method::POST,
+            &format!("/api/v1/workers/{host}/stop?force=maybe"),
+            m,
+            None,
+        )
+        .await;
+    assert_eq!(s, 400, "{e}");
+    assert_eq!(ts.store.last_sequence().await.unwrap(), before);
+    let (_, w) = ts
+        .call(Method::GET, &format!("/api/v1/workers/{host}"), m, None)
+        .await;
+    assert_eq!(w["spec"]["desired_status"], "running", "{w}");
     let (s, l) = ts
         .call(
             Method::POST,

@@ -4,6 +4,7 @@ use crate::common;
 
 use std::process::Output;
 
+use ccm_core::ports::Store;
 use ccm_http::auth::Role;
 use serde_json::Value;
 
@@ -67,7 +68,35 @@ async fn workers_lablets_and_jobs_from_the_command_line() {
     let refused = ccm(&url, &user, &["workers", "stop", id]).await;
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("403 forbidden"));
-    let text = stdout(&ccm(&url, &admin, &["workers", "stop", id, "--json"]).await);
+
+    // A worker that holds a lablet is stopped only with --force.
+    let worker_id: ccm_core::ids::WorkerId = id.parse().unwrap();
+    let mut worker = ts.store.get_worker(worker_id).await.unwrap().unwrap();
+    let lablet = ccm_core::ids::LabletId::new();
+    let held = ccm_core::worker::Allocation {
+        resources: ccm_core::resources::Resources::new(1, 1, 1),
+        nodes: 0,
+        ports: Vec::new(),
+    };
+    let events = worker
+        .allocate(lablet, held, ccm_core::ports::Clock::now(&ts.clock))
+        .unwrap();
+    ts.store
+        .commit(
+            ccm_core::ports::store::ChangeSet::new()
+                .put_worker(worker)
+                .events(events),
+        )
+        .await
+        .unwrap();
+    let refused = ccm(&url, &admin, &["workers", "stop", id]).await;
+    assert_eq!(refused.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("409") && said.contains(&lablet.to_string()) && said.contains("force"),
+        "{said}"
+    );
+    let text = stdout(&ccm(&url, &admin, &["workers", "stop", id, "--force", "--json"]).await);
     let json: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(json["spec"]["desired_status"], "stopped");
 

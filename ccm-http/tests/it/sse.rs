@@ -97,7 +97,12 @@ async fn filters_by_worker_and_type_and_hides_what_the_role_may_not_see() {
     }
     let b = create_worker(&ts, "b").await;
     common::commit_fleet_events(&ts, 1).await;
-    ts.server.state().fleet.stop_worker(a).await.unwrap();
+    ts.server
+        .state()
+        .fleet
+        .stop_worker(a, ccm_core::fleet::WhenLabletsBound::Refuse)
+        .await
+        .unwrap();
 
     // Worker filter: a's creation and spec change, nothing of b.
     let e1 = only_a.next_within(WAIT).await.unwrap();

@@ -182,18 +182,32 @@ class Engine:
         """Asks for the worker to run."""
         return Worker(self._call("start_worker", id=str(worker_id)))
 
-    def stop_worker(self, worker_id: str) -> Worker:
-        """Asks for the worker to stop."""
-        return Worker(self._call("stop_worker", id=str(worker_id)))
+    def stop_worker(self, worker_id: str, *, force: bool = False) -> Worker:
+        """Asks for the worker to stop.
 
-    def terminate_worker(self, worker_id: str) -> Worker:
-        """Asks for the worker's instance to be terminated."""
-        return Worker(self._call("terminate_worker", id=str(worker_id)))
+        A worker with lablets bound to it raises :class:`ccm.errors.Conflict`
+        (code ``worker_in_use``, ``details["lablets"]`` names them) unless
+        ``force``: then lablets not started yet are placed again and started
+        ones end, each with the reason.
+        """
+        return Worker(self._call("stop_worker", id=str(worker_id), force=force))
 
-    def delete_worker(self, worker_id: str, *, terminate_instance: bool = False) -> Record:
-        """Removes a worker; with ``terminate_instance`` its instance is terminated first."""
+    def terminate_worker(self, worker_id: str, *, force: bool = False) -> Worker:
+        """Asks for the worker's instance to be terminated (lablets: as :meth:`stop_worker`)."""
+        return Worker(self._call("terminate_worker", id=str(worker_id), force=force))
+
+    def delete_worker(
+        self, worker_id: str, *, terminate_instance: bool = False, force: bool = False
+    ) -> Record:
+        """Removes a worker; with ``terminate_instance`` its instance is terminated first
+        (lablets: as :meth:`stop_worker`)."""
         return Record(
-            self._call("delete_worker", id=str(worker_id), terminate_instance=terminate_instance)
+            self._call(
+                "delete_worker",
+                id=str(worker_id),
+                terminate_instance=terminate_instance,
+                force=force,
+            )
         )
 
     def refresh_worker(self, worker_id: str) -> Record:

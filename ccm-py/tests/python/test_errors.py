@@ -138,3 +138,26 @@ def test_reading_a_compacted_position_raises_events_gone():
     events = engine.read_events(resume)
     assert events and int(events[0].sequence) == resume + 1
     assert issubclass(ccm.EventsGone, ccm.StoreError)
+
+
+def test_a_worker_holding_a_lablet_is_stopped_only_with_force(engine):
+    w = engine.create_worker("host")
+    engine.advance(timedelta(minutes=40))
+    d = engine.create_definition("guarded", version="1.0.0", topology_yaml=topology(1), cpus=1,
+                                 memory_gib=1, max_duration_minutes=60)
+    now = engine.now()
+    lablet = engine.create_lablet(d.id, start=now + timedelta(minutes=20),
+                                  end=now + timedelta(minutes=50))
+    engine.advance(timedelta(minutes=5))
+    assert engine.get_lablet(lablet.id).worker_id == w.id
+    with pytest.raises(ccm.Conflict) as raised:
+        engine.stop_worker(w.id)
+    assert raised.value.code == "worker_in_use"
+    assert raised.value.details == {"worker": w.id, "lablets": [lablet.id]}
+    with pytest.raises(ccm.Conflict, match="force"):
+        engine.delete_worker(w.id, terminate_instance=True)
+    assert engine.get_worker(w.id).spec.desired_status == "running"
+    assert engine.stop_worker(w.id, force=True).spec.desired_status == "stopped"
+    engine.advance(timedelta(minutes=5))
+    again = engine.get_lablet(lablet.id)
+    assert again.phase == "pending" and again.worker_id is None

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use ccm_core::definition::{LabletDefinition, NewDefinition, ResourceNeeds};
-use ccm_core::fleet::{CreateWorker, Fleet, FleetSettings};
+use ccm_core::fleet::{CreateWorker, Fleet, FleetSettings, WhenLabletsBound};
 use ccm_core::ids::{LabletId, Region, WorkerId};
 use ccm_core::lablet::{NewLablet, Timeslot};
 use ccm_core::ports::{Clock, VirtualClock};
@@ -133,7 +133,7 @@ pub(super) async fn stopped_workers(
         .run_until(runner, None, clock, plus_seconds(clock.now(), 30 * 60))
         .await?;
     for id in &ids {
-        fleet.stop_worker(*id).await?;
+        fleet.stop_worker(*id, WhenLabletsBound::Refuse).await?;
     }
     fleet
         .run_until(runner, None, clock, plus_seconds(clock.now(), 15 * 60))
