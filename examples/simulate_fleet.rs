@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use ccm_core::definition::ResourceNeeds;
 use ccm_core::event::{EventPayload, StoredEvent};
-use ccm_core::fleet::{Adapters, CreateWorker, Fleet, FleetSettings, LabAction};
+use ccm_core::fleet::{Adapters, CreateWorker, Fleet, FleetSettings, LabAction, WhenLabletsBound};
 use ccm_core::ids::{LabletId, Region};
 use ccm_core::placement::{self, PlacementRequest, Policy, WorkerCandidate};
 use ccm_core::ports::{Clock, Store, VirtualClock};
@@ -176,6 +176,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
             first,
             &lab.cml_lab_id,
             LabAction::Start,
+            WhenLabletsBound::Refuse,
             Some("example".into()),
         )
         .await?;
@@ -187,6 +188,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
             first,
             &lab.cml_lab_id,
             LabAction::Delete,
+            WhenLabletsBound::Refuse,
             Some("example".into()),
         )
         .await?;

@@ -66,6 +66,18 @@ pub enum CoreError {
         /// The lablets bound to it.
         lablets: Vec<String>,
     },
+    /// Deleting or wiping the lab would take it from the lablet it was made
+    /// for; nothing was changed. Asked again with `force`, the lab goes and the
+    /// lablet is cancelled.
+    #[error("lab `{lab}` on worker `{worker}` belongs to lablet `{lablet}`; ask again with force to go ahead anyway")]
+    LabInUse {
+        /// The worker's id.
+        worker: String,
+        /// The lab's id on the worker's CML.
+        lab: String,
+        /// The lablet that owns the lab.
+        lablet: String,
+    },
     /// The store failed or refused (including optimistic-concurrency conflicts).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -96,6 +108,7 @@ impl CoreError {
             CoreError::AlreadyExists { .. } => "already_exists",
             CoreError::CapacityExceeded { .. } => "capacity_exceeded",
             CoreError::WorkerInUse { .. } => "worker_in_use",
+            CoreError::LabInUse { .. } => "lab_in_use",
             CoreError::Store(StoreError::Conflict { .. }) => "conflict",
             CoreError::Store(_) => "store_error",
             CoreError::Cloud(_) => "cloud_error",

@@ -369,7 +369,13 @@ async fn a_lab_started_by_someone_else_shows_up_with_its_history() {
     );
     // Deleting through ccm tears it down and marks it gone.
     h.fleet
-        .lab_action(w.id, &lab, LabAction::Delete, Some("ops".into()))
+        .lab_action(
+            w.id,
+            &lab,
+            LabAction::Delete,
+            WhenLabletsBound::Refuse,
+            Some("ops".into()),
+        )
         .await
         .unwrap();
     assert!(h.fleet.list_labs(w.id, false).await.unwrap().is_empty());
@@ -391,13 +397,13 @@ async fn lab_operations_and_import_download_work_through_the_engine() {
     let id = record.cml_lab_id.clone();
     let labs = h
         .fleet
-        .lab_action(w.id, &id, LabAction::Start, None)
+        .lab_action(w.id, &id, LabAction::Start, WhenLabletsBound::Refuse, None)
         .await
         .unwrap();
     assert_eq!(labs[0].state, LabState::Started);
     let err = h
         .fleet
-        .lab_action(w.id, &id, LabAction::Wipe, None)
+        .lab_action(w.id, &id, LabAction::Wipe, WhenLabletsBound::Refuse, None)
         .await
         .unwrap_err();
     assert_eq!(
@@ -406,12 +412,12 @@ async fn lab_operations_and_import_download_work_through_the_engine() {
         "wipe of a started lab is refused: {err}"
     );
     h.fleet
-        .lab_action(w.id, &id, LabAction::Stop, None)
+        .lab_action(w.id, &id, LabAction::Stop, WhenLabletsBound::Refuse, None)
         .await
         .unwrap();
     let labs = h
         .fleet
-        .lab_action(w.id, &id, LabAction::Wipe, None)
+        .lab_action(w.id, &id, LabAction::Wipe, WhenLabletsBound::Refuse, None)
         .await
         .unwrap();
     assert_eq!(labs[0].state, LabState::DefinedOnCore);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use ccm_core::definition::{LabletDefinition, NewDefinition, ResourceNeeds};
 use ccm_core::event::{EventPayload, ScalingAction};
-use ccm_core::fleet::{Adapters, CreateWorker, Fleet, FleetSettings, WhenLabletsBound};
+use ccm_core::fleet::{Adapters, CreateWorker, Fleet, FleetSettings, LabAction, WhenLabletsBound};
 use ccm_core::ids::{Region, WorkerId};
 use ccm_core::lablet::{Lablet, LabletPhase, NewLablet, Timeslot};
 use ccm_core::ports::{Clock, CmlClient, Store, VirtualClock};
@@ -515,4 +515,74 @@ async fn a_forced_stop_ends_a_running_lablet_and_a_forced_delete_leaves_no_lab_b
     let orphan = w.fleet.get_lablet(booked.id).await.unwrap();
     assert_eq!(orphan.status.phase, LabletPhase::Pending);
     assert_eq!(orphan.status.worker_id, None);
+}
+
+#[tokio::test]
+async fn a_lablets_lab_is_deleted_or_wiped_only_when_forced_and_the_lablet_then_ends() {
+    let w = world(FleetSettings::default()).await;
+    let worker = w.worker("w1").await;
+    w.run_for(30 * 60).await;
+    let definition = w.definition(0).await;
+    let lablet = w.book(&definition, 10).await;
+    w.run_for(5 * 60).await;
+    let ready = w.fleet.get_lablet(lablet.id).await.unwrap();
+    assert_eq!(ready.status.phase, LabletPhase::Ready);
+    let lab = ready.status.cml_lab_id.clone().unwrap();
+    let instance = w
+        .fleet
+        .get_worker(worker)
+        .await
+        .unwrap()
+        .instance_id
+        .unwrap();
+
+    for action in [LabAction::Delete, LabAction::Wipe] {
+        match w
+            .fleet
+            .lab_action(worker, &lab, action, WhenLabletsBound::Refuse, None)
+            .await
+            .unwrap_err()
+        {
+            ccm_core::CoreError::LabInUse {
+                lab: named,
+                lablet: owner,
+                ..
+            } => {
+                assert_eq!(named, lab.to_string());
+                assert_eq!(owner, lablet.id.to_string());
+            }
+            other => panic!("expected lab_in_use, got {other:?}"),
+        }
+    }
+    assert_eq!(w.sim.labs(&instance).unwrap().len(), 1, "the lab is kept");
+    assert_eq!(
+        w.fleet.get_lablet(lablet.id).await.unwrap().status.phase,
+        LabletPhase::Ready
+    );
+
+    w.fleet
+        .lab_action(
+            worker,
+            &lab,
+            LabAction::Delete,
+            WhenLabletsBound::GoAhead,
+            Some("ops".into()),
+        )
+        .await
+        .unwrap();
+    assert!(w.sim.labs(&instance).unwrap().is_empty());
+    let cancelled = w.fleet.get_lablet(lablet.id).await.unwrap();
+    assert!(cancelled.spec.cancel_requested);
+    w.run_for(2 * 60).await;
+    let ended = w.fleet.get_lablet(lablet.id).await.unwrap();
+    assert!(ended.status.phase.is_finished(), "{:?}", ended.status.phase);
+    assert!(w
+        .fleet
+        .get_worker(worker)
+        .await
+        .unwrap()
+        .status
+        .capacity
+        .allocations
+        .is_empty());
 }

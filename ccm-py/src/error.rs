@@ -100,6 +100,15 @@ fn core_parts(error: &CoreError) -> (&'static str, &'static str, Value) {
             code,
             json!({"worker": worker, "lablets": lablets}),
         ),
+        CoreError::LabInUse {
+            worker,
+            lab,
+            lablet,
+        } => (
+            "Conflict",
+            code,
+            json!({"worker": worker, "lab": lab, "lablet": lablet}),
+        ),
         CoreError::Store(store) => store_parts(store),
         CoreError::Cloud(cloud) => ("CloudError", code, json!({"kind": variant_name(cloud)})),
         CoreError::Cml(cml) => ("CmlError", code, json!({"kind": variant_name(cml)})),

@@ -140,6 +140,8 @@ pub enum Op {
         worker_id: WorkerId,
         lab_id: String,
         action: LabAction,
+        #[serde(default)]
+        force: bool,
     },
     ImportLab {
         worker_id: WorkerId,
@@ -385,9 +387,16 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
             worker_id,
             lab_id,
             action,
+            force,
         } => json(
             fleet
-                .lab_action(worker_id, &CmlLabId::new(lab_id), action, actor())
+                .lab_action(
+                    worker_id,
+                    &CmlLabId::new(lab_id),
+                    action,
+                    WhenLabletsBound::forced(force),
+                    actor(),
+                )
                 .await?,
         ),
         Op::ImportLab {

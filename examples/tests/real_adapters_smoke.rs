@@ -104,7 +104,13 @@ async fn a_worker_on_moto_with_cml_over_http_goes_through_its_life() {
         .unwrap();
     assert_eq!(lab.node_count, 2);
     let labs = fleet
-        .lab_action(worker.id, &lab.cml_lab_id, LabAction::Start, None)
+        .lab_action(
+            worker.id,
+            &lab.cml_lab_id,
+            LabAction::Start,
+            ccm_core::fleet::WhenLabletsBound::Refuse,
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(labs[0].state, LabState::Started);
@@ -114,7 +120,13 @@ async fn a_worker_on_moto_with_cml_over_http_goes_through_its_life() {
         .unwrap();
     assert!(yaml.contains("nodes"));
     fleet
-        .lab_action(worker.id, &lab.cml_lab_id, LabAction::Delete, None)
+        .lab_action(
+            worker.id,
+            &lab.cml_lab_id,
+            LabAction::Delete,
+            ccm_core::fleet::WhenLabletsBound::Refuse,
+            None,
+        )
         .await
         .unwrap();
     assert!(fleet.list_labs(worker.id, false).await.unwrap().is_empty());

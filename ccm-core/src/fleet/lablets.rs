@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::context::{found, Context};
 use super::definitions::Definitions;
 use crate::error::CoreError;
-use crate::ids::{DefinitionId, LabletId};
+use crate::ids::{CmlLabId, DefinitionId, LabletId, WorkerId};
 use crate::lablet::{Lablet, NewLablet};
 use crate::ports::store::{ChangeSet, LabletFilter, Listed, PageRequest};
 use crate::time::plus_seconds;
@@ -80,6 +80,39 @@ impl Lablets {
             .await?;
         self.ctx.nudge_lablet(id);
         Ok(lablet)
+    }
+
+    /// The unfinished lablet whose lab `lab` on `worker` is, if any.
+    pub(crate) async fn owner_of_lab(
+        &self,
+        worker: WorkerId,
+        lab: &CmlLabId,
+    ) -> Result<Option<LabletId>, CoreError> {
+        let filter = LabletFilter {
+            worker_id: Some(worker),
+            ..LabletFilter::default()
+        };
+        Ok(self
+            .ctx
+            .store
+            .list_lablets(&filter)
+            .await?
+            .into_iter()
+            .find(|l| l.status.cml_lab_id.as_ref() == Some(lab) && !l.status.phase.is_finished())
+            .map(|l| l.id))
+    }
+
+    /// Cancels a lablet unless it has finished meanwhile (its lab was taken by
+    /// force: what is left of it ends).
+    pub(crate) async fn cancel_if_open(
+        &self,
+        id: LabletId,
+        by: Option<String>,
+    ) -> Result<(), CoreError> {
+        match self.cancel(id, by).await {
+            Ok(_) | Err(CoreError::InvalidTransition(_) | CoreError::NotFound { .. }) => Ok(()),
+            Err(other) => Err(other),
+        }
     }
 
     /// Cancels a lablet and removes its record once its lab is gone.

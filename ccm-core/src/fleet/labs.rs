@@ -33,6 +33,12 @@ pub enum LabAction {
 }
 
 impl LabAction {
+    /// True when the action destroys what a lablet's student works on (its nodes'
+    /// disks or the whole lab), so a lab owned by a lablet is guarded.
+    pub fn destroys(self) -> bool {
+        matches!(self, LabAction::Wipe | LabAction::Delete)
+    }
+
     fn past_tense(self) -> &'static str {
         match self {
             LabAction::Start => "started",

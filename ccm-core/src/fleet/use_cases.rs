@@ -228,15 +228,30 @@ impl Fleet {
     }
 
     /// Runs an operation on a lab, records it in the lab's history, and re-syncs
-    /// the worker's labs.
+    /// the worker's labs. Deleting or wiping the lab of a lablet is refused
+    /// ([`CoreError::LabInUse`]) unless `bound` says go ahead; then the lablet is
+    /// cancelled once its lab is gone or wiped.
     pub async fn lab_action(
         &self,
         worker_id: WorkerId,
         lab: &CmlLabId,
         action: LabAction,
+        bound: WhenLabletsBound,
         by: Option<String>,
     ) -> Result<Vec<LabRecord>, CoreError> {
-        self.labs.action(worker_id, lab, action, by).await
+        let owner = if action.destroys() {
+            self.lablets.owner_of_lab(worker_id, lab).await?
+        } else {
+            None
+        };
+        if let Some(owner) = owner {
+            bound.check_lab(worker_id, lab, owner)?;
+        }
+        let labs = self.labs.action(worker_id, lab, action, by.clone()).await?;
+        if let Some(owner) = owner {
+            self.lablets.cancel_if_open(owner, by).await?;
+        }
+        Ok(labs)
     }
 
     /// Imports a topology as a new lab on the worker.

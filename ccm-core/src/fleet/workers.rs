@@ -19,8 +19,9 @@ use crate::time::Timestamp;
 use crate::worker::limits;
 use crate::worker::{LifecycleState, PauseReason, ResumeReason, Worker};
 
-/// What stopping, terminating or deleting a worker does when lablets are bound
-/// to it (booked on it, their labs perhaps running there).
+/// What an operation that would take a worker or a lab from lablets does:
+/// stopping, terminating or deleting a worker with lablets bound to it (booked
+/// on it, their labs perhaps running there), or deleting or wiping a lablet's lab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WhenLabletsBound {
@@ -28,7 +29,8 @@ pub enum WhenLabletsBound {
     #[default]
     Refuse,
     /// Go ahead: the lablet controller places the lablets that have not started
-    /// again and ends those that have, each with the worker's loss as reason.
+    /// again and ends those that have, each with the worker's loss as reason; a
+    /// lablet whose lab is deleted or wiped is cancelled.
     GoAhead,
 }
 
@@ -40,6 +42,23 @@ impl WhenLabletsBound {
         } else {
             Self::Refuse
         }
+    }
+
+    /// Refuses when `lablet` owns the lab and this says so.
+    pub(crate) fn check_lab(
+        self,
+        worker: WorkerId,
+        lab: &crate::ids::CmlLabId,
+        lablet: crate::ids::LabletId,
+    ) -> Result<(), CoreError> {
+        if self == Self::GoAhead {
+            return Ok(());
+        }
+        Err(CoreError::LabInUse {
+            worker: worker.to_string(),
+            lab: lab.to_string(),
+            lablet: lablet.to_string(),
+        })
     }
 
     /// Refuses when `worker` holds lablets and this says so.

@@ -185,7 +185,20 @@ function labsTab(el, w) {
       if (!ok) return;
     }
     const path = action === 'delete' ? `/api/v1/workers/${w.id}/labs/${encodeURIComponent(lab.cml_lab_id)}` : `/api/v1/workers/${w.id}/labs/${encodeURIComponent(lab.cml_lab_id)}/${action}`;
-    const labs = await act(`${label} ${lab.title}`, () => api(action === 'delete' ? 'DELETE' : 'POST', path));
+    const method = action === 'delete' ? 'DELETE' : 'POST';
+    // A lablet's lab is refused (409 lab_in_use) until the operator confirms
+    // once more, knowing the lablet is cancelled with it.
+    const labs = await act(`${label} ${lab.title}`, async () => {
+      try {
+        return await api(method, path);
+      } catch (e) {
+        if (e.code !== 'lab_in_use') throw e;
+        const again = await confirmDialog(`Lab "${lab.title}" belongs to a lablet`,
+          `It belongs to lablet ${e.details?.lablet}. ${label} it anyway? The lablet is cancelled.`, { ok: `${label} anyway` });
+        if (!again) throw e;
+        return api(method, path, { query: { force: true } });
+      }
+    });
     if (labs) draw(labs);
   } }, label);
 

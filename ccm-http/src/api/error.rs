@@ -235,6 +235,15 @@ impl From<CoreError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "worker_in_use", error.to_string())
                     .with_details(details)
             }
+            CoreError::LabInUse {
+                ref worker,
+                ref lab,
+                ref lablet,
+            } => {
+                let details = serde_json::json!({ "worker": worker, "lab": lab, "lablet": lablet });
+                ApiError::new(StatusCode::CONFLICT, "lab_in_use", error.to_string())
+                    .with_details(details)
+            }
             CoreError::Store(e) => store_error(e),
             CoreError::Cloud(e) => cloud_error(e),
             CoreError::Cml(e) => cml_error(e),

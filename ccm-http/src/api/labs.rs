@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
-use ccm_core::fleet::LabAction;
+use ccm_core::fleet::{LabAction, WhenLabletsBound};
 use ccm_core::ids::{CmlLabId, WorkerId};
 use ccm_core::CoreError;
 use serde::Deserialize;
@@ -45,16 +45,34 @@ pub async fn refresh(
     Ok(Json(state.fleet.list_labs(id, false).await?))
 }
 
+/// Query of the lab operations that destroy what a student works on (wipe,
+/// delete).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForceQuery {
+    /// Go ahead with the lab of a lablet (409 `lab_in_use` otherwise); the
+    /// lablet is cancelled.
+    #[serde(default)]
+    pub force: bool,
+}
+
 async fn act(
     state: &AppState,
     who: Principal,
     id: WorkerId,
     lab: String,
     action: LabAction,
+    force: bool,
 ) -> ApiResult<impl IntoResponse> {
     let labs = state
         .fleet
-        .lab_action(id, &CmlLabId::new(lab), action, Some(who.subject))
+        .lab_action(
+            id,
+            &CmlLabId::new(lab),
+            action,
+            WhenLabletsBound::forced(force),
+            Some(who.subject),
+        )
         .await?;
     Ok(Json(labs))
 }
@@ -65,7 +83,7 @@ pub async fn start(
     Extension(who): Extension<Principal>,
     ApiPath((id, lab)): ApiPath<(WorkerId, String)>,
 ) -> ApiResult<impl IntoResponse> {
-    act(&state, who, id, lab, LabAction::Start).await
+    act(&state, who, id, lab, LabAction::Start, false).await
 }
 
 /// `POST /api/v1/workers/{id}/labs/{lab}/stop`.
@@ -74,25 +92,27 @@ pub async fn stop(
     Extension(who): Extension<Principal>,
     ApiPath((id, lab)): ApiPath<(WorkerId, String)>,
 ) -> ApiResult<impl IntoResponse> {
-    act(&state, who, id, lab, LabAction::Stop).await
+    act(&state, who, id, lab, LabAction::Stop, false).await
 }
 
-/// `POST /api/v1/workers/{id}/labs/{lab}/wipe`.
+/// `POST /api/v1/workers/{id}/labs/{lab}/wipe?force=`.
 pub async fn wipe(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     ApiPath((id, lab)): ApiPath<(WorkerId, String)>,
+    ApiQuery(query): ApiQuery<ForceQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    act(&state, who, id, lab, LabAction::Wipe).await
+    act(&state, who, id, lab, LabAction::Wipe, query.force).await
 }
 
-/// `DELETE /api/v1/workers/{id}/labs/{lab}`: stops, wipes and deletes the lab.
+/// `DELETE /api/v1/workers/{id}/labs/{lab}?force=`: stops, wipes and deletes the lab.
 pub async fn delete(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     ApiPath((id, lab)): ApiPath<(WorkerId, String)>,
+    ApiQuery(query): ApiQuery<ForceQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    act(&state, who, id, lab, LabAction::Delete).await
+    act(&state, who, id, lab, LabAction::Delete, query.force).await
 }
 
 /// `GET /api/v1/workers/{id}/labs/{lab}/topology`: the lab as CML exports it

@@ -131,9 +131,9 @@ routes! {
     POST "/api/v1/workers/{id}/labs/{lab}/stop" MANAGER
         "Stop a lab" => post(labs::stop),
     POST "/api/v1/workers/{id}/labs/{lab}/wipe" MANAGER
-        "Wipe a lab" => post(labs::wipe),
+        "Wipe a lab (a lablet's lab: force=true, 409 lab_in_use otherwise; the lablet is cancelled)" => post(labs::wipe),
     DELETE "/api/v1/workers/{id}/labs/{lab}" MANAGER
-        "Stop, wipe and delete a lab" => delete(labs::delete),
+        "Stop, wipe and delete a lab (a lablet's lab: force=true, 409 lab_in_use otherwise; the lablet is cancelled)" => delete(labs::delete),
     GET "/api/v1/workers/{id}/labs/{lab}/topology" USER
         "Download a lab topology (YAML; users: their own lablets' labs)" => get(labs::download),
 

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use ccm_core::ids::{Region, WorkerId};
 use ccm_core::ports::cloud::{CloudProvider, ImageSelector, LaunchRequest};
-use ccm_core::ports::{Clock, Store};
+use ccm_core::ports::Clock;
 use ccm_core::time::plus_seconds;
 use ccm_http::auth::Role;
 use http_body_util::BodyExt;
@@ -530,6 +530,17 @@ async fn definitions_lablets_preview_jobs_and_history() {
         )
         .await;
     assert_eq!(s, 400, "{e}");
+    // Nor is its lab deleted or wiped under it.
+    let lab = l["status"]["cml_lab_id"].as_str().unwrap().to_owned();
+    for (method, path) in [
+        (Method::DELETE, format!("/api/v1/workers/{host}/labs/{lab}")),
+        (Method::POST, format!("/api/v1/workers/{host}/labs/{lab}/wipe")),
+    ] {
+        let (s, e) = ts.call(method, &path, m, None).await;
+        assert_eq!(s, 409, "{path}: {e}");
+        assert_eq!(e["error"]["code"], "lab_in_use", "{e}");
+        assert_eq!(e["error"]["details"]["lablet"], json!(lid), "{e}");
+    }
     assert_eq!(ts.store.last_sequence().await.unwrap(), before);
     let (_, w) = ts
         .call(Method::GET, &format!("/api/v1/workers/{host}"), m, None)

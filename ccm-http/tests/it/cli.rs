@@ -4,7 +4,6 @@ use crate::common;
 
 use std::process::Output;
 
-use ccm_core::ports::Store;
 use ccm_http::auth::Role;
 use serde_json::Value;
 

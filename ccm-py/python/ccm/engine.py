@@ -269,9 +269,18 @@ class Engine:
         """Mirrors the worker's labs from CML now."""
         return [Lab(item) for item in self._call("refresh_labs", worker_id=str(worker_id))]
 
-    def lab_action(self, worker_id: str, lab_id: str, action: str) -> List[Lab]:
-        """``start``, ``stop``, ``wipe`` or ``delete`` a lab; returns the worker's labs."""
-        items = self._call("lab_action", worker_id=str(worker_id), lab_id=lab_id, action=action)
+    def lab_action(
+        self, worker_id: str, lab_id: str, action: str, *, force: bool = False
+    ) -> List[Lab]:
+        """``start``, ``stop``, ``wipe`` or ``delete`` a lab; returns the worker's labs.
+
+        Wiping or deleting the lab of a lablet raises :class:`ccm.errors.Conflict`
+        (code ``lab_in_use``, ``details["lablet"]`` names it) unless ``force``:
+        then the lablet is cancelled.
+        """
+        items = self._call(
+            "lab_action", worker_id=str(worker_id), lab_id=lab_id, action=action, force=force
+        )
         return [Lab(item) for item in items]
 
     def import_lab(self, worker_id: str, topology_yaml: str, *, title: Optional[str] = None) -> Lab:

@@ -142,7 +142,8 @@ def test_reading_a_compacted_position_raises_events_gone():
 
 def test_a_worker_holding_a_lablet_is_stopped_only_with_force(engine):
     w = engine.create_worker("host")
-    engine.advance(timedelta(minutes=40))
+    engine.advance(timedelta(minutes=10))
+    assert engine.get_worker(w.id).lifecycle == "running"
     d = engine.create_definition("guarded", version="1.0.0", topology_yaml=topology(1), cpus=1,
                                  memory_gib=1, max_duration_minutes=60)
     now = engine.now()
@@ -161,3 +162,22 @@ def test_a_worker_holding_a_lablet_is_stopped_only_with_force(engine):
     engine.advance(timedelta(minutes=5))
     again = engine.get_lablet(lablet.id)
     assert again.phase == "pending" and again.worker_id is None
+
+
+def test_a_lablets_lab_is_deleted_only_with_force(engine):
+    w = engine.create_worker("host")
+    engine.advance(timedelta(minutes=10))
+    d = engine.create_definition("owned", version="1.0.0", topology_yaml=topology(1), cpus=1,
+                                 memory_gib=1, max_duration_minutes=60)
+    now = engine.now()
+    lablet = engine.create_lablet(d.id, start=now + timedelta(minutes=20),
+                                  end=now + timedelta(minutes=50))
+    engine.advance(timedelta(minutes=5))
+    lab = engine.get_lablet(lablet.id).status.cml_lab_id
+    assert lab
+    with pytest.raises(ccm.Conflict) as raised:
+        engine.lab_action(w.id, lab, "delete")
+    assert raised.value.code == "lab_in_use"
+    assert raised.value.details["lablet"] == lablet.id
+    engine.lab_action(w.id, lab, "delete", force=True)
+    assert engine.get_lablet(lablet.id).spec.cancel_requested
