@@ -534,7 +534,10 @@ async fn definitions_lablets_preview_jobs_and_history() {
     let lab = l["status"]["cml_lab_id"].as_str().unwrap().to_owned();
     for (method, path) in [
         (Method::DELETE, format!("/api/v1/workers/{host}/labs/{lab}")),
-        (Method::POST, format!("/api/v1/workers/{host}/labs/{lab}/wipe")),
+        (
+            Method::POST,
+            format!("/api/v1/workers/{host}/labs/{lab}/wipe"),
+        ),
     ] {
         let (s, e) = ts.call(method, &path, m, None).await;
         assert_eq!(s, 409, "{path}: {e}");
