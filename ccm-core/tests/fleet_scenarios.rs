@@ -12,6 +12,7 @@ use ccm_core::fleet::{
     WhenLabletsBound,
 };
 use ccm_core::ids::{InstanceId, Region, WorkerId};
+use ccm_core::job::JobSchedule;
 use ccm_core::lab::LabState;
 use ccm_core::ports::cloud::{CloudProvider, LaunchRequest, WORKER_ID_TAG};
 use ccm_core::ports::event_sink::CollectingSink;
@@ -736,4 +737,59 @@ async fn sweeps_fill_the_metrics_series_within_its_retention() {
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), "not_found");
+}
+
+#[tokio::test]
+async fn a_per_worker_monitoring_interval_is_bounded_and_the_sweep_follows_it_at_once() {
+    let h = Harness::new(quick_settings()).await;
+    let w = h.create("w1").await;
+    h.run_for(30 * 60).await;
+    let sweep = |h: &Harness| {
+        let store = h.store.clone();
+        async move { store.get_job("metrics-sweep").await.unwrap().unwrap() }
+    };
+    assert_eq!(
+        sweep(&h).await.schedule,
+        JobSchedule::Every { seconds: 300 }
+    );
+
+    for bad in [0, 59, 86_401] {
+        let error = h
+            .fleet
+            .set_monitoring_interval(w.id, Some(bad))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ccm_core::CoreError::Validation { .. }),
+            "{error}"
+        );
+    }
+    let before = h.worker(w.id).await;
+    assert_eq!(before.spec.monitoring_interval_seconds, None);
+
+    // 60 s: the stored sweep schedule follows without a restart, and the
+    // worker is observed about every minute from then on.
+    let set = h
+        .fleet
+        .set_monitoring_interval(w.id, Some(60))
+        .await
+        .unwrap();
+    assert_eq!(set.spec.monitoring_interval_seconds, Some(60));
+    let job = sweep(&h).await;
+    assert_eq!(job.schedule, JobSchedule::Every { seconds: 60 });
+    assert!(job.next_run_at.unwrap() <= plus_seconds(h.now(), 60));
+    let mut observed = Vec::new();
+    for _ in 0..6 {
+        h.run_for(60).await;
+        observed.push(h.worker(w.id).await.status.metrics.cml.observed_at);
+    }
+    observed.dedup();
+    assert!(observed.len() >= 5, "observed at {observed:?}");
+
+    // Back to the fleet's interval: the sweep slows down again.
+    h.fleet.set_monitoring_interval(w.id, None).await.unwrap();
+    assert_eq!(
+        sweep(&h).await.schedule,
+        JobSchedule::Every { seconds: 300 }
+    );
 }

@@ -73,6 +73,10 @@ pub enum Op {
     StartWorker {
         id: WorkerId,
     },
+    SetMonitoringInterval {
+        id: WorkerId,
+        seconds: Option<u32>,
+    },
     StopWorker {
         id: WorkerId,
         #[serde(default)]
@@ -324,6 +328,9 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
             )
         }
         Op::StartWorker { id } => json(fleet.start_worker(id).await?),
+        Op::SetMonitoringInterval { id, seconds } => {
+            json(fleet.set_monitoring_interval(id, seconds).await?)
+        }
         Op::StopWorker { id, force } => json(
             fleet
                 .stop_worker(id, WhenLabletsBound::forced(force))

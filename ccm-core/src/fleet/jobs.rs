@@ -135,24 +135,12 @@ impl Fleet {
     /// each run only observes the workers that are due.
     pub async fn register_jobs(&self, runner: &mut JobRunner) -> Result<(), CoreError> {
         let settings = &self.context.settings;
-        let overrides = self
-            .context
-            .store
-            .list_workers(&Default::default())
-            .await?
-            .into_iter()
-            .filter_map(|w| w.spec.monitoring_interval_seconds)
-            .min();
-        let sweep_every = overrides
-            .map_or(settings.monitoring_interval_seconds, |o| {
-                o.min(settings.monitoring_interval_seconds)
-            })
-            .max(1);
+        let sweep_every = self.sweep_period().await?;
         runner
             .register(
                 SWEEP_JOB,
                 JobSchedule::Every {
-                    seconds: u64::from(sweep_every),
+                    seconds: sweep_every,
                 },
                 Arc::new(Sweep(self.monitor.clone())),
             )
@@ -219,5 +207,23 @@ impl Fleet {
                 .await?;
         }
         Ok(())
+    }
+}
+
+impl Fleet {
+    /// The sweep's period: the shortest monitoring interval in force (the
+    /// fleet's, or a shorter per-worker one), so each worker is observed on time
+    /// while a run observes only the workers that are due.
+    pub(crate) async fn sweep_period(&self) -> Result<u64, CoreError> {
+        let fleet = self.context.settings.monitoring_interval_seconds;
+        let overrides = self
+            .context
+            .store
+            .list_workers(&Default::default())
+            .await?
+            .into_iter()
+            .filter_map(|w| w.spec.monitoring_interval_seconds)
+            .min();
+        Ok(u64::from(overrides.map_or(fleet, |o| o.min(fleet)).max(1)))
     }
 }

@@ -86,6 +86,27 @@ impl Fleet {
         self.workers.set_idle_detection(id, enabled).await
     }
 
+    /// Sets how often the sweep observes the worker: 60 s to a day, or `None`
+    /// for the fleet's `monitoring_interval_seconds`.
+    pub async fn set_monitoring_interval(
+        &self,
+        id: WorkerId,
+        seconds: Option<u32>,
+    ) -> Result<Worker, CoreError> {
+        let worker = self.workers.set_monitoring_interval(id, seconds).await?;
+        // The sweep's period follows the shortest interval in force, in the
+        // stored job record, so whichever process leads honours it now.
+        let period = self.sweep_period().await?;
+        crate::runtime::jobs::reschedule_every(
+            self.context.store.as_ref(),
+            super::SWEEP_JOB,
+            period,
+            self.context.now(),
+        )
+        .await?;
+        Ok(worker)
+    }
+
     /// Marks a worker draining (no new lablets) or not.
     pub async fn set_draining(&self, id: WorkerId, draining: bool) -> Result<Worker, CoreError> {
         self.workers.set_draining(id, draining).await

@@ -226,6 +226,16 @@ impl Workers {
             .await
     }
 
+    /// Sets how often the sweep observes the worker (`None`: the fleet's interval).
+    pub(crate) async fn set_monitoring_interval(
+        &self,
+        id: WorkerId,
+        seconds: Option<u32>,
+    ) -> Result<Worker, CoreError> {
+        self.change_spec(id, |w, now| w.set_monitoring_interval(seconds, now))
+            .await
+    }
+
     /// Marks a worker draining (no new lablets) or not.
     pub(crate) async fn set_draining(
         &self,

@@ -321,6 +321,40 @@ impl JobRunner {
     }
 }
 
+/// Changes the period of the recurrent job `name` in the store, from any
+/// process: the leader's runner plans its next run from the stored schedule.
+/// The next run moves earlier when the new period ends before the planned run.
+/// Returns `None` when no such job is registered yet (registration computes
+/// the period itself).
+pub async fn reschedule_every(
+    store: &dyn Store,
+    name: &str,
+    seconds: u64,
+    now: Timestamp,
+) -> Result<Option<JobRecord>, CoreError> {
+    let schedule = JobSchedule::Every { seconds };
+    for _ in 0..WRITE_ATTEMPTS {
+        let Some(mut record) = store.get_job(name).await? else {
+            return Ok(None);
+        };
+        if record.schedule == schedule {
+            return Ok(Some(record));
+        }
+        record.schedule = schedule.clone();
+        let sooner = plus_seconds(now, i64::try_from(seconds).unwrap_or(i64::MAX));
+        record.next_run_at = Some(record.next_run_at.map_or(sooner, |at| at.min(sooner)));
+        match store.commit(ChangeSet::new().put_job(record.clone())).await {
+            Ok(receipt) => {
+                record.version = receipt.versions.first().copied().unwrap_or(record.version);
+                return Ok(Some(record));
+            }
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(conflict_exhausted(name))
+}
+
 fn conflict_exhausted(name: &str) -> CoreError {
     CoreError::Store(StoreError::Unavailable(format!(
         "job `{name}` kept changing under concurrent writers"

@@ -406,6 +406,18 @@ impl Worker {
         self.update_spec(now, |spec| spec.idle.enabled = enabled)
     }
 
+    /// Sets how often the sweep observes this worker (`None`: the fleet's
+    /// interval), within [`super::limits::check_monitoring_interval`].
+    pub fn set_monitoring_interval(
+        &mut self,
+        seconds: Option<u32>,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        self.ensure_not_terminated()?;
+        super::limits::check_monitoring_interval(seconds)?;
+        self.update_spec(now, |spec| spec.monitoring_interval_seconds = seconds)
+    }
+
     /// Marks the worker as draining (no new lablets) or not.
     pub fn set_draining(
         &mut self,

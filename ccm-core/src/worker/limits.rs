@@ -130,6 +130,31 @@ pub fn check_lab_title(title: &str) -> Result<(), CoreError> {
     Ok(())
 }
 
+/// Shortest per-worker monitoring interval: CloudWatch's detailed monitoring
+/// has one datapoint a minute, so a shorter sweep only repeats the last one.
+pub const MIN_MONITORING_INTERVAL_SECONDS: u32 = 60;
+/// Longest per-worker monitoring interval (a day): a worker observed more
+/// rarely would go unnoticed when it stops or fails.
+pub const MAX_MONITORING_INTERVAL_SECONDS: u32 = 86_400;
+
+/// Checks a per-worker monitoring interval (`None`: the fleet's setting).
+pub fn check_monitoring_interval(seconds: Option<u32>) -> Result<(), CoreError> {
+    match seconds {
+        Some(s)
+            if !(MIN_MONITORING_INTERVAL_SECONDS..=MAX_MONITORING_INTERVAL_SECONDS)
+                .contains(&s) =>
+        {
+            Err(CoreError::validation(
+                "seconds",
+                format!(
+                    "is {s}; a worker is observed every {MIN_MONITORING_INTERVAL_SECONDS} to                      {MAX_MONITORING_INTERVAL_SECONDS} seconds (or null: the fleet's setting)"
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The first 40 characters of a long text, for messages.
 fn shorten(text: &str) -> String {
     match text.char_indices().nth(40) {
@@ -140,6 +165,17 @@ fn shorten(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn monitoring_intervals_are_bounded_or_the_fleets() {
+        assert!(check_monitoring_interval(None).is_ok());
+        assert!(check_monitoring_interval(Some(MIN_MONITORING_INTERVAL_SECONDS)).is_ok());
+        assert!(check_monitoring_interval(Some(MAX_MONITORING_INTERVAL_SECONDS)).is_ok());
+        for bad in [0, 59, MAX_MONITORING_INTERVAL_SECONDS + 1, u32::MAX] {
+            let error = check_monitoring_interval(Some(bad)).unwrap_err();
+            assert!(error.to_string().contains("seconds"), "{error}");
+        }
+    }
+
     use super::*;
 
     fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

@@ -117,6 +117,8 @@ routes! {
         "Idle status: eligible for an idle pause, and when" => get(workers::idle_status),
     PUT "/api/v1/workers/{id}/idle-detection" ADMIN
         "Turn idle detection on or off" => put(workers::set_idle_detection),
+    PUT "/api/v1/workers/{id}/monitoring-interval" ADMIN
+        "Set how often the worker is observed (seconds: 60 to 86400, or null for the fleet's setting)" => put(workers::set_monitoring_interval),
     POST "/api/v1/workers/{id}/cml-certificate/accept" ADMIN
         "Trust the worker's changed CML certificate (body: the presented sha256)" => post(worker_tls::accept),
 

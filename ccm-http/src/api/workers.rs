@@ -437,6 +437,39 @@ pub async fn set_idle_detection(
     ))
 }
 
+/// Body of `PUT /workers/{id}/monitoring-interval`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitoringIntervalBody {
+    /// Seconds between observations (60 to 86,400), or `null` for the fleet's
+    /// setting. Required: an absent field is a 422, not a reset.
+    #[serde(deserialize_with = "required_nullable")]
+    pub seconds: Option<u32>,
+}
+
+/// `Option<T>` that must be present (as a value or `null`).
+fn required_nullable<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer)
+}
+
+/// `PUT /api/v1/workers/{id}/monitoring-interval`.
+pub async fn set_monitoring_interval(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<WorkerId>,
+    ApiJson(body): ApiJson<MonitoringIntervalBody>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        state
+            .fleet
+            .set_monitoring_interval(id, body.seconds)
+            .await?,
+    ))
+}
+
 /// Query of `GET /workers/{id}/metrics`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -214,6 +214,21 @@ pub enum WorkersAction {
         #[arg(long, default_value_t = 1800)]
         timeout: u64,
     },
+    /// Set how often a worker is observed (admins).
+    MonitoringInterval {
+        /// Worker id.
+        id: String,
+        /// Seconds between observations, 60 to 86400.
+        #[arg(
+            long,
+            required_unless_present = "fleet_default",
+            conflicts_with = "fleet_default"
+        )]
+        seconds: Option<u32>,
+        /// Back to the fleet's `engine.monitoring_interval_seconds`.
+        #[arg(long = "default")]
+        fleet_default: bool,
+    },
     /// Import one instance (`--instance-id`) or every instance launched from an AMI
     /// (`--image-id` or `--image-name-pattern`).
     Import {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use ccm_core::secret::Secret;
 use ccm_core::time::plus_seconds;
 use indicatif::{ProgressBar, ProgressStyle};
+use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::client::{encode, Client};
@@ -139,6 +140,13 @@ pub async fn workers(remote: &RemoteArgs, action: &WorkersAction) -> Result<(), 
             if *wait {
                 w = wait_for(&c, id, "stopped", *timeout).await?;
             }
+            print(remote.json, &w, worker_details);
+        }
+        WorkersAction::MonitoringInterval { id, seconds, .. } => {
+            let path = format!("/api/v1/workers/{}/monitoring-interval", encode(id));
+            let w = c
+                .call(Method::PUT, &path, Some(json!({ "seconds": seconds })))
+                .await?;
             print(remote.json, &w, worker_details);
         }
         WorkersAction::Import {

@@ -96,6 +96,34 @@ async fn workers_boot_and_their_labs_are_operated_through_the_api() {
     assert_eq!(s, 200);
     assert_eq!(w["status"]["cml"]["state"], "available", "{w}");
 
+    // A per-worker monitoring interval: admins only, bounded, null for the
+    // fleet's setting, the field required.
+    let path = format!("/api/v1/workers/{w1}/monitoring-interval");
+    let (s, w) = ts
+        .call(Method::PUT, &path, a, Some(json!({"seconds": 120})))
+        .await;
+    assert_eq!(s, 200, "{w}");
+    assert_eq!(w["spec"]["monitoring_interval_seconds"], 120);
+    for (body, status) in [
+        (json!({"seconds": 5}), 422),
+        (json!({"seconds": 86_401}), 422),
+        (json!({"seconds": -1}), 422),
+        (json!({}), 422),
+        (json!({"seconds": 120, "every": 1}), 422),
+    ] {
+        let (s, e) = ts.call(Method::PUT, &path, a, Some(body.clone())).await;
+        assert_eq!(s, status, "{body}: {e}");
+    }
+    let (s, _) = ts
+        .call(Method::PUT, &path, m, Some(json!({"seconds": 60})))
+        .await;
+    assert_eq!(s, 403);
+    let (s, w) = ts
+        .call(Method::PUT, &path, a, Some(json!({"seconds": null})))
+        .await;
+    assert_eq!(s, 200, "{w}");
+    assert!(w["spec"]["monitoring_interval_seconds"].is_null(), "{w}");
+
     // The metrics series: points from the sweeps since boot, in 5-minute buckets.
     let (s, series) = ts
         .call(

@@ -95,6 +95,41 @@ async fn workers_lablets_and_jobs_from_the_command_line() {
         said.contains("409") && said.contains(&lablet.to_string()) && said.contains("force"),
         "{said}"
     );
+    let text = stdout(
+        &ccm(
+            &url,
+            &admin,
+            &[
+                "workers",
+                "monitoring-interval",
+                id,
+                "--seconds",
+                "120",
+                "--json",
+            ],
+        )
+        .await,
+    );
+    let json: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["spec"]["monitoring_interval_seconds"], 120);
+    let refused = ccm(
+        &url,
+        &admin,
+        &["workers", "monitoring-interval", id, "--seconds", "5"],
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("422"));
+    let text = stdout(
+        &ccm(
+            &url,
+            &admin,
+            &["workers", "monitoring-interval", id, "--default", "--json"],
+        )
+        .await,
+    );
+    let json: Value = serde_json::from_str(&text).unwrap();
+    assert!(json["spec"]["monitoring_interval_seconds"].is_null());
     let text = stdout(&ccm(&url, &admin, &["workers", "stop", id, "--force", "--json"]).await);
     let json: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(json["spec"]["desired_status"], "stopped");

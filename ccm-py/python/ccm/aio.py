@@ -28,6 +28,7 @@ _METHODS = (
     "import_matching",
     "start_worker",
     "stop_worker",
+    "set_monitoring_interval",
     "terminate_worker",
     "delete_worker",
     "refresh_worker",

@@ -210,6 +210,13 @@ class Engine:
             )
         )
 
+    def set_monitoring_interval(self, worker_id: str, seconds: Optional[int]) -> Worker:
+        """Sets how often the worker is observed: 60 to 86,400 seconds, or ``None``
+        for the engine's ``monitoring_interval_seconds``."""
+        return Worker(
+            self._call("set_monitoring_interval", id=str(worker_id), seconds=seconds)
+        )
+
     def refresh_worker(self, worker_id: str) -> Record:
         """Observes the worker now (or says when the coming sweep will)."""
         return Record(self._call("refresh_worker", id=str(worker_id)))

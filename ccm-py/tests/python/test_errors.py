@@ -181,3 +181,12 @@ def test_a_lablets_lab_is_deleted_only_with_force(engine):
     assert raised.value.details["lablet"] == lablet.id
     engine.lab_action(w.id, lab, "delete", force=True)
     assert engine.get_lablet(lablet.id).spec.cancel_requested
+
+
+def test_a_per_worker_monitoring_interval_is_bounded(engine):
+    w = engine.create_worker("watched")
+    assert engine.set_monitoring_interval(w.id, 120).spec.monitoring_interval_seconds == 120
+    with pytest.raises(ccm.InvalidInput) as raised:
+        engine.set_monitoring_interval(w.id, 5)
+    assert raised.value.details["field"] == "seconds"
+    assert engine.set_monitoring_interval(w.id, None).spec.monitoring_interval_seconds is None
