@@ -215,6 +215,11 @@ impl Fleet {
         &self.context.settings
     }
 
+    /// Whether a CML licence token is configured (the token itself stays here).
+    pub fn has_licence_token(&self) -> bool {
+        self.context.licence_token.is_some()
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.context.store

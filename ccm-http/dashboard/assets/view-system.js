@@ -1,6 +1,7 @@
 // System: jobs (next and last run, outcome, trigger/pause/resume), readiness
 // (/readyz), for admins the leadership, lease and relay cursors
-// (/api/v1/system/leadership), the live connection, and the server version.
+// (/api/v1/system/leadership) and the settings in force (/api/v1/settings), the
+// live connection, and the server version.
 
 import { h, replace, badge, countdown, can, act, table, kv } from './ui.js';
 import { store, subscribe, loadJobs, loadReady, loadLeadership } from './store.js';
@@ -27,6 +28,26 @@ function relayTable(relays) {
     { empty: 'No relay has recorded a cursor yet.' }));
 }
 
+/** `{a: {b: 1}}` as rows `a.b = 1`, lists and scalars as their JSON. */
+function flatten(value, prefix = '', rows = []) {
+  if (value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length) {
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, rows);
+  } else {
+    rows.push([prefix, typeof value === 'string' ? value : JSON.stringify(value)]);
+  }
+  return rows;
+}
+
+/** Admins: the settings this process runs with, one row per setting. */
+function settingsPanel() {
+  const body = h('div', { id: 'settings' }, h('p', { class: 'muted' }, 'Loading…'));
+  api('GET', '/api/v1/settings').then((s) => {
+    replace(body, table(['Setting', 'Value'], flatten(s).map(([k, v]) => h('tr', { 'data-setting': k },
+      h('td', {}, h('code', {}, k)), h('td', {}, v)))));
+  }).catch((e) => replace(body, h('p', { class: 'muted' }, `Not available: ${e.message}`)));
+  return h('div', { class: 'panel' }, h('h2', {}, 'Settings in force'), body);
+}
+
 export function renderSystem(main) {
   const jobs = h('div', { id: 'jobs' });
   const leader = h('div', { id: 'leader' });
@@ -35,7 +56,8 @@ export function renderSystem(main) {
     h('div', { class: 'panel' }, h('h2', {}, 'Jobs'), jobs),
     h('div', { class: 'grid grid-2' },
       h('div', { class: 'panel' }, h('h2', {}, can('admin') ? 'Leader and store' : 'Server'), leader),
-      h('div', { class: 'panel' }, h('h2', {}, 'About'), about))));
+      h('div', { class: 'panel' }, h('h2', {}, 'About'), about)),
+    can('admin') ? settingsPanel() : null));
 
   const jobAction = (j, what, label) => h('button', { class: 'btn btn-sm', type: 'button', 'data-action': `job-${what}`, onclick: async () => {
     await act(`${label} ${j.name}`, () => api('POST', `/api/v1/jobs/${encodeURIComponent(j.name)}/${what}`));

@@ -11,6 +11,7 @@ pub mod login;
 pub mod page;
 pub mod page_cache;
 pub mod routes;
+pub mod settings;
 pub mod system;
 pub mod worker_tls;
 pub mod workers;

@@ -6,7 +6,7 @@
 use axum::http::Method;
 use axum::routing::{delete, get, post, put, MethodRouter};
 
-use super::{events, jobs, keys, lablets, labs, login, system, worker_tls, workers};
+use super::{events, jobs, keys, lablets, labs, login, settings, system, worker_tls, workers};
 use crate::auth::{Access, Role};
 use crate::state::AppState;
 
@@ -72,6 +72,8 @@ routes! {
         "The dashboard's embedded static assets (scripts, styles, icon)" => get(crate::dashboard::asset_handler),
     GET "/metrics" USER
         "Prometheus metrics" => get(system::metrics),
+    GET "/api/v1/settings" ADMIN
+        "The settings this process runs with: the engine's and the server's bounds (no secret; whether a licence token is configured)" => get(settings::get),
     GET "/api/v1/system/leadership" ADMIN
         "This process's holder name and leadership, the stored lease, the log's last sequence and the relay cursors with their lag" => get(system::leadership),
     GET "/api/v1/session" USER

@@ -306,10 +306,12 @@ describe('dashboard', { concurrency: 1 }, () => {
     await shot(page, '10-placement-preview');
   });
 
-  it('shows jobs, the leader and the version on the system page', async () => {
+  it('shows jobs, the leader, the settings in force and the version on the system page', async () => {
     const { page } = admin;
     await page.click('a[data-nav=system]');
     await page.locator('tr[data-job=metrics-sweep]').waitFor({ timeout: SHORT });
+    await page.locator('tr[data-setting="engine.monitoring_interval_seconds"]').waitFor({ timeout: SHORT });
+    await page.locator('tr[data-setting="licence_token_configured"]', { hasText: 'false' }).waitFor({ timeout: SHORT });
     await page.locator('#leader', { hasText: 'leader' }).waitFor({ timeout: SHORT });
     await page.locator('#server-version').filter({ hasText: /\d+\.\d+\.\d+/ }).waitFor({ timeout: SHORT });
     await page.click('tr[data-job=labs-sync] button[data-action=job-trigger]');

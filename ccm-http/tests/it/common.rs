@@ -114,6 +114,19 @@ pub async fn server(options: Options) -> TestServer {
 }
 
 impl TestServer {
+    /// Checks that `GET path` is for admins only (401 without a key, 403 for a
+    /// user and a manager) and returns an admin key.
+    pub async fn admin_only(&self, path: &str) -> String {
+        let (status, _) = self.call(Method::GET, path, None, None).await;
+        assert_eq!(status, 401, "{path}");
+        for role in [Role::User, Role::Manager] {
+            let key = self.key(role).await;
+            let (status, body) = self.call(Method::GET, path, Some(&key), None).await;
+            assert_eq!(status, 403, "{path} as {role:?}: {body}");
+        }
+        self.key(Role::Admin).await
+    }
+
     /// A fresh API key with `role`.
     pub async fn key(&self, role: Role) -> String {
         let (_, key) = api_keys::create_key(

@@ -29,6 +29,7 @@ mod sec_owner;
 mod sec_tags;
 mod server;
 mod sessions_shared;
+mod settings;
 mod sim_restart;
 mod sqlite_single_process;
 mod sse;

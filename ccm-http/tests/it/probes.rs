@@ -14,7 +14,6 @@ use axum::http::{Method, Request};
 use ccm_core::ports::kv::Expect;
 use ccm_core::ports::Clock;
 use ccm_http::api::system::{READY_WITHIN, RELAY_CURSOR_NAMESPACE};
-use ccm_http::auth::Role;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use sqlx::Connection;
@@ -68,14 +67,7 @@ async fn leadership_is_for_admins_and_shows_the_lease_and_each_relay_s_lag() {
     })
     .await;
     let path = "/api/v1/system/leadership";
-    let (status, _) = ts.call(Method::GET, path, None, None).await;
-    assert_eq!(status, 401);
-    for role in [Role::User, Role::Manager] {
-        let key = ts.key(role).await;
-        let (status, body) = ts.call(Method::GET, path, Some(&key), None).await;
-        assert_eq!(status, 403, "{role:?}: {body}");
-    }
-    let admin = ts.key(Role::Admin).await;
+    let admin = ts.admin_only(path).await;
 
     // Before any election: not leading, no lease stored, no cursor.
     let (status, before) = ts.call(Method::GET, path, Some(&admin), None).await;

@@ -137,6 +137,8 @@ async fn the_role_ladder_matches_the_issue() {
         (Method::DELETE, "/api/v1/workers/{id}"),
         (Method::POST, "/api/v1/workers/{id}/licence"),
         (Method::PUT, "/api/v1/workers/{id}/idle-detection"),
+        (Method::PUT, "/api/v1/workers/{id}/monitoring-interval"),
+        (Method::GET, "/api/v1/settings"),
         (Method::POST, "/api/v1/api-keys"),
         (Method::POST, "/api/v1/jobs/{name}/trigger"),
         (Method::GET, "/api/v1/system/leadership"),
