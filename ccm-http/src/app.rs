@@ -145,8 +145,57 @@ pub fn fleet_settings(config: &Config) -> FleetSettings {
         s.event_retention_max = max;
     }
     s.autoscaler.regions = config.cloud.regions.iter().map(Region::new).collect();
+    apply_pacing(config, &mut s);
     s.topology_limits = config.limits.topology();
     s
+}
+
+/// The autoscaler's bounds, auto-import, idle snooze and the lablets' timing
+/// and placement, where the configuration sets them (`config::check` bounds them).
+fn apply_pacing(config: &Config, s: &mut FleetSettings) {
+    let e = &config.engine;
+    let set = |target: &mut u32, value: Option<u32>| {
+        if let Some(v) = value {
+            *target = v;
+        }
+    };
+    set(&mut s.idle.snooze_minutes, e.idle_snooze_minutes);
+    let a = &mut s.autoscaler;
+    set(
+        &mut a.max_workers_per_region,
+        e.autoscaler_max_workers_per_region,
+    );
+    set(&mut a.min_running_workers, e.autoscaler_min_running_workers);
+    set(
+        &mut a.scale_up_cooldown_seconds,
+        e.autoscaler_scale_up_cooldown_seconds,
+    );
+    set(
+        &mut a.scale_down_cooldown_seconds,
+        e.autoscaler_scale_down_cooldown_seconds,
+    );
+    set(&mut a.drain_grace_seconds, e.autoscaler_drain_grace_seconds);
+    let i = &mut s.auto_import;
+    if let Some(on) = e.auto_import {
+        i.enabled = on;
+    }
+    i.regions = e
+        .auto_import_regions
+        .as_ref()
+        .unwrap_or(&config.cloud.regions)
+        .iter()
+        .map(Region::new)
+        .collect();
+    if let Some(pattern) = &e.auto_import_image_name_pattern {
+        i.image_name_pattern = pattern.clone();
+    }
+    set(&mut i.interval_seconds, e.auto_import_interval_seconds);
+    let l = &config.lablets;
+    set(&mut s.lablets.lead_time_seconds, l.lead_time_seconds);
+    set(&mut s.lablets.start_grace_seconds, l.start_grace_seconds);
+    if let Some(policy) = l.placement_policy {
+        s.lablets.policy = policy;
+    }
 }
 
 /// Which store was opened, for the start-up message.

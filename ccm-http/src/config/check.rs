@@ -305,6 +305,57 @@ fn cml(config: &Config, p: &mut Vec<Problem>) {
     }
 }
 
+/// The autoscaler's bounds, auto-import and the lablets' timing.
+fn pacing(config: &Config, p: &mut Vec<Problem>) {
+    let e = &config.engine;
+    let regions = config.cloud.regions.len().max(1);
+    if let (Some(min), Some(max)) = (
+        e.autoscaler_min_running_workers,
+        e.autoscaler_max_workers_per_region,
+    ) {
+        let most = u64::from(max) * regions as u64;
+        if u64::from(min) > most {
+            p.push(Problem::new(
+                "engine.autoscaler_min_running_workers",
+                format!("{min} is more than the {most} workers the regions may hold (autoscaler_max_workers_per_region × {regions} region(s))"),
+            ));
+        }
+    }
+    if let Some(pattern) = &e.auto_import_image_name_pattern {
+        if pattern.trim().is_empty() || pattern.len() > 128 {
+            p.push(Problem::new(
+                "engine.auto_import_image_name_pattern",
+                "must be 1 to 128 characters (an AMI name pattern such as `cml-*`)",
+            ));
+        }
+    }
+    if let Some(regions) = &e.auto_import_regions {
+        if regions.is_empty() {
+            p.push(Problem::new(
+                "engine.auto_import_regions",
+                "must name at least one region (or be left out for cloud.regions)",
+            ));
+        }
+    }
+    let l = &config.lablets;
+    if let Some(lead) = l.lead_time_seconds {
+        if !(60..=7 * 86_400).contains(&lead) {
+            p.push(Problem::new(
+                "lablets.lead_time_seconds",
+                format!("{lead} is outside 60–604800 seconds (a worker boots and a lab starts within it)"),
+            ));
+        }
+    }
+    if let Some(grace) = l.start_grace_seconds {
+        if grace > 86_400 {
+            p.push(Problem::new(
+                "lablets.start_grace_seconds",
+                format!("{grace} is more than a day"),
+            ));
+        }
+    }
+}
+
 fn engine(config: &Config, p: &mut Vec<Problem>) {
     let e = &config.engine;
     for (field, value) in [
@@ -316,6 +367,15 @@ fn engine(config: &Config, p: &mut Vec<Problem>) {
         ("lease_seconds", e.lease_seconds),
         ("lease_renew_seconds", e.lease_renew_seconds),
         ("metrics_step_seconds", e.metrics_step_seconds),
+        ("idle_snooze_minutes", e.idle_snooze_minutes),
+        (
+            "autoscaler_max_workers_per_region",
+            e.autoscaler_max_workers_per_region,
+        ),
+        (
+            "auto_import_interval_seconds",
+            e.auto_import_interval_seconds,
+        ),
     ] {
         if value == Some(0) {
             p.push(Problem::new(
@@ -338,6 +398,7 @@ fn engine(config: &Config, p: &mut Vec<Problem>) {
             }
         }
     }
+    pacing(config, p);
     if let Some(n) = e.cml_concurrency {
         if !(1..=MAX_CML_CONCURRENCY).contains(&n) {
             p.push(Problem::new(
@@ -569,6 +630,76 @@ mod tests {
         );
         assert!(
             has("engine.metrics_raw_seconds", "must not exceed"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn pacing_auto_import_and_lablet_timing_reach_the_fleet_and_are_checked() {
+        let config = load_from(&from_env(&[
+            ("CCM_IDLE_SNOOZE_MINUTES", "15"),
+            ("CCM_AUTOSCALER_MAX_WORKERS_PER_REGION", "7"),
+            ("CCM_AUTOSCALER_MIN_RUNNING_WORKERS", "2"),
+            ("CCM_AUTOSCALER_SCALE_UP_COOLDOWN_SECONDS", "30"),
+            ("CCM_AUTOSCALER_SCALE_DOWN_COOLDOWN_SECONDS", "900"),
+            ("CCM_AUTOSCALER_DRAIN_GRACE_SECONDS", "240"),
+            ("CCM_AUTO_IMPORT", "on"),
+            ("CCM_AUTO_IMPORT_IMAGE_NAME_PATTERN", "cml-2.9*"),
+            ("CCM_AUTO_IMPORT_INTERVAL_SECONDS", "600"),
+            ("CCM_LABLETS_LEAD_TIME_SECONDS", "1800"),
+            ("CCM_LABLETS_START_GRACE_SECONDS", "300"),
+            ("CCM_LABLETS_PLACEMENT_POLICY", "spread"),
+        ]))
+        .unwrap();
+        let s = crate::app::fleet_settings(&config);
+        assert_eq!(s.idle.snooze_minutes, 15);
+        assert_eq!(s.autoscaler.max_workers_per_region, 7);
+        assert_eq!(s.autoscaler.min_running_workers, 2);
+        assert_eq!(s.autoscaler.scale_up_cooldown_seconds, 30);
+        assert_eq!(s.autoscaler.scale_down_cooldown_seconds, 900);
+        assert_eq!(s.autoscaler.drain_grace_seconds, 240);
+        assert!(s.auto_import.enabled);
+        assert_eq!(s.auto_import.image_name_pattern, "cml-2.9*");
+        assert_eq!(s.auto_import.interval_seconds, 600);
+        // Regions default to the cloud's.
+        let cloud: Vec<String> = config.cloud.regions.clone();
+        let searched: Vec<String> = s.auto_import.regions.iter().map(|r| r.0.clone()).collect();
+        assert_eq!(searched, cloud);
+        assert_eq!(s.lablets.lead_time_seconds, 1800);
+        assert_eq!(s.lablets.start_grace_seconds, 300);
+        assert_eq!(s.lablets.policy, ccm_core::placement::Policy::Spread);
+
+        let Err(ConfigErrors(problems)) = load_from(&from_env(&[
+            ("CCM_AUTOSCALER_MAX_WORKERS_PER_REGION", "1"),
+            ("CCM_AUTOSCALER_MIN_RUNNING_WORKERS", "50"),
+            ("CCM_AUTO_IMPORT_INTERVAL_SECONDS", "0"),
+            ("CCM_AUTO_IMPORT_IMAGE_NAME_PATTERN", " "),
+            ("CCM_LABLETS_LEAD_TIME_SECONDS", "5"),
+            ("CCM_LABLETS_START_GRACE_SECONDS", "100000"),
+        ])) else {
+            panic!("out-of-range pacing must be refused");
+        };
+        for (path, reason) in [
+            ("engine.autoscaler_min_running_workers", "more than"),
+            ("engine.auto_import_interval_seconds", "at least 1"),
+            ("engine.auto_import_image_name_pattern", "1 to 128"),
+            ("lablets.lead_time_seconds", "outside"),
+            ("lablets.start_grace_seconds", "more than a day"),
+        ] {
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.path == path && p.reason.contains(reason)),
+                "{path}: {problems:?}"
+            );
+        }
+        let Err(ConfigErrors(problems)) =
+            load_from(&from_env(&[("CCM_LABLETS_PLACEMENT_POLICY", "random")]))
+        else {
+            panic!("an unknown policy must be refused");
+        };
+        assert!(
+            problems.iter().any(|p| p.path.contains("placement_policy")),
             "{problems:?}"
         );
     }

@@ -303,9 +303,70 @@ pub const ENV_VARS: &[(&str, &str, Kind)] = &[
         Kind::Integer,
     ),
     (
+        "CCM_IDLE_SNOOZE_MINUTES",
+        "engine.idle_snooze_minutes",
+        Kind::Integer,
+    ),
+    (
+        "CCM_AUTOSCALER_MAX_WORKERS_PER_REGION",
+        "engine.autoscaler_max_workers_per_region",
+        Kind::Integer,
+    ),
+    (
+        "CCM_AUTOSCALER_MIN_RUNNING_WORKERS",
+        "engine.autoscaler_min_running_workers",
+        Kind::Integer,
+    ),
+    (
+        "CCM_AUTOSCALER_SCALE_UP_COOLDOWN_SECONDS",
+        "engine.autoscaler_scale_up_cooldown_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_AUTOSCALER_SCALE_DOWN_COOLDOWN_SECONDS",
+        "engine.autoscaler_scale_down_cooldown_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_AUTOSCALER_DRAIN_GRACE_SECONDS",
+        "engine.autoscaler_drain_grace_seconds",
+        Kind::Integer,
+    ),
+    ("CCM_AUTO_IMPORT", "engine.auto_import", Kind::Bool),
+    (
+        "CCM_AUTO_IMPORT_REGIONS",
+        "engine.auto_import_regions",
+        Kind::List,
+    ),
+    (
+        "CCM_AUTO_IMPORT_IMAGE_NAME_PATTERN",
+        "engine.auto_import_image_name_pattern",
+        Kind::Text,
+    ),
+    (
+        "CCM_AUTO_IMPORT_INTERVAL_SECONDS",
+        "engine.auto_import_interval_seconds",
+        Kind::Integer,
+    ),
+    (
         "CCM_LABLETS_SELF_SERVICE",
         "lablets.self_service",
         Kind::Bool,
+    ),
+    (
+        "CCM_LABLETS_LEAD_TIME_SECONDS",
+        "lablets.lead_time_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_LABLETS_START_GRACE_SECONDS",
+        "lablets.start_grace_seconds",
+        Kind::Integer,
+    ),
+    (
+        "CCM_LABLETS_PLACEMENT_POLICY",
+        "lablets.placement_policy",
+        Kind::Text,
     ),
     (
         "CCM_SESSION_TTL_SECONDS",

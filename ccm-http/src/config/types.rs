@@ -421,6 +421,26 @@ pub struct EngineConfig {
     pub event_retention_days: Option<u32>,
     /// Most events the event log keeps (default 10,000,000).
     pub event_retention_max: Option<u64>,
+    /// Minutes idle detection holds off after a worker starts (default 60).
+    pub idle_snooze_minutes: Option<u32>,
+    /// Most workers (not terminated) the autoscaler keeps per region (default 20).
+    pub autoscaler_max_workers_per_region: Option<u32>,
+    /// Running workers scale-down never stops (default 0).
+    pub autoscaler_min_running_workers: Option<u32>,
+    /// Seconds between scale-up decisions (default 120).
+    pub autoscaler_scale_up_cooldown_seconds: Option<u32>,
+    /// Seconds between scale-down decisions (default 300).
+    pub autoscaler_scale_down_cooldown_seconds: Option<u32>,
+    /// Seconds a drained worker waits before it is stopped (default 600).
+    pub autoscaler_drain_grace_seconds: Option<u32>,
+    /// The auto-import job: adopt running instances of the CML image as workers.
+    pub auto_import: Option<bool>,
+    /// Regions auto-import searches (default: `cloud.regions`).
+    pub auto_import_regions: Option<Vec<String>>,
+    /// AMI name pattern auto-import adopts (default `cml-*`).
+    pub auto_import_image_name_pattern: Option<String>,
+    /// Seconds between auto-import runs (default 3600).
+    pub auto_import_interval_seconds: Option<u32>,
 }
 
 impl EngineConfig {
@@ -441,6 +461,13 @@ impl EngineConfig {
 pub struct LabletsConfig {
     /// Users (not only managers) may book lablets, always for themselves.
     pub self_service: bool,
+    /// Lablets starting within this many seconds are placed (worker boot and lab
+    /// start; default 2,100).
+    pub lead_time_seconds: Option<u32>,
+    /// A lablet not running this long after its start expires (default 600).
+    pub start_grace_seconds: Option<u32>,
+    /// `pack` (fewest workers, the default) or `spread` (most headroom).
+    pub placement_policy: Option<ccm_core::placement::Policy>,
 }
 
 /// `[auth]`.
