@@ -75,6 +75,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 tags: BTreeMap::from([("team".to_owned(), format!("t{}", i % 7))]),
                 idle_detection_disabled: false,
                 created_by: Some("footprint".into()),
+                image: None,
             })
             .await?;
     }

@@ -151,6 +151,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
                 tags: BTreeMap::new(),
                 idle_detection_disabled: n == 0,
                 created_by: Some("example".into()),
+                image: None,
             })
             .await?;
         names.insert(worker.id.to_string(), name);

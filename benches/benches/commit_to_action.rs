@@ -507,6 +507,7 @@ impl Bench {
                 tags: BTreeMap::new(),
                 idle_detection_disabled: true,
                 created_by: None,
+                image: None,
             })
             .await
             .expect("create a worker");

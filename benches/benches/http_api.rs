@@ -121,6 +121,7 @@ async fn servers(workers: usize) -> Servers {
                 tags: BTreeMap::new(),
                 idle_detection_disabled: false,
                 created_by: Some("bench".into()),
+                image: None,
             })
             .await
             .unwrap();

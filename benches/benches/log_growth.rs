@@ -84,6 +84,7 @@ async fn boot(size: usize, clock: &VirtualClock) -> (Simulation, Arc<MemoryStore
                 tags: BTreeMap::new(),
                 idle_detection_disabled: true,
                 created_by: None,
+                image: None,
             })
             .await
             .unwrap();

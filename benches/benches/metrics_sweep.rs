@@ -76,6 +76,7 @@ async fn setup(size: usize) -> Bench {
                 tags: BTreeMap::new(),
                 idle_detection_disabled: true,
                 created_by: None,
+                image: None,
             })
             .await
             .unwrap();

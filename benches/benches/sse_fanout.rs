@@ -203,6 +203,7 @@ async fn ccm_setup(n: usize) -> CcmSetup {
             tags: BTreeMap::new(),
             idle_detection_disabled: true,
             created_by: None,
+            image: None,
         })
         .await
         .unwrap()

@@ -103,6 +103,7 @@ fn new_worker() -> (Worker, DomainEvent) {
             labels: BTreeMap::new(),
             idle: IdleSettings::default(),
             created_by: Some("admin".into()),
+            image: None,
         },
         epoch(),
     )

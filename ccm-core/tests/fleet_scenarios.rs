@@ -14,7 +14,7 @@ use ccm_core::fleet::{
 use ccm_core::ids::{InstanceId, Region, WorkerId};
 use ccm_core::job::JobSchedule;
 use ccm_core::lab::LabState;
-use ccm_core::ports::cloud::{CloudProvider, LaunchRequest, WORKER_ID_TAG};
+use ccm_core::ports::cloud::{CloudProvider, ImageSelector, LaunchRequest, WORKER_ID_TAG};
 use ccm_core::ports::event_sink::CollectingSink;
 use ccm_core::ports::store::WorkerFilter;
 use ccm_core::ports::{Clock, Store, VirtualClock};
@@ -93,6 +93,7 @@ impl Harness {
                 tags: BTreeMap::new(),
                 idle_detection_disabled: false,
                 created_by: Some("admin".into()),
+                image: None,
             })
             .await
             .unwrap()
@@ -791,5 +792,66 @@ async fn a_per_worker_monitoring_interval_is_bounded_and_the_sweep_follows_it_at
     assert_eq!(
         sweep(&h).await.schedule,
         JobSchedule::Every { seconds: 300 }
+    );
+}
+
+#[tokio::test]
+async fn a_worker_is_created_from_a_configured_image_by_name_or_refused_naming_them() {
+    let mut settings = quick_settings();
+    settings.launch.images.insert(
+        "cml-2.8".into(),
+        ImageSelector::NamePattern("cml-2.8*".into()),
+    );
+    let h = Harness::new(settings).await;
+    let input = |name: &str, image: Option<&str>| CreateWorker {
+        name: name.into(),
+        region: Region::new(REGION),
+        instance_type: None,
+        labels: BTreeMap::new(),
+        tags: BTreeMap::new(),
+        idle_detection_disabled: true,
+        created_by: None,
+        image: image.map(str::to_owned),
+    };
+    let error = h
+        .fleet
+        .create_worker(input("w0", Some("cml-3.0")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ccm_core::CoreError::Validation { field, reason }
+            if field == "image" && reason.contains("cml-2.8")),
+        "{error}"
+    );
+    assert!(h
+        .fleet
+        .list_workers(&Default::default())
+        .await
+        .unwrap()
+        .is_empty());
+
+    let old = h
+        .fleet
+        .create_worker(input("old", Some("cml-2.8")))
+        .await
+        .unwrap();
+    assert_eq!(old.spec.image.as_deref(), Some("cml-2.8"));
+    let new = h.fleet.create_worker(input("new", None)).await.unwrap();
+    h.run_for(60).await;
+    let ami = |w: &Worker| {
+        w.ami
+            .as_ref()
+            .and_then(|a| a.name.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        ami(&h.worker(old.id).await).starts_with("cml-2.8"),
+        "{:?}",
+        h.worker(old.id).await.ami
+    );
+    assert!(
+        ami(&h.worker(new.id).await).starts_with("cml-2.9"),
+        "{:?}",
+        h.worker(new.id).await.ami
     );
 }

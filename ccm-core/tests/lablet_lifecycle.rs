@@ -74,6 +74,7 @@ impl World {
                 tags: BTreeMap::new(),
                 idle_detection_disabled: true,
                 created_by: None,
+                image: None,
             })
             .await
             .unwrap()

@@ -66,6 +66,7 @@ impl Engine {
                 tags: BTreeMap::new(),
                 idle_detection_disabled: true,
                 created_by: Some("admin".into()),
+                image: None,
             })
             .await
             .unwrap()

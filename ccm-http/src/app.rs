@@ -88,6 +88,11 @@ pub fn fleet_settings(config: &Config) -> FleetSettings {
         Some(id) => ImageSelector::Id(ImageId::new(id.clone())),
         None => ImageSelector::NamePattern(launch.image_name_pattern.clone()),
     };
+    s.launch.images = launch
+        .images
+        .iter()
+        .map(|(name, image)| (name.clone(), image_selector(image)))
+        .collect();
     s.launch.instance_type = launch.instance_type.clone();
     s.launch.subnet_id = launch.subnet_id.clone();
     s.launch.security_group_ids = launch.security_group_ids.clone();
@@ -148,6 +153,15 @@ pub fn fleet_settings(config: &Config) -> FleetSettings {
     apply_pacing(config, &mut s);
     s.topology_limits = config.limits.topology();
     s
+}
+
+/// A configured image: an AMI id (`ami-…`) or else an AMI name pattern.
+pub fn image_selector(image: &str) -> ImageSelector {
+    if image.starts_with("ami-") && !image.contains('*') {
+        ImageSelector::Id(ImageId::new(image))
+    } else {
+        ImageSelector::NamePattern(image.to_owned())
+    }
 }
 
 /// The autoscaler's bounds, auto-import, idle snooze and the lablets' timing

@@ -74,6 +74,7 @@ pub async fn seed_demo(
                 tags: BTreeMap::new(),
                 idle_detection_disabled: n == 0,
                 created_by: Some("ccm demo seed".into()),
+                image: None,
             })
             .await?;
         seeded.workers += 1;

@@ -57,6 +57,7 @@ pub enum Op {
         tags: BTreeMap<String, String>,
         #[serde(default)]
         idle_detection_disabled: bool,
+        image: Option<String>,
     },
     ImportWorker {
         instance_id: String,
@@ -271,6 +272,7 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
             labels,
             tags,
             idle_detection_disabled,
+            image,
         } => {
             let region = region_or_default(engine, region)?;
             json(
@@ -283,6 +285,7 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
                         tags,
                         idle_detection_disabled,
                         created_by: actor(),
+                        image,
                     })
                     .await?,
             )

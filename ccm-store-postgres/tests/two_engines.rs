@@ -107,6 +107,7 @@ async fn only_the_leader_acts_and_the_follower_takes_over_when_it_dies() {
                 tags: BTreeMap::new(),
                 idle_detection_disabled: true,
                 created_by: None,
+                image: None,
             })
             .await
             .unwrap();

@@ -61,6 +61,7 @@ async fn a_worker_on_moto_with_cml_over_http_goes_through_its_life() {
             tags: BTreeMap::new(),
             idle_detection_disabled: true,
             created_by: Some("smoke".into()),
+            image: None,
         })
         .await
         .unwrap();

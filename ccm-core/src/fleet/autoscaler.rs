@@ -395,6 +395,7 @@ impl Autoscaler {
                     tags: BTreeMap::new(),
                     idle_detection_disabled: false,
                     created_by: Some("autoscaler".into()),
+                    image: None,
                 })
                 .await?;
             report.launched.push(worker.id);

@@ -123,6 +123,20 @@ impl WorkerController {
             }
         }
         let launch = &self.ctx.settings.launch;
+        let image = match launch.image_for(worker.spec.image.as_deref()) {
+            Ok(image) => image.clone(),
+            // Its image was taken out of the configuration since it was created:
+            // failed with the reason, not launched from another image.
+            Err(error) => {
+                let reason = error.to_string();
+                self.ctx
+                    .update::<Worker, _>(worker.id, fence, |w, now| {
+                        w.observe_lifecycle(LifecycleState::Failed, None, Some(reason.clone()), now)
+                    })
+                    .await?;
+                return Ok(ReconcileOutcome::Done);
+            }
+        };
         let mut tags = launch.default_tags.clone();
         tags.extend(worker.tags.clone());
         tags.insert("Name".into(), worker.name().to_owned());
@@ -131,7 +145,7 @@ impl WorkerController {
             worker_id: worker.id,
             region: worker.region.clone(),
             name: worker.name().to_owned(),
-            image: launch.image.clone(),
+            image,
             instance_type: worker.instance_type.clone(),
             subnet_id: launch.subnet_id.clone(),
             security_group_ids: launch.security_group_ids.clone(),

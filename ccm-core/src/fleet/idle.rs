@@ -122,6 +122,7 @@ mod tests {
                 labels: BTreeMap::new(),
                 idle: Default::default(),
                 created_by: None,
+                image: None,
             },
             epoch(),
         );

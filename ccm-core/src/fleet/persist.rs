@@ -127,6 +127,7 @@ mod tests {
                 labels: BTreeMap::new(),
                 idle: Default::default(),
                 created_by: None,
+                image: None,
             },
             epoch(),
         );

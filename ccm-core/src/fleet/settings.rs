@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::CoreError;
 use crate::ids::Region;
 use crate::placement::{NewWorkerProfile, Policy, PriceTable};
 use crate::ports::cloud::ImageSelector;
@@ -17,6 +18,10 @@ use crate::worker::NewWorker;
 pub struct LaunchTemplate {
     /// Image to launch.
     pub image: ImageSelector,
+    /// Other images a worker may be created from, by a readable name
+    /// (`cml-2.9` → an AMI id or name pattern).
+    #[serde(default)]
+    pub images: BTreeMap<String, ImageSelector>,
     /// Default instance type.
     pub instance_type: String,
     /// Subnet.
@@ -35,10 +40,33 @@ pub struct LaunchTemplate {
     pub detailed_monitoring: bool,
 }
 
+impl LaunchTemplate {
+    /// The image a worker is launched from: its configured one by name, else
+    /// the template's own. A name no longer configured is an error rather than
+    /// a silent launch of another image.
+    pub fn image_for(&self, name: Option<&str>) -> Result<&ImageSelector, CoreError> {
+        match name {
+            None => Ok(&self.image),
+            Some(name) => self.images.get(name).ok_or_else(|| {
+                let known: Vec<&str> = self.images.keys().map(String::as_str).collect();
+                CoreError::validation(
+                    "image",
+                    if known.is_empty() {
+                        format!("`{name}` is not a configured image; none are configured (cloud.launch.images)")
+                    } else {
+                        format!("`{name}` is not a configured image; configured: {}", known.join(", "))
+                    },
+                )
+            }),
+        }
+    }
+}
+
 impl Default for LaunchTemplate {
     fn default() -> Self {
         Self {
             image: ImageSelector::NamePattern("cml-2.9*".into()),
+            images: BTreeMap::new(),
             instance_type: "m5zn.metal".into(),
             subnet_id: None,
             security_group_ids: Vec::new(),
@@ -315,6 +343,7 @@ impl FleetSettings {
             labels: BTreeMap::new(),
             idle: self.idle,
             created_by: None,
+            image: None,
         }
     }
 }

@@ -92,6 +92,10 @@ pub struct CreateWorker {
     /// Turn idle detection off for this worker.
     #[serde(default)]
     pub idle_detection_disabled: bool,
+    /// A configured image by name (`cloud.launch.images`); the default image
+    /// when absent.
+    #[serde(default)]
+    pub image: Option<String>,
     /// Who asked.
     pub created_by: Option<String>,
 }
@@ -135,6 +139,7 @@ impl Workers {
         if input.region.as_str().trim().is_empty() {
             return Err(CoreError::validation("region", "must not be empty"));
         }
+        self.ctx.settings.launch.image_for(input.image.as_deref())?;
         let instance_type = input
             .instance_type
             .unwrap_or_else(|| self.ctx.settings.launch.instance_type.clone());
@@ -147,6 +152,7 @@ impl Workers {
         new.tags = input.tags;
         new.idle.enabled = new.idle.enabled && !input.idle_detection_disabled;
         new.created_by = input.created_by;
+        new.image = input.image;
         let (mut worker, event) = Worker::create(WorkerId::new(), new, now);
         let receipt = self
             .ctx

@@ -148,6 +148,7 @@ mod tests {
             labels: Default::default(),
             idle: Default::default(),
             created_by: None,
+            image: None,
         };
         let (mut worker, _) = Worker::create(WorkerId::from_u128(9), input, epoch());
         worker.status.lifecycle = LifecycleState::Running;

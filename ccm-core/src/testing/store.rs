@@ -216,6 +216,7 @@ pub fn sample_worker(seed: u128, name: &str, region: &str) -> Worker {
         labels: BTreeMap::new(),
         idle: IdleSettings::default(),
         created_by: Some("conformance".into()),
+        image: None,
     };
     let (mut worker, _) = Worker::create(WorkerId::from_u128(seed), input, t0());
     worker.status.metrics.cloudwatch.observed(
@@ -1600,6 +1601,7 @@ pub async fn events_are_ordered_and_gap_free<F: StoreFactory>(factory: &F) {
             labels: BTreeMap::new(),
             idle: IdleSettings::default(),
             created_by: None,
+            image: None,
         },
         t0(),
     )
@@ -2346,6 +2348,7 @@ fn worker_input(name: &str) -> NewWorker {
         labels: BTreeMap::new(),
         idle: IdleSettings::default(),
         created_by: Some("conformance".into()),
+        image: None,
     }
 }
 

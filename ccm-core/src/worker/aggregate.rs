@@ -41,6 +41,9 @@ pub struct NewWorker {
     pub idle: IdleSettings,
     /// Who asked.
     pub created_by: Option<String>,
+    /// The configured image to launch from, by name (`None`: the default).
+    #[serde(default)]
+    pub image: Option<String>,
 }
 
 /// The instance found when importing.
@@ -86,6 +89,7 @@ impl Worker {
                 start_reason: None,
                 monitoring_interval_seconds: None,
                 cml_endpoint: None,
+                image: input.image,
             },
             status: WorkerStatus {
                 lifecycle: LifecycleState::Pending,

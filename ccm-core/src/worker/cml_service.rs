@@ -70,6 +70,7 @@ mod tests {
             labels: BTreeMap::new(),
             idle: Default::default(),
             created_by: None,
+            image: None,
         };
         let (mut w, created) = Worker::create(WorkerId::from_u128(1), input, epoch());
         let mut log = vec![created];

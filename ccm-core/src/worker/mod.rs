@@ -95,6 +95,10 @@ pub struct WorkerSpec {
     /// uses the instance's `ccm:cml-endpoint` tag or its address.
     #[serde(default)]
     pub cml_endpoint: Option<String>,
+    /// The configured image (by its name in the launch template's `images`) the
+    /// instance is launched from; `None`: the launch template's own image.
+    #[serde(default)]
+    pub image: Option<String>,
 }
 
 /// What was observed of a worker.

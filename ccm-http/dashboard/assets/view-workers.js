@@ -98,16 +98,23 @@ function createForm() {
   const name = h('input', { name: 'name', required: true, placeholder: 'worker-04', 'aria-label': 'Worker name' });
   const region = h('input', { name: 'region', placeholder: 'default region', 'aria-label': 'Region' });
   const type = h('input', { name: 'instance_type', placeholder: 'default instance type', 'aria-label': 'Instance type' });
+  // The configured images by name (admins read them from the settings); empty: the default image.
+  const image = h('select', { name: 'image', 'aria-label': 'Image' }, h('option', { value: '' }, 'default image'));
+  api('GET', '/api/v1/settings').then((s) => {
+    for (const n of Object.keys(s.engine?.launch?.images || {})) image.append(h('option', { value: n }, n));
+  }).catch(() => {});
   const form = h('form', { class: 'form-grid', onsubmit: async (e) => {
     e.preventDefault();
     const body = { name: name.value.trim() };
     if (region.value.trim()) body.region = region.value.trim();
     if (type.value.trim()) body.instance_type = type.value.trim();
+    if (image.value) body.image = image.value;
     const w = await act('Create worker', () => api('POST', '/api/v1/workers', { body }), { success: (r) => `${r.meta.name} is launching` });
     if (w) { form.reset(); loadWorkers().catch(() => {}); }
   } },
   h('label', { class: 'field' }, 'Name', name), h('label', { class: 'field' }, 'Region', region),
-  h('label', { class: 'field' }, 'Instance type', type), h('button', { class: 'btn btn-primary', type: 'submit' }, 'Create worker'));
+  h('label', { class: 'field' }, 'Instance type', type), h('label', { class: 'field' }, 'Image', image),
+  h('button', { class: 'btn btn-primary', type: 'submit' }, 'Create worker'));
   return h('details', { class: 'panel' }, h('summary', {}, 'Create a worker (launches an instance, about $4/h)'), form);
 }
 

@@ -132,6 +132,9 @@ pub struct CreateBody {
     /// Turn idle detection off.
     #[serde(default)]
     pub idle_detection_disabled: bool,
+    /// A configured image by name (`cloud.launch.images`); the default image
+    /// when absent (422 naming the configured ones for another name).
+    pub image: Option<String>,
 }
 
 fn region_or_default(state: &AppState, region: Option<String>) -> ApiResult<Region> {
@@ -167,6 +170,7 @@ pub async fn create(
             tags: body.tags,
             idle_detection_disabled: body.idle_detection_disabled,
             created_by: Some(who.subject),
+            image: body.image,
         })
         .await?;
     Ok((StatusCode::CREATED, Json(worker)))

@@ -239,6 +239,7 @@ mod tests {
                 labels: BTreeMap::new(),
                 idle: Default::default(),
                 created_by: None,
+                image: None,
             },
             ccm_core::time::epoch(),
         )

@@ -190,6 +190,25 @@ fn cloud(config: &Config, p: &mut Vec<Problem>) {
     {
         p.push(Problem::new(format!("cloud.launch.{field}"), reason));
     }
+    for (name, image) in &c.launch.images {
+        let readable = !name.trim().is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch));
+        if !readable {
+            p.push(Problem::new(
+                format!("cloud.launch.images.{name}"),
+                "a name is 1 to 64 letters, digits, `-`, `_` or `.`",
+            ));
+        }
+        if image.trim().is_empty() || image.len() > 128 {
+            p.push(Problem::new(
+                format!("cloud.launch.images.{name}"),
+                "must be an AMI id (ami-…) or an AMI name pattern of 1 to 128 characters",
+            ));
+        }
+    }
     let mut names = BTreeSet::new();
     let table = crate::app::price_table(config);
     if let Some(types) = &c.instance_types {
@@ -700,6 +719,54 @@ mod tests {
         };
         assert!(
             problems.iter().any(|p| p.path.contains("placement_policy")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn named_images_reach_the_launch_template_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ccm.toml");
+        std::fs::write(
+            &path,
+            "[cloud.launch.images]\n\"cml-2.8\" = \"cml-2.8*\"\npinned = \"ami-0123456789abcdef0\"\n",
+        )
+        .unwrap();
+        let sources = Sources {
+            file: Some(path.clone()),
+            env: BTreeMap::new(),
+        };
+        let config = load_from(&sources).unwrap();
+        let s = crate::app::fleet_settings(&config);
+        use ccm_core::ports::cloud::ImageSelector;
+        assert_eq!(
+            s.launch.images.get("cml-2.8"),
+            Some(&ImageSelector::NamePattern("cml-2.8*".into()))
+        );
+        assert_eq!(
+            s.launch.images.get("pinned"),
+            Some(&ImageSelector::Id(ccm_core::ids::ImageId::new(
+                "ami-0123456789abcdef0"
+            )))
+        );
+        std::fs::write(
+            &path,
+            "[cloud.launch.images]\n\"bad name!\" = \"cml-*\"\nempty = \" \"\n",
+        )
+        .unwrap();
+        let Err(ConfigErrors(problems)) = load_from(&sources) else {
+            panic!("bad image names and empty images must be refused");
+        };
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.path == "cloud.launch.images.bad name!" && p.reason.contains("letters")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.path == "cloud.launch.images.empty" && p.reason.contains("AMI")),
             "{problems:?}"
         );
     }

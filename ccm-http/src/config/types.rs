@@ -172,6 +172,9 @@ pub struct LaunchConfig {
     pub detailed_monitoring: bool,
     /// Tags on every instance.
     pub tags: BTreeMap<String, String>,
+    /// Other images a worker may be created from, by a readable name: an AMI id
+    /// (`ami-…`) or an AMI name pattern (`cml-2.8*`), e.g. `cml-2.8 = "cml-2.8*"`.
+    pub images: BTreeMap<String, String>,
 }
 
 impl Default for LaunchConfig {
@@ -186,6 +189,7 @@ impl Default for LaunchConfig {
             iam_instance_profile: None,
             detailed_monitoring: true,
             tags: BTreeMap::new(),
+            images: BTreeMap::new(),
         }
     }
 }

@@ -65,6 +65,17 @@ async fn workers_boot_and_their_labs_are_operated_through_the_api() {
         assert_eq!(w["spec"]["desired_status"], "running");
         ids.push(w["id"].as_str().unwrap().to_owned());
     }
+    // An image by a name the configuration does not have: 422 naming the field.
+    let (s, e) = ts
+        .call(
+            Method::POST,
+            "/api/v1/workers",
+            a,
+            Some(json!({"name": "w9", "image": "cml-9.9"})),
+        )
+        .await;
+    assert_eq!(s, 422, "{e}");
+    assert_eq!(e["error"]["details"]["field"], "image", "{e}");
     advance(&ts, 40 * 60).await;
 
     // List with filters and pagination.

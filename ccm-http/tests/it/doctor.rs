@@ -287,6 +287,7 @@ fn running_worker(n: u128, name: &str, endpoint: &str) -> ChangeSet {
             labels: BTreeMap::new(),
             idle: Default::default(),
             created_by: None,
+            image: None,
         },
         chrono::Utc::now(),
     );

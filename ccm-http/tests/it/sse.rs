@@ -29,6 +29,7 @@ async fn create_worker(ts: &common::TestServer, name: &str) -> WorkerId {
             tags: BTreeMap::new(),
             idle_detection_disabled: false,
             created_by: None,
+            image: None,
         })
         .await
         .unwrap()

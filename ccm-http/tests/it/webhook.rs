@@ -119,6 +119,7 @@ async fn fleet_with_one_alerting_worker() -> common::TestServer {
             tags: BTreeMap::new(),
             idle_detection_disabled: false,
             created_by: Some("test".into()),
+            image: None,
         })
         .await
         .unwrap();

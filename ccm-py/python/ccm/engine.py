@@ -136,9 +136,11 @@ class Engine:
         labels: Optional[Mapping[str, str]] = None,
         tags: Optional[Mapping[str, str]] = None,
         idle_detection_disabled: bool = False,
+        image: Optional[str] = None,
     ) -> Worker:
         """Creates a worker; its instance is launched by the controller (run
-        :meth:`advance` or :meth:`step`). The region defaults to the first configured."""
+        :meth:`advance` or :meth:`step`). The region defaults to the first configured;
+        ``image`` names a configured image (``cloud.launch.images``), else the default."""
         return Worker(
             self._call(
                 "create_worker",
@@ -148,6 +150,7 @@ class Engine:
                 labels=None if labels is None else dict(labels),
                 tags=None if tags is None else dict(tags),
                 idle_detection_disabled=idle_detection_disabled,
+                image=image,
             )
         )
 

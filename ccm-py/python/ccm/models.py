@@ -142,6 +142,8 @@ class WorkerSpec(Record):
     stop_reason: Optional[str]
     start_reason: Optional[str]
     monitoring_interval_seconds: Optional[int]
+    cml_endpoint: Optional[str]
+    image: Optional[str]
     _shown = ("desired_status", "draining")
 
 

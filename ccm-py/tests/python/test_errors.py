@@ -190,3 +190,14 @@ def test_a_per_worker_monitoring_interval_is_bounded(engine):
         engine.set_monitoring_interval(w.id, 5)
     assert raised.value.details["field"] == "seconds"
     assert engine.set_monitoring_interval(w.id, None).spec.monitoring_interval_seconds is None
+
+
+def test_a_worker_is_created_from_a_configured_image_by_name():
+    engine = ccm.Engine.open("memory", "sim", regions=["us-east-1"],
+                             **{"cloud.launch.images": {"cml-2.8": "cml-2.8*"}})
+    w = engine.create_worker("old", image="cml-2.8")
+    assert w.spec.image == "cml-2.8"
+    with pytest.raises(ccm.InvalidInput) as raised:
+        engine.create_worker("nope", image="cml-3.0")
+    assert raised.value.details["field"] == "image"
+    assert "cml-2.8" in raised.value.details["reason"]

@@ -139,6 +139,7 @@ async fn launch_always_on(
                 tags: BTreeMap::new(),
                 idle_detection_disabled: true,
                 created_by: Some("week".into()),
+                image: None,
             })
             .await?;
     }

@@ -124,6 +124,7 @@ pub(super) async fn stopped_workers(
                 tags: BTreeMap::new(),
                 idle_detection_disabled: false,
                 created_by: None,
+                image: None,
             })
             .await?;
         ids.push(worker.id);
