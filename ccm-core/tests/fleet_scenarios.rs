@@ -84,19 +84,7 @@ impl Harness {
     }
 
     async fn create(&self, name: &str) -> Worker {
-        self.fleet
-            .create_worker(CreateWorker {
-                name: name.into(),
-                region: Region::new(REGION),
-                instance_type: None,
-                labels: BTreeMap::new(),
-                tags: BTreeMap::new(),
-                idle_detection_disabled: false,
-                created_by: Some("admin".into()),
-                image: None,
-            })
-            .await
-            .unwrap()
+        self.fleet.create_worker(create_input(name)).await.unwrap()
     }
 
     async fn worker(&self, id: WorkerId) -> Worker {
@@ -115,6 +103,20 @@ impl Harness {
 
     async fn events(&self) -> Vec<ccm_core::event::StoredEvent> {
         self.store.read_events(0, usize::MAX).await.unwrap()
+    }
+}
+
+/// What an admin sends to create worker `name` in the test region.
+fn create_input(name: &str) -> CreateWorker {
+    CreateWorker {
+        name: name.into(),
+        region: Region::new(REGION),
+        instance_type: None,
+        labels: BTreeMap::new(),
+        tags: BTreeMap::new(),
+        idle_detection_disabled: false,
+        created_by: Some("admin".into()),
+        image: None,
     }
 }
 
@@ -804,14 +806,8 @@ async fn a_worker_is_created_from_a_configured_image_by_name_or_refused_naming_t
     );
     let h = Harness::new(settings).await;
     let input = |name: &str, image: Option<&str>| CreateWorker {
-        name: name.into(),
-        region: Region::new(REGION),
-        instance_type: None,
-        labels: BTreeMap::new(),
-        tags: BTreeMap::new(),
-        idle_detection_disabled: true,
-        created_by: None,
         image: image.map(str::to_owned),
+        ..create_input(name)
     };
     let error = h
         .fleet
