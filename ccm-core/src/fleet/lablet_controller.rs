@@ -347,16 +347,7 @@ impl LabletController {
                     return Ok(ReconcileOutcome::RequeueAfter(1));
                 }
                 match self.standing(&lablet).await? {
-                    WorkerStanding::Lost(why) => {
-                        // The lab (if any) went with the worker; place again.
-                        self.ctx
-                            .update::<Lablet, _>(id, fence, |l, now| l.release_lab(now))
-                            .await?;
-                        let fresh = self.lablet(id).await?;
-                        self.release_and_move(&fresh, None, Some(&why), &why, fence)
-                            .await?;
-                        Ok(ReconcileOutcome::RequeueAfter(1))
-                    }
+                    WorkerStanding::Lost(why) => self.place_again(id, &why, fence).await,
                     WorkerStanding::Leaving(_, why) => self.evict(&lablet, &why, fence).await,
                     WorkerStanding::Coming => {
                         if lablet.status.phase == Scheduled && now >= grace_end {
@@ -383,16 +374,7 @@ impl LabletController {
                     return Ok(ReconcileOutcome::RequeueAfter(1));
                 }
                 match self.standing(&lablet).await? {
-                    WorkerStanding::Lost(why) => {
-                        // Not started yet: its lab went with the worker; place it again.
-                        self.ctx
-                            .update::<Lablet, _>(id, fence, |l, now| l.release_lab(now))
-                            .await?;
-                        let fresh = self.lablet(id).await?;
-                        self.release_and_move(&fresh, None, Some(&why), &why, fence)
-                            .await?;
-                        return Ok(ReconcileOutcome::RequeueAfter(1));
-                    }
+                    WorkerStanding::Lost(why) => return self.place_again(id, &why, fence).await,
                     WorkerStanding::Leaving(_, why) if now < slot.start => {
                         return self.evict(&lablet, &why, fence).await;
                     }
@@ -483,6 +465,23 @@ impl LabletController {
                 Ok(ReconcileOutcome::Done)
             }
         }
+    }
+
+    /// A lablet not started yet whose worker is lost: its lab (if any) went
+    /// with the worker, so the binding goes and it is placed again.
+    async fn place_again(
+        &self,
+        id: LabletId,
+        why: &str,
+        fence: Option<&Fence>,
+    ) -> Result<ReconcileOutcome, CoreError> {
+        self.ctx
+            .update::<Lablet, _>(id, fence, |l, now| l.release_lab(now))
+            .await?;
+        let fresh = self.lablet(id).await?;
+        self.release_and_move(&fresh, None, Some(why), why, fence)
+            .await?;
+        Ok(ReconcileOutcome::RequeueAfter(1))
     }
 
     /// A lablet not started yet on a worker that is leaving: its lab is torn
