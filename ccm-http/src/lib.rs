@@ -10,7 +10,9 @@
 //!   field paths (`ccm config check`).
 //! * [`app`] — adapters from the configuration: SQLite/PostgreSQL/memory store,
 //!   simulated fleet or AWS + CML.
-//! * [`server`], [`serve`] — assembling and running; [`driver`] — the engine loop;
+//! * [`server`], [`serve`] — assembling and running (another axum application may
+//!   mount [`server::Server::router`] under a path of its own and run
+//!   [`server::Server::run_engine`] beside it); [`driver`] — the engine loop;
 //!   [`limits`] — timeouts, the connection cap and per-caller stream slots.
 //! * [`api`] — routes, the route × role table ([`api::routes::ROUTES`]), handlers
 //!   and the error body `{"error": {"code", "message", "details"?}}`.

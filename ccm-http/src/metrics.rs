@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, NestedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -226,13 +226,16 @@ pub fn method_label(method: &Method) -> &'static str {
 }
 
 /// The route label: the route table's path template when the request matched
-/// one, else `unmatched` (never the raw path, which callers choose freely).
-pub fn route_label(matched: Option<&MatchedPath>) -> &'static str {
+/// one, else `unmatched` (never the raw path, which callers choose freely). A
+/// router nested in another program's (`nested`) is labelled by the table's path,
+/// without the mount.
+pub fn route_label(matched: Option<&MatchedPath>, nested: Option<&NestedPath>) -> &'static str {
     matched
         .and_then(|m| {
+            let path = crate::auth::middleware::table_path(m, nested);
             routes::ROUTES
                 .iter()
-                .find(|spec| spec.path == m.as_str())
+                .find(|spec| spec.path == path)
                 .map(|spec| spec.path)
         })
         .unwrap_or("unmatched")
@@ -246,7 +249,7 @@ pub async fn track_requests(
     next: Next,
 ) -> Response {
     let method = method_label(request.method());
-    let route = route_label(matched.as_ref());
+    let route = route_label(matched.as_ref(), request.extensions().get::<NestedPath>());
     let started = Instant::now();
     let response = next.run(request).await;
     state.metrics.observe_request(

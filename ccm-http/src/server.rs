@@ -216,6 +216,21 @@ impl Server {
     /// Serves on `listener` with the engine driver and the relay until the
     /// shutdown handle is triggered, then shuts down gracefully.
     pub async fn run(self, listener: TcpListener) -> Result<(), Error> {
+        self.run_serving(Some(listener)).await
+    }
+
+    /// Runs everything [`Server::run`] runs except the HTTP listener — the engine
+    /// driver, the outbox relay, the purge of expired records, the saving of a
+    /// kept simulated world and the webhook relays — until the shutdown handle is
+    /// triggered, then stops them as `run` does. For a program that serves
+    /// [`Server::router`] inside its own application (mounted with
+    /// `axum::Router::nest`) on a listener of its own; that listener's limits
+    /// (header-read and idle timeouts, the connection cap) are then the program's.
+    pub async fn run_engine(self) -> Result<(), Error> {
+        self.run_serving(None).await
+    }
+
+    async fn run_serving(self, listener: Option<TcpListener>) -> Result<(), Error> {
         let state = self.state.clone();
         let driver = Driver {
             fleet: state.fleet.clone(),
@@ -259,14 +274,25 @@ impl Server {
             })
             .collect();
 
-        let app = crate::api::router(state.clone());
         let mut stopped = state.shutdown.clone();
-        let serve = crate::limits::listener::serve(
-            listener,
-            app,
-            state.options.limits,
-            state.shutdown.clone(),
-        );
+        let serve = async {
+            match listener {
+                Some(listener) => {
+                    let app = crate::api::router(state.clone());
+                    crate::limits::listener::serve(
+                        listener,
+                        app,
+                        state.options.limits,
+                        state.shutdown.clone(),
+                    )
+                    .await;
+                }
+                // Another program serves the router: the engine runs until the signal.
+                None => {
+                    let _ = state.shutdown.clone().wait_for(|s| *s).await;
+                }
+            }
+        };
         let grace = self.grace;
         let outcome = tokio::select! {
             () = serve => Ok(()),

@@ -3,7 +3,7 @@
 //! authenticated caller with at least the route's role. A route missing from the
 //! table is refused (fail closed).
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, NestedPath, Request, State};
 use axum::http::header::{AUTHORIZATION, COOKIE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -97,6 +97,24 @@ fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
+/// The route-table path of a matched request: its matched path without the path
+/// the router is nested at. A program that mounts ccm's router inside its own
+/// (`axum::Router::nest("/ccm", server.router())`) sees `/ccm/api/v1/workers`
+/// matched where the table says `/api/v1/workers`. Both come from route
+/// templates, never from the request, so a caller cannot choose the answer.
+pub fn table_path<'a>(matched: &'a MatchedPath, nested: Option<&NestedPath>) -> &'a str {
+    let full = matched.as_str();
+    let Some(prefix) = nested.map(|n| n.as_str().trim_end_matches('/')) else {
+        return full;
+    };
+    match full.strip_prefix(prefix) {
+        // The router's own `/`, nested at `/ccm`, matches as `/ccm`.
+        Some("") => "/",
+        Some(rest) if rest.starts_with('/') => rest,
+        _ => full,
+    }
+}
+
 /// The authorisation middleware (installed with `route_layer`).
 pub async fn authorize(
     State(state): State<AppState>,
@@ -105,16 +123,14 @@ pub async fn authorize(
     next: Next,
 ) -> Response {
     let method = request.method().clone();
-    let access = matched
+    let path = matched
         .as_ref()
-        .and_then(|path| routes::access(&method, path.as_str()));
+        .map(|m| table_path(m, request.extensions().get::<NestedPath>()));
+    let access = path.and_then(|path| routes::access(&method, path));
     let Some(access) = access else {
         // A known path with another method: axum answers 405 without calling any
         // handler. Anything else is not in the table: refused.
-        if matched
-            .as_ref()
-            .is_some_and(|p| routes::is_known_path(p.as_str()))
-        {
+        if path.is_some_and(routes::is_known_path) {
             return next.run(request).await;
         }
         return ApiError::forbidden("this route is not in the access table").into_response();
@@ -155,4 +171,68 @@ pub async fn authorize(
     }
     request.extensions_mut().insert(principal);
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use axum::body::Body;
+    use axum::extract::{MatchedPath, NestedPath, Request};
+    use axum::routing::get;
+    use axum::Router;
+    use tower::ServiceExt;
+
+    use super::table_path;
+
+    /// What `table_path` says for `uri` on `app`.
+    async fn seen(app: Router, uri: &str) -> String {
+        let response = app
+            .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    fn ccm_like() -> Router {
+        let answer = |request: Request| async move {
+            let matched = request.extensions().get::<MatchedPath>().unwrap();
+            let table = table_path(matched, request.extensions().get::<NestedPath>());
+            format!("{} {table}", matched.as_str())
+        };
+        Router::new()
+            .route("/", get(answer))
+            .route("/api/v1/workers/{id}", get(answer))
+    }
+
+    #[tokio::test]
+    async fn the_table_path_is_the_same_wherever_the_router_is_mounted() {
+        // Each answer is "matched-path table-path": nested, axum's matched path
+        // carries the mount, which the route table does not know.
+        let path = "/api/v1/workers/{id}";
+        assert_eq!(
+            seen(ccm_like(), "/api/v1/workers/w1").await,
+            format!("{path} {path}")
+        );
+        let nested = Router::new().nest("/ccm", ccm_like());
+        assert_eq!(
+            seen(nested.clone(), "/ccm/api/v1/workers/w1").await,
+            format!("/ccm{path} {path}")
+        );
+        assert_eq!(seen(nested, "/ccm").await, "/ccm /");
+        let deeper =
+            Router::new().nest("/tenants/{tenant}", Router::new().nest("/ccm", ccm_like()));
+        assert_eq!(
+            seen(deeper, "/tenants/t1/ccm/api/v1/workers/w1").await,
+            format!("/tenants/{{tenant}}/ccm{path} {path}")
+        );
+        let as_service = Router::new().nest_service("/ccm/", ccm_like());
+        assert_eq!(
+            seen(as_service, "/ccm/api/v1/workers/w1").await,
+            format!("/ccm{path} {path}")
+        );
+    }
 }

@@ -3,12 +3,13 @@
 //! event stream is long-lived by design and is bounded otherwise (per-caller
 //! stream slots, credential re-checks, the idle timeout).
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, NestedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::api::error::ApiError;
+use crate::auth::middleware::table_path;
 use crate::state::AppState;
 
 /// The route exempt from the timeout.
@@ -22,7 +23,11 @@ pub async fn limit_request_time(
     request: Request,
     next: Next,
 ) -> Response {
-    if matched.as_ref().is_some_and(|m| m.as_str() == STREAM_ROUTE) {
+    let nested = request.extensions().get::<NestedPath>();
+    if matched
+        .as_ref()
+        .is_some_and(|m| table_path(m, nested) == STREAM_ROUTE)
+    {
         return next.run(request).await;
     }
     let limit = state.options.limits.request_timeout;
