@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::definition::LabletDefinition;
 use crate::ids::{CmlLabId, EventId, InstanceId, WorkerId};
 use crate::lab::{LabOperation, LabRecord, LabState};
-use crate::lablet::{Lablet, LabletPhase};
+use crate::lablet::{Lablet, LabletAccess, LabletPhase};
 use crate::time::Timestamp;
 use crate::worker::{
     ActivityEvent, AlertMetric, Allocation, AmiInfo, CmlService, LicenceStatus, LifecycleState,
@@ -236,6 +236,10 @@ pub enum EventPayload {
     /// The lablet's lab exists on CML.
     #[serde(rename = "lablet.lab.assigned.v1")]
     LabletLabAssigned { cml_lab_id: CmlLabId },
+    /// How students reach the lablet's lab: each console node's port on its
+    /// worker, recorded with the import (cleared with the lab).
+    #[serde(rename = "lablet.access.assigned.v1")]
+    LabletAccessAssigned { access: Vec<LabletAccess> },
     /// Cancellation was requested.
     #[serde(rename = "lablet.cancel.requested.v1")]
     LabletCancelRequested { by: Option<String> },
@@ -297,6 +301,7 @@ impl EventPayload {
             DefinitionCreated { .. } => "definition.created.v1",
             DefinitionActivationChanged { .. } => "definition.activation.changed.v1",
             LabletCreated { .. } => "lablet.created.v1",
+            LabletAccessAssigned { .. } => "lablet.access.assigned.v1",
             LabletPhaseChanged { .. } => "lablet.phase.changed.v1",
             LabletBound { .. } => "lablet.bound.v1",
             LabletUnbound { .. } => "lablet.unbound.v1",

@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 use ccm_core::definition::{LabletDefinition, NewDefinition, ResourceNeeds};
 use ccm_core::event::{DomainEvent, EventPayload, ResourceKind, Subject};
 use ccm_core::ids::{CmlLabId, DefinitionId, InstanceId, LabletId, Region, WorkerId};
-use ccm_core::lablet::{Lablet, LabletPhase, NewLablet, Timeslot};
+use ccm_core::lablet::{Lablet, LabletAccess, LabletPhase, NewLablet, Timeslot};
 use ccm_core::resources::{PortRange, Resources};
 use ccm_core::state_machine::StateMachine;
 use ccm_core::time::{epoch, plus_seconds, Timestamp};
+use ccm_core::topology::pat::AccessProtocol;
 use ccm_core::version::SemVer;
 use ccm_core::worker::{
     ActivityEvent, Allocation, Capacity, CmlService, CmlServiceState, IdleSettings, LifecycleState,
@@ -236,6 +237,8 @@ enum LabletCmd {
     Unbind,
     Transition(LabletPhase),
     AssignLab(u8),
+    AssignAccess(u16),
+    ReleaseLab,
     Fail,
     Cancel,
 }
@@ -248,6 +251,8 @@ fn lablet_cmd() -> impl Strategy<Value = LabletCmd> {
         phase.clone().prop_map(LabletCmd::Transition),
         phase.prop_map(LabletCmd::Transition),
         (0u8..3).prop_map(LabletCmd::AssignLab),
+        (2000u16..2003).prop_map(LabletCmd::AssignAccess),
+        Just(LabletCmd::ReleaseLab),
         Just(LabletCmd::Fail),
         Just(LabletCmd::Cancel),
     ]
@@ -309,6 +314,17 @@ proptest! {
                 LabletCmd::AssignLab(n) => {
                     lablet.assign_lab(CmlLabId::new(format!("lab-{n}")), now)
                 }
+                LabletCmd::AssignAccess(port) => lablet.assign_access(
+                    vec![LabletAccess {
+                        node: "n0".into(),
+                        label: "r1".into(),
+                        protocol: AccessProtocol::Telnet,
+                        host: "203.0.113.7".into(),
+                        port,
+                    }],
+                    now,
+                ),
+                LabletCmd::ReleaseLab => lablet.release_lab(now),
                 LabletCmd::Fail => lablet.record_failure("boom".into(), now),
                 LabletCmd::Cancel => lablet.cancel(Some("ops".into()), now),
             };
@@ -319,6 +335,10 @@ proptest! {
                         .phase
                         .check_transition(lablet.status.phase)
                         .is_ok());
+                    // Releasing the lab or the binding takes the access with it.
+                    if !events.is_empty() && matches!(cmd, LabletCmd::ReleaseLab | LabletCmd::Unbind) {
+                        prop_assert!(lablet.status.access.is_empty(), "access outlived its lab");
+                    }
                     for e in &events {
                         assert_json_round_trip(e);
                     }
@@ -332,7 +352,12 @@ proptest! {
             if lablet.status.phase == LabletPhase::Terminated {
                 prop_assert!(lablet.meta.finalizers.is_empty());
                 prop_assert!(lablet.status.ports.is_empty());
+                prop_assert!(lablet.status.access.is_empty());
             }
+            if lablet.status.phase.is_finished() && matches!(cmd, LabletCmd::AssignAccess(_)) {
+                prop_assert!(lablet.status.access == before.status.access, "access given to a finished lablet");
+            }
+
         }
         let replayed = Lablet::from_events(&log).unwrap();
         prop_assert_eq!(replayed, lablet);

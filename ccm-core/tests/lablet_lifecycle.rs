@@ -587,3 +587,118 @@ async fn a_lablets_lab_is_deleted_or_wiped_only_when_forced_and_the_lablet_then_
         .allocations
         .is_empty());
 }
+
+/// Routers, a switch and a host: the switch and the external connector have no
+/// console, and with two ports the second router goes without.
+const CONSOLES: &str = "lab:\n  title: consoles\nnodes:\n  - id: n0\n    label: r1\n    node_definition: iosv\n  - id: n1\n    label: sw\n    node_definition: unmanaged_switch\n  - id: n2\n    label: host\n    node_definition: alpine\n    tags: [linux, 'serial:4001']\n  - id: n3\n    label: ext\n    node_definition: external_connector\n  - id: n4\n    label: r2\n    node_definition: iosv\nlinks:\n  - id: l0\n    n1: n0\n    n2: n1\n";
+
+#[tokio::test]
+async fn a_running_lablet_lists_its_console_ports_and_its_lab_carries_them_as_tags() {
+    use ccm_core::topology::pat::AccessProtocol;
+
+    let w = world(FleetSettings::default()).await;
+    let worker = w.worker("w1").await;
+    w.run_for(30 * 60).await;
+    let definition = w
+        .fleet
+        .create_definition(NewDefinition {
+            name: "consoles".into(),
+            version: SemVer::new(1, 0, 0),
+            topology_yaml: CONSOLES.into(),
+            needs: ResourceNeeds {
+                resources: Resources::new(4, 8, 20),
+                nodes: 0,
+                ports: 2,
+            },
+            licence_affinity: None,
+            min_cml_version: None,
+            max_duration_minutes: 240,
+            warm_pool_depth: 0,
+        })
+        .await
+        .unwrap();
+    let lablet = w.book(&definition, 10).await;
+    w.run_for(15 * 60).await;
+    let running = w.fleet.get_lablet(lablet.id).await.unwrap();
+    assert_eq!(
+        running.status.phase,
+        LabletPhase::Running,
+        "{:?}",
+        running.status
+    );
+    let ports = running.status.ports.clone();
+    assert_eq!(ports.len(), 2);
+
+    // The access entries: the console nodes in topology order, the allocated
+    // ports in order, on the worker's public address.
+    let host_worker = w.fleet.get_worker(worker).await.unwrap();
+    let public_ip = host_worker.network.public_ip.clone().unwrap();
+    let access: Vec<(&str, &str, u16)> = running
+        .status
+        .access
+        .iter()
+        .map(|a| (a.node.as_str(), a.label.as_str(), a.port))
+        .collect();
+    assert_eq!(
+        access,
+        vec![("n0", "r1", ports[0]), ("n2", "host", ports[1])]
+    );
+    assert!(running
+        .status
+        .access
+        .iter()
+        .all(|a| a.protocol == AccessProtocol::Telnet && a.host == public_ip));
+
+    // The lab on the simulated CML carries one `serial:<port>` tag on each of
+    // those nodes, and none on the others; the author's fixed console tag is gone.
+    let instance = host_worker.instance_id.clone().unwrap();
+    let lab = running.status.cml_lab_id.clone().unwrap();
+    let nodes = w.sim.lab_nodes(&instance, &lab).unwrap();
+    let tags: Vec<(&str, Vec<&str>)> = nodes
+        .iter()
+        .map(|n| {
+            (
+                n.label.as_str(),
+                n.tags.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    let (first, second) = (
+        format!("serial:{}", ports[0]),
+        format!("serial:{}", ports[1]),
+    );
+    assert_eq!(
+        tags,
+        vec![
+            ("r1", vec![first.as_str()]),
+            ("sw", vec![]),
+            ("host", vec!["linux", second.as_str()]),
+            ("ext", vec![]),
+            ("r2", vec![]),
+        ]
+    );
+
+    // The event stream told it, with the import.
+    let assigned: Vec<_> = w
+        .store
+        .read_events(0, usize::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.event.payload {
+            EventPayload::LabletAccessAssigned { access } => Some(access),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(assigned, vec![running.status.access.clone()]);
+
+    // When the lablet ends, the lab goes and the access with it.
+    w.fleet
+        .cancel_lablet(lablet.id, Some("ops".into()))
+        .await
+        .unwrap();
+    w.run_for(60).await;
+    let done = w.fleet.get_lablet(lablet.id).await.unwrap();
+    assert_eq!(done.status.phase, LabletPhase::Terminated);
+    assert!(done.status.access.is_empty());
+}

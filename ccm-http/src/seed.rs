@@ -80,7 +80,11 @@ pub async fn seed_demo(
         seeded.workers += 1;
     }
     let mut definitions = Vec::new();
-    for (name, yaml, cpu, mem) in [("ccna-basics", CCNA, 4, 8), ("linux-101", ALPINE, 2, 2)] {
+    // One port per node: each node's console is reachable (`topology::pat`).
+    for (name, yaml, cpu, mem, ports) in [
+        ("ccna-basics", CCNA, 4, 8, 3),
+        ("linux-101", ALPINE, 2, 2, 2),
+    ] {
         let definition = fleet
             .create_definition(NewDefinition {
                 name: name.into(),
@@ -89,7 +93,7 @@ pub async fn seed_demo(
                 needs: ResourceNeeds {
                     resources: Resources::new(cpu, mem, 20),
                     nodes: 0,
-                    ports: 2,
+                    ports,
                 },
                 licence_affinity: None,
                 min_cml_version: None,

@@ -33,6 +33,18 @@ pub struct InjectedLab {
     pub state: LabState,
 }
 
+/// A node of a lab as the simulated CML holds it (what `GET /labs/{id}/nodes`
+/// reports of it), for tests that check what was imported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimLabNode {
+    /// Label.
+    pub label: String,
+    /// Node definition, when the topology named one.
+    pub node_definition: Option<String>,
+    /// Tags, as imported.
+    pub tags: Vec<String>,
+}
+
 impl World {
     fn server_now(
         &mut self,
@@ -228,6 +240,30 @@ impl Simulation {
             .labs_in_order()
             .into_iter()
             .map(SimLab::view)
+            .collect())
+    }
+
+    /// The nodes of lab `lab` on the CML of `instance`, in topology order.
+    pub fn lab_nodes(
+        &self,
+        instance: &InstanceId,
+        lab: &CmlLabId,
+    ) -> Result<Vec<SimLabNode>, SimError> {
+        let (mut world, now) = self.shared.lock_at()?;
+        let (server, _, _) = world.server_now(instance, now)?;
+        let lab = server
+            .lab(lab)
+            .map_err(|_| SimError::UnknownLab(lab.to_string()))?;
+        Ok(lab
+            .layout
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| SimLabNode {
+                label: node.label.clone(),
+                node_definition: lab.nodes.get(i).and_then(|n| n.definition.clone()),
+                tags: node.tags.clone(),
+            })
             .collect())
     }
 }

@@ -125,6 +125,6 @@ pub use config::{
 };
 pub use error::SimError;
 pub use faults::Faults;
-pub use hooks::InjectedLab;
+pub use hooks::{InjectedLab, SimLabNode};
 pub use saved::WORLD_FORMAT;
 pub use simulation::{Simulation, WorldOrigin};

@@ -357,6 +357,23 @@ async fn full_session(server: &CmlHttpServer) {
         .await
         .unwrap();
     let big = big["id"].as_str().unwrap().to_owned();
+    // Node tags survive the import and come back on node reads (PATty reads a
+    // node's console port from its `serial:<port>` tag).
+    let tagged_yaml = topology_yaml("tagged", 1).replace(
+        "    y: 0\n",
+        "    y: 0\n    tags:\n      - serial:2000\n      - core\n",
+    );
+    let tagged: Value = s.import(&tagged_yaml, "tagged").await.json().await.unwrap();
+    let tagged = tagged["id"].as_str().unwrap().to_owned();
+    let tags = json!(["serial:2000", "core"]);
+    assert_eq!(
+        s.json(&format!("labs/{tagged}/nodes?data=true")).await[0]["tags"],
+        tags
+    );
+    assert_eq!(
+        s.json(&format!("labs/{tagged}/topology")).await["nodes"][0]["tags"],
+        tags
+    );
     let unknown = "0f0e0d0c-0b0a-4908-8706-050403020100";
     for path in [
         "labs".to_owned(),
@@ -410,7 +427,7 @@ async fn full_session(server: &CmlHttpServer) {
     assert_eq!(nodes[0]["state"], "BOOTED");
     assert_eq!(s.put(&format!("labs/{lab}/stop")).await, 204);
     assert_eq!(s.put(&format!("labs/{lab}/wipe")).await, 204);
-    for id in [&lab, &empty, &big] {
+    for id in [&lab, &empty, &big, &tagged] {
         let status = s
             .send(M::DELETE, &format!("labs/{id}"), None)
             .await

@@ -9,7 +9,7 @@
 use crate::fleet::settings::EndpointAddress;
 use crate::ports::cloud::CML_ENDPOINT_TAG;
 use crate::ports::cml::CmlEndpoint;
-use crate::worker::{EndpointAllowList, EndpointUrl, Host, Worker};
+use crate::worker::{EndpointAllowList, EndpointUrl, Host, Network, Worker};
 
 /// The endpoint the engine may use for a worker.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,6 +114,33 @@ pub fn choose(
     }
 }
 
+/// The address students dial for a lablet's ports on a worker (PATty listens on
+/// the CML host itself): the instance's public IP first — ccm may reach CML on a
+/// private address or through an admin-set name that fronts only HTTPS, but the
+/// instance's own public address is where PATty listens —, then the host of the
+/// endpoint ccm uses, then the private IP. IPv6 literals are given bare
+/// (`telnet` takes them so).
+pub fn console_host(network: Option<&Network>, ep: &CmlEndpoint) -> String {
+    let usable = |ip: &Option<String>| {
+        ip.as_deref()
+            .map(str::trim)
+            .filter(|ip| !ip.is_empty())
+            .map(str::to_owned)
+    };
+    if let Some(public) = network.and_then(|n| usable(&n.public_ip)) {
+        return public;
+    }
+    if let Ok(url) = EndpointUrl::parse(&ep.base_url) {
+        return match url.host() {
+            Host::Ip(ip) => ip.to_string(),
+            Host::Name(name) => name.clone(),
+        };
+    }
+    network
+        .and_then(|n| usable(&n.private_ip))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -152,6 +179,25 @@ mod tests {
 
     fn loopback() -> EndpointAllowList {
         EndpointAllowList::parse(&["127.0.0.1/32"]).unwrap()
+    }
+
+    #[test]
+    fn consoles_are_reached_on_the_public_address_first() {
+        let mut network = Network {
+            endpoint: None,
+            public_ip: Some("3.3.3.3".into()),
+            private_ip: Some("10.0.0.5".into()),
+        };
+        let ep = CmlEndpoint::new(WorkerId::from_u128(1), "https://10.0.0.5");
+        assert_eq!(console_host(Some(&network), &ep), "3.3.3.3");
+        network.public_ip = Some(" ".into());
+        let named = CmlEndpoint::new(WorkerId::from_u128(1), "https://cml-1.example.com:8443");
+        assert_eq!(console_host(Some(&network), &named), "cml-1.example.com");
+        let v6 = CmlEndpoint::new(WorkerId::from_u128(1), "https://[2001:db8::5]");
+        assert_eq!(console_host(None, &v6), "2001:db8::5");
+        let broken = CmlEndpoint::new(WorkerId::from_u128(1), "not a url");
+        assert_eq!(console_host(Some(&network), &broken), "10.0.0.5");
+        assert_eq!(console_host(None, &broken), "");
     }
 
     #[test]

@@ -10,14 +10,16 @@ use std::sync::Arc;
 
 use super::context::{found, Context};
 use super::definitions::Definitions;
+use super::endpoint::console_host;
 use super::persist::CONFLICT_RETRIES;
 use crate::error::CoreError;
 use crate::ids::{CmlLabId, LabletId};
-use crate::lablet::{Lablet, LabletPhase};
+use crate::lablet::{Lablet, LabletAccess, LabletPhase};
 use crate::ports::cml::{CmlEndpoint, CmlError};
 use crate::ports::store::{ChangeSet, Fence, Write};
 use crate::runtime::ReconcileOutcome;
 use crate::time::{plus_seconds, seconds_between, Timestamp};
+use crate::topology::pat::assign_console_ports_within;
 use crate::worker::LifecycleState;
 
 /// The title of a lablet's lab on CML; the id in it makes imports idempotent.
@@ -202,7 +204,10 @@ impl LabletController {
     }
 
     /// Finds the lablet's lab by its title (after a crash between import and the
-    /// write of its id) or imports it.
+    /// write of its id) or imports it, with each console node tagged with one of
+    /// the lablet's ports (`topology::pat`), and records the lab and how students
+    /// reach it in one commit. A lab found again was imported from the same
+    /// definition and ports, so the access entries computed now are its own.
     async fn ensure_lab(
         &self,
         lablet: &Lablet,
@@ -212,6 +217,19 @@ impl LabletController {
         if let Some(lab) = &lablet.status.cml_lab_id {
             return Ok(lab.clone());
         }
+        let definition = self.definitions.get(lablet.spec.definition_id).await?;
+        let topology = assign_console_ports_within(
+            &definition.topology_yaml,
+            &lablet.status.ports,
+            &self.ctx.settings.topology_limits,
+        )
+        .map_err(|e| CoreError::validation("topology_yaml", e.to_string()))?;
+        let host = self.console_host(lablet, ep).await?;
+        let access: Vec<LabletAccess> = topology
+            .consoles
+            .into_iter()
+            .map(|console| LabletAccess::console(console, &host))
+            .collect();
         let title = lab_title(lablet.id);
         let mut found = None;
         for id in self.ctx.cml.list_labs(ep).await? {
@@ -227,18 +245,32 @@ impl LabletController {
         let lab = match found {
             Some(lab) => lab,
             None => {
-                let definition = self.definitions.get(lablet.spec.definition_id).await?;
                 self.ctx
                     .cml
-                    .import_lab(ep, &definition.topology_yaml, Some(&title))
+                    .import_lab(ep, &topology.yaml, Some(&title))
                     .await?
                     .id
             }
         };
         self.ctx
-            .update::<Lablet, _>(lablet.id, fence, |l, now| l.assign_lab(lab.clone(), now))
+            .update::<Lablet, _>(lablet.id, fence, |l, now| {
+                let mut events = l.assign_lab(lab.clone(), now)?;
+                events.extend(l.assign_access(access.clone(), now)?);
+                Ok(events)
+            })
             .await?;
         Ok(lab)
+    }
+
+    /// The address students dial for the lablet's ports: see
+    /// [`super::endpoint::console_host`]. The worker was read a moment ago to find
+    /// `ep`; should it be gone now, the endpoint's own host is the best answer.
+    async fn console_host(&self, lablet: &Lablet, ep: &CmlEndpoint) -> Result<String, CoreError> {
+        let worker = match lablet.status.worker_id {
+            Some(id) => self.ctx.store.get_worker(id).await?,
+            None => None,
+        };
+        Ok(console_host(worker.as_ref().map(|w| &w.network), ep))
     }
 
     async fn record_attempt_failure(

@@ -16,6 +16,7 @@ use crate::meta::ObjectMeta;
 use crate::replay::ReplayError;
 use crate::state_machine::StateMachine;
 use crate::time::{seconds_between, Timestamp};
+use crate::topology::pat::{AccessProtocol, ConsolePort};
 
 /// Finalizer guaranteeing the lab is torn down before the lablet record goes.
 pub const LAB_TEARDOWN_FINALIZER: &str = "ccm.io/lab-teardown";
@@ -64,6 +65,35 @@ pub struct PhaseChange {
     pub reason: Option<String>,
 }
 
+/// One way into a lablet's lab: a node's console on its worker, as a student
+/// dials it (`telnet <host> <port>`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabletAccess {
+    /// The node's topology-local id (`n0`).
+    pub node: String,
+    /// The node's label (its id when it has none).
+    pub label: String,
+    /// How the port is reached.
+    pub protocol: AccessProtocol,
+    /// The worker's address students reach.
+    pub host: String,
+    /// The port on that host.
+    pub port: u16,
+}
+
+impl LabletAccess {
+    /// The entry for a console port of the lab on `host`.
+    pub fn console(console: ConsolePort, host: &str) -> Self {
+        Self {
+            node: console.node,
+            label: console.label,
+            protocol: console.protocol,
+            host: host.to_owned(),
+            port: console.port,
+        }
+    }
+}
+
 /// What was observed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabletStatus {
@@ -76,6 +106,11 @@ pub struct LabletStatus {
     /// Ports reserved.
     #[serde(default)]
     pub ports: Vec<u16>,
+    /// How students reach the lab's nodes: one entry per node given one of
+    /// `ports` when the lab was imported; empty before that, once the lab is
+    /// gone and on records stored before access was recorded.
+    #[serde(default)]
+    pub access: Vec<LabletAccess>,
     /// Failed attempts in the current phase.
     pub attempts: u32,
     /// Last error.
@@ -168,6 +203,7 @@ impl Lablet {
                 worker_id: None,
                 cml_lab_id: None,
                 ports: Vec::new(),
+                access: Vec::new(),
                 attempts: 0,
                 last_error: None,
                 history: VecDeque::new(),
@@ -235,6 +271,7 @@ impl Lablet {
                     self.meta.remove_finalizer(LAB_TEARDOWN_FINALIZER);
                     self.status.worker_id = None;
                     self.status.ports.clear();
+                    self.status.access.clear();
                 }
             }
             EventPayload::LabletBound { worker_id, ports } => {
@@ -244,11 +281,15 @@ impl Lablet {
             EventPayload::LabletUnbound { reason } => {
                 self.status.worker_id = None;
                 self.status.ports.clear();
+                self.status.access.clear();
                 self.status.cml_lab_id = None;
                 self.status.last_error = Some(reason.clone());
             }
             EventPayload::LabletLabAssigned { cml_lab_id } => {
                 self.status.cml_lab_id = Some(cml_lab_id.clone());
+            }
+            EventPayload::LabletAccessAssigned { access } => {
+                self.status.access.clone_from(access);
             }
             EventPayload::LabletCancelRequested { .. } => {
                 self.spec.cancel_requested = true;
@@ -258,7 +299,9 @@ impl Lablet {
                 self.meta.deletion_timestamp = Some(now);
             }
             EventPayload::LabletLabReleased {} => {
+                // The ports led into the lab that is gone.
                 self.status.cml_lab_id = None;
+                self.status.access.clear();
                 self.meta.remove_finalizer(LAB_TEARDOWN_FINALIZER);
             }
             EventPayload::LabletAttemptFailed { attempt, error } => {
@@ -370,6 +413,37 @@ impl Lablet {
         )?])
     }
 
+    /// Records how students reach the lab just imported (or found again). A
+    /// lablet without a worker or already finished has no lab to reach: refused,
+    /// so its access list stays empty.
+    pub fn assign_access(
+        &mut self,
+        access: Vec<LabletAccess>,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        if self.status.access == access {
+            return Ok(Vec::new());
+        }
+        if self.status.worker_id.is_none() || self.status.phase.is_finished() {
+            return Err(CoreError::validation(
+                "access",
+                format!(
+                    "a {} lablet{} has no lab to reach",
+                    self.status.phase.as_str(),
+                    if self.status.worker_id.is_none() {
+                        " without a worker"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        Ok(vec![self.emit(
+            EventPayload::LabletAccessAssigned { access },
+            now,
+        )?])
+    }
+
     /// Records a failed attempt; returns its number.
     pub fn record_failure(
         &mut self,
@@ -435,5 +509,93 @@ impl Lablet {
         Ok(vec![
             self.emit(EventPayload::LabletCancelRequested { by }, now)?
         ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::definition::{NewDefinition, ResourceNeeds};
+    use crate::resources::Resources;
+    use crate::time::{epoch, plus_seconds};
+    use crate::version::SemVer;
+
+    fn lablet() -> Lablet {
+        let definition = LabletDefinition::new(
+            DefinitionId::from_u128(1),
+            NewDefinition {
+                name: "ccna".into(),
+                version: SemVer::new(1, 0, 0),
+                topology_yaml: "nodes: []".into(),
+                needs: ResourceNeeds {
+                    resources: Resources::new(1, 1, 1),
+                    nodes: 1,
+                    ports: 1,
+                },
+                licence_affinity: None,
+                min_cml_version: None,
+                max_duration_minutes: 60,
+                warm_pool_depth: 0,
+            },
+            epoch(),
+        )
+        .unwrap();
+        let input = NewLablet {
+            owner: "student".into(),
+            timeslot: Timeslot {
+                start: plus_seconds(epoch(), 600),
+                end: plus_seconds(epoch(), 1200),
+            },
+            reservation_id: None,
+        };
+        Lablet::create(LabletId::from_u128(2), &definition, input, epoch())
+            .unwrap()
+            .0
+    }
+
+    fn entry(port: u16) -> LabletAccess {
+        LabletAccess {
+            node: "n0".into(),
+            label: "r1".into(),
+            protocol: AccessProtocol::Telnet,
+            host: "203.0.113.7".into(),
+            port,
+        }
+    }
+
+    #[test]
+    fn access_is_recorded_once_and_goes_with_the_lab_or_the_binding() {
+        let now = epoch();
+        let mut l = lablet();
+        l.bind(WorkerId::from_u128(3), vec![2000], now).unwrap();
+        l.assign_lab(CmlLabId::new("lab"), now).unwrap();
+        let events = l.assign_access(vec![entry(2000)], now).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].type_name(), "lablet.access.assigned.v1");
+        assert!(l.assign_access(vec![entry(2000)], now).unwrap().is_empty());
+        assert_eq!(l.status.access, vec![entry(2000)]);
+        assert!(
+            lablet().assign_access(vec![entry(2000)], now).is_err(),
+            "no worker"
+        );
+        let mut released = l.clone();
+        released.release_lab(now).unwrap();
+        assert!(released.status.access.is_empty());
+        l.unbind("worker lost".into(), now).unwrap();
+        assert!(l.status.access.is_empty());
+    }
+
+    #[test]
+    fn the_wire_shape_and_records_stored_before_access() {
+        let json = serde_json::to_value(entry(2001)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"node": "n0", "label": "r1", "protocol": "telnet",
+                "host": "203.0.113.7", "port": 2001})
+        );
+        let mut stored = serde_json::to_value(lablet()).unwrap();
+        stored["status"].as_object_mut().unwrap().remove("access");
+        let read: Lablet = serde_json::from_value(stored).unwrap();
+        assert!(read.status.access.is_empty());
     }
 }

@@ -3,9 +3,11 @@
 //! line and the reason, so an operator can fix the file without guessing. A
 //! topology comes from API callers, so reading one is bounded ([`TopologyLimits`]):
 //! size first, then nesting and alias expansion before any value is built, then
-//! node and link counts.
+//! node and link counts. [`pat`] rewrites a topology for import, giving each node
+//! with a console one of the lablet's ports.
 
 mod limits;
+pub mod pat;
 mod lines;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -45,6 +45,14 @@ function timelineTab(el) {
 // Managers and admins act on every lablet; users on their own (the server says the same).
 function mayAct(l) { return can('manager') || l.spec.owner === store.session?.subject; }
 
+// How students reach the lab: one line per console node, as the command they
+// type (`telnet <host> <port>`). Records from before access was kept have none.
+function accessList(access) {
+  if (!access?.length) return '—';
+  return h('ul', { id: 'lablet-access' }, access.map((a) => h('li', { 'data-node': a.node },
+    h('strong', {}, a.label), ' ', h('code', {}, `${a.protocol} ${a.host} ${a.port}`))));
+}
+
 function listTab(el, selected) {
   const rows = [...store.lablets].sort((a, b) => Date.parse(b.spec.timeslot.start) - Date.parse(a.spec.timeslot.start));
   const action = (l, what) => h('button', { class: `btn btn-sm ${what === 'delete' ? 'btn-danger' : ''}`, type: 'button', 'data-action': `lablet-${what}`, onclick: async () => {
@@ -60,7 +68,7 @@ function listTab(el, selected) {
     detail ? h('div', { class: 'panel', id: 'lablet-detail' }, h('h2', {}, `Lablet ${detail.meta.name}`), kv([
       ['Phase', phaseBadge(detail.status.phase)], ['Definition', defName(detail.spec.definition_id)], ['Owner', detail.spec.owner],
       ['Timeslot', `${fmtTime(detail.spec.timeslot.start)} – ${fmtTime(detail.spec.timeslot.end)}`], ['Worker', workerName(detail.status.worker_id)],
-      ['Ports', detail.status.ports.join(', ') || '—'], ['CML lab', detail.status.cml_lab_id], ['Attempts', String(detail.status.attempts)], ['Last error', detail.status.last_error],
+      ['Ports', detail.status.ports.join(', ') || '—'], ['Access', accessList(detail.status.access)], ['CML lab', detail.status.cml_lab_id], ['Attempts', String(detail.status.attempts)], ['Last error', detail.status.last_error],
       ['History', h('ul', {}, detail.status.history.map((p) => h('li', {}, `${fmtTime(p.at)}: ${p.from} → ${p.to}${p.reason ? ` (${p.reason})` : ''}`)))],
     ])) : null,
     h('div', { class: 'panel' }, table(['Name', 'Phase', 'Definition', 'Owner', 'Start', 'End', 'Worker', 'Ports', ''], rows.map((l) => h('tr', { 'data-lablet': l.id, class: 'clickable', onclick: () => { location.hash = `#/lablets/list/${l.id}`; } },

@@ -119,6 +119,7 @@ export function eventText(e) {
     case 'lab.operation.recorded.v1': return `lab ${d.cml_lab_id}: ${d.operation?.action}${d.operation?.actor ? ` by ${d.operation.actor}` : ''}`;
     case 'lab.updated.v1': return `lab ${d.cml_lab_id} updated`;
     case 'lab.gone.v1': return `lab ${d.cml_lab_id} gone from ${workerOfLab(e)}`;
+    case 'lablet.access.assigned.v1': return `lablet ${e.subject.id.slice(0, 8)}: ${(d.access || []).map((x) => `${x.label} ${x.protocol} ${x.host} ${x.port}`).join(', ') || 'no console ports'}`;
     case 'lablet.bound.v1': return `lablet ${e.subject.id.slice(0, 8)} placed on ${store.workers.get(d.worker_id)?.meta.name || d.worker_id}`;
     default: return who;
   }

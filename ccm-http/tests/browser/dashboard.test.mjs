@@ -295,6 +295,18 @@ describe('dashboard', { concurrency: 1 }, () => {
     await page.locator('#book-lablet button[type=submit]').click();
     await page.locator('.toast', { hasText: 'booked' }).waitFor({ timeout: SHORT });
     await page.waitForFunction((n) => document.querySelectorAll('tr[data-lablet]').length === n + 1, before, { timeout: SHORT });
+    // The demo's first lablet (ccna-basics, three nodes, three ports; the list
+    // is newest first) lists how students reach each node's console once its lab
+    // is imported: `telnet <worker address> <port>`.
+    await page.locator('tr[data-lablet]', { hasText: 'ccna-basics-demo' }).last().click();
+    await page.locator('#lablet-detail').waitFor({ timeout: SHORT });
+    await page.waitForFunction(() => document.querySelectorAll('#lablet-access li').length === 3, null, { timeout: LONG });
+    const access = await page.locator('#lablet-access li').allTextContents();
+    assert.deepEqual(access.map((t) => t.split(' ')[0]), ['r1', 'r2', 'sw']);
+    for (const line of access) assert.match(line, /telnet \S+ \d{4}$/, line);
+    const ports = access.map((t) => Number(t.split(' ').pop()));
+    assert.equal(new Set(ports).size, 3, `distinct ports: ${ports}`);
+    await shot(page, '08b-lablet-access');
     await page.click('a[data-tab=definitions]');
     await page.locator('tr[data-definition]').nth(1).waitFor({ timeout: SHORT });
     await shot(page, '09-definitions');

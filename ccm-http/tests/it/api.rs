@@ -537,6 +537,42 @@ async fn definitions_lablets_preview_jobs_and_history() {
         .call(Method::GET, "/api/v1/lablets?phase=running", m, None)
         .await;
     assert_eq!(page["total"], 1);
+    // Its access entries: each console node of the imported lab on one of its
+    // ports, on the worker's public address, and the event that recorded them.
+    let (_, w) = ts
+        .call(
+            Method::GET,
+            &format!(
+                "/api/v1/workers/{}",
+                l["status"]["worker_id"].as_str().unwrap()
+            ),
+            a,
+            None,
+        )
+        .await;
+    let public_ip = w["network"]["public_ip"].clone();
+    assert!(public_ip.is_string(), "{w}");
+    let ports = &l["status"]["ports"];
+    assert_eq!(
+        l["status"]["access"],
+        json!([
+            {"node": "n0", "label": "r1", "protocol": "telnet", "host": public_ip, "port": ports[0]},
+            {"node": "n1", "label": "r2", "protocol": "telnet", "host": public_ip, "port": ports[1]},
+        ]),
+        "{l}"
+    );
+    let (_, assigned) = ts
+        .call(
+            Method::GET,
+            "/api/v1/events?after=0&limit=1000&type=lablet.access.assigned.v1",
+            m,
+            None,
+        )
+        .await;
+    assert_eq!(
+        assigned["events"][0]["data"]["access"], l["status"]["access"],
+        "{assigned}"
+    );
 
     // Its worker is not stopped or deleted under it without force: 409 naming
     // the lablet, and nothing changes; a malformed force is a 400.

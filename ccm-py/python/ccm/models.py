@@ -21,6 +21,7 @@ __all__ = [
     "Lablet",
     "LabletSpec",
     "LabletStatus",
+    "LabletAccess",
     "Lab",
     "Job",
     "Event",
@@ -228,6 +229,18 @@ class LabletSpec(Record):
     _shown = ("definition_id", "owner")
 
 
+class LabletAccess(Record):
+    """One way into a lablet's lab: a node's console as a student dials it,
+    ``telnet <host> <port>``."""
+
+    node: str
+    label: str
+    protocol: str
+    host: str
+    port: int
+    _shown = ("label", "protocol", "host", "port")
+
+
 class LabletStatus(Record):
     """Where a lablet is in its life."""
 
@@ -235,9 +248,11 @@ class LabletStatus(Record):
     worker_id: Optional[str]
     cml_lab_id: Optional[str]
     ports: List[int]
+    access: List[LabletAccess]
     attempts: int
     last_error: Optional[str]
     history: List[Record]
+    _nested = {"access": LabletAccess}
     _shown = ("phase", "worker_id")
 
 
@@ -261,6 +276,12 @@ class Lablet(Record):
         """The worker it is bound to (``status.worker_id``), if any."""
         value = self._data.get("status", {}).get("worker_id")
         return None if value is None else str(value)
+
+    @property
+    def access(self) -> List[LabletAccess]:
+        """How students reach its nodes' consoles (``status.access``): one entry
+        per node given a port when its lab was imported, empty before and after."""
+        return [LabletAccess(a) for a in self._data.get("status", {}).get("access", [])]
 
 
 class Lab(Record):

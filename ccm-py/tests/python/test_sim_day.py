@@ -44,11 +44,23 @@ def test_a_day_of_lablets_on_the_simulator():
         assert taken.isdisjoint(l.status.ports)
         taken.update(l.status.ports)
     assert len(engine.list_labs(lablets[0].worker_id)) >= 1
+    # Each lablet lists how its students reach the nodes' consoles: the first
+    # two routers (two ports for four nodes) on its ports, on its worker's address.
+    for l in lablets:
+        host = engine.get_worker(l.worker_id).to_dict()["network"]["public_ip"]
+        assert [(a.node, a.label, a.port) for a in l.access] == [
+            ("n0", "r0", l.status.ports[0]),
+            ("n1", "r1", l.status.ports[1]),
+        ]
+        assert all(a.protocol == "telnet" and a.host == host for a in l.access)
+        assert isinstance(l.status.access[0], ccm.LabletAccess)
+        assert l.to_dict()["status"]["access"][1]["port"] == l.status.ports[1]
 
     # After the timeslot and the idle timeout, the lablets are gone and the
     # workers are paused (stopped by idle detection, not terminated).
     engine.advance(timedelta(hours=2))
     assert {l.phase for l in engine.list_lablets()} <= {"terminated", "expired", "stopped"}
+    assert all(not l.access for l in engine.list_lablets()), "the access went with the labs"
     paused = engine.list_workers()
     assert [w.lifecycle for w in paused] == ["stopped"] * 3
     assert all(w.spec.desired_status == "stopped" for w in paused)

@@ -69,6 +69,9 @@ pub(crate) struct NodeLayout {
     pub(crate) x: i64,
     /// Canvas position.
     pub(crate) y: i64,
+    /// Tags as imported (absent from worlds saved before tags were kept).
+    #[serde(default)]
+    pub(crate) tags: Vec<String>,
     /// Interfaces.
     pub(crate) interfaces: Vec<InterfaceLayout>,
 }
@@ -178,6 +181,7 @@ impl LabLayout {
                     label,
                     x: spec.x.unwrap_or(i64::try_from(i).unwrap_or(0) * 100),
                     y: spec.y.unwrap_or(0),
+                    tags: spec.tags.clone(),
                     interfaces: spec
                         .interfaces
                         .iter()

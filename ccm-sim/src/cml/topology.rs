@@ -1,5 +1,5 @@
 //! A small, tolerant reader of CML topology files: enough to count nodes and links,
-//! learn each node's definition, label, position and interfaces and each link's ends,
+//! learn each node's definition, label, position, tags and interfaces and each link's ends,
 //! without a YAML parser. Block-style YAML (what CML exports), flow-style lists and
 //! JSON topologies are understood; what it cannot read is left out, never an error
 //! beyond a missing `nodes` section.
@@ -34,6 +34,8 @@ pub(crate) struct NodeSpec {
     pub(crate) x: Option<i64>,
     /// Canvas position.
     pub(crate) y: Option<i64>,
+    /// Tags (`serial:2000` maps the console through PATty), block or flow list.
+    pub(crate) tags: Vec<String>,
     /// Interfaces.
     pub(crate) interfaces: Vec<InterfaceSpec>,
 }
@@ -75,6 +77,7 @@ impl NodeSpec {
             "label" => self.label = Some(unquote(value)),
             "x" => self.x = parse_int(value),
             "y" => self.y = parse_int(value),
+            "tags" => self.tags = flow_values(value),
             _ => {}
         }
     }
@@ -169,6 +172,15 @@ fn parse_json(text: &str) -> Result<Topology, TopologyError> {
             label: text_of(n, "label"),
             x: int_of(n, "x"),
             y: int_of(n, "y"),
+            tags: n
+                .get("tags")
+                .and_then(|t| t.as_array())
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|t| t.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
             interfaces: n
                 .get("interfaces")
                 .and_then(|i| i.as_array())
@@ -236,6 +248,8 @@ struct ListState {
     key_indent: Option<usize>,
     /// Inside the `interfaces:` list of the current node.
     interfaces: Option<ListState2>,
+    /// Inside the `tags:` block list of the current node.
+    tags: bool,
 }
 
 /// Parsing state of a list nested in a list item (a node's interfaces).
@@ -263,6 +277,44 @@ fn key_value(content: &str) -> Option<(&str, &str)> {
     let (key, value) = content.split_once(':')?;
     let key = key.trim();
     (!key.is_empty() && !key.contains(' ')).then_some((key, value.trim()))
+}
+
+/// The scalar items of a flow list of scalars (`[a, 'b:1']`); anything else
+/// (`null`, a nested collection) reads as no items.
+fn flow_values(value: &str) -> Vec<String> {
+    let Some(inner) = value
+        .trim()
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+    else {
+        return Vec::new();
+    };
+    if inner.contains(['[', '{']) {
+        return Vec::new();
+    }
+    let mut items = Vec::new();
+    let mut current = String::new();
+    let mut quote = None;
+    for c in inner.chars() {
+        match (c, quote) {
+            ('\'' | '"', None) => {
+                quote = Some(c);
+                current.push(c);
+            }
+            (c, Some(q)) if c == q => {
+                quote = None;
+                current.push(c);
+            }
+            (',', None) => items.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    items.push(current);
+    items
+        .iter()
+        .map(|item| unquote(item))
+        .filter(|item| !item.is_empty())
+        .collect()
 }
 
 /// Items of a flow list such as `[{id: n0}, {id: n1}]` or `[a, b]`.
@@ -360,6 +412,7 @@ fn parse_yaml(text: &str) -> Result<Topology, TopologyError> {
                         topology.link_specs.push(LinkSpec::default());
                     }
                     list.interfaces = None;
+                    list.tags = false;
                     content = trimmed[1..].trim_start();
                     content_indent = indent + (trimmed.len() - content.len());
                     list.key_indent = (!content.is_empty()).then_some(content_indent);
@@ -371,6 +424,24 @@ fn parse_yaml(text: &str) -> Result<Topology, TopologyError> {
                     continue;
                 }
                 let key_indent = *list.key_indent.get_or_insert(content_indent);
+                if section == Section::Nodes && list.tags {
+                    // `tags:` items sit deeper than the node's keys, or at the
+                    // same column as dashes (how serde-style emitters write them).
+                    let nested = content_indent > key_indent
+                        || (content_indent == key_indent && content.starts_with('-'));
+                    if nested {
+                        if let (Some(item), Some(node)) =
+                            (content.strip_prefix('-'), topology.node_specs.last_mut())
+                        {
+                            let item = unquote(item);
+                            if !item.is_empty() {
+                                node.tags.push(item);
+                            }
+                        }
+                        continue;
+                    }
+                    list.tags = false;
+                }
                 if section == Section::Nodes {
                     if let Some(sub) = list.interfaces.as_mut() {
                         let nested = content_indent > key_indent
@@ -392,6 +463,8 @@ fn parse_yaml(text: &str) -> Result<Topology, TopologyError> {
                                     }
                                 } else if key == "interfaces" && value.is_empty() {
                                     list.interfaces = Some(ListState2::default());
+                                } else if key == "tags" && value.is_empty() {
+                                    list.tags = true;
                                 } else if let Some(node) = topology.node_specs.last_mut() {
                                     node.set(key, value);
                                 }
@@ -574,6 +647,39 @@ nodes:
         assert_eq!(n0.interfaces[0].label.as_deref(), Some("e0"));
         assert_eq!((n0.label.as_deref(), n0.x), (Some("after"), Some(12)));
         assert_eq!(t.node_specs[1].id.as_deref(), Some("n1"));
+    }
+
+    #[test]
+    fn node_tags_are_read_in_every_style() {
+        // Block lists at the key column (serde-style) and deeper (CML exports),
+        // a flow list with quotes, none, and JSON.
+        let t = parse(
+            "nodes:\n- id: n0\n  tags:\n  - serial:2000\n  - 'a b'\n  label: r1\n- id: n1\n  tags:\n      - pat:4201:22\n  x: 3\n- id: n2\n  tags: [core, 'serial:2001', \"x,y\"]\n- id: n3\n  tags: []\n- id: n4\n  tags: null\n",
+        )
+        .unwrap();
+        let tags: Vec<Vec<String>> = t.node_specs.iter().map(|n| n.tags.clone()).collect();
+        assert_eq!(
+            tags,
+            vec![
+                vec!["serial:2000".to_owned(), "a b".to_owned()],
+                vec!["pat:4201:22".to_owned()],
+                vec![
+                    "core".to_owned(),
+                    "serial:2001".to_owned(),
+                    "x,y".to_owned()
+                ],
+                vec![],
+                vec![],
+            ]
+        );
+        assert_eq!(
+            t.node_specs[0].label.as_deref(),
+            Some("r1"),
+            "the list ended"
+        );
+        assert_eq!(t.node_specs[1].x, Some(3));
+        let j = parse(r#"{"nodes": [{"id": "n0", "tags": ["serial:2000", 5]}]}"#).unwrap();
+        assert_eq!(j.node_specs[0].tags, vec!["serial:2000".to_owned()]);
     }
 
     #[test]

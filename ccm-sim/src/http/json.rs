@@ -6,7 +6,7 @@ use ccm_core::ports::cml::TelemetryEvent;
 use ccm_core::time::{plus_seconds, Timestamp};
 use serde_json::{json, Map, Value};
 
-use crate::cml::labs::SimLab;
+use crate::cml::labs::{NodeLayout, SimLab};
 use crate::cml::licensing::Registration;
 use crate::cml::server::CmlServer;
 use crate::config::{CmlConfig, NodeDefinitionSpec};
@@ -145,6 +145,11 @@ fn interfaces(lab: &SimLab, index: usize) -> Vec<Value> {
         .collect()
 }
 
+/// A node's tags as imported, each within CML's 64 characters.
+fn tags(node: &NodeLayout) -> Vec<String> {
+    node.tags.iter().map(|t| truncate(t, 64)).collect()
+}
+
 /// `GET /labs/{id}/topology` (`TopologyResponse`).
 pub(crate) fn topology(lab: &SimLab, owner_id: &str) -> Value {
     let nodes: Vec<Value> = lab
@@ -167,7 +172,7 @@ pub(crate) fn topology(lab: &SimLab, owner_id: &str) -> Value {
                 "data_volume": Value::Null,
                 "boot_disk_size": Value::Null,
                 "hide_links": false,
-                "tags": [],
+                "tags": tags(node),
                 "parameters": {},
                 "configuration": Value::Null,
                 "interfaces": interfaces(lab, i),
@@ -241,7 +246,7 @@ pub(crate) fn node(lab: &SimLab, index: usize, now: Timestamp, compute_id: &str)
         "data_volume": Value::Null,
         "boot_disk_size": Value::Null,
         "hide_links": false,
-        "tags": [],
+        "tags": tags(layout),
         "parameters": {},
         "configuration": Value::Null,
         "state": state,
