@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::CatalogNeeds;
 use crate::error::CoreError;
 use crate::ids::DefinitionId;
 use crate::meta::ObjectMeta;
@@ -40,6 +41,11 @@ pub struct LabletDefinition {
     pub licence_affinity: Option<LicenceKind>,
     /// Oldest CML able to run the topology.
     pub min_cml_version: Option<SemVer>,
+    /// Node and image definitions the topology uses, read from it at creation;
+    /// a worker whose CML lacks one is not offered the lablet. Empty on records
+    /// stored before it existed, which therefore place as before.
+    #[serde(default)]
+    pub requires: CatalogNeeds,
     /// Longest timeslot a lablet may book, in minutes.
     pub max_duration_minutes: u32,
     /// Idle workers to keep ready for this definition.
@@ -92,6 +98,7 @@ impl LabletDefinition {
             needs: input.needs,
             licence_affinity: input.licence_affinity,
             min_cml_version: input.min_cml_version,
+            requires: CatalogNeeds::default(),
             max_duration_minutes: input.max_duration_minutes,
             warm_pool_depth: input.warm_pool_depth,
             active: true,

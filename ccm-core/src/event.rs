@@ -133,6 +133,12 @@ pub enum EventPayload {
     /// Detailed CloudWatch monitoring was enabled.
     #[serde(rename = "worker.monitoring.enabled.v1")]
     WorkerMonitoringEnabled {},
+    /// The node and image definitions the worker's CML offers changed (or were read
+    /// for the first time, or from a new CML version).
+    #[serde(rename = "worker.catalog.synced.v1")]
+    WorkerCatalogSynced {
+        catalog: Box<crate::catalog::NodeCatalog>,
+    },
     /// A utilisation threshold was crossed upwards.
     #[serde(rename = "worker.alert.raised.v1")]
     WorkerAlertRaised {
@@ -282,6 +288,7 @@ impl EventPayload {
             WorkerPaused { .. } => "worker.paused.v1",
             WorkerResumed { .. } => "worker.resumed.v1",
             WorkerMonitoringEnabled { .. } => "worker.monitoring.enabled.v1",
+            WorkerCatalogSynced { .. } => "worker.catalog.synced.v1",
             WorkerAlertRaised { .. } => "worker.alert.raised.v1",
             WorkerAlertCleared { .. } => "worker.alert.cleared.v1",
             WorkerTelemetryRead { .. } => "worker.telemetry.read.v1",
@@ -301,11 +308,11 @@ impl EventPayload {
             DefinitionCreated { .. } => "definition.created.v1",
             DefinitionActivationChanged { .. } => "definition.activation.changed.v1",
             LabletCreated { .. } => "lablet.created.v1",
-            LabletAccessAssigned { .. } => "lablet.access.assigned.v1",
             LabletPhaseChanged { .. } => "lablet.phase.changed.v1",
             LabletBound { .. } => "lablet.bound.v1",
             LabletUnbound { .. } => "lablet.unbound.v1",
             LabletLabAssigned { .. } => "lablet.lab.assigned.v1",
+            LabletAccessAssigned { .. } => "lablet.access.assigned.v1",
             LabletCancelRequested { .. } => "lablet.cancel.requested.v1",
             LabletAttemptFailed { .. } => "lablet.attempt.failed.v1",
             LabletDeletionRequested { .. } => "lablet.deletion.requested.v1",

@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod api_key;
+pub mod catalog;
 pub mod definition;
 pub mod error;
 pub mod event;

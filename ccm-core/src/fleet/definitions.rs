@@ -63,6 +63,7 @@ impl Definitions {
         }
         let now = self.ctx.now();
         let mut definition = LabletDefinition::new(DefinitionId::new(), input, now)?;
+        definition.requires = summary.catalog_needs();
         let event = DomainEvent::new(
             subject(definition.id),
             EventPayload::DefinitionCreated {

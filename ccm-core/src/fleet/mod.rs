@@ -10,6 +10,7 @@
 //! the server, the bindings and the simulations call.
 
 mod autoscaler;
+mod catalog_sync;
 mod context;
 mod controller;
 mod definitions;

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use futures_util::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
+use super::catalog_sync::{CatalogAnswer, CatalogRead, CatalogReads};
 use super::context::Context;
 use super::licensing::apply_licensing;
 use super::persist::CONFLICT_RETRIES;
@@ -86,6 +87,8 @@ struct CmlFacts {
     licensing: Option<Result<Licensing, CmlError>>,
     telemetry: Option<Result<Vec<TelemetryEvent>, CmlError>>,
     labs: Option<usize>,
+    /// Node and image definitions, when the catalog was due.
+    catalog: Option<CatalogAnswer>,
     /// The certificate the client trusts now (pinned at first contact).
     fingerprint: Option<String>,
 }
@@ -101,6 +104,7 @@ impl CmlFacts {
             licensing: None,
             telemetry: None,
             labs: None,
+            catalog: None,
             fingerprint: None,
         }
     }
@@ -110,11 +114,15 @@ impl CmlFacts {
 #[derive(Clone)]
 pub(crate) struct Monitor {
     ctx: Arc<Context>,
+    catalogs: CatalogReads,
 }
 
 impl Monitor {
     pub(crate) fn new(ctx: Arc<Context>) -> Self {
-        Self { ctx }
+        Self {
+            ctx,
+            catalogs: CatalogReads::default(),
+        }
     }
 
     /// Interval in seconds at which `worker` is swept.
@@ -190,7 +198,8 @@ impl Monitor {
             .into_iter()
             .filter(|w| w.instance_id.is_some() && self.is_due(w, now))
             .collect();
-        self.sweep_workers(workers, fence).await
+        self.sweep_workers(workers, fence, CatalogRead::WhenDue)
+            .await
     }
 
     /// Observes one worker now, unless the next sweep is due within the
@@ -202,7 +211,8 @@ impl Monitor {
         if let Some(next_at) = worker.status.next_refresh_at.filter(|at| *at <= window) {
             return Ok(RefreshOutcome::Coalesced { next_at });
         }
-        self.sweep_workers(vec![worker], None).await?;
+        self.sweep_workers(vec![worker], None, CatalogRead::Always)
+            .await?;
         self.ctx.nudge_worker(id);
         Ok(RefreshOutcome::Refreshed { at: now })
     }
@@ -265,7 +275,7 @@ impl Monitor {
         facts
     }
 
-    async fn cml_facts(&self, worker: &Worker) -> Option<CmlFacts> {
+    async fn cml_facts(&self, worker: &Worker, read_catalog: bool) -> Option<CmlFacts> {
         let ep = match self.ctx.endpoint_choice(worker) {
             super::endpoint::EndpointChoice::Allowed(ep) => ep,
             super::endpoint::EndpointChoice::Missing => return None,
@@ -279,17 +289,25 @@ impl Monitor {
                 })));
             }
         };
-        // All six calls in one round trip: a sweep's time is its CML phase. On a
+        // All calls in one round trip: a sweep's time is its CML phase. On a
         // host that does not answer they fail together, and only the first
         // error is recorded.
         let after = worker.status.activity.telemetry_high_water;
-        let (information, stats, health, licensing, telemetry, labs) = tokio::join!(
+        let catalog = async {
+            if read_catalog {
+                Some(CatalogReads::read(self.ctx.cml.as_ref(), &ep).await)
+            } else {
+                None
+            }
+        };
+        let (information, stats, health, licensing, telemetry, labs, catalog) = tokio::join!(
             self.ctx.cml.system_information(&ep),
             self.ctx.cml.system_stats(&ep),
             self.ctx.cml.system_health(&ep),
             self.ctx.cml.licensing(&ep),
             self.ctx.cml.telemetry_events(&ep, after),
             self.ctx.cml.list_labs(&ep),
+            catalog,
         );
         if information.is_err() {
             return Some(CmlFacts::unreachable(information));
@@ -301,6 +319,7 @@ impl Monitor {
             licensing: Some(licensing),
             telemetry: Some(telemetry),
             labs: labs.ok().map(|l| l.len()),
+            catalog,
             fingerprint: self.ctx.cml.certificate_fingerprint(&ep),
         })
     }
@@ -310,6 +329,7 @@ impl Monitor {
         &self,
         workers: Vec<Worker>,
         fence: Option<&Fence>,
+        catalog_read: CatalogRead,
     ) -> Result<SweepReport, CoreError> {
         let mut by_region: BTreeMap<Region, Vec<&Worker>> = BTreeMap::new();
         for worker in &workers {
@@ -351,8 +371,10 @@ impl Monitor {
             .cloned()
             .collect();
         let cml_queried = running.len();
+        let now = self.ctx.now();
         let queries = running.into_iter().map(|w| async move {
-            let facts = self.cml_facts(&w).await;
+            let read_catalog = self.catalogs.due(&w, now, catalog_read);
+            let facts = self.cml_facts(&w, read_catalog).await;
             (w.id, facts)
         });
         let answers: Vec<(WorkerId, Option<CmlFacts>)> = stream::iter(queries)
@@ -638,6 +660,15 @@ impl Monitor {
                     metrics.cml.failed(error.to_string());
                     fail("cml_stats", &error.to_string());
                 }
+            }
+        }
+        if let Some(answer) = &facts.catalog {
+            let (synced, error) =
+                self.catalogs
+                    .apply(worker, answer, service.ready, service.version.clone(), now)?;
+            events.extend(synced);
+            if let Some(error) = error {
+                fail("cml_catalog", &error);
             }
         }
         if let Some(licensing) = &facts.licensing {

@@ -7,8 +7,8 @@
 //! with a console one of the lablet's ports.
 
 mod limits;
-pub mod pat;
 mod lines;
+pub mod pat;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,6 +17,7 @@ use serde_norway::Value;
 
 pub use self::limits::{LimitExceeded, TopologyLimit, TopologyLimits};
 use self::lines::{line_of, line_of_nth};
+use crate::catalog::CatalogNeeds;
 
 /// What a valid topology contains.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +30,19 @@ pub struct TopologySummary {
     pub links: u32,
     /// Nodes per node definition (`iosv: 3`).
     pub node_definitions: BTreeMap<String, u32>,
+    /// Image definitions pinned by nodes (`image_definition: iosv-159-3`).
+    #[serde(default)]
+    pub image_definitions: BTreeSet<String>,
+}
+
+impl TopologySummary {
+    /// The node and image definitions a worker's CML must offer to run it.
+    pub fn catalog_needs(&self) -> CatalogNeeds {
+        CatalogNeeds {
+            node_definitions: self.node_definitions.keys().cloned().collect(),
+            image_definitions: self.image_definitions.clone(),
+        }
+    }
 }
 
 /// Why a topology was rejected.
@@ -127,6 +141,7 @@ pub fn validate_topology_within(
     limits.check_counts(nodes.len(), links.len())?;
     let mut ids = BTreeSet::new();
     let mut definitions: BTreeMap<String, u32> = BTreeMap::new();
+    let mut images = BTreeSet::new();
     for (index, node) in nodes.iter().enumerate() {
         let Value::Mapping(node) = node else {
             return Err(error(
@@ -155,6 +170,20 @@ pub fn validate_topology_within(
                 )
             })?;
         *definitions.entry(definition).or_default() += 1;
+        match node.get("image_definition") {
+            None | Some(Value::Null) => {}
+            Some(value) => match as_text(value) {
+                Some(image) if !image.trim().is_empty() => {
+                    images.insert(image);
+                }
+                _ => {
+                    return Err(error(
+                        line_of(yaml, &needle),
+                        format!("node `{id}` has an `image_definition` that is not a name"),
+                    ))
+                }
+            },
+        }
     }
     for (index, link) in links.iter().enumerate() {
         let Value::Mapping(link) = link else {
@@ -183,6 +212,7 @@ pub fn validate_topology_within(
         nodes: u32::try_from(nodes.len()).unwrap_or(u32::MAX),
         links: u32::try_from(links.len()).unwrap_or(u32::MAX),
         node_definitions: definitions,
+        image_definitions: images,
     })
 }
 
@@ -206,6 +236,27 @@ mod tests {
         assert_eq!(s.title.as_deref(), Some("ccna"));
         assert_eq!((s.nodes, s.links), (3, 1));
         assert_eq!(s.node_definitions.get("iosv"), Some(&2));
+        assert!(s.image_definitions.is_empty());
+        let needs = s.catalog_needs();
+        assert_eq!(
+            needs.node_definitions.into_iter().collect::<Vec<_>>(),
+            ["alpine", "iosv"]
+        );
+    }
+
+    #[test]
+    fn pinned_images_are_needs() {
+        let pinned = "nodes:\n  - id: n0\n    node_definition: iosv\n    image_definition: iosv-159-3\n  - id: n1\n    node_definition: alpine\n    image_definition: null\n";
+        let s = validate_topology(pinned).unwrap();
+        assert_eq!(
+            s.catalog_needs()
+                .image_definitions
+                .into_iter()
+                .collect::<Vec<_>>(),
+            ["iosv-159-3"]
+        );
+        let bad = "nodes:\n  - id: n0\n    node_definition: iosv\n    image_definition: [a]\n";
+        assert!(invalid(bad).1.contains("image_definition"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! state rebuilt from events equals the state the commands produced.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +12,7 @@ use super::{
     IdleSettings, LicenceState, LicenceStatus, LifecycleState, Network, PauseReason, ResumeReason,
     Worker, WorkerMetrics, WorkerSpec, WorkerStatus,
 };
+use crate::catalog::NodeCatalog;
 use crate::error::CoreError;
 use crate::event::{DomainEvent, EventPayload, ResourceKind, Subject};
 use crate::ids::{InstanceId, LabletId, Region, WorkerId};
@@ -106,6 +108,7 @@ impl Worker {
                 next_refresh_at: None,
                 detailed_monitoring: false,
                 alerts: Default::default(),
+                catalog: None,
             },
             audit: Audit {
                 created_by: input.created_by,
@@ -260,6 +263,9 @@ impl Worker {
                 a.snooze_until = Some(*snooze_until);
             }
             EventPayload::WorkerMonitoringEnabled {} => self.status.detailed_monitoring = true,
+            EventPayload::WorkerCatalogSynced { catalog } => {
+                self.status.catalog = Some(Arc::new((**catalog).clone()));
+            }
             EventPayload::WorkerAlertRaised { metric, .. } => {
                 self.status.alerts.insert(*metric);
             }
@@ -539,6 +545,27 @@ impl Worker {
         }
         Ok(vec![self.emit(
             EventPayload::WorkerNetworkUpdated { network },
+            now,
+        )?])
+    }
+
+    /// Records the node and image definitions read from the worker's CML. Emits
+    /// only when what is offered, or the CML version it was read from, changed:
+    /// a periodic re-read that finds the same catalog writes nothing.
+    pub fn sync_catalog(
+        &mut self,
+        catalog: NodeCatalog,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        if let Some(current) = &self.status.catalog {
+            if current.offers_same_as(&catalog) && current.cml_version == catalog.cml_version {
+                return Ok(Vec::new());
+            }
+        }
+        Ok(vec![self.emit(
+            EventPayload::WorkerCatalogSynced {
+                catalog: Box::new(catalog),
+            },
             now,
         )?])
     }

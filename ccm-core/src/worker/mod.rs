@@ -14,6 +14,7 @@ pub mod limits;
 mod metrics;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +28,7 @@ pub use licence::{LicenceFeature, LicenceKind, LicenceState, LicenceStatus};
 pub use lifecycle::{DesiredStatus, LifecycleState};
 pub use metrics::{CloudWatchMetrics, CmlStats, Ec2StatusChecks, Sourced, WorkerMetrics};
 
+use crate::catalog::NodeCatalog;
 use crate::ids::{ImageId, InstanceId, Region, WorkerId};
 use crate::meta::ObjectMeta;
 use crate::time::Timestamp;
@@ -135,6 +137,10 @@ pub struct WorkerStatus {
     /// Utilisation alerts currently raised.
     #[serde(default)]
     pub alerts: BTreeSet<AlertMetric>,
+    /// Node and image definitions its CML offers; `None` until first read. Shared
+    /// behind an `Arc` because every placement round copies it per worker.
+    #[serde(default)]
+    pub catalog: Option<Arc<NodeCatalog>>,
 }
 
 /// A utilisation dimension that can raise an alert.
