@@ -6,6 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use ccm_core::catalog::{CatalogNeeds, NodeCatalog};
 
 use ccm_core::definition::ResourceNeeds;
 use ccm_core::ids::{LabletId, WorkerId};
@@ -35,6 +38,30 @@ fn version() -> impl Strategy<Value = Option<SemVer>> {
     ]
 }
 
+const DEFINITIONS: [&str; 3] = ["iosv", "alpine", "csr1000v"];
+
+/// A subset of [`DEFINITIONS`], by bit mask.
+fn subset(mask: u8) -> BTreeSet<String> {
+    DEFINITIONS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) != 0)
+        .map(|(_, d)| (*d).to_owned())
+        .collect()
+}
+
+/// Unknown, or a catalog offering a subset of the definitions.
+fn catalog() -> impl Strategy<Value = Option<Arc<NodeCatalog>>> {
+    prop::option::weighted(0.7, 0u8..8).prop_map(|mask| {
+        mask.map(|mask| {
+            Arc::new(NodeCatalog {
+                node_definitions: subset(mask),
+                ..NodeCatalog::default()
+            })
+        })
+    })
+}
+
 fn port_ranges() -> impl Strategy<Value = Vec<PortRange>> {
     prop::collection::vec((2000u16..2040, 0u16..12), 0..4).prop_map(|ranges| {
         ranges
@@ -59,6 +86,7 @@ fn worker() -> impl Strategy<Value = WorkerCandidate> {
         version(),
         (0u64..24, 0u64..48, 0u64..120, 0u32..24),
         port_ranges(),
+        catalog(),
     )
         .prop_map(
             |(
@@ -67,6 +95,7 @@ fn worker() -> impl Strategy<Value = WorkerCandidate> {
                 cml_version,
                 (cpu, mem, storage, nodes),
                 ports,
+                catalog,
             )| {
                 WorkerCandidate {
                     id: WorkerId::from_u128(0),
@@ -75,6 +104,7 @@ fn worker() -> impl Strategy<Value = WorkerCandidate> {
                     draining,
                     licence,
                     cml_version,
+                    catalog,
                     free_nodes: nodes,
                     free: Resources {
                         cpu_millis: cpu * 500,
@@ -118,12 +148,20 @@ fn request() -> impl Strategy<Value = PlacementRequest> {
         prop::collection::vec(needs(), 6),
         licence(),
         version(),
+        0u8..8,
     )
-        .prop_map(|(id, pick, palette, affinity, min)| PlacementRequest {
-            lablet: LabletId::from_u128(id),
-            needs: palette[pick],
-            licence_affinity: affinity.filter(|_| id % 3 == 0),
-            min_cml_version: min.filter(|_| id % 4 == 0),
+        .prop_map(|(id, pick, palette, affinity, min, needed)| {
+            PlacementRequest {
+                lablet: LabletId::from_u128(id),
+                needs: palette[pick],
+                licence_affinity: affinity.filter(|_| id % 3 == 0),
+                min_cml_version: min.filter(|_| id % 4 == 0),
+                requires: None,
+            }
+            .with_catalog_needs(Arc::new(CatalogNeeds {
+                node_definitions: subset(if id % 2 == 0 { needed } else { 0 }),
+                ..CatalogNeeds::default()
+            }))
         })
 }
 
@@ -181,9 +219,21 @@ fn free_ports(w: &WorkerCandidate) -> BTreeSet<u16> {
         .collect()
 }
 
+/// The catalog check written out: an unknown catalog takes anything, a known one
+/// must hold every needed definition.
+fn offers_all(w: &WorkerCandidate, r: &PlacementRequest) -> bool {
+    match (&w.catalog, &r.requires) {
+        (Some(catalog), Some(needs)) => needs.node_definitions.is_subset(&catalog.node_definitions),
+        _ => true,
+    }
+}
+
 fn passes_gate(w: &WorkerCandidate, r: &PlacementRequest) -> bool {
     let shape = r.shape();
-    w.is_eligible() && shape.accepts_licence(w.licence) && shape.accepts_version(w.cml_version)
+    w.is_eligible()
+        && shape.accepts_licence(w.licence)
+        && shape.accepts_version(w.cml_version)
+        && offers_all(w, r)
 }
 
 fn gate_reason(w: &WorkerCandidate, r: &PlacementRequest) -> Option<RejectReason> {
@@ -198,6 +248,8 @@ fn gate_reason(w: &WorkerCandidate, r: &PlacementRequest) -> Option<RejectReason
         Some(RejectReason::LicenceAffinity)
     } else if !shape.accepts_version(w.cml_version) {
         Some(RejectReason::CmlVersion)
+    } else if !offers_all(w, r) {
+        Some(RejectReason::MissingDefinitions)
     } else {
         None
     }

@@ -291,6 +291,9 @@ impl<'py> Reader<'py> for RequestInputs {
             },
             licence_affinity: record.licence(Field::Licence)?,
             min_cml_version: record.version(Field::MinCmlVersion)?,
+            // Worker records carry no node catalog, so no request may
+            // demand one: every worker would count as "unknown" anyway.
+            requires: None,
         });
         Ok(())
     }

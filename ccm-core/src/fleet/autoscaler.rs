@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::catalog_sync::new_worker_catalog;
 use super::context::Context;
 use super::scheduler::Scheduler;
 use super::waves::{future_candidate, is_coming, place_in_waves};
@@ -336,11 +337,30 @@ impl Autoscaler {
             .await?;
         }
 
-        // 3. Launch what placement suggests for the rest, within the regional caps.
+        // 3. Launch what placement suggests for the rest, within the regional caps,
+        // leaving out lablets whose topology a new worker's CML could not run:
+        // launching for them would buy workers that never take them.
+        let new_catalog = new_worker_catalog(&workers);
+        let (launchable, lacking): (Vec<&PlacementRequest>, Vec<&PlacementRequest>) = unplaced
+            .iter()
+            .copied()
+            .partition(|r| r.shape().accepts_catalog(new_catalog.as_deref()));
+        if let Some(first) = lacking.first() {
+            let missing = first
+                .requires
+                .as_deref()
+                .map(|needs| needs.missing_from(new_catalog.as_deref()))
+                .unwrap_or_default();
+            report.blocked = Some(format!(
+                "{} lablet(s) need definitions new workers' CML lacks ({})",
+                lacking.len(),
+                missing.join(", ")
+            ));
+        }
         let mut to_launch: Vec<String> = Vec::new();
-        if !unplaced.is_empty() {
+        if !launchable.is_empty() {
             let suggestion = suggest_scale_up(
-                unplaced.iter().copied(),
+                launchable.iter().copied(),
                 &self.ctx.settings.instance_types,
                 &settings.new_worker_profile,
             );
@@ -350,10 +370,14 @@ impl Autoscaler {
                 }
             }
             if !suggestion.unfittable.is_empty() {
-                report.blocked = Some(format!(
+                let unfittable = format!(
                     "{} lablet(s) fit no instance type in the price table",
                     suggestion.unfittable.len()
-                ));
+                );
+                report.blocked = Some(match report.blocked.take() {
+                    Some(lacking) => format!("{lacking}; {unfittable}"),
+                    None => unfittable,
+                });
             }
         }
         for _ in 0..deficit {

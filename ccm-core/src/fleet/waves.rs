@@ -132,11 +132,7 @@ pub(crate) fn place_in_waves(
             out.assignments.push(assignment);
         }
         for unplaced in plan.unplaced {
-            let reason = unplaced
-                .summary()
-                .dominant()
-                .map_or("no workers", |r| r.as_str())
-                .to_owned();
+            let reason = unplaced.rejections.explain(&candidates);
             out.unplaced.push((indices[unplaced.request_index], reason));
         }
     }

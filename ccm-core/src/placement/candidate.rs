@@ -1,7 +1,10 @@
 //! A worker as placement sees it.
 
+use std::sync::Arc;
+
 use super::request::RequestShape;
 use super::RejectReason;
+use crate::catalog::NodeCatalog;
 use crate::ids::WorkerId;
 use crate::resources::{PortRange, Resources};
 use crate::version::SemVer;
@@ -24,6 +27,8 @@ pub struct WorkerCandidate {
     pub licence: Option<LicenceKind>,
     /// CML version, when known.
     pub cml_version: Option<SemVer>,
+    /// Node and image definitions its CML offers, when known.
+    pub catalog: Option<Arc<NodeCatalog>>,
     /// Node slots left under the lower of the worker's slots and the licence limit.
     pub free_nodes: u32,
     /// CPU, memory and storage not held by lablets.
@@ -43,6 +48,7 @@ impl WorkerCandidate {
             draining: false,
             licence: None,
             cml_version: None,
+            catalog: None,
             free_nodes,
             free,
             free_ports: vec![PortRange::default()],
@@ -58,6 +64,12 @@ impl WorkerCandidate {
     /// Sets the CML version.
     pub fn with_cml_version(mut self, version: SemVer) -> Self {
         self.cml_version = Some(version);
+        self
+    }
+
+    /// Sets the node and image catalog.
+    pub fn with_catalog(mut self, catalog: Arc<NodeCatalog>) -> Self {
+        self.catalog = Some(catalog);
         self
     }
 
@@ -89,6 +101,7 @@ impl WorkerCandidate {
                 .version
                 .as_deref()
                 .and_then(|text| text.parse().ok()),
+            catalog: status.catalog.clone(),
             free_nodes: node_cap.saturating_sub(capacity.allocated_nodes()),
             free: capacity.free(),
             free_ports: capacity.free_port_ranges(),
@@ -112,6 +125,8 @@ impl WorkerCandidate {
             Some(RejectReason::LicenceAffinity)
         } else if !shape.accepts_version(self.cml_version) {
             Some(RejectReason::CmlVersion)
+        } else if !shape.accepts_catalog(self.catalog.as_deref()) {
+            Some(RejectReason::MissingDefinitions)
         } else {
             None
         }

@@ -1,6 +1,6 @@
 //! The indexed batch placement.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::candidate::WorkerCandidate;
@@ -12,6 +12,7 @@ use super::request::{PlacementRequest, RequestShape};
 use super::room::Room;
 use super::shapes::Shapes;
 use super::Policy;
+use crate::catalog::{CatalogNeeds, NodeCatalog};
 use crate::version::SemVer;
 use crate::worker::LicenceKind;
 
@@ -111,10 +112,19 @@ pub fn place(workers: &[WorkerCandidate], requests: &[PlacementRequest], policy:
     plan
 }
 
-type GroupKey = (Option<LicenceKind>, Option<SemVer>);
+/// Licence kind, CML version and catalog class (workers whose CML offers the same
+/// definitions share a class).
+type GroupKey = (Option<LicenceKind>, Option<SemVer>, Option<usize>);
 
-/// Eligible workers sharing a licence kind and CML version: for a given request
-/// either all of them pass the non-capacity checks or none does.
+/// What decides which groups a shape may use.
+type CompatKey = (
+    Option<LicenceKind>,
+    Option<SemVer>,
+    Option<Arc<CatalogNeeds>>,
+);
+
+/// Eligible workers sharing a licence kind, CML version and catalog: for a given
+/// request either all of them pass the non-capacity checks or none does.
 struct Group {
     key: GroupKey,
     index: FreeIndex,
@@ -125,18 +135,33 @@ struct Engine<'a> {
     preference: Preference,
     groups: Vec<Group>,
     group_of: Vec<Option<usize>>,
-    compat_ids: HashMap<GroupKey, usize>,
+    /// One catalog per class, for the compatibility checks.
+    catalogs: Vec<&'a NodeCatalog>,
+    compat_ids: HashMap<CompatKey, usize>,
     compat_lists: Vec<Vec<usize>>,
 }
+
+/// What a catalog offers, borrowed: the key that puts workers in one class.
+#[derive(PartialEq, Eq, Hash)]
+struct Offer<'a>(&'a BTreeSet<String>, &'a BTreeMap<String, String>);
 
 impl<'a> Engine<'a> {
     fn new(workers: &'a [WorkerCandidate], preference: Preference) -> Self {
         let fleet = FleetState::new(workers);
         let mut members: BTreeMap<GroupKey, Vec<usize>> = BTreeMap::new();
+        let mut catalogs: Vec<&NodeCatalog> = Vec::new();
+        let mut classes: HashMap<Offer<'_>, usize> = HashMap::new();
         for (index, worker) in workers.iter().enumerate() {
             if worker.is_eligible() {
+                let class = worker.catalog.as_deref().map(|catalog| {
+                    let offer = Offer(&catalog.node_definitions, &catalog.image_definitions);
+                    *classes.entry(offer).or_insert_with(|| {
+                        catalogs.push(catalog);
+                        catalogs.len() - 1
+                    })
+                });
                 members
-                    .entry((worker.licence, worker.cml_version))
+                    .entry((worker.licence, worker.cml_version, class))
                     .or_default()
                     .push(index);
             }
@@ -166,23 +191,35 @@ impl<'a> Engine<'a> {
             preference,
             groups,
             group_of,
+            catalogs,
             compat_ids: HashMap::new(),
             compat_lists: Vec::new(),
         }
     }
 
-    /// Id of the list of groups whose workers pass the shape's licence and version
-    /// checks; shapes with the same constraints share it.
+    /// Id of the list of groups whose workers pass the shape's licence, version
+    /// and catalog checks; shapes with the same constraints share it.
     fn compatible_groups(&mut self, shape: &RequestShape) -> usize {
-        let key = (shape.licence_affinity, shape.min_cml_version);
+        let key = (
+            shape.licence_affinity,
+            shape.min_cml_version,
+            shape.requires.clone(),
+        );
         if let Some(&id) = self.compat_ids.get(&key) {
             return id;
         }
+        let catalogs = &self.catalogs;
         let list = self
             .groups
             .iter()
             .enumerate()
-            .filter(|(_, g)| shape.accepts_licence(g.key.0) && shape.accepts_version(g.key.1))
+            .filter(|(_, g)| {
+                let (licence, version, class) = g.key;
+                let catalog = class.and_then(|c| catalogs.get(c).copied());
+                shape.accepts_licence(licence)
+                    && shape.accepts_version(version)
+                    && shape.accepts_catalog(catalog)
+            })
             .map(|(i, _)| i)
             .collect();
         let id = self.compat_lists.len();

@@ -102,6 +102,6 @@ impl<'a> FleetState<'a> {
         let ids = self
             .ids
             .get_or_insert_with(|| workers.iter().map(|w| w.id).collect());
-        Err(Rejections::new(*shape, Arc::clone(ids), reasons))
+        Err(Rejections::new(shape.clone(), Arc::clone(ids), reasons))
     }
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::candidate::WorkerCandidate;
 use super::request::RequestShape;
 use crate::ids::WorkerId;
 
@@ -28,6 +29,8 @@ pub enum RejectReason {
     LicenceAffinity,
     /// The worker's CML is older than the definition's minimum (or unknown).
     CmlVersion,
+    /// The worker's CML lacks a node or image definition the topology uses.
+    MissingDefinitions,
     /// Not enough node slots left under the licence's node limit.
     NodeCap,
     /// Not enough free CPU.
@@ -42,12 +45,13 @@ pub enum RejectReason {
 
 impl RejectReason {
     /// Every reason, in the order the checks run.
-    pub const ALL: [RejectReason; 10] = [
+    pub const ALL: [RejectReason; 11] = [
         RejectReason::NotRunning,
         RejectReason::CmlUnavailable,
         RejectReason::Draining,
         RejectReason::LicenceAffinity,
         RejectReason::CmlVersion,
+        RejectReason::MissingDefinitions,
         RejectReason::NodeCap,
         RejectReason::Cpu,
         RejectReason::Memory,
@@ -63,6 +67,7 @@ impl RejectReason {
             RejectReason::Draining => "draining",
             RejectReason::LicenceAffinity => "licence-affinity",
             RejectReason::CmlVersion => "cml-version",
+            RejectReason::MissingDefinitions => "missing-definitions",
             RejectReason::NodeCap => "node-cap",
             RejectReason::Cpu => "cpu",
             RejectReason::Memory => "memory",
@@ -99,7 +104,7 @@ impl fmt::Display for RejectReason {
 /// placed" when the full list has thousands of entries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ReasonCounts {
-    counts: [usize; 10],
+    counts: [usize; RejectReason::ALL.len()],
 }
 
 impl ReasonCounts {
@@ -214,6 +219,48 @@ impl Rejections {
     /// Workers per reason.
     pub fn summary(&self) -> &ReasonCounts {
         &self.summary
+    }
+
+    /// What the worker at `worker_index` of `workers` (the slice given to
+    /// placement) lacks of the definitions the shape needs; empty unless that
+    /// worker refused for [`RejectReason::MissingDefinitions`].
+    pub fn missing_definitions(
+        &self,
+        worker_index: usize,
+        workers: &[WorkerCandidate],
+    ) -> Vec<String> {
+        match (
+            self.reason(worker_index),
+            self.shape.requires.as_deref(),
+            workers.get(worker_index),
+        ) {
+            (Some(RejectReason::MissingDefinitions), Some(needs), Some(worker)) => {
+                needs.missing_from(worker.catalog.as_deref())
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// One line for logs and lablet reasons: the dominant reason, and for missing
+    /// definitions the names the first such worker lacks
+    /// (`missing-definitions: csr1000v, image iosv-158-1`).
+    pub fn explain(&self, workers: &[WorkerCandidate]) -> String {
+        let Some(dominant) = self.summary.dominant() else {
+            return "no workers".to_owned();
+        };
+        if dominant == RejectReason::MissingDefinitions {
+            let first = self
+                .reasons
+                .iter()
+                .position(|r| *r == RejectReason::MissingDefinitions);
+            if let Some(index) = first {
+                let missing = self.missing_definitions(index, workers);
+                if !missing.is_empty() {
+                    return format!("{dominant}: {}", missing.join(", "));
+                }
+            }
+        }
+        dominant.as_str().to_owned()
     }
 }
 

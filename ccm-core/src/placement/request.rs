@@ -1,5 +1,8 @@
 //! What one lablet asks of a worker.
 
+use std::sync::Arc;
+
+use crate::catalog::{CatalogNeeds, NodeCatalog};
 use crate::definition::{LabletDefinition, ResourceNeeds};
 use crate::error::CoreError;
 use crate::ids::LabletId;
@@ -19,6 +22,8 @@ pub struct PlacementRequest {
     pub licence_affinity: Option<LicenceKind>,
     /// Oldest CML able to run the topology; `None` accepts any (even unknown).
     pub min_cml_version: Option<SemVer>,
+    /// Node and image definitions the worker's CML must offer; `None` needs none.
+    pub requires: Option<Arc<CatalogNeeds>>,
 }
 
 impl PlacementRequest {
@@ -29,6 +34,7 @@ impl PlacementRequest {
             needs,
             licence_affinity: None,
             min_cml_version: None,
+            requires: None,
         }
     }
 
@@ -44,6 +50,27 @@ impl PlacementRequest {
         self
     }
 
+    /// Requires node and image definitions (nothing, when `needs` is empty).
+    pub fn with_catalog_needs(mut self, needs: Arc<CatalogNeeds>) -> Self {
+        self.requires = (!needs.is_empty()).then_some(needs);
+        self
+    }
+
+    /// The request a lablet of `definition` makes: its needs and every
+    /// constraint. The one builder of requests from definitions, shared by the
+    /// scheduler and the placement preview so that a preview cannot disagree
+    /// with what the scheduler then does.
+    pub fn for_definition(lablet: LabletId, definition: &LabletDefinition) -> Self {
+        Self {
+            lablet,
+            needs: definition.needs,
+            licence_affinity: definition.licence_affinity,
+            min_cml_version: definition.min_cml_version,
+            requires: None,
+        }
+        .with_catalog_needs(Arc::new(definition.requires.clone()))
+    }
+
     /// The request for `lablet`, taking needs and constraints from its definition.
     /// Refuses a definition other than the one the lablet was made from, since placing
     /// by the wrong needs would over-commit workers silently.
@@ -57,12 +84,7 @@ impl PlacementRequest {
                 ),
             ));
         }
-        Ok(Self {
-            lablet: lablet.id,
-            needs: definition.needs,
-            licence_affinity: definition.licence_affinity,
-            min_cml_version: definition.min_cml_version,
-        })
+        Ok(Self::for_definition(lablet.id, definition))
     }
 
     /// Everything about the request that decides where it can go. Requests of equal
@@ -73,12 +95,13 @@ impl PlacementRequest {
             needs: self.needs,
             licence_affinity: self.licence_affinity,
             min_cml_version: self.min_cml_version,
+            requires: self.requires.clone(),
         }
     }
 }
 
 /// A request without its lablet id.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestShape {
     /// Resources, nodes and ports.
     pub needs: ResourceNeeds,
@@ -86,6 +109,8 @@ pub struct RequestShape {
     pub licence_affinity: Option<LicenceKind>,
     /// Minimum CML version.
     pub min_cml_version: Option<SemVer>,
+    /// Required node and image definitions.
+    pub requires: Option<Arc<CatalogNeeds>>,
 }
 
 impl RequestShape {
@@ -104,6 +129,14 @@ impl RequestShape {
             None => true,
             Some(min) => version.is_some_and(|v| v >= min),
         }
+    }
+
+    /// True when a worker offering `catalog` has every definition needed (an
+    /// unknown catalog is not held against it; see [`CatalogNeeds::met_by`]).
+    pub fn accepts_catalog(&self, catalog: Option<&NodeCatalog>) -> bool {
+        self.requires
+            .as_deref()
+            .is_none_or(|needs| needs.met_by(catalog))
     }
 }
 

@@ -112,7 +112,10 @@ impl Problem {
         }
         let shapes: Vec<(RequestShape, Room, u64)> = counts
             .into_iter()
-            .map(|(shape, count)| (shape, Room::of_needs(&shape.needs), count))
+            .map(|(shape, count)| {
+                let room = Room::of_needs(&shape.needs);
+                (shape, room, count)
+            })
             .collect();
         let types: Vec<Candidate> = table
             .types

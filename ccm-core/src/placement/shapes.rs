@@ -34,16 +34,20 @@ impl Shapes {
         };
         for request in requests {
             let shape = request.shape();
-            let next = shapes.list.len();
-            let id = *ids.entry(shape).or_insert(next);
-            if id == next {
-                let need = Room::of_needs(&shape.needs);
-                shapes.list.push(ShapeInfo {
-                    shape,
-                    need,
-                    size: need.size_against(scale),
-                });
-            }
+            let id = match ids.get(&shape) {
+                Some(&id) => id,
+                None => {
+                    let id = shapes.list.len();
+                    let need = Room::of_needs(&shape.needs);
+                    ids.insert(shape.clone(), id);
+                    shapes.list.push(ShapeInfo {
+                        shape,
+                        need,
+                        size: need.size_against(scale),
+                    });
+                    id
+                }
+            };
             shapes.of_request.push(id);
         }
         shapes

@@ -413,3 +413,46 @@ fn extreme_values_do_not_panic() {
     }
     baseline::first_fit(&workers, &requests);
 }
+
+#[test]
+fn a_worker_without_a_needed_definition_is_refused_and_the_reason_names_it() {
+    use crate::catalog::{CatalogNeeds, NodeCatalog};
+    let offers = |ids: &[&str]| {
+        Arc::new(NodeCatalog {
+            node_definitions: ids.iter().map(|s| (*s).to_owned()).collect(),
+            ..NodeCatalog::default()
+        })
+    };
+    let needs = Arc::new(CatalogNeeds {
+        node_definitions: ["iosv".to_owned(), "asav".to_owned()].into(),
+        image_definitions: ["asav-9-20".to_owned()].into(),
+    });
+    let lacking = [worker(1, 48, 192).with_catalog(offers(&["iosv"]))];
+    let wanting = request(1, 4, 8).with_catalog_needs(Arc::clone(&needs));
+    let plan = place(&lacking, std::slice::from_ref(&wanting), Policy::Pack);
+    assert_eq!(only_reason(&plan), RejectReason::MissingDefinitions);
+    let rejections = &plan.unplaced[0].rejections;
+    assert_eq!(
+        rejections.missing_definitions(0, &lacking),
+        ["asav", "image asav-9-20"]
+    );
+    assert_eq!(
+        rejections.explain(&lacking),
+        "missing-definitions: asav, image asav-9-20"
+    );
+    // Same fleet, but one worker offers everything and one is not read yet:
+    // the bigger unread worker is not held against, the full catalog fits too.
+    let mut full = offers(&["iosv", "asav"]);
+    Arc::make_mut(&mut full)
+        .image_definitions
+        .insert("asav-9-20".into(), "asav".into());
+    let fleet = [
+        worker(1, 48, 192).with_catalog(offers(&["iosv"])),
+        worker(2, 8, 16).with_catalog(full),
+        worker(3, 48, 192),
+    ];
+    let plan = place(&fleet, &[wanting.clone(), wanting], Policy::Pack);
+    assert!(plan.is_complete(), "{plan:?}");
+    assert_eq!(placed_on(&plan, 1), Some(1));
+    assert!(plan.assignments.iter().all(|a| a.worker_index != 0));
+}

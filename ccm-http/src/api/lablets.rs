@@ -276,6 +276,10 @@ pub struct PreviewRefusal {
     pub worker_name: String,
     /// The first check it failed.
     pub reason: &'static str,
+    /// For `missing-definitions`: the node definitions (and `image <id>`s) the
+    /// worker's CML lacks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 /// One lablet of the preview no worker could take, and why.
@@ -339,17 +343,7 @@ pub async fn preview(
     let candidates: Vec<WorkerCandidate> =
         workers.iter().map(WorkerCandidate::from_worker).collect();
     let requests: Vec<PlacementRequest> = (0..body.count)
-        .map(|i| {
-            let mut request =
-                PlacementRequest::new(LabletId::from_u128(i as u128 + 1), definition.needs);
-            if let Some(kind) = definition.licence_affinity {
-                request = request.with_licence_affinity(kind);
-            }
-            if let Some(version) = definition.min_cml_version {
-                request = request.with_min_cml_version(version);
-            }
-            request
-        })
+        .map(|i| PlacementRequest::for_definition(LabletId::from_u128(i as u128 + 1), &definition))
         .collect();
     let settings = state.fleet.settings();
     let policy = body.policy.unwrap_or(settings.lablets.policy);
@@ -384,6 +378,9 @@ pub async fn preview(
                     worker_id: w.worker,
                     worker_name: name(&w.worker),
                     reason: w.reason.as_str(),
+                    missing: u
+                        .rejections
+                        .missing_definitions(w.worker_index, &candidates),
                 })
                 .collect(),
         })

@@ -513,6 +513,57 @@ async fn definitions_lablets_preview_jobs_and_history() {
     let (_, lablets) = ts.call(Method::GET, "/api/v1/lablets", m, None).await;
     assert_eq!(lablets["total"], 0, "the preview wrote nothing");
 
+    // The monitor read the worker's node and image definitions from CML.
+    let (_, workers) = ts.call(Method::GET, "/api/v1/workers", u, None).await;
+    let catalog = &workers["items"][0]["status"]["catalog"];
+    let offered = catalog["node_definitions"].as_array().unwrap();
+    assert!(offered.contains(&json!("iosv")), "{catalog}");
+    assert!(offered.contains(&json!("alpine")), "{catalog}");
+    assert!(catalog["image_definitions"].as_object().unwrap().len() >= offered.len() - 2);
+    assert!(catalog["cml_version"].as_str().unwrap().starts_with("2."), "{catalog}");
+    assert!(catalog["synced_at"].is_string(), "{catalog}");
+
+    // A topology with a node definition no worker offers: refused on every
+    // worker, the refusal naming what is missing.
+    let asav = TOPOLOGY.replacen("node_definition: iosv", "node_definition: asav", 1);
+    let (s, d2) = ts
+        .call(
+            Method::POST,
+            "/api/v1/definitions",
+            a,
+            Some(json!({
+                "name": "asa-lab", "version": "1.0.0", "topology_yaml": asav,
+                "needs": {"resources": {"cpu_millis": 1000, "memory_mib": 1024, "storage_gib": 1}, "nodes": 0, "ports": 0},
+                "licence_affinity": null, "min_cml_version": null,
+                "max_duration_minutes": 60, "warm_pool_depth": 0
+            })),
+        )
+        .await;
+    assert_eq!(s, 201, "{d2}");
+    assert_eq!(d2["requires"]["node_definitions"], json!(["asav", "iosv"]), "{d2}");
+    let (s, plan) = ts
+        .call(
+            Method::POST,
+            "/api/v1/placement/preview",
+            u,
+            Some(json!({"definition_id": d2["id"], "count": 1})),
+        )
+        .await;
+    assert_eq!(s, 200, "{plan}");
+    assert!(plan["placed"].as_array().unwrap().is_empty(), "{plan}");
+    let unplaced = &plan["unplaced"][0];
+    assert_eq!(unplaced["dominant_reason"], "missing-definitions", "{plan}");
+    assert_eq!(unplaced["workers"][0]["missing"], json!(["asav"]), "{plan}");
+    let (s, _) = ts
+        .call(
+            Method::PUT,
+            &format!("/api/v1/definitions/{}/active", d2["id"].as_str().unwrap()),
+            a,
+            Some(json!({"active": false})),
+        )
+        .await;
+    assert_eq!(s, 200);
+
     // Book a lablet in 10 minutes; it gets placed and runs.
     let start = plus_seconds(ts.clock.now(), 600);
     let end = plus_seconds(ts.clock.now(), 3600);
