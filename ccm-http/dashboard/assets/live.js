@@ -20,6 +20,7 @@ const TYPES = [
   // for logs written before.
   'worker.licence.updated.v1', 'worker.metrics.updated.v1', 'worker.tags.updated.v1',
   'worker.activity.recorded.v1', 'worker.paused.v1', 'worker.resumed.v1', 'worker.monitoring.enabled.v1',
+  'worker.catalog.synced.v1',
   'worker.alert.raised.v1', 'worker.alert.cleared.v1', 'worker.telemetry.read.v1',
   'worker.licence.registration.started.v1', 'worker.licence.registration.completed.v1',
   'worker.licence.registration.failed.v1', 'worker.licence.deregistered.v1',

@@ -118,6 +118,41 @@ function createForm() {
   return h('details', { class: 'panel' }, h('summary', {}, 'Create a worker (launches an instance, about $4/h)'), form);
 }
 
+// Adopting instances that already run CML: one by id, or every instance
+// launched from an AMI whose name matches. The answer names what was skipped
+// and why (already a worker, not a CML image, terminated…).
+function importForm() {
+  const mode = h('select', { name: 'mode', 'aria-label': 'Import what' },
+    h('option', { value: 'one' }, 'One instance'), h('option', { value: 'matching' }, 'All matching an image name'));
+  const instance = h('input', { name: 'instance_id', placeholder: 'i-0123456789abcdef0', 'aria-label': 'Instance id' });
+  const pattern = h('input', { name: 'image_name_pattern', placeholder: 'cml-2.9-*', 'aria-label': 'Image name pattern' });
+  const region = h('input', { name: 'region', placeholder: 'default region', 'aria-label': 'Import region' });
+  const instanceField = h('label', { class: 'field' }, 'Instance id', instance);
+  const patternField = h('label', { class: 'field', hidden: true }, 'Image name (* wildcards)', pattern);
+  const result = h('div', { id: 'import-result', 'aria-live': 'polite' });
+  mode.onchange = () => { instanceField.hidden = mode.value !== 'one'; patternField.hidden = mode.value === 'one'; };
+  const form = h('form', { class: 'form-grid', id: 'import-form', onsubmit: async (e) => {
+    e.preventDefault();
+    const body = {};
+    if (region.value.trim()) body.region = region.value.trim();
+    if (mode.value === 'one') {
+      body.instance_id = instance.value.trim();
+      const w = await act('Import instance', () => api('POST', '/api/v1/workers/import', { body }), { success: (r) => `${r.meta.name} imported` });
+      if (w) { replace(result, h('p', {}, `1 imported, 0 skipped: ${w.meta.name}.`)); loadWorkers().catch(() => {}); }
+      return;
+    }
+    body.image_name_pattern = pattern.value.trim();
+    const r = await act('Import matching', () => api('POST', '/api/v1/workers/import-matching', { body }), { success: (x) => `${x.imported.length} imported` });
+    if (!r) return;
+    replace(result, h('p', {}, `${r.imported.length} imported, ${r.skipped.length} skipped (${r.found} matched).`),
+      r.skipped.length ? h('ul', { class: 'small' }, r.skipped.map((s) => h('li', { 'data-skipped': s.instance_id }, h('code', {}, s.instance_id), ` — ${s.reason}`))) : null);
+    loadWorkers().catch(() => {});
+  } },
+  h('label', { class: 'field' }, 'Import', mode), instanceField, patternField, h('label', { class: 'field' }, 'Region', region),
+  h('button', { class: 'btn btn-primary', type: 'submit' }, 'Import'));
+  return h('details', { class: 'panel', id: 'import-panel' }, h('summary', {}, 'Import running CML instances'), form, result);
+}
+
 export function renderWorkers(main) {
   const tableMode = can('manager');
   const body = h('div', { id: 'workers-body' });
@@ -132,6 +167,7 @@ export function renderWorkers(main) {
   main.append(...[
     h('h1', {}, 'Workers'),
     can('admin') ? createForm() : null,
+    can('admin') ? importForm() : null,
     h('section', { 'data-view': 'workers', 'data-mode': tableMode ? 'table' : 'cards' },
       h('div', { class: 'toolbar' }, search, status, region, terminated, count), body)].filter(Boolean));
 
