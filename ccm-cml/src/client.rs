@@ -10,7 +10,7 @@ use ccm_core::ids::{CmlLabId, WorkerId};
 use ccm_core::lab::LabState;
 use ccm_core::ports::clock::{Clock, SystemClock};
 use ccm_core::ports::cml::{
-    CmlClient, CmlEndpoint, CmlError, CmlLab, ImageDefinition, LabImport, Licensing,
+    CmlClient, CmlEndpoint, CmlError, CmlLab, ImageDefinition, LabImport, LabUsage, Licensing,
     NodeDefinition, SystemHealth, SystemInformation, SystemStats, TelemetryEvent,
 };
 use ccm_core::secret::Secret;
@@ -101,6 +101,11 @@ impl<'a> Call<'a> {
             auth: true,
             lab: None,
         }
+    }
+
+    fn with_query(mut self, name: &'static str, value: &str) -> Self {
+        self.query.push((name, value.to_owned()));
+        self
     }
 
     fn on_lab(operation: &'static str, method: Method, lab: &'a CmlLabId, rest: &str) -> Self {
@@ -660,6 +665,69 @@ fn protocol(operation: &str) -> impl FnOnce(parse::ShapeError) -> CmlError + '_ 
     }
 }
 
+/// The most nodes a lab's node list may hold; beyond it the answer is
+/// not a lab's, and is refused rather than summed.
+const MAX_LAB_NODES: usize = 10_000;
+
+/// CML node states whose nodes take CPUs and memory.
+const RUNNING_NODE_STATES: [&str; 3] = ["QUEUED", "STARTED", "BOOTED"];
+
+/// A node's figure `field`: what it runs with (`operational.<field>`) when CML
+/// reports it, else what it is configured with; 0 when neither is a number.
+fn node_figure(node: &Value, field: &str) -> u64 {
+    parse::at(node, &["operational", field])
+        .and_then(parse::as_u64)
+        .or_else(|| parse::at(node, &[field]).and_then(parse::as_u64))
+        .unwrap_or(0)
+}
+
+/// `GET /labs/{id}/nodes?data=true&operational=true` summed into [`LabUsage`]:
+/// a list of `Node` objects (also accepted: an object whose `nodes` is such a list
+/// or a map of them keyed by node id; missing or null means none). Real CML's
+/// `simulation_stats` carries only usage counters, not states or sizes, so the
+/// node list is where what a lab takes can be read. CPUs (`cpus`) and memory
+/// (`ram`, MB) of nodes in a running state, disk (`boot_disk_size` plus
+/// `data_volume`, GB) of every node, each read from `operational` first; nulls
+/// count as 0, sums saturate, a state that is missing or not known counts as not
+/// running. More than [`MAX_LAB_NODES`] nodes, or anything but objects as nodes,
+/// is an error.
+fn lab_usage_of(v: &Value) -> Result<LabUsage, parse::ShapeError> {
+    let listed = match v {
+        Value::Array(_) => Some(v),
+        Value::Object(answer) => answer.get("nodes"),
+        _ => return Err("neither a list nor an object".into()),
+    };
+    let nodes: Vec<&Value> = match listed {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) if list.len() <= MAX_LAB_NODES => list.iter().collect(),
+        Some(Value::Object(map)) if map.len() <= MAX_LAB_NODES => map.values().collect(),
+        Some(Value::Array(_) | Value::Object(_)) => {
+            return Err(format!("more than {MAX_LAB_NODES} nodes"));
+        }
+        Some(_) => return Err("`nodes` is neither a list nor an object".into()),
+    };
+    let mut usage = LabUsage::default();
+    for node in nodes {
+        if !node.is_object() {
+            return Err("a node is not an object".into());
+        }
+        let disk =
+            node_figure(node, "boot_disk_size").saturating_add(node_figure(node, "data_volume"));
+        usage.disk_gib = usage.disk_gib.saturating_add(disk);
+        let runs = node
+            .get("state")
+            .and_then(Value::as_str)
+            .is_some_and(|state| RUNNING_NODE_STATES.contains(&state));
+        if runs {
+            let cpus = u32::try_from(node_figure(node, "cpus")).unwrap_or(u32::MAX);
+            usage.cpus = usage.cpus.saturating_add(cpus);
+            usage.memory_mib = usage.memory_mib.saturating_add(node_figure(node, "ram"));
+            usage.running_nodes = usage.running_nodes.saturating_add(1);
+        }
+    }
+    Ok(usage)
+}
+
 #[async_trait]
 impl CmlClient for HttpCmlClient {
     async fn system_information(&self, ep: &CmlEndpoint) -> Result<SystemInformation, CmlError> {
@@ -758,6 +826,18 @@ impl CmlClient for HttpCmlClient {
         self.call(ep, Call::on_lab("delete_lab", Method::DELETE, lab, ""))
             .await
             .map(|_| ())
+    }
+
+    async fn lab_usage(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<LabUsage, CmlError> {
+        let v = self
+            .json(
+                ep,
+                Call::on_lab("lab_usage", Method::GET, lab, "nodes")
+                    .with_query("data", "true")
+                    .with_query("operational", "true"),
+            )
+            .await?;
+        lab_usage_of(&v).map_err(protocol("lab_usage"))
     }
 
     async fn check_if_converged(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<bool, CmlError> {
@@ -895,6 +975,114 @@ mod tests {
             )
             .unwrap_err();
         assert!(err.to_string().contains("worker"), "{err}");
+    }
+
+    fn usage(cpus: u32, memory_mib: u64, disk_gib: u64, running_nodes: u32) -> LabUsage {
+        LabUsage {
+            cpus,
+            memory_mib,
+            disk_gib,
+            running_nodes,
+        }
+    }
+
+    #[test]
+    fn lab_usage_sums_a_list_of_nodes() {
+        let v = json!({
+            "nodes": [
+                {"id": "a", "state": "BOOTED", "cpus": 2, "ram": 2048, "boot_disk_size": 16, "data_volume": 4},
+                {"id": "b", "state": "STARTED", "cpus": 1.0, "ram": "512", "boot_disk_size": 8},
+                {"id": "c", "state": "QUEUED", "cpus": 1, "ram": 256},
+                {"id": "d", "state": "STOPPED", "cpus": 4, "ram": 8192, "boot_disk_size": 32},
+                {"id": "e", "state": "DEFINED_ON_CORE", "cpus": 4, "ram": 8192, "boot_disk_size": 1}
+            ],
+            "links": []
+        });
+        assert_eq!(lab_usage_of(&v).unwrap(), usage(4, 2816, 61, 3));
+        // What `GET /labs/{id}/nodes?data=true` answers: the list itself.
+        assert_eq!(lab_usage_of(&v["nodes"]).unwrap(), usage(4, 2816, 61, 3));
+        assert_eq!(lab_usage_of(&json!([])).unwrap(), LabUsage::default());
+    }
+
+    #[test]
+    fn lab_usage_reads_nodes_keyed_by_id() {
+        let v = json!({
+            "nodes": {
+                "n1": {"state": "BOOTED", "cpus": 1, "ram": 512, "boot_disk_size": 2},
+                "n2": {"state": "STOPPED", "cpus": 1, "ram": 512, "boot_disk_size": 2}
+            },
+            "links": {}
+        });
+        assert_eq!(lab_usage_of(&v).unwrap(), usage(1, 512, 4, 1));
+    }
+
+    #[test]
+    fn lab_usage_prefers_what_a_node_runs_with() {
+        let v = json!({"nodes": [{
+            "state": "BOOTED", "cpus": null, "ram": 1024, "boot_disk_size": null,
+            "operational": {"cpus": 2, "ram": null, "boot_disk_size": 6, "data_volume": "x"}
+        }]});
+        assert_eq!(lab_usage_of(&v).unwrap(), usage(2, 1024, 6, 1));
+    }
+
+    #[test]
+    fn lab_usage_counts_nulls_and_unknown_states_as_nothing() {
+        let v = json!({"nodes": [
+            {"state": "BOOTED", "cpus": null, "ram": null, "boot_disk_size": null, "data_volume": null},
+            {"state": "SOMETHING_NEW", "cpus": 8, "ram": 8192, "boot_disk_size": 1},
+            {"state": null, "cpus": 8, "ram": 8192},
+            {"state": 3, "cpus": 8},
+            {"cpus": 8, "ram": 8192, "cpu_usage": 50.0},
+            {"state": "BOOTED", "cpus": -1, "ram": "lots"}
+        ]});
+        assert_eq!(lab_usage_of(&v).unwrap(), usage(0, 0, 1, 2));
+        assert_eq!(lab_usage_of(&json!({})).unwrap(), LabUsage::default());
+        assert_eq!(
+            lab_usage_of(&json!({"nodes": null})).unwrap(),
+            LabUsage::default()
+        );
+    }
+
+    #[test]
+    fn lab_usage_saturates() {
+        let huge = json!({"state": "BOOTED", "cpus": u64::MAX, "ram": u64::MAX,
+                          "boot_disk_size": u64::MAX, "data_volume": u64::MAX});
+        let v = json!({ "nodes": [huge.clone(), huge] });
+        assert_eq!(
+            lab_usage_of(&v).unwrap(),
+            usage(u32::MAX, u64::MAX, u64::MAX, 2)
+        );
+    }
+
+    #[test]
+    fn lab_usage_refuses_too_many_nodes() {
+        let node = json!({"state": "BOOTED", "cpus": 1});
+        let at_bound = json!({ "nodes": vec![node.clone(); MAX_LAB_NODES] });
+        assert_eq!(lab_usage_of(&at_bound).unwrap().running_nodes, 10_000);
+        let over = json!({ "nodes": vec![node.clone(); MAX_LAB_NODES + 1] });
+        assert!(lab_usage_of(&over).unwrap_err().contains("10000"));
+        let keyed: serde_json::Map<String, Value> = (0..=MAX_LAB_NODES)
+            .map(|i| (format!("n{i}"), node.clone()))
+            .collect();
+        assert!(lab_usage_of(&json!({ "nodes": keyed })).is_err());
+    }
+
+    #[test]
+    fn lab_usage_refuses_garbage() {
+        for garbage in [
+            json!([1]),
+            json!([{"state": "BOOTED"}, "n2"]),
+            json!("nodes"),
+            json!(null),
+            json!(42),
+            json!({"nodes": "all of them"}),
+            json!({"nodes": 3}),
+            json!({"nodes": [1, 2]}),
+            json!({"nodes": [null]}),
+            json!({"nodes": {"n1": "BOOTED"}}),
+        ] {
+            assert!(lab_usage_of(&garbage).is_err(), "{garbage}");
+        }
     }
 
     #[test]

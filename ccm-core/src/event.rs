@@ -173,6 +173,11 @@ pub enum EventPayload {
         lablet: crate::ids::LabletId,
         allocation: Allocation,
     },
+    /// What labs no lablet owns take on the worker changed (read by the lab sync).
+    #[serde(rename = "worker.capacity.unmanaged.v1")]
+    WorkerUnmanagedUsageObserved {
+        usage: crate::worker::UnmanagedUsage,
+    },
     /// A lablet gave its capacity back.
     #[serde(rename = "worker.capacity.released.v1")]
     WorkerCapacityReleased { lablet: crate::ids::LabletId },
@@ -298,6 +303,7 @@ impl EventPayload {
             WorkerLicenceDeregistered { .. } => "worker.licence.deregistered.v1",
             WorkerCapacityAllocated { .. } => "worker.capacity.allocated.v1",
             WorkerCapacityReleased { .. } => "worker.capacity.released.v1",
+            WorkerUnmanagedUsageObserved { .. } => "worker.capacity.unmanaged.v1",
             WorkerTerminationRequested { .. } => "worker.termination.requested.v1",
             WorkerDeletionRequested { .. } => "worker.deletion.requested.v1",
             LabDiscovered { .. } => "lab.discovered.v1",

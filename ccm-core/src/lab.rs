@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{CmlLabId, LabRecordId, WorkerId};
+use crate::ports::cml::LabUsage;
 use crate::time::Timestamp;
 
 /// Lab state as CML reports it. Unknown strings are kept as [`LabState::Unknown`].
@@ -82,6 +83,10 @@ pub struct LabRecord {
     pub last_synced_at: Timestamp,
     /// True once the lab disappeared from CML.
     pub gone: bool,
+    /// What its nodes take on the worker (CPUs and memory while they run, disk
+    /// always), as last read; `None` until read.
+    #[serde(default)]
+    pub usage: Option<LabUsage>,
     /// Newest first, at most [`LabRecord::HISTORY_CAP`].
     #[serde(default)]
     pub history: VecDeque<LabOperation>,
@@ -131,6 +136,7 @@ mod tests {
             first_seen_at: epoch(),
             last_synced_at: epoch(),
             gone: false,
+            usage: None,
             history: VecDeque::new(),
             version: 0,
         };

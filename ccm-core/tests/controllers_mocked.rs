@@ -23,7 +23,7 @@ use ccm_core::ports::cloud::{
     MetricsQuery, StateChange,
 };
 use ccm_core::ports::cml::{
-    CmlEndpoint, CmlError, CmlLab, ImageDefinition, LabImport, Licensing, NodeDefinition,
+    CmlEndpoint, CmlError, CmlLab, ImageDefinition, LabImport, LabUsage, Licensing, NodeDefinition,
     SystemHealth, SystemInformation, SystemStats, TelemetryEvent,
 };
 use ccm_core::ports::store::ChangeSet;
@@ -83,6 +83,7 @@ mock! {
         fn stop_lab(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<(), CmlError>;
         fn wipe_lab(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<(), CmlError>;
         fn delete_lab(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<(), CmlError>;
+        fn lab_usage(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<LabUsage, CmlError>;
         fn check_if_converged(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<bool, CmlError>;
         fn import_lab(&self, ep: &CmlEndpoint, topology_yaml: &str, title: Option<String>) -> Result<LabImport, CmlError>;
         fn download_lab(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<String, CmlError>;
@@ -137,6 +138,9 @@ impl CmlClient for MockCml {
     }
     async fn delete_lab(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<(), CmlError> {
         MockCml::delete_lab(self, ep, lab)
+    }
+    async fn lab_usage(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<LabUsage, CmlError> {
+        MockCml::lab_usage(self, ep, lab)
     }
     async fn check_if_converged(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<bool, CmlError> {
         MockCml::check_if_converged(self, ep, lab)

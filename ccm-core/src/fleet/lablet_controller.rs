@@ -24,7 +24,16 @@ use crate::worker::LifecycleState;
 
 /// The title of a lablet's lab on CML; the id in it makes imports idempotent.
 pub fn lab_title(lablet: LabletId) -> String {
-    format!("ccm-lablet-{lablet}")
+    format!("{LAB_TITLE_PREFIX}{lablet}")
+}
+
+const LAB_TITLE_PREFIX: &str = "ccm-lablet-";
+
+/// True for a title [`lab_title`] made: the lab belongs to a lablet.
+pub fn is_lablet_lab(title: &str) -> bool {
+    title
+        .strip_prefix(LAB_TITLE_PREFIX)
+        .is_some_and(|id| id.parse::<LabletId>().is_ok())
 }
 
 fn seconds_until(now: Timestamp, at: Timestamp) -> u32 {

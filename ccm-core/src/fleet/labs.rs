@@ -8,15 +8,17 @@ use futures_util::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::context::Context;
+use super::lablet_controller::is_lablet_lab;
 use super::persist::CONFLICT_RETRIES;
 use crate::error::CoreError;
 use crate::event::{DomainEvent, EventPayload, FieldChange, ResourceKind, Subject};
 use crate::ids::{CmlLabId, LabRecordId, WorkerId};
 use crate::lab::{LabOperation, LabRecord};
-use crate::ports::cml::CmlLab;
+use crate::ports::cml::{CmlLab, LabUsage};
 use crate::ports::store::{ChangeSet, Fence, LabFilter, StoreError, WorkerFilter};
+use crate::resources::Resources;
 use crate::time::Timestamp;
-use crate::worker::Worker;
+use crate::worker::{UnmanagedUsage, Worker};
 
 /// An operation on a lab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,12 +156,21 @@ impl Labs {
         let ep = self.ctx.endpoint_for_operations(&worker)?;
         let ids = self.ctx.cml.list_labs(&ep).await?;
         let mut labs = Vec::with_capacity(ids.len());
+        let mut usages = BTreeMap::new();
         for id in &ids {
             match self.ctx.cml.get_lab(&ep, id).await {
                 Ok(lab) => labs.push(lab),
                 // Deleted between the list and the get: it is gone.
-                Err(crate::ports::cml::CmlError::NotFound { .. }) => {}
+                Err(crate::ports::cml::CmlError::NotFound { .. }) => continue,
                 Err(other) => return Err(other.into()),
+            }
+            // A lab whose usage cannot be read keeps the last one read: one bad
+            // answer must not make its capacity look free.
+            match self.ctx.cml.lab_usage(&ep, id).await {
+                Ok(usage) => {
+                    usages.insert(id.clone(), usage);
+                }
+                Err(error) => tracing::warn!(%error, lab = %id, "lab usage not read"),
             }
         }
         for _ in 0..CONFLICT_RETRIES {
@@ -170,14 +181,18 @@ impl Labs {
                 .into_iter()
                 .map(|r| (r.cml_lab_id.clone(), r))
                 .collect();
-            let (changes, state_changes) = mirror(worker_id, &stored, &labs, now);
+            let (changes, state_changes) = mirror(worker_id, &stored, &labs, &usages, now);
             if changes.is_empty() {
+                self.observe_unmanaged(worker_id, &stored, &labs, &usages, fence)
+                    .await?;
                 return Ok(labs.len());
             }
             let mut changes = changes;
             changes.fence = fence.cloned();
             match self.ctx.store.commit(changes).await {
                 Ok(_) => {
+                    self.observe_unmanaged(worker_id, &stored, &labs, &usages, fence)
+                        .await?;
                     if state_changes > 0 {
                         self.ctx
                             .note_activity(
@@ -195,6 +210,31 @@ impl Labs {
             }
         }
         Err(StoreError::Unavailable("lab sync kept conflicting".into()).into())
+    }
+
+    /// Records on the worker what the labs no lablet owns take (a lab whose
+    /// usage was not read this time counts with the usage last stored).
+    async fn observe_unmanaged(
+        &self,
+        worker_id: WorkerId,
+        stored: &BTreeMap<CmlLabId, LabRecord>,
+        labs: &[CmlLab],
+        usages: &BTreeMap<CmlLabId, LabUsage>,
+        fence: Option<&Fence>,
+    ) -> Result<(), CoreError> {
+        let usage = unmanaged_usage(labs.iter().map(|lab| {
+            let usage = usages
+                .get(&lab.id)
+                .copied()
+                .or_else(|| stored.get(&lab.id).and_then(|r| r.usage));
+            (lab.title.as_str(), usage)
+        }));
+        self.ctx
+            .update::<Worker, _>(worker_id, fence, |w, now| {
+                w.observe_unmanaged_usage(usage, now)
+            })
+            .await?;
+        Ok(())
     }
 
     /// Runs an operation on a lab, records it in the lab's history, and re-syncs
@@ -316,11 +356,50 @@ impl Labs {
     }
 }
 
+/// A lab's usage as text for a field change.
+fn describe_usage(usage: Option<LabUsage>) -> String {
+    usage.map_or_else(
+        || "unknown".into(),
+        |u| {
+            format!(
+                "{} vCPU, {} MiB, {} GiB, {} running node(s)",
+                u.cpus, u.memory_mib, u.disk_gib, u.running_nodes
+            )
+        },
+    )
+}
+
+/// What the labs that no lablet owns take, summed: a lablet's lab carries
+/// [`lab_title`] (the lablet controller gives every lab it imports that title), so
+/// every other lab was made by hand. A lab whose usage was never read counts as a
+/// lab with nothing known.
+pub(crate) fn unmanaged_usage<'a>(
+    labs: impl IntoIterator<Item = (&'a str, Option<LabUsage>)>,
+) -> UnmanagedUsage {
+    let mut total = UnmanagedUsage::default();
+    for (title, usage) in labs {
+        if is_lablet_lab(title) {
+            continue;
+        }
+        total.labs = total.labs.saturating_add(1);
+        if let Some(u) = usage {
+            total.resources += Resources {
+                cpu_millis: u64::from(u.cpus).saturating_mul(1000),
+                memory_mib: u.memory_mib,
+                storage_gib: u.disk_gib,
+            };
+            total.nodes = total.nodes.saturating_add(u.running_nodes);
+        }
+    }
+    total
+}
+
 /// The writes that make `stored` mirror `labs`, and how many states changed.
 fn mirror(
     worker_id: WorkerId,
     stored: &BTreeMap<CmlLabId, LabRecord>,
     labs: &[CmlLab],
+    usages: &BTreeMap<CmlLabId, LabUsage>,
     now: Timestamp,
 ) -> (ChangeSet, usize) {
     let mut changes = ChangeSet::new();
@@ -342,6 +421,7 @@ fn mirror(
                     first_seen_at: now,
                     last_synced_at: now,
                     gone: false,
+                    usage: usages.get(&lab.id).copied(),
                     history: VecDeque::new(),
                     version: 0,
                 };
@@ -362,7 +442,16 @@ fn mirror(
             Some(existing) => {
                 let mut record = existing.clone();
                 let mut events = Vec::new();
-                let field_changes = changes_between(existing, lab);
+                let mut field_changes = changes_between(existing, lab);
+                let usage = usages.get(&lab.id).copied().or(existing.usage);
+                if usage != existing.usage {
+                    field_changes.push(FieldChange {
+                        field: "usage".into(),
+                        from: describe_usage(existing.usage),
+                        to: describe_usage(usage),
+                    });
+                    record.usage = usage;
+                }
                 if !field_changes.is_empty() {
                     record.title = lab.title.clone();
                     record.description = lab.description.clone();
@@ -438,4 +527,53 @@ fn mirror(
         changes = changes.put_lab(gone).events([event]);
     }
     (changes, state_changes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::lablet_controller::lab_title;
+    use crate::ids::LabletId;
+
+    fn usage(cpus: u32, memory_mib: u64, disk_gib: u64, running_nodes: u32) -> Option<LabUsage> {
+        Some(LabUsage {
+            cpus,
+            memory_mib,
+            disk_gib,
+            running_nodes,
+        })
+    }
+
+    #[test]
+    fn only_labs_no_lablet_owns_count_as_unmanaged() {
+        let lablets = lab_title(LabletId::from_u128(7));
+        let total = unmanaged_usage([
+            (lablets.as_str(), usage(8, 8192, 40, 4)),
+            ("by hand", usage(2, 3072, 10, 2)),
+            ("stopped by hand", usage(0, 0, 5, 0)),
+            ("never read", None),
+            // A title that only looks like a lablet's is someone's lab.
+            ("ccm-lablet-not-an-id", usage(1, 512, 1, 1)),
+        ]);
+        assert_eq!(total.labs, 4);
+        assert_eq!(total.nodes, 3);
+        assert_eq!(
+            total.resources,
+            Resources {
+                cpu_millis: 3000,
+                memory_mib: 3584,
+                storage_gib: 16
+            }
+        );
+        assert_eq!(unmanaged_usage([]), UnmanagedUsage::default());
+    }
+
+    #[test]
+    fn usage_reads_as_text() {
+        assert_eq!(describe_usage(None), "unknown");
+        assert_eq!(
+            describe_usage(usage(2, 1024, 3, 1)),
+            "2 vCPU, 1024 MiB, 3 GiB, 1 running node(s)"
+        );
+    }
 }

@@ -102,7 +102,7 @@ impl WorkerCandidate {
                 .as_deref()
                 .and_then(|text| text.parse().ok()),
             catalog: status.catalog.clone(),
-            free_nodes: node_cap.saturating_sub(capacity.allocated_nodes()),
+            free_nodes: node_cap.saturating_sub(capacity.taken_nodes()),
             free: capacity.free(),
             free_ports: capacity.free_port_ranges(),
         }

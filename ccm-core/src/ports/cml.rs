@@ -137,6 +137,23 @@ pub struct CmlLab {
     pub modified_at: Option<Timestamp>,
 }
 
+/// What one lab's nodes take on their worker, summed from its node list
+/// (`GET /labs/{id}/nodes?data=true&operational=true`): CPUs and memory of the nodes that run
+/// (CML states `QUEUED`, `STARTED`, `BOOTED`), disk of every node (boot disk
+/// plus data volume; a wiped node keeps none on CML, but CML reports its size
+/// regardless, so a defined lab counts as taking it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabUsage {
+    /// vCPUs allocated to running nodes.
+    pub cpus: u32,
+    /// Memory of running nodes, MiB.
+    pub memory_mib: u64,
+    /// Disk of all nodes, GiB.
+    pub disk_gib: u64,
+    /// Nodes that run.
+    pub running_nodes: u32,
+}
+
 /// Answer of `POST /import`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabImport {
@@ -346,6 +363,8 @@ pub trait CmlClient: Send + Sync {
     async fn wipe_lab(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<(), CmlError>;
     /// `DELETE /labs/{id}` (the lab must be stopped and wiped).
     async fn delete_lab(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<(), CmlError>;
+    /// `GET /labs/{id}/nodes?data=true&operational=true`, summed into what the lab takes.
+    async fn lab_usage(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<LabUsage, CmlError>;
     /// `GET /labs/{id}/check_if_converged`.
     async fn check_if_converged(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<bool, CmlError>;
     /// `POST /import?title=` with the topology YAML.

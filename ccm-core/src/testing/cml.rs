@@ -217,7 +217,9 @@ pub async fn definitions<H: CmlHarness + ?Sized>(h: &H) -> CheckResult {
     Ok(())
 }
 
-/// import → start → converge → stop → wipe → delete, with states and counts.
+/// import → start → converge → stop → wipe → delete, with states, counts and what
+/// the lab's nodes take (`lab_usage`: CPUs and memory only while they run, disk
+/// throughout).
 pub async fn lab_lifecycle<H: CmlHarness + ?Sized>(h: &H) -> CheckResult {
     let ep = h.endpoint().await;
     let lab = import(h, &ep, "conformance-lifecycle", 2).await?;
@@ -236,6 +238,15 @@ pub async fn lab_lifecycle<H: CmlHarness + ?Sized>(h: &H) -> CheckResult {
         );
         let state = c.lab_state(&ep, &lab).await.map_err(err("lab_state"))?;
         ensure!(state == LabState::DefinedOnCore, "new lab is {state:?}");
+        let idle = c.lab_usage(&ep, &lab).await.map_err(err("lab_usage"))?;
+        ensure!(
+            idle.running_nodes == 0 && idle.cpus == 0 && idle.memory_mib == 0,
+            "a new (DEFINED_ON_CORE) lab takes CPUs or memory: {idle:?}"
+        );
+        ensure!(
+            idle.disk_gib > 0,
+            "a new lab's nodes take no disk: {idle:?}"
+        );
         let yaml = c
             .download_lab(&ep, &lab)
             .await
@@ -251,6 +262,16 @@ pub async fn lab_lifecycle<H: CmlHarness + ?Sized>(h: &H) -> CheckResult {
             .await
             .map_err(err("check_if_converged"))?;
         ensure!(converged, "a started lab did not converge after settling");
+        let busy = c.lab_usage(&ep, &lab).await.map_err(err("lab_usage"))?;
+        ensure!(
+            busy.running_nodes > 0 && busy.cpus > 0 && busy.memory_mib > 0 && busy.disk_gib > 0,
+            "a converged lab should report running nodes, CPUs, memory and disk: {busy:?}"
+        );
+        ensure!(
+            busy.running_nodes <= 2,
+            "{} nodes of a two-node lab run",
+            busy.running_nodes
+        );
         c.start_lab(&ep, &lab)
             .await
             .map_err(err("starting a started lab"))?;
@@ -258,6 +279,11 @@ pub async fn lab_lifecycle<H: CmlHarness + ?Sized>(h: &H) -> CheckResult {
         c.stop_lab(&ep, &lab).await.map_err(err("stop_lab"))?;
         let state = c.lab_state(&ep, &lab).await.map_err(err("lab_state"))?;
         ensure!(state == LabState::Stopped, "stopped lab is {state:?}");
+        let stopped = c.lab_usage(&ep, &lab).await.map_err(err("lab_usage"))?;
+        ensure!(
+            stopped.running_nodes == 0 && stopped.cpus == 0 && stopped.memory_mib == 0,
+            "a stopped lab's nodes still take CPUs or memory: {stopped:?}"
+        );
         let delete = c.delete_lab(&ep, &lab).await;
         ensure!(
             delete.as_ref().is_err_and(is_refusal),
@@ -375,6 +401,7 @@ pub async fn unknown_lab_is_not_found<H: CmlHarness + ?Sized>(h: &H) -> CheckRes
             c.check_if_converged(&ep, &lab).await.map(|_| ()),
         ),
         ("download_lab", c.download_lab(&ep, &lab).await.map(|_| ())),
+        ("lab_usage", c.lab_usage(&ep, &lab).await.map(|_| ())),
     ];
     for (what, result) in &results {
         ensure!(

@@ -287,6 +287,7 @@ pub fn sample_lab(seed: u128, worker: WorkerId, title: &str) -> LabRecord {
         first_seen_at: t0(),
         last_synced_at: at(5),
         gone: false,
+        usage: None,
         history: Default::default(),
         version: 0,
     };

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     ActivityEvent, AlertMetric, Allocation, AmiInfo, Audit, Capacity, CmlService, DesiredStatus,
     IdleSettings, LicenceState, LicenceStatus, LifecycleState, Network, PauseReason, ResumeReason,
-    Worker, WorkerMetrics, WorkerSpec, WorkerStatus,
+    UnmanagedUsage, Worker, WorkerMetrics, WorkerSpec, WorkerStatus,
 };
 use crate::catalog::NodeCatalog;
 use crate::error::CoreError;
@@ -309,6 +309,9 @@ impl Worker {
             EventPayload::WorkerCapacityReleased { lablet } => {
                 self.status.capacity.allocations.remove(lablet);
             }
+            EventPayload::WorkerUnmanagedUsageObserved { usage } => {
+                self.status.capacity.unmanaged = *usage;
+            }
             EventPayload::WorkerTerminationRequested { by } => {
                 self.audit.terminated_by.clone_from(by);
             }
@@ -566,6 +569,21 @@ impl Worker {
             EventPayload::WorkerCatalogSynced {
                 catalog: Box::new(catalog),
             },
+            now,
+        )?])
+    }
+
+    /// Records what labs no lablet owns take on the worker; emits only on a change.
+    pub fn observe_unmanaged_usage(
+        &mut self,
+        usage: UnmanagedUsage,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, CoreError> {
+        if usage == self.status.capacity.unmanaged {
+            return Ok(Vec::new());
+        }
+        Ok(vec![self.emit(
+            EventPayload::WorkerUnmanagedUsageObserved { usage },
             now,
         )?])
     }

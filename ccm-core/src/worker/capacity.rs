@@ -31,6 +31,21 @@ pub struct Capacity {
     /// Holdings by lablet.
     #[serde(default)]
     pub allocations: BTreeMap<LabletId, Allocation>,
+    /// What labs ccm did not make (built by hand on the worker's CML) take, as
+    /// the lab sync last read it; placement counts it as taken.
+    #[serde(default)]
+    pub unmanaged: UnmanagedUsage,
+}
+
+/// Capacity taken on a worker by labs that no lablet owns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnmanagedUsage {
+    /// CPUs and memory of their running nodes, disk of all their nodes.
+    pub resources: Resources,
+    /// Their running nodes (they count against node slots and the licence).
+    pub nodes: u32,
+    /// How many such labs.
+    pub labs: u32,
 }
 
 impl Capacity {
@@ -41,6 +56,7 @@ impl Capacity {
             node_slots,
             port_range: PortRange::default(),
             allocations: BTreeMap::new(),
+            unmanaged: UnmanagedUsage::default(),
         }
     }
 
@@ -58,9 +74,17 @@ impl Capacity {
             .fold(0u32, |acc, a| acc.saturating_add(a.nodes))
     }
 
-    /// Resources still free.
+    /// Resources still free: declared, less what lablets hold and what hand-made
+    /// labs take.
     pub fn free(&self) -> Resources {
-        self.declared.saturating_sub(&self.allocated())
+        self.declared
+            .saturating_sub(&self.allocated())
+            .saturating_sub(&self.unmanaged.resources)
+    }
+
+    /// Node slots taken: lablets' and hand-made labs' running nodes.
+    pub fn taken_nodes(&self) -> u32 {
+        self.allocated_nodes().saturating_add(self.unmanaged.nodes)
     }
 
     /// Ports handed out, in ascending order.
@@ -138,6 +162,17 @@ mod tests {
         );
         assert_eq!(cap.free(), Resources::new(44, 184, 990));
         assert_eq!(cap.allocated_nodes(), 3);
+        cap.unmanaged = UnmanagedUsage {
+            resources: Resources::new(2, 4, 20),
+            nodes: 2,
+            labs: 1,
+        };
+        assert_eq!(
+            cap.free(),
+            Resources::new(42, 180, 970),
+            "hand-made labs take their share"
+        );
+        assert_eq!(cap.taken_nodes(), 5);
     }
 
     #[test]

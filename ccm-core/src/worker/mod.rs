@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use activity::{Activity, ActivityEvent, PauseReason, ResumeReason};
 pub use aggregate::NewWorker;
-pub use capacity::{Allocation, Capacity};
+pub use capacity::{Allocation, Capacity, UnmanagedUsage};
 pub use cml_service::{CmlCertificate, CmlService, CmlServiceState};
 pub use endpoint_allow::{AllowEntry, EndpointAllowList};
 pub use endpoint_url::{EndpointError, EndpointUrl, Host};

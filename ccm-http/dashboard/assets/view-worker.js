@@ -73,7 +73,15 @@ function overviewTab(el, w) {
     h('div', { class: 'panel' }, h('h2', {}, 'Capacity'), kv([
       ['Declared', `${s.capacity.declared.cpu_millis / 1000} vCPU · ${Math.round(s.capacity.declared.memory_mib / 1024)} GiB · ${s.capacity.declared.storage_gib} GiB disk`],
       ['Node slots', String(s.capacity.node_slots)], ['Lablets placed', String(Object.keys(s.capacity.allocations || {}).length)],
+      ['Hand-made labs', handMade(s.capacity.unmanaged)],
     ]))));
+}
+
+// Labs built on the worker's CML without ccm: placement counts what they take.
+function handMade(u) {
+  if (!u || !u.labs) return 'none';
+  const r = u.resources;
+  return h('span', { id: 'worker-unmanaged' }, `${u.labs} lab(s), ${u.nodes} running node(s): ${r.cpu_millis / 1000} vCPU · ${(r.memory_mib / 1024).toFixed(1)} GiB · ${r.storage_gib} GiB disk`);
 }
 
 function tagsEditor(w) {
@@ -133,7 +141,26 @@ function cmlTab(el, w) {
     h('div', { class: 'panel' }, h('h2', {}, 'Licence'), kv([
       ['State', l.state], ['Kind', l.kind], ['Expires', fmtTime(l.expires_at)], ['Node limit', l.node_limit === null ? '—' : String(l.node_limit)],
       ['Features', (l.features || []).map((f) => `${f.name} (${f.status})`).join(', ') || '—'], ['Last error', l.last_error],
-    ]), licenceActions)));
+    ]), licenceActions),
+    catalogPanel(w.status.catalog)));
+}
+
+// The node and image definitions CML offers on this worker: placement only
+// sends a lablet here when its topology's definitions are all listed.
+function catalogPanel(catalog) {
+  const title = h('h2', {}, 'Node definitions');
+  if (!catalog) return h('div', { class: 'panel', id: 'worker-catalog' }, title, h('p', { class: 'muted' }, 'Not read from CML yet.'));
+  const images = new Map();
+  for (const [image, node] of Object.entries(catalog.image_definitions || {})) {
+    if (!images.has(node)) images.set(node, []);
+    images.get(node).push(image);
+  }
+  const rows = (catalog.node_definitions || []).map((node) => h('tr', { 'data-node-definition': node },
+    h('td', {}, h('code', {}, node)), h('td', {}, (images.get(node) || []).map((i) => h('code', { class: 'chip' }, i)))));
+  return h('div', { class: 'panel', id: 'worker-catalog' }, title,
+    h('p', { class: 'muted small' }, `CML ${catalog.cml_version || '?'} · read ${fmtRelative(catalog.synced_at)}`,
+      catalog.truncated ? ' · some entries not kept (over the size limits)' : ''),
+    table(['Node definition', 'Images'], rows, { empty: 'CML offers no node definitions.' }));
 }
 
 const RANGES = { '1h': [3600, 60], '6h': [21600, 300], '24h': [86400, 900], '15m': [900, 0] };
@@ -155,6 +182,12 @@ function metricsTab(el, w) {
       h('div', { class: 'panel' }, lineChart({ title: 'Disk', unit: '%', max: 100, points: pts('disk_percent'), from, to, cls: 'chart-disk' })),
       h('div', { class: 'panel' }, lineChart({ title: 'Running nodes', integer: true, points: pts('running_nodes'), from, to, cls: 'chart-nodes' })));
   }).catch((e) => replace(charts, h('p', { class: 'muted' }, `Metrics unavailable: ${e.message}`)));
+}
+
+// What a lab's nodes take on the worker: CPUs and memory while they run, disk always.
+function labUsage(u) {
+  if (!u) return '—';
+  return `${u.cpus} vCPU · ${(u.memory_mib / 1024).toFixed(1)} GiB · ${u.disk_gib} GiB disk`;
 }
 
 function labsTab(el, w) {
@@ -203,10 +236,11 @@ function labsTab(el, w) {
   } }, label);
 
   const draw = (labs) => {
-    replace(list, table(['Title', 'State', 'Owner', 'Nodes', 'Links', 'Synced', 'Actions'], labs.map((lab) => h('tr', { 'data-lab': lab.cml_lab_id },
+    replace(list, table(['Title', 'State', 'Owner', 'Nodes', 'Links', 'Takes', 'Synced', 'Actions'], labs.map((lab) => h('tr', { 'data-lab': lab.cml_lab_id },
       h('td', {}, lab.title, lab.description ? h('div', { class: 'muted small' }, lab.description) : null),
       h('td', {}, badge(lab.state, lab.state === 'STARTED' ? 'b-ok' : lab.state === 'STOPPED' ? 'b-idle' : 'b-info')),
-      h('td', {}, lab.owner || '—'), h('td', {}, String(lab.node_count)), h('td', {}, String(lab.link_count)), h('td', {}, fmtRelative(lab.last_synced_at)),
+      h('td', {}, lab.owner || '—'), h('td', {}, String(lab.node_count)), h('td', {}, String(lab.link_count)),
+      h('td', { class: 'small', 'data-usage': lab.usage ? 'read' : 'unknown' }, labUsage(lab.usage)), h('td', {}, fmtRelative(lab.last_synced_at)),
       h('td', {}, h('div', { class: 'actions' },
         mgr && lab.state !== 'STARTED' ? labAction(lab, 'start', 'Start') : null,
         mgr && lab.state === 'STARTED' ? labAction(lab, 'stop', 'Stop') : null,

@@ -184,6 +184,21 @@ describe('dashboard', { concurrency: 1 }, () => {
     // Admins see every action; dangerous ones live on the worker's page.
     assert.ok(await page.locator('#workers-table button[data-action=stop]').first().isVisible());
     assert.ok(await page.locator('summary', { hasText: 'Create a worker' }).isVisible());
+    // Importing every instance of the fleet's image adopts none: each is a worker
+    // already, and the answer says so instance by instance.
+    await page.click('summary:text("Import running CML instances")');
+    await page.selectOption('#import-form select[name=mode]', 'matching');
+    await page.fill('#import-form input[name=image_name_pattern]', '*');
+    await page.click('#import-form button[type=submit]');
+    await page.locator('#import-result', { hasText: /^0 imported, [1-9]\d* skipped/ }).waitFor({ timeout: SHORT });
+    const skipped = await page.locator('#import-result li[data-skipped]').allTextContents();
+    assert.ok(skipped.length >= 1 && skipped.every((t) => /already imported as worker [0-9a-f-]{36}/.test(t)), skipped.join('\n'));
+    // One unknown instance: the server's refusal is shown.
+    await page.selectOption('#import-form select[name=mode]', 'one');
+    await page.fill('#import-form input[name=instance_id]', 'i-00000000000000000');
+    await page.click('#import-form button[type=submit]');
+    await page.locator('.toast[data-kind=error]', { hasText: 'Import instance failed' }).waitFor({ timeout: SHORT });
+    await shot(page, '02b-workers-import');
     workerName = names[names.length - 1];
     workerId = await page.locator(`#workers-table tr[data-name="${workerName}"]`).getAttribute('data-worker');
     await shot(page, '02-workers-admin');
@@ -200,6 +215,9 @@ describe('dashboard', { concurrency: 1 }, () => {
     await page.locator('#worker-tab', { hasText: /ami-[0-9a-f]+/ }).waitFor();
     await page.click('a[data-tab=cml]');
     await page.locator('#worker-tab', { hasText: /2\.9\.\d/ }).waitFor({ timeout: LONG });
+    // The node definitions CML offers, read by the monitor, each with its images.
+    await page.locator('#worker-catalog tr[data-node-definition=iosv]').waitFor({ timeout: LONG });
+    assert.ok(await page.locator('#worker-catalog tr[data-node-definition=alpine] code.chip').count() > 0, 'alpine lists its image');
     await page.click('a[data-tab=metrics]');
     await page.locator('svg[data-chart=CPU]').waitFor({ timeout: SHORT });
     for (const chart of ['CPU', 'Memory', 'Disk', 'Running nodes']) {
@@ -228,6 +246,8 @@ describe('dashboard', { concurrency: 1 }, () => {
     await labRow.locator('button[data-action=lab-start]').click();
     await page.locator('tr[data-lab]', { hasText: 'browser-test-lab' }).locator('button[data-action=lab-stop]').waitFor({ timeout: LONG });
     assert.ok(await page.locator('tr[data-lab] a', { hasText: 'Download' }).first().isVisible());
+    // What its two running IOSv nodes take, read by the lab sync.
+    await page.locator('tr[data-lab]', { hasText: 'browser-test-lab' }).locator('td[data-usage=read]', { hasText: '2 vCPU · 1.5 GiB' }).waitFor({ timeout: LONG });
     await shot(page, '05-worker-labs');
     await page.locator('tr[data-lab]', { hasText: 'browser-test-lab' }).locator('button[data-action=lab-delete]').click();
     await page.locator('#confirm[open]', { hasText: workerName }).waitFor();

@@ -245,6 +245,19 @@ async fn workers_boot_and_their_labs_are_operated_through_the_api() {
         )
         .await;
     assert_eq!(s, 200, "{labs}");
+    // What the started lab's two IOSv nodes take, and the worker counting it as
+    // taken by a lab no lablet owns.
+    let usage = &labs[0]["usage"];
+    assert_eq!(usage["cpus"], 2, "{labs}");
+    assert_eq!(usage["memory_mib"], 1536, "{labs}");
+    assert_eq!(usage["running_nodes"], 2, "{labs}");
+    let (_, w) = ts
+        .call(Method::GET, &format!("/api/v1/workers/{w1}"), u, None)
+        .await;
+    let unmanaged = &w["status"]["capacity"]["unmanaged"];
+    assert_eq!(unmanaged["labs"], 1, "{w}");
+    assert_eq!(unmanaged["nodes"], 2, "{w}");
+    assert_eq!(unmanaged["resources"]["cpu_millis"], 2000, "{w}");
     let (s, yaml) = raw(
         &ts,
         Request::builder()
@@ -520,7 +533,10 @@ async fn definitions_lablets_preview_jobs_and_history() {
     assert!(offered.contains(&json!("iosv")), "{catalog}");
     assert!(offered.contains(&json!("alpine")), "{catalog}");
     assert!(catalog["image_definitions"].as_object().unwrap().len() >= offered.len() - 2);
-    assert!(catalog["cml_version"].as_str().unwrap().starts_with("2."), "{catalog}");
+    assert!(
+        catalog["cml_version"].as_str().unwrap().starts_with("2."),
+        "{catalog}"
+    );
     assert!(catalog["synced_at"].is_string(), "{catalog}");
 
     // A topology with a node definition no worker offers: refused on every
@@ -540,7 +556,11 @@ async fn definitions_lablets_preview_jobs_and_history() {
         )
         .await;
     assert_eq!(s, 201, "{d2}");
-    assert_eq!(d2["requires"]["node_definitions"], json!(["asav", "iosv"]), "{d2}");
+    assert_eq!(
+        d2["requires"]["node_definitions"],
+        json!(["asav", "iosv"]),
+        "{d2}"
+    );
     let (s, plan) = ts
         .call(
             Method::POST,

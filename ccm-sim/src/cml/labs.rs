@@ -5,11 +5,20 @@
 
 use ccm_core::ids::CmlLabId;
 use ccm_core::lab::LabState;
-use ccm_core::ports::cml::{CmlError, CmlLab};
+use ccm_core::ports::cml::{CmlError, CmlLab, LabUsage};
 use ccm_core::time::{plus_seconds, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::topology::Topology;
+use crate::config::CmlConfig;
+
+const GIB: u64 = 1024 * 1024 * 1024;
+
+/// The disk one node takes as CML reports it (its boot disk, whole GB rounded up):
+/// [`CmlConfig::node_disk_bytes`].
+pub(crate) fn node_disk_gib(config: &CmlConfig) -> u64 {
+    config.node_disk_bytes.div_ceil(GIB)
+}
 
 /// One node of a lab, with what it is allocated.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -331,6 +340,36 @@ impl SimLab {
         }
     }
 
+    /// True while the lab's nodes run (CML node states `STARTED` and `BOOTED`).
+    pub(crate) fn nodes_run(&self) -> bool {
+        self.state == LabState::Started
+    }
+
+    /// What the lab's nodes take, as a client sums `GET /labs/{id}/nodes?data=true`:
+    /// CPUs and memory of its nodes while they run, [`node_disk_gib`] for every
+    /// node whatever its state. The HTTP face reports the same figures per node.
+    pub(crate) fn usage(&self, config: &CmlConfig) -> LabUsage {
+        let disk_gib = node_disk_gib(config).saturating_mul(self.nodes.len() as u64);
+        if !self.nodes_run() {
+            return LabUsage {
+                disk_gib,
+                ..LabUsage::default()
+            };
+        }
+        LabUsage {
+            cpus: self
+                .nodes
+                .iter()
+                .fold(0u32, |sum, n| sum.saturating_add(n.cpus)),
+            memory_mib: self
+                .nodes
+                .iter()
+                .fold(0u64, |sum, n| sum.saturating_add(n.ram_mib)),
+            disk_gib,
+            running_nodes: self.node_count(),
+        }
+    }
+
     /// `PUT /labs/{id}/start`; `licensed_running` is the licensed nodes already running
     /// on the server and `limit` the licence limit. `Ok(true)` when it started.
     pub(crate) fn start(
@@ -499,6 +538,40 @@ mod tests {
         assert_eq!(l.licensed_nodes(), 1);
         assert_eq!(l.node_count(), 2);
         assert!(l.start(epoch(), 0, 4, 5).unwrap());
+    }
+
+    #[test]
+    fn usage_counts_running_nodes_and_every_disk() {
+        let config = CmlConfig::default();
+        let mut l = lab(2);
+        l.nodes.push(SimNode {
+            definition: Some("unmanaged_switch".into()),
+            cpus: 0,
+            ram_mib: 0,
+            licensed: false,
+        });
+        let disk = 3 * node_disk_gib(&config);
+        assert!(disk > 0);
+        let idle = LabUsage {
+            disk_gib: disk,
+            ..LabUsage::default()
+        };
+        assert_eq!(l.usage(&config), idle);
+        l.start(epoch(), 60, 0, 5).unwrap();
+        let running = LabUsage {
+            cpus: 2,
+            memory_mib: 1024,
+            disk_gib: disk,
+            running_nodes: 3,
+        };
+        assert_eq!(l.usage(&config), running, "booting nodes run");
+        l.stop(epoch());
+        assert_eq!(l.usage(&config), idle, "stopped nodes take only their disk");
+        let half = CmlConfig {
+            node_disk_bytes: GIB / 2,
+            ..CmlConfig::default()
+        };
+        assert_eq!(node_disk_gib(&half), 1, "whole GB, rounded up");
     }
 
     #[test]

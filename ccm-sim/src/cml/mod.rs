@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use ccm_core::ids::{CmlLabId, InstanceId, WorkerId};
 use ccm_core::lab::LabState;
 use ccm_core::ports::cml::{
-    CmlClient, CmlEndpoint, CmlError, CmlLab, ImageDefinition, LabImport, Licensing,
+    CmlClient, CmlEndpoint, CmlError, CmlLab, ImageDefinition, LabImport, LabUsage, Licensing,
     NodeDefinition, SystemHealth, SystemInformation, SystemStats, TelemetryEvent,
 };
 use ccm_core::secret::Secret;
@@ -256,6 +256,11 @@ impl CmlClient for SimCml {
 
     async fn delete_lab(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<(), CmlError> {
         self.call("delete_lab", ep, |s, _, _, _| s.delete_lab(lab))
+            .await
+    }
+
+    async fn lab_usage(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<LabUsage, CmlError> {
+        self.call("lab_usage", ep, |s, c, _, _| Ok(s.lab(lab)?.usage(c)))
             .await
     }
 

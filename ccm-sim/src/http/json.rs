@@ -6,7 +6,7 @@ use ccm_core::ports::cml::TelemetryEvent;
 use ccm_core::time::{plus_seconds, Timestamp};
 use serde_json::{json, Map, Value};
 
-use crate::cml::labs::{NodeLayout, SimLab};
+use crate::cml::labs::{node_disk_gib, LinkLayout, NodeLayout, SimLab};
 use crate::cml::licensing::Registration;
 use crate::cml::server::CmlServer;
 use crate::config::{CmlConfig, NodeDefinitionSpec};
@@ -150,6 +150,21 @@ fn tags(node: &NodeLayout) -> Vec<String> {
     node.tags.iter().map(|t| truncate(t, 64)).collect()
 }
 
+/// One link (`Link`).
+fn link(lab: &SimLab, l: &LinkLayout) -> Value {
+    json!({
+        "id": l.id,
+        "lab_id": lab.id.as_str(),
+        "label": truncate(&l.label, 128),
+        "interface_a": l.interface_a,
+        "interface_b": l.interface_b,
+        "node_a": l.node_a,
+        "node_b": l.node_b,
+        "state": element_state(lab),
+        "link_capture_key": "",
+    })
+}
+
 /// `GET /labs/{id}/topology` (`TopologyResponse`).
 pub(crate) fn topology(lab: &SimLab, owner_id: &str) -> Value {
     let nodes: Vec<Value> = lab
@@ -179,24 +194,7 @@ pub(crate) fn topology(lab: &SimLab, owner_id: &str) -> Value {
             })
         })
         .collect();
-    let links: Vec<Value> = lab
-        .layout
-        .links
-        .iter()
-        .map(|l| {
-            json!({
-                "id": l.id,
-                "lab_id": lab.id.as_str(),
-                "label": truncate(&l.label, 128),
-                "interface_a": l.interface_a,
-                "interface_b": l.interface_b,
-                "node_a": l.node_a,
-                "node_b": l.node_b,
-                "state": element_state(lab),
-                "link_capture_key": "",
-            })
-        })
-        .collect();
+    let links: Vec<Value> = lab.layout.links.iter().map(|l| link(lab, l)).collect();
     json!({
         "lab": {
             "version": TOPOLOGY_VERSION,
@@ -213,13 +211,21 @@ pub(crate) fn topology(lab: &SimLab, owner_id: &str) -> Value {
 }
 
 /// One entry of `GET /labs/{id}/nodes?data=true` (`Node`).
-pub(crate) fn node(lab: &SimLab, index: usize, now: Timestamp, compute_id: &str) -> Value {
+/// The node's disk is in `operational.boot_disk_size` (what it gets); the top-level
+/// `boot_disk_size` is the size the topology asked for, none.
+pub(crate) fn node(
+    lab: &SimLab,
+    index: usize,
+    now: Timestamp,
+    compute_id: &str,
+    config: &CmlConfig,
+) -> Value {
     let Some(layout) = lab.layout.nodes.get(index) else {
         return Value::Null;
     };
     let sim = lab.nodes.get(index);
     let state = lab.node_state(now);
-    let running = matches!(state, "STARTED" | "BOOTED");
+    let running = lab.nodes_run();
     let boot_progress = match state {
         "BOOTED" => "Booted",
         "STARTED" => "Booting",
@@ -258,7 +264,7 @@ pub(crate) fn node(lab: &SimLab, index: usize, now: Timestamp, compute_id: &str)
         "vnc_key": Value::Null,
         "serial_consoles": [],
         "operational": {
-            "boot_disk_size": Value::Null,
+            "boot_disk_size": node_disk_gib(config),
             "cpu_limit": Value::Null,
             "cpus": cpus,
             "data_volume": Value::Null,
@@ -758,7 +764,11 @@ pub(crate) fn telemetry_event(event: &TelemetryEvent) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ccm_core::time::from_unix_seconds;
+    use ccm_core::ids::{CmlLabId, InstanceId};
+    use ccm_core::ports::cml::LabUsage;
+    use ccm_core::time::{epoch, from_unix_seconds};
+
+    use crate::config::InstanceTypeSpec;
 
     #[test]
     fn times_look_like_cml() {
@@ -767,6 +777,66 @@ mod tests {
         assert_eq!(licensing_time(t), "2026-08-20 17:25:30");
         let with_micros = t + chrono::Duration::microseconds(1_500);
         assert_eq!(iso(with_micros), "2026-08-20T17:25:30.001500+00:00");
+    }
+
+    /// Sums a `nodes?data=true` answer the way a CML client does (ccm-cml's
+    /// `lab_usage`): CPUs and memory of running nodes, disk of all of them.
+    fn summed(stats: &Value) -> LabUsage {
+        let figure = |node: &Value, field: &str| {
+            node["operational"][field]
+                .as_u64()
+                .or_else(|| node[field].as_u64())
+                .unwrap_or(0)
+        };
+        let mut usage = LabUsage::default();
+        for node in stats.as_array().unwrap() {
+            usage.disk_gib += figure(node, "boot_disk_size") + figure(node, "data_volume");
+            if matches!(
+                node["state"].as_str(),
+                Some("QUEUED" | "STARTED" | "BOOTED")
+            ) {
+                usage.cpus += u32::try_from(figure(node, "cpus")).unwrap();
+                usage.memory_mib += figure(node, "ram");
+                usage.running_nodes += 1;
+            }
+        }
+        usage
+    }
+
+    #[test]
+    fn node_data_adds_up_to_the_labs_usage() {
+        let config = CmlConfig::default();
+        let host = InstanceTypeSpec {
+            vcpus: 48,
+            memory_gib: 192,
+        };
+        let mut server = CmlServer::new(InstanceId::new("i-1"), host, &config, epoch());
+        let text = "lab:\n  title: mixed\nnodes:\n  - id: n0\n    node_definition: alpine\n  - id: n1\n    node_definition: nxosv9000\n  - id: n2\n    node_definition: unmanaged_switch\nlinks: []\n";
+        let id = CmlLabId::new("0f0e0d0c-0b0a-4908-8706-050403020100");
+        server
+            .import(id.clone(), text, None, "admin", epoch(), &config)
+            .unwrap();
+        let check = |server: &CmlServer, now: Timestamp| {
+            let lab = server.lab(&id).unwrap();
+            let stats: Value = (0..lab.layout.nodes.len())
+                .map(|i| node(lab, i, now, "compute", &config))
+                .collect();
+            assert_eq!(summed(&stats), lab.usage(&config), "{stats}");
+            lab.usage(&config)
+        };
+        let idle = check(&server, epoch());
+        assert_eq!((idle.running_nodes, idle.cpus), (0, 0));
+        assert_eq!(idle.disk_gib, 3);
+        server.start_lab(&id, "admin", epoch(), &config).unwrap();
+        let booting = check(&server, epoch());
+        let booted = check(&server, plus_seconds(epoch(), config.node_boot_seconds));
+        assert_eq!(booting, booted);
+        assert_eq!(
+            (booted.running_nodes, booted.cpus, booted.memory_mib),
+            (3, 3, 512 + 8192)
+        );
+        server.stop_lab(&id, "admin", epoch(), &config).unwrap();
+        assert_eq!(check(&server, epoch()), idle);
     }
 
     #[test]

@@ -666,11 +666,11 @@ async fn lab_nodes(
     let data = bool_param(&query, "data")?.unwrap_or(false);
     bool_param(&query, "operational")?;
     bool_param(&query, "exclude_configurations")?;
-    ok_json(s.model("lab_nodes", |server, _, _, now| {
+    ok_json(s.model("lab_nodes", |server, config, _, now| {
         let lab = server.lab(&id)?;
         let nodes: Vec<Value> = if data {
             (0..lab.layout.nodes.len())
-                .map(|i| json::node(lab, i, now, &s.compute_id))
+                .map(|i| json::node(lab, i, now, &s.compute_id, config))
                 .collect()
         } else {
             lab.layout.nodes.iter().map(|n| json!(n.id)).collect()

@@ -8,7 +8,7 @@ use super::check;
 use crate::ids::CmlLabId;
 use crate::lab::LabState;
 use crate::ports::cml::{
-    CmlClient, CmlEndpoint, CmlError, CmlLab, ImageDefinition, LabImport, Licensing,
+    CmlClient, CmlEndpoint, CmlError, CmlLab, ImageDefinition, LabImport, LabUsage, Licensing,
     NodeDefinition, SystemHealth, SystemInformation, SystemStats, TelemetryEvent,
 };
 use crate::secret::Secret;
@@ -93,6 +93,11 @@ impl CmlClient for GatedCml {
     async fn delete_lab(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<(), CmlError> {
         gate(ep)?;
         self.inner.delete_lab(ep, lab).await
+    }
+
+    async fn lab_usage(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<LabUsage, CmlError> {
+        gate(ep)?;
+        self.inner.lab_usage(ep, lab).await
     }
 
     async fn check_if_converged(&self, ep: &CmlEndpoint, lab: &CmlLabId) -> Result<bool, CmlError> {
