@@ -4,21 +4,17 @@
 //! buys no worker for a lablet no new worker could run, saying why instead.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+mod support;
 
 use ccm_core::definition::{LabletDefinition, NewDefinition, ResourceNeeds};
 use ccm_core::event::{EventPayload, ScalingAction};
-use ccm_core::fleet::{Adapters, CreateWorker, Fleet, FleetSettings};
-use ccm_core::ids::Region;
+use ccm_core::fleet::{Fleet, FleetSettings};
 use ccm_core::lablet::{NewLablet, Timeslot};
-use ccm_core::ports::{Clock, Store, VirtualClock};
+use ccm_core::ports::{Clock, Store};
 use ccm_core::resources::Resources;
-use ccm_core::runtime::JobRunner;
-use ccm_core::store::MemoryStore;
 use ccm_core::time::plus_seconds;
 use ccm_core::version::SemVer;
-use ccm_sim::{SimConfig, Simulation};
+use support::SimWorld;
 
 async fn definition(fleet: &Fleet, name: &str, node_definition: &str) -> LabletDefinition {
     let topology = format!(
@@ -45,52 +41,20 @@ async fn definition(fleet: &Fleet, name: &str, node_definition: &str) -> LabletD
 
 #[tokio::test]
 async fn a_lablet_goes_only_where_cml_offers_its_definitions_and_none_is_bought_for_it() {
-    let mut config = SimConfig::default();
-    config.cml.licensed_at_launch = true;
-    let clock = VirtualClock::new(config.start);
-    let sim = Simulation::with_virtual_clock(5, config, clock.clone());
-    let store = Arc::new(MemoryStore::new());
     let mut settings = FleetSettings::default();
     settings.autoscaler.enabled = true;
-    let fleet = Fleet::new(
-        Adapters {
-            store: store.clone(),
-            cloud: Arc::new(sim.cloud()),
-            cml: Arc::new(sim.cml()),
-            clock: Arc::new(clock.clone()),
-        },
-        settings,
-    );
-    let mut runner = JobRunner::new(store.clone(), Arc::new(clock.clone()));
-    fleet.register_jobs(&mut runner).await.unwrap();
-    let run_for = |seconds: i64| {
-        let until = plus_seconds(clock.now(), seconds);
-        let (fleet, runner, clock) = (&fleet, &runner, &clock);
-        async move { fleet.run_until(runner, None, clock, until).await.unwrap() }
-    };
-    let worker = fleet
-        .create_worker(CreateWorker {
-            name: "w1".into(),
-            region: Region::new("us-east-1"),
-            instance_type: None,
-            labels: BTreeMap::new(),
-            tags: BTreeMap::new(),
-            idle_detection_disabled: true,
-            created_by: None,
-            image: None,
-        })
-        .await
-        .unwrap()
-        .id;
-    run_for(30 * 60).await;
+    let w = SimWorld::new(5, settings).await;
+    let (fleet, store, clock) = (&w.fleet, &w.store, &w.clock);
+    let worker = w.worker("w1").await;
+    w.run_for(30 * 60).await;
 
     let synced = fleet.get_worker(worker).await.unwrap();
     let catalog = synced.status.catalog.as_deref().expect("catalog read");
     assert!(catalog.node_definitions.contains("iosv"), "{catalog:?}");
     assert!(catalog.image_definitions.contains_key("iosv-default"));
 
-    let offered = definition(&fleet, "ccna", "alpine").await;
-    let lacking = definition(&fleet, "asa-lab", "asav-not-installed").await;
+    let offered = definition(fleet, "ccna", "alpine").await;
+    let lacking = definition(fleet, "asa-lab", "asav-not-installed").await;
     assert!(lacking
         .requires
         .node_definitions
@@ -111,7 +75,7 @@ async fn a_lablet_goes_only_where_cml_offers_its_definitions_and_none_is_bought_
     };
     let fits = book(&offered).await.unwrap();
     let stranded = book(&lacking).await.unwrap();
-    run_for(40 * 60).await;
+    w.run_for(40 * 60).await;
 
     let fits = fleet.get_lablet(fits.id).await.unwrap();
     assert_eq!(fits.status.worker_id, Some(worker));

@@ -4,83 +4,32 @@
 //! worker started by hand that an earlier drain must not stop.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use ccm_core::definition::{LabletDefinition, NewDefinition, ResourceNeeds};
 use ccm_core::event::{EventPayload, ScalingAction};
-use ccm_core::fleet::{Adapters, CreateWorker, Fleet, FleetSettings, LabAction, WhenLabletsBound};
-use ccm_core::ids::{Region, WorkerId};
+use ccm_core::fleet::{FleetSettings, LabAction, WhenLabletsBound};
+use ccm_core::ids::WorkerId;
 use ccm_core::lablet::{Lablet, LabletPhase, NewLablet, Timeslot};
-use ccm_core::ports::{Clock, CmlClient, Store, VirtualClock};
+use ccm_core::ports::{Clock, CmlClient, Store};
 use ccm_core::resources::Resources;
-use ccm_core::runtime::JobRunner;
-use ccm_core::store::MemoryStore;
 use ccm_core::time::plus_seconds;
 use ccm_core::version::SemVer;
 use ccm_core::worker::LifecycleState;
-use ccm_sim::{SimConfig, Simulation};
 
-struct World {
-    sim: Simulation,
-    clock: VirtualClock,
-    store: Arc<MemoryStore>,
-    fleet: Arc<Fleet>,
-    runner: JobRunner,
-}
+mod support;
+
+use support::SimWorld as World;
 
 async fn world(settings: FleetSettings) -> World {
-    let mut config = SimConfig::default();
-    config.cml.licensed_at_launch = true;
-    let clock = VirtualClock::new(config.start);
-    let sim = Simulation::with_virtual_clock(3, config, clock.clone());
-    let store = Arc::new(MemoryStore::new());
-    let fleet = Arc::new(Fleet::new(
-        Adapters {
-            store: store.clone(),
-            cloud: Arc::new(sim.cloud()),
-            cml: Arc::new(sim.cml()),
-            clock: Arc::new(clock.clone()),
-        },
-        settings,
-    ));
-    let mut runner = JobRunner::new(store.clone(), Arc::new(clock.clone()));
-    fleet.register_jobs(&mut runner).await.unwrap();
-    World {
-        sim,
-        clock,
-        store,
-        fleet,
-        runner,
-    }
+    World::new(3, settings).await
 }
 
-impl World {
-    async fn run_for(&self, seconds: i64) {
-        let until = plus_seconds(self.clock.now(), seconds);
-        self.fleet
-            .run_until(&self.runner, None, &self.clock, until)
-            .await
-            .unwrap();
-    }
+/// Definitions and bookings the lifecycle tests share.
+trait Bookings {
+    async fn definition(&self, warm_pool_depth: u32) -> LabletDefinition;
+    async fn book(&self, definition: &LabletDefinition, in_minutes: i64) -> Lablet;
+}
 
-    async fn worker(&self, name: &str) -> WorkerId {
-        self.fleet
-            .create_worker(CreateWorker {
-                name: name.into(),
-                region: Region::new("us-east-1"),
-                instance_type: None,
-                labels: BTreeMap::new(),
-                tags: BTreeMap::new(),
-                idle_detection_disabled: true,
-                created_by: None,
-                image: None,
-            })
-            .await
-            .unwrap()
-            .id
-    }
-
+impl Bookings for World {
     async fn definition(&self, warm_pool_depth: u32) -> LabletDefinition {
         self.fleet
             .create_definition(NewDefinition {

@@ -3,59 +3,22 @@
 //! and sums the labs no lablet owns on the worker, where placement subtracts it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+mod support;
 
-use ccm_core::fleet::{Adapters, CreateWorker, Fleet, FleetSettings, LabAction, WhenLabletsBound};
-use ccm_core::ids::Region;
+use ccm_core::fleet::{FleetSettings, LabAction, WhenLabletsBound};
 use ccm_core::placement::WorkerCandidate;
-use ccm_core::ports::{Clock, VirtualClock};
 use ccm_core::resources::Resources;
-use ccm_core::runtime::JobRunner;
-use ccm_core::store::MemoryStore;
-use ccm_core::time::plus_seconds;
-use ccm_sim::{SimConfig, Simulation};
+use support::SimWorld;
 
 /// Two NX-OSv switches: 2 vCPUs and 8 GiB each in the simulator's catalog.
 const BY_HAND: &str = "lab:\n  title: by-hand\nnodes:\n  - id: n0\n    node_definition: nxosv9000\n  - id: n1\n    node_definition: nxosv9000\nlinks: []\n";
 
 #[tokio::test]
 async fn a_hand_made_lab_takes_its_share_of_the_worker_until_it_is_deleted() {
-    let config = SimConfig::default();
-    let clock = VirtualClock::new(config.start);
-    let sim = Simulation::with_virtual_clock(11, config, clock.clone());
-    let store = Arc::new(MemoryStore::new());
-    let fleet = Fleet::new(
-        Adapters {
-            store: store.clone(),
-            cloud: Arc::new(sim.cloud()),
-            cml: Arc::new(sim.cml()),
-            clock: Arc::new(clock.clone()),
-        },
-        FleetSettings::default(),
-    );
-    let mut runner = JobRunner::new(store.clone(), Arc::new(clock.clone()));
-    fleet.register_jobs(&mut runner).await.unwrap();
-    let run_for = |seconds: i64| {
-        let until = plus_seconds(clock.now(), seconds);
-        let (fleet, runner, clock) = (&fleet, &runner, &clock);
-        async move { fleet.run_until(runner, None, clock, until).await.unwrap() }
-    };
-    let worker = fleet
-        .create_worker(CreateWorker {
-            name: "shared".into(),
-            region: Region::new("us-east-1"),
-            instance_type: None,
-            labels: BTreeMap::new(),
-            tags: BTreeMap::new(),
-            idle_detection_disabled: true,
-            created_by: None,
-            image: None,
-        })
-        .await
-        .unwrap()
-        .id;
-    run_for(30 * 60).await;
+    let w = SimWorld::new(11, FleetSettings::default()).await;
+    let fleet = &w.fleet;
+    let worker = w.worker("shared").await;
+    w.run_for(30 * 60).await;
     let before = fleet.get_worker(worker).await.unwrap();
     assert_eq!(before.status.capacity.unmanaged.labs, 0);
     let free_before = WorkerCandidate::from_worker(&before).free;
@@ -74,7 +37,7 @@ async fn a_hand_made_lab_takes_its_share_of_the_worker_until_it_is_deleted() {
         )
         .await
         .unwrap();
-    run_for(10 * 60).await;
+    w.run_for(10 * 60).await;
 
     let labs = fleet.list_labs(worker, false).await.unwrap();
     let usage = labs[0].usage.expect("usage read");
@@ -115,7 +78,7 @@ async fn a_hand_made_lab_takes_its_share_of_the_worker_until_it_is_deleted() {
         )
         .await
         .unwrap();
-    run_for(5 * 60).await;
+    w.run_for(5 * 60).await;
     let freed = fleet.get_worker(worker).await.unwrap();
     assert_eq!(freed.status.capacity.unmanaged, Default::default());
     assert_eq!(WorkerCandidate::from_worker(&freed).free, free_before);
