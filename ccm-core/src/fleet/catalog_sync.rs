@@ -64,6 +64,16 @@ impl CatalogReads {
         read_at.is_none_or(|at| seconds_between(at, now) >= REREAD_SECONDS)
     }
 
+    /// Forgets the workers that are no longer listed (terminated or deleted), so
+    /// the map is bounded by the fleet, not by every worker it ever had.
+    pub(crate) fn keep_only(&self, listed: impl Iterator<Item = WorkerId>) {
+        let listed: std::collections::HashSet<WorkerId> = listed.collect();
+        self.read_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|id, _| listed.contains(id));
+    }
+
     /// Reads the catalog through `cml` (both calls in one round trip).
     pub(crate) async fn read(
         cml: &dyn crate::ports::cml::CmlClient,
@@ -175,6 +185,17 @@ mod tests {
         ));
         w.status.cml.version = Some("2.9.1".into());
         assert!(reads.due(&w, plus_seconds(epoch(), 60), CatalogRead::WhenDue));
+        w.status.cml.version = Some("2.9.0".into());
+        reads.keep_only([w.id].into_iter());
+        assert!(
+            !reads.due(&w, plus_seconds(epoch(), 60), CatalogRead::WhenDue),
+            "kept"
+        );
+        reads.keep_only(std::iter::empty());
+        assert!(
+            reads.due(&w, plus_seconds(epoch(), 60), CatalogRead::WhenDue),
+            "a worker no longer listed is forgotten"
+        );
     }
 
     #[test]

@@ -158,7 +158,13 @@ impl Labs {
         let mut labs = Vec::with_capacity(ids.len());
         let mut usages = BTreeMap::new();
         for id in &ids {
-            match self.ctx.cml.get_lab(&ep, id).await {
+            // Both reads of one lab in one round trip's time.
+            let (lab, usage) = futures_util::future::join(
+                self.ctx.cml.get_lab(&ep, id),
+                self.ctx.cml.lab_usage(&ep, id),
+            )
+            .await;
+            match lab {
                 Ok(lab) => labs.push(lab),
                 // Deleted between the list and the get: it is gone.
                 Err(crate::ports::cml::CmlError::NotFound { .. }) => continue,
@@ -166,7 +172,7 @@ impl Labs {
             }
             // A lab whose usage cannot be read keeps the last one read: one bad
             // answer must not make its capacity look free.
-            match self.ctx.cml.lab_usage(&ep, id).await {
+            match usage {
                 Ok(usage) => {
                     usages.insert(id.clone(), usage);
                 }
@@ -183,7 +189,7 @@ impl Labs {
                 .collect();
             let (changes, state_changes) = mirror(worker_id, &stored, &labs, &usages, now);
             if changes.is_empty() {
-                self.observe_unmanaged(worker_id, &stored, &labs, &usages, fence)
+                self.observe_unmanaged(&worker, &stored, &labs, &usages, fence)
                     .await?;
                 return Ok(labs.len());
             }
@@ -191,7 +197,7 @@ impl Labs {
             changes.fence = fence.cloned();
             match self.ctx.store.commit(changes).await {
                 Ok(_) => {
-                    self.observe_unmanaged(worker_id, &stored, &labs, &usages, fence)
+                    self.observe_unmanaged(&worker, &stored, &labs, &usages, fence)
                         .await?;
                     if state_changes > 0 {
                         self.ctx
@@ -216,7 +222,7 @@ impl Labs {
     /// usage was not read this time counts with the usage last stored).
     async fn observe_unmanaged(
         &self,
-        worker_id: WorkerId,
+        worker: &Worker,
         stored: &BTreeMap<CmlLabId, LabRecord>,
         labs: &[CmlLab],
         usages: &BTreeMap<CmlLabId, LabUsage>,
@@ -229,8 +235,13 @@ impl Labs {
                 .or_else(|| stored.get(&lab.id).and_then(|r| r.usage));
             (lab.title.as_str(), usage)
         }));
+        // The worker as read at the start of this sync: most syncs change
+        // nothing, and then write nothing and read no more.
+        if usage == worker.status.capacity.unmanaged {
+            return Ok(());
+        }
         self.ctx
-            .update::<Worker, _>(worker_id, fence, |w, now| {
+            .update::<Worker, _>(worker.id, fence, |w, now| {
                 w.observe_unmanaged_usage(usage, now)
             })
             .await?;

@@ -190,11 +190,13 @@ impl Monitor {
     /// Sweeps every worker that is due.
     pub(crate) async fn sweep(&self, fence: Option<&Fence>) -> Result<SweepReport, CoreError> {
         let now = self.ctx.now();
-        let workers: Vec<Worker> = self
+        let listed = self
             .ctx
             .store
             .list_workers(&WorkerFilter::default())
-            .await?
+            .await?;
+        self.catalogs.keep_only(listed.iter().map(|w| w.id));
+        let workers: Vec<Worker> = listed
             .into_iter()
             .filter(|w| w.instance_id.is_some() && self.is_due(w, now))
             .collect();
