@@ -269,14 +269,9 @@ async fn stopped_worker(store: &MemoryStore, clock: &VirtualClock, id: &Instance
 
 fn create_input(name: &str) -> CreateWorker {
     CreateWorker {
-        name: name.into(),
-        region: Region::new(REGION),
-        instance_type: None,
-        labels: BTreeMap::new(),
-        tags: BTreeMap::new(),
         idle_detection_disabled: true,
         created_by: Some("admin".into()),
-        image: None,
+        ..CreateWorker::new(name, Region::new(REGION))
     }
 }
 

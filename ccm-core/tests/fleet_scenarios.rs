@@ -109,14 +109,8 @@ impl Harness {
 /// What an admin sends to create worker `name` in the test region.
 fn create_input(name: &str) -> CreateWorker {
     CreateWorker {
-        name: name.into(),
-        region: Region::new(REGION),
-        instance_type: None,
-        labels: BTreeMap::new(),
-        tags: BTreeMap::new(),
-        idle_detection_disabled: false,
         created_by: Some("admin".into()),
-        image: None,
+        ..CreateWorker::new(name, Region::new(REGION))
     }
 }
 

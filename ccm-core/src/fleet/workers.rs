@@ -100,6 +100,23 @@ pub struct CreateWorker {
     pub created_by: Option<String>,
 }
 
+impl CreateWorker {
+    /// A worker of the launch template's type and default image, with no labels
+    /// or extra tags and idle detection on; set the other fields on the result.
+    pub fn new(name: impl Into<String>, region: Region) -> Self {
+        Self {
+            name: name.into(),
+            region,
+            instance_type: None,
+            labels: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            idle_detection_disabled: false,
+            image: None,
+            created_by: None,
+        }
+    }
+}
+
 /// What [`Fleet::delete_worker`](super::Fleet::delete_worker) did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeleteOutcome {

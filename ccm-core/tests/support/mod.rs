@@ -3,7 +3,6 @@
 //! jobs registered, and a virtual clock the tests move.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ccm_core::fleet::{Adapters, CreateWorker, Fleet, FleetSettings};
@@ -63,14 +62,8 @@ impl SimWorld {
     pub async fn worker(&self, name: &str) -> WorkerId {
         self.fleet
             .create_worker(CreateWorker {
-                name: name.into(),
-                region: Region::new("us-east-1"),
-                instance_type: None,
-                labels: BTreeMap::new(),
-                tags: BTreeMap::new(),
                 idle_detection_disabled: true,
-                created_by: None,
-                image: None,
+                ..CreateWorker::new(name, Region::new("us-east-1"))
             })
             .await
             .unwrap()
