@@ -9,6 +9,7 @@
 //! Renaming a variant's `serde(rename)` breaks consumers: add a `.v2` instead.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -225,9 +226,10 @@ pub enum EventPayload {
     /// A definition was activated or deactivated.
     #[serde(rename = "definition.activation.changed.v1")]
     DefinitionActivationChanged { active: bool },
-    /// A lablet was requested.
+    /// A lablet was requested. Shared (`Arc`) so a store that keeps the log in
+    /// memory can hold one copy for the event and the unchanged record.
     #[serde(rename = "lablet.created.v1")]
-    LabletCreated { lablet: Box<Lablet> },
+    LabletCreated { lablet: Arc<Lablet> },
     /// The lablet's phase moved.
     #[serde(rename = "lablet.phase.changed.v1")]
     LabletPhaseChanged {

@@ -3,6 +3,7 @@
 mod phase;
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -212,7 +213,7 @@ impl Lablet {
         let event = DomainEvent::new(
             lablet.subject(),
             EventPayload::LabletCreated {
-                lablet: Box::new(lablet.clone()),
+                lablet: Arc::new(lablet.clone()),
             },
             now,
         );

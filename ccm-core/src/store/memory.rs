@@ -1,15 +1,15 @@
 //! An in-memory [`Store`]: the reference implementation of the port's semantics,
 //! used by tests, simulations and embedders that need no durability.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use tokio::sync::watch;
 
 use crate::api_key::{ApiKeyId, ApiKeyRecord};
 use crate::definition::LabletDefinition;
-use crate::event::{ResourceKind, StoredEvent, Subject};
+use crate::event::{EventPayload, ResourceKind, StoredEvent, Subject};
 use crate::ids::{DefinitionId, LabRecordId, LabletId, WorkerId};
 use crate::job::JobRecord;
 use crate::lab::LabRecord;
@@ -26,7 +26,7 @@ struct State {
     workers: BTreeMap<WorkerId, Worker>,
     labs: BTreeMap<LabRecordId, LabRecord>,
     definitions: BTreeMap<DefinitionId, LabletDefinition>,
-    lablets: BTreeMap<LabletId, Lablet>,
+    lablets: BTreeMap<LabletId, KeptLablet>,
     jobs: BTreeMap<String, JobRecord>,
     /// Ordered by sequence; compaction leaves gaps before `first`.
     events: Vec<StoredEvent>,
@@ -38,6 +38,35 @@ struct State {
     api_keys: BTreeMap<ApiKeyId, ApiKeyRecord>,
     /// See [`Store::generations`].
     generations: Generations,
+}
+
+/// A lablet as the store keeps it. The body is shared with the `lablet.created`
+/// event that carried the same state: a booked lablet stays unchanged until its
+/// start nears, and a fleet books far ahead (100,000 bookings would otherwise be
+/// held twice, once in the log and once as the record). The version lives apart
+/// because the store moves it on every write while the event keeps the old one.
+#[derive(Clone)]
+struct KeptLablet {
+    version: u64,
+    body: Arc<Lablet>,
+}
+
+impl KeptLablet {
+    /// Keeps `lablet` as written at `version`, sharing `created`'s body when it
+    /// holds the same state.
+    fn new(lablet: Lablet, version: u64, created: Option<&Arc<Lablet>>) -> Self {
+        let body = match created {
+            Some(shared) if **shared == lablet => Arc::clone(shared),
+            _ => Arc::new(lablet),
+        };
+        Self { version, body }
+    }
+
+    fn to_lablet(&self) -> Lablet {
+        let mut lablet = Lablet::clone(&self.body);
+        lablet.meta.version = self.version;
+        lablet
+    }
 }
 
 impl Default for State {
@@ -141,13 +170,15 @@ impl MemoryStore {
             Write::PutLab(l) => state.labs.get(&l.id).map(|x| x.version),
             Write::DeleteLab { id, .. } => state.labs.get(id).map(|x| x.version),
             Write::PutDefinition(d) => state.definitions.get(&d.id).map(|x| x.meta.version),
-            Write::PutLablet(l) => state.lablets.get(&l.id).map(|x| x.meta.version),
-            Write::DeleteLablet { id, .. } => state.lablets.get(id).map(|x| x.meta.version),
+            Write::PutLablet(l) => state.lablets.get(&l.id).map(|x| x.version),
+            Write::DeleteLablet { id, .. } => state.lablets.get(id).map(|x| x.version),
             Write::PutJob(j) => state.jobs.get(&j.name).map(|x| x.version),
         }
     }
 
-    fn apply(state: &mut State, write: Write) -> u64 {
+    /// `created`: the lablets the commit's `lablet.created` events carry, whose
+    /// bodies an unchanged record shares (see [`KeptLablet`]).
+    fn apply(state: &mut State, write: Write, created: &HashMap<LabletId, Arc<Lablet>>) -> u64 {
         match write {
             Write::PutWorker(mut w) => {
                 w.meta.version += 1;
@@ -175,10 +206,12 @@ impl MemoryStore {
                 state.definitions.insert(d.id, *d);
                 v
             }
-            Write::PutLablet(mut l) => {
-                l.meta.version += 1;
-                let v = l.meta.version;
-                state.lablets.insert(l.id, *l);
+            Write::PutLablet(l) => {
+                let v = l.meta.version + 1;
+                let id = l.id;
+                state
+                    .lablets
+                    .insert(id, KeptLablet::new(*l, v, created.get(&id)));
                 v
             }
             Write::DeleteLablet { id, .. } => {
@@ -266,7 +299,7 @@ impl Store for MemoryStore {
     }
 
     async fn get_lablet(&self, id: LabletId) -> Result<Option<Lablet>, StoreError> {
-        self.read(|s| s.lablets.get(&id).cloned())
+        self.read(|s| s.lablets.get(&id).map(KeptLablet::to_lablet))
     }
 
     async fn list_lablets(&self, filter: &LabletFilter) -> Result<Vec<Lablet>, StoreError> {
@@ -284,12 +317,19 @@ impl Store for MemoryStore {
     ) -> Result<Listed<Lablet>, StoreError> {
         // Sorted by reference; only the page's records are copied.
         self.read(|s| {
-            let mut found: Vec<&Lablet> =
-                s.lablets.values().filter(|l| filter.matches(l)).collect();
-            found.sort_by_key(|l| (l.spec.timeslot.start, l.id));
+            let mut found: Vec<&KeptLablet> = s
+                .lablets
+                .values()
+                .filter(|l| filter.matches(&l.body))
+                .collect();
+            found.sort_by_key(|l| (l.body.spec.timeslot.start, l.body.id));
             let listed = Listed::page_of(found, page);
             Listed {
-                items: listed.items.into_iter().cloned().collect(),
+                items: listed
+                    .items
+                    .into_iter()
+                    .map(KeptLablet::to_lablet)
+                    .collect(),
                 total: listed.total,
             }
         })
@@ -330,8 +370,18 @@ impl Store for MemoryStore {
             for kind in changes.touched_kinds() {
                 guard.generations.bump(kind);
             }
+            let created: HashMap<LabletId, Arc<Lablet>> = changes
+                .events
+                .iter()
+                .filter_map(|e| match &e.payload {
+                    EventPayload::LabletCreated { lablet } => Some((lablet.id, Arc::clone(lablet))),
+                    _ => None,
+                })
+                .collect();
             for write in changes.writes {
-                receipt.versions.push(Self::apply(&mut guard, write));
+                receipt
+                    .versions
+                    .push(Self::apply(&mut guard, write, &created));
             }
             for event in changes.events {
                 let sequence = guard.last + 1;
