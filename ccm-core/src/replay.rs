@@ -1,7 +1,36 @@
-//! Errors met while rebuilding a resource from its events.
+//! Rebuilding a resource from its events: the [`EventSourced`] trait the
+//! aggregates share, and the errors a log that cannot be replayed gives.
 
-use crate::event::ResourceKind;
+use crate::event::{DomainEvent, EventPayload, ResourceKind};
 use crate::state_machine::TransitionError;
+
+/// A resource whose state is its events folded in order: the first one creates
+/// it, each later one is applied. Commands apply the events they return with
+/// the same [`EventSourced::apply`], so a replayed resource equals the one the
+/// commands left.
+pub trait EventSourced: Sized {
+    /// The resource `payload` creates, or `None` when it creates none of this kind.
+    fn created_by(payload: &EventPayload) -> Option<Self>;
+
+    /// Applies one later event.
+    fn apply(&mut self, event: &DomainEvent) -> Result<(), ReplayError>;
+
+    /// Rebuilds the resource from its events, oldest first.
+    fn from_events<'a>(
+        events: impl IntoIterator<Item = &'a DomainEvent>,
+    ) -> Result<Self, ReplayError> {
+        let mut events = events.into_iter();
+        let first = events.next().ok_or(ReplayError::Empty)?;
+        let mut resource =
+            Self::created_by(&first.payload).ok_or_else(|| ReplayError::NotACreation {
+                type_name: first.payload.type_name(),
+            })?;
+        for event in events {
+            resource.apply(event)?;
+        }
+        Ok(resource)
+    }
+}
 
 /// A log that cannot be replayed: it is corrupt or belongs to another resource.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

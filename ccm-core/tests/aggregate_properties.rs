@@ -9,6 +9,7 @@ use ccm_core::definition::{LabletDefinition, NewDefinition, ResourceNeeds};
 use ccm_core::event::{DomainEvent, EventPayload, ResourceKind, Subject};
 use ccm_core::ids::{CmlLabId, DefinitionId, InstanceId, LabletId, Region, WorkerId};
 use ccm_core::lablet::{Lablet, LabletAccess, LabletPhase, NewLablet, Timeslot};
+use ccm_core::replay::EventSourced;
 use ccm_core::resources::{PortRange, Resources};
 use ccm_core::state_machine::StateMachine;
 use ccm_core::time::{epoch, plus_seconds, Timestamp};

@@ -13,6 +13,7 @@ use ccm_core::fleet::{
 };
 use ccm_core::job::JobOutcome;
 use ccm_core::ports::{Clock, Store, VirtualClock};
+use ccm_core::replay::EventSourced;
 use ccm_core::runtime::JobRunner;
 use ccm_core::store::{MemoryMetricSeries, MemoryStore};
 use ccm_core::time::plus_seconds;

@@ -14,7 +14,7 @@ use crate::error::CoreError;
 use crate::event::{DomainEvent, EventPayload, ResourceKind, Subject};
 use crate::ids::{CmlLabId, DefinitionId, LabletId, WorkerId};
 use crate::meta::ObjectMeta;
-use crate::replay::ReplayError;
+use crate::replay::{EventSourced, ReplayError};
 use crate::state_machine::StateMachine;
 use crate::time::{seconds_between, Timestamp};
 use crate::topology::pat::{AccessProtocol, ConsolePort};
@@ -145,6 +145,19 @@ pub struct NewLablet {
     pub reservation_id: Option<String>,
 }
 
+impl EventSourced for Lablet {
+    fn created_by(payload: &EventPayload) -> Option<Self> {
+        match payload {
+            EventPayload::LabletCreated { lablet } => Some(Lablet::clone(lablet)),
+            _ => None,
+        }
+    }
+
+    fn apply(&mut self, event: &DomainEvent) -> Result<(), ReplayError> {
+        Lablet::apply(self, event)
+    }
+}
+
 impl Lablet {
     /// Phase changes remembered.
     pub const HISTORY_CAP: usize = 50;
@@ -220,27 +233,7 @@ impl Lablet {
         Ok((lablet, event))
     }
 
-    /// Rebuilds a lablet from its events.
-    pub fn from_events<'a>(
-        events: impl IntoIterator<Item = &'a DomainEvent>,
-    ) -> Result<Lablet, ReplayError> {
-        let mut events = events.into_iter();
-        let first = events.next().ok_or(ReplayError::Empty)?;
-        let mut lablet = match &first.payload {
-            EventPayload::LabletCreated { lablet } => (**lablet).clone(),
-            other => {
-                return Err(ReplayError::NotACreation {
-                    type_name: other.type_name(),
-                })
-            }
-        };
-        for event in events {
-            lablet.apply(event)?;
-        }
-        Ok(lablet)
-    }
-
-    /// Applies one event (commands and replay share this).
+    /// Applies one event (commands and replay share this; see [`EventSourced`]).
     pub fn apply(&mut self, event: &DomainEvent) -> Result<(), ReplayError> {
         let now = event.occurred_at;
         match &event.payload {

@@ -19,6 +19,7 @@ use crate::event::{DomainEvent, EventPayload, ResourceKind, StoredEvent, Subject
 use crate::ids::{EventId, LabletId, WorkerId};
 use crate::lablet::Lablet;
 use crate::ports::store::{CompactionReport, CompactionStep, Store, StoreError};
+use crate::replay::EventSourced;
 use crate::replay::ReplayError;
 use crate::time::Timestamp;
 use crate::worker::Worker;

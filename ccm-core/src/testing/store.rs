@@ -41,6 +41,7 @@ use crate::ports::store::{
     ChangeSet, CommitReceipt, CompactionStep, DefinitionFilter, Fence, LabFilter, LabletFilter,
     Listed, PageRequest, Store, StoreError, WorkerFilter, Write,
 };
+use crate::replay::EventSourced;
 use crate::resources::Resources;
 use crate::store::MemoryStore;
 use crate::time::{epoch, from_unix_seconds, plus_seconds, Timestamp};

@@ -17,7 +17,7 @@ use crate::error::CoreError;
 use crate::event::{DomainEvent, EventPayload, ResourceKind, Subject};
 use crate::ids::{InstanceId, LabletId, Region, WorkerId};
 use crate::meta::ObjectMeta;
-use crate::replay::ReplayError;
+use crate::replay::{EventSourced, ReplayError};
 use crate::state_machine::StateMachine;
 use crate::time::{plus_seconds, Timestamp};
 
@@ -61,6 +61,21 @@ pub struct ImportedInstance {
     pub ec2_state: String,
     /// Launch time.
     pub launched_at: Option<Timestamp>,
+}
+
+impl EventSourced for Worker {
+    fn created_by(payload: &EventPayload) -> Option<Self> {
+        match payload {
+            EventPayload::WorkerCreated { worker } | EventPayload::WorkerImported { worker } => {
+                Some(Worker::clone(worker))
+            }
+            _ => None,
+        }
+    }
+
+    fn apply(&mut self, event: &DomainEvent) -> Result<(), ReplayError> {
+        Worker::apply(self, event)
+    }
 }
 
 impl Worker {
@@ -161,29 +176,7 @@ impl Worker {
         (worker, event)
     }
 
-    /// Rebuilds a worker from its events (the first must create or import it).
-    pub fn from_events<'a>(
-        events: impl IntoIterator<Item = &'a DomainEvent>,
-    ) -> Result<Worker, ReplayError> {
-        let mut events = events.into_iter();
-        let first = events.next().ok_or(ReplayError::Empty)?;
-        let mut worker = match &first.payload {
-            EventPayload::WorkerCreated { worker } | EventPayload::WorkerImported { worker } => {
-                (**worker).clone()
-            }
-            other => {
-                return Err(ReplayError::NotACreation {
-                    type_name: other.type_name(),
-                })
-            }
-        };
-        for event in events {
-            worker.apply(event)?;
-        }
-        Ok(worker)
-    }
-
-    /// Applies one event. Used both by commands and by replay.
+    /// Applies one event. Used both by commands and by replay (see [`EventSourced`]).
     pub fn apply(&mut self, event: &DomainEvent) -> Result<(), ReplayError> {
         let now = event.occurred_at;
         match &event.payload {

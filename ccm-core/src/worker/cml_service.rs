@@ -55,6 +55,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use crate::ids::{Region, WorkerId};
+    use crate::replay::EventSourced;
     use crate::resources::Resources;
     use crate::time::epoch;
     use crate::worker::{AlertMetric, Capacity, NewWorker, Worker};
