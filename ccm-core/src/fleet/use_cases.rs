@@ -97,7 +97,7 @@ impl Fleet {
         // The sweep's period follows the shortest interval in force, in the
         // stored job record, so whichever process leads honours it now.
         let period = self.sweep_period().await?;
-        crate::runtime::jobs::reschedule_every(
+        crate::runtime::job_runner::reschedule_every(
             self.context.store.as_ref(),
             super::SWEEP_JOB,
             period,

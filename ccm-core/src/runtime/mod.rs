@@ -5,7 +5,7 @@
 
 pub mod backoff;
 pub mod controller;
-pub mod jobs;
+pub mod job_runner;
 pub mod leader;
 pub mod lease_gate;
 pub mod relay;
@@ -13,7 +13,7 @@ pub mod work_queue;
 
 pub use backoff::Backoff;
 pub use controller::Controller;
-pub use jobs::{Job, JobContext, JobRun, JobRunner, TriggerOutcome};
+pub use job_runner::{Job, JobContext, JobRun, JobRunner, TriggerOutcome};
 pub use leader::{LeaderElector, Leadership, LeaseSettings};
 pub use relay::{EventRelay, RelayError};
 pub use work_queue::{ReconcileOutcome, WorkQueue};
