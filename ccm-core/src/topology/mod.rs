@@ -91,6 +91,20 @@ pub fn validate_topology(yaml: &str) -> Result<TopologySummary, TopologyError> {
     validate_topology_within(yaml, &TopologyLimits::default())
 }
 
+/// Reads `yaml` (JSON is YAML too) as a document, refusing one over `limits` —
+/// size, nesting and alias expansion — before any value is built. For readers
+/// that need more of a topology than [`TopologySummary`] holds (the simulator's
+/// CML keeps positions, interfaces and link ends); the document is not checked
+/// to be a topology.
+pub fn read_document_within(yaml: &str, limits: &TopologyLimits) -> Result<Value, TopologyError> {
+    limits.check_size(yaml.len())?;
+    limits.check_expansion(yaml)?;
+    serde_norway::from_str(yaml).map_err(|e| {
+        let line = e.location().map_or(0, |l| l.line());
+        error(line, format!("not valid YAML: {e}"))
+    })
+}
+
 /// Parses and checks a topology, refusing one over `limits` before building it.
 pub fn validate_topology_within(
     yaml: &str,
@@ -100,11 +114,7 @@ pub fn validate_topology_within(
     if yaml.trim().is_empty() {
         return Err(error(0, "the topology is empty"));
     }
-    limits.check_expansion(yaml)?;
-    let document: Value = serde_norway::from_str(yaml).map_err(|e| {
-        let line = e.location().map_or(0, |l| l.line());
-        error(line, format!("not valid YAML: {e}"))
-    })?;
+    let document = read_document_within(yaml, limits)?;
     let Value::Mapping(root) = &document else {
         return Err(error(
             1,

@@ -1,8 +1,12 @@
-//! A small, tolerant reader of CML topology files: enough to count nodes and links,
-//! learn each node's definition, label, position, tags and interfaces and each link's ends,
-//! without a YAML parser. Block-style YAML (what CML exports), flow-style lists and
-//! JSON topologies are understood; what it cannot read is left out, never an error
-//! beyond a missing `nodes` section.
+//! What the simulated CML reads of a topology file: its nodes and links, each
+//! node's definition, label, position, tags and interfaces and each link's ends.
+//! The text is read as a YAML document (JSON is YAML too) within ccm's topology
+//! limits (size, nesting, alias expansion: the simulator's HTTP face takes bodies
+//! from anyone), as CML does; a field of the wrong type is left out, and only a
+//! document that is not YAML or has no `nodes` list is refused.
+
+use ccm_core::topology::{read_document_within, TopologyLimits};
+use serde_norway::Value;
 
 /// What the simulator needs from a topology.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -70,455 +74,91 @@ pub(crate) struct LinkSpec {
     pub(crate) i2: Option<String>,
 }
 
-impl NodeSpec {
-    fn set(&mut self, key: &str, value: &str) {
-        match key {
-            "id" => self.id = Some(unquote(value)),
-            "label" => self.label = Some(unquote(value)),
-            "x" => self.x = parse_int(value),
-            "y" => self.y = parse_int(value),
-            "tags" => self.tags = flow_values(value),
-            _ => {}
-        }
-    }
-}
-
-impl InterfaceSpec {
-    fn set(&mut self, key: &str, value: &str) {
-        match key {
-            "id" => self.id = Some(unquote(value)),
-            "label" => self.label = Some(unquote(value)),
-            "slot" => self.slot = parse_int(value).and_then(|v| u32::try_from(v).ok()),
-            "type" => self.kind = Some(unquote(value)),
-            _ => {}
-        }
-    }
-}
-
-impl LinkSpec {
-    fn set(&mut self, key: &str, value: &str) {
-        let slot = match key {
-            "id" => &mut self.id,
-            "label" => &mut self.label,
-            "n1" => &mut self.n1,
-            "n2" => &mut self.n2,
-            "i1" => &mut self.i1,
-            "i2" => &mut self.i2,
-            _ => return,
-        };
-        *slot = Some(unquote(value));
-    }
-}
-
-/// An integer, also from `12.0` (some exporters write floats).
-fn parse_int(value: &str) -> Option<i64> {
-    let v = unquote(value);
-    v.parse::<i64>().ok().or_else(|| {
-        v.parse::<f64>()
-            .ok()
-            .filter(|f| f.is_finite() && f.abs() < 1e15)
-            .map(|f| f.round() as i64)
-    })
-}
-
 /// Why a text is not a topology (CML answers 400 "Import failed.").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct TopologyError(pub(crate) String);
 
 /// Reads a topology from YAML or JSON text.
-pub(crate) fn parse(text: &str) -> Result<Topology, TopologyError> {
-    if text.trim_start().starts_with('{') {
-        parse_json(text)
-    } else {
-        parse_yaml(text)
-    }
-}
-
-fn parse_json(text: &str) -> Result<Topology, TopologyError> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| TopologyError(format!("invalid JSON: {e}")))?;
-    let nodes = value
-        .get("nodes")
-        .and_then(|n| n.as_array())
-        .ok_or_else(|| TopologyError("no `nodes` list".into()))?;
-    let links = value
-        .get("links")
-        .and_then(|l| l.as_array())
-        .map_or(0, |l| l.len());
-    let lab_text = |key: &str| {
-        value
-            .get("lab")
-            .and_then(|lab| lab.get(key))
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
+pub(crate) fn parse(source: &str) -> Result<Topology, TopologyError> {
+    let document = read_document_within(source, &TopologyLimits::default())
+        .map_err(|e| TopologyError(e.to_string()))?;
+    let nodes = match document.get("nodes") {
+        Some(Value::Sequence(nodes)) => nodes.as_slice(),
+        _ => return Err(TopologyError("no `nodes` list".into())),
     };
-    let text_of = |v: &serde_json::Value, key: &str| -> Option<String> {
-        match v.get(key)? {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        }
-    };
-    let int_of = |v: &serde_json::Value, key: &str| -> Option<i64> {
-        let value = v.get(key)?;
-        value
-            .as_i64()
-            .or_else(|| value.as_f64().map(|f| f.round() as i64))
-    };
-    let node_specs = nodes
-        .iter()
-        .map(|n| NodeSpec {
-            id: text_of(n, "id"),
-            label: text_of(n, "label"),
-            x: int_of(n, "x"),
-            y: int_of(n, "y"),
-            tags: n
-                .get("tags")
-                .and_then(|t| t.as_array())
-                .map(|list| {
-                    list.iter()
-                        .filter_map(|t| t.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            interfaces: n
-                .get("interfaces")
-                .and_then(|i| i.as_array())
-                .map(|list| {
-                    list.iter()
-                        .map(|i| InterfaceSpec {
-                            id: text_of(i, "id"),
-                            label: text_of(i, "label"),
-                            slot: int_of(i, "slot").and_then(|s| u32::try_from(s).ok()),
-                            kind: text_of(i, "type"),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-        })
-        .collect();
-    let link_specs = value
-        .get("links")
-        .and_then(|l| l.as_array())
-        .map(|list| {
-            list.iter()
-                .map(|l| LinkSpec {
-                    id: text_of(l, "id"),
-                    label: text_of(l, "label"),
-                    n1: text_of(l, "n1"),
-                    n2: text_of(l, "n2"),
-                    i1: text_of(l, "i1"),
-                    i2: text_of(l, "i2"),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let links = sequence(&document, "links");
+    let lab = document.get("lab");
+    let lab_text = |key: &str| lab.and_then(|lab| text(lab, key));
     Ok(Topology {
         title: lab_text("title"),
         description: lab_text("description"),
         notes: lab_text("notes"),
-        nodes: nodes
-            .iter()
-            .map(|n| {
-                n.get("node_definition")
-                    .and_then(|d| d.as_str())
-                    .map(str::to_owned)
-            })
-            .collect(),
-        links: u32::try_from(links).unwrap_or(u32::MAX),
-        node_specs,
-        link_specs,
+        nodes: nodes.iter().map(|n| text(n, "node_definition")).collect(),
+        links: u32::try_from(links.len()).unwrap_or(u32::MAX),
+        node_specs: nodes.iter().map(node_spec).collect(),
+        link_specs: links.iter().map(link_spec).collect(),
     })
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Section {
-    Lab,
-    Nodes,
-    Links,
-    Other,
-}
-
-/// Block-list parsing state of the current section.
-#[derive(Default)]
-struct ListState {
-    /// Column of the list's dashes.
-    dash_indent: Option<usize>,
-    /// Column of the keys of the current item.
-    key_indent: Option<usize>,
-    /// Inside the `interfaces:` list of the current node.
-    interfaces: Option<ListState2>,
-    /// Inside the `tags:` block list of the current node.
-    tags: bool,
-}
-
-/// Parsing state of a list nested in a list item (a node's interfaces).
-#[derive(Default)]
-struct ListState2 {
-    dash_indent: Option<usize>,
-    key_indent: Option<usize>,
-}
-
-fn indent_of(line: &str) -> usize {
-    line.len() - line.trim_start().len()
-}
-
-fn unquote(value: &str) -> String {
-    let v = value.trim();
-    let stripped = v
-        .strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-        .or_else(|| v.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')));
-    stripped.unwrap_or(v).to_owned()
-}
-
-/// `key: value` → (`key`, `value`).
-fn key_value(content: &str) -> Option<(&str, &str)> {
-    let (key, value) = content.split_once(':')?;
-    let key = key.trim();
-    (!key.is_empty() && !key.contains(' ')).then_some((key, value.trim()))
-}
-
-/// The scalar items of a flow list of scalars (`[a, 'b:1']`); anything else
-/// (`null`, a nested collection) reads as no items.
-fn flow_values(value: &str) -> Vec<String> {
-    let Some(inner) = value
-        .trim()
-        .strip_prefix('[')
-        .and_then(|v| v.strip_suffix(']'))
-    else {
-        return Vec::new();
-    };
-    if inner.contains(['[', '{']) {
-        return Vec::new();
+fn node_spec(node: &Value) -> NodeSpec {
+    NodeSpec {
+        id: text(node, "id"),
+        label: text(node, "label"),
+        x: integer(node, "x"),
+        y: integer(node, "y"),
+        tags: sequence(node, "tags")
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_owned))
+            .collect(),
+        interfaces: sequence(node, "interfaces")
+            .iter()
+            .map(|i| InterfaceSpec {
+                id: text(i, "id"),
+                label: text(i, "label"),
+                slot: integer(i, "slot").and_then(|s| u32::try_from(s).ok()),
+                kind: text(i, "type"),
+            })
+            .collect(),
     }
-    let mut items = Vec::new();
-    let mut current = String::new();
-    let mut quote = None;
-    for c in inner.chars() {
-        match (c, quote) {
-            ('\'' | '"', None) => {
-                quote = Some(c);
-                current.push(c);
-            }
-            (c, Some(q)) if c == q => {
-                quote = None;
-                current.push(c);
-            }
-            (',', None) => items.push(std::mem::take(&mut current)),
-            _ => current.push(c),
-        }
-    }
-    items.push(current);
-    items
-        .iter()
-        .map(|item| unquote(item))
-        .filter(|item| !item.is_empty())
-        .collect()
 }
 
-/// Items of a flow list such as `[{id: n0}, {id: n1}]` or `[a, b]`.
-fn flow_items(value: &str) -> Result<u32, TopologyError> {
-    let inner = value
-        .trim()
-        .strip_prefix('[')
-        .and_then(|v| v.strip_suffix(']'))
-        .ok_or_else(|| TopologyError(format!("expected a list, found `{value}`")))?;
-    if inner.trim().is_empty() {
-        return Ok(0);
+fn link_spec(link: &Value) -> LinkSpec {
+    LinkSpec {
+        id: text(link, "id"),
+        label: text(link, "label"),
+        n1: text(link, "n1"),
+        n2: text(link, "n2"),
+        i1: text(link, "i1"),
+        i2: text(link, "i2"),
     }
-    let mut depth = 0i32;
-    let mut items = 1u32;
-    for c in inner.chars() {
-        match c {
-            '{' | '[' => depth += 1,
-            '}' | ']' => depth -= 1,
-            ',' if depth == 0 => items += 1,
-            _ => {}
-        }
-    }
-    Ok(items)
 }
 
-fn parse_yaml(text: &str) -> Result<Topology, TopologyError> {
-    let mut topology = Topology::default();
-    let mut section = Section::Other;
-    let mut seen_nodes = false;
-    let mut list = ListState::default();
-    let mut lab_key_indent: Option<usize> = None;
-
-    for raw in text.lines() {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed == "---" {
-            continue;
-        }
-        let indent = indent_of(raw);
-
-        if indent == 0 && !trimmed.starts_with('-') {
-            let Some((key, value)) = key_value(trimmed) else {
-                continue;
-            };
-            list = ListState::default();
-            section = match key {
-                "lab" => Section::Lab,
-                "nodes" => Section::Nodes,
-                "links" => Section::Links,
-                _ => Section::Other,
-            };
-            if section == Section::Nodes {
-                seen_nodes = true;
-            }
-            if !value.is_empty() && matches!(section, Section::Nodes | Section::Links) {
-                let count = flow_items(value)?;
-                if section == Section::Nodes {
-                    topology.nodes.extend((0..count).map(|_| None));
-                    topology
-                        .node_specs
-                        .extend((0..count).map(|_| NodeSpec::default()));
-                } else {
-                    topology.links = topology.links.saturating_add(count);
-                }
-                section = Section::Other;
-            }
-            continue;
-        }
-
-        match section {
-            Section::Lab => {
-                let key_indent = *lab_key_indent.get_or_insert(indent);
-                if indent == key_indent {
-                    if let Some((key, value)) = key_value(trimmed) {
-                        match key {
-                            "title" => topology.title = Some(unquote(value)),
-                            "description" => topology.description = Some(unquote(value)),
-                            "notes" if !value.starts_with(['|', '>']) => {
-                                topology.notes = Some(unquote(value));
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-            }
-            Section::Nodes | Section::Links => {
-                let dash_indent = *list.dash_indent.get_or_insert(indent);
-                let mut content = trimmed;
-                let mut content_indent = indent;
-                if indent == dash_indent && (trimmed == "-" || trimmed.starts_with("- ")) {
-                    if section == Section::Nodes {
-                        topology.nodes.push(None);
-                        topology.node_specs.push(NodeSpec::default());
-                    } else {
-                        topology.links = topology.links.saturating_add(1);
-                        topology.link_specs.push(LinkSpec::default());
-                    }
-                    list.interfaces = None;
-                    list.tags = false;
-                    content = trimmed[1..].trim_start();
-                    content_indent = indent + (trimmed.len() - content.len());
-                    list.key_indent = (!content.is_empty()).then_some(content_indent);
-                    if content.is_empty() {
-                        continue;
-                    }
-                } else if indent < dash_indent {
-                    // A deeper structure ended; ignore stray lines.
-                    continue;
-                }
-                let key_indent = *list.key_indent.get_or_insert(content_indent);
-                if section == Section::Nodes && list.tags {
-                    // `tags:` items sit deeper than the node's keys, or at the
-                    // same column as dashes (how serde-style emitters write them).
-                    let nested = content_indent > key_indent
-                        || (content_indent == key_indent && content.starts_with('-'));
-                    if nested {
-                        if let (Some(item), Some(node)) =
-                            (content.strip_prefix('-'), topology.node_specs.last_mut())
-                        {
-                            let item = unquote(item);
-                            if !item.is_empty() {
-                                node.tags.push(item);
-                            }
-                        }
-                        continue;
-                    }
-                    list.tags = false;
-                }
-                if section == Section::Nodes {
-                    if let Some(sub) = list.interfaces.as_mut() {
-                        let nested = content_indent > key_indent
-                            || (content_indent == key_indent && content.starts_with('-'));
-                        if nested {
-                            interface_line(sub, &mut topology, content, content_indent);
-                            continue;
-                        }
-                        list.interfaces = None;
-                    }
-                }
-                if content_indent == key_indent {
-                    if let Some((key, value)) = key_value(content) {
-                        match section {
-                            Section::Nodes => {
-                                if key == "node_definition" {
-                                    if let Some(last) = topology.nodes.last_mut() {
-                                        *last = Some(unquote(value));
-                                    }
-                                } else if key == "interfaces" && value.is_empty() {
-                                    list.interfaces = Some(ListState2::default());
-                                } else if key == "tags" && value.is_empty() {
-                                    list.tags = true;
-                                } else if let Some(node) = topology.node_specs.last_mut() {
-                                    node.set(key, value);
-                                }
-                            }
-                            _ => {
-                                if let Some(link) = topology.link_specs.last_mut() {
-                                    link.set(key, value);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            Section::Other => {}
-        }
+/// The list under `key` of a mapping; empty when absent or not a list.
+fn sequence<'a>(value: &'a Value, key: &str) -> &'a [Value] {
+    match value.get(key) {
+        Some(Value::Sequence(items)) => items,
+        _ => &[],
     }
-
-    if !seen_nodes {
-        return Err(TopologyError("no `nodes` section".into()));
-    }
-    Ok(topology)
 }
 
-/// One line of a node's `interfaces:` block list.
-fn interface_line(
-    sub: &mut ListState2,
-    topology: &mut Topology,
-    content: &str,
-    content_indent: usize,
-) {
-    let Some(node) = topology.node_specs.last_mut() else {
-        return;
-    };
-    let dash_indent = *sub.dash_indent.get_or_insert(content_indent);
-    let mut content = content;
-    let mut indent = content_indent;
-    if indent == dash_indent && (content == "-" || content.starts_with("- ")) {
-        node.interfaces.push(InterfaceSpec::default());
-        let rest = content[1..].trim_start();
-        indent += content.len() - rest.len();
-        content = rest;
-        sub.key_indent = (!content.is_empty()).then_some(indent);
-        if content.is_empty() {
-            return;
-        }
+/// A text or number under `key` of a mapping, as text (`id: 0` is an id too).
+fn text(value: &Value, key: &str) -> Option<String> {
+    match value.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
-    let key_indent = *sub.key_indent.get_or_insert(indent);
-    if indent == key_indent {
-        if let (Some((key, value)), Some(interface)) =
-            (key_value(content), node.interfaces.last_mut())
-        {
-            interface.set(key, value);
-        }
-    }
+}
+
+/// An integer under `key`, also from `12.0` (some exporters write floats).
+fn integer(value: &Value, key: &str) -> Option<i64> {
+    let number = value.get(key)?;
+    number.as_i64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.is_finite() && f.abs() < 1e15)
+            .map(|f| f.round() as i64)
+    })
 }
 
 #[cfg(test)]
@@ -589,6 +229,34 @@ nodes:
         assert!(parse("").is_err());
         assert!(parse("this is not yaml at all").is_err());
         assert!(parse("nodes: several").is_err());
+    }
+
+    #[test]
+    fn a_topology_over_ccms_bounds_is_refused_before_it_is_built() {
+        // A billion laughs: eight levels of ten aliases, a few hundred bytes.
+        let mut bomb = String::from("a0: &a0 [lol]\n");
+        for level in 1..=8 {
+            let refs = vec![format!("*a{}", level - 1); 10].join(", ");
+            bomb.push_str(&format!("a{level}: &a{level} [{refs}]\n"));
+        }
+        bomb.push_str("nodes: [{id: n0}]\n");
+        let started = std::time::Instant::now();
+        let error = parse(&bomb).unwrap_err();
+        assert!(
+            error.0.contains("limits.topology_max_alias_expansion"),
+            "{error:?}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let nested = format!("nodes: {}{}", "[".repeat(500), "]".repeat(500));
+        assert!(parse(&nested)
+            .unwrap_err()
+            .0
+            .contains("limits.topology_max_depth"));
+        let huge = format!("nodes: []\nlab: {{notes: '{}'}}\n", "x".repeat(2 << 20));
+        assert!(parse(&huge)
+            .unwrap_err()
+            .0
+            .contains("limits.topology_max_bytes"));
     }
 
     #[test]
