@@ -131,6 +131,27 @@ def test_unknown_dict_keys_list_every_accepted_key():
         ccm.place([], [collections.OrderedDict(id=1, cpu=1, memory_gib=1)])
 
 
+def test_dict_keys_are_matched_by_text_as_well_as_by_identity():
+    # Keys built at run time are not the interned names: they still count, and
+    # give the same plan as literal keys.
+    def built(name):
+        return "".join(list(name))
+
+    worker = {built("id"): "w0", built("cpus"): 8, built("memory_gib"): 32,
+              built("storage_gib"): 100}
+    request = {built("id"): 1, built("cpus"): 2, built("memory_gib"): 4}
+    name = "cpus"
+    assert built(name) is not name and built(name) == name
+    plan = ccm.place([worker], [request])
+    literal = ccm.place([{"id": "w0", "cpus": 8, "memory_gib": 32, "storage_gib": 100}],
+                        [{"id": 1, "cpus": 2, "memory_gib": 4}])
+    assert plan.to_dict() == literal.to_dict()
+    assert plan.assignments[0].worker == "w0"
+    # A field of another kind (a worker's `running`) is no request key.
+    with pytest.raises(ccm.InvalidInput, match=r"requests\[0\]\.running: is not a known key"):
+        ccm.place([worker], [{"id": 1, "cpus": 1, "memory_gib": 1, built("running"): True}])
+
+
 @dataclasses.dataclass
 class Misspelt:
     id: int
