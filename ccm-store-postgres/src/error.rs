@@ -49,6 +49,19 @@ pub enum PostgresStoreError {
     Store(#[from] StoreError),
 }
 
+impl From<ccm_store_sql::RowError> for PostgresStoreError {
+    fn from(error: ccm_store_sql::RowError) -> Self {
+        match error {
+            ccm_store_sql::RowError::Encode { kind, id, message } => {
+                PostgresStoreError::Encode { kind, id, message }
+            }
+            ccm_store_sql::RowError::Decode { kind, id, message } => {
+                PostgresStoreError::Decode { kind, id, message }
+            }
+        }
+    }
+}
+
 impl From<PostgresStoreError> for StoreError {
     fn from(error: PostgresStoreError) -> Self {
         match error {

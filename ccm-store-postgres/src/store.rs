@@ -29,7 +29,7 @@ use ccm_core::time::Timestamp;
 use ccm_core::worker::Worker;
 
 use crate::error::PostgresStoreError;
-use crate::rows::{self, decode, prepare, ts, RowWrite, Table, Value};
+use crate::rows::{self, decode, prepare, ts, PostgresDialect, RowWrite, Table, Value};
 
 type Result<T, E = PostgresStoreError> = std::result::Result<T, E>;
 
@@ -379,11 +379,11 @@ impl PostgresStore {
         kind: &str,
         id: &str,
     ) -> Result<Option<T>> {
-        let body: Option<String> = sqlx::query_scalar(&table.body_sql())
+        let body: Option<String> = sqlx::query_scalar(&table.body_sql::<PostgresDialect>())
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        body.map(|body| decode(kind, id, &body)).transpose()
+        body.map(|body| Ok(decode(kind, id, &body)?)).transpose()
     }
 
     /// One page of `table` (rows of `what`) in `order_by`, and how many rows
@@ -440,7 +440,7 @@ impl PostgresStore {
             .map(|row| {
                 let id: String = row.try_get(0)?;
                 let body: String = row.try_get(1)?;
-                decode(kind, &id, &body)
+                Ok(decode(kind, &id, &body)?)
             })
             .collect()
     }
@@ -475,7 +475,7 @@ impl PostgresStore {
             .writes
             .into_iter()
             .map(prepare)
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         // A fenced commit is checked under its fence first, as the port requires.
         if changes.fence.is_none() && writes.len() <= PRECHECK_MAX_WRITES {
             self.precheck(&writes).await?;
@@ -556,7 +556,7 @@ impl PostgresStore {
             let holder: String = row.try_get(0)?;
             let token: i64 = row.try_get(1)?;
             let expires_at: String = row.try_get(2)?;
-            rows::lease_from_row(name, holder, token, &expires_at)
+            Ok(rows::lease_from_row(name, holder, token, &expires_at)?)
         })
         .transpose()
     }
@@ -913,7 +913,7 @@ async fn lock_rows(tx: &mut PgConnection, writes: &[RowWrite]) -> Result<()> {
     for (table, mut ids) in by_table {
         ids.sort();
         ids.dedup();
-        sqlx::query(&table.lock_sql())
+        sqlx::query(&rows::lock_sql(table))
             .bind(&ids)
             .execute(&mut *tx)
             .await?;
@@ -1236,7 +1236,7 @@ async fn bulk_put(tx: &mut PgConnection, run: Vec<RowWrite>) -> Result<Vec<u64>>
 }
 
 async fn version_in(conn: &mut PgConnection, table: &Table, id: &str) -> Result<Option<u64>> {
-    let version: Option<i64> = sqlx::query_scalar(&table.version_sql())
+    let version: Option<i64> = sqlx::query_scalar(&table.version_sql::<PostgresDialect>())
         .bind(id)
         .fetch_optional(conn)
         .await?;
@@ -1256,7 +1256,7 @@ async fn apply(tx: &mut PgConnection, write: RowWrite) -> Result<u64> {
         } => {
             let new_version = to_i64("version", expected + 1)?;
             let affected = if expected == 0 {
-                let sql = table.insert_sql();
+                let sql = table.insert_sql::<PostgresDialect>();
                 let mut query = sqlx::query(&sql).bind(id.clone());
                 for value in values {
                     query = bind(query, value);
@@ -1268,7 +1268,7 @@ async fn apply(tx: &mut PgConnection, write: RowWrite) -> Result<u64> {
                     .await?
                     .rows_affected()
             } else {
-                let sql = table.update_sql();
+                let sql = table.update_sql::<PostgresDialect>();
                 let mut query = sqlx::query(&sql);
                 for value in values {
                     query = bind(query, value);
@@ -1299,7 +1299,7 @@ async fn apply(tx: &mut PgConnection, write: RowWrite) -> Result<u64> {
                     return Ok(0);
                 }
             } else {
-                let affected = sqlx::query(&table.delete_sql())
+                let affected = sqlx::query(&table.delete_sql::<PostgresDialect>())
                     .bind(id.clone())
                     .bind(to_i64("version", expected)?)
                     .execute(&mut *tx)
@@ -1533,7 +1533,7 @@ impl Store for PostgresStore {
             .map(|row| -> Result<ApiKeyRecord> {
                 let id: String = row.try_get(0)?;
                 let body: String = row.try_get(1)?;
-                decode("api key", &id, &body)
+                Ok(decode("api key", &id, &body)?)
             })
             .transpose()?;
         Ok(key)

@@ -57,6 +57,19 @@ pub enum SqliteStoreError {
     Store(#[from] StoreError),
 }
 
+impl From<ccm_store_sql::RowError> for SqliteStoreError {
+    fn from(error: ccm_store_sql::RowError) -> Self {
+        match error {
+            ccm_store_sql::RowError::Encode { kind, id, message } => {
+                SqliteStoreError::Encode { kind, id, message }
+            }
+            ccm_store_sql::RowError::Decode { kind, id, message } => {
+                SqliteStoreError::Decode { kind, id, message }
+            }
+        }
+    }
+}
+
 impl From<SqliteStoreError> for StoreError {
     fn from(error: SqliteStoreError) -> Self {
         match error {

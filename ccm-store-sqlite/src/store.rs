@@ -29,7 +29,7 @@ use ccm_core::worker::Worker;
 
 use crate::error::SqliteStoreError;
 use crate::lock::FileLock;
-use crate::rows::{self, decode, prepare, ts, RowWrite, Table, Value};
+use crate::rows::{self, decode, prepare, ts, RowWrite, SqliteDialect, Table, Value};
 
 type Result<T, E = SqliteStoreError> = std::result::Result<T, E>;
 
@@ -238,7 +238,7 @@ impl SqliteStore {
     }
 
     async fn get_body(&self, table: &Table, id: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(&table.body_sql())
+        Ok(sqlx::query_scalar(&table.body_sql::<SqliteDialect>())
             .bind(id)
             .fetch_optional(&self.pool)
             .await?)
@@ -252,7 +252,7 @@ impl SqliteStore {
     ) -> Result<Option<T>> {
         self.get_body(table, id)
             .await?
-            .map(|body| decode(kind, id, &body))
+            .map(|body| Ok(decode(kind, id, &body)?))
             .transpose()
     }
 
@@ -309,7 +309,7 @@ impl SqliteStore {
             .map(|row| {
                 let id: String = row.try_get(0)?;
                 let body: String = row.try_get(1)?;
-                decode(kind, &id, &body)
+                Ok(decode(kind, &id, &body)?)
             })
             .collect()
     }
@@ -345,7 +345,7 @@ impl SqliteStore {
             .writes
             .into_iter()
             .map(prepare)
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         // A fenced commit is checked under its fence first, as the port requires.
         if changes.fence.is_none() && writes.len() <= PRECHECK_MAX_WRITES {
             self.precheck(&writes).await?;
@@ -418,7 +418,7 @@ impl SqliteStore {
             let holder: String = row.try_get(0)?;
             let token: i64 = row.try_get(1)?;
             let expires_at: String = row.try_get(2)?;
-            rows::lease_from_row(name, holder, token, &expires_at)
+            Ok(rows::lease_from_row(name, holder, token, &expires_at)?)
         })
         .transpose()
     }
@@ -505,7 +505,7 @@ async fn migrate(pool: &SqlitePool) -> Result<()> {
 }
 
 async fn version_in(conn: &mut SqliteConnection, table: &Table, id: &str) -> Result<Option<u64>> {
-    let version: Option<i64> = sqlx::query_scalar(&table.version_sql())
+    let version: Option<i64> = sqlx::query_scalar(&table.version_sql::<SqliteDialect>())
         .bind(id)
         .fetch_optional(conn)
         .await?;
@@ -651,7 +651,7 @@ async fn update_rows(tx: &mut SqliteConnection, mut run: Vec<RowWrite>) -> Resul
         };
     }
     let table = run[0].target().0;
-    let sql = table.update_rows_sql(run.len());
+    let sql = rows::update_rows_sql(table, run.len());
     let mut checks = Vec::with_capacity(run.len());
     let mut query = sqlx::query(&sql);
     for write in run {
@@ -710,7 +710,7 @@ async fn apply(tx: &mut SqliteConnection, write: RowWrite) -> Result<u64> {
         } => {
             let new_version = to_i64("version", expected + 1)?;
             let affected = if expected == 0 {
-                let sql = table.insert_sql();
+                let sql = table.insert_sql::<SqliteDialect>();
                 let mut query = sqlx::query(&sql).bind(id.clone());
                 for value in values {
                     query = bind(query, value);
@@ -722,7 +722,7 @@ async fn apply(tx: &mut SqliteConnection, write: RowWrite) -> Result<u64> {
                     .await?
                     .rows_affected()
             } else {
-                let sql = table.update_sql();
+                let sql = table.update_sql::<SqliteDialect>();
                 let mut query = sqlx::query(&sql);
                 for value in values {
                     query = bind(query, value);
@@ -753,7 +753,7 @@ async fn apply(tx: &mut SqliteConnection, write: RowWrite) -> Result<u64> {
                     return Ok(0);
                 }
             } else {
-                let affected = sqlx::query(&table.delete_sql())
+                let affected = sqlx::query(&table.delete_sql::<SqliteDialect>())
                     .bind(id.clone())
                     .bind(to_i64("version", expected)?)
                     .execute(&mut *tx)
@@ -1166,7 +1166,7 @@ impl Store for SqliteStore {
             .map(|row| -> Result<ApiKeyRecord> {
                 let id: String = row.try_get(0)?;
                 let body: String = row.try_get(1)?;
-                decode("api key", &id, &body)
+                Ok(decode("api key", &id, &body)?)
             })
             .transpose()?;
         Ok(key)

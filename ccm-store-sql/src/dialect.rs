@@ -1,0 +1,14 @@
+//! How a database spells what the shared SQL needs.
+
+/// The spelling of a parameter and of a JSON document in one database's SQL.
+pub trait Dialect {
+    /// The `position`th parameter (1-based): `?` in SQLite, `$3` in PostgreSQL.
+    fn param(position: usize) -> String;
+
+    /// The `position`th parameter holding a JSON document given as text:
+    /// `?` in SQLite (stored as text), `CAST($4 AS jsonb)` in PostgreSQL.
+    fn json_param(position: usize) -> String;
+
+    /// The `body` column read back as JSON text: `body`, or `body::text`.
+    const BODY_AS_TEXT: &'static str;
+}
