@@ -1,7 +1,10 @@
 //! `sse_fanout`: latency from an event's commit to its delivery to every one of
 //! 1,000 Server-Sent-Events subscribers of a listening `ccm` server (memory store,
-//! simulated cloud), beside the ceiling of an in-process fan-out: a tokio
-//! broadcast channel handing the same event to 1,000 receiver tasks.
+//! simulated cloud), beside two ceilings: an in-process fan-out (a tokio broadcast
+//! channel handing the same event to 1,000 receiver tasks: no sockets), and a bare
+//! axum SSE handler writing a broadcast frame to the same number of connections of
+//! the same subscriber process (the sockets, without ccm: no store, no auth, no
+//! filter).
 //!
 //! The subscribers run in a second process (this executable again, as in
 //! `http_api`), so the server's process holds only its own end of each
@@ -166,6 +169,41 @@ fn subscriber_process(spec: &str) {
     });
 }
 
+/// Starts the subscriber process on `url` and waits until all `n` streams are
+/// open; returns it and its deliveries.
+async fn spawn_subscribers(url: &str, key: &str, n: usize) -> (Child, Receipts) {
+    let mut subscribers = Command::new(std::env::current_exe().unwrap())
+        .env(SUBSCRIBER_VAR, format!("{url} {key} {n}"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(subscribers.stdout.take().unwrap()).lines();
+    let receipts = tokio::task::spawn_blocking(move || {
+        let first = lines
+            .next()
+            .expect("the subscriber process answers")
+            .unwrap();
+        assert_eq!(first, "ready");
+        let (tx, receipts) = mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut fields = line.split_whitespace();
+                let (Some(seq), Some(micros)) = (fields.next(), fields.next()) else {
+                    continue;
+                };
+                let at = UNIX_EPOCH + Duration::from_micros(micros.parse().unwrap());
+                if tx.send((seq.parse().unwrap(), at)).is_err() {
+                    return;
+                }
+            }
+        });
+        receipts
+    })
+    .await
+    .unwrap();
+    (subscribers, receipts)
+}
+
 struct CcmSetup {
     server: Server,
     worker: WorkerId,
@@ -215,35 +253,7 @@ async fn ccm_setup(n: usize) -> CcmSetup {
     );
     tokio::spawn(server.clone().run(listener));
 
-    let mut subscribers = Command::new(std::env::current_exe().unwrap())
-        .env(SUBSCRIBER_VAR, format!("{url} {key} {n}"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(subscribers.stdout.take().unwrap()).lines();
-    let receipts = tokio::task::spawn_blocking(move || {
-        let first = lines
-            .next()
-            .expect("the subscriber process answers")
-            .unwrap();
-        assert_eq!(first, "ready");
-        let (tx, receipts) = mpsc::unbounded_channel();
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                let mut fields = line.split_whitespace();
-                let (Some(seq), Some(micros)) = (fields.next(), fields.next()) else {
-                    continue;
-                };
-                let at = UNIX_EPOCH + Duration::from_micros(micros.parse().unwrap());
-                if tx.send((seq.parse().unwrap(), at)).is_err() {
-                    return;
-                }
-            }
-        });
-        receipts
-    })
-    .await
-    .unwrap();
+    let (subscribers, receipts) = spawn_subscribers(&url, &key, n).await;
     CcmSetup {
         server,
         worker,
@@ -268,6 +278,70 @@ async fn ccm_round(s: &mut CcmSetup, n: usize) -> Vec<Duration> {
         .unwrap();
     let sequence = s.server.state().store.last_sequence().await.unwrap();
     await_all(&mut s.receipts, sequence, n, start).await
+}
+
+/// The bare axum SSE handler: a `snapshot` event, then every broadcast frame.
+struct BareSseSetup {
+    sender: broadcast::Sender<u64>,
+    receipts: Receipts,
+    sequence: u64,
+    subscribers: Child,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn bare_sse_setup(n: usize) -> BareSseSetup {
+    use axum::response::sse::{Event, Sse};
+
+    let (sender, _) = broadcast::channel::<u64>(1024);
+    let frames = sender.clone();
+    let app = axum::Router::new().route(
+        "/stream",
+        axum::routing::get(move || {
+            let receiver = frames.subscribe();
+            async move {
+                let snapshot = futures_util::stream::once(async {
+                    Ok::<_, std::convert::Infallible>(Event::default().event("snapshot").data("{}"))
+                });
+                let frames = futures_util::stream::unfold(receiver, |mut receiver| async move {
+                    let sequence = receiver.recv().await.ok()?;
+                    let frame = Event::default()
+                        .id(sequence.to_string())
+                        .event(EVENT_TYPE)
+                        .data(format!(
+                            "{{\"sequence\":{sequence},\"type\":\"{EVENT_TYPE}\"}}"
+                        ));
+                    Some((Ok(frame), receiver))
+                });
+                Sse::new(snapshot.chain(frames))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/stream", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    let (subscribers, receipts) = spawn_subscribers(&url, "unused", n).await;
+    BareSseSetup {
+        sender,
+        receipts,
+        sequence: 0,
+        subscribers,
+        stop,
+    }
+}
+
+async fn bare_sse_round(s: &mut BareSseSetup, n: usize) -> Vec<Duration> {
+    s.sequence += 1;
+    let start = SystemTime::now();
+    s.sender.send(s.sequence).unwrap();
+    await_all(&mut s.receipts, s.sequence, n, start).await
 }
 
 struct BroadcastSetup {
@@ -308,40 +382,79 @@ async fn broadcast_round(s: &mut BroadcastSetup, n: usize) -> Vec<Duration> {
     await_all(&mut s.receipts, s.sequence, n, start).await
 }
 
+/// One way of fanning an event out, measured the same way as the others.
+trait Design {
+    /// Its name in the summary.
+    const NAME: &'static str;
+    /// One round: send one event, wait until all `n` subscribers have it.
+    async fn round(&mut self, n: usize) -> Vec<Duration>;
+}
+
+impl Design for CcmSetup {
+    const NAME: &'static str = "ccm SSE";
+    async fn round(&mut self, n: usize) -> Vec<Duration> {
+        ccm_round(self, n).await
+    }
+}
+
+impl Design for BroadcastSetup {
+    const NAME: &'static str = "in-process broadcast (ceiling)";
+    async fn round(&mut self, n: usize) -> Vec<Duration> {
+        broadcast_round(self, n).await
+    }
+}
+
+impl Design for BareSseSetup {
+    const NAME: &'static str = "bare axum SSE, same sockets (ceiling)";
+    async fn round(&mut self, n: usize) -> Vec<Duration> {
+        bare_sse_round(self, n).await
+    }
+}
+
+/// Criterion times the slowest subscriber of each round; every delivery goes to
+/// `latencies` for the percentiles.
+fn bench_design<D: Design>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    id: &str,
+    runtime: &Runtime,
+    latencies: &Latencies,
+    design: &mut D,
+    n: usize,
+) {
+    group.bench_function(id, |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let round = runtime.block_on(design.round(n));
+                total += round.iter().max().copied().unwrap_or_default();
+                latencies.add(D::NAME, round);
+            }
+            total
+        })
+    });
+}
+
 fn sse_fanout(c: &mut Criterion) {
     let n = subscribers();
     let runtime = Runtime::new().unwrap();
-    let latencies = Arc::new(Latencies::default());
+    let latencies = Latencies::default();
     let mut group = c.benchmark_group(format!("sse_fanout/{n}_subscribers"));
     group.sample_size(20);
 
     let mut ccm = runtime.block_on(ccm_setup(n));
-    group.bench_function("ccm_sse_commit_to_last_delivery", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let round = runtime.block_on(ccm_round(&mut ccm, n));
-                total += round.iter().max().copied().unwrap_or_default();
-                latencies.add("ccm SSE", round);
-            }
-            total
-        })
-    });
-
+    let id = "ccm_sse_commit_to_last_delivery";
+    bench_design(&mut group, id, &runtime, &latencies, &mut ccm, n);
     let mut ceiling = runtime.block_on(async { broadcast_setup(n) });
-    group.bench_function("ceiling_in_process_broadcast", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let round = runtime.block_on(broadcast_round(&mut ceiling, n));
-                total += round.iter().max().copied().unwrap_or_default();
-                latencies.add("in-process broadcast (ceiling)", round);
-            }
-            total
-        })
-    });
+    let id = "ceiling_in_process_broadcast";
+    bench_design(&mut group, id, &runtime, &latencies, &mut ceiling, n);
+    let mut bare = runtime.block_on(bare_sse_setup(n));
+    let id = "ceiling_bare_axum_sse";
+    bench_design(&mut group, id, &runtime, &latencies, &mut bare, n);
     group.finish();
     latencies.print();
+    let _ = bare.stop.send(());
+    let _ = bare.subscribers.kill();
+    let _ = bare.subscribers.wait();
     let _ = ccm.server.shutdown_handle().send(true);
     let _ = ccm.subscribers.kill();
     let _ = ccm.subscribers.wait();
