@@ -10,7 +10,8 @@
 //! switched on. Under `cargo test --benches` (no `--bench` flag) the fleet is 20
 //! workers so the smoke run takes seconds; `CCM_BENCH_SWEEP_WORKERS` overrides
 //! the size in both modes.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// `criterion_group!` defines an undocumented `pub fn`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

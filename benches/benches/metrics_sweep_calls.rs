@@ -16,7 +16,8 @@
 //! 20 s on moto, too slow for 10 samples, so that baseline sweeps the first
 //! `CCM_BENCH_PER_INSTANCE` instances (default 100) and the printout extrapolates
 //! its calls and time to 1,000; the batched sweep always covers all 1,000.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// `criterion_group!` defines an undocumented `pub fn`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

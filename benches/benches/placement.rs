@@ -8,7 +8,8 @@
 //! when the bench runs for real (`--bench`; skipped in `cargo test --benches`), and
 //! `CCM_BENCH_NAIVE_1M=1` adds it to the 1M criterion group too (ten samples of
 //! tens of seconds each).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// `criterion_group!` defines an undocumented `pub fn`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -16,7 +16,8 @@
 //! subscriber has it; criterion times that (the slowest subscriber). Every single
 //! delivery is also recorded, and p50/p99 per design are printed at the end.
 //! `cargo test --benches` runs it once with 50 subscribers.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// `criterion_group!` defines an undocumented `pub fn`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};

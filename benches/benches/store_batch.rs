@@ -5,7 +5,8 @@
 //! `postgres://postgres@127.0.0.1:5432/test`, in a schema of its own dropped
 //! afterwards), in the same run. PostgreSQL is skipped with a message when the
 //! server cannot be reached.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// `criterion_group!` defines an undocumented `pub fn`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::time::Duration;
 

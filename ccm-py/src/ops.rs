@@ -30,186 +30,306 @@ pub enum Op {
     Now,
     /// Moves the virtual clock on, running what comes due (simulated engines).
     Advance {
+        /// How far, in seconds.
         seconds: f64,
     },
     /// Runs what is due now once; returns when something is next due.
     Step,
 
+    /// Workers matching a filter (as `GET /api/v1/workers`).
     ListWorkers {
+        /// The region; the first configured one when absent.
         region: Option<String>,
+        /// Only these lifecycle states (any when empty).
         #[serde(default)]
         status: Vec<LifecycleState>,
+        /// Only workers carrying all these labels.
         #[serde(default)]
         labels: BTreeMap<String, String>,
+        /// Include terminated workers.
         #[serde(default)]
         include_terminated: bool,
     },
+    /// One worker.
     GetWorker {
+        /// The resource's id.
         id: WorkerId,
     },
+    /// Creates a worker; its instance is launched by the engine.
     CreateWorker {
+        /// The worker's name.
         name: String,
+        /// The region; the first configured one when absent.
         region: Option<String>,
+        /// The EC2 instance type; the configured default when absent.
         instance_type: Option<String>,
+        /// Labels to set.
         #[serde(default)]
         labels: BTreeMap<String, String>,
+        /// Tags for the worker's instance.
         #[serde(default)]
         tags: BTreeMap<String, String>,
+        /// Never stop this worker for being idle.
         #[serde(default)]
         idle_detection_disabled: bool,
+        /// A configured image by name; the default image when absent.
         image: Option<String>,
     },
+    /// Adopts an existing instance as a worker.
     ImportWorker {
+        /// The EC2 instance id.
         instance_id: String,
+        /// The region; the first configured one when absent.
         region: Option<String>,
+        /// The worker's name.
         name: Option<String>,
     },
+    /// Adopts every instance of a region matching an AMI id or name pattern.
     ImportMatching {
+        /// The region; the first configured one when absent.
         region: Option<String>,
+        /// Launched from this AMI.
         image_id: Option<String>,
+        /// Launched from an AMI whose name matches (`*` wildcards).
         image_name_pattern: Option<String>,
+        /// Only instances carrying all these tags.
         #[serde(default)]
         tags: BTreeMap<String, String>,
     },
+    /// Starts a stopped worker.
     StartWorker {
+        /// The resource's id.
         id: WorkerId,
     },
+    /// Sets (or, with no seconds, clears) a worker's own monitoring interval.
     SetMonitoringInterval {
+        /// The resource's id.
         id: WorkerId,
+        /// Seconds between sweeps of this worker (60–86,400); the fleet's interval when absent.
         seconds: Option<u32>,
     },
+    /// Stops a worker (refused while it holds lablets unless forced).
     StopWorker {
+        /// The resource's id.
         id: WorkerId,
+        /// Go ahead even when lablets are bound (they are torn down or re-placed).
         #[serde(default)]
         force: bool,
     },
+    /// Terminates a worker's instance (refused while it holds lablets unless forced).
     TerminateWorker {
+        /// The resource's id.
         id: WorkerId,
+        /// Go ahead even when lablets are bound (they are torn down or re-placed).
         #[serde(default)]
         force: bool,
     },
+    /// Deletes a worker record, and its instance when asked.
     DeleteWorker {
+        /// The resource's id.
         id: WorkerId,
+        /// Terminate the worker's instance as well.
         #[serde(default)]
         terminate_instance: bool,
+        /// Go ahead even when lablets are bound (they are torn down or re-placed).
         #[serde(default)]
         force: bool,
     },
+    /// Reads a worker's status, metrics and CML now instead of at the next sweep.
     RefreshWorker {
+        /// The resource's id.
         id: WorkerId,
     },
+    /// Sets tags on a worker (merged into the ones it has).
     SetTags {
+        /// The resource's id.
         id: WorkerId,
+        /// The tags to add or overwrite.
         tags: BTreeMap<String, String>,
     },
+    /// Removes tags from a worker.
     RemoveTags {
+        /// The resource's id.
         id: WorkerId,
+        /// The tag keys to remove.
         keys: Vec<String>,
     },
+    /// Turns detailed CloudWatch monitoring on for a worker's instance.
     EnableMonitoring {
+        /// The resource's id.
         id: WorkerId,
     },
+    /// Registers a worker's CML licence (the configured token when none is given).
     RegisterLicence {
+        /// The resource's id.
         id: WorkerId,
+        /// The licence token; the configured one when absent (never logged).
         token: Option<Secret>,
     },
+    /// Deregisters a worker's CML licence.
     DeregisterLicence {
+        /// The resource's id.
         id: WorkerId,
     },
+    /// A worker's idle-detection state.
     IdleStatus {
+        /// The resource's id.
         id: WorkerId,
     },
+    /// Turns idle detection on or off for a worker.
     SetIdleDetection {
+        /// The resource's id.
         id: WorkerId,
+        /// Whether idle detection runs.
         enabled: bool,
     },
+    /// Marks a worker draining (no new lablets) or ends the drain.
     SetDraining {
+        /// The resource's id.
         id: WorkerId,
+        /// Whether the worker is draining.
         draining: bool,
     },
+    /// A worker's stored metric samples.
     MetricsSeries {
+        /// The resource's id.
         id: WorkerId,
+        /// Samples from this time on; the last hour when absent.
         since: Option<Timestamp>,
+        /// Seconds per averaged sample (at most 86,400); 60 when absent.
         step: Option<u32>,
     },
 
+    /// The labs of a worker's CML as last synced.
     ListLabs {
+        /// The worker.
         worker_id: WorkerId,
+        /// Include labs that have left the worker's CML.
         #[serde(default)]
         include_gone: bool,
     },
+    /// Syncs a worker's labs now.
     RefreshLabs {
+        /// The worker.
         worker_id: WorkerId,
     },
+    /// Starts, stops, wipes or deletes a lab on a worker.
     LabAction {
+        /// The worker.
         worker_id: WorkerId,
+        /// The lab's id on CML.
         lab_id: String,
+        /// What to do to the lab.
         action: LabAction,
+        /// Go ahead even when lablets are bound (they are torn down or re-placed).
         #[serde(default)]
         force: bool,
     },
+    /// Imports a topology as a new lab on a worker.
     ImportLab {
+        /// The worker.
         worker_id: WorkerId,
+        /// The topology (bounded as the REST API bounds it).
         topology_yaml: String,
+        /// The lab's title; the topology's when absent.
         title: Option<String>,
     },
+    /// A lab's topology as YAML.
     DownloadLab {
+        /// The worker.
         worker_id: WorkerId,
+        /// The lab's id on CML.
         lab_id: String,
     },
 
+    /// Lablet definitions.
     ListDefinitions {
+        /// Only definitions of this name.
         name: Option<String>,
+        /// Only active definitions.
         #[serde(default)]
         active_only: bool,
     },
+    /// Creates a lablet definition.
     CreateDefinition {
+        /// The definition.
         definition: NewDefinition,
     },
+    /// One lablet definition.
     GetDefinition {
+        /// The resource's id.
         id: DefinitionId,
     },
+    /// Activates or deactivates a definition.
     SetDefinitionActive {
+        /// The resource's id.
         id: DefinitionId,
+        /// Whether the definition takes new lablets.
         active: bool,
     },
 
+    /// Lablets matching a filter.
     ListLablets {
+        /// Only these phases (any when empty).
         #[serde(default)]
         phase: Vec<LabletPhase>,
+        /// The worker.
         worker_id: Option<WorkerId>,
+        /// Only this owner's lablets.
         owner: Option<String>,
+        /// The definition.
         definition_id: Option<DefinitionId>,
     },
+    /// Books a lablet of a definition for a timeslot.
     CreateLablet {
+        /// The definition.
         definition_id: DefinitionId,
+        /// Who the lablet is for; `python` when absent.
         owner: Option<String>,
+        /// When the lablet runs.
         timeslot: Timeslot,
+        /// The caller's reservation id, kept with the lablet.
         reservation_id: Option<String>,
     },
+    /// One lablet.
     GetLablet {
+        /// The resource's id.
         id: LabletId,
     },
+    /// Cancels a lablet (its lab is torn down).
     CancelLablet {
+        /// The resource's id.
         id: LabletId,
     },
+    /// Cancels a lablet and removes its record once its lab is gone.
     DeleteLablet {
+        /// The resource's id.
         id: LabletId,
     },
 
+    /// The job runner's jobs.
     ListJobs,
+    /// Runs a job now (on the leader).
     TriggerJob {
+        /// The job's name.
         name: String,
     },
+    /// Pauses a recurrent job.
     PauseJob {
+        /// The job's name.
         name: String,
     },
+    /// Resumes a paused job.
     ResumeJob {
+        /// The job's name.
         name: String,
     },
 
+    /// Events of the log after a sequence number.
     ReadEvents {
+        /// Events after this sequence number.
         after: u64,
+        /// At most this many events (1–10,000).
         limit: usize,
     },
 }

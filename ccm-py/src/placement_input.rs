@@ -28,7 +28,9 @@ use values::Read;
 /// The caller's id objects, by position: gathered from rows, or the `id`
 /// column itself (no reference is taken per row).
 pub enum IdList {
+    /// One id object per row.
     Objects(Vec<Py<PyAny>>),
+    /// The `id` column as given.
     Column(Py<PyTuple>),
 }
 

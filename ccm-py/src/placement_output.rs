@@ -100,7 +100,9 @@ pub struct Unplaced {
     /// The request's `id`.
     #[pyo3(get)]
     pub lablet: Py<PyAny>,
+    /// Why each worker refused it.
     pub rejections: Arc<Rejections>,
+    /// The workers' ids, to name them in `rejections`.
     pub worker_ids: Ids,
 }
 
@@ -282,6 +284,7 @@ pub struct Plan {
     /// New workers that would take the unplaced lablets.
     #[pyo3(get)]
     pub scale_up: Py<ScaleUp>,
+    /// How many workers the assignments use.
     pub workers_used: usize,
     /// What did not fit, as ccm-core said, until `unplaced` is first read.
     refused: Vec<CoreUnplaced>,
