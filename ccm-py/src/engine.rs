@@ -5,14 +5,24 @@
 //! Each call converts its arguments while holding the GIL, then releases it and
 //! blocks on the engine's own tokio runtime; so Python threads (and the asyncio
 //! layer's executor) run calls in parallel.
+//!
+//! Use cases run in any process, as on the server. Driving the engine (`step`,
+//! `advance`) takes part in the leader election first, under the same lease as
+//! `ccm serve`: on a PostgreSQL database a server also uses, a Python engine
+//! drives only while it holds the lease, with its fencing token on every write,
+//! and otherwise refuses, naming the holder.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use ccm_core::fleet::Fleet;
+use ccm_core::ports::store::Fence;
 use ccm_core::ports::{Clock, Store, VirtualClock};
-use ccm_core::runtime::JobRunner;
+use ccm_core::runtime::{JobRunner, LeaderElector, Leadership};
 use ccm_core::time::{plus_seconds, Timestamp};
-use ccm_http::app::{build_engine, cloud_parts_on, fleet_settings, open_store, sim_config};
+use ccm_http::app::{
+    build_engine, cloud_parts_on, fleet_settings, lease_settings, open_store, sim_config,
+};
 use ccm_http::config::CloudKind;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -36,6 +46,11 @@ pub struct Engine {
     /// The virtual clock of a simulated engine.
     clock: Option<VirtualClock>,
     regions: Vec<String>,
+    /// The engine lease, shared with every `ccm serve` on the same store.
+    elector: LeaderElector,
+    /// Whether the last election step found this engine leading (a new lead
+    /// picks up what the previous leader left, as the server's driver does).
+    leading: AtomicBool,
     /// Keeps the simulated world alive as long as the engine.
     _sim: Option<ccm_sim::Simulation>,
 }
@@ -76,17 +91,50 @@ impl Engine {
         #[allow(clippy::cast_possible_truncation)]
         let whole = seconds.ceil() as i64;
         let until = plus_seconds(clock.now(), whole);
-        self.fleet.run_until(&self.jobs, None, clock, until).await?;
+        let fence = self.lead().await?;
+        self.fleet
+            .run_until(&self.jobs, Some(&fence), clock, until)
+            .await?;
         Ok(clock.now())
     }
 
     /// Runs what is due now once; returns when something is next due.
     pub(crate) async fn step(&self) -> Result<Option<Timestamp>, BindingError> {
-        Ok(self.fleet.step(&self.jobs, None).await?)
+        let fence = self.lead().await?;
+        Ok(self.fleet.step(&self.jobs, Some(&fence)).await?)
+    }
+
+    /// Acquires or renews the engine lease; the fence to drive under, or
+    /// [`BindingError::NotLeading`] naming the process that leads.
+    async fn lead(&self) -> Result<Fence, BindingError> {
+        match self.elector.step().await {
+            Leadership::Leading { fence, .. } => {
+                if !self.leading.swap(true, Ordering::SeqCst) {
+                    self.fleet.take_over().await?;
+                }
+                Ok(fence)
+            }
+            Leadership::Following { holder } => {
+                self.leading.store(false, Ordering::SeqCst);
+                Err(BindingError::NotLeading {
+                    lease: self.elector.settings().name.clone(),
+                    holder,
+                })
+            }
+        }
     }
 
     fn run(&self, py: Python<'_>, op: Op) -> Result<Value, BindingError> {
         py.detach(|| self.runtime.block_on(execute(self, op)))
+    }
+}
+
+/// A dropped engine gives its lease up, so a server need not wait for it to run out.
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if self.leading.swap(false, Ordering::SeqCst) {
+            self.runtime.block_on(self.elector.resign());
+        }
     }
 }
 
@@ -138,6 +186,7 @@ impl Engine {
             Some(clock) => Arc::new(clock.clone()),
             None => Arc::new(ccm_core::ports::SystemClock),
         };
+        let lease = lease_settings(&config);
         let (store, parts, engine) = py.detach(|| {
             runtime.block_on(async {
                 let opened = open_store(&config).await?;
@@ -154,11 +203,15 @@ impl Engine {
                     licence,
                 )
                 .await?;
-                // What a restart must pick up, as the server's driver does on leading.
-                engine.fleet.take_over().await?;
                 Ok::<_, BindingError>((store, parts, engine))
             })
         })?;
+        let elector = LeaderElector::new(
+            store.clone(),
+            parts.clock.clone(),
+            format!("python-{}", ccm_http::server::holder_name()),
+            lease,
+        );
         Ok(Engine {
             runtime,
             fleet: engine.fleet,
@@ -166,6 +219,8 @@ impl Engine {
             store,
             clock: virtual_clock,
             regions: config.cloud.regions.clone(),
+            elector,
+            leading: AtomicBool::new(false),
             _sim: parts.sim,
         })
     }

@@ -32,6 +32,17 @@ pub enum BindingError {
         /// What is wrong.
         reason: String,
     },
+    /// Another process holds the engine lease: this engine does not drive.
+    #[error(
+        "another process leads the engine (lease `{lease}`, held by {}); this engine does not drive while it does",
+        holder.as_deref().unwrap_or("an unknown holder")
+    )]
+    NotLeading {
+        /// The lease's name.
+        lease: String,
+        /// Who holds it, when the store says.
+        holder: Option<String>,
+    },
     /// The call is not possible on this engine (closed, or not simulated).
     #[error("{0}")]
     Unsupported(String),
@@ -59,6 +70,11 @@ impl BindingError {
                 "InvalidInput",
                 "validation_failed",
                 json!({"field": field, "reason": reason}),
+            ),
+            BindingError::NotLeading { lease, holder } => (
+                "Conflict",
+                "not_leading",
+                json!({"lease": lease, "holder": holder}),
             ),
             BindingError::Unsupported(_) => ("Unsupported", "unsupported", json!({})),
             BindingError::Python(_) => ("CcmError", "python_error", json!({})),

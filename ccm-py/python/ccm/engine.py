@@ -92,13 +92,21 @@ class Engine:
     def advance(self, seconds: Union[float, timedelta]) -> datetime:
         """Moves the virtual clock on by ``seconds``, running every job and
         controller that comes due on the way; returns the new time. Simulated
-        engines only (:class:`ccm.Unsupported` otherwise)."""
+        engines only (:class:`ccm.Unsupported` otherwise). Like :meth:`step`, it
+        drives only while this engine holds the engine lease."""
         if isinstance(seconds, timedelta):
             seconds = seconds.total_seconds()
         return parse_time(self._call("advance", seconds=float(seconds)))
 
     def step(self) -> Optional[datetime]:
-        """Runs what is due now once; returns when something is next due."""
+        """Runs what is due now once; returns when something is next due.
+
+        Driving takes part in the leader election first, under the lease
+        ``ccm serve`` uses: on a database another engine or server shares, only
+        the holder drives (every write carries its fencing token). Otherwise this
+        raises :class:`ccm.Conflict` with ``code == "not_leading"`` and the
+        ``holder`` in ``details``; use cases (creating, listing, cancelling…) run
+        on any engine. A dropped engine gives the lease up."""
         due = self._call("step")
         return None if due is None else parse_time(due)
 
