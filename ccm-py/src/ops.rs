@@ -325,6 +325,15 @@ pub enum Op {
         name: String,
     },
 
+    /// Waits until the log holds an event after `after` (woken by the store's
+    /// notifications: LISTEN/NOTIFY on PostgreSQL, so commits of other processes
+    /// count) or `timeout_seconds` pass; returns the newest sequence known.
+    WaitEvents {
+        /// Wait for an event after this sequence number.
+        after: u64,
+        /// Longest wait, in seconds (0–60).
+        timeout_seconds: f64,
+    },
     /// Events of the log after a sequence number.
     ReadEvents {
         /// Events after this sequence number.
@@ -604,6 +613,30 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
         Op::PauseJob { name } => json(engine.jobs().set_paused(&name, true).await?),
         Op::ResumeJob { name } => json(engine.jobs().set_paused(&name, false).await?),
 
+        Op::WaitEvents {
+            after,
+            timeout_seconds,
+        } => {
+            if !timeout_seconds.is_finite() || !(0.0..=60.0).contains(&timeout_seconds) {
+                return Err(BindingError::input(
+                    "timeout_seconds",
+                    "must be between 0 and 60",
+                ));
+            }
+            let mut newest = engine.store().subscribe();
+            let deadline = tokio::time::sleep(std::time::Duration::from_secs_f64(timeout_seconds));
+            tokio::pin!(deadline);
+            loop {
+                let known = *newest.borrow_and_update();
+                if known > after {
+                    return json(known);
+                }
+                tokio::select! {
+                    changed = newest.changed() => if changed.is_err() { return json(known) },
+                    () = &mut deadline => return json(known),
+                }
+            }
+        }
         Op::ReadEvents { after, limit } => {
             if limit == 0 || limit > 10_000 {
                 return Err(BindingError::input("limit", "must be between 1 and 10000"));

@@ -60,6 +60,7 @@ _METHODS = (
     "pause_job",
     "resume_job",
     "read_events",
+    "wait_events",
 )
 
 
@@ -105,16 +106,22 @@ class AsyncEngine:
         """True on the simulator's virtual clock."""
         return self.engine.simulated
 
-    async def events(self, after: int = 0, *, batch: int = 500) -> AsyncIterator[Event]:
-        """Every event after the cursor ``after``, in order (as :meth:`ccm.Engine.events`)."""
+    async def events(
+        self, after: int = 0, *, batch: int = 500, follow: bool = False
+    ) -> AsyncIterator[Event]:
+        """Every event after the cursor ``after``, in order; with ``follow=True``
+        waits at the head for the store's notifications (as :meth:`ccm.Engine.events`)."""
         cursor = after
         while True:
             page = await self._run(self.engine.read_events, cursor, batch)
-            if not page:
+            if page:
+                for event in page:
+                    yield event
+                cursor = int(page[-1].sequence)
+            elif not follow:
                 return
-            for event in page:
-                yield event
-            cursor = int(page[-1].sequence)
+            else:
+                await self._run(self.engine.wait_events, cursor)
 
     def close(self) -> None:
         """Stops the thread pool (calls in flight finish first)."""

@@ -11,6 +11,10 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 from . import _native
 from .models import Event, Job, Lab, Lablet, LabletDefinition, Record, Worker, parse_time
 
+#: How long ``events(follow=True)`` waits for a notification before it checks
+#: for Ctrl-C and waits again (the log is not read in between).
+FOLLOW_WAIT_SECONDS = 1.0
+
 __all__ = ["Engine", "TimeLike"]
 
 #: A point in time: an aware datetime or an RFC 3339 string.
@@ -451,13 +455,29 @@ class Engine:
         ``error.details["resume_after"]``."""
         return [Event(item) for item in self._call("read_events", after=after, limit=limit)]
 
-    def events(self, after: int = 0, *, batch: int = 500) -> Iterator[Event]:
+    def events(
+        self, after: int = 0, *, batch: int = 500, follow: bool = False
+    ) -> Iterator[Event]:
         """Every event after the cursor ``after``, in order, up to the newest one
-        at the time each batch is read. Resume later from the last ``sequence``."""
+        at the time each batch is read. Resume later from the last ``sequence``.
+
+        With ``follow=True`` the iterator does not end: at the head of the log it
+        waits for the store's notification of the next commit (from any process
+        on a shared PostgreSQL database), without polling the log."""
         cursor = after
         while True:
             page = self.read_events(cursor, batch)
-            if not page:
+            if page:
+                yield from page
+                cursor = int(page[-1].sequence)
+            elif not follow:
                 return
-            yield from page
-            cursor = int(page[-1].sequence)
+            else:
+                self.wait_events(cursor)
+
+    def wait_events(self, after: int, timeout: float = FOLLOW_WAIT_SECONDS) -> int:
+        """Waits until the log holds an event after ``after`` or ``timeout`` seconds
+        (at most 60) pass, woken by the store's notifications; returns the newest
+        sequence known. The wait releases the GIL; a short timeout keeps Ctrl-C
+        responsive."""
+        return int(self._call("wait_events", after=after, timeout_seconds=float(timeout)))

@@ -201,3 +201,23 @@ def test_a_worker_is_created_from_a_configured_image_by_name():
         engine.create_worker("nope", image="cml-3.0")
     assert raised.value.details["field"] == "image"
     assert "cml-2.8" in raised.value.details["reason"]
+
+
+def test_wait_events_returns_at_a_commit_or_at_its_timeout(engine):
+    import threading
+    import time
+
+    head = max([0] + [int(e.sequence) for e in engine.read_events(0, 10_000)])
+    started = time.monotonic()
+    assert engine.wait_events(head, timeout=0.2) == head
+    assert time.monotonic() - started >= 0.15
+
+    woken = []
+    waiter = threading.Thread(target=lambda: woken.append(engine.wait_events(head, timeout=30)))
+    waiter.start()
+    time.sleep(0.2)
+    engine.create_worker("w-wake", region="us-east-1")
+    waiter.join(timeout=20)
+    assert woken and woken[0] > head
+    with pytest.raises(ccm.InvalidInput, match="timeout_seconds"):
+        engine.wait_events(head, timeout=61)

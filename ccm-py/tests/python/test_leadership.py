@@ -53,3 +53,29 @@ def test_only_the_lease_holder_drives_and_a_dropped_engine_hands_the_lease_on(da
     gc.collect()
     second.step()  # the lease was given up: no waiting for it to run out
     assert second.get_worker(worker.id).name == "w-shared"
+
+
+def test_a_follower_is_woken_by_another_engines_commit(database):
+    import threading
+    import time
+
+    writer = ccm.Engine.open(database, "sim", regions=["us-east-1"])
+    reader = ccm.Engine.open(database, "sim", regions=["us-east-1"])
+    head = max([0] + [int(e.sequence) for e in reader.read_events(0, 10_000)])
+    seen = []
+
+    def follow():
+        for event in reader.events(after=head, follow=True):
+            seen.append(event)
+            if event.type == "worker.created.v1":
+                return
+
+    follower = threading.Thread(target=follow, daemon=True)
+    follower.start()
+    time.sleep(0.3)  # the follower is waiting at the head of the log
+    started = time.monotonic()
+    writer.create_worker("w-notified", region="us-east-1")
+    follower.join(timeout=20)
+    assert not follower.is_alive(), "the commit of another engine woke the follower"
+    assert time.monotonic() - started < 10
+    assert seen[-1].type == "worker.created.v1"
