@@ -7,15 +7,13 @@
 //! even while other processes append; compactions by several processes queue on
 //! a transaction-scoped advisory lock of the schema.
 
-use async_trait::async_trait;
 use chrono::DateTime;
 use sqlx::Row;
 
 use ccm_core::ids::WorkerId;
 use ccm_core::ports::metric_series::{
-    bucket_weighted, CompactReport, MetricPoint, MetricRetention, MetricSeries, Weighted,
+    bucket_weighted, CompactReport, MetricPoint, MetricRetention, Weighted,
 };
-use ccm_core::ports::store::StoreError;
 use ccm_core::time::Timestamp;
 
 use crate::error::PostgresStoreError;
@@ -196,31 +194,4 @@ impl PostgresStore {
     }
 }
 
-#[async_trait]
-impl MetricSeries for PostgresStore {
-    async fn append(&self, points: &[MetricPoint]) -> Result<(), StoreError> {
-        Ok(self.series_append(points).await?)
-    }
-
-    async fn read(
-        &self,
-        worker: WorkerId,
-        since: Timestamp,
-        until: Timestamp,
-        step_seconds: u32,
-    ) -> Result<Vec<MetricPoint>, StoreError> {
-        Ok(self.series_read(worker, since, until, step_seconds).await?)
-    }
-
-    async fn prune(&self, before: Timestamp) -> Result<u64, StoreError> {
-        Ok(self.series_prune(before).await?)
-    }
-
-    async fn compact(
-        &self,
-        now: Timestamp,
-        retention: &MetricRetention,
-    ) -> Result<CompactReport, StoreError> {
-        Ok(self.series_compact(now, retention).await?)
-    }
-}
+ccm_store_sql::forward_metric_series!(PostgresStore);

@@ -8,11 +8,14 @@
 //! version `v` writes `v + 1` only where the row still holds `v` (0: no row); the
 //! body carries the version it is stored at. Timestamps are fixed-width RFC 3339
 //! text with nanoseconds, so text order is time order in either database.
-//! **API boundary:** [`rows`] and [`Dialect`]; errors are [`RowError`], which each
+//! **API boundary:** [`rows`], [`Dialect`] and the macros that write a store's
+//! key-value and metric-series port impls ([`forward_key_value_store!`],
+//! [`forward_metric_series!`]); errors are [`RowError`], which each
 //! backend folds into its own error type. What truly differs — locking, wake-ups,
 //! the event counter, multi-row updates — stays in each backend.
 
 mod dialect;
+mod forward;
 pub mod rows;
 
 pub use dialect::Dialect;

@@ -3,11 +3,10 @@
 //! expectation checked in the statement's `WHERE`, so no check and write can
 //! interleave with another writer's.
 
-use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
-use ccm_core::ports::kv::{check_bounds, Expect, KeyValueStore, KvEntry};
+use ccm_core::ports::kv::{check_bounds, Expect, KvEntry};
 use ccm_core::ports::store::StoreError;
 use ccm_core::time::Timestamp;
 
@@ -187,58 +186,4 @@ impl SqliteStore {
     }
 }
 
-#[async_trait]
-impl KeyValueStore for SqliteStore {
-    async fn get(
-        &self,
-        namespace: &str,
-        key: &str,
-        now: Timestamp,
-    ) -> Result<Option<KvEntry>, StoreError> {
-        Ok(self.kv_get(namespace, key, now).await?)
-    }
-
-    async fn put(
-        &self,
-        namespace: &str,
-        key: &str,
-        value: &str,
-        expect: Expect,
-        expires_at: Option<Timestamp>,
-        now: Timestamp,
-    ) -> Result<u64, StoreError> {
-        Ok(self
-            .kv_put(namespace, key, value, expect, expires_at, now)
-            .await?)
-    }
-
-    async fn take(
-        &self,
-        namespace: &str,
-        key: &str,
-        now: Timestamp,
-    ) -> Result<Option<KvEntry>, StoreError> {
-        Ok(self.kv_take(namespace, key, now).await?)
-    }
-
-    async fn delete(&self, namespace: &str, key: &str) -> Result<(), StoreError> {
-        Ok(self.kv_delete(namespace, key).await?)
-    }
-
-    async fn list(
-        &self,
-        namespace: &str,
-        now: Timestamp,
-        limit: usize,
-    ) -> Result<Vec<KvEntry>, StoreError> {
-        Ok(self.kv_list(namespace, now, limit).await?)
-    }
-
-    async fn count(&self, namespace: &str, now: Timestamp) -> Result<u64, StoreError> {
-        Ok(self.kv_count(namespace, now).await?)
-    }
-
-    async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
-        Ok(self.kv_purge_expired(now).await?)
-    }
-}
+ccm_store_sql::forward_key_value_store!(SqliteStore);

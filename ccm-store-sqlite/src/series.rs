@@ -5,15 +5,13 @@
 //! Compaction is one write transaction: the averages are staged in a temporary
 //! table, the points of their buckets deleted, and the averages inserted.
 
-use async_trait::async_trait;
 use chrono::DateTime;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use ccm_core::ids::WorkerId;
 use ccm_core::ports::metric_series::{
-    bucket_weighted, CompactReport, MetricPoint, MetricRetention, MetricSeries, Weighted,
+    bucket_weighted, CompactReport, MetricPoint, MetricRetention, Weighted,
 };
-use ccm_core::ports::store::StoreError;
 use ccm_core::time::Timestamp;
 
 use crate::error::SqliteStoreError;
@@ -210,31 +208,4 @@ impl SqliteStore {
     }
 }
 
-#[async_trait]
-impl MetricSeries for SqliteStore {
-    async fn append(&self, points: &[MetricPoint]) -> Result<(), StoreError> {
-        Ok(self.series_append(points).await?)
-    }
-
-    async fn read(
-        &self,
-        worker: WorkerId,
-        since: Timestamp,
-        until: Timestamp,
-        step_seconds: u32,
-    ) -> Result<Vec<MetricPoint>, StoreError> {
-        Ok(self.series_read(worker, since, until, step_seconds).await?)
-    }
-
-    async fn prune(&self, before: Timestamp) -> Result<u64, StoreError> {
-        Ok(self.series_prune(before).await?)
-    }
-
-    async fn compact(
-        &self,
-        now: Timestamp,
-        retention: &MetricRetention,
-    ) -> Result<CompactReport, StoreError> {
-        Ok(self.series_compact(now, retention).await?)
-    }
-}
+ccm_store_sql::forward_metric_series!(SqliteStore);
