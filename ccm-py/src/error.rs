@@ -32,10 +32,11 @@ pub enum BindingError {
         /// What is wrong.
         reason: String,
     },
-    /// Another process holds the engine lease: this engine does not drive.
+    /// This engine could not take the engine lease (another process holds it, or
+    /// the store did not answer): it does not drive.
     #[error(
-        "another process leads the engine (lease `{lease}`, held by {}); this engine does not drive while it does",
-        holder.as_deref().unwrap_or("an unknown holder")
+        "this engine does not lead (lease `{lease}`, held by {}), so it does not drive",
+        holder.as_deref().unwrap_or("nobody known: the store may not have answered")
     )]
     NotLeading {
         /// The lease's name.
