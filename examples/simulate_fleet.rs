@@ -11,20 +11,17 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use ccm_core::definition::ResourceNeeds;
 use ccm_core::event::{EventPayload, StoredEvent};
-use ccm_core::fleet::{Adapters, CreateWorker, Fleet, FleetSettings, LabAction, WhenLabletsBound};
+use ccm_core::fleet::{CreateWorker, Fleet, FleetSettings, LabAction, WhenLabletsBound};
 use ccm_core::ids::{LabletId, Region};
 use ccm_core::placement::{self, PlacementRequest, Policy, WorkerCandidate};
-use ccm_core::ports::{Clock, Store, VirtualClock};
+use ccm_core::ports::{Clock, Store};
 use ccm_core::resources::Resources;
-use ccm_core::runtime::JobRunner;
-use ccm_core::store::MemoryStore;
 use ccm_core::time::{plus_seconds, seconds_between, Timestamp};
 use ccm_core::worker::{LifecycleState, Worker};
-use ccm_sim::{SimConfig, Simulation};
+use ccm_sim::{SimConfig, SimEngine};
 
 const TOPOLOGY: &str = "lab:\n  title: ccna-basics\nnodes:\n  - id: n0\n    label: r1\n    node_definition: iosv\n  - id: n1\n    label: r2\n    node_definition: iosv\n  - id: n2\n    label: sw\n    node_definition: iosvl2\nlinks:\n  - id: l0\n    n1: n0\n    n2: n1\n";
 
@@ -119,20 +116,13 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     // The example's AMI comes pre-registered, so workers run more than 5 nodes.
     config.cml.licensed_at_launch = true;
     let start = config.start;
-    let clock = VirtualClock::new(start);
-    let sim = Simulation::with_virtual_clock(options.seed, config, clock.clone());
-    let store = Arc::new(MemoryStore::new());
-    let fleet = Arc::new(Fleet::new(
-        Adapters {
-            store: store.clone(),
-            cloud: Arc::new(sim.cloud()),
-            cml: Arc::new(sim.cml()),
-            clock: Arc::new(clock.clone()),
-        },
-        FleetSettings::default(),
-    ));
-    let mut runner = JobRunner::new(store.clone(), Arc::new(clock.clone()));
-    fleet.register_jobs(&mut runner).await?;
+    let SimEngine {
+        sim,
+        clock,
+        store,
+        fleet,
+        runner,
+    } = SimEngine::start(options.seed, config, FleetSettings::default()).await?;
 
     println!(
         "ccm simulated fleet — seed {}, {} workers, {} virtual hours\n",

@@ -8,8 +8,7 @@ use std::sync::Arc;
 
 use ccm_core::event::EventPayload;
 use ccm_core::fleet::{
-    Adapters, CreateWorker, Fleet, FleetSettings, ImportMatching, LabAction, RefreshOutcome,
-    WhenLabletsBound,
+    CreateWorker, FleetSettings, ImportMatching, LabAction, RefreshOutcome, WhenLabletsBound,
 };
 use ccm_core::ids::{InstanceId, Region, WorkerId};
 use ccm_core::job::JobSchedule;
@@ -17,25 +16,28 @@ use ccm_core::lab::LabState;
 use ccm_core::ports::cloud::{CloudProvider, ImageSelector, LaunchRequest, WORKER_ID_TAG};
 use ccm_core::ports::event_sink::CollectingSink;
 use ccm_core::ports::store::WorkerFilter;
-use ccm_core::ports::{Clock, Store, VirtualClock};
-use ccm_core::runtime::{EventRelay, JobRunner};
+use ccm_core::ports::{Clock, Store};
+use ccm_core::runtime::EventRelay;
 use ccm_core::secret::Secret;
-use ccm_core::store::{MemoryMetricSeries, MemoryStore};
+use ccm_core::store::MemoryMetricSeries;
 use ccm_core::time::{plus_seconds, Timestamp};
 use ccm_core::worker::{
     AlertMetric, CmlServiceState, LicenceState, LifecycleState, PauseReason, Worker,
 };
-use ccm_sim::{InjectedLab, SimConfig, Simulation};
+use ccm_sim::{InjectedLab, SimConfig, SimEngine};
 
 const REGION: &str = "us-east-1";
 const TOPOLOGY: &str = "lab:\n  title: t\nnodes:\n  - id: n0\n    label: r1\n    node_definition: iosv\n  - id: n1\n    label: r2\n    node_definition: iosv\nlinks:\n  - id: l0\n    n1: n0\n    n2: n1\n";
 
-struct Harness {
-    sim: Simulation,
-    clock: VirtualClock,
-    store: Arc<MemoryStore>,
-    fleet: Arc<Fleet>,
-    runner: JobRunner,
+/// The engine on the simulator, with a metric series.
+struct Harness(SimEngine);
+
+impl std::ops::Deref for Harness {
+    type Target = SimEngine;
+
+    fn deref(&self) -> &SimEngine {
+        &self.0
+    }
 }
 
 impl Harness {
@@ -44,31 +46,14 @@ impl Harness {
     }
 
     async fn with_config(settings: FleetSettings, config: SimConfig) -> Self {
-        let clock = VirtualClock::new(config.start);
-        let sim = Simulation::with_virtual_clock(7, config, clock.clone());
-        let store = Arc::new(MemoryStore::new());
         let series = Arc::new(MemoryMetricSeries::new());
-        let fleet = Arc::new(
-            Fleet::new(
-                Adapters {
-                    store: store.clone(),
-                    cloud: Arc::new(sim.cloud()),
-                    cml: Arc::new(sim.cml()),
-                    clock: Arc::new(clock.clone()),
-                },
-                settings,
-            )
-            .with_metric_series(series),
-        );
-        let mut runner = JobRunner::new(store.clone(), Arc::new(clock.clone()));
-        fleet.register_jobs(&mut runner).await.unwrap();
-        Self {
-            sim,
-            clock,
-            store,
-            fleet,
-            runner,
-        }
+        Self(
+            SimEngine::start_with(7, config, settings, |fleet| {
+                fleet.with_metric_series(series)
+            })
+            .await
+            .unwrap(),
+        )
     }
 
     fn now(&self) -> Timestamp {

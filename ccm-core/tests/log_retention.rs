@@ -9,51 +9,36 @@ use std::sync::Arc;
 
 use ccm_core::event::{EventPayload, ResourceKind, StoredEvent};
 use ccm_core::fleet::{
-    Adapters, CreateWorker, Fleet, FleetSettings, Thresholds, WhenLabletsBound, LOG_RETENTION_JOB,
+    CreateWorker, FleetSettings, Thresholds, WhenLabletsBound, LOG_RETENTION_JOB,
 };
 use ccm_core::job::JobOutcome;
-use ccm_core::ports::{Clock, Store, VirtualClock};
+use ccm_core::ports::{Clock, Store};
 use ccm_core::replay::EventSourced;
-use ccm_core::runtime::JobRunner;
-use ccm_core::store::{MemoryMetricSeries, MemoryStore};
+use ccm_core::store::MemoryMetricSeries;
 use ccm_core::time::plus_seconds;
 use ccm_core::worker::{LifecycleState, Worker};
-use ccm_sim::{SimConfig, Simulation};
+use ccm_sim::{SimConfig, SimEngine};
 
-struct Engine {
-    _sim: Simulation,
-    clock: VirtualClock,
-    store: Arc<MemoryStore>,
-    fleet: Arc<Fleet>,
-    runner: JobRunner,
+/// The engine on the simulator, with a metric series.
+struct Engine(SimEngine);
+
+impl std::ops::Deref for Engine {
+    type Target = SimEngine;
+
+    fn deref(&self) -> &SimEngine {
+        &self.0
+    }
 }
 
 async fn engine(settings: FleetSettings) -> Engine {
-    let config = SimConfig::default();
-    let clock = VirtualClock::new(config.start);
-    let sim = Simulation::with_virtual_clock(11, config, clock.clone());
-    let store = Arc::new(MemoryStore::new());
-    let fleet = Arc::new(
-        Fleet::new(
-            Adapters {
-                store: store.clone(),
-                cloud: Arc::new(sim.cloud()),
-                cml: Arc::new(sim.cml()),
-                clock: Arc::new(clock.clone()),
-            },
-            settings,
-        )
-        .with_metric_series(Arc::new(MemoryMetricSeries::new())),
-    );
-    let mut runner = JobRunner::new(store.clone(), Arc::new(clock.clone()));
-    fleet.register_jobs(&mut runner).await.unwrap();
-    Engine {
-        _sim: sim,
-        clock,
-        store,
-        fleet,
-        runner,
-    }
+    let series = Arc::new(MemoryMetricSeries::new());
+    Engine(
+        SimEngine::start_with(11, SimConfig::default(), settings, |fleet| {
+            fleet.with_metric_series(series)
+        })
+        .await
+        .unwrap(),
+    )
 }
 
 impl Engine {

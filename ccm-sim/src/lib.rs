@@ -104,6 +104,7 @@ mod calls;
 mod cloud;
 mod cml;
 mod config;
+mod engine;
 mod error;
 mod faults;
 mod hooks;
@@ -123,6 +124,7 @@ pub use config::{
     CmlConfig, DelayConfig, ImageSpec, InstanceTypeSpec, NodeDefinitionSpec, RegionConfig,
     SimConfig, ThrottleConfig,
 };
+pub use engine::SimEngine;
 pub use error::SimError;
 pub use faults::Faults;
 pub use hooks::{InjectedLab, SimLabNode};

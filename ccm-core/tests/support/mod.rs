@@ -3,58 +3,33 @@
 //! jobs registered, and a virtual clock the tests move.
 #![allow(dead_code)]
 
-use std::sync::Arc;
+use std::ops::Deref;
 
-use ccm_core::fleet::{Adapters, CreateWorker, Fleet, FleetSettings};
+use ccm_core::fleet::{CreateWorker, FleetSettings};
 use ccm_core::ids::{Region, WorkerId};
-use ccm_core::ports::{Clock, VirtualClock};
-use ccm_core::runtime::JobRunner;
-use ccm_core::store::MemoryStore;
-use ccm_core::time::plus_seconds;
-use ccm_sim::{SimConfig, Simulation};
+use ccm_sim::{SimConfig, SimEngine};
 
-pub struct SimWorld {
-    pub sim: Simulation,
-    pub clock: VirtualClock,
-    pub store: Arc<MemoryStore>,
-    pub fleet: Arc<Fleet>,
-    pub runner: JobRunner,
+/// [`SimEngine`] with CML licensed at launch, whose runs cannot fail a test silently.
+pub struct SimWorld(SimEngine);
+
+impl Deref for SimWorld {
+    type Target = SimEngine;
+
+    fn deref(&self) -> &SimEngine {
+        &self.0
+    }
 }
 
 impl SimWorld {
     pub async fn new(seed: u64, settings: FleetSettings) -> Self {
         let mut config = SimConfig::default();
         config.cml.licensed_at_launch = true;
-        let clock = VirtualClock::new(config.start);
-        let sim = Simulation::with_virtual_clock(seed, config, clock.clone());
-        let store = Arc::new(MemoryStore::new());
-        let fleet = Arc::new(Fleet::new(
-            Adapters {
-                store: store.clone(),
-                cloud: Arc::new(sim.cloud()),
-                cml: Arc::new(sim.cml()),
-                clock: Arc::new(clock.clone()),
-            },
-            settings,
-        ));
-        let mut runner = JobRunner::new(store.clone(), Arc::new(clock.clone()));
-        fleet.register_jobs(&mut runner).await.unwrap();
-        Self {
-            sim,
-            clock,
-            store,
-            fleet,
-            runner,
-        }
+        Self(SimEngine::start(seed, config, settings).await.unwrap())
     }
 
     /// Runs the engine and its jobs for `seconds` of virtual time.
     pub async fn run_for(&self, seconds: i64) {
-        let until = plus_seconds(self.clock.now(), seconds);
-        self.fleet
-            .run_until(&self.runner, None, &self.clock, until)
-            .await
-            .unwrap();
+        self.0.run_for(seconds).await.unwrap();
     }
 
     /// Creates a worker of the default type and image in `us-east-1`, idle

@@ -3,16 +3,14 @@
 //! the end of the week; the report is read back from the event log.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use ccm_core::definition::{LabletDefinition, NewDefinition};
 use ccm_core::event::EventPayload;
-use ccm_core::fleet::{Adapters, CreateWorker, Fleet, FleetSettings};
+use ccm_core::fleet::{CreateWorker, Fleet, FleetSettings};
 use ccm_core::ids::{LabletId, Region};
 use ccm_core::lablet::{Lablet, LabletPhase, NewLablet, Timeslot};
 use ccm_core::ports::store::{ChangeSet, WorkerFilter};
-use ccm_core::ports::{Clock, Store, VirtualClock};
-use ccm_core::runtime::JobRunner;
+use ccm_core::ports::{Clock, Store};
 use ccm_core::store::MemoryStore;
 use ccm_core::time::{from_unix_seconds, plus_seconds, Timestamp};
 use ccm_core::version::SemVer;
@@ -22,7 +20,7 @@ use super::policy::{always_on_size, needs_of, settings, Policy, NODE_LIMIT};
 use super::report::{build_report, LabletOutcome, RunFacts, WeekReport};
 use super::traffic::{generate, WeekConfig};
 use super::WeekError;
-use crate::{SimConfig, Simulation};
+use crate::{SimConfig, SimEngine};
 
 /// Monday 2025-03-03 00:00 UTC: the week starts on a Monday, after every
 /// simulated image exists.
@@ -157,21 +155,15 @@ pub async fn run_week(config: &WeekConfig, policy: Policy) -> Result<WeekReport,
     };
     sim_config.cml.licensed_at_launch = true;
     sim_config.cml.registered_node_limit = NODE_LIMIT;
-    let clock = VirtualClock::new(sim_config.start);
-    let sim = Simulation::with_virtual_clock(config.seed, sim_config, clock.clone());
     let settings = settings(policy, config);
-    let store = Arc::new(MemoryStore::new());
-    let fleet = Arc::new(Fleet::new(
-        Adapters {
-            store: store.clone(),
-            cloud: Arc::new(sim.cloud()),
-            cml: Arc::new(sim.cml()),
-            clock: Arc::new(clock.clone()),
-        },
-        settings.clone(),
-    ));
-    let mut runner = JobRunner::new(store.clone(), Arc::new(clock.clone()));
-    fleet.register_jobs(&mut runner).await?;
+    let engine = SimEngine::start(config.seed, sim_config, settings.clone()).await?;
+    let SimEngine {
+        sim: _world,
+        clock,
+        store,
+        fleet,
+        runner,
+    } = engine;
     let definitions = create_definitions(&fleet, config).await?;
     if policy == Policy::AlwaysOn {
         launch_always_on(&fleet, config, &settings).await?;
