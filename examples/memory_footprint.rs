@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 
+use ccm_assembly::config::Config;
 use ccm_core::definition::{NewDefinition, ResourceNeeds};
 use ccm_core::fleet::CreateWorker;
 use ccm_core::ids::Region;
@@ -23,7 +24,6 @@ use ccm_core::resources::Resources;
 use ccm_core::secret::Secret;
 use ccm_core::time::plus_seconds;
 use ccm_core::version::SemVer;
-use ccm_http::config::Config;
 
 const TOPOLOGY: &str = "lab:\n  title: footprint\nnodes:\n  - id: n0\n    label: r1\n    node_definition: iosv\nlinks: []\n";
 
@@ -61,7 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.cloud.sim.seed_demo = false;
 
     let empty = resident_mib();
-    let (server, about) = ccm_http::serve::build(&config).await?;
+    let (server, about) = ccm_http::server::build(&config).await?;
     let fleet = server.state().fleet.clone();
     let started = resident_mib();
 

@@ -43,6 +43,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use ccm_assembly::cloud::cloud_parts;
+use ccm_assembly::config::{CloudKind, Config};
+use ccm_assembly::engine::holder_name;
+use ccm_assembly::settings::{fleet_settings, lease_settings};
+use ccm_assembly::store::open_store;
 use ccm_benches::fleet::SplitMix64;
 use ccm_core::fleet::CreateWorker;
 use ccm_core::ids::{ImageId, InstanceId, Region, WorkerId};
@@ -53,11 +58,9 @@ use ccm_core::ports::cloud::{
 use ccm_core::runtime::lease_gate::acting_under;
 use ccm_core::secret::Secret;
 use ccm_core::time::plus_seconds;
-use ccm_http::app::{cloud_parts, fleet_settings, lease_settings, open_store};
-use ccm_http::config::{CloudKind, Config};
 use ccm_http::driver::Driver;
-use ccm_http::serve::http_options;
-use ccm_http::server::{holder_name, Assembly, Server};
+use ccm_http::server::http_options;
+use ccm_http::server::{Assembly, Server};
 use ccm_http::state::AppState;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;

@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::routing::get;
 use axum::Router;
+use ccm_assembly::config::Config;
 use ccm_core::fleet::CreateWorker;
 use ccm_core::ids::Region;
 use ccm_core::secret::Secret;
 use ccm_http::auth::{api_keys, Role};
-use ccm_http::config::Config;
 use criterion::Criterion;
 use tokio::runtime::Runtime;
 
@@ -108,7 +108,7 @@ async fn servers(workers: usize) -> Servers {
     let mut config = Config::default();
     config.database.url = Secret::new("memory");
     config.cloud.sim.seed_demo = false;
-    let (server, _) = ccm_http::serve::build(&config).await.unwrap();
+    let (server, _) = ccm_http::server::build(&config).await.unwrap();
     let state = server.state();
     for i in 0..workers {
         state

@@ -25,11 +25,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use ccm_assembly::config::Config;
 use ccm_core::fleet::CreateWorker;
 use ccm_core::ids::{Region, WorkerId};
 use ccm_core::secret::Secret;
 use ccm_http::auth::{api_keys, Role};
-use ccm_http::config::Config;
 use ccm_http::server::Server;
 use criterion::{criterion_group, Criterion};
 use futures_util::StreamExt;
@@ -222,7 +222,7 @@ async fn ccm_setup(n: usize) -> CcmSetup {
     // leave room beside the streams for the bench's own requests.
     config.server.sse_streams_per_principal = n;
     config.server.max_connections = n + 64;
-    let (server, _) = ccm_http::serve::build(&config).await.unwrap();
+    let (server, _) = ccm_http::server::build(&config).await.unwrap();
     let (_, key) = api_keys::create_key(
         server.state().store.as_ref(),
         "bench",

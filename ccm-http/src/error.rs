@@ -1,30 +1,16 @@
 //! The error type at ccm-http's boundary.
 
+use ccm_assembly::config::ConfigErrors;
 use ccm_core::ports::store::StoreError;
 use ccm_core::CoreError;
-
-use crate::config::ConfigErrors;
 
 /// Everything starting, running or calling a ccm server can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The configuration cannot be used.
+    /// The configuration, the store, the engine or an adapter: what building
+    /// the engine can fail with, also met by the commands that use a store.
     #[error(transparent)]
-    Config(#[from] ConfigErrors),
-    /// The store could not be opened or failed.
-    #[error("store: {0}")]
-    Store(#[from] StoreError),
-    /// The engine refused or failed.
-    #[error("engine: {0}")]
-    Core(#[from] CoreError),
-    /// An adapter could not be built from the configuration.
-    #[error("{adapter}: {message}")]
-    Adapter {
-        /// Which adapter (`aws`, `cml`).
-        adapter: &'static str,
-        /// What went wrong.
-        message: String,
-    },
+    Assembly(#[from] ccm_assembly::Error),
     /// The listening socket could not be opened.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -40,6 +26,15 @@ pub enum Error {
         what: String,
         /// Cause.
         source: std::io::Error,
+    },
+    /// An adapter of the server itself (OIDC discovery, webhooks, OTLP export,
+    /// sessions) could not be built from the configuration.
+    #[error("{adapter}: {message}")]
+    Adapter {
+        /// Which adapter (`oidc`, `webhook`, `otlp`, `sessions`).
+        adapter: &'static str,
+        /// What went wrong.
+        message: String,
     },
     /// A server answered a CLI request with an error.
     #[error("{status} {code}: {message}")]
@@ -62,4 +57,24 @@ pub enum Error {
     /// The command line was wrong.
     #[error("{0}")]
     Usage(String),
+}
+
+// What the commands and the server meet directly, as the assembly reports it,
+// so each failure has one variant whatever raised it.
+impl From<ConfigErrors> for Error {
+    fn from(errors: ConfigErrors) -> Self {
+        Self::Assembly(errors.into())
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        Self::Assembly(error.into())
+    }
+}
+
+impl From<CoreError> for Error {
+    fn from(error: CoreError) -> Self {
+        Self::Assembly(error.into())
+    }
 }

@@ -6,13 +6,13 @@
 //! the engine driver (leader election, jobs and controllers on the real clock) and
 //! graceful shutdown.
 //!
-//! * [`config`] — TOML file + `CCM_*` environment, `*_file` secrets, checks with
-//!   field paths (`ccm config check`).
-//! * [`app`] — adapters from the configuration: SQLite/PostgreSQL/memory store,
-//!   simulated fleet or AWS + CML.
-//! * [`server`], [`serve`] — assembling and running (another axum application may
-//!   mount [`server::Server::router`] under a path of its own and run
-//!   [`server::Server::run_engine`] beside it); [`driver`] — the engine loop;
+//! The configuration and the building of the engine from it live in
+//! `ccm-assembly`, which the Python bindings share without linking this crate.
+//!
+//! * [`server`] — assembling and running, from a configuration as `ccm serve`
+//!   does (another axum application may mount [`server::Server::router`] under a
+//!   path of its own and run [`server::Server::run_engine`] beside it);
+//!   [`driver`] — the engine loop;
 //!   [`limits`] — timeouts, the connection cap and per-caller stream slots.
 //! * [`api`] — routes, the route × role table ([`api::routes::ROUTES`]), handlers
 //!   and the error body `{"error": {"code", "message", "details"?}}`.
@@ -30,10 +30,8 @@
 //! Errors at the crate boundary are [`Error`].
 
 pub mod api;
-pub mod app;
 pub mod auth;
 pub mod cli;
-pub mod config;
 pub mod dashboard;
 pub mod driver;
 pub mod error;
@@ -42,7 +40,6 @@ pub mod metrics;
 pub mod openapi;
 pub mod ownership;
 pub mod seed;
-pub mod serve;
 pub mod server;
 pub mod sse;
 pub mod state;

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
+use ccm_assembly::config::{self, LogFormat};
 use ccm_http::cli::{ApiKeyAction, Cli, Command, ConfigAction};
-use ccm_http::config::{self, LogFormat};
 use ccm_http::Error;
 use clap::Parser;
 
@@ -51,7 +51,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
                     format: LogFormat::Text,
                 };
                 ccm_http::telemetry::init(&quiet, &config::TelemetryConfig::default())?;
-                let opened = ccm_http::app::open_store_for_command(&config).await?;
+                let opened = ccm_assembly::store::open_store_for_command(&config).await?;
                 let (store, kind) = (opened.store, opened.kind);
                 let now = chrono::Utc::now();
                 let (record, key) =
@@ -127,7 +127,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 fn serve(config_path: Option<&std::path::Path>, login_link: bool) -> Result<ExitCode, Error> {
     let config = config::load(config_path)?;
     let telemetry = ccm_http::telemetry::init(&config.log, &config.telemetry)?;
-    let outcome = runtime()?.block_on(ccm_http::serve::serve(config, login_link));
+    let outcome = runtime()?.block_on(ccm_http::server::serve(config, login_link));
     telemetry.shutdown();
     outcome.map(|()| ExitCode::SUCCESS)
 }

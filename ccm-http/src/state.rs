@@ -1,10 +1,10 @@
 //! What every request handler shares: the engine, the store, the job runner,
 //! authentication, metrics, and the signals of the process (shutdown, nudges).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ccm_assembly::cloud::CallCounter;
 use ccm_core::fleet::Fleet;
 use ccm_core::ports::Store;
 use ccm_core::runtime::{JobRunner, LeaderElector};
@@ -13,9 +13,6 @@ use tokio::sync::{watch, Notify};
 use crate::auth::jwt::JwtVerifier;
 use crate::auth::session::Sessions;
 use crate::metrics::Metrics;
-
-/// AWS (or simulated AWS) calls made so far, by operation.
-pub type CallCounter = Arc<dyn Fn() -> BTreeMap<String, u64> + Send + Sync>;
 
 /// HTTP behaviour.
 #[derive(Clone, Debug)]

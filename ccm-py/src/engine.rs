@@ -1,5 +1,5 @@
 //! The embedded engine behind `ccm.Engine`: assembled exactly as the server does
-//! (`ccm_http::app`), on a virtual clock for `cloud="sim"` so that Python drives
+//! (`ccm-assembly`), on a virtual clock for `cloud="sim"` so that Python drives
 //! the fleet's time with `advance`, or on the real clock for `cloud="aws"`.
 //!
 //! Each call converts its arguments while holding the GIL, then releases it and
@@ -15,15 +15,16 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use ccm_assembly::cloud::{cloud_parts_on, sim_config};
+use ccm_assembly::config::CloudKind;
+use ccm_assembly::engine::build_engine;
+use ccm_assembly::settings::{fleet_settings, lease_settings};
+use ccm_assembly::store::open_store;
 use ccm_core::fleet::Fleet;
 use ccm_core::ports::store::Fence;
 use ccm_core::ports::{Clock, Store, VirtualClock};
 use ccm_core::runtime::{JobRunner, LeaderElector, Leadership};
 use ccm_core::time::{plus_seconds, Timestamp};
-use ccm_http::app::{
-    build_engine, cloud_parts_on, fleet_settings, lease_settings, open_store, sim_config,
-};
-use ccm_http::config::CloudKind;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use serde_json::Value;
@@ -209,7 +210,7 @@ impl Engine {
         let elector = LeaderElector::new(
             store.clone(),
             parts.clock.clone(),
-            format!("python-{}", ccm_http::server::holder_name()),
+            format!("python-{}", ccm_assembly::engine::holder_name()),
             lease,
         );
         Ok(Engine {

@@ -23,7 +23,7 @@ pub enum BindingError {
     Store(#[from] StoreError),
     /// Opening the engine failed (configuration, store, adapters).
     #[error(transparent)]
-    Open(#[from] ccm_http::Error),
+    Open(#[from] ccm_assembly::Error),
     /// A Python argument was not acceptable.
     #[error("invalid {field}: {reason}")]
     Input {
@@ -169,9 +169,9 @@ fn store_parts(error: &StoreError) -> (&'static str, &'static str, Value) {
     }
 }
 
-fn open_parts(error: &ccm_http::Error) -> (&'static str, &'static str, Value) {
+fn open_parts(error: &ccm_assembly::Error) -> (&'static str, &'static str, Value) {
     match error {
-        ccm_http::Error::Config(problems) => (
+        ccm_assembly::Error::Config(problems) => (
             "InvalidInput",
             "invalid_config",
             json!({"problems": problems
@@ -180,12 +180,12 @@ fn open_parts(error: &ccm_http::Error) -> (&'static str, &'static str, Value) {
                 .map(|p| json!({"path": p.path, "reason": p.reason}))
                 .collect::<Vec<_>>()}),
         ),
-        ccm_http::Error::Store(store) => store_parts(store),
-        ccm_http::Error::Core(core) => core_parts(core),
-        ccm_http::Error::Adapter { adapter, .. } => {
+        ccm_assembly::Error::Store(store) => store_parts(store),
+        ccm_assembly::Error::Core(core) => core_parts(core),
+        ccm_assembly::Error::Adapter { adapter, .. } => {
             ("CcmError", "adapter_error", json!({"adapter": adapter}))
         }
-        _ => ("CcmError", "open_failed", json!({})),
+        ccm_assembly::Error::Io { .. } => ("CcmError", "open_failed", json!({})),
     }
 }
 

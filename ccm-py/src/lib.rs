@@ -8,8 +8,9 @@
 //!   GIL released while it works; [`placement_input`] reads rows or columns
 //!   (refusing unknown keys), [`placement_output`] holds the plan classes.
 //! * [`engine`] — `ccm.Engine`: the embedded engine, assembled with the server's
-//!   own `ccm_http::app` functions from a `ccm_http::config::Config` built by
-//!   [`settings`]; a virtual clock for the simulator. [`ops`] lists its use cases.
+//!   assembly (`ccm-assembly`) from a `ccm_assembly::config::Config` built by
+//!   [`settings`]; a virtual clock for the simulator. The web server is not
+//!   linked. [`ops`] lists its use cases.
 //! * [`week`] — `ccm.simulate_week`: the simulated week under one policy.
 //! * [`convert`] — Python values ↔ JSON, the shape records cross in.
 //! * [`error`] — the crate's error type and its mapping onto `ccm.errors`.

@@ -1,10 +1,10 @@
-//! `Engine.open(database_url, cloud, **settings)` → a `ccm_http::config::Config`,
+//! `Engine.open(database_url, cloud, **settings)` → a `ccm_assembly::config::Config`,
 //! the same configuration the server reads from TOML. Each setting is a short
 //! name from [`ALIASES`] (`regions`, `endpoint_url`, `cml_password`, …) or a
 //! dotted config path (`engine.idle_timeout_minutes`); the server's checks then
 //! run on the result, so both sides refuse the same mistakes.
 
-use ccm_http::config::{check, Config, ConfigErrors};
+use ccm_assembly::config::{check, Config, ConfigErrors};
 use serde_json::{Map, Value};
 
 use crate::error::BindingError;
@@ -123,7 +123,7 @@ pub fn config_from(
         .map_err(|e| BindingError::input("settings", e.to_string()))?;
     let problems = check(&config);
     if !problems.is_empty() {
-        return Err(ccm_http::Error::Config(ConfigErrors(problems)).into());
+        return Err(ccm_assembly::Error::Config(ConfigErrors(problems)).into());
     }
     Ok(config)
 }

@@ -2,7 +2,7 @@
 //! authentication of its own that mounts ccm's router under [`CCM_MOUNT`].
 //!
 //! What a host does, in order (see [`start`]):
-//! 1. builds ccm as `ccm serve` does ([`ccm_http::serve::build`]: store, engine,
+//! 1. builds ccm as `ccm serve` does ([`ccm_http::server::build`]: store, engine,
 //!    simulated or AWS cloud, from a [`Config`]);
 //! 2. makes sure an admin API key of ccm's exists ([`ensure_admin_key`]), because
 //!    ccm's routes keep their own authorisation behind the host's;
@@ -25,12 +25,12 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use ccm_assembly::config::Config;
 use ccm_core::api_key::{ApiKeyId, ApiKeyRecord};
 use ccm_core::ports::store::{StoreError, WorkerFilter};
 use ccm_core::secret::Secret;
 use ccm_http::auth::api_keys::{self, KEY_PREFIX};
 use ccm_http::auth::Role;
-use ccm_http::config::Config;
 use ccm_http::server::Server;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -271,7 +271,7 @@ pub async fn start(
     listener: TcpListener,
     settings: HostSettings,
 ) -> Result<RunningHost, EmbedError> {
-    let (server, about) = ccm_http::serve::build(&settings.ccm).await?;
+    let (server, about) = ccm_http::server::build(&settings.ccm).await?;
     let admin_key = ensure_admin_key(&server, settings.admin_key.as_ref()).await?;
     let app = compose(&server, settings.service_token);
     let addr = listener.local_addr()?;

@@ -14,6 +14,7 @@ const LIBRARY_CRATES: &[&str] = &[
     "ccm-store-sql",
     "ccm-store-sqlite",
     "ccm-store-postgres",
+    "ccm-assembly",
     "ccm-http",
     "ccm-py",
 ];

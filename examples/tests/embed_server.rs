@@ -161,7 +161,7 @@ async fn a_given_admin_key_is_stored_once_and_a_weak_one_refused() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // The same key again is found, not stored a second time.
-    let server = ccm_http::serve::build(&HostSettings::in_memory(Secret::new(TOKEN)).ccm)
+    let server = ccm_http::server::build(&HostSettings::in_memory(Secret::new(TOKEN)).ccm)
         .await
         .unwrap()
         .0;

@@ -29,7 +29,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
 use super::{AuthMethod, Principal, Role};
-use crate::config::OidcConfig;
+use ccm_assembly::config::OidcConfig;
 
 /// Why a token was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

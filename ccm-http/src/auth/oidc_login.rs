@@ -33,7 +33,7 @@ use super::jwt::{JwtError, JwtVerifier};
 use super::pending::{PendingError, PendingLogin, PendingLogins, ReturnTo};
 use super::session::later;
 use super::Role;
-use crate::config::OidcConfig;
+use ccm_assembly::config::OidcConfig;
 
 /// Refresh this long before the access token expires.
 const REFRESH_MARGIN: Duration = Duration::from_secs(30);

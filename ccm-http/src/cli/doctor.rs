@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::{doctor_cloud, doctor_cml, doctor_oidc, doctor_store};
-use crate::config::{self, Config, ConfigErrors};
+use ccm_assembly::config::{self, Config, ConfigErrors};
 
 /// How one check came out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -10,7 +10,7 @@ use ccm_core::ports::CloudProvider;
 use futures_util::future::join_all;
 
 use super::doctor::{setting, within, Check};
-use crate::config::{CloudKind, Config};
+use ccm_assembly::config::{CloudKind, Config};
 
 /// The check's name.
 pub(super) const NAME: &str = "cloud";
@@ -45,7 +45,7 @@ pub(super) async fn check(config: &Config, limit: Duration) -> Vec<Check> {
             ),
         )];
     }
-    let cloud = match ccm_aws::AwsCloud::new(crate::config::aws::adapter_config(config)) {
+    let cloud = match ccm_aws::AwsCloud::new(ccm_assembly::config::aws::adapter_config(config)) {
         Ok(cloud) => cloud,
         Err(error) => {
             return vec![Check::fail(

@@ -15,8 +15,8 @@ use ccm_core::worker::{LifecycleState, Worker};
 use futures_util::future::join_all;
 
 use super::doctor::{setting, within, Check};
-use crate::app::OpenedStore;
-use crate::config::{CloudKind, Config};
+use ccm_assembly::config::{CloudKind, Config};
+use ccm_assembly::store::OpenedStore;
 
 /// The check's name.
 pub(super) const NAME: &str = "cml";
@@ -38,7 +38,7 @@ pub(super) async fn check(
     if sample == 0 {
         return skipped("--sample 0");
     }
-    let client = match crate::app::cml_client(config, Arc::new(SystemClock)) {
+    let client = match ccm_assembly::cloud::cml_client(config, Arc::new(SystemClock)) {
         Ok(client) => client,
         Err(error) => {
             return vec![Check::fail(
@@ -76,7 +76,7 @@ pub(super) async fn check(
     if workers.is_empty() {
         return skipped("no worker is running");
     }
-    let settings = crate::app::fleet_settings(config);
+    let settings = ccm_assembly::settings::fleet_settings(config);
     let mut callable = Vec::new();
     let mut refused = Vec::new();
     for worker in &workers {

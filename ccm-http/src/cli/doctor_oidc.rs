@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::doctor::{setting, within, Check};
 use crate::auth::jwt::JwtVerifier;
-use crate::config::{Config, OidcConfig};
+use ccm_assembly::config::{Config, OidcConfig};
 
 /// The check's name.
 pub(super) const NAME: &str = "oidc";

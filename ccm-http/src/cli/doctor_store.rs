@@ -4,11 +4,12 @@
 
 use std::time::Duration;
 
+use ccm_assembly::config::Config;
+use ccm_assembly::store::{OpenedStore, StoreKind};
+use ccm_assembly::Error as AssemblyError;
 use ccm_core::ports::store::StoreError;
 
 use super::doctor::{within, Check};
-use crate::app::{OpenedStore, StoreKind};
-use crate::config::Config;
 use crate::error::Error;
 
 /// The check's name.
@@ -29,7 +30,7 @@ pub(super) async fn check(config: &Config, limit: Duration) -> (Check, Option<Op
 }
 
 async fn open_and_read(config: &Config) -> Result<(OpenedStore, u64), Error> {
-    let opened = crate::app::open_store_for_command(config).await?;
+    let opened = ccm_assembly::store::open_store_for_command(config).await?;
     let last = opened.store.last_sequence().await?;
     Ok((opened, last))
 }
@@ -90,11 +91,13 @@ fn advice(kind: &StoreKind, error: &Error) -> Check {
     let message = error.to_string().to_lowercase();
     let has = |needle: &str| message.contains(needle);
     let fix = match (kind, error) {
-        (_, Error::Store(StoreError::SchemaTooNew { found, .. })) => format!(
+        (_, Error::Assembly(AssemblyError::Store(StoreError::SchemaTooNew { found, .. }))) => {
+            format!(
             "a newer ccm (schema version {found}) uses this database: run that version of ccm, \
              or point {url} at another database"
-        ),
-        (_, Error::Store(StoreError::InUse { .. })) => {
+        )
+        }
+        (_, Error::Assembly(AssemblyError::Store(StoreError::InUse { .. }))) => {
             "stop the other process that holds the database, or give each its own".to_owned()
         }
         (StoreKind::Postgres(_), _) if has("database") && has("does not exist") => format!(
@@ -154,7 +157,7 @@ mod tests {
     use super::*;
 
     fn unavailable(message: &str) -> Error {
-        Error::Store(StoreError::Unavailable(message.to_owned()))
+        StoreError::Unavailable(message.to_owned()).into()
     }
 
     fn postgres() -> StoreKind {
@@ -209,10 +212,11 @@ mod tests {
         );
         let newer = advice(
             &sqlite,
-            &Error::Store(StoreError::SchemaTooNew {
+            &StoreError::SchemaTooNew {
                 found: 99,
                 supported: 3,
-            }),
+            }
+            .into(),
         );
         assert!(newer.fix.unwrap().contains("schema version 99"));
     }

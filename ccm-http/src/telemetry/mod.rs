@@ -16,8 +16,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-use crate::config::{LogConfig, LogFormat, TelemetryConfig};
 use crate::error::Error;
+use ccm_assembly::config::{LogConfig, LogFormat, TelemetryConfig};
 
 /// Keeps the trace exporter alive; [`Telemetry::shutdown`] flushes what is queued.
 #[derive(Debug, Default)]

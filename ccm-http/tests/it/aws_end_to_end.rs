@@ -6,13 +6,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use ccm_assembly::config::{CloudKind, CmlTls, Config};
 use ccm_aws::testing::MotoServer;
 use ccm_core::ids::{Region, WorkerId};
 use ccm_core::ports::cloud::{ImageSelector, LaunchRequest, CML_ENDPOINT_TAG};
 use ccm_core::ports::CloudProvider;
 use ccm_core::secret::Secret;
 use ccm_http::auth::{api_keys, Role};
-use ccm_http::config::{CloudKind, CmlTls, Config};
 use ccm_sim::http::{CmlHttpOptions, CmlHttpServer};
 use serde_json::{json, Value};
 
@@ -115,8 +115,8 @@ async fn create_import_start_stop_and_labs_through_the_api_on_moto_and_cml_over_
         .unwrap();
 
     let config = config(&moto);
-    assert!(ccm_http::config::check(&config).is_empty());
-    let (server, about) = ccm_http::serve::build(&config).await.unwrap();
+    assert!(ccm_assembly::config::check(&config).is_empty());
+    let (server, about) = ccm_http::server::build(&config).await.unwrap();
     assert!(about.contains("AWS EC2"), "{about}");
     let (_, key) = api_keys::create_key(
         server.state().store.as_ref(),

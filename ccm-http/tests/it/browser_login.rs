@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 
-use ccm_http::config::OidcConfig;
+use ccm_assembly::config::OidcConfig;
 use reqwest::cookie::CookieStore;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};

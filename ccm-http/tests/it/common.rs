@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Method, Request, Response};
+use ccm_assembly::cloud::CloudParts;
+use ccm_assembly::config::OidcConfig;
 use ccm_core::fleet::FleetSettings;
 use ccm_core::ports::{Clock, Store, VirtualClock};
 use ccm_core::runtime::LeaseSettings;
 use ccm_core::store::MemoryStore;
-use ccm_http::app::CloudParts;
 use ccm_http::auth::{api_keys, Role};
-use ccm_http::config::OidcConfig;
 use ccm_http::server::{Assembly, Server};
 use ccm_http::state::HttpOptions;
 use ccm_sim::{SimConfig, Simulation};

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
-use ccm_http::config::{load_from, CloudKind, ConfigErrors, Sources};
+use ccm_assembly::config::{load_from, CloudKind, ConfigErrors, Sources};
 
 fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -116,7 +116,7 @@ fn every_simulator_duration_is_reachable_from_the_environment() {
     let mut fast = config.clone();
     let origin = chrono::Utc::now() - chrono::Duration::seconds(60);
     fast.cloud.sim.clock_origin = Some(origin);
-    let now = ccm_core::ports::Clock::now(&*ccm_http::app::serve_clock(&fast));
+    let now = ccm_core::ports::Clock::now(&*ccm_assembly::cloud::serve_clock(&fast));
     let ahead = (now - origin).num_seconds();
     assert!((14_400..14_400 + 240 * 30).contains(&ahead), "{ahead} s");
 }

@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use axum::http::Method;
+use ccm_assembly::config::{ENV_VARS, PASSTHROUGH_ENV_VARS};
 use ccm_http::api::routes::access;
 use ccm_http::api::system::READY_WITHIN;
 use ccm_http::auth::Access;
-use ccm_http::config::{ENV_VARS, PASSTHROUGH_ENV_VARS};
 use serde::Deserialize;
 use serde_json::Value;
 

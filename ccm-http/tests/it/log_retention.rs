@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::http::Method;
+use ccm_assembly::config::{load_from, Sources};
 use ccm_core::time::epoch;
 use ccm_http::auth::Role;
-use ccm_http::config::{load_from, Sources};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -130,7 +130,7 @@ async fn a_stream_overtaken_by_compaction_gets_gone_and_ends() {
 
 #[tokio::test]
 async fn retention_settings_come_from_the_configuration() {
-    let defaults = ccm_http::app::fleet_settings(&load_from(&Sources::default()).unwrap());
+    let defaults = ccm_assembly::settings::fleet_settings(&load_from(&Sources::default()).unwrap());
     assert_eq!(
         (defaults.event_retention_days, defaults.event_retention_max),
         (30, 10_000_000)
@@ -140,7 +140,7 @@ async fn retention_settings_come_from_the_configuration() {
         ("CCM_EVENT_RETENTION_MAX".to_owned(), "5000".to_owned()),
     ]);
     let config = load_from(&Sources { file: None, env }).unwrap();
-    let settings = ccm_http::app::fleet_settings(&config);
+    let settings = ccm_assembly::settings::fleet_settings(&config);
     assert_eq!(
         (settings.event_retention_days, settings.event_retention_max),
         (7, 5000)

@@ -405,7 +405,7 @@ async fn names_tags_and_lab_titles_are_held_to_ec2_and_cml_limits() {
 
 #[test]
 fn the_allow_list_and_launch_tags_are_configured_and_checked() {
-    use ccm_http::config::{load_from, ConfigErrors, Sources};
+    use ccm_assembly::config::{load_from, ConfigErrors, Sources};
     let env = |pairs: &[(&str, &str)]| Sources {
         file: None,
         env: pairs
@@ -422,7 +422,7 @@ fn the_allow_list_and_launch_tags_are_configured_and_checked() {
         config.cml.endpoint_allow,
         ["10.0.0.0/8", "*.cml.example.com", "[fd00::1]:8443"]
     );
-    let settings = ccm_http::app::fleet_settings(&config);
+    let settings = ccm_assembly::settings::fleet_settings(&config);
     assert_eq!(settings.endpoint_allow.entries().len(), 3);
 
     let Err(ConfigErrors(problems)) = load_from(&env(&[(
@@ -439,13 +439,13 @@ fn the_allow_list_and_launch_tags_are_configured_and_checked() {
     );
     assert!(problems[0].reason.contains("10.0.0.0/8"), "{problems:?}");
 
-    let mut config = ccm_http::config::Config::default();
+    let mut config = ccm_assembly::config::Config::default();
     config
         .cloud
         .launch
         .tags
         .insert("ccm:worker-id".into(), "x".into());
-    let problems = ccm_http::config::check(&config);
+    let problems = ccm_assembly::config::check(&config);
     assert!(
         problems
             .iter()

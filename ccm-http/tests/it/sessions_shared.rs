@@ -191,11 +191,11 @@ async fn oidc_server(
     let ts = crate::common::server(crate::common::Options {
         store: Some(store.clone()),
         kv: Some(kv.clone()),
-        oidc: Some(ccm_http::config::OidcConfig {
+        oidc: Some(ccm_assembly::config::OidcConfig {
             issuer: idp.issuer.clone(),
             audience: API_AUDIENCE.into(),
             client_id: Some(CLIENT_ID.into()),
-            ..ccm_http::config::OidcConfig::default()
+            ..ccm_assembly::config::OidcConfig::default()
         }),
         public_url: base.clone(),
         holder: holder.into(),

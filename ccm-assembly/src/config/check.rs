@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
-use reqwest::Url;
+use url::Url;
 
 use super::{CloudKind, CmlTls, Config, Problem};
 
@@ -210,7 +210,7 @@ fn cloud(config: &Config, p: &mut Vec<Problem>) {
         }
     }
     let mut names = BTreeSet::new();
-    let table = crate::app::price_table(config);
+    let table = crate::settings::price_table(config);
     if let Some(types) = &c.instance_types {
         for (i, t) in types.iter().enumerate() {
             if !names.insert(t.name.clone()) {
@@ -442,7 +442,7 @@ fn engine(config: &Config, p: &mut Vec<Problem>) {
             ),
         ));
     }
-    let lease = crate::app::lease_settings(config);
+    let lease = crate::settings::lease_settings(config);
     if lease.renew_seconds >= lease.duration_seconds {
         p.push(Problem::new(
             "engine.lease_renew_seconds",
@@ -630,7 +630,10 @@ mod tests {
             step_seconds: 600,
             keep_seconds: 7200,
         };
-        assert_eq!(crate::app::fleet_settings(&config).metric_retention(), want);
+        assert_eq!(
+            crate::settings::fleet_settings(&config).metric_retention(),
+            want
+        );
         let Err(ConfigErrors(problems)) = load_from(&from_env(&[
             ("CCM_METRICS_RAW_SECONDS", "90000"),
             ("CCM_METRICS_STEP_SECONDS", "0"),
@@ -670,7 +673,7 @@ mod tests {
             ("CCM_LABLETS_PLACEMENT_POLICY", "spread"),
         ]))
         .unwrap();
-        let s = crate::app::fleet_settings(&config);
+        let s = crate::settings::fleet_settings(&config);
         assert_eq!(s.idle.snooze_minutes, 15);
         assert_eq!(s.autoscaler.max_workers_per_region, 7);
         assert_eq!(s.autoscaler.min_running_workers, 2);
@@ -737,7 +740,7 @@ mod tests {
             env: BTreeMap::new(),
         };
         let config = load_from(&sources).unwrap();
-        let s = crate::app::fleet_settings(&config);
+        let s = crate::settings::fleet_settings(&config);
         use ccm_core::ports::cloud::ImageSelector;
         assert_eq!(
             s.launch.images.get("cml-2.8"),

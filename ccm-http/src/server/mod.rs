@@ -3,11 +3,15 @@
 //! graceful shutdown — on the signal the server stops
 //! accepting connections, SSE clients get a `shutdown` event, in-flight requests
 //! and the engine step in flight finish (within the grace period), and the lease
-//! is resigned.
+//! is resigned. [`build`] and [`serve`] make one from a configuration, as
+//! `ccm serve` does.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use ccm_assembly::cloud::CloudParts;
+use ccm_assembly::config::OidcConfig;
+use ccm_assembly::engine::build_engine;
 use ccm_core::fleet::FleetSettings;
 use ccm_core::ports::{Clock, KeyValueStore, MetricSeries, Store, SystemClock};
 use ccm_core::runtime::relay::LeaderRelay;
@@ -17,18 +21,20 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 
 use crate::api::page_cache::PageCache;
-use crate::app::{build_engine, CloudParts};
 use crate::auth::jwt::JwtVerifier;
 use crate::auth::oidc_login::OidcLogin;
 use crate::auth::session::Sessions;
 use crate::auth::Role;
-use crate::config::OidcConfig;
 use crate::driver::Driver;
 use crate::error::Error;
 use crate::limits::stream_slots::StreamSlots;
 use crate::metrics::Metrics;
 use crate::sse::hub::EventHub;
 use crate::state::{AppState, HttpOptions};
+
+mod from_config;
+
+pub use from_config::{build, http_options, serve};
 
 /// Everything a server is made of.
 pub struct Assembly {
@@ -84,16 +90,6 @@ impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server").finish_non_exhaustive()
     }
-}
-
-/// A unique holder name for this process.
-pub fn holder_name() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "ccm".into());
-    format!(
-        "{host}-{}-{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    )
 }
 
 impl Server {

@@ -1,19 +1,23 @@
-//! `ccm serve`: everything from a configuration — store, engine, demo seed, HTTP —
-//! with the URL printed at start, and a one-time admin login link when there is
-//! no other way in (no OIDC provider) or when asked.
+//! A server from a configuration, as `ccm serve` runs it: store, engine, demo
+//! seed, HTTP, with the URL printed at start and a one-time admin login link when
+//! there is no other way in (no OIDC provider) or when asked.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::app::{fleet_settings, lease_settings, open_store, serve_cloud_parts};
-use crate::config::{CloudKind, CmlTls, Config};
+use ccm_assembly::cloud::serve_cloud_parts;
+use ccm_assembly::config::{CloudKind, CmlTls, Config};
+use ccm_assembly::engine::holder_name;
+use ccm_assembly::settings::{fleet_settings, lease_settings};
+use ccm_assembly::store::open_store;
+use ccm_sim::WorldOrigin;
+
+use super::{shutdown_signal, Assembly, Server};
 use crate::error::Error;
-use crate::server::{holder_name, shutdown_signal, Assembly, Server};
 use crate::state::HttpOptions;
 use crate::webhook::{WebhookSettings, WebhookSink};
-use ccm_sim::WorldOrigin;
 
 /// How long the printed admin login link works.
 pub const LOGIN_LINK_VALIDITY: Duration = Duration::from_secs(3600);
