@@ -1,0 +1,95 @@
+//! What each crate links, checked on the resolved dependency graph
+//! (`cargo tree`, offline, from the lockfile): the core names no I/O library, the
+//! Python wheel carries no web server, and the `ccm` binary carries no simulated
+//! CML HTTPS server.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+/// The packages `package` links in a normal build of it alone.
+fn linked_by(package: &str) -> BTreeSet<String> {
+    let output = Command::new(env!("CARGO"))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .args([
+            "tree",
+            "--offline",
+            "--locked",
+            "--package",
+            package,
+            "--edges",
+            "normal",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "cargo tree -p {package} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let linked: BTreeSet<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        linked.contains(package),
+        "the tree of {package} does not name it: {linked:?}"
+    );
+    linked
+}
+
+fn assert_links_none(package: &str, forbidden: &[&str]) {
+    let linked = linked_by(package);
+    let found: Vec<&&str> = forbidden
+        .iter()
+        .filter(|name| linked.contains(**name))
+        .collect();
+    assert!(found.is_empty(), "{package} links {found:?}");
+}
+
+#[test]
+fn the_core_links_no_adapter_and_no_io_library() {
+    assert_links_none(
+        "ccm-core",
+        &[
+            "ccm-aws",
+            "ccm-cml",
+            "ccm-sim",
+            "ccm-store-sqlite",
+            "ccm-store-postgres",
+            "sqlx",
+            "reqwest",
+            "hyper",
+            "aws-config",
+            "axum",
+        ],
+    );
+}
+
+#[test]
+fn the_python_wheel_links_no_web_server() {
+    assert_links_none(
+        "ccm-py",
+        &[
+            "ccm-http",
+            "axum",
+            "utoipa",
+            "jsonwebtoken",
+            "opentelemetry-otlp",
+            "clap",
+        ],
+    );
+    // It is assembled like the server, through the assembly crate.
+    assert!(linked_by("ccm-py").contains("ccm-assembly"));
+}
+
+#[test]
+fn the_ccm_binary_links_no_simulated_cml_server() {
+    assert_links_none("ccm-http", &["axum-server", "rcgen"]);
+    assert_links_none("ccm-assembly", &["axum", "axum-server", "rcgen"]);
+}
