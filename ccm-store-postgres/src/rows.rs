@@ -1,9 +1,8 @@
 //! PostgreSQL's spelling of the shared rows ([`ccm_store_sql::rows`]) and what
 //! only PostgreSQL does here: locking a batch's rows in key order.
 
-pub(crate) use ccm_store_sql::rows::{decode, lease_from_row, parse_ts, prepare, ts};
+pub(crate) use ccm_store_sql::rows::{decode, doc_from_row, lease_from_row, parse_ts, prepare, ts};
 pub(crate) use ccm_store_sql::rows::{RowWrite, Table, Value};
-pub(crate) use ccm_store_sql::rows::{DEFINITIONS, JOBS, LABLETS, LABS, WORKERS};
 use ccm_store_sql::Dialect;
 
 /// PostgreSQL: `$n` parameters, bodies in `jsonb` columns.
@@ -19,6 +18,10 @@ impl Dialect for PostgresDialect {
     }
 
     const BODY_AS_TEXT: &'static str = "body::text";
+
+    fn in_byte_order(column: &str) -> String {
+        format!("{column} COLLATE \"C\"")
+    }
 }
 
 /// Locks the rows of `key = ANY($1)` of `table` in key order (deadlock-free batches).

@@ -7,7 +7,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::query::Query;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
@@ -15,21 +14,19 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use ccm_core::api_key::{ApiKeyId, ApiKeyRecord};
-use ccm_core::definition::LabletDefinition;
 use ccm_core::event::{DomainEvent, ResourceKind, StoredEvent, Subject};
-use ccm_core::ids::{DefinitionId, LabRecordId, LabletId, WorkerId};
-use ccm_core::job::JobRecord;
-use ccm_core::lab::LabRecord;
-use ccm_core::lablet::Lablet;
 use ccm_core::ports::store::{
     ChangeSet, CommitReceipt, CompactionStep, DefinitionFilter, Generations, LabFilter,
-    LabletFilter, Lease, Listed, PageRequest, Store, StoreError, WorkerFilter,
+    LabletFilter, Lease, Listed, PageRequest, StoreError, WorkerFilter,
 };
 use ccm_core::time::Timestamp;
-use ccm_core::worker::Worker;
+
+use ccm_store_sql::{Param, RowStatements};
 
 use crate::error::PostgresStoreError;
-use crate::rows::{self, decode, prepare, ts, PostgresDialect, RowWrite, Table, Value};
+use crate::rows::{
+    self, decode, doc_from_row, prepare, ts, PostgresDialect, RowWrite, Table, Value,
+};
 
 type Result<T, E = PostgresStoreError> = std::result::Result<T, E>;
 
@@ -185,21 +182,7 @@ fn bind(query: PgQuery<'_>, value: Value) -> PgQuery<'_> {
     }
 }
 
-pub(crate) fn to_i64(what: &str, value: u64) -> Result<i64> {
-    i64::try_from(value).map_err(|_| PostgresStoreError::Encode {
-        kind: what.to_owned(),
-        id: String::new(),
-        message: format!("{value} is out of range"),
-    })
-}
-
-pub(crate) fn to_u64(what: &str, id: &str, value: i64) -> Result<u64> {
-    u64::try_from(value).map_err(|_| PostgresStoreError::Decode {
-        kind: what.to_owned(),
-        id: id.to_owned(),
-        message: format!("negative {what} {value}"),
-    })
-}
+pub(crate) use ccm_store_sql::{to_i64, to_u64};
 
 fn bump(newest: &watch::Sender<u64>, sequence: u64) {
     newest.send_if_modified(|current| {
@@ -383,7 +366,7 @@ impl PostgresStore {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        body.map(|body| Ok(decode(kind, id, &body)?)).transpose()
+        body.map(|body| decode(kind, id, &body)).transpose()
     }
 
     /// One page of `table` (rows of `what`) in `order_by`, and how many rows
@@ -436,37 +419,14 @@ impl PostgresStore {
         mut query: QueryBuilder<'_, Postgres>,
     ) -> Result<Vec<T>> {
         let rows = query.build().fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|row| {
-                let id: String = row.try_get(0)?;
-                let body: String = row.try_get(1)?;
-                Ok(decode(kind, &id, &body)?)
-            })
-            .collect()
+        rows.iter().map(|row| doc_from_row(row, kind)).collect()
     }
 
-    /// Checks a small commit against the committed versions before taking any lock:
-    /// a commit that is already stale fails at once instead of queueing behind the
-    /// other writers. The check inside the transaction stays authoritative.
+    /// Fails a small commit that is already stale before any lock is taken
+    /// ([`ccm_store_sql::precheck`]).
     async fn precheck(&self, writes: &[RowWrite]) -> Result<()> {
-        let mut pending: Vec<((&str, &str), Option<u64>)> = Vec::new();
-        for write in writes {
-            let (table, id) = write.target();
-            let earlier = pending
-                .iter()
-                .rev()
-                .find(|(key, _)| *key == (table.name, id))
-                .map(|(_, version)| *version);
-            let actual = match earlier {
-                Some(version) => version,
-                None => {
-                    let mut conn = self.pool.acquire().await?;
-                    version_in(&mut conn, table, id).await?
-                }
-            };
-            pending.push(((table.name, id), write.check(actual)?));
-        }
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        ccm_store_sql::precheck::<PostgresDialect, _>(&mut Statements(&mut conn), writes).await
     }
 
     async fn commit_inner(&self, changes: ChangeSet) -> Result<CommitReceipt> {
@@ -556,7 +516,7 @@ impl PostgresStore {
             let holder: String = row.try_get(0)?;
             let token: i64 = row.try_get(1)?;
             let expires_at: String = row.try_get(2)?;
-            Ok(rows::lease_from_row(name, holder, token, &expires_at)?)
+            rows::lease_from_row(name, holder, token, &expires_at)
         })
         .transpose()
     }
@@ -957,6 +917,28 @@ fn push_worker_filter(query: &mut QueryBuilder<'_, Postgres>, filter: &WorkerFil
     }
 }
 
+/// The conditions of `filter` on the `labs` table.
+fn push_lab_filter(query: &mut QueryBuilder<'_, Postgres>, filter: &LabFilter) {
+    if let Some(worker) = filter.worker_id {
+        query
+            .push(" AND worker_id = ")
+            .push_bind(worker.to_string());
+    }
+    if !filter.include_gone {
+        query.push(" AND NOT gone");
+    }
+}
+
+/// The conditions of `filter` on the `definitions` table.
+fn push_definition_filter(query: &mut QueryBuilder<'_, Postgres>, filter: &DefinitionFilter) {
+    if let Some(name) = &filter.name {
+        query.push(" AND name = ").push_bind(name.clone());
+    }
+    if filter.active_only {
+        query.push(" AND active");
+    }
+}
+
 /// The conditions of `filter` on the `lablets` table.
 fn push_lablet_filter(query: &mut QueryBuilder<'_, Postgres>, filter: &LabletFilter) {
     if !filter.phases.is_empty() {
@@ -1235,250 +1217,53 @@ async fn bulk_put(tx: &mut PgConnection, run: Vec<RowWrite>) -> Result<Vec<u64>>
         .collect())
 }
 
-async fn version_in(conn: &mut PgConnection, table: &Table, id: &str) -> Result<Option<u64>> {
-    let version: Option<i64> = sqlx::query_scalar(&table.version_sql::<PostgresDialect>())
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-    version.map(|v| to_u64("version", id, v)).transpose()
-}
+/// The backend's connection as the shared writes' [`RowStatements`].
+struct Statements<'c>(&'c mut PgConnection);
 
-/// Runs one write under its version check; returns the new version (0 for deletions).
-async fn apply(tx: &mut PgConnection, write: RowWrite) -> Result<u64> {
-    let (table, kind, id, expected) = match write {
-        RowWrite::Put {
-            table,
-            kind,
-            id,
-            expected,
-            values,
-            body,
-        } => {
-            let new_version = to_i64("version", expected + 1)?;
-            let affected = if expected == 0 {
-                let sql = table.insert_sql::<PostgresDialect>();
-                let mut query = sqlx::query(&sql).bind(id.clone());
-                for value in values {
-                    query = bind(query, value);
-                }
-                query
-                    .bind(new_version)
-                    .bind(body)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-            } else {
-                let sql = table.update_sql::<PostgresDialect>();
-                let mut query = sqlx::query(&sql);
-                for value in values {
-                    query = bind(query, value);
-                }
-                query
-                    .bind(new_version)
-                    .bind(body)
-                    .bind(id.clone())
-                    .bind(to_i64("version", expected)?)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
+impl RowStatements for Statements<'_> {
+    async fn execute(&mut self, sql: &str, params: Vec<Param>) -> Result<u64> {
+        let mut query = sqlx::query(sql);
+        for param in params {
+            query = match param {
+                Param::Value(value) => bind(query, value),
+                Param::Int(int) => query.bind(int),
             };
-            if affected == 1 {
-                return Ok(expected + 1);
-            }
-            (table, kind, id, expected)
         }
-        RowWrite::Delete {
-            table,
-            kind,
-            id,
-            expected,
-        } => {
-            if expected == 0 {
-                // Deleting "version 0" means "must not exist": a no-op when absent.
-                if version_in(tx, table, &id).await?.is_none() {
-                    return Ok(0);
-                }
-            } else {
-                let affected = sqlx::query(&table.delete_sql::<PostgresDialect>())
-                    .bind(id.clone())
-                    .bind(to_i64("version", expected)?)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if affected == 1 {
-                    return Ok(0);
-                }
-            }
-            (table, kind, id, expected)
-        }
-    };
-    let actual = version_in(tx, table, &id).await?;
-    Err(StoreError::Conflict {
-        kind,
-        id,
-        expected,
-        actual,
+        Ok(query.execute(&mut *self.0).await?.rows_affected())
     }
-    .into())
+
+    async fn fetch_int(&mut self, sql: &str, key: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(sql)
+            .bind(key)
+            .fetch_optional(&mut *self.0)
+            .await?)
+    }
 }
 
-#[async_trait]
-impl Store for PostgresStore {
-    async fn get_worker(&self, id: WorkerId) -> Result<Option<Worker>, StoreError> {
-        Ok(self
-            .get_doc(&rows::WORKERS, "worker", &id.to_string())
-            .await?)
-    }
+async fn version_in(conn: &mut PgConnection, table: &Table, id: &str) -> Result<Option<u64>> {
+    ccm_store_sql::version_in::<PostgresDialect, _>(&mut Statements(conn), table, id).await
+}
 
-    async fn list_workers(&self, filter: &WorkerFilter) -> Result<Vec<Worker>, StoreError> {
-        let mut query = QueryBuilder::new("SELECT id, body::text FROM workers WHERE TRUE");
-        push_worker_filter(&mut query, filter);
-        let mut workers: Vec<Worker> = self.list_docs("worker", query).await?;
-        workers.retain(|w| filter.matches(w));
-        workers.sort_by(|a, b| (a.name(), a.id).cmp(&(b.name(), b.id)));
-        Ok(workers)
-    }
+/// Runs one write under its version check ([`ccm_store_sql::apply`]).
+async fn apply(tx: &mut PgConnection, write: RowWrite) -> Result<u64> {
+    ccm_store_sql::apply::<PostgresDialect, _>(&mut Statements(tx), write).await
+}
 
-    async fn list_workers_page(
-        &self,
-        filter: &WorkerFilter,
-        page: PageRequest,
-    ) -> Result<Listed<Worker>, StoreError> {
-        // Byte order ("C"), as Rust orders `str`: the order of `list_workers`.
-        Ok(self
-            .list_page(
-                "worker",
-                "workers",
-                r#"name COLLATE "C", id COLLATE "C""#,
-                page,
-                |query| push_worker_filter(query, filter),
-            )
-            .await?)
-    }
-
-    async fn get_lab(&self, id: LabRecordId) -> Result<Option<LabRecord>, StoreError> {
-        Ok(self.get_doc(&rows::LABS, "lab", &id.to_string()).await?)
-    }
-
-    async fn list_labs(&self, filter: &LabFilter) -> Result<Vec<LabRecord>, StoreError> {
-        let mut query = QueryBuilder::new("SELECT id, body::text FROM labs WHERE TRUE");
-        if let Some(worker) = filter.worker_id {
-            query
-                .push(" AND worker_id = ")
-                .push_bind(worker.to_string());
-        }
-        if !filter.include_gone {
-            query.push(" AND NOT gone");
-        }
-        let mut labs: Vec<LabRecord> = self.list_docs("lab", query).await?;
-        labs.retain(|l| filter.matches(l));
-        labs.sort_by(|a, b| (a.worker_id, &a.title, a.id).cmp(&(b.worker_id, &b.title, b.id)));
-        Ok(labs)
-    }
-
-    async fn get_definition(
-        &self,
-        id: DefinitionId,
-    ) -> Result<Option<LabletDefinition>, StoreError> {
-        Ok(self
-            .get_doc(&rows::DEFINITIONS, "definition", &id.to_string())
-            .await?)
-    }
-
-    async fn list_definitions(
-        &self,
-        filter: &DefinitionFilter,
-    ) -> Result<Vec<LabletDefinition>, StoreError> {
-        let mut query = QueryBuilder::new("SELECT id, body::text FROM definitions WHERE TRUE");
-        if let Some(name) = &filter.name {
-            query.push(" AND name = ").push_bind(name.clone());
-        }
-        if filter.active_only {
-            query.push(" AND active");
-        }
-        let mut definitions: Vec<LabletDefinition> = self.list_docs("definition", query).await?;
-        definitions.retain(|d| filter.matches(d));
-        definitions.sort_by(|a, b| (a.name(), a.version).cmp(&(b.name(), b.version)));
-        Ok(definitions)
-    }
-
-    async fn get_lablet(&self, id: LabletId) -> Result<Option<Lablet>, StoreError> {
-        Ok(self
-            .get_doc(&rows::LABLETS, "lablet", &id.to_string())
-            .await?)
-    }
-
-    async fn list_lablets(&self, filter: &LabletFilter) -> Result<Vec<Lablet>, StoreError> {
-        let mut query = QueryBuilder::new("SELECT id, body::text FROM lablets WHERE TRUE");
-        push_lablet_filter(&mut query, filter);
-        let mut lablets: Vec<Lablet> = self.list_docs("lablet", query).await?;
-        lablets.retain(|l| filter.matches(l));
-        lablets.sort_by_key(|l| (l.spec.timeslot.start, l.id));
-        Ok(lablets)
-    }
-
-    async fn list_lablets_page(
-        &self,
-        filter: &LabletFilter,
-        page: PageRequest,
-    ) -> Result<Listed<Lablet>, StoreError> {
-        // Fixed-width RFC 3339 text and hyphenated UUIDs in byte order sort as
-        // `list_lablets` does: by start, then id.
-        Ok(self
-            .list_page(
-                "lablet",
-                "lablets",
-                r#"timeslot_start COLLATE "C", id COLLATE "C""#,
-                page,
-                |query| push_lablet_filter(query, filter),
-            )
-            .await?)
-    }
-
-    async fn get_job(&self, name: &str) -> Result<Option<JobRecord>, StoreError> {
-        Ok(self.get_doc(&rows::JOBS, "job", name).await?)
-    }
-
-    async fn list_jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
-        let query = QueryBuilder::new("SELECT name, body::text FROM jobs");
-        let mut jobs: Vec<JobRecord> = self.list_docs("job", query).await?;
-        jobs.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(jobs)
-    }
-
-    async fn commit(&self, changes: ChangeSet) -> Result<CommitReceipt, StoreError> {
-        Ok(self.commit_inner(changes).await?)
-    }
-
-    async fn generations(&self) -> Result<Generations, StoreError> {
+/// The store's side of the methods [`ccm_store_sql::forward_store!`] forwards.
+impl PostgresStore {
+    async fn generations_inner(&self) -> Result<Generations, StoreError> {
         Ok(read_generations(&self.pool).await?)
     }
 
-    async fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        Ok(self.read_events_inner(after, limit).await?)
-    }
-
-    async fn last_sequence(&self) -> Result<u64, StoreError> {
+    async fn last_sequence_inner(&self) -> Result<u64, StoreError> {
         Ok(read_last_sequence(&self.pool).await?)
     }
 
-    async fn first_sequence(&self) -> Result<u64, StoreError> {
+    async fn first_sequence_inner(&self) -> Result<u64, StoreError> {
         Ok(first_sequence_in(&self.pool, false).await?)
     }
 
-    async fn read_compacted(&self, subjects: &[Subject]) -> Result<Vec<StoredEvent>, StoreError> {
-        Ok(self.read_compacted_inner(subjects).await?)
-    }
-
-    async fn apply_compaction(&self, step: CompactionStep) -> Result<bool, StoreError> {
-        Ok(self.apply_compaction_inner(step).await?)
-    }
-
-    fn subscribe(&self) -> watch::Receiver<u64> {
-        self.newest.subscribe()
-    }
-
-    async fn try_acquire_lease(
+    async fn try_acquire_lease_inner(
         &self,
         name: &str,
         holder: &str,
@@ -1488,7 +1273,7 @@ impl Store for PostgresStore {
         Ok(self.acquire_inner(name, holder, ttl_seconds, now).await?)
     }
 
-    async fn renew_lease(
+    async fn renew_lease_inner(
         &self,
         name: &str,
         holder: &str,
@@ -1501,11 +1286,16 @@ impl Store for PostgresStore {
             .await?)
     }
 
-    async fn release_lease(&self, name: &str, holder: &str, token: u64) -> Result<(), StoreError> {
+    async fn release_lease_inner(
+        &self,
+        name: &str,
+        holder: &str,
+        token: u64,
+    ) -> Result<(), StoreError> {
         Ok(self.release_inner(name, holder, token).await?)
     }
 
-    async fn get_lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+    async fn get_lease_inner(&self, name: &str) -> Result<Option<Lease>, StoreError> {
         let mut conn = self
             .pool
             .acquire()
@@ -1516,11 +1306,7 @@ impl Store for PostgresStore {
             .filter(|lease| lease.token > 0))
     }
 
-    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
-        Ok(self.insert_api_key_inner(key).await?)
-    }
-
-    async fn find_api_key_by_hash(
+    async fn find_api_key_by_hash_inner(
         &self,
         key_hash: &str,
     ) -> Result<Option<ApiKeyRecord>, StoreError> {
@@ -1530,44 +1316,13 @@ impl Store for PostgresStore {
             .await
             .map_err(PostgresStoreError::from)?;
         let key = row
-            .map(|row| -> Result<ApiKeyRecord> {
-                let id: String = row.try_get(0)?;
-                let body: String = row.try_get(1)?;
-                Ok(decode("api key", &id, &body)?)
-            })
+            .map(|row| doc_from_row::<_, ApiKeyRecord>(&row, "api key"))
             .transpose()?;
         Ok(key)
     }
-
-    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        let query = QueryBuilder::new("SELECT id, body::text FROM api_keys");
-        let mut keys: Vec<ApiKeyRecord> = self.list_docs("api key", query).await?;
-        keys.sort_by_key(|k| (k.created_at, k.id));
-        Ok(keys)
-    }
-
-    async fn revoke_api_key(
-        &self,
-        id: ApiKeyId,
-        at: Timestamp,
-    ) -> Result<Option<ApiKeyRecord>, StoreError> {
-        Ok(self
-            .update_api_key(id, |key| {
-                key.revoked_at.get_or_insert(at);
-            })
-            .await?)
-    }
-
-    async fn touch_api_key(&self, id: ApiKeyId, at: Timestamp) -> Result<(), StoreError> {
-        self.update_api_key(id, |key| {
-            if key.last_used_at.is_none_or(|last| last < at) {
-                key.last_used_at = Some(at);
-            }
-        })
-        .await?;
-        Ok(())
-    }
 }
+
+ccm_store_sql::forward_store!(PostgresStore, PostgresDialect);
 
 #[cfg(test)]
 mod tests {

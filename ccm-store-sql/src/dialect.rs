@@ -11,4 +11,8 @@ pub trait Dialect {
 
     /// The `body` column read back as JSON text: `body`, or `body::text`.
     const BODY_AS_TEXT: &'static str;
+
+    /// `column` compared byte by byte, as Rust orders `str`: the column itself
+    /// in SQLite (BINARY collation), `column COLLATE "C"` in PostgreSQL.
+    fn in_byte_order(column: &str) -> String;
 }

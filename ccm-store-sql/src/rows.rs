@@ -9,9 +9,10 @@ use ccm_core::event::ResourceKind;
 use ccm_core::ports::store::{Lease, StoreError, Write};
 use ccm_core::time::Timestamp;
 
-use crate::{Dialect, RowError};
+use crate::{Dialect, SqlStoreError};
 
 /// A column value.
+#[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// Text.
     Text(String),
@@ -127,6 +128,16 @@ impl Table {
         )
     }
 
+    /// Every row's key and body (as JSON text), ready for `AND …` conditions.
+    pub fn list_sql<D: Dialect>(&self) -> String {
+        format!(
+            "SELECT {}, {} FROM {} WHERE TRUE",
+            self.key,
+            D::BODY_AS_TEXT,
+            self.name
+        )
+    }
+
     /// The body of one row, as JSON text.
     pub fn body_sql<D: Dialect>(&self) -> String {
         format!(
@@ -204,17 +215,30 @@ impl RowWrite {
     }
 }
 
-fn encode<T: Serialize>(kind: ResourceKind, id: &str, value: &T) -> Result<String, RowError> {
-    serde_json::to_string(value).map_err(|e| RowError::Encode {
+fn encode<T: Serialize>(kind: ResourceKind, id: &str, value: &T) -> Result<String, SqlStoreError> {
+    serde_json::to_string(value).map_err(|e| SqlStoreError::Encode {
         kind: kind.as_str().to_owned(),
         id: id.to_owned(),
         message: e.to_string(),
     })
 }
 
+/// The record in a row whose first column is its key and second its body.
+pub fn doc_from_row<'r, R, T>(row: &'r R, kind: &str) -> Result<T, SqlStoreError>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    T: DeserializeOwned,
+{
+    let id: String = row.try_get(0)?;
+    let body: String = row.try_get(1)?;
+    decode(kind, &id, &body)
+}
+
 /// Decodes a stored JSON document.
-pub fn decode<T: DeserializeOwned>(kind: &str, id: &str, body: &str) -> Result<T, RowError> {
-    serde_json::from_str(body).map_err(|e| RowError::Decode {
+pub fn decode<T: DeserializeOwned>(kind: &str, id: &str, body: &str) -> Result<T, SqlStoreError> {
+    serde_json::from_str(body).map_err(|e| SqlStoreError::Decode {
         kind: kind.to_owned(),
         id: id.to_owned(),
         message: e.to_string(),
@@ -222,11 +246,11 @@ pub fn decode<T: DeserializeOwned>(kind: &str, id: &str, body: &str) -> Result<T
 }
 
 /// The version a put stores: the one read plus one.
-fn next_version(kind: ResourceKind, id: &str, expected: u64) -> Result<u64, RowError> {
+fn next_version(kind: ResourceKind, id: &str, expected: u64) -> Result<u64, SqlStoreError> {
     expected
         .checked_add(1)
         .filter(|v| i64::try_from(*v).is_ok())
-        .ok_or_else(|| RowError::Encode {
+        .ok_or_else(|| SqlStoreError::Encode {
             kind: kind.as_str().to_owned(),
             id: id.to_owned(),
             message: format!("version {expected} is out of range"),
@@ -239,10 +263,10 @@ pub fn ts(t: Timestamp) -> String {
 }
 
 /// Parses [`ts`] text back.
-pub fn parse_ts(what: &str, id: &str, text: &str) -> Result<Timestamp, RowError> {
+pub fn parse_ts(what: &str, id: &str, text: &str) -> Result<Timestamp, SqlStoreError> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| RowError::Decode {
+        .map_err(|e| SqlStoreError::Decode {
             kind: what.to_owned(),
             id: id.to_owned(),
             message: format!("bad timestamp `{text}`: {e}"),
@@ -250,7 +274,7 @@ pub fn parse_ts(what: &str, id: &str, text: &str) -> Result<Timestamp, RowError>
 }
 
 /// Encodes a write: the body carries the new version.
-pub fn prepare(write: Write) -> Result<RowWrite, RowError> {
+pub fn prepare(write: Write) -> Result<RowWrite, SqlStoreError> {
     let (kind, id) = write.target();
     let expected = write.expected_version();
     let put = |table: &'static Table, values: Vec<Value>, body: String| RowWrite::Put {
@@ -344,11 +368,11 @@ pub fn lease_from_row(
     holder: String,
     token: i64,
     expires_at: &str,
-) -> Result<Lease, RowError> {
+) -> Result<Lease, SqlStoreError> {
     Ok(Lease {
         name: name.to_owned(),
         holder,
-        token: u64::try_from(token).map_err(|_| RowError::Decode {
+        token: u64::try_from(token).map_err(|_| SqlStoreError::Decode {
             kind: "lease".into(),
             id: name.to_owned(),
             message: format!("negative token {token}"),
@@ -373,6 +397,10 @@ mod tests {
             "?".into()
         }
         const BODY_AS_TEXT: &'static str = "body";
+
+        fn in_byte_order(column: &str) -> String {
+            column.to_owned()
+        }
     }
 
     /// Numbered parameters, JSON cast (PostgreSQL's spelling).
@@ -385,6 +413,10 @@ mod tests {
             format!("CAST(${position} AS jsonb)")
         }
         const BODY_AS_TEXT: &'static str = "body::text";
+
+        fn in_byte_order(column: &str) -> String {
+            format!("{column} COLLATE \"C\"")
+        }
     }
 
     #[test]
@@ -471,11 +503,11 @@ mod tests {
         assert_eq!(parse_ts("job", "x", &ts(late)).unwrap(), late);
         assert!(matches!(
             parse_ts("job", "x", "yesterday"),
-            Err(RowError::Decode { .. })
+            Err(SqlStoreError::Decode { .. })
         ));
         assert!(matches!(
             lease_from_row("leader", "p1".into(), -1, &ts(early)),
-            Err(RowError::Decode { .. })
+            Err(SqlStoreError::Decode { .. })
         ));
     }
 }

@@ -1,9 +1,8 @@
 //! SQLite's spelling of the shared rows ([`ccm_store_sql::rows`]) and what only
 //! SQLite does: a run of updates as one `UPDATE … FROM (VALUES …)`.
 
-pub(crate) use ccm_store_sql::rows::{decode, lease_from_row, parse_ts, prepare, ts};
+pub(crate) use ccm_store_sql::rows::{decode, doc_from_row, lease_from_row, parse_ts, prepare, ts};
 pub(crate) use ccm_store_sql::rows::{RowWrite, Table, Value};
-pub(crate) use ccm_store_sql::rows::{DEFINITIONS, JOBS, LABLETS, LABS, WORKERS};
 use ccm_store_sql::Dialect;
 
 /// SQLite: `?` parameters, JSON stored as text.
@@ -19,6 +18,10 @@ impl Dialect for SqliteDialect {
     }
 
     const BODY_AS_TEXT: &'static str = "body";
+
+    fn in_byte_order(column: &str) -> String {
+        column.to_owned()
+    }
 }
 
 /// The update of `rows` distinct rows of `table` in one statement, each under

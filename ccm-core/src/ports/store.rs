@@ -23,6 +23,7 @@
 //! Every implementation runs the conformance suite `ccm_core::testing::store`
 //! (feature `test-support`), which pins these semantics.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
@@ -39,6 +40,26 @@ use crate::lablet::{Lablet, LabletPhase};
 use crate::time::{epoch, plus_seconds, Timestamp};
 use crate::worker::{LifecycleState, Worker};
 
+/// A filter over one kind of record, and the order every store lists that
+/// kind in: one definition, so the stores cannot disagree.
+pub trait ListFilter {
+    /// The records filtered.
+    type Record;
+
+    /// The list order of two records.
+    fn list_order(a: &Self::Record, b: &Self::Record) -> Ordering;
+
+    /// True when `record` passes the filter.
+    fn matches(&self, record: &Self::Record) -> bool;
+
+    /// The records that pass, in list order.
+    fn select(&self, mut records: Vec<Self::Record>) -> Vec<Self::Record> {
+        records.retain(|record| self.matches(record));
+        records.sort_by(Self::list_order);
+        records
+    }
+}
+
 /// Which workers to list. Empty fields do not filter.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerFilter {
@@ -54,9 +75,15 @@ pub struct WorkerFilter {
     pub include_terminated: bool,
 }
 
-impl WorkerFilter {
-    /// True when `worker` passes the filter.
-    pub fn matches(&self, worker: &Worker) -> bool {
+impl ListFilter for WorkerFilter {
+    type Record = Worker;
+
+    /// Workers by name, then id.
+    fn list_order(a: &Worker, b: &Worker) -> Ordering {
+        (a.name(), a.id).cmp(&(b.name(), b.id))
+    }
+
+    fn matches(&self, worker: &Worker) -> bool {
         let lifecycle = worker.status.lifecycle;
         (self.include_terminated
             || lifecycle != LifecycleState::Terminated
@@ -156,9 +183,15 @@ pub struct LabletFilter {
     pub starts_by: Option<Timestamp>,
 }
 
-impl LabletFilter {
-    /// True when `lablet` passes the filter.
-    pub fn matches(&self, lablet: &Lablet) -> bool {
+impl ListFilter for LabletFilter {
+    type Record = Lablet;
+
+    /// Lablets by timeslot start, then id.
+    fn list_order(a: &Lablet, b: &Lablet) -> Ordering {
+        (a.spec.timeslot.start, a.id).cmp(&(b.spec.timeslot.start, b.id))
+    }
+
+    fn matches(&self, lablet: &Lablet) -> bool {
         (self.phases.is_empty() || self.phases.contains(&lablet.status.phase))
             && self
                 .starts_by
@@ -182,9 +215,15 @@ pub struct LabFilter {
     pub include_gone: bool,
 }
 
-impl LabFilter {
-    /// True when `lab` passes the filter.
-    pub fn matches(&self, lab: &LabRecord) -> bool {
+impl ListFilter for LabFilter {
+    type Record = LabRecord;
+
+    /// Labs by worker, title, then id.
+    fn list_order(a: &LabRecord, b: &LabRecord) -> Ordering {
+        (a.worker_id, &a.title, a.id).cmp(&(b.worker_id, &b.title, b.id))
+    }
+
+    fn matches(&self, lab: &LabRecord) -> bool {
         self.worker_id.is_none_or(|w| w == lab.worker_id) && (self.include_gone || !lab.gone)
     }
 }
@@ -198,9 +237,15 @@ pub struct DefinitionFilter {
     pub active_only: bool,
 }
 
-impl DefinitionFilter {
-    /// True when `definition` passes the filter.
-    pub fn matches(&self, definition: &LabletDefinition) -> bool {
+impl ListFilter for DefinitionFilter {
+    type Record = LabletDefinition;
+
+    /// Definitions by name, then version.
+    fn list_order(a: &LabletDefinition, b: &LabletDefinition) -> Ordering {
+        (a.name(), a.version).cmp(&(b.name(), b.version))
+    }
+
+    fn matches(&self, definition: &LabletDefinition) -> bool {
         self.name.as_ref().is_none_or(|n| n == definition.name())
             && (!self.active_only || definition.active)
     }

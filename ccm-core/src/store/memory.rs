@@ -16,7 +16,7 @@ use crate::lab::LabRecord;
 use crate::lablet::Lablet;
 use crate::ports::store::{
     ChangeSet, CommitReceipt, CompactionStep, DefinitionFilter, Generations, LabFilter,
-    LabletFilter, Lease, Listed, PageRequest, Store, StoreError, WorkerFilter, Write,
+    LabletFilter, Lease, ListFilter, Listed, PageRequest, Store, StoreError, WorkerFilter, Write,
 };
 use crate::time::Timestamp;
 use crate::worker::Worker;
@@ -251,7 +251,7 @@ impl Store for MemoryStore {
         self.read(|s| {
             let mut found: Vec<&Worker> =
                 s.workers.values().filter(|w| filter.matches(w)).collect();
-            found.sort_by(|a, b| (a.name(), a.id).cmp(&(b.name(), b.id)));
+            found.sort_by(|a, b| WorkerFilter::list_order(a, b));
             let listed = Listed::page_of(found, page);
             Listed {
                 items: listed.items.into_iter().cloned().collect(),
@@ -272,7 +272,7 @@ impl Store for MemoryStore {
                 .cloned()
                 .collect::<Vec<_>>()
         })?;
-        found.sort_by(|a, b| (a.worker_id, &a.title, a.id).cmp(&(b.worker_id, &b.title, b.id)));
+        found.sort_by(LabFilter::list_order);
         Ok(found)
     }
 
@@ -294,7 +294,7 @@ impl Store for MemoryStore {
                 .cloned()
                 .collect::<Vec<_>>()
         })?;
-        found.sort_by(|a, b| (a.name(), a.version).cmp(&(b.name(), b.version)));
+        found.sort_by(DefinitionFilter::list_order);
         Ok(found)
     }
 
@@ -322,7 +322,7 @@ impl Store for MemoryStore {
                 .values()
                 .filter(|l| filter.matches(&l.body))
                 .collect();
-            found.sort_by_key(|l| (l.body.spec.timeslot.start, l.body.id));
+            found.sort_by(|a, b| LabletFilter::list_order(&a.body, &b.body));
             let listed = Listed::page_of(found, page);
             Listed {
                 items: listed
