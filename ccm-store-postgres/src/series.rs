@@ -7,16 +7,18 @@
 //! even while other processes append; compactions by several processes queue on
 //! a transaction-scoped advisory lock of the schema.
 
-use chrono::DateTime;
 use sqlx::Row;
 
 use ccm_core::ids::WorkerId;
 use ccm_core::ports::metric_series::{
-    bucket_weighted, CompactReport, MetricPoint, MetricRetention, Weighted,
+    bucket_weighted, CompactReport, MetricPoint, MetricRetention,
 };
 use ccm_core::time::Timestamp;
 
+use ccm_store_sql::series::{self, bound, nanos};
+
 use crate::error::PostgresStoreError;
+use crate::rows::PostgresDialect;
 use crate::store::{to_i64, to_u64, PostgresStore};
 
 type Result<T, E = PostgresStoreError> = std::result::Result<T, E>;
@@ -52,25 +54,6 @@ WITH candidates AS (
     RETURNING 1
 )
 SELECT (SELECT COUNT(*) FROM gone), (SELECT COUNT(*) FROM written)";
-
-/// Nanoseconds since the epoch of a stored instant.
-fn nanos(what: &str, at: Timestamp) -> Result<i64> {
-    at.timestamp_nanos_opt()
-        .ok_or_else(|| PostgresStoreError::Encode {
-            kind: what.to_owned(),
-            id: at.to_string(),
-            message: "outside the years 1677 to 2262".into(),
-        })
-}
-
-/// Nanoseconds of a query bound, clamped to the representable range.
-fn bound(at: Timestamp) -> i64 {
-    at.timestamp_nanos_opt().unwrap_or(if at.timestamp() < 0 {
-        i64::MIN
-    } else {
-        i64::MAX
-    })
-}
 
 fn count(what: &str, value: i64) -> Result<u64> {
     to_u64(what, "metric_points", value)
@@ -116,31 +99,15 @@ impl PostgresStore {
         step_seconds: u32,
     ) -> Result<Vec<MetricPoint>> {
         let id = worker.to_string();
-        let rows = sqlx::query(
-            "SELECT at_ns, cpu_percent, memory_percent, disk_percent, running_nodes, samples \
-             FROM metric_points WHERE worker_id = $1 AND at_ns >= $2 AND at_ns < $3 \
-             ORDER BY at_ns",
-        )
-        .bind(&id)
-        .bind(bound(since))
-        .bind(bound(until))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&series::read_sql::<PostgresDialect>())
+            .bind(&id)
+            .bind(bound(since))
+            .bind(bound(until))
+            .fetch_all(&self.pool)
+            .await?;
         let points = rows
             .iter()
-            .map(|row| -> Result<Weighted> {
-                let nodes: Option<i64> = row.try_get("running_nodes")?;
-                let samples: i64 = row.try_get("samples")?;
-                let point = MetricPoint {
-                    worker_id: worker,
-                    at: DateTime::from_timestamp_nanos(row.try_get("at_ns")?),
-                    cpu_percent: row.try_get("cpu_percent")?,
-                    memory_percent: row.try_get("memory_percent")?,
-                    disk_percent: row.try_get("disk_percent")?,
-                    running_nodes: nodes.and_then(|n| u32::try_from(n).ok()),
-                };
-                Ok((point, to_u64("samples", &id, samples)?))
-            })
+            .map(|row| series::weighted_point(row, worker))
             .collect::<Result<Vec<_>>>()?;
         Ok(bucket_weighted(points, since, step_seconds))
     }

@@ -5,17 +5,19 @@
 //! Compaction is one write transaction: the averages are staged in a temporary
 //! table, the points of their buckets deleted, and the averages inserted.
 
-use chrono::DateTime;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Sqlite};
 
 use ccm_core::ids::WorkerId;
 use ccm_core::ports::metric_series::{
-    bucket_weighted, CompactReport, MetricPoint, MetricRetention, Weighted,
+    bucket_weighted, CompactReport, MetricPoint, MetricRetention,
 };
 use ccm_core::time::Timestamp;
 
+use ccm_store_sql::series::{self, bound, nanos};
+
 use crate::error::SqliteStoreError;
-use crate::store::{to_i64, to_u64, SqliteStore};
+use crate::rows::SqliteDialect;
+use crate::store::{to_i64, SqliteStore};
 
 type Result<T, E = SqliteStoreError> = std::result::Result<T, E>;
 
@@ -60,25 +62,6 @@ const REPLACED: &str = concat!(
     ") IN (SELECT worker_id, at_ns FROM temp.compacted)"
 );
 
-/// Nanoseconds since the epoch of a stored instant.
-fn nanos(what: &str, at: Timestamp) -> Result<i64> {
-    at.timestamp_nanos_opt()
-        .ok_or_else(|| SqliteStoreError::Encode {
-            kind: what.to_owned(),
-            id: at.to_string(),
-            message: "outside the years 1677 to 2262".into(),
-        })
-}
-
-/// Nanoseconds of a query bound, clamped to the representable range.
-fn bound(at: Timestamp) -> i64 {
-    at.timestamp_nanos_opt().unwrap_or(if at.timestamp() < 0 {
-        i64::MIN
-    } else {
-        i64::MAX
-    })
-}
-
 impl SqliteStore {
     async fn series_append(&self, points: &[MetricPoint]) -> Result<()> {
         let rows = points
@@ -113,31 +96,15 @@ impl SqliteStore {
         step_seconds: u32,
     ) -> Result<Vec<MetricPoint>> {
         let id = worker.to_string();
-        let rows = sqlx::query(
-            "SELECT at_ns, cpu_percent, memory_percent, disk_percent, running_nodes, samples \
-             FROM metric_points WHERE worker_id = ? AND at_ns >= ? AND at_ns < ? \
-             ORDER BY at_ns",
-        )
-        .bind(&id)
-        .bind(bound(since))
-        .bind(bound(until))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&series::read_sql::<SqliteDialect>())
+            .bind(&id)
+            .bind(bound(since))
+            .bind(bound(until))
+            .fetch_all(&self.pool)
+            .await?;
         let points = rows
             .iter()
-            .map(|row| -> Result<Weighted> {
-                let nodes: Option<i64> = row.try_get("running_nodes")?;
-                let samples: i64 = row.try_get("samples")?;
-                let point = MetricPoint {
-                    worker_id: worker,
-                    at: DateTime::from_timestamp_nanos(row.try_get("at_ns")?),
-                    cpu_percent: row.try_get("cpu_percent")?,
-                    memory_percent: row.try_get("memory_percent")?,
-                    disk_percent: row.try_get("disk_percent")?,
-                    running_nodes: nodes.and_then(|n| u32::try_from(n).ok()),
-                };
-                Ok((point, to_u64("samples", &id, samples)?))
-            })
+            .map(|row| series::weighted_point(row, worker))
             .collect::<Result<Vec<_>>>()?;
         Ok(bucket_weighted(points, since, step_seconds))
     }
