@@ -1,7 +1,9 @@
 //! PostgreSQL's spelling of the shared rows ([`ccm_store_sql::rows`]) and what
 //! only PostgreSQL does here: locking a batch's rows in key order.
 
-pub(crate) use ccm_store_sql::rows::{decode, doc_from_row, lease_from_row, parse_ts, prepare, ts};
+pub(crate) use ccm_store_sql::rows::{
+    api_key_body, decode, doc_from_row, lease_from_row, parse_ts, prepare, ts,
+};
 pub(crate) use ccm_store_sql::rows::{RowWrite, Table, Value};
 use ccm_store_sql::Dialect;
 

@@ -629,11 +629,7 @@ impl PostgresStore {
         let before = key.clone();
         change(&mut key);
         if key != before {
-            let body = serde_json::to_string(&key).map_err(|e| PostgresStoreError::Encode {
-                kind: "api key".into(),
-                id: id_text.clone(),
-                message: e.to_string(),
-            })?;
+            let body = rows::api_key_body(&key)?;
             sqlx::query("UPDATE api_keys SET body = CAST($1 AS jsonb) WHERE id = $2")
                 .bind(body)
                 .bind(&id_text)
@@ -646,11 +642,7 @@ impl PostgresStore {
 
     async fn insert_api_key_inner(&self, key: &ApiKeyRecord) -> Result<()> {
         let id = key.id.to_string();
-        let body = serde_json::to_string(key).map_err(|e| PostgresStoreError::Encode {
-            kind: "api key".into(),
-            id: id.clone(),
-            message: e.to_string(),
-        })?;
+        let body = rows::api_key_body(key)?;
         let affected = sqlx::query(
             "INSERT INTO api_keys (id, key_hash, created_at, body) \
              VALUES ($1, $2, $3, CAST($4 AS jsonb)) ON CONFLICT DO NOTHING",

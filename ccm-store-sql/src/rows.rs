@@ -5,6 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use ccm_core::api_key::ApiKeyRecord;
 use ccm_core::event::ResourceKind;
 use ccm_core::ports::store::{Lease, StoreError, Write};
 use ccm_core::time::Timestamp;
@@ -234,6 +235,15 @@ where
     let id: String = row.try_get(0)?;
     let body: String = row.try_get(1)?;
     decode(kind, &id, &body)
+}
+
+/// An API key's row body: the record as JSON (its hash, never the key).
+pub fn api_key_body(key: &ApiKeyRecord) -> Result<String, SqlStoreError> {
+    serde_json::to_string(key).map_err(|e| SqlStoreError::Encode {
+        kind: "api key".into(),
+        id: key.id.to_string(),
+        message: e.to_string(),
+    })
 }
 
 /// Decodes a stored JSON document.

@@ -414,11 +414,7 @@ impl SqliteStore {
         let before = key.clone();
         change(&mut key);
         if key != before {
-            let body = serde_json::to_string(&key).map_err(|e| SqliteStoreError::Encode {
-                kind: "api key".into(),
-                id: id_text.clone(),
-                message: e.to_string(),
-            })?;
+            let body = rows::api_key_body(&key)?;
             sqlx::query("UPDATE api_keys SET body = ? WHERE id = ?")
                 .bind(body)
                 .bind(&id_text)
@@ -929,11 +925,7 @@ impl SqliteStore {
 
     async fn insert_api_key_inner(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
         let id = key.id.to_string();
-        let body = serde_json::to_string(key).map_err(|e| SqliteStoreError::Encode {
-            kind: "api key".into(),
-            id: id.clone(),
-            message: e.to_string(),
-        })?;
+        let body = rows::api_key_body(key)?;
         let (_guard, mut tx) = self.begin_write().await?;
         let affected = sqlx::query(
             "INSERT INTO api_keys (id, key_hash, created_at, body) VALUES (?, ?, ?, ?) \
