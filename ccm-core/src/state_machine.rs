@@ -36,6 +36,26 @@ pub trait StateMachine: Copy + Eq + Debug + Serialize + 'static {
     }
 }
 
+/// Writes a state type's `ALL` (every state, in declaration order) and
+/// `as_str` (its stable name: the serde one, used in APIs, filters and the
+/// store) from one table, so the list and the names cannot drift apart.
+macro_rules! named_states {
+    ($state:ty { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $state {
+            /// Every state, in declaration order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            /// Stable name used in APIs, filters and the store.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name),+
+                }
+            }
+        }
+    };
+}
+pub(crate) use named_states;
+
 fn state_name<S: Serialize + Debug>(state: &S) -> String {
     match serde_json::to_value(state) {
         Ok(serde_json::Value::String(s)) => s,
@@ -53,4 +73,26 @@ pub struct TransitionError {
     pub from: String,
     /// The requested state.
     pub to: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lablet::LabletPhase;
+    use crate::worker::LifecycleState;
+
+    fn names_are_the_serde_names<S: StateMachine>(as_str: fn(S) -> &'static str) {
+        assert!(!S::all().is_empty());
+        for &state in S::all() {
+            assert_eq!(state_name(&state), as_str(state), "{state:?}");
+        }
+    }
+
+    #[test]
+    fn every_state_is_listed_once_under_its_serde_name() {
+        names_are_the_serde_names::<LabletPhase>(LabletPhase::as_str);
+        names_are_the_serde_names::<LifecycleState>(LifecycleState::as_str);
+        assert_eq!(LabletPhase::ALL.len(), 10);
+        assert_eq!(LifecycleState::ALL.len(), 9);
+    }
 }

@@ -311,7 +311,7 @@ pub async fn render(state: &AppState) -> Result<String, ApiError> {
         offset: 0,
         limit: 0,
     };
-    for phase in LabletPhase::ALL {
+    for &phase in LabletPhase::ALL {
         let filter = LabletFilter {
             phases: vec![phase],
             ..LabletFilter::default()

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::state_machine::StateMachine;
+use crate::state_machine::{named_states, StateMachine};
 
 /// Where a lablet is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -32,21 +32,20 @@ pub enum LabletPhase {
 
 use LabletPhase::*;
 
-impl LabletPhase {
-    /// Every phase, in lifecycle order.
-    pub const ALL: [LabletPhase; 10] = [
-        Pending,
-        Scheduled,
-        Instantiating,
-        Ready,
-        Running,
-        Stopping,
-        Stopped,
-        Terminated,
-        Failed,
-        Expired,
-    ];
+named_states!(LabletPhase {
+    Pending => "pending",
+    Scheduled => "scheduled",
+    Instantiating => "instantiating",
+    Ready => "ready",
+    Running => "running",
+    Stopping => "stopping",
+    Stopped => "stopped",
+    Terminated => "terminated",
+    Failed => "failed",
+    Expired => "expired",
+});
 
+impl LabletPhase {
     /// True while the lablet holds capacity on a worker.
     pub fn holds_capacity(self) -> bool {
         matches!(self, Scheduled | Instantiating | Ready | Running | Stopping)
@@ -56,40 +55,13 @@ impl LabletPhase {
     pub fn is_finished(self) -> bool {
         matches!(self, Stopped | Terminated | Failed | Expired)
     }
-
-    /// Stable name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Pending => "pending",
-            Scheduled => "scheduled",
-            Instantiating => "instantiating",
-            Ready => "ready",
-            Running => "running",
-            Stopping => "stopping",
-            Stopped => "stopped",
-            Terminated => "terminated",
-            Failed => "failed",
-            Expired => "expired",
-        }
-    }
 }
 
 impl StateMachine for LabletPhase {
     const MACHINE: &'static str = "lablet";
 
     fn all() -> &'static [Self] {
-        &[
-            Pending,
-            Scheduled,
-            Instantiating,
-            Ready,
-            Running,
-            Stopping,
-            Stopped,
-            Terminated,
-            Failed,
-            Expired,
-        ]
+        Self::ALL
     }
 
     // Back-edges to `pending` exist for one reason: the bound worker was lost

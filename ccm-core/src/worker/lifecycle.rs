@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::state_machine::StateMachine;
+use crate::state_machine::{named_states, StateMachine};
 
 /// Where a worker's EC2 instance is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -30,6 +30,18 @@ pub enum LifecycleState {
 
 use LifecycleState::*;
 
+named_states!(LifecycleState {
+    Pending => "pending",
+    Provisioning => "provisioning",
+    Running => "running",
+    Stopping => "stopping",
+    Stopped => "stopped",
+    ShuttingDown => "shutting-down",
+    Terminated => "terminated",
+    Failed => "failed",
+    Unknown => "unknown",
+});
+
 impl LifecycleState {
     /// Maps an EC2 instance state name (`pending`, `running`, `shutting-down`, …).
     /// Unrecognised names map to [`LifecycleState::Unknown`] rather than failing.
@@ -54,38 +66,13 @@ impl LifecycleState {
     pub fn bills_compute(self) -> bool {
         matches!(self, Provisioning | Running | Stopping)
     }
-
-    /// Stable lower-case name used in APIs and filters.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Pending => "pending",
-            Provisioning => "provisioning",
-            Running => "running",
-            Stopping => "stopping",
-            Stopped => "stopped",
-            ShuttingDown => "shutting-down",
-            Terminated => "terminated",
-            Failed => "failed",
-            Unknown => "unknown",
-        }
-    }
 }
 
 impl StateMachine for LifecycleState {
     const MACHINE: &'static str = "worker";
 
     fn all() -> &'static [Self] {
-        &[
-            Pending,
-            Provisioning,
-            Running,
-            Stopping,
-            Stopped,
-            ShuttingDown,
-            Terminated,
-            Failed,
-            Unknown,
-        ]
+        Self::ALL
     }
 
     // Observations arrive every few minutes, so intermediate EC2 states can be
