@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::primitives::DateTime;
 use aws_sdk_ec2::types as ec2;
 use ccm_core::ids::{ImageId, InstanceId, Region};
-use ccm_core::ports::cloud::{Image, Instance, InstanceStatusCheck, StateChange};
+use ccm_core::ports::cloud::{Image, Instance, InstanceState, InstanceStatusCheck, StateChange};
 use ccm_core::time::Timestamp;
 
 /// An SDK timestamp as a domain timestamp.
@@ -18,43 +18,19 @@ pub(crate) fn to_aws_time(t: Timestamp) -> DateTime {
     DateTime::from_secs_and_nanos(t.timestamp(), t.timestamp_subsec_nanos())
 }
 
-/// EC2 state names by state code (the low byte of `InstanceState.Code`).
-fn state_name_from_code(code: i32) -> Option<&'static str> {
-    match code & 0xff {
-        0 => Some("pending"),
-        16 => Some("running"),
-        32 => Some("shutting-down"),
-        48 => Some("terminated"),
-        64 => Some("stopping"),
-        80 => Some("stopped"),
-        _ => None,
-    }
-}
-
-/// The EC2 state name (`pending`, `running`, `shutting-down`, `terminated`,
-/// `stopping`, `stopped`) of an instance state; falls back to the numeric code,
-/// then to `unknown`.
-pub(crate) fn state_name(state: Option<&ec2::InstanceState>) -> String {
+/// The EC2 state of an SDK instance state: by name, else by the numeric code,
+/// else [`InstanceState::Unknown`].
+pub(crate) fn instance_state(state: Option<&ec2::InstanceState>) -> InstanceState {
     let Some(state) = state else {
-        return "unknown".to_owned();
+        return InstanceState::Unknown;
     };
     match state.name() {
-        Some(name) if !name.as_str().is_empty() => name.as_str().to_owned(),
+        Some(name) if !name.as_str().is_empty() => InstanceState::from_name(name.as_str()),
         _ => state
             .code()
-            .and_then(state_name_from_code)
-            .unwrap_or("unknown")
-            .to_owned(),
+            .map_or(InstanceState::Unknown, InstanceState::from_code),
     }
 }
-
-/// True for states in which the instance is gone or going.
-pub(crate) fn is_dead_state(state: &str) -> bool {
-    matches!(state, "shutting-down" | "terminated")
-}
-
-/// The states of an instance that exists and may run again.
-pub(crate) const LIVE_STATES: [&str; 4] = ["pending", "running", "stopping", "stopped"];
 
 fn tags_of(tags: &[ec2::Tag]) -> BTreeMap<String, String> {
     tags.iter()
@@ -84,7 +60,7 @@ pub(crate) fn instance(region: &Region, i: &ec2::Instance) -> Instance {
             .instance_type()
             .map(|t| t.as_str().to_owned())
             .unwrap_or_default(),
-        state: state_name(i.state()),
+        state: instance_state(i.state()),
         image_id: ImageId::new(i.image_id().unwrap_or_default()),
         launched_at: i.launch_time().and_then(to_timestamp),
         public_ip: i.public_ip_address().map(str::to_owned),
@@ -98,8 +74,8 @@ pub(crate) fn instance(region: &Region, i: &ec2::Instance) -> Instance {
 pub(crate) fn state_change(change: &ec2::InstanceStateChange) -> StateChange {
     StateChange {
         instance_id: InstanceId::new(change.instance_id().unwrap_or_default()),
-        previous: state_name(change.previous_state()),
-        current: state_name(change.current_state()),
+        previous: instance_state(change.previous_state()),
+        current: instance_state(change.current_state()),
     }
 }
 
@@ -174,21 +150,25 @@ mod tests {
             (N::Stopped, 80, "stopped", LifecycleState::Stopped),
         ];
         for (name, code, text, lifecycle) in cases {
-            let by_name = state_name(Some(&state(Some(name), Some(code))));
-            assert_eq!(by_name, text);
-            assert_eq!(LifecycleState::from_ec2(&by_name), lifecycle);
+            let by_name = instance_state(Some(&state(Some(name), Some(code))));
+            assert_eq!(by_name.as_str(), text);
+            assert_eq!(LifecycleState::from_instance(by_name), lifecycle);
             // Some answers carry only the code; the high byte is internal to EC2.
-            let by_code = state_name(Some(&state(None, Some(code + 256))));
-            assert_eq!(by_code, text);
+            let by_code = instance_state(Some(&state(None, Some(code + 256))));
+            assert_eq!(by_code, by_name);
         }
-        assert_eq!(state_name(None), "unknown");
-        assert_eq!(state_name(Some(&state(None, Some(7)))), "unknown");
+        assert_eq!(instance_state(None), InstanceState::Unknown);
         assert_eq!(
-            LifecycleState::from_ec2(&state_name(None)),
-            LifecycleState::Unknown
+            instance_state(Some(&state(None, Some(7)))),
+            InstanceState::Unknown
         );
-        assert!(is_dead_state("shutting-down") && is_dead_state("terminated"));
-        assert!(LIVE_STATES.iter().all(|s| !is_dead_state(s)));
+        let novel = ec2::InstanceStateName::from("hibernating");
+        assert_eq!(
+            instance_state(Some(&state(Some(novel), None))),
+            InstanceState::Unknown
+        );
+        assert!(InstanceState::ShuttingDown.is_gone() && InstanceState::Terminated.is_gone());
+        assert!(InstanceState::LIVE.iter().all(|s| !s.is_gone()));
     }
 
     #[test]
@@ -209,7 +189,7 @@ mod tests {
             .build();
         let converted = instance(&Region::new("eu-west-1"), &raw);
         assert_eq!(converted.instance_id.as_str(), "i-0abc");
-        assert_eq!(converted.state, "shutting-down");
+        assert_eq!(converted.state, InstanceState::ShuttingDown);
         assert_eq!(converted.instance_type, "m5zn.metal");
         assert_eq!(
             converted.launched_at,

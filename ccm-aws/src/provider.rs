@@ -17,7 +17,8 @@ use aws_smithy_http_client::tls;
 use ccm_core::ids::{ImageId, InstanceId, Region};
 use ccm_core::ports::cloud::{
     name_matches, CloudError, CloudProvider, DiscoveryFilter, Image, ImageSelector, Instance,
-    InstanceStatusCheck, LaunchRequest, MetricSample, MetricsQuery, StateChange, WORKER_ID_TAG,
+    InstanceState, InstanceStatusCheck, LaunchRequest, MetricSample, MetricsQuery, StateChange,
+    WORKER_ID_TAG,
 };
 use tokio::sync::OnceCell;
 
@@ -539,8 +540,9 @@ impl AwsCloud {
                 page.instance_statuses()
                     .iter()
                     .filter(|s| {
-                        s.instance_state()
-                            .is_none_or(|st| convert::state_name(Some(st)) == "running")
+                        s.instance_state().is_none_or(|st| {
+                            convert::instance_state(Some(st)) == InstanceState::Running
+                        })
                     })
                     .map(convert::status_check),
             );
@@ -740,11 +742,8 @@ impl CloudProvider for AwsCloud {
             )
             .await?;
         mine.sort_by_key(|i| i.launched_at);
-        let dead = mine
-            .iter()
-            .filter(|i| convert::is_dead_state(&i.state))
-            .count();
-        if let Some(live) = mine.into_iter().find(|i| !convert::is_dead_state(&i.state)) {
+        let dead = mine.iter().filter(|i| i.state.is_gone()).count();
+        if let Some(live) = mine.into_iter().find(|i| !i.state.is_gone()) {
             tracing::info!(
                 worker = %request.worker_id,
                 instance = %live.instance_id,
@@ -764,7 +763,7 @@ impl CloudProvider for AwsCloud {
         let instance = self
             .run_instance(request, &clients.ec2, &image_id, &token)
             .await?;
-        if !convert::is_dead_state(&instance.state) {
+        if !instance.state.is_gone() {
             tracing::info!(
                 worker = %request.worker_id,
                 instance = %instance.instance_id,
@@ -1026,7 +1025,7 @@ impl CloudProvider for AwsCloud {
         if !discovery.include_terminated {
             filters.push(filter(
                 "instance-state-name",
-                convert::LIVE_STATES.iter().map(|s| (*s).to_owned()),
+                InstanceState::LIVE.iter().map(|s| s.as_str().to_owned()),
             ));
         }
         let Some(image_ids) = image_ids else {

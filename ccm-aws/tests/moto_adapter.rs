@@ -10,8 +10,8 @@ use ccm_aws::testing::{NEWEST_CML_IMAGE, OLDER_CML_IMAGE};
 use ccm_aws::AwsConfig;
 use ccm_core::ids::{ImageId, InstanceId, Region, WorkerId};
 use ccm_core::ports::cloud::{
-    CloudError, CloudProvider, DiscoveryFilter, ImageSelector, MetricName, MetricsQuery,
-    WORKER_ID_TAG,
+    CloudError, CloudProvider, DiscoveryFilter, ImageSelector, InstanceState, MetricName,
+    MetricsQuery, WORKER_ID_TAG,
 };
 use ccm_core::time::plus_seconds;
 use ccm_core::worker::LifecycleState;
@@ -176,10 +176,10 @@ async fn start_stop_terminate_many_instances_per_call() {
     let moto = Moto::start().await;
     let ids = launch_many(&moto.cloud, 3, "states").await;
     moto.cloud.reset_call_counts();
-    let states = |changes: &[ccm_core::ports::cloud::StateChange]| -> BTreeSet<(String, String)> {
+    let states = |changes: &[ccm_core::ports::cloud::StateChange]| -> BTreeSet<(InstanceState, InstanceState)> {
         changes
             .iter()
-            .map(|c| (c.previous.clone(), c.current.clone()))
+            .map(|c| (c.previous, c.current))
             .collect()
     };
 
@@ -187,38 +187,39 @@ async fn start_stop_terminate_many_instances_per_call() {
     assert_eq!(stop.len(), 3);
     assert_eq!(
         states(&stop),
-        BTreeSet::from([("running".into(), "stopping".into())])
+        BTreeSet::from([(InstanceState::Running, InstanceState::Stopping)])
     );
     let described = moto.cloud.describe(&region(), &ids).await.unwrap();
     assert!(
-        described.iter().all(|i| i.state == "stopped"),
+        described.iter().all(|i| i.state == InstanceState::Stopped),
         "{described:?}"
     );
 
     let start = moto.cloud.start(&region(), &ids).await.unwrap();
     assert_eq!(start.len(), 3);
-    assert!(start
-        .iter()
-        .all(|c| c.previous == "stopped" && matches!(c.current.as_str(), "pending" | "running")));
+    assert!(start.iter().all(|c| c.previous == InstanceState::Stopped
+        && matches!(c.current, InstanceState::Pending | InstanceState::Running)));
 
     let terminate = moto.cloud.terminate(&region(), &ids).await.unwrap();
     assert_eq!(terminate.len(), 3);
     for change in &terminate {
-        assert_eq!(change.current, "shutting-down");
+        assert_eq!(change.current, InstanceState::ShuttingDown);
         assert_eq!(
-            LifecycleState::from_ec2(&change.current),
+            LifecycleState::from_instance(change.current),
             LifecycleState::ShuttingDown
         );
         assert_eq!(
-            LifecycleState::from_ec2(&change.previous),
+            LifecycleState::from_instance(change.previous),
             LifecycleState::Running
         );
     }
     let described = moto.cloud.describe(&region(), &ids).await.unwrap();
-    assert!(described.iter().all(|i| i.state == "terminated"));
     assert!(described
         .iter()
-        .all(|i| LifecycleState::from_ec2(&i.state) == LifecycleState::Terminated));
+        .all(|i| i.state == InstanceState::Terminated));
+    assert!(described
+        .iter()
+        .all(|i| LifecycleState::from_instance(i.state) == LifecycleState::Terminated));
 
     let calls = moto.cloud.call_counts();
     for op in ["StopInstances", "StartInstances", "TerminateInstances"] {

@@ -17,6 +17,7 @@ use crate::definition::LabletDefinition;
 use crate::ids::{CmlLabId, EventId, InstanceId, WorkerId};
 use crate::lab::{LabOperation, LabRecord, LabState};
 use crate::lablet::{Lablet, LabletAccess, LabletPhase};
+use crate::ports::cloud::InstanceState;
 use crate::time::Timestamp;
 use crate::worker::{
     ActivityEvent, AlertMetric, Allocation, AmiInfo, CmlService, LicenceStatus, LifecycleState,
@@ -83,7 +84,7 @@ pub enum EventPayload {
     WorkerStatusUpdated {
         from: LifecycleState,
         to: LifecycleState,
-        ec2_state: Option<String>,
+        ec2_state: Option<InstanceState>,
         reason: Option<String>,
     },
     /// An instance was bound to the worker.

@@ -122,9 +122,14 @@ fn run_worker_cmd(
         WorkerCmd::Terminate => w.request_terminate(Some("ops".into()), now),
         WorkerCmd::Idle(on) => w.set_idle_detection(on, now),
         WorkerCmd::Drain(on) => w.set_draining(on, now),
-        WorkerCmd::Observe(state) => {
-            w.observe_lifecycle(state, Some(state.as_str().to_owned()), None, now)
-        }
+        WorkerCmd::Observe(state) => w.observe_lifecycle(
+            state,
+            Some(ccm_core::ports::cloud::InstanceState::from_name(
+                state.as_str(),
+            )),
+            None,
+            now,
+        ),
         WorkerCmd::Cml(state) => w.observe_cml(
             CmlService {
                 state,

@@ -19,8 +19,8 @@ use ccm_core::ids::{CmlLabId, ImageId, InstanceId, Region, WorkerId};
 use ccm_core::lab::LabState;
 use ccm_core::lablet::{LabletPhase, NewLablet, Timeslot};
 use ccm_core::ports::cloud::{
-    CloudError, DiscoveryFilter, Image, Instance, InstanceStatusCheck, LaunchRequest, MetricSample,
-    MetricsQuery, StateChange,
+    CloudError, DiscoveryFilter, Image, Instance, InstanceState, InstanceStatusCheck,
+    LaunchRequest, MetricSample, MetricsQuery, StateChange,
 };
 use ccm_core::ports::cml::{
     CmlEndpoint, CmlError, CmlLab, ImageDefinition, LabImport, LabUsage, Licensing, NodeDefinition,
@@ -224,7 +224,7 @@ fn instance(id: &InstanceId, state: &str) -> Instance {
         instance_id: id.clone(),
         region: Region::new(REGION),
         instance_type: "m5zn.metal".into(),
-        state: state.into(),
+        state: InstanceState::from_name(state),
         image_id: ImageId::new("ami-0cml"),
         launched_at: None,
         public_ip: None,
@@ -254,7 +254,7 @@ async fn stopped_worker(store: &MemoryStore, clock: &VirtualClock, id: &Instance
             instance_id: id.clone(),
             ami: None,
             network: Network::default(),
-            ec2_state: "stopped".into(),
+            ec2_state: InstanceState::Stopped,
             launched_at: None,
         },
         clock.now(),
@@ -376,8 +376,8 @@ async fn the_leader_starts_a_stopped_worker_with_one_start_of_its_instance_and_n
                 started.store(true, Ordering::SeqCst);
                 Ok(vec![StateChange {
                     instance_id: ids[0].clone(),
-                    previous: "stopped".into(),
-                    current: "pending".into(),
+                    previous: InstanceState::Stopped,
+                    current: InstanceState::Pending,
                 }])
             });
     }

@@ -478,14 +478,17 @@ async fn delete_refuses_to_drop_the_record_when_termination_fails() {
     assert!(outcome.instance_terminated);
     assert!(h.store.get_worker(w.id).await.unwrap().is_none());
     h.clock.advance_seconds(600);
-    let states: Vec<String> = h
+    let states: Vec<ccm_core::ports::cloud::InstanceState> = h
         .sim
         .instances(&Region::new(REGION))
         .unwrap()
         .into_iter()
         .map(|i| i.state)
         .collect();
-    assert_eq!(states, vec!["terminated".to_owned()]);
+    assert_eq!(
+        states,
+        vec![ccm_core::ports::cloud::InstanceState::Terminated]
+    );
 }
 
 #[tokio::test]

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use ccm_core::ids::{ImageId, InstanceId, Region};
 use ccm_core::ports::cloud::{
-    CloudError, CloudProvider, DiscoveryFilter, ImageSelector, MetricName, MetricsQuery,
-    CML_ENDPOINT_TAG, WORKER_ID_TAG,
+    CloudError, CloudProvider, DiscoveryFilter, ImageSelector, InstanceState, MetricName,
+    MetricsQuery, CML_ENDPOINT_TAG, WORKER_ID_TAG,
 };
 use ccm_core::ports::cml::CmlClient;
 use ccm_core::time::plus_seconds;
@@ -20,7 +20,7 @@ use common::{launch, request, running_worker, topology, us_east};
 async fn metal_instances_boot_in_twenty_virtual_minutes() {
     let sim = Simulation::new(1);
     let instance = launch(&sim, 1).await;
-    assert_eq!(instance.state, "pending");
+    assert_eq!(instance.state, InstanceState::Pending);
     assert!(instance.public_ip.is_none());
     assert_eq!(
         instance.tags.get(CML_ENDPOINT_TAG).map(String::as_str),
@@ -31,7 +31,7 @@ async fn metal_instances_boot_in_twenty_virtual_minutes() {
     sim.advance_seconds(20 * 60 - 1).unwrap();
     assert_eq!(
         cloud.describe(&us_east(), &ids).await.unwrap()[0].state,
-        "pending"
+        InstanceState::Pending
     );
     assert!(cloud
         .status_checks(&us_east(), &ids)
@@ -40,7 +40,7 @@ async fn metal_instances_boot_in_twenty_virtual_minutes() {
         .is_empty());
     sim.advance_seconds(1).unwrap();
     let running = &cloud.describe(&us_east(), &ids).await.unwrap()[0];
-    assert_eq!(running.state, "running");
+    assert_eq!(running.state, InstanceState::Running);
     assert!(running.public_ip.is_some());
     let status = cloud.status_checks(&us_east(), &ids).await.unwrap();
     assert_eq!(status[0].instance_status, "initializing");
@@ -50,25 +50,25 @@ async fn metal_instances_boot_in_twenty_virtual_minutes() {
 
     let stop = cloud.stop(&us_east(), &ids).await.unwrap();
     assert_eq!(
-        (stop[0].previous.as_str(), stop[0].current.as_str()),
-        ("running", "stopping")
+        (stop[0].previous, stop[0].current),
+        (InstanceState::Running, InstanceState::Stopping)
     );
     sim.advance_seconds(180).unwrap();
     assert_eq!(
         cloud.describe(&us_east(), &ids).await.unwrap()[0].state,
-        "stopped"
+        InstanceState::Stopped
     );
     let term = cloud.terminate(&us_east(), &ids).await.unwrap();
-    assert_eq!(term[0].current, "shutting-down");
+    assert_eq!(term[0].current, InstanceState::ShuttingDown);
     sim.advance_seconds(119).unwrap();
     assert_eq!(
         cloud.describe(&us_east(), &ids).await.unwrap()[0].state,
-        "shutting-down"
+        InstanceState::ShuttingDown
     );
     sim.advance_seconds(1).unwrap();
     assert_eq!(
         cloud.describe(&us_east(), &ids).await.unwrap()[0].state,
-        "terminated"
+        InstanceState::Terminated
     );
     // Terminated instances are purged after the retention time.
     sim.advance_seconds(3600).unwrap();
@@ -96,7 +96,7 @@ async fn delays_are_configurable() {
         .into_iter()
         .map(|i| i.state)
         .collect();
-    assert_eq!(states, ["pending", "running"]);
+    assert_eq!(states, [InstanceState::Pending, InstanceState::Running]);
 }
 
 #[tokio::test]
@@ -122,7 +122,7 @@ async fn illegal_state_changes_are_refused_atomically() {
         .collect();
     assert_eq!(
         states,
-        ["running", "pending"],
+        [InstanceState::Running, InstanceState::Pending],
         "a refused batch changes nothing"
     );
     let unknown = cloud
@@ -146,7 +146,7 @@ async fn illegal_state_changes_are_refused_atomically() {
     assert!(matches!(malformed, CloudError::InvalidRequest { .. }));
     assert_eq!(
         cloud.describe(&us_east(), &[a]).await.unwrap()[0].state,
-        "running"
+        InstanceState::Running
     );
 }
 
@@ -483,7 +483,7 @@ async fn console_actions_are_not_counted() {
         .describe(&us_east(), std::slice::from_ref(&instance))
         .await
         .unwrap();
-    assert_eq!(described[0].state, "stopping");
+    assert_eq!(described[0].state, InstanceState::Stopping);
     assert!(matches!(
         sim.stop_externally(&InstanceId::new("i-0123456789abcdef0")),
         Err(SimError::UnknownInstance(_))

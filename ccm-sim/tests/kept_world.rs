@@ -13,7 +13,7 @@ use std::sync::Arc;
 use ccm_core::ids::{Region, WorkerId};
 use ccm_core::lab::LabState;
 use ccm_core::ports::clock::{Clock, VirtualClock};
-use ccm_core::ports::cloud::CloudProvider;
+use ccm_core::ports::cloud::{CloudProvider, InstanceState};
 use ccm_core::ports::cml::CmlClient;
 use ccm_sim::{RegionConfig, SimConfig, SimError, Simulation, WorldOrigin, WORLD_FORMAT};
 use common::{request, topology, us_east};
@@ -69,7 +69,7 @@ async fn a_restored_world_carries_on_where_the_saved_one_stood() {
         .await
         .unwrap();
     let booting = cloud.launch(&request(2, &us_east())).await.unwrap();
-    assert_eq!(booting.state, "pending");
+    assert_eq!(booting.state, InstanceState::Pending);
     assert!(
         sim.save().unwrap(),
         "the world changed since it was created"
@@ -79,7 +79,7 @@ async fn a_restored_world_carries_on_where_the_saved_one_stood() {
     // Another seed: what is restored must not depend on it.
     let (restored, origin) = kept(&scratch.file(), 99, &clock);
     assert_eq!(origin, WorldOrigin::Restored { instances: 3 });
-    let ids = |sim: &Simulation| -> Vec<(String, String)> {
+    let ids = |sim: &Simulation| -> Vec<(String, InstanceState)> {
         sim.instances(&us_east())
             .unwrap()
             .into_iter()
@@ -106,7 +106,7 @@ async fn a_restored_world_carries_on_where_the_saved_one_stood() {
             .find(|i| i.instance_id == booting.instance_id)
             .map(|i| i.state)
     };
-    assert_eq!(state_of(&restored).as_deref(), Some("running"));
+    assert_eq!(state_of(&restored), Some(InstanceState::Running));
     assert_eq!(state_of(&restored), state_of(&sim));
     assert!(
         restored.cml().check_if_converged(&ep, &lab).await.unwrap(),

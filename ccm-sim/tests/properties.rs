@@ -321,7 +321,7 @@ impl Run {
                         instance.instance_id
                     );
                 }
-                if instance.state == "terminated" {
+                if instance.state == ccm_core::ports::cloud::InstanceState::Terminated {
                     self.terminated.insert(instance.instance_id.clone());
                 } else if let Some(worker) = instance.tags.get(WORKER_ID_TAG) {
                     *live_by_worker.entry(worker.clone()).or_default() += 1;

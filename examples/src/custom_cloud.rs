@@ -21,8 +21,8 @@ use async_trait::async_trait;
 use ccm_core::ids::{ImageId, InstanceId, Region};
 use ccm_core::ports::cloud::{
     name_matches, CloudError, CloudProvider, DiscoveryFilter, Image, ImageSelector, Instance,
-    InstanceStatusCheck, LaunchRequest, MetricName, MetricSample, MetricsQuery, StateChange,
-    WORKER_ID_TAG,
+    InstanceState, InstanceStatusCheck, LaunchRequest, MetricName, MetricSample, MetricsQuery,
+    StateChange, WORKER_ID_TAG,
 };
 use ccm_core::ports::Clock;
 use ccm_core::time::{from_unix_seconds, plus_seconds, seconds_between, Timestamp};
@@ -63,16 +63,16 @@ impl ServerState {
         }
     }
 
-    /// The EC2 state name ccm's port speaks: what `LifecycleState::from_ec2`
+    /// The EC2 state ccm's port speaks: what `LifecycleState::from_instance`
     /// maps to a worker's lifecycle. Booting, first or again, is `pending`.
-    pub fn as_ec2(self) -> &'static str {
+    pub fn as_ec2(self) -> InstanceState {
         match self {
-            ServerState::Building | ServerState::PoweringOn => "pending",
-            ServerState::Active => "running",
-            ServerState::PoweringOff => "stopping",
-            ServerState::Shutoff => "stopped",
-            ServerState::Deleting => "shutting-down",
-            ServerState::Deleted => "terminated",
+            ServerState::Building | ServerState::PoweringOn => InstanceState::Pending,
+            ServerState::Active => InstanceState::Running,
+            ServerState::PoweringOff => InstanceState::Stopping,
+            ServerState::Shutoff => InstanceState::Stopped,
+            ServerState::Deleting => InstanceState::ShuttingDown,
+            ServerState::Deleted => InstanceState::Terminated,
         }
     }
 
@@ -184,7 +184,7 @@ impl Server {
             instance_id: InstanceId::new(self.id.clone()),
             region: Region::new(self.region.clone()),
             instance_type: self.flavor.clone(),
-            state: self.state.as_ec2().to_owned(),
+            state: self.state.as_ec2(),
             image_id: ImageId::new(self.image_id.clone()),
             launched_at: Some(self.created_at),
             // Nimbus servers live on a private network only; ccm, running in it,
@@ -432,14 +432,14 @@ impl NimbusCloud {
             }
             let mut changes = Vec::with_capacity(servers.len());
             for server in servers {
-                let previous = server.state.as_ec2().to_owned();
+                let previous = server.state.as_ec2();
                 if plan.from.contains(&server.state) {
                     server.enter(plan.to, now, seconds);
                 }
                 changes.push(StateChange {
                     instance_id: InstanceId::new(server.id.clone()),
                     previous,
-                    current: server.state.as_ec2().to_owned(),
+                    current: server.state.as_ec2(),
                 });
             }
             Ok(changes)
@@ -799,7 +799,7 @@ mod tests {
             ServerState::Deleted,
         ] {
             assert_ne!(
-                LifecycleState::from_ec2(state.as_ec2()),
+                LifecycleState::from_instance(state.as_ec2()),
                 LifecycleState::Unknown,
                 "{}",
                 state.as_nimbus()

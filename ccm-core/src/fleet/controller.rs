@@ -195,8 +195,8 @@ impl WorkerController {
                     now,
                 )?;
                 events.extend(w.observe_lifecycle(
-                    LifecycleState::from_ec2(&instance.state),
-                    Some(instance.state.clone()),
+                    LifecycleState::from_instance(instance.state),
+                    Some(instance.state),
                     Some("launched".into()),
                     now,
                 )?);
@@ -219,8 +219,8 @@ impl WorkerController {
     ) -> Result<Worker, CoreError> {
         let (state, raw, network) = match observed {
             Some(instance) => (
-                LifecycleState::from_ec2(&instance.state),
-                Some(instance.state.clone()),
+                LifecycleState::from_instance(instance.state),
+                Some(instance.state),
                 Some(network_of(instance)),
             ),
             None => (LifecycleState::Terminated, None, None),

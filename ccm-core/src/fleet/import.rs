@@ -137,7 +137,7 @@ impl Imports {
                     created_at: None,
                 })),
                 network,
-                ec2_state: instance.state.clone(),
+                ec2_state: instance.state,
                 launched_at: instance.launched_at,
             },
             self.ctx.now(),
@@ -218,7 +218,7 @@ impl Imports {
         };
         let mut changes = ChangeSet::new();
         for instance in &instances {
-            let lifecycle = LifecycleState::from_ec2(&instance.state);
+            let lifecycle = LifecycleState::from_instance(instance.state);
             let skip = if let Some(worker) = known.get(&instance.instance_id) {
                 Some(format!("already imported as worker {worker}"))
             } else if matches!(

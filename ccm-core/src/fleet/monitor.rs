@@ -237,7 +237,7 @@ impl Monitor {
         let running: Vec<InstanceId> = facts
             .instances
             .values()
-            .filter(|i| LifecycleState::from_ec2(&i.state) == LifecycleState::Running)
+            .filter(|i| LifecycleState::from_instance(i.state) == LifecycleState::Running)
             .map(|i| i.instance_id.clone())
             .collect();
         if running.is_empty() {
@@ -368,7 +368,9 @@ impl Monitor {
                 w.instance_id
                     .as_ref()
                     .and_then(|i| cloud.instances.get(i))
-                    .is_some_and(|i| LifecycleState::from_ec2(&i.state) == LifecycleState::Running)
+                    .is_some_and(|i| {
+                        LifecycleState::from_instance(i.state) == LifecycleState::Running
+                    })
             })
             .cloned()
             .collect();
@@ -479,15 +481,10 @@ impl Monitor {
         let describe_error = errors.and_then(|e| e.describe_error.clone());
         if let Some(instance) = instance {
             events.extend(worker.observe_network(super::controller::network_of(instance), now)?);
-            let state = LifecycleState::from_ec2(&instance.state);
+            let state = LifecycleState::from_instance(instance.state);
             use crate::state_machine::StateMachine;
             if worker.status.lifecycle.check_transition(state).is_ok() {
-                events.extend(worker.observe_lifecycle(
-                    state,
-                    Some(instance.state.clone()),
-                    None,
-                    now,
-                )?);
+                events.extend(worker.observe_lifecycle(state, Some(instance.state), None, now)?);
             }
         } else if describe_error.is_none() && worker.instance_id.is_some() {
             // EC2 forgets terminated instances after a while.

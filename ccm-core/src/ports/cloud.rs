@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{ImageId, InstanceId, Region, WorkerId};
+use crate::state_machine::named_states;
 use crate::time::Timestamp;
 
 /// Tag carrying the worker id on every instance ccm launches; looked up before
@@ -23,6 +24,77 @@ pub enum ImageSelector {
     Id(ImageId),
     /// The newest AMI whose name matches the pattern (`*` wildcards).
     NamePattern(String),
+}
+
+/// An EC2 instance state, as `DescribeInstances` names it. A name this build
+/// does not know reads as [`InstanceState::Unknown`] instead of failing, so a
+/// new AWS state cannot stop a sweep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstanceState {
+    /// Booting (EC2 code 0).
+    Pending,
+    /// Running (16).
+    Running,
+    /// Terminating (32).
+    ShuttingDown,
+    /// Gone for good (48).
+    Terminated,
+    /// Stopping (64).
+    Stopping,
+    /// Stopped: no compute billed, volumes kept (80).
+    Stopped,
+    /// A state name this build does not know, or none reported.
+    #[serde(other)]
+    Unknown,
+}
+
+named_states!(InstanceState {
+    Pending => "pending",
+    Running => "running",
+    ShuttingDown => "shutting-down",
+    Terminated => "terminated",
+    Stopping => "stopping",
+    Stopped => "stopped",
+    Unknown => "unknown",
+});
+
+impl InstanceState {
+    /// The state EC2 calls `name` ([`InstanceState::Unknown`] for any other).
+    pub fn from_name(name: &str) -> Self {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|state| state.as_str() == name)
+            .unwrap_or(Self::Unknown)
+    }
+
+    /// The state of EC2's numeric code (the low byte; the high byte is internal).
+    pub fn from_code(code: i32) -> Self {
+        match code & 0xff {
+            0 => Self::Pending,
+            16 => Self::Running,
+            32 => Self::ShuttingDown,
+            48 => Self::Terminated,
+            64 => Self::Stopping,
+            80 => Self::Stopped,
+            _ => Self::Unknown,
+        }
+    }
+
+    /// True once the instance is gone or going (shutting down, terminated).
+    pub fn is_gone(self) -> bool {
+        matches!(self, Self::ShuttingDown | Self::Terminated)
+    }
+
+    /// The states of an instance that exists and may run again.
+    pub const LIVE: [Self; 4] = [Self::Pending, Self::Running, Self::Stopping, Self::Stopped];
+}
+
+impl std::fmt::Display for InstanceState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Everything needed to launch one worker instance.
@@ -70,8 +142,8 @@ pub struct Instance {
     pub region: Region,
     /// Instance type.
     pub instance_type: String,
-    /// EC2 state name (`pending`, `running`, `shutting-down`, …).
-    pub state: String,
+    /// EC2 state.
+    pub state: InstanceState,
     /// AMI it was launched from.
     pub image_id: ImageId,
     /// Launch time.
@@ -117,9 +189,9 @@ pub struct StateChange {
     /// Instance id.
     pub instance_id: InstanceId,
     /// State before the call.
-    pub previous: String,
+    pub previous: InstanceState,
     /// State after the call.
-    pub current: String,
+    pub current: InstanceState,
 }
 
 /// Instances to discover, for import and auto-import. Empty fields do not filter.

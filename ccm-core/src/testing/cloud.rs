@@ -25,8 +25,8 @@ use async_trait::async_trait;
 
 use crate::ids::{ImageId, InstanceId, Region, WorkerId};
 use crate::ports::cloud::{
-    CloudError, CloudProvider, DiscoveryFilter, ImageSelector, Instance, LaunchRequest, MetricName,
-    MetricsQuery, WORKER_ID_TAG,
+    CloudError, CloudProvider, DiscoveryFilter, ImageSelector, Instance, InstanceState,
+    LaunchRequest, MetricName, MetricsQuery, WORKER_ID_TAG,
 };
 use crate::state_machine::StateMachine;
 use crate::time::plus_seconds;
@@ -190,10 +190,12 @@ async fn describe_one<H: CloudHarness + ?Sized>(
     Ok(found.into_iter().find(|i| &i.instance_id == id))
 }
 
-async fn state_of<H: CloudHarness + ?Sized>(h: &H, id: &InstanceId) -> Result<String, String> {
-    Ok(describe_one(h, id)
-        .await?
-        .map_or_else(|| "absent".to_owned(), |i| i.state))
+/// The instance's state, `None` once describe no longer lists it.
+async fn state_of<H: CloudHarness + ?Sized>(
+    h: &H,
+    id: &InstanceId,
+) -> Result<Option<InstanceState>, String> {
+    Ok(describe_one(h, id).await?.map(|i| i.state))
 }
 
 /// Terminates what a check launched, ignoring errors (best effort cleanup).
@@ -311,29 +313,38 @@ pub async fn start_stop_terminate<H: CloudHarness + ?Sized>(h: &H) -> CheckResul
         let id = instance.instance_id.clone();
         let ids = std::slice::from_ref(&id);
         ensure!(
-            matches!(instance.state.as_str(), "pending" | "running"),
+            matches!(
+                instance.state,
+                InstanceState::Pending | InstanceState::Running
+            ),
             "a new instance is `{}`",
             instance.state
         );
         h.settle().await;
         let state = state_of(h, &id).await?;
         ensure!(
-            state == "running",
-            "after settling, a new instance is `{state}`"
+            state == Some(InstanceState::Running),
+            "after settling, a new instance is {state:?}"
         );
 
         let stop = h.provider().stop(&region, ids).await.map_err(err("stop"))?;
         ensure!(stop.len() == 1, "stop answered {} changes", stop.len());
         ensure!(
-            stop[0].previous == "running"
-                && matches!(stop[0].current.as_str(), "stopping" | "stopped"),
+            stop[0].previous == InstanceState::Running
+                && matches!(
+                    stop[0].current,
+                    InstanceState::Stopping | InstanceState::Stopped
+                ),
             "stop changed `{}` → `{}`",
             stop[0].previous,
             stop[0].current
         );
         h.settle().await;
         let state = state_of(h, &id).await?;
-        ensure!(state == "stopped", "after stop and settling: `{state}`");
+        ensure!(
+            state == Some(InstanceState::Stopped),
+            "after stop and settling: {state:?}"
+        );
 
         let start = h
             .provider()
@@ -342,13 +353,19 @@ pub async fn start_stop_terminate<H: CloudHarness + ?Sized>(h: &H) -> CheckResul
             .map_err(err("start"))?;
         ensure!(
             start.len() == 1
-                && start[0].previous == "stopped"
-                && matches!(start[0].current.as_str(), "pending" | "running"),
+                && start[0].previous == InstanceState::Stopped
+                && matches!(
+                    start[0].current,
+                    InstanceState::Pending | InstanceState::Running
+                ),
             "start answered {start:?}"
         );
         h.settle().await;
         let state = state_of(h, &id).await?;
-        ensure!(state == "running", "after start and settling: `{state}`");
+        ensure!(
+            state == Some(InstanceState::Running),
+            "after start and settling: {state:?}"
+        );
 
         let term = h
             .provider()
@@ -356,14 +373,18 @@ pub async fn start_stop_terminate<H: CloudHarness + ?Sized>(h: &H) -> CheckResul
             .await
             .map_err(err("terminate"))?;
         ensure!(
-            term.len() == 1 && matches!(term[0].current.as_str(), "shutting-down" | "terminated"),
+            term.len() == 1
+                && matches!(
+                    term[0].current,
+                    InstanceState::ShuttingDown | InstanceState::Terminated
+                ),
             "terminate answered {term:?}"
         );
         h.settle().await;
         let state = state_of(h, &id).await?;
         ensure!(
-            matches!(state.as_str(), "terminated" | "absent"),
-            "after terminate and settling: `{state}`"
+            matches!(state, Some(InstanceState::Terminated) | None),
+            "after terminate and settling: {state:?}"
         );
         let again = h.provider().terminate(&region, ids).await;
         ensure!(
@@ -389,17 +410,16 @@ pub async fn shutting_down_maps<H: CloudHarness + ?Sized>(h: &H) -> CheckResult 
             .terminate(&h.region(), std::slice::from_ref(&id))
             .await
             .map_err(err("terminate"))?;
-        let mut observed: Vec<String> = change
+        let mut observed: Vec<InstanceState> = change
             .iter()
-            .flat_map(|c| [c.previous.clone(), c.current.clone()])
+            .flat_map(|c| [c.previous, c.current])
             .collect();
-        observed.push(state_of(h, &id).await?);
+        observed.extend(state_of(h, &id).await?);
         h.settle().await;
-        observed.push(state_of(h, &id).await?);
-        observed.retain(|s| s != "absent");
+        observed.extend(state_of(h, &id).await?);
         let mapped: Vec<LifecycleState> = observed
             .iter()
-            .map(|s| LifecycleState::from_ec2(s))
+            .map(|s| LifecycleState::from_instance(*s))
             .collect();
         for (text, state) in observed.iter().zip(&mapped) {
             ensure!(
@@ -601,7 +621,7 @@ pub async fn tags_and_discovery<H: CloudHarness + ?Sized>(h: &H) -> CheckResult 
         ensure!(
             found
                 .iter()
-                .all(|i| i.instance_id != id || i.state == "terminated"),
+                .all(|i| i.instance_id != id || i.state == InstanceState::Terminated),
             "a terminated instance is described as {found:?}"
         );
         Ok(())

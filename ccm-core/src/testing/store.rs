@@ -37,6 +37,7 @@ use crate::ids::{CmlLabId, DefinitionId, EventId, LabRecordId, LabletId, Region,
 use crate::job::{JobOutcome, JobRecord, JobSchedule};
 use crate::lab::{LabOperation, LabRecord, LabState};
 use crate::lablet::{Lablet, LabletPhase, NewLablet, Timeslot};
+use crate::ports::cloud::InstanceState;
 use crate::ports::store::{
     ChangeSet, CommitReceipt, CompactionStep, DefinitionFilter, Fence, LabFilter, LabletFilter,
     Listed, PageRequest, Store, StoreError, WorkerFilter, Write,
@@ -2389,7 +2390,7 @@ async fn compaction_history<S: Store + ?Sized>(store: &S) -> History {
     let events = a
         .observe_lifecycle(
             LifecycleState::Provisioning,
-            Some("pending".into()),
+            Some(InstanceState::Pending),
             None,
             old(2),
         )
@@ -2407,7 +2408,7 @@ async fn compaction_history<S: Store + ?Sized>(store: &S) -> History {
         instance_id: crate::ids::InstanceId::new("i-0b"),
         ami: None,
         network: Default::default(),
-        ec2_state: "running".into(),
+        ec2_state: InstanceState::Running,
         launched_at: Some(old(3)),
     };
     let (mut b, imported) = Worker::import(
@@ -2436,7 +2437,7 @@ async fn compaction_history<S: Store + ?Sized>(store: &S) -> History {
         instance_id: crate::ids::InstanceId::new("i-0c"),
         ami: None,
         network: Default::default(),
-        ec2_state: "stopped".into(),
+        ec2_state: InstanceState::Stopped,
         launched_at: None,
     };
     let (mut c, imported) = Worker::import(

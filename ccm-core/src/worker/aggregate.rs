@@ -17,6 +17,7 @@ use crate::error::CoreError;
 use crate::event::{DomainEvent, EventPayload, ResourceKind, Subject};
 use crate::ids::{InstanceId, LabletId, Region, WorkerId};
 use crate::meta::ObjectMeta;
+use crate::ports::cloud::InstanceState;
 use crate::replay::{EventSourced, ReplayError};
 use crate::state_machine::StateMachine;
 use crate::time::{plus_seconds, Timestamp};
@@ -57,8 +58,8 @@ pub struct ImportedInstance {
     pub ami: Option<AmiInfo>,
     /// Addresses and endpoint.
     pub network: Network,
-    /// Raw EC2 state name.
-    pub ec2_state: String,
+    /// EC2 state.
+    pub ec2_state: InstanceState,
     /// Launch time.
     pub launched_at: Option<Timestamp>,
 }
@@ -154,7 +155,7 @@ impl Worker {
         now: Timestamp,
     ) -> (Worker, DomainEvent) {
         let mut worker = Worker::blank(id, input, now);
-        let lifecycle = LifecycleState::from_ec2(&instance.ec2_state);
+        let lifecycle = LifecycleState::from_instance(instance.ec2_state);
         worker.instance_id = Some(instance.instance_id);
         worker.ami = instance.ami;
         worker.network = instance.network;
@@ -485,7 +486,7 @@ impl Worker {
     pub fn observe_lifecycle(
         &mut self,
         to: LifecycleState,
-        ec2_state: Option<String>,
+        ec2_state: Option<InstanceState>,
         reason: Option<String>,
         now: Timestamp,
     ) -> Result<Vec<DomainEvent>, CoreError> {

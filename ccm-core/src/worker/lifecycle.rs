@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ports::cloud::InstanceState;
 use crate::state_machine::{named_states, StateMachine};
 
 /// Where a worker's EC2 instance is in its life.
@@ -43,17 +44,16 @@ named_states!(LifecycleState {
 });
 
 impl LifecycleState {
-    /// Maps an EC2 instance state name (`pending`, `running`, `shutting-down`, …).
-    /// Unrecognised names map to [`LifecycleState::Unknown`] rather than failing.
-    pub fn from_ec2(state: &str) -> Self {
+    /// The lifecycle state of an instance in EC2 state `state`.
+    pub fn from_instance(state: InstanceState) -> Self {
         match state {
-            "pending" => Provisioning,
-            "running" => Running,
-            "stopping" => Stopping,
-            "stopped" => Stopped,
-            "shutting-down" => ShuttingDown,
-            "terminated" => Terminated,
-            _ => Unknown,
+            InstanceState::Pending => Provisioning,
+            InstanceState::Running => Running,
+            InstanceState::Stopping => Stopping,
+            InstanceState::Stopped => Stopped,
+            InstanceState::ShuttingDown => ShuttingDown,
+            InstanceState::Terminated => Terminated,
+            InstanceState::Unknown => Unknown,
         }
     }
 
@@ -165,7 +165,11 @@ mod tests {
             ("rebooting?", Unknown),
         ];
         for (ec2, expected) in cases {
-            assert_eq!(LifecycleState::from_ec2(ec2), expected, "{ec2}");
+            assert_eq!(
+                LifecycleState::from_instance(InstanceState::from_name(ec2)),
+                expected,
+                "{ec2}"
+            );
         }
     }
 

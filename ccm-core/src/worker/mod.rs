@@ -31,6 +31,7 @@ pub use metrics::{CloudWatchMetrics, CmlStats, Ec2StatusChecks, Sourced, WorkerM
 use crate::catalog::NodeCatalog;
 use crate::ids::{ImageId, InstanceId, Region, WorkerId};
 use crate::meta::ObjectMeta;
+use crate::ports::cloud::InstanceState;
 use crate::time::Timestamp;
 
 /// The machine image a worker runs.
@@ -108,8 +109,8 @@ pub struct WorkerSpec {
 pub struct WorkerStatus {
     /// Instance lifecycle.
     pub lifecycle: LifecycleState,
-    /// Raw EC2 state name last seen.
-    pub ec2_state: Option<String>,
+    /// EC2 state last seen.
+    pub ec2_state: Option<InstanceState>,
     /// Why the lifecycle last changed.
     pub reason: Option<String>,
     /// CML service.

@@ -347,7 +347,7 @@ impl Cluster {
                     .get(ccm_core::ports::cloud::WORKER_ID_TAG)
                     .map(String::as_str)
                     == Some(worker)
-                    && i.state != "terminated"
+                    && i.state != ccm_core::ports::cloud::InstanceState::Terminated
             })
             .count()
     }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use ccm_core::ids::{ImageId, InstanceId, Region};
-use ccm_core::ports::cloud::{CloudError, Instance, InstanceStatusCheck};
+use ccm_core::ports::cloud::{CloudError, Instance, InstanceState, InstanceStatusCheck};
 use ccm_core::time::{plus_seconds, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -58,16 +58,21 @@ impl Phase {
         }
     }
 
+    /// The EC2 state.
+    pub(crate) fn state(self) -> InstanceState {
+        match self {
+            Phase::Pending { .. } => InstanceState::Pending,
+            Phase::Running { .. } => InstanceState::Running,
+            Phase::Stopping { .. } => InstanceState::Stopping,
+            Phase::Stopped { .. } => InstanceState::Stopped,
+            Phase::ShuttingDown { .. } => InstanceState::ShuttingDown,
+            Phase::Terminated { .. } => InstanceState::Terminated,
+        }
+    }
+
     /// EC2's state name.
     pub(crate) fn name(self) -> &'static str {
-        match self {
-            Phase::Pending { .. } => "pending",
-            Phase::Running { .. } => "running",
-            Phase::Stopping { .. } => "stopping",
-            Phase::Stopped { .. } => "stopped",
-            Phase::ShuttingDown { .. } => "shutting-down",
-            Phase::Terminated { .. } => "terminated",
-        }
+        self.state().as_str()
     }
 
     /// True while the instance holds compute capacity (pending, running, stopping).
@@ -234,7 +239,7 @@ impl InstanceRecord {
             instance_id: self.id.clone(),
             region: self.region.clone(),
             instance_type: self.instance_type.clone(),
-            state: phase.name().to_owned(),
+            state: phase.state(),
             image_id: self.image_id.clone(),
             launched_at: Some(self.launched_at),
             public_ip: running.then(|| format!("203.0.{p3}.{p4}")),

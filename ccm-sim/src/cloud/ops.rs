@@ -250,7 +250,7 @@ impl World {
             let Some(record) = state.instances.get_mut(id) else {
                 continue;
             };
-            let previous = record.phase_at(now).name();
+            let previous = record.phase_at(now).state();
             match op {
                 StateOp::Start => record.start(now, boots.get(id).copied().unwrap_or(0)),
                 StateOp::Stop => {
@@ -265,8 +265,8 @@ impl World {
             }
             changes.push(StateChange {
                 instance_id: id.clone(),
-                previous: previous.to_owned(),
-                current: record.phase_at(now).name().to_owned(),
+                previous,
+                current: record.phase_at(now).state(),
             });
         }
         for id in stopped_hosts {

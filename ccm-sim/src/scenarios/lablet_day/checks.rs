@@ -9,7 +9,7 @@ use ccm_core::event::{EventPayload, StoredEvent};
 use ccm_core::ids::LabletId;
 use ccm_core::lablet::{Lablet, LabletPhase};
 use ccm_core::placement::lower_bound;
-use ccm_core::ports::cloud::WORKER_ID_TAG;
+use ccm_core::ports::cloud::{InstanceState, WORKER_ID_TAG};
 use ccm_core::ports::store::{LabletFilter, WorkerFilter};
 use ccm_core::ports::{Clock, Store};
 use ccm_core::resources::Resources;
@@ -334,7 +334,7 @@ fn world_violations(world: &World, workers: &[Worker]) -> Result<Vec<Violation>,
     let mut live_per_worker: BTreeMap<String, usize> = BTreeMap::new();
     for instance in world.sim.instances(&world.region())? {
         let id = instance.instance_id.to_string();
-        if instance.state == "running" {
+        if instance.state == InstanceState::Running {
             violations.push(Violation::InstanceRunning {
                 instance: id.clone(),
             });
@@ -347,7 +347,7 @@ fn world_violations(world: &World, workers: &[Worker]) -> Result<Vec<Violation>,
             });
         }
         if let Some(worker) = instance.tags.get(WORKER_ID_TAG) {
-            if instance.state != "terminated" {
+            if instance.state != InstanceState::Terminated {
                 *live_per_worker.entry(worker.clone()).or_default() += 1;
             }
         }
