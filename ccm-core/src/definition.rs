@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::CatalogNeeds;
-use crate::error::CoreError;
+use crate::domain_error::DomainError;
 use crate::ids::DefinitionId;
 use crate::meta::ObjectMeta;
 use crate::resources::Resources;
@@ -77,18 +77,22 @@ pub struct NewDefinition {
 
 impl LabletDefinition {
     /// Validates the input and builds an active definition.
-    pub fn new(id: DefinitionId, input: NewDefinition, now: Timestamp) -> Result<Self, CoreError> {
+    pub fn new(
+        id: DefinitionId,
+        input: NewDefinition,
+        now: Timestamp,
+    ) -> Result<Self, DomainError> {
         if input.name.trim().is_empty() {
-            return Err(CoreError::validation("name", "must not be empty"));
+            return Err(DomainError::validation("name", "must not be empty"));
         }
         if input.max_duration_minutes == 0 {
-            return Err(CoreError::validation(
+            return Err(DomainError::validation(
                 "max_duration_minutes",
                 "must be at least 1",
             ));
         }
         if input.needs.nodes == 0 {
-            return Err(CoreError::validation("needs.nodes", "must be at least 1"));
+            return Err(DomainError::validation("needs.nodes", "must be at least 1"));
         }
         Ok(Self {
             id,

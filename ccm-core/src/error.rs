@@ -1,5 +1,7 @@
-//! The error type at ccm-core's boundary.
+//! The error type at ccm-core's boundary: the domain's refusals and the ports'
+//! failures.
 
+use crate::domain_error::DomainError;
 use crate::ports::cloud::CloudError;
 use crate::ports::cml::CmlError;
 use crate::ports::store::StoreError;
@@ -9,75 +11,9 @@ use crate::state_machine::TransitionError;
 /// Everything a use case in ccm-core can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
-    /// A state machine refused the move.
+    /// The domain refused the command (validation, state, capacity, …).
     #[error(transparent)]
-    InvalidTransition(#[from] TransitionError),
-    /// An event log could not be replayed.
-    #[error(transparent)]
-    Replay(#[from] ReplayError),
-    /// Input failed validation.
-    #[error("invalid {field}: {reason}")]
-    Validation {
-        /// The offending field (dotted path).
-        field: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// A referenced resource does not exist.
-    #[error("{kind} `{id}` not found")]
-    NotFound {
-        /// Resource kind.
-        kind: &'static str,
-        /// Its id.
-        id: String,
-    },
-    /// What the call would create is already there (an instance imported
-    /// before); nothing was changed.
-    #[error("{kind} `{id}` is already {existing}")]
-    AlreadyExists {
-        /// What the call would have created or taken over.
-        kind: &'static str,
-        /// Its id.
-        id: String,
-        /// What holds it now (`imported as worker …`).
-        existing: String,
-    },
-    /// An allocation does not fit the worker.
-    #[error("worker `{worker}` lacks {dimension} for lablet `{lablet}`")]
-    CapacityExceeded {
-        /// The worker.
-        worker: String,
-        /// The lablet.
-        lablet: String,
-        /// Which dimension ran out (`cpu`, `memory`, `ports`, …).
-        dimension: &'static str,
-    },
-    /// Stopping, terminating or deleting the worker would end the lablets bound
-    /// to it; nothing was changed. Asked again with `force`, the engine goes
-    /// ahead and the lablets are placed again or end with the reason.
-    #[error(
-        "worker `{worker}` holds {} lablet(s) ({}); ask again with force to go ahead anyway",
-        .lablets.len(),
-        .lablets.join(", ")
-    )]
-    WorkerInUse {
-        /// The worker's id.
-        worker: String,
-        /// The lablets bound to it.
-        lablets: Vec<String>,
-    },
-    /// Deleting or wiping the lab would take it from the lablet it was made
-    /// for; nothing was changed. Asked again with `force`, the lab goes and the
-    /// lablet is cancelled.
-    #[error("lab `{lab}` on worker `{worker}` belongs to lablet `{lablet}`; ask again with force to go ahead anyway")]
-    LabInUse {
-        /// The worker's id.
-        worker: String,
-        /// The lab's id on the worker's CML.
-        lab: String,
-        /// The lablet that owns the lab.
-        lablet: String,
-    },
+    Domain(#[from] DomainError),
     /// The store failed or refused (including optimistic-concurrency conflicts).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -90,29 +26,31 @@ pub enum CoreError {
 }
 
 impl CoreError {
-    /// Shorthand for [`CoreError::Validation`].
+    /// Shorthand for a [`DomainError::Validation`].
     pub fn validation(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        CoreError::Validation {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        CoreError::Domain(DomainError::validation(field, reason))
     }
 
     /// A short stable code for APIs (`invalid_transition`, `not_found`, …).
     pub fn code(&self) -> &'static str {
         match self {
-            CoreError::InvalidTransition(_) => "invalid_transition",
-            CoreError::Replay(_) => "corrupt_event_log",
-            CoreError::Validation { .. } => "validation_failed",
-            CoreError::NotFound { .. } => "not_found",
-            CoreError::AlreadyExists { .. } => "already_exists",
-            CoreError::CapacityExceeded { .. } => "capacity_exceeded",
-            CoreError::WorkerInUse { .. } => "worker_in_use",
-            CoreError::LabInUse { .. } => "lab_in_use",
+            CoreError::Domain(error) => error.code(),
             CoreError::Store(StoreError::Conflict { .. }) => "conflict",
             CoreError::Store(_) => "store_error",
             CoreError::Cloud(_) => "cloud_error",
             CoreError::Cml(_) => "cml_error",
         }
+    }
+}
+
+impl From<TransitionError> for CoreError {
+    fn from(error: TransitionError) -> Self {
+        CoreError::Domain(error.into())
+    }
+}
+
+impl From<ReplayError> for CoreError {
+    fn from(error: ReplayError) -> Self {
+        CoreError::Domain(error.into())
     }
 }

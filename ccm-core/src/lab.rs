@@ -5,8 +5,24 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{CmlLabId, LabRecordId, WorkerId};
-use crate::ports::cml::LabUsage;
 use crate::time::Timestamp;
+
+/// What one lab's nodes take on their worker, summed from its node list
+/// (`GET /labs/{id}/nodes?data=true&operational=true`): CPUs and memory of the nodes that run
+/// (CML states `QUEUED`, `STARTED`, `BOOTED`), disk of every node (boot disk
+/// plus data volume; a wiped node keeps none on CML, but CML reports its size
+/// regardless, so a defined lab counts as taking it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabUsage {
+    /// vCPUs allocated to running nodes.
+    pub cpus: u32,
+    /// Memory of running nodes, MiB.
+    pub memory_mib: u64,
+    /// Disk of all nodes, GiB.
+    pub disk_gib: u64,
+    /// Nodes that run.
+    pub running_nodes: u32,
+}
 
 /// Lab state as CML reports it. Unknown strings are kept as [`LabState::Unknown`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -19,12 +19,16 @@
 //! Every command on a resource returns [`event::DomainEvent`]s and applies them
 //! through the same `apply` used for replay, so a resource rebuilt from its log
 //! equals the one the commands produced. Illegal moves are
-//! [`state_machine::TransitionError`]s.
+//! [`state_machine::TransitionError`]s. Commands refuse with a [`DomainError`],
+//! which names no port; use cases fail with a [`CoreError`], which adds the
+//! ports' errors. Outside the event-sourced model (events embed the aggregates
+//! they create) the modules' dependencies form no cycle; a test holds it.
 #![warn(missing_docs)]
 
 pub mod api_key;
 pub mod catalog;
 pub mod definition;
+pub mod domain_error;
 pub mod error;
 pub mod event;
 pub mod fleet;
@@ -48,4 +52,5 @@ pub mod topology;
 pub mod version;
 pub mod worker;
 
+pub use domain_error::DomainError;
 pub use error::CoreError;

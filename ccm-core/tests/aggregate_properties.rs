@@ -19,7 +19,7 @@ use ccm_core::worker::{
     ActivityEvent, Allocation, Capacity, CmlService, CmlServiceState, IdleSettings, LifecycleState,
     NewWorker, PauseReason, ResumeReason, Worker,
 };
-use ccm_core::CoreError;
+use ccm_core::DomainError;
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -115,7 +115,7 @@ fn run_worker_cmd(
     w: &mut Worker,
     cmd: &WorkerCmd,
     now: Timestamp,
-) -> Result<Vec<DomainEvent>, CoreError> {
+) -> Result<Vec<DomainEvent>, DomainError> {
     match cmd.clone() {
         WorkerCmd::Start => w.request_start(ResumeReason::Manual, now),
         WorkerCmd::Stop(reason) => w.request_stop(reason, now),
@@ -459,8 +459,8 @@ fn allocation_refuses_each_exhausted_dimension() {
         nodes,
         ports,
     };
-    let dimension = |err: CoreError| match err {
-        CoreError::CapacityExceeded { dimension, .. } => dimension,
+    let dimension = |err: DomainError| match err {
+        DomainError::CapacityExceeded { dimension, .. } => dimension,
         other => panic!("unexpected {other}"),
     };
     assert_eq!(

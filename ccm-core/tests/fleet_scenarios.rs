@@ -24,6 +24,7 @@ use ccm_core::time::{plus_seconds, Timestamp};
 use ccm_core::worker::{
     AlertMetric, CmlServiceState, LicenceState, LifecycleState, PauseReason, Worker,
 };
+use ccm_core::DomainError;
 use ccm_sim::{InjectedLab, SimConfig, SimEngine};
 
 const REGION: &str = "us-east-1";
@@ -745,7 +746,10 @@ async fn a_per_worker_monitoring_interval_is_bounded_and_the_sweep_follows_it_at
             .await
             .unwrap_err();
         assert!(
-            matches!(error, ccm_core::CoreError::Validation { .. }),
+            matches!(
+                error,
+                ccm_core::CoreError::Domain(DomainError::Validation { .. })
+            ),
             "{error}"
         );
     }
@@ -797,7 +801,7 @@ async fn a_worker_is_created_from_a_configured_image_by_name_or_refused_naming_t
         .await
         .unwrap_err();
     assert!(
-        matches!(&error, ccm_core::CoreError::Validation { field, reason }
+        matches!(&error, ccm_core::CoreError::Domain(DomainError::Validation { field, reason })
             if field == "image" && reason.contains("cml-2.8")),
         "{error}"
     );

@@ -14,6 +14,7 @@ use ccm_core::resources::Resources;
 use ccm_core::time::plus_seconds;
 use ccm_core::version::SemVer;
 use ccm_core::worker::LifecycleState;
+use ccm_core::DomainError;
 
 mod support;
 
@@ -326,10 +327,10 @@ async fn a_worker_holding_lablets_is_stopped_or_deleted_only_when_forced() {
 
     // Unforced: refused, naming the lablet, and nothing changes.
     let named = |error: ccm_core::CoreError| match error {
-        ccm_core::CoreError::WorkerInUse {
+        ccm_core::CoreError::Domain(DomainError::WorkerInUse {
             worker: id,
             lablets,
-        } => {
+        }) => {
             assert_eq!(id, worker.to_string());
             assert_eq!(lablets, vec![lablet.id.to_string()]);
         }
@@ -493,11 +494,11 @@ async fn a_lablets_lab_is_deleted_or_wiped_only_when_forced_and_the_lablet_then_
             .await
             .unwrap_err()
         {
-            ccm_core::CoreError::LabInUse {
+            ccm_core::CoreError::Domain(DomainError::LabInUse {
                 lab: named,
                 lablet: owner,
                 ..
-            } => {
+            }) => {
                 assert_eq!(named, lab.to_string());
                 assert_eq!(owner, lablet.id.to_string());
             }

@@ -13,7 +13,7 @@ use ccm_core::ids::{CmlLabId, LabletId, WorkerId};
 use ccm_core::lablet::Lablet;
 use ccm_core::ports::store::{LabletFilter, StoreError};
 use ccm_core::ports::Store;
-use ccm_core::CoreError;
+use ccm_core::DomainError;
 
 use crate::api::error::ApiError;
 use crate::auth::{Principal, Role};
@@ -30,7 +30,7 @@ pub fn may_access(who: &Principal, lablet: &Lablet) -> bool {
 
 /// The answer for a lablet the caller may not see: the same as for a missing one.
 pub fn hidden_lablet(id: LabletId) -> ApiError {
-    CoreError::NotFound {
+    DomainError::NotFound {
         kind: "lablet",
         id: id.to_string(),
     }

@@ -7,6 +7,7 @@
 
 use ccm_core::ports::store::StoreError;
 use ccm_core::CoreError;
+use ccm_core::DomainError;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -52,6 +53,12 @@ pub enum BindingError {
     Python(#[from] PyErr),
 }
 
+impl From<DomainError> for BindingError {
+    fn from(error: DomainError) -> Self {
+        BindingError::Core(error.into())
+    }
+}
+
 impl BindingError {
     /// Shorthand for [`BindingError::Input`].
     pub fn input(field: impl Into<String>, reason: impl Into<String>) -> Self {
@@ -86,24 +93,34 @@ impl BindingError {
 fn core_parts(error: &CoreError) -> (&'static str, &'static str, Value) {
     let code = error.code();
     match error {
-        CoreError::InvalidTransition(t) => (
+        CoreError::Domain(domain) => domain_parts(domain),
+        CoreError::Store(store) => store_parts(store),
+        CoreError::Cloud(cloud) => ("CloudError", code, json!({"kind": variant_name(cloud)})),
+        CoreError::Cml(cml) => ("CmlError", code, json!({"kind": variant_name(cml)})),
+    }
+}
+
+fn domain_parts(error: &DomainError) -> (&'static str, &'static str, Value) {
+    let code = error.code();
+    match error {
+        DomainError::InvalidTransition(t) => (
             "InvalidTransition",
             code,
             json!({"machine": t.machine, "from": t.from, "to": t.to}),
         ),
-        CoreError::Replay(_) => ("CorruptEventLog", code, json!({})),
-        CoreError::Validation { field, reason } => (
+        DomainError::Replay(_) => ("CorruptEventLog", code, json!({})),
+        DomainError::Validation { field, reason } => (
             "InvalidInput",
             code,
             json!({"field": field, "reason": reason}),
         ),
-        CoreError::NotFound { kind, id } => ("NotFound", code, json!({"kind": kind, "id": id})),
-        CoreError::AlreadyExists { kind, id, existing } => (
+        DomainError::NotFound { kind, id } => ("NotFound", code, json!({"kind": kind, "id": id})),
+        DomainError::AlreadyExists { kind, id, existing } => (
             "Conflict",
             code,
             json!({"kind": kind, "id": id, "existing": existing}),
         ),
-        CoreError::CapacityExceeded {
+        DomainError::CapacityExceeded {
             worker,
             lablet,
             dimension,
@@ -112,12 +129,12 @@ fn core_parts(error: &CoreError) -> (&'static str, &'static str, Value) {
             code,
             json!({"worker": worker, "lablet": lablet, "dimension": dimension}),
         ),
-        CoreError::WorkerInUse { worker, lablets } => (
+        DomainError::WorkerInUse { worker, lablets } => (
             "Conflict",
             code,
             json!({"worker": worker, "lablets": lablets}),
         ),
-        CoreError::LabInUse {
+        DomainError::LabInUse {
             worker,
             lab,
             lablet,
@@ -126,9 +143,6 @@ fn core_parts(error: &CoreError) -> (&'static str, &'static str, Value) {
             code,
             json!({"worker": worker, "lab": lab, "lablet": lablet}),
         ),
-        CoreError::Store(store) => store_parts(store),
-        CoreError::Cloud(cloud) => ("CloudError", code, json!({"kind": variant_name(cloud)})),
-        CoreError::Cml(cml) => ("CmlError", code, json!({"kind": variant_name(cml)})),
     }
 }
 

@@ -754,7 +754,7 @@ async fn first_sequence_in<'c, E: sqlx::PgExecutor<'c>>(executor: E, lock: bool)
 }
 
 /// Compaction's rows: snapshots read and written, steps applied in one
-/// transaction (see `ccm_core::store::compaction` for what they hold).
+/// transaction (see `ccm_core::ports::store::compaction` for what they hold).
 impl PostgresStore {
     async fn read_compacted_inner(&self, subjects: &[Subject]) -> Result<Vec<StoredEvent>> {
         let mut by_kind: std::collections::BTreeMap<&str, Vec<String>> = Default::default();

@@ -719,7 +719,7 @@ async fn first_sequence_in<'c, E: sqlx::SqliteExecutor<'c>>(executor: E) -> Resu
 const IN_LIST: usize = 500;
 
 /// Compaction's rows: snapshots read and written, steps applied in one
-/// transaction (see `ccm_core::store::compaction` for what they hold).
+/// transaction (see `ccm_core::ports::store::compaction` for what they hold).
 impl SqliteStore {
     async fn read_compacted_inner(&self, subjects: &[Subject]) -> Result<Vec<StoredEvent>> {
         let mut by_kind: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();

@@ -185,7 +185,7 @@ fn cloud(config: &Config, p: &mut Vec<Problem>) {
             "must not be empty when cloud.launch.image_id is not set",
         ));
     }
-    if let Err(ccm_core::CoreError::Validation { field, reason }) =
+    if let Err(ccm_core::DomainError::Validation { field, reason }) =
         ccm_core::worker::limits::check_client_tags(&c.launch.tags)
     {
         p.push(Problem::new(format!("cloud.launch.{field}"), reason));

@@ -277,7 +277,7 @@ impl Autoscaler {
             let still = self.unplaced_on(&trial, &requests, &starts);
             if still.len() < unplaced.len() || deficit > 0 {
                 self.ctx
-                    .update::<Worker, _>(worker.id, fence, |w, now| w.set_draining(false, now))
+                    .update::<Worker, _, _>(worker.id, fence, |w, now| w.set_draining(false, now))
                     .await?;
                 state.drained_at.remove(&worker.id);
                 report.undrained.push(worker.id);
@@ -310,7 +310,7 @@ impl Autoscaler {
             let still = self.unplaced_on(&trial, &requests, &starts);
             if still.len() < unplaced.len() || (unplaced.is_empty() && deficit > 0) {
                 self.ctx
-                    .update::<Worker, _>(worker.id, fence, |w, now| {
+                    .update::<Worker, _, _>(worker.id, fence, |w, now| {
                         w.request_start(ResumeReason::ScaleUp, now)
                     })
                     .await?;
@@ -472,7 +472,7 @@ impl Autoscaler {
                 continue;
             }
             self.ctx
-                .update::<Worker, _>(worker.id, fence, |w, now| {
+                .update::<Worker, _, _>(worker.id, fence, |w, now| {
                     w.request_stop(PauseReason::ScaleDown, now)
                 })
                 .await?;
@@ -554,7 +554,7 @@ impl Autoscaler {
             }
             remaining = without;
             self.ctx
-                .update::<Worker, _>(worker.id, fence, |w, now| w.set_draining(true, now))
+                .update::<Worker, _, _>(worker.id, fence, |w, now| w.set_draining(true, now))
                 .await?;
             state.drained_at.insert(worker.id, now);
             drained.push(worker.id);

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::endpoint::{self, EndpointChoice};
 use super::persist::{self, Persisted};
 use super::settings::FleetSettings;
+use crate::domain_error::DomainError;
 use crate::error::CoreError;
 use crate::event::DomainEvent;
 use crate::ids::{LabletId, WorkerId};
@@ -40,9 +41,12 @@ pub(crate) fn found<T>(
     kind: &'static str,
     id: impl ToString,
 ) -> Result<T, CoreError> {
-    value.ok_or_else(|| CoreError::NotFound {
-        kind,
-        id: id.to_string(),
+    value.ok_or_else(|| {
+        DomainError::NotFound {
+            kind,
+            id: id.to_string(),
+        }
+        .into()
     })
 }
 
@@ -74,7 +78,7 @@ impl Context {
 
     /// Applies `command` to the stored resource now and commits it with its
     /// events (see [`persist::update`]).
-    pub(crate) async fn update<R, F>(
+    pub(crate) async fn update<R, F, E>(
         &self,
         id: R::Id,
         fence: Option<&Fence>,
@@ -82,7 +86,8 @@ impl Context {
     ) -> Result<R, CoreError>
     where
         R: Persisted,
-        F: FnMut(&mut R, Timestamp) -> Result<Vec<DomainEvent>, CoreError> + Send,
+        F: FnMut(&mut R, Timestamp) -> Result<Vec<DomainEvent>, E> + Send,
+        E: Into<CoreError>,
     {
         persist::update(self.store.as_ref(), id, fence, self.now(), command).await
     }
@@ -95,7 +100,7 @@ impl Context {
         detail: String,
         fence: Option<&Fence>,
     ) -> Result<(), CoreError> {
-        self.update::<Worker, _>(worker_id, fence, |w, now| {
+        self.update::<Worker, _, _>(worker_id, fence, |w, now| {
             w.record_activity(
                 ActivityEvent {
                     at: now,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::context::Context;
 use super::licensing::Licences;
+use crate::domain_error::DomainError;
 use crate::error::CoreError;
 use crate::ids::WorkerId;
 use crate::ports::cloud::{Instance, LaunchRequest, WORKER_ID_TAG};
@@ -110,7 +111,7 @@ impl WorkerController {
             DesiredStatus::Terminated => {
                 // Never launched: nothing to terminate; the record just ends.
                 self.ctx
-                    .update::<Worker, _>(worker.id, fence, |w, now| {
+                    .update::<Worker, _, DomainError>(worker.id, fence, |w, now| {
                         w.observe_lifecycle(
                             LifecycleState::Terminated,
                             None,
@@ -130,7 +131,7 @@ impl WorkerController {
             Err(error) => {
                 let reason = error.to_string();
                 self.ctx
-                    .update::<Worker, _>(worker.id, fence, |w, now| {
+                    .update::<Worker, _, DomainError>(worker.id, fence, |w, now| {
                         w.observe_lifecycle(LifecycleState::Failed, None, Some(reason.clone()), now)
                     })
                     .await?;
@@ -159,7 +160,7 @@ impl WorkerController {
             Err(error) if error.is_retryable() => return Err(error.into()),
             Err(error) => {
                 self.ctx
-                    .update::<Worker, _>(worker.id, fence, |w, now| {
+                    .update::<Worker, _, DomainError>(worker.id, fence, |w, now| {
                         w.observe_lifecycle(
                             LifecycleState::Failed,
                             None,
@@ -186,7 +187,7 @@ impl WorkerController {
             });
         let detailed = request.detailed_monitoring;
         self.ctx
-            .update::<Worker, _>(worker.id, fence, |w, now| {
+            .update::<Worker, _, CoreError>(worker.id, fence, |w, now| {
                 let mut events = w.assign_instance(
                     instance.instance_id.clone(),
                     ami.clone(),
@@ -226,13 +227,13 @@ impl WorkerController {
             None => (LifecycleState::Terminated, None, None),
         };
         self.ctx
-            .update::<Worker, _>(worker.id, fence, |w, now| {
+            .update::<Worker, _, CoreError>(worker.id, fence, |w, now| {
                 let mut events = Vec::new();
                 if let Some(network) = &network {
                     events.extend(w.observe_network(network.clone(), now)?);
                 }
                 if w.status.lifecycle.check_transition_to(state) {
-                    events.extend(w.observe_lifecycle(state, raw.clone(), None, now)?);
+                    events.extend(w.observe_lifecycle(state, raw, None, now)?);
                 }
                 Ok(events)
             })

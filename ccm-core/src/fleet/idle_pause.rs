@@ -105,7 +105,7 @@ impl IdlePause {
                 continue;
             }
             self.ctx
-                .update::<Worker, _>(worker.id, fence, |w, now| {
+                .update::<Worker, _, _>(worker.id, fence, |w, now| {
                     // Re-check on the fresh copy: activity may have landed meanwhile.
                     match idle_status(w, running, now).verdict {
                         IdleVerdict::PauseNow { .. } => {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::context::Context;
 use super::controller::network_of;
+use crate::domain_error::DomainError;
 use crate::error::CoreError;
 use crate::ids::{ImageId, InstanceId, Region, WorkerId};
 use crate::ports::cloud::{DiscoveryFilter, Instance};
@@ -158,11 +159,12 @@ impl Imports {
             crate::worker::limits::check_worker_name(name)?;
         }
         if let Some(existing) = self.known_instances().await?.get(&instance_id) {
-            return Err(CoreError::AlreadyExists {
+            return Err(DomainError::AlreadyExists {
                 kind: "instance",
                 id: instance_id.to_string(),
                 existing: format!("imported as worker {existing}"),
-            });
+            }
+            .into());
         }
         let instance = self
             .ctx
@@ -171,7 +173,7 @@ impl Imports {
             .await?
             .into_iter()
             .next()
-            .ok_or_else(|| CoreError::NotFound {
+            .ok_or_else(|| DomainError::NotFound {
                 kind: "instance",
                 id: instance_id.to_string(),
             })?;

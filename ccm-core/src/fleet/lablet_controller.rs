@@ -12,6 +12,7 @@ use super::context::{found, Context};
 use super::definitions::Definitions;
 use super::endpoint::console_host;
 use super::persist::CONFLICT_RETRIES;
+use crate::domain_error::DomainError;
 use crate::error::CoreError;
 use crate::ids::{CmlLabId, LabletId};
 use crate::lablet::{Lablet, LabletAccess, LabletPhase};
@@ -161,7 +162,7 @@ impl LabletController {
         fence: Option<&Fence>,
     ) -> Result<Lablet, CoreError> {
         self.ctx
-            .update::<Lablet, _>(id, fence, |l, now| {
+            .update::<Lablet, _, _>(id, fence, |l, now| {
                 l.transition(to, Some(reason.to_owned()), now)
             })
             .await
@@ -262,7 +263,7 @@ impl LabletController {
             }
         };
         self.ctx
-            .update::<Lablet, _>(lablet.id, fence, |l, now| {
+            .update::<Lablet, _, CoreError>(lablet.id, fence, |l, now| {
                 let mut events = l.assign_lab(lab.clone(), now)?;
                 events.extend(l.assign_access(access.clone(), now)?);
                 Ok(events)
@@ -290,7 +291,7 @@ impl LabletController {
     ) -> Result<ReconcileOutcome, CoreError> {
         let updated = self
             .ctx
-            .update::<Lablet, _>(lablet.id, fence, |l, now| {
+            .update::<Lablet, _, DomainError>(lablet.id, fence, |l, now| {
                 l.record_failure(error.to_string(), now)
             })
             .await?;
@@ -340,7 +341,7 @@ impl LabletController {
             }
         }
         self.ctx
-            .update::<Lablet, _>(lablet.id, fence, |l, now| l.release_lab(now))
+            .update::<Lablet, _, _>(lablet.id, fence, |l, now| l.release_lab(now))
             .await?;
         Ok(())
     }
@@ -434,7 +435,7 @@ impl LabletController {
             Running => {
                 if let WorkerStanding::Lost(why) = self.standing(&lablet).await? {
                     self.ctx
-                        .update::<Lablet, _>(id, fence, |l, now| l.release_lab(now))
+                        .update::<Lablet, _, _>(id, fence, |l, now| l.release_lab(now))
                         .await?;
                     let fresh = self.lablet(id).await?;
                     self.release_and_move(
@@ -517,7 +518,7 @@ impl LabletController {
         fence: Option<&Fence>,
     ) -> Result<ReconcileOutcome, CoreError> {
         self.ctx
-            .update::<Lablet, _>(id, fence, |l, now| l.release_lab(now))
+            .update::<Lablet, _, _>(id, fence, |l, now| l.release_lab(now))
             .await?;
         let fresh = self.lablet(id).await?;
         self.release_and_move(&fresh, None, Some(why), why, fence)

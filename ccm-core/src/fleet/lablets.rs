@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::context::{found, Context};
 use super::definitions::Definitions;
+use crate::domain_error::DomainError;
 use crate::error::CoreError;
 use crate::ids::{CmlLabId, DefinitionId, LabletId, WorkerId};
 use crate::lablet::{Lablet, NewLablet};
@@ -76,7 +77,7 @@ impl Lablets {
     ) -> Result<Lablet, CoreError> {
         let lablet = self
             .ctx
-            .update::<Lablet, _>(id, None, |l, now| l.cancel(by.clone(), now))
+            .update::<Lablet, _, _>(id, None, |l, now| l.cancel(by.clone(), now))
             .await?;
         self.ctx.nudge_lablet(id);
         Ok(lablet)
@@ -110,7 +111,11 @@ impl Lablets {
         by: Option<String>,
     ) -> Result<(), CoreError> {
         match self.cancel(id, by).await {
-            Ok(_) | Err(CoreError::InvalidTransition(_) | CoreError::NotFound { .. }) => Ok(()),
+            Ok(_)
+            | Err(
+                CoreError::Domain(DomainError::InvalidTransition(_))
+                | CoreError::Domain(DomainError::NotFound { .. }),
+            ) => Ok(()),
             Err(other) => Err(other),
         }
     }
@@ -123,7 +128,7 @@ impl Lablets {
     ) -> Result<Lablet, CoreError> {
         let lablet = self
             .ctx
-            .update::<Lablet, _>(id, None, |l, now| l.request_deletion(by.clone(), now))
+            .update::<Lablet, _, _>(id, None, |l, now| l.request_deletion(by.clone(), now))
             .await?;
         self.ctx.nudge_lablet(id);
         Ok(lablet)

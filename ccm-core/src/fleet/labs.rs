@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::context::Context;
 use super::lablet_controller::is_lablet_lab;
 use super::persist::CONFLICT_RETRIES;
+use crate::domain_error::DomainError;
 use crate::error::CoreError;
 use crate::event::{DomainEvent, EventPayload, FieldChange, ResourceKind, Subject};
 use crate::ids::{CmlLabId, LabRecordId, WorkerId};
@@ -241,7 +242,7 @@ impl Labs {
             return Ok(());
         }
         self.ctx
-            .update::<Worker, _>(worker.id, fence, |w, now| {
+            .update::<Worker, _, _>(worker.id, fence, |w, now| {
                 w.observe_unmanaged_usage(usage, now)
             })
             .await?;
@@ -303,9 +304,12 @@ impl Labs {
             .await?
             .into_iter()
             .find(|r| r.cml_lab_id == imported.id)
-            .ok_or_else(|| CoreError::NotFound {
-                kind: "lab",
-                id: imported.id.to_string(),
+            .ok_or_else(|| {
+                DomainError::NotFound {
+                    kind: "lab",
+                    id: imported.id.to_string(),
+                }
+                .into()
             })
     }
 

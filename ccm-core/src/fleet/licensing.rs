@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::context::Context;
 use super::settings::FleetSettings;
+use crate::domain_error::DomainError;
 use crate::error::CoreError;
 use crate::event::DomainEvent;
 use crate::ids::WorkerId;
@@ -57,7 +58,7 @@ impl Licences {
             .await?;
         let worker = self
             .ctx
-            .update::<Worker, _>(id, None, |w, now| w.start_licence_registration(now))
+            .update::<Worker, _, _>(id, None, |w, now| w.start_licence_registration(now))
             .await?;
         self.ctx.nudge_worker(id);
         Ok(worker)
@@ -69,7 +70,7 @@ impl Licences {
         let ep = self.ctx.endpoint_for_operations(&worker)?;
         self.ctx.cml.deregister_licence(&ep).await?;
         self.ctx
-            .update::<Worker, _>(id, None, |w, now| w.deregister_licence(now))
+            .update::<Worker, _, _>(id, None, |w, now| w.deregister_licence(now))
             .await
     }
 
@@ -91,7 +92,7 @@ impl Licences {
         let licensing = self.ctx.cml.licensing(&ep).await?;
         let updated = self
             .ctx
-            .update::<Worker, _>(worker.id, fence, |w, now| {
+            .update::<Worker, _, _>(worker.id, fence, |w, now| {
                 apply_licensing(settings, w, &licensing, now)
             })
             .await?;
@@ -112,7 +113,7 @@ pub(crate) fn apply_licensing(
     worker: &mut Worker,
     licensing: &Licensing,
     now: Timestamp,
-) -> Result<Vec<DomainEvent>, CoreError> {
+) -> Result<Vec<DomainEvent>, DomainError> {
     let mut observed = licence_from_cml(licensing);
     let pending = &worker.status.licence;
     if pending.state != LicenceState::RegistrationPending {

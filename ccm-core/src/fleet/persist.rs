@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 
+use crate::domain_error::DomainError;
 use crate::error::CoreError;
 use crate::event::DomainEvent;
 use crate::ids::{LabletId, WorkerId};
@@ -62,7 +63,7 @@ impl Persisted for Lablet {
 /// Applies `command` to the stored resource and commits it with its events under
 /// `fence`. Returns the resource as stored. A command returning no events writes
 /// nothing.
-pub async fn update<R, F>(
+pub async fn update<R, F, E>(
     store: &dyn Store,
     id: R::Id,
     fence: Option<&Fence>,
@@ -71,17 +72,18 @@ pub async fn update<R, F>(
 ) -> Result<R, CoreError>
 where
     R: Persisted,
-    F: FnMut(&mut R, Timestamp) -> Result<Vec<DomainEvent>, CoreError> + Send,
+    F: FnMut(&mut R, Timestamp) -> Result<Vec<DomainEvent>, E> + Send,
+    E: Into<CoreError>,
 {
     let mut last_conflict = None;
     for _ in 0..CONFLICT_RETRIES {
         let mut resource = R::load(store, id)
             .await?
-            .ok_or_else(|| CoreError::NotFound {
+            .ok_or_else(|| DomainError::NotFound {
                 kind: R::KIND,
                 id: id.to_string(),
             })?;
-        let events = command(&mut resource, now)?;
+        let events = command(&mut resource, now).map_err(Into::into)?;
         if events.is_empty() {
             return Ok(resource);
         }
@@ -147,7 +149,7 @@ mod tests {
         for n in 0..8 {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
-                update::<Worker, _>(store.as_ref(), id, None, epoch(), |w, now| {
+                update::<Worker, _, _>(store.as_ref(), id, None, epoch(), |w, now| {
                     let mut tags = w.tags.clone();
                     tags.insert(format!("t{n}"), "x".into());
                     w.replace_tags(tags, now)
@@ -169,18 +171,19 @@ mod tests {
         let store = MemoryStore::new();
         let id = stored_worker(&store).await;
         let before = store.last_sequence().await.unwrap();
-        let noop = update::<Worker, _>(&store, id, None, epoch(), |w, now| {
+        let noop = update::<Worker, _, _>(&store, id, None, epoch(), |w, now| {
             w.set_idle_detection(w.spec.idle.enabled, now)
         })
         .await
         .unwrap();
         assert_eq!(noop.meta.version, 1);
         assert_eq!(store.last_sequence().await.unwrap(), before);
-        let err = update::<Worker, _>(&store, WorkerId::from_u128(9), None, epoch(), |w, now| {
-            w.request_stop(PauseReason::Manual, now)
-        })
-        .await
-        .unwrap_err();
+        let err =
+            update::<Worker, _, _>(&store, WorkerId::from_u128(9), None, epoch(), |w, now| {
+                w.request_stop(PauseReason::Manual, now)
+            })
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), "not_found");
     }
 }

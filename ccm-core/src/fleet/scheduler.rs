@@ -13,6 +13,7 @@ use super::context::Context;
 use super::definitions::Definitions;
 use super::waves::{place_in_waves, scheduling_candidate};
 use crate::definition::LabletDefinition;
+use crate::domain_error::DomainError;
 use crate::error::CoreError;
 use crate::ids::{DefinitionId, LabletId, WorkerId};
 use crate::lablet::{Lablet, LabletPhase};
@@ -174,10 +175,10 @@ impl Scheduler {
                     match worker.allocate(lablet.id, assignment.allocation(&needs), now) {
                         Ok(events) => events,
                         // The worker changed since placement; the lablet waits for the next pass.
-                        Err(CoreError::CapacityExceeded { .. } | CoreError::Validation { .. }) => {
-                            continue
-                        }
-                        Err(other) => return Err(other),
+                        Err(
+                            DomainError::CapacityExceeded { .. } | DomainError::Validation { .. },
+                        ) => continue,
+                        Err(other) => return Err(other.into()),
                     };
                 events.extend(lablet.bind(worker_id, assignment.ports.clone(), now)?);
                 changes = changes.put_lablet(lablet.clone()).events(events);

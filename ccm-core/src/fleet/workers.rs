@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::context::Context;
 use super::monitor::Monitor;
 use super::persist::CONFLICT_RETRIES;
+use crate::domain_error::DomainError;
 use crate::error::CoreError;
 use crate::event::DomainEvent;
 use crate::ids::{Region, WorkerId};
@@ -50,11 +51,11 @@ impl WhenLabletsBound {
         worker: WorkerId,
         lab: &crate::ids::CmlLabId,
         lablet: crate::ids::LabletId,
-    ) -> Result<(), CoreError> {
+    ) -> Result<(), DomainError> {
         if self == Self::GoAhead {
             return Ok(());
         }
-        Err(CoreError::LabInUse {
+        Err(DomainError::LabInUse {
             worker: worker.to_string(),
             lab: lab.to_string(),
             lablet: lablet.to_string(),
@@ -62,12 +63,12 @@ impl WhenLabletsBound {
     }
 
     /// Refuses when `worker` holds lablets and this says so.
-    fn check(self, worker: &Worker) -> Result<(), CoreError> {
+    fn check(self, worker: &Worker) -> Result<(), DomainError> {
         let bound = &worker.status.capacity.allocations;
         if self == Self::GoAhead || bound.is_empty() {
             return Ok(());
         }
-        Err(CoreError::WorkerInUse {
+        Err(DomainError::WorkerInUse {
             worker: worker.id.to_string(),
             lablets: bound.keys().map(ToString::to_string).collect(),
         })
@@ -269,11 +270,12 @@ impl Workers {
             .await
     }
 
-    async fn change_spec<F>(&self, id: WorkerId, command: F) -> Result<Worker, CoreError>
+    async fn change_spec<F, E>(&self, id: WorkerId, command: F) -> Result<Worker, CoreError>
     where
-        F: FnMut(&mut Worker, Timestamp) -> Result<Vec<DomainEvent>, CoreError> + Send,
+        F: FnMut(&mut Worker, Timestamp) -> Result<Vec<DomainEvent>, E> + Send,
+        E: Into<CoreError>,
     {
-        let worker = self.ctx.update::<Worker, _>(id, None, command).await?;
+        let worker = self.ctx.update::<Worker, _, _>(id, None, command).await?;
         self.ctx.nudge_worker(id);
         Ok(worker)
     }
@@ -330,7 +332,7 @@ impl Workers {
                 .await?;
         }
         self.ctx
-            .update::<Worker, _>(id, None, |w, now| {
+            .update::<Worker, _, _>(id, None, |w, now| {
                 let mut merged = w.tags.clone();
                 merged.extend(tags.clone());
                 w.replace_tags(merged, now)
@@ -356,7 +358,7 @@ impl Workers {
                 .await?;
         }
         self.ctx
-            .update::<Worker, _>(id, None, |w, now| {
+            .update::<Worker, _, _>(id, None, |w, now| {
                 let mut kept = w.tags.clone();
                 kept.retain(|k, _| !keys.contains(k));
                 w.replace_tags(kept, now)
@@ -409,7 +411,7 @@ impl Workers {
             .enable_detailed_monitoring(&worker.region, &[instance])
             .await?;
         self.ctx
-            .update::<Worker, _>(id, None, |w, now| w.mark_detailed_monitoring(now))
+            .update::<Worker, _, _>(id, None, |w, now| w.mark_detailed_monitoring(now))
             .await
     }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub use phase::LabletPhase;
 
 use crate::definition::LabletDefinition;
-use crate::error::CoreError;
+use crate::domain_error::DomainError;
 use crate::event::{DomainEvent, EventPayload, ResourceKind, Subject};
 use crate::ids::{CmlLabId, DefinitionId, LabletId, WorkerId};
 use crate::meta::ObjectMeta;
@@ -175,23 +175,26 @@ impl Lablet {
         definition: &LabletDefinition,
         input: NewLablet,
         now: Timestamp,
-    ) -> Result<(Lablet, DomainEvent), CoreError> {
+    ) -> Result<(Lablet, DomainEvent), DomainError> {
         if !definition.active {
-            return Err(CoreError::validation(
+            return Err(DomainError::validation(
                 "definition_id",
                 format!("definition `{}` is inactive", definition.name()),
             ));
         }
         if input.owner.trim().is_empty() {
-            return Err(CoreError::validation("owner", "must not be empty"));
+            return Err(DomainError::validation("owner", "must not be empty"));
         }
         let duration = input.timeslot.duration_seconds();
         if duration <= 0 {
-            return Err(CoreError::validation("timeslot", "end must be after start"));
+            return Err(DomainError::validation(
+                "timeslot",
+                "end must be after start",
+            ));
         }
         let max = i64::from(definition.max_duration_minutes) * 60;
         if duration > max {
-            return Err(CoreError::validation(
+            return Err(DomainError::validation(
                 "timeslot",
                 format!(
                     "lasts {} min, longer than the definition's maximum of {} min",
@@ -313,7 +316,7 @@ impl Lablet {
         Ok(())
     }
 
-    fn emit(&mut self, payload: EventPayload, now: Timestamp) -> Result<DomainEvent, CoreError> {
+    fn emit(&mut self, payload: EventPayload, now: Timestamp) -> Result<DomainEvent, DomainError> {
         let event = DomainEvent::new(self.subject(), payload, now);
         self.apply(&event)?;
         Ok(event)
@@ -327,7 +330,7 @@ impl Lablet {
         to: LabletPhase,
         reason: Option<String>,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         if matches!(to, LabletPhase::Scheduled | LabletPhase::Pending) {
             return Err(self.binding_required(to).into());
         }
@@ -347,7 +350,7 @@ impl Lablet {
         to: LabletPhase,
         reason: Option<String>,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         let from = self.status.phase;
         if from == to {
             return Ok(Vec::new());
@@ -365,7 +368,7 @@ impl Lablet {
         worker_id: WorkerId,
         ports: Vec<u16>,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         if self.status.phase != LabletPhase::Pending {
             return Err(self.binding_required(LabletPhase::Scheduled).into());
         }
@@ -380,7 +383,7 @@ impl Lablet {
         &mut self,
         reason: String,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         self.status.phase.check_transition(LabletPhase::Pending)?;
         let mut events = vec![self.emit(
             EventPayload::LabletUnbound {
@@ -397,7 +400,7 @@ impl Lablet {
         &mut self,
         cml_lab_id: CmlLabId,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         if self.status.cml_lab_id.as_ref() == Some(&cml_lab_id) {
             return Ok(Vec::new());
         }
@@ -414,12 +417,12 @@ impl Lablet {
         &mut self,
         access: Vec<LabletAccess>,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         if self.status.access == access {
             return Ok(Vec::new());
         }
         if self.status.worker_id.is_none() || self.status.phase.is_finished() {
-            return Err(CoreError::validation(
+            return Err(DomainError::validation(
                 "access",
                 format!(
                     "a {} lablet{} has no lab to reach",
@@ -443,7 +446,7 @@ impl Lablet {
         &mut self,
         error: String,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         let attempt = self.status.attempts.saturating_add(1);
         Ok(vec![self.emit(
             EventPayload::LabletAttemptFailed { attempt, error },
@@ -452,7 +455,7 @@ impl Lablet {
     }
 
     /// Records that the lab is gone from CML, which lifts the teardown finalizer.
-    pub fn release_lab(&mut self, now: Timestamp) -> Result<Vec<DomainEvent>, CoreError> {
+    pub fn release_lab(&mut self, now: Timestamp) -> Result<Vec<DomainEvent>, DomainError> {
         if !self
             .meta
             .finalizers
@@ -470,7 +473,7 @@ impl Lablet {
         &mut self,
         by: Option<String>,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         if self.meta.deletion_timestamp.is_some() {
             return Ok(Vec::new());
         }
@@ -488,7 +491,7 @@ impl Lablet {
         &mut self,
         by: Option<String>,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         if self.spec.cancel_requested {
             return Ok(Vec::new());
         }

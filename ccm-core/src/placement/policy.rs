@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::index::Preference;
-use crate::error::CoreError;
+use crate::domain_error::DomainError;
 
 /// How placement chooses among the workers that can take a lablet.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -46,13 +46,13 @@ impl fmt::Display for Policy {
 }
 
 impl FromStr for Policy {
-    type Err = CoreError;
+    type Err = DomainError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text.trim().to_ascii_lowercase().as_str() {
             "pack" => Ok(Policy::Pack),
             "spread" => Ok(Policy::Spread),
-            _ => Err(CoreError::validation(
+            _ => Err(DomainError::validation(
                 "policy",
                 format!("`{text}` is not a placement policy (expected pack or spread)"),
             )),

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::CoreError;
+use crate::domain_error::DomainError;
 use crate::resources::{PortRange, Resources};
 use crate::version::SemVer;
 use crate::worker::LicenceKind;
@@ -73,23 +73,23 @@ impl PriceTable {
     /// Rejects tables that would make suggestions meaningless: unnamed or duplicate
     /// types and prices that are negative or not numbers. (Scale-up itself skips
     /// such types rather than failing.)
-    pub fn validate(&self) -> Result<(), CoreError> {
+    pub fn validate(&self) -> Result<(), DomainError> {
         for (i, t) in self.types.iter().enumerate() {
             let field = || format!("types[{i}]");
             if t.name.trim().is_empty() {
-                return Err(CoreError::validation(
+                return Err(DomainError::validation(
                     field() + ".name",
                     "must not be empty",
                 ));
             }
             if !t.has_usable_price() {
-                return Err(CoreError::validation(
+                return Err(DomainError::validation(
                     field() + ".hourly_usd",
                     "must be a finite, non-negative price",
                 ));
             }
             if self.types.iter().take(i).any(|other| other.name == t.name) {
-                return Err(CoreError::validation(field() + ".name", "duplicate type"));
+                return Err(DomainError::validation(field() + ".name", "duplicate type"));
             }
         }
         Ok(())

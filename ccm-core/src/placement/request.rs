@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::catalog::{CatalogNeeds, NodeCatalog};
 use crate::definition::{LabletDefinition, ResourceNeeds};
-use crate::error::CoreError;
+use crate::domain_error::DomainError;
 use crate::ids::LabletId;
 use crate::lablet::Lablet;
 use crate::version::SemVer;
@@ -74,9 +74,9 @@ impl PlacementRequest {
     /// The request for `lablet`, taking needs and constraints from its definition.
     /// Refuses a definition other than the one the lablet was made from, since placing
     /// by the wrong needs would over-commit workers silently.
-    pub fn for_lablet(lablet: &Lablet, definition: &LabletDefinition) -> Result<Self, CoreError> {
+    pub fn for_lablet(lablet: &Lablet, definition: &LabletDefinition) -> Result<Self, DomainError> {
         if lablet.spec.definition_id != definition.id {
-            return Err(CoreError::validation(
+            return Err(DomainError::validation(
                 "definition",
                 format!(
                     "lablet {} was made from definition {}, not {}",

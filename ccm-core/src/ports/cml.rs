@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{CmlLabId, WorkerId};
 use crate::lab::LabState;
+pub use crate::lab::LabUsage;
 use crate::secret::Secret;
 use crate::time::Timestamp;
 
@@ -135,23 +136,6 @@ pub struct CmlLab {
     pub created_at: Option<Timestamp>,
     /// Last modified.
     pub modified_at: Option<Timestamp>,
-}
-
-/// What one lab's nodes take on their worker, summed from its node list
-/// (`GET /labs/{id}/nodes?data=true&operational=true`): CPUs and memory of the nodes that run
-/// (CML states `QUEUED`, `STARTED`, `BOOTED`), disk of every node (boot disk
-/// plus data volume; a wiped node keeps none on CML, but CML reports its size
-/// regardless, so a defined lab counts as taking it).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LabUsage {
-    /// vCPUs allocated to running nodes.
-    pub cpus: u32,
-    /// Memory of running nodes, MiB.
-    pub memory_mib: u64,
-    /// Disk of all nodes, GiB.
-    pub disk_gib: u64,
-    /// Nodes that run.
-    pub running_nodes: u32,
 }
 
 /// Answer of `POST /import`.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::domain_error::DomainError;
 use crate::error::CoreError;
 use crate::job::{JobOutcome, JobRecord, JobSchedule};
 use crate::ports::store::{ChangeSet, Fence, Store, StoreError};
@@ -77,10 +78,11 @@ impl std::fmt::Debug for JobRunner {
 const WRITE_ATTEMPTS: usize = 5;
 
 fn not_found(name: &str) -> CoreError {
-    CoreError::NotFound {
+    DomainError::NotFound {
         kind: "job",
         id: name.to_owned(),
     }
+    .into()
 }
 
 /// First planned time after `now` on an every-`interval` grid starting at `planned`.
@@ -480,7 +482,7 @@ mod tests {
         assert_eq!(runner2.next_due().await.unwrap(), Some(now));
         assert!(matches!(
             runner2.trigger("nope").await,
-            Err(CoreError::NotFound { .. })
+            Err(CoreError::Domain(DomainError::NotFound { .. }))
         ));
     }
 

@@ -1,6 +1,5 @@
 //! Store implementations that need no I/O.
 
-pub mod compaction;
 mod memory;
 mod memory_kv;
 mod memory_series;

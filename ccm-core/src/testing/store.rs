@@ -2745,7 +2745,7 @@ pub async fn log_compaction_keeps_resources_rebuildable<F: StoreFactory>(factory
 /// part, a later step replaces the snapshot an earlier one wrote, `more` asks
 /// for another call when the budget ran out, and the result equals one call.
 pub async fn log_compaction_bounds_size_in_steps<F: StoreFactory>(factory: &F) {
-    use crate::store::compaction::{compact, Budget};
+    use crate::ports::store::compaction::{compact, Budget};
 
     let store = factory.open().await;
     let (mut w, created) = Worker::create(WorkerId::from_u128(910), worker_input("w"), young(0));

@@ -13,7 +13,7 @@ use super::{
     UnmanagedUsage, Worker, WorkerMetrics, WorkerSpec, WorkerStatus,
 };
 use crate::catalog::NodeCatalog;
-use crate::error::CoreError;
+use crate::domain_error::DomainError;
 use crate::event::{DomainEvent, EventPayload, ResourceKind, Subject};
 use crate::ids::{InstanceId, LabletId, Region, WorkerId};
 use crate::meta::ObjectMeta;
@@ -323,13 +323,13 @@ impl Worker {
         Ok(())
     }
 
-    fn emit(&mut self, payload: EventPayload, now: Timestamp) -> Result<DomainEvent, CoreError> {
+    fn emit(&mut self, payload: EventPayload, now: Timestamp) -> Result<DomainEvent, DomainError> {
         let event = DomainEvent::new(self.subject(), payload, now);
-        self.apply(&event).map_err(CoreError::from)?;
+        self.apply(&event).map_err(DomainError::from)?;
         Ok(event)
     }
 
-    fn ensure_not_terminated(&self) -> Result<(), CoreError> {
+    fn ensure_not_terminated(&self) -> Result<(), DomainError> {
         if self.status.lifecycle == LifecycleState::Terminated
             || self.spec.desired_status == DesiredStatus::Terminated
         {
@@ -347,7 +347,7 @@ impl Worker {
         &mut self,
         now: Timestamp,
         change: impl FnOnce(&mut WorkerSpec),
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         let mut spec = self.spec.clone();
         change(&mut spec);
         if spec == self.spec {
@@ -365,7 +365,7 @@ impl Worker {
         &mut self,
         reason: ResumeReason,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         self.ensure_not_terminated()?;
         self.update_spec(now, |spec| {
             spec.desired_status = DesiredStatus::Running;
@@ -380,7 +380,7 @@ impl Worker {
         &mut self,
         reason: PauseReason,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         self.ensure_not_terminated()?;
         self.update_spec(now, |spec| {
             spec.desired_status = DesiredStatus::Stopped;
@@ -394,7 +394,7 @@ impl Worker {
         &mut self,
         by: Option<String>,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         let mut events = self.update_spec(now, |spec| {
             spec.desired_status = DesiredStatus::Terminated;
         })?;
@@ -409,7 +409,7 @@ impl Worker {
         &mut self,
         enabled: bool,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         self.update_spec(now, |spec| spec.idle.enabled = enabled)
     }
 
@@ -419,7 +419,7 @@ impl Worker {
         &mut self,
         seconds: Option<u32>,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         self.ensure_not_terminated()?;
         super::limits::check_monitoring_interval(seconds)?;
         self.update_spec(now, |spec| spec.monitoring_interval_seconds = seconds)
@@ -430,7 +430,7 @@ impl Worker {
         &mut self,
         draining: bool,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         self.update_spec(now, |spec| spec.draining = draining)
     }
 
@@ -441,7 +441,7 @@ impl Worker {
         &mut self,
         url: Option<String>,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         self.ensure_not_terminated()?;
         self.update_spec(now, |spec| spec.cml_endpoint = url)
     }
@@ -454,10 +454,10 @@ impl Worker {
         network: Network,
         launched_at: Option<Timestamp>,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         if let Some(existing) = &self.instance_id {
             if *existing != instance_id {
-                return Err(CoreError::validation(
+                return Err(DomainError::validation(
                     "instance_id",
                     format!("worker already bound to {existing}, refusing {instance_id}"),
                 ));
@@ -489,7 +489,7 @@ impl Worker {
         ec2_state: Option<InstanceState>,
         reason: Option<String>,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         let from = self.status.lifecycle;
         if from == to && self.status.ec2_state == ec2_state {
             return Ok(Vec::new());
@@ -536,7 +536,7 @@ impl Worker {
         &mut self,
         network: Network,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         if network == self.network {
             return Ok(Vec::new());
         }
@@ -553,7 +553,7 @@ impl Worker {
         &mut self,
         catalog: NodeCatalog,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         if let Some(current) = &self.status.catalog {
             if current.offers_same_as(&catalog) && current.cml_version == catalog.cml_version {
                 return Ok(Vec::new());
@@ -572,7 +572,7 @@ impl Worker {
         &mut self,
         usage: UnmanagedUsage,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         if usage == self.status.capacity.unmanaged {
             return Ok(Vec::new());
         }
@@ -587,7 +587,7 @@ impl Worker {
         &mut self,
         cml: CmlService,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         if cml == self.status.cml {
             return Ok(Vec::new());
         }
@@ -601,7 +601,7 @@ impl Worker {
         expected: String,
         presented: String,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         let certificate = &self.status.cml.certificate;
         if certificate.pinned_sha256.as_ref() == Some(&presented)
             || certificate.pending_sha256.as_ref() == Some(&presented)
@@ -635,7 +635,7 @@ impl Worker {
         sha256: &str,
         by: Option<String>,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         let wanted: String = sha256
             .trim()
             .chars()
@@ -643,13 +643,13 @@ impl Worker {
             .collect::<String>()
             .to_ascii_lowercase();
         let Some(pending) = self.status.cml.certificate.pending_sha256.clone() else {
-            return Err(CoreError::validation(
+            return Err(DomainError::validation(
                 "sha256",
                 "the worker's CML certificate has not changed; nothing to accept",
             ));
         };
         if wanted != pending {
-            return Err(CoreError::validation(
+            return Err(DomainError::validation(
                 "sha256",
                 "does not match the certificate the worker presented",
             ));
@@ -678,7 +678,7 @@ impl Worker {
         &mut self,
         licence: LicenceStatus,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         if licence == self.status.licence {
             return Ok(Vec::new());
         }
@@ -693,7 +693,7 @@ impl Worker {
         &mut self,
         tags: BTreeMap<String, String>,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         if tags == self.tags {
             return Ok(Vec::new());
         }
@@ -707,7 +707,7 @@ impl Worker {
         &mut self,
         activity: ActivityEvent,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         Ok(vec![self.emit(
             EventPayload::WorkerActivityRecorded { activity },
             now,
@@ -721,15 +721,15 @@ impl Worker {
         lablet: LabletId,
         allocation: Allocation,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
-        let exceeded = |dimension| CoreError::CapacityExceeded {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
+        let exceeded = |dimension| DomainError::CapacityExceeded {
             worker: self.id.to_string(),
             lablet: lablet.to_string(),
             dimension,
         };
         let capacity = &self.status.capacity;
         if capacity.allocations.contains_key(&lablet) {
-            return Err(CoreError::validation(
+            return Err(DomainError::validation(
                 "lablet",
                 format!(
                     "lablet {lablet} already holds capacity on worker {}",
@@ -776,7 +776,7 @@ impl Worker {
         &mut self,
         lablet: LabletId,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         if !self.status.capacity.allocations.contains_key(&lablet) {
             return Ok(Vec::new());
         }
@@ -790,7 +790,7 @@ impl Worker {
     pub fn mark_detailed_monitoring(
         &mut self,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         if self.status.detailed_monitoring {
             return Ok(Vec::new());
         }
@@ -807,7 +807,7 @@ impl Worker {
         value: Option<f64>,
         threshold: f64,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         let Some(value) = value else {
             return Ok(Vec::new());
         };
@@ -832,7 +832,7 @@ impl Worker {
         high_water: Timestamp,
         activity: Vec<ActivityEvent>,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         let current = self.status.activity.telemetry_high_water;
         if current.is_some_and(|hw| hw >= high_water) && activity.is_empty() {
             return Ok(Vec::new());
@@ -851,9 +851,9 @@ impl Worker {
     pub fn start_licence_registration(
         &mut self,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         if self.status.licence.state == LicenceState::RegistrationPending {
-            return Err(CoreError::validation(
+            return Err(DomainError::validation(
                 "licence",
                 "a registration is already in progress",
             ));
@@ -869,7 +869,7 @@ impl Worker {
         &mut self,
         result: Result<LicenceStatus, String>,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         if self.status.licence.state != LicenceState::RegistrationPending {
             return Ok(Vec::new());
         }
@@ -881,7 +881,7 @@ impl Worker {
     }
 
     /// Records that the licence was deregistered.
-    pub fn deregister_licence(&mut self, now: Timestamp) -> Result<Vec<DomainEvent>, CoreError> {
+    pub fn deregister_licence(&mut self, now: Timestamp) -> Result<Vec<DomainEvent>, DomainError> {
         Ok(vec![
             self.emit(EventPayload::WorkerLicenceDeregistered {}, now)?
         ])
@@ -892,7 +892,7 @@ impl Worker {
         &mut self,
         by: Option<String>,
         now: Timestamp,
-    ) -> Result<Vec<DomainEvent>, CoreError> {
+    ) -> Result<Vec<DomainEvent>, DomainError> {
         if self.meta.deletion_timestamp.is_some() {
             return Ok(Vec::new());
         }

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::CoreError;
+use crate::domain_error::DomainError;
 
 /// Longest tag key EC2 accepts, in characters.
 pub const MAX_TAG_KEY_CHARS: usize = 128;
@@ -35,9 +35,9 @@ fn has_control(text: &str) -> bool {
 }
 
 /// Refuses a reserved key, naming it.
-pub fn check_tag_key_not_reserved(key: &str) -> Result<(), CoreError> {
+pub fn check_tag_key_not_reserved(key: &str) -> Result<(), DomainError> {
     if is_reserved_tag(key) {
-        return Err(CoreError::validation(
+        return Err(DomainError::validation(
             format!("tags.{key}"),
             format!(
                 "`{key}` is reserved: keys starting with {} are set by ccm or EC2 only",
@@ -50,12 +50,12 @@ pub fn check_tag_key_not_reserved(key: &str) -> Result<(), CoreError> {
 
 /// Checks tags a client wants to set: no reserved key, EC2's key and value lengths,
 /// no control characters.
-pub fn check_client_tags(tags: &BTreeMap<String, String>) -> Result<(), CoreError> {
+pub fn check_client_tags(tags: &BTreeMap<String, String>) -> Result<(), DomainError> {
     for (key, value) in tags {
         check_tag_key_not_reserved(key)?;
         let key_chars = key.chars().count();
         if key.trim().is_empty() || key_chars > MAX_TAG_KEY_CHARS || has_control(key) {
-            return Err(CoreError::validation(
+            return Err(DomainError::validation(
                 "tags",
                 format!(
                     "key `{}` has {key_chars} characters; EC2 takes 1 to {MAX_TAG_KEY_CHARS} \
@@ -66,7 +66,7 @@ pub fn check_client_tags(tags: &BTreeMap<String, String>) -> Result<(), CoreErro
         }
         let value_chars = value.chars().count();
         if value_chars > MAX_TAG_VALUE_CHARS || has_control(value) {
-            return Err(CoreError::validation(
+            return Err(DomainError::validation(
                 format!("tags.{key}"),
                 format!(
                     "value has {value_chars} characters; EC2 takes at most \
@@ -79,9 +79,9 @@ pub fn check_client_tags(tags: &BTreeMap<String, String>) -> Result<(), CoreErro
 }
 
 /// Refuses more tags than EC2 keeps on one instance.
-pub fn check_tag_count(count: usize) -> Result<(), CoreError> {
+pub fn check_tag_count(count: usize) -> Result<(), DomainError> {
     if count > MAX_TAGS {
-        return Err(CoreError::validation(
+        return Err(DomainError::validation(
             "tags",
             format!(
                 "the instance would carry {count} tags (ccm's own and the launch \
@@ -93,13 +93,13 @@ pub fn check_tag_count(count: usize) -> Result<(), CoreError> {
 }
 
 /// Checks a worker name: it becomes the EC2 `Name` tag.
-pub fn check_worker_name(name: &str) -> Result<(), CoreError> {
+pub fn check_worker_name(name: &str) -> Result<(), DomainError> {
     let chars = name.chars().count();
     if name.trim().is_empty() {
-        return Err(CoreError::validation("name", "must not be empty"));
+        return Err(DomainError::validation("name", "must not be empty"));
     }
     if chars > MAX_NAME_CHARS {
-        return Err(CoreError::validation(
+        return Err(DomainError::validation(
             "name",
             format!(
                 "has {chars} characters; at most {MAX_NAME_CHARS} (it becomes the EC2 `Name` tag)"
@@ -107,7 +107,7 @@ pub fn check_worker_name(name: &str) -> Result<(), CoreError> {
         ));
     }
     if has_control(name) {
-        return Err(CoreError::validation(
+        return Err(DomainError::validation(
             "name",
             "must not contain control characters",
         ));
@@ -116,10 +116,10 @@ pub fn check_worker_name(name: &str) -> Result<(), CoreError> {
 }
 
 /// Checks a lab title a client gives: 1 to 64 characters as CML 2.9 requires.
-pub fn check_lab_title(title: &str) -> Result<(), CoreError> {
+pub fn check_lab_title(title: &str) -> Result<(), DomainError> {
     let chars = title.chars().count();
     if title.trim().is_empty() || chars > MAX_LAB_TITLE_CHARS || has_control(title) {
-        return Err(CoreError::validation(
+        return Err(DomainError::validation(
             "title",
             format!(
                 "has {chars} characters; CML takes 1 to {MAX_LAB_TITLE_CHARS}, not blank, \
@@ -138,13 +138,13 @@ pub const MIN_MONITORING_INTERVAL_SECONDS: u32 = 60;
 pub const MAX_MONITORING_INTERVAL_SECONDS: u32 = 86_400;
 
 /// Checks a per-worker monitoring interval (`None`: the fleet's setting).
-pub fn check_monitoring_interval(seconds: Option<u32>) -> Result<(), CoreError> {
+pub fn check_monitoring_interval(seconds: Option<u32>) -> Result<(), DomainError> {
     match seconds {
         Some(s)
             if !(MIN_MONITORING_INTERVAL_SECONDS..=MAX_MONITORING_INTERVAL_SECONDS)
                 .contains(&s) =>
         {
-            Err(CoreError::validation(
+            Err(DomainError::validation(
                 "seconds",
                 format!(
                     "is {s}; a worker is observed every {MIN_MONITORING_INTERVAL_SECONDS} to                      {MAX_MONITORING_INTERVAL_SECONDS} seconds (or null: the fleet's setting)"
@@ -185,9 +185,9 @@ mod tests {
             .collect()
     }
 
-    fn refusal(result: Result<(), CoreError>) -> (String, String) {
+    fn refusal(result: Result<(), DomainError>) -> (String, String) {
         match result {
-            Err(CoreError::Validation { field, reason }) => (field, reason),
+            Err(DomainError::Validation { field, reason }) => (field, reason),
             other => panic!("expected a validation error, got {other:?}"),
         }
     }

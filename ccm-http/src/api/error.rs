@@ -11,6 +11,7 @@ use ccm_core::ports::cloud::CloudError;
 use ccm_core::ports::cml::CmlError;
 use ccm_core::ports::store::StoreError;
 use ccm_core::CoreError;
+use ccm_core::DomainError;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -211,23 +212,34 @@ fn cml_error(error: CmlError) -> ApiError {
 impl From<CoreError> for ApiError {
     fn from(error: CoreError) -> Self {
         match error {
-            CoreError::Validation { field, reason } => ApiError::invalid(&field, reason),
-            CoreError::NotFound { kind, id } => {
+            CoreError::Domain(e) => e.into(),
+            CoreError::Store(e) => store_error(e),
+            CoreError::Cloud(e) => cloud_error(e),
+            CoreError::Cml(e) => cml_error(e),
+        }
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        match error {
+            DomainError::Validation { field, reason } => ApiError::invalid(&field, reason),
+            DomainError::NotFound { kind, id } => {
                 ApiError::not_found(format!("{kind} `{id}` not found"))
                     .with_details(serde_json::json!({ "kind": kind, "id": id }))
             }
-            CoreError::InvalidTransition(t) => {
+            DomainError::InvalidTransition(t) => {
                 ApiError::new(StatusCode::CONFLICT, "invalid_transition", t.to_string())
             }
-            CoreError::AlreadyExists { kind, ref id, .. } => {
+            DomainError::AlreadyExists { kind, ref id, .. } => {
                 let message = error.to_string();
                 ApiError::new(StatusCode::CONFLICT, "already_exists", message)
                     .with_details(serde_json::json!({ "kind": kind, "id": id }))
             }
-            CoreError::CapacityExceeded { .. } => {
+            DomainError::CapacityExceeded { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "capacity_exceeded", error.to_string())
             }
-            CoreError::WorkerInUse {
+            DomainError::WorkerInUse {
                 ref worker,
                 ref lablets,
             } => {
@@ -235,7 +247,7 @@ impl From<CoreError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "worker_in_use", error.to_string())
                     .with_details(details)
             }
-            CoreError::LabInUse {
+            DomainError::LabInUse {
                 ref worker,
                 ref lab,
                 ref lablet,
@@ -244,10 +256,7 @@ impl From<CoreError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "lab_in_use", error.to_string())
                     .with_details(details)
             }
-            CoreError::Store(e) => store_error(e),
-            CoreError::Cloud(e) => cloud_error(e),
-            CoreError::Cml(e) => cml_error(e),
-            CoreError::Replay(e) => ApiError::internal(&e),
+            DomainError::Replay(e) => ApiError::internal(&e),
         }
     }
 }

@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use ccm_core::fleet::{LabAction, WhenLabletsBound};
 use ccm_core::ids::{CmlLabId, WorkerId};
-use ccm_core::CoreError;
+use ccm_core::DomainError;
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
@@ -125,7 +125,7 @@ pub async fn download(
 ) -> ApiResult<impl IntoResponse> {
     let cml_lab = CmlLabId::new(lab.clone());
     if !ownership::may_access_lab(state.store.as_ref(), &who, id, &cml_lab).await? {
-        return Err(CoreError::NotFound {
+        return Err(DomainError::NotFound {
             kind: "lab",
             id: lab,
         }

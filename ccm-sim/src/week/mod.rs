@@ -54,3 +54,9 @@ pub enum WeekError {
     #[error("store: {0}")]
     Store(#[from] ccm_core::ports::store::StoreError),
 }
+
+impl From<ccm_core::DomainError> for WeekError {
+    fn from(error: ccm_core::DomainError) -> Self {
+        WeekError::Engine(error.into())
+    }
+}

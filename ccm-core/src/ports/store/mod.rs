@@ -40,6 +40,8 @@ use crate::lablet::{Lablet, LabletPhase};
 use crate::time::{epoch, plus_seconds, Timestamp};
 use crate::worker::{LifecycleState, Worker};
 
+pub mod compaction;
+
 /// A filter over one kind of record, and the order every store lists that
 /// kind in: one definition, so the stores cannot disagree.
 pub trait ListFilter {
@@ -537,7 +539,7 @@ pub struct CompactionReport {
     pub blocked_by: Option<String>,
 }
 
-/// One atomic step of compaction, planned by [`crate::store::compaction`] and
+/// One atomic step of compaction, planned by [`compaction`] and
 /// applied by [`Store::apply_compaction`].
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CompactionStep {
@@ -753,13 +755,7 @@ pub trait Store: Send + Sync {
         cutoff: Timestamp,
         max_events: u64,
     ) -> Result<CompactionReport, StoreError> {
-        crate::store::compaction::compact(
-            self,
-            cutoff,
-            max_events,
-            crate::store::compaction::Budget::default(),
-        )
-        .await
+        compaction::compact(self, cutoff, max_events, compaction::Budget::default()).await
     }
 
     /// Compaction primitive for [`Store::compact_events`]: the events before
