@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use ccm_core::fleet::{Adapters, Fleet, FleetSettings};
-use ccm_core::ports::{Clock, VirtualClock};
+use ccm_core::ports::{Clock, SeededIds, VirtualClock};
 use ccm_core::runtime::JobRunner;
 use ccm_core::store::MemoryStore;
 use ccm_core::time::{plus_seconds, Timestamp};
@@ -57,15 +57,19 @@ impl SimEngine {
         let clock = VirtualClock::new(config.start);
         let sim = Simulation::with_virtual_clock(seed, config, clock.clone());
         let store = Arc::new(MemoryStore::new());
-        let fleet = Arc::new(extend(Fleet::new(
-            Adapters {
-                store: store.clone(),
-                cloud: Arc::new(sim.cloud()),
-                cml: Arc::new(sim.cml()),
-                clock: Arc::new(clock.clone()),
-            },
-            settings,
-        )));
+        // Ids from the seed too, so the seed determines everything written.
+        let fleet = Arc::new(extend(
+            Fleet::new(
+                Adapters {
+                    store: store.clone(),
+                    cloud: Arc::new(sim.cloud()),
+                    cml: Arc::new(sim.cml()),
+                    clock: Arc::new(clock.clone()),
+                },
+                settings,
+            )
+            .with_ids(Arc::new(SeededIds::new(seed))),
+        ));
         let mut runner = JobRunner::new(store.clone(), Arc::new(clock.clone()));
         fleet.register_jobs(&mut runner).await?;
         Ok(Self {

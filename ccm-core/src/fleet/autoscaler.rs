@@ -157,7 +157,7 @@ impl Autoscaler {
         );
         let mut changes = ChangeSet::new().events([event]);
         changes.fence = fence.cloned();
-        self.ctx.store.commit(changes).await?;
+        self.ctx.commit(changes).await?;
         Ok(())
     }
 

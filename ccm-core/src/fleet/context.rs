@@ -13,8 +13,8 @@ use crate::error::CoreError;
 use crate::event::DomainEvent;
 use crate::ids::{LabletId, WorkerId};
 use crate::ports::cml::CmlEndpoint;
-use crate::ports::store::Fence;
-use crate::ports::{Clock, CloudProvider, CmlClient, KeyValueStore, MetricSeries, Store};
+use crate::ports::store::{ChangeSet, CommitReceipt, Fence, StoreError};
+use crate::ports::{Clock, CloudProvider, CmlClient, IdSource, KeyValueStore, MetricSeries, Store};
 use crate::runtime::Controller;
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -27,6 +27,7 @@ pub(crate) struct Context {
     pub(crate) cloud: Arc<dyn CloudProvider>,
     pub(crate) cml: Arc<dyn CmlClient>,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) ids: Arc<dyn IdSource>,
     pub(crate) settings: FleetSettings,
     pub(crate) key_values: Arc<dyn KeyValueStore>,
     pub(crate) series: Option<Arc<dyn MetricSeries>>,
@@ -54,6 +55,18 @@ impl Context {
     /// Now, by the engine's clock.
     pub(crate) fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// A fresh identifier from the engine's id source.
+    pub(crate) fn new_uuid(&self) -> uuid::Uuid {
+        self.ids.next_uuid()
+    }
+
+    /// Commits `changes`, its events identified by the engine's id source.
+    pub(crate) async fn commit(&self, changes: ChangeSet) -> Result<CommitReceipt, StoreError> {
+        self.store
+            .commit(changes.identified_by(self.ids.as_ref()))
+            .await
     }
 
     /// Queues the worker controller for `id` now.
@@ -89,7 +102,15 @@ impl Context {
         F: FnMut(&mut R, Timestamp) -> Result<Vec<DomainEvent>, E> + Send,
         E: Into<CoreError>,
     {
-        persist::update(self.store.as_ref(), id, fence, self.now(), command).await
+        persist::update(
+            self.store.as_ref(),
+            self.ids.as_ref(),
+            id,
+            fence,
+            self.now(),
+            command,
+        )
+        .await
     }
 
     /// Records activity on a worker (it resets the worker's idle timer).

@@ -62,7 +62,7 @@ impl Definitions {
             }
         }
         let now = self.ctx.now();
-        let mut definition = LabletDefinition::new(DefinitionId::new(), input, now)?;
+        let mut definition = LabletDefinition::new(DefinitionId(self.ctx.new_uuid()), input, now)?;
         definition.requires = summary.catalog_needs();
         let event = DomainEvent::new(
             subject(definition.id),
@@ -73,7 +73,6 @@ impl Definitions {
         );
         let receipt = self
             .ctx
-            .store
             .commit(
                 ChangeSet::new()
                     .put_definition(definition.clone())
@@ -118,7 +117,6 @@ impl Definitions {
             );
             match self
                 .ctx
-                .store
                 .commit(
                     ChangeSet::new()
                         .put_definition(definition.clone())

@@ -127,7 +127,7 @@ impl Imports {
         input.created_by = by;
         let network = network_of(instance);
         let (mut worker, event) = Worker::import(
-            WorkerId::new(),
+            WorkerId(self.ctx.new_uuid()),
             input,
             ImportedInstance {
                 instance_id: instance.instance_id.clone(),
@@ -184,7 +184,6 @@ impl Imports {
             self.worker_from_instance(&instance, amis.remove(&instance.image_id), name, by);
         let receipt = self
             .ctx
-            .store
             .commit(ChangeSet::new().put_worker(worker.clone()).events([event]))
             .await?;
         worker.meta.version = receipt.versions.first().copied().unwrap_or(1);
@@ -248,7 +247,7 @@ impl Imports {
             report.imported.push(worker);
         }
         if !changes.is_empty() {
-            let receipt = self.ctx.store.commit(changes).await?;
+            let receipt = self.ctx.commit(changes).await?;
             for (worker, version) in report.imported.iter_mut().zip(receipt.versions) {
                 worker.meta.version = version;
             }

@@ -201,7 +201,7 @@ impl LabletController {
                 events.extend(fresh.transition(to, Some(reason.to_owned()), now)?);
             }
             changes = changes.put_lablet(fresh).events(events);
-            match self.ctx.store.commit(changes).await {
+            match self.ctx.commit(changes).await {
                 Ok(_) => return Ok(()),
                 Err(crate::ports::store::StoreError::Conflict { .. }) => continue,
                 Err(other) => return Err(other.into()),
@@ -502,7 +502,7 @@ impl LabletController {
                         events: Vec::new(),
                         fence: fence.cloned(),
                     };
-                    self.ctx.store.commit(changes).await?;
+                    self.ctx.commit(changes).await?;
                 }
                 Ok(ReconcileOutcome::Done)
             }

@@ -35,10 +35,10 @@ impl Lablets {
         if input.timeslot.end <= now {
             return Err(CoreError::validation("timeslot", "ends in the past"));
         }
-        let (mut lablet, event) = Lablet::create(LabletId::new(), &definition, input, now)?;
+        let (mut lablet, event) =
+            Lablet::create(LabletId(self.ctx.new_uuid()), &definition, input, now)?;
         let receipt = self
             .ctx
-            .store
             .commit(ChangeSet::new().put_lablet(lablet.clone()).events([event]))
             .await?;
         lablet.meta.version = receipt.versions.first().copied().unwrap_or(1);

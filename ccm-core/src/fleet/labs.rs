@@ -16,6 +16,7 @@ use crate::event::{DomainEvent, EventPayload, FieldChange, ResourceKind, Subject
 use crate::ids::{CmlLabId, LabRecordId, WorkerId};
 use crate::lab::{LabOperation, LabRecord};
 use crate::ports::cml::{CmlLab, LabUsage};
+use crate::ports::ids::IdSource;
 use crate::ports::store::{ChangeSet, Fence, LabFilter, StoreError, WorkerFilter};
 use crate::resources::Resources;
 use crate::time::Timestamp;
@@ -188,7 +189,14 @@ impl Labs {
                 .into_iter()
                 .map(|r| (r.cml_lab_id.clone(), r))
                 .collect();
-            let (changes, state_changes) = mirror(worker_id, &stored, &labs, &usages, now);
+            let (changes, state_changes) = mirror(
+                worker_id,
+                &stored,
+                &labs,
+                &usages,
+                self.ctx.ids.as_ref(),
+                now,
+            );
             if changes.is_empty() {
                 self.observe_unmanaged(&worker, &stored, &labs, &usages, fence)
                     .await?;
@@ -196,7 +204,7 @@ impl Labs {
             }
             let mut changes = changes;
             changes.fence = fence.cloned();
-            match self.ctx.store.commit(changes).await {
+            match self.ctx.commit(changes).await {
                 Ok(_) => {
                     self.observe_unmanaged(&worker, &stored, &labs, &usages, fence)
                         .await?;
@@ -358,7 +366,6 @@ impl Labs {
             );
             match self
                 .ctx
-                .store
                 .commit(ChangeSet::new().put_lab(record).events([event]))
                 .await
             {
@@ -415,6 +422,7 @@ fn mirror(
     stored: &BTreeMap<CmlLabId, LabRecord>,
     labs: &[CmlLab],
     usages: &BTreeMap<CmlLabId, LabUsage>,
+    ids: &dyn IdSource,
     now: Timestamp,
 ) -> (ChangeSet, usize) {
     let mut changes = ChangeSet::new();
@@ -424,7 +432,7 @@ fn mirror(
         match stored.get(&lab.id) {
             None => {
                 let mut record = LabRecord {
-                    id: LabRecordId::new(),
+                    id: LabRecordId(ids.next_uuid()),
                     worker_id,
                     cml_lab_id: lab.id.clone(),
                     title: lab.title.clone(),

@@ -63,7 +63,9 @@ use monitor::Monitor;
 use scheduler::Scheduler;
 use workers::Workers;
 
-use crate::ports::{Clock, CloudProvider, CmlClient, KeyValueStore, MetricSeries, Store};
+use crate::ports::{
+    Clock, CloudProvider, CmlClient, IdSource, KeyValueStore, MetricSeries, RandomIds, Store,
+};
 use crate::runtime::lease_gate::{GatedCloud, GatedCml};
 use crate::runtime::{Backoff, Controller};
 use crate::secret::Secret;
@@ -145,6 +147,7 @@ impl Fleet {
                 concurrency,
             )),
             clock,
+            ids: Arc::new(RandomIds),
             settings,
             key_values: Arc::new(crate::store::MemoryKeyValueStore::new()),
             series: None,
@@ -205,6 +208,13 @@ impl Fleet {
         self.rebuilt(|c| c.key_values = kv)
     }
 
+    /// Draws new identifiers (of workers, lablets, definitions, labs and events)
+    /// from `ids` instead of at random: a simulation passes a seeded source so
+    /// that its seed determines everything it writes.
+    pub fn with_ids(self, ids: Arc<dyn IdSource>) -> Self {
+        self.rebuilt(|c| c.ids = ids)
+    }
+
     /// Sets the CML licence token used by licence registration.
     pub fn with_licence_token(self, token: Secret) -> Self {
         self.rebuilt(|c| c.licence_token = Some(token))
@@ -228,5 +238,10 @@ impl Fleet {
     /// The clock.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.context.clock
+    }
+
+    /// The source of new identifiers.
+    pub fn ids(&self) -> &Arc<dyn IdSource> {
+        &self.context.ids
     }
 }

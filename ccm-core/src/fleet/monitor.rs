@@ -420,7 +420,7 @@ impl Monitor {
             }
             let events = changes.events.len();
             let points = series_points(&changes, now);
-            match self.ctx.store.commit(changes).await {
+            match self.ctx.commit(changes).await {
                 Ok(_) => {
                     report.failures = failures;
                     report.events = events;

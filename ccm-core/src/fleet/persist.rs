@@ -8,6 +8,7 @@ use crate::error::CoreError;
 use crate::event::DomainEvent;
 use crate::ids::{LabletId, WorkerId};
 use crate::lablet::Lablet;
+use crate::ports::ids::IdSource;
 use crate::ports::store::{ChangeSet, Fence, Store, StoreError, Write};
 use crate::time::Timestamp;
 use crate::worker::Worker;
@@ -65,6 +66,7 @@ impl Persisted for Lablet {
 /// nothing.
 pub async fn update<R, F, E>(
     store: &dyn Store,
+    ids: &dyn IdSource,
     id: R::Id,
     fence: Option<&Fence>,
     now: Timestamp,
@@ -87,7 +89,10 @@ where
         if events.is_empty() {
             return Ok(resource);
         }
-        let mut changes = ChangeSet::new().write(resource.to_write()).events(events);
+        let mut changes = ChangeSet::new()
+            .write(resource.to_write())
+            .events(events)
+            .identified_by(ids);
         changes.fence = fence.cloned();
         match store.commit(changes).await {
             Ok(receipt) => {
@@ -149,11 +154,18 @@ mod tests {
         for n in 0..8 {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
-                update::<Worker, _, _>(store.as_ref(), id, None, epoch(), |w, now| {
-                    let mut tags = w.tags.clone();
-                    tags.insert(format!("t{n}"), "x".into());
-                    w.replace_tags(tags, now)
-                })
+                update::<Worker, _, _>(
+                    store.as_ref(),
+                    &crate::ports::RandomIds,
+                    id,
+                    None,
+                    epoch(),
+                    |w, now| {
+                        let mut tags = w.tags.clone();
+                        tags.insert(format!("t{n}"), "x".into());
+                        w.replace_tags(tags, now)
+                    },
+                )
                 .await
                 .unwrap();
             }));
@@ -171,19 +183,28 @@ mod tests {
         let store = MemoryStore::new();
         let id = stored_worker(&store).await;
         let before = store.last_sequence().await.unwrap();
-        let noop = update::<Worker, _, _>(&store, id, None, epoch(), |w, now| {
-            w.set_idle_detection(w.spec.idle.enabled, now)
-        })
+        let noop = update::<Worker, _, _>(
+            &store,
+            &crate::ports::RandomIds,
+            id,
+            None,
+            epoch(),
+            |w, now| w.set_idle_detection(w.spec.idle.enabled, now),
+        )
         .await
         .unwrap();
         assert_eq!(noop.meta.version, 1);
         assert_eq!(store.last_sequence().await.unwrap(), before);
-        let err =
-            update::<Worker, _, _>(&store, WorkerId::from_u128(9), None, epoch(), |w, now| {
-                w.request_stop(PauseReason::Manual, now)
-            })
-            .await
-            .unwrap_err();
+        let err = update::<Worker, _, _>(
+            &store,
+            &crate::ports::RandomIds,
+            WorkerId::from_u128(9),
+            None,
+            epoch(),
+            |w, now| w.request_stop(PauseReason::Manual, now),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.code(), "not_found");
     }
 }

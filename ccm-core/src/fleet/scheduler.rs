@@ -190,7 +190,7 @@ impl Scheduler {
             changes
                 .writes
                 .insert(0, crate::ports::store::Write::PutWorker(Box::new(worker)));
-            match self.ctx.store.commit(changes).await {
+            match self.ctx.commit(changes).await {
                 Ok(_) => return Ok(bound),
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(other) => return Err(other.into()),

@@ -171,10 +171,9 @@ impl Workers {
         new.idle.enabled = new.idle.enabled && !input.idle_detection_disabled;
         new.created_by = input.created_by;
         new.image = input.image;
-        let (mut worker, event) = Worker::create(WorkerId::new(), new, now);
+        let (mut worker, event) = Worker::create(WorkerId(self.ctx.new_uuid()), new, now);
         let receipt = self
             .ctx
-            .store
             .commit(ChangeSet::new().put_worker(worker.clone()).events([event]))
             .await?;
         worker.meta.version = receipt.versions.first().copied().unwrap_or(1);
@@ -466,7 +465,7 @@ impl Workers {
                     version: current.meta.version,
                 })
                 .events(events);
-            match self.ctx.store.commit(changes).await {
+            match self.ctx.commit(changes).await {
                 Ok(_) => {
                     return Ok(DeleteOutcome {
                         worker_id: id,

@@ -96,7 +96,12 @@ async fn book(
         };
         let (lablet, event) = Lablet::create(id, definition, input, now)?;
         store
-            .commit(ChangeSet::new().put_lablet(lablet).events([event]))
+            .commit(
+                ChangeSet::new()
+                    .put_lablet(lablet)
+                    .events([event])
+                    .identified_by(fleet.ids().as_ref()),
+            )
             .await?;
         fleet.nudge_lablet_at(id, plus_seconds(timeslot.start, -lead).max(now));
         booked.push((id, timeslot, booking.definition));

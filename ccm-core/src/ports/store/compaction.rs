@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::event::{DomainEvent, EventPayload, ResourceKind, StoredEvent, Subject};
-use crate::ids::{EventId, LabletId, WorkerId};
+use crate::ids::{LabletId, WorkerId};
 use crate::lablet::Lablet;
 use crate::ports::store::{CompactionReport, CompactionStep, Store, StoreError};
 use crate::replay::EventSourced;
@@ -223,7 +223,9 @@ fn snapshot_payload(
 }
 
 /// The snapshot stored in place of `newest`: a lone creation event stays as it
-/// is; otherwise a new event at `newest`'s sequence and time.
+/// is; otherwise a new event at `newest`'s sequence and time, under its id (the
+/// event it replaces leaves the log, so the id stays unique, and a compaction
+/// of one log always writes the same snapshot).
 fn snapshot(newest: &StoredEvent, payload: EventPayload, history: &[&DomainEvent]) -> StoredEvent {
     if let [only] = history {
         if only.payload == payload {
@@ -233,7 +235,7 @@ fn snapshot(newest: &StoredEvent, payload: EventPayload, history: &[&DomainEvent
     StoredEvent {
         sequence: newest.sequence,
         event: DomainEvent {
-            id: EventId::new(),
+            id: newest.event.id,
             occurred_at: newest.event.occurred_at,
             subject: newest.event.subject.clone(),
             payload,

@@ -33,10 +33,11 @@ use tokio::sync::watch;
 use crate::api_key::{ApiKeyId, ApiKeyRecord};
 use crate::definition::LabletDefinition;
 use crate::event::{DomainEvent, ResourceKind, StoredEvent, Subject};
-use crate::ids::{DefinitionId, LabRecordId, LabletId, Region, WorkerId};
+use crate::ids::{DefinitionId, EventId, LabRecordId, LabletId, Region, WorkerId};
 use crate::job::JobRecord;
 use crate::lab::LabRecord;
 use crate::lablet::{Lablet, LabletPhase};
+use crate::ports::ids::IdSource;
 use crate::time::{epoch, plus_seconds, Timestamp};
 use crate::worker::{LifecycleState, Worker};
 
@@ -408,6 +409,15 @@ impl ChangeSet {
     /// Appends events.
     pub fn events(mut self, events: impl IntoIterator<Item = DomainEvent>) -> Self {
         self.events.extend(events);
+        self
+    }
+
+    /// Gives every event an id from `ids` (the engine's source: random in
+    /// production, seeded in a simulation) just before the commit.
+    pub fn identified_by(mut self, ids: &dyn IdSource) -> Self {
+        for event in &mut self.events {
+            event.id = EventId(ids.next_uuid());
+        }
         self
     }
 

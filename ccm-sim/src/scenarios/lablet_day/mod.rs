@@ -34,7 +34,7 @@ use std::time::Duration;
 use ccm_core::error::CoreError;
 use ccm_core::fleet::{Adapters, Fleet};
 use ccm_core::ports::store::StoreError;
-use ccm_core::ports::Clock;
+use ccm_core::ports::{Clock, SeededIds};
 use ccm_core::runtime::JobRunner;
 use ccm_core::time::{plus_seconds, Timestamp};
 use rand::{Rng, SeedableRng};
@@ -211,6 +211,11 @@ impl Process {
             },
             world.settings.clone(),
         )
+        // Each process draws its own sequence of the day's seed: a restarted
+        // process must not hand out the ids its predecessor did.
+        .with_ids(Arc::new(SeededIds::new(
+            world.seed ^ (u64::try_from(number).unwrap_or(u64::MAX) << 40),
+        )))
         .with_metric_series(store.series.clone())
         .with_key_values(store.kv.clone());
         let mut runner = JobRunner::new(store.store.clone(), clock);

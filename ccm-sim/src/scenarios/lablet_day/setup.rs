@@ -30,6 +30,7 @@ pub(super) struct World {
     pub(super) clock: VirtualClock,
     pub(super) start: Timestamp,
     pub(super) settings: FleetSettings,
+    pub(super) seed: u64,
 }
 
 impl World {
@@ -53,6 +54,7 @@ impl World {
             clock,
             start,
             settings,
+            seed,
         }
     }
 
