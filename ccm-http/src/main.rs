@@ -34,7 +34,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
                 }
             },
             ConfigAction::Env => {
-                for (name, path, kind) in config::ENV_VARS {
+                for (name, path, kind) in config::ENV_VARS.iter() {
                     println!("{name:<34} {path:<40} {kind:?}");
                 }
                 println!("(secrets also accept <NAME>_FILE; the CLI reads CCM_CONFIG, CCM_SERVER, CCM_API_KEY)");

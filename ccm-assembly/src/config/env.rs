@@ -1,6 +1,10 @@
 //! The `CCM_*` environment variables: each one sets one field. A secret field also
 //! reads `CCM_<NAME>_FILE` (the file's content, trailing newline removed).
 
+use std::sync::LazyLock;
+
+use Kind::{Bool, Float, Integer, List, Secret, Text};
+
 /// How a variable's text becomes a value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -18,418 +22,122 @@ pub enum Kind {
     List,
 }
 
-/// `(variable, field path, kind)` for every variable `ccm serve` reads.
-pub const ENV_VARS: &[(&str, &str, Kind)] = &[
-    ("CCM_LISTEN", "server.listen", Kind::Text),
-    ("CCM_PUBLIC_URL", "server.public_url", Kind::Text),
-    (
-        "CCM_BODY_LIMIT_BYTES",
-        "server.body_limit_bytes",
-        Kind::Integer,
-    ),
-    (
-        "CCM_SSE_HEARTBEAT_SECONDS",
-        "server.sse_heartbeat_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_SHUTDOWN_GRACE_SECONDS",
-        "server.shutdown_grace_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_ADMIN_LOGIN_LINK",
-        "server.admin_login_link",
-        Kind::Bool,
-    ),
-    (
-        "CCM_HEADER_READ_TIMEOUT_SECONDS",
-        "server.header_read_timeout_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_REQUEST_TIMEOUT_SECONDS",
-        "server.request_timeout_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_IDLE_TIMEOUT_SECONDS",
-        "server.idle_timeout_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_MAX_CONNECTIONS",
-        "server.max_connections",
-        Kind::Integer,
-    ),
-    (
-        "CCM_SSE_STREAMS_PER_PRINCIPAL",
-        "server.sse_streams_per_principal",
-        Kind::Integer,
-    ),
-    (
-        "CCM_SSE_BUFFER_EVENTS",
-        "server.sse_buffer_events",
-        Kind::Integer,
-    ),
-    (
-        "CCM_TOPOLOGY_MAX_BYTES",
-        "limits.topology_max_bytes",
-        Kind::Integer,
-    ),
-    (
-        "CCM_TOPOLOGY_MAX_DEPTH",
-        "limits.topology_max_depth",
-        Kind::Integer,
-    ),
-    (
-        "CCM_TOPOLOGY_MAX_NODES",
-        "limits.topology_max_nodes",
-        Kind::Integer,
-    ),
-    (
-        "CCM_TOPOLOGY_MAX_LINKS",
-        "limits.topology_max_links",
-        Kind::Integer,
-    ),
-    (
-        "CCM_TOPOLOGY_MAX_ALIAS_EXPANSION",
-        "limits.topology_max_alias_expansion",
-        Kind::Integer,
-    ),
-    ("CCM_DATABASE_URL", "database.url", Kind::Secret),
-    ("CCM_CLOUD", "cloud.provider", Kind::Text),
-    ("CCM_CLOUD_REGIONS", "cloud.regions", Kind::List),
-    (
-        "CCM_LAUNCH_INSTANCE_TYPE",
-        "cloud.launch.instance_type",
-        Kind::Text,
-    ),
-    (
-        "CCM_LAUNCH_IMAGE_NAME_PATTERN",
-        "cloud.launch.image_name_pattern",
-        Kind::Text,
-    ),
-    ("CCM_LAUNCH_IMAGE_ID", "cloud.launch.image_id", Kind::Text),
-    ("CCM_LAUNCH_SUBNET_ID", "cloud.launch.subnet_id", Kind::Text),
-    (
-        "CCM_LAUNCH_SECURITY_GROUP_IDS",
-        "cloud.launch.security_group_ids",
-        Kind::List,
-    ),
-    ("CCM_LAUNCH_KEY_NAME", "cloud.launch.key_name", Kind::Text),
-    ("CCM_SIM_SEED", "cloud.sim.seed", Kind::Integer),
-    ("CCM_SIM_SEED_DEMO", "cloud.sim.seed_demo", Kind::Bool),
-    (
-        "CCM_SIM_BOOT_SECONDS",
-        "cloud.sim.boot_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_SIM_CML_BOOT_SECONDS",
-        "cloud.sim.cml_boot_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_SIM_NODE_BOOT_SECONDS",
-        "cloud.sim.node_boot_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_SIM_STOP_SECONDS",
-        "cloud.sim.stop_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_SIM_TERMINATE_SECONDS",
-        "cloud.sim.terminate_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_SIM_STATUS_INIT_SECONDS",
-        "cloud.sim.status_init_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_SIM_LICENSED_AT_LAUNCH",
-        "cloud.sim.licensed_at_launch",
-        Kind::Bool,
-    ),
-    (
-        "CCM_SIM_DEMO_WORKERS",
-        "cloud.sim.demo_workers",
-        Kind::Integer,
-    ),
-    ("CCM_SIM_TIME_SCALE", "cloud.sim.time_scale", Kind::Float),
-    ("CCM_SIM_CLOCK_ORIGIN", "cloud.sim.clock_origin", Kind::Text),
-    ("CCM_AWS_REGION", "cloud.aws.region", Kind::Text),
-    ("CCM_AWS_PROFILE", "cloud.aws.profile", Kind::Text),
-    ("CCM_AWS_ENDPOINT_URL", "cloud.aws.endpoint_url", Kind::Text),
-    (
-        "CCM_AWS_ACCESS_KEY_ID",
-        "cloud.aws.access_key_id",
-        Kind::Text,
-    ),
-    (
-        "CCM_AWS_SECRET_ACCESS_KEY",
-        "cloud.aws.secret_access_key",
-        Kind::Secret,
-    ),
-    (
-        "CCM_AWS_SESSION_TOKEN",
-        "cloud.aws.session_token",
-        Kind::Secret,
-    ),
-    ("CCM_AWS_IMAGE_OWNERS", "cloud.aws.image_owners", Kind::List),
-    (
-        "CCM_AWS_MAX_ATTEMPTS",
-        "cloud.aws.max_attempts",
-        Kind::Integer,
-    ),
-    (
-        "CCM_AWS_RETRY_BASE_DELAY_MS",
-        "cloud.aws.retry_base_delay_ms",
-        Kind::Integer,
-    ),
-    (
-        "CCM_AWS_RETRY_MAX_DELAY_MS",
-        "cloud.aws.retry_max_delay_ms",
-        Kind::Integer,
-    ),
-    (
-        "CCM_AWS_CONNECT_TIMEOUT_SECONDS",
-        "cloud.aws.connect_timeout_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_AWS_ATTEMPT_TIMEOUT_SECONDS",
-        "cloud.aws.attempt_timeout_seconds",
-        Kind::Integer,
-    ),
-    ("CCM_AWS_PAGE_SIZE", "cloud.aws.page_size", Kind::Integer),
-    (
-        "CCM_AWS_MAX_FILTER_VALUES",
-        "cloud.aws.max_filter_values",
-        Kind::Integer,
-    ),
-    (
-        "CCM_AWS_MAX_IDS_PER_CALL",
-        "cloud.aws.max_ids_per_call",
-        Kind::Integer,
-    ),
-    ("CCM_CML_USERNAME", "cml.username", Kind::Text),
-    ("CCM_CML_PASSWORD", "cml.password", Kind::Secret),
-    ("CCM_CML_TLS", "cml.tls", Kind::Text),
-    ("CCM_CML_CA_FILE", "cml.ca_file", Kind::Text),
-    ("CCM_CML_LICENCE_TOKEN", "cml.licence_token", Kind::Secret),
-    ("CCM_CML_ENDPOINT_ALLOW", "cml.endpoint_allow", Kind::List),
-    (
-        "CCM_CML_ENDPOINT_ADDRESS",
-        "cml.endpoint_address",
-        Kind::Text,
-    ),
-    (
-        "CCM_MONITORING_INTERVAL_SECONDS",
-        "engine.monitoring_interval_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_CML_CONCURRENCY",
-        "engine.cml_concurrency",
-        Kind::Integer,
-    ),
-    (
-        "CCM_LABS_SYNC_INTERVAL_SECONDS",
-        "engine.labs_sync_interval_seconds",
-        Kind::Integer,
-    ),
-    ("CCM_RESYNC_SECONDS", "engine.resync_seconds", Kind::Integer),
-    (
-        "CCM_IDLE_CHECK_INTERVAL_SECONDS",
-        "engine.idle_check_interval_seconds",
-        Kind::Integer,
-    ),
-    ("CCM_IDLE_DETECTION", "engine.idle_detection", Kind::Bool),
-    (
-        "CCM_IDLE_TIMEOUT_MINUTES",
-        "engine.idle_timeout_minutes",
-        Kind::Integer,
-    ),
-    (
-        "CCM_CPU_ALERT_PERCENT",
-        "engine.cpu_alert_percent",
-        Kind::Float,
-    ),
-    (
-        "CCM_MEMORY_ALERT_PERCENT",
-        "engine.memory_alert_percent",
-        Kind::Float,
-    ),
-    (
-        "CCM_DISK_ALERT_PERCENT",
-        "engine.disk_alert_percent",
-        Kind::Float,
-    ),
-    ("CCM_LEASE_SECONDS", "engine.lease_seconds", Kind::Integer),
-    (
-        "CCM_LEASE_RENEW_SECONDS",
-        "engine.lease_renew_seconds",
-        Kind::Integer,
-    ),
-    ("CCM_AUTOSCALER", "engine.autoscaler", Kind::Bool),
-    (
-        "CCM_EVENT_RETENTION_DAYS",
-        "engine.event_retention_days",
-        Kind::Integer,
-    ),
-    (
-        "CCM_EVENT_RETENTION_MAX",
-        "engine.event_retention_max",
-        Kind::Integer,
-    ),
-    (
-        "CCM_METRICS_RAW_SECONDS",
-        "engine.metrics_raw_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_METRICS_STEP_SECONDS",
-        "engine.metrics_step_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_METRICS_KEEP_SECONDS",
-        "engine.metrics_keep_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_IDLE_SNOOZE_MINUTES",
-        "engine.idle_snooze_minutes",
-        Kind::Integer,
-    ),
-    (
-        "CCM_AUTOSCALER_MAX_WORKERS_PER_REGION",
-        "engine.autoscaler_max_workers_per_region",
-        Kind::Integer,
-    ),
-    (
-        "CCM_AUTOSCALER_MIN_RUNNING_WORKERS",
-        "engine.autoscaler_min_running_workers",
-        Kind::Integer,
-    ),
-    (
-        "CCM_AUTOSCALER_SCALE_UP_COOLDOWN_SECONDS",
-        "engine.autoscaler_scale_up_cooldown_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_AUTOSCALER_SCALE_DOWN_COOLDOWN_SECONDS",
-        "engine.autoscaler_scale_down_cooldown_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_AUTOSCALER_DRAIN_GRACE_SECONDS",
-        "engine.autoscaler_drain_grace_seconds",
-        Kind::Integer,
-    ),
-    ("CCM_AUTO_IMPORT", "engine.auto_import", Kind::Bool),
-    (
-        "CCM_AUTO_IMPORT_REGIONS",
-        "engine.auto_import_regions",
-        Kind::List,
-    ),
-    (
-        "CCM_AUTO_IMPORT_IMAGE_NAME_PATTERN",
-        "engine.auto_import_image_name_pattern",
-        Kind::Text,
-    ),
-    (
-        "CCM_AUTO_IMPORT_INTERVAL_SECONDS",
-        "engine.auto_import_interval_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_LABLETS_SELF_SERVICE",
-        "lablets.self_service",
-        Kind::Bool,
-    ),
-    (
-        "CCM_LABLETS_LEAD_TIME_SECONDS",
-        "lablets.lead_time_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_LABLETS_START_GRACE_SECONDS",
-        "lablets.start_grace_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_LABLETS_PLACEMENT_POLICY",
-        "lablets.placement_policy",
-        Kind::Text,
-    ),
-    (
-        "CCM_SESSION_TTL_SECONDS",
-        "auth.session_ttl_seconds",
-        Kind::Integer,
-    ),
-    ("CCM_MAX_SESSIONS", "auth.max_sessions", Kind::Integer),
-    ("CCM_COOKIE_SECURE", "auth.cookie_secure", Kind::Bool),
-    ("CCM_OIDC_ISSUER", "auth.oidc.issuer", Kind::Text),
-    ("CCM_OIDC_AUDIENCE", "auth.oidc.audience", Kind::Text),
-    ("CCM_OIDC_JWKS_URL", "auth.oidc.jwks_url", Kind::Text),
-    ("CCM_OIDC_ROLE_CLAIM", "auth.oidc.role_claim", Kind::Text),
-    ("CCM_OIDC_CLIENT_ID", "auth.oidc.client_id", Kind::Text),
-    (
-        "CCM_OIDC_JWKS_REFRESH_MIN_SECONDS",
-        "auth.oidc.jwks_refresh_min_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_OIDC_JWKS_REFRESH_SECONDS",
-        "auth.oidc.jwks_refresh_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_OIDC_JWKS_MAX_AGE_SECONDS",
-        "auth.oidc.jwks_max_age_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_OIDC_MAX_PENDING_LOGINS",
-        "auth.oidc.max_pending_logins",
-        Kind::Integer,
-    ),
-    (
-        "CCM_OIDC_CLIENT_SECRET",
-        "auth.oidc.client_secret",
-        Kind::Secret,
-    ),
-    (
-        "CCM_OIDC_REDIRECT_URL",
-        "auth.oidc.redirect_url",
-        Kind::Text,
-    ),
-    ("CCM_LOG_FORMAT", "log.format", Kind::Text),
-    ("CCM_ALERT_WEBHOOK_URLS", "alerts.webhook_urls", Kind::List),
-    (
-        "CCM_ALERT_WEBHOOK_TIMEOUT_SECONDS",
-        "alerts.webhook_timeout_seconds",
-        Kind::Integer,
-    ),
-    (
-        "CCM_ALERT_WEBHOOK_ATTEMPTS",
-        "alerts.webhook_attempts",
-        Kind::Integer,
-    ),
-    ("CCM_OTLP_ENDPOINT", "telemetry.otlp_endpoint", Kind::Text),
-    (
-        "CCM_OTLP_SERVICE_NAME",
-        "telemetry.service_name",
-        Kind::Text,
-    ),
-    ("CCM_LOG_LEVEL", "log.level", Kind::Text),
+/// A table of the configuration (`cloud.sim`), the prefix of its variables
+/// (`CCM_SIM`) and its fields with their kinds.
+type Section = (&'static str, &'static str, &'static [(&'static str, Kind)]);
+
+/// The tables of the configuration and the prefix of their variables: field
+/// `key` of table `path` is set by `<prefix>_<KEY>` (`cloud.sim.seed` by
+/// `CCM_SIM_SEED`).
+#[rustfmt::skip]
+const SECTIONS: &[Section] = &[
+    ("server", "CCM", &[
+        ("listen", Text), ("public_url", Text), ("body_limit_bytes", Integer),
+        ("sse_heartbeat_seconds", Integer), ("shutdown_grace_seconds", Integer),
+        ("admin_login_link", Bool), ("header_read_timeout_seconds", Integer),
+        ("request_timeout_seconds", Integer), ("idle_timeout_seconds", Integer),
+        ("max_connections", Integer), ("sse_streams_per_principal", Integer),
+        ("sse_buffer_events", Integer),
+    ]),
+    ("limits", "CCM", &[
+        ("topology_max_bytes", Integer), ("topology_max_depth", Integer),
+        ("topology_max_nodes", Integer), ("topology_max_links", Integer),
+        ("topology_max_alias_expansion", Integer),
+    ]),
+    ("database", "CCM_DATABASE", &[
+        ("url", Secret),
+    ]),
+    ("cloud", "CCM_CLOUD", &[
+        ("regions", List),
+    ]),
+    ("cloud.launch", "CCM_LAUNCH", &[
+        ("instance_type", Text), ("image_name_pattern", Text), ("image_id", Text),
+        ("subnet_id", Text), ("security_group_ids", List), ("key_name", Text),
+    ]),
+    ("cloud.sim", "CCM_SIM", &[
+        ("seed", Integer), ("seed_demo", Bool), ("boot_seconds", Integer),
+        ("cml_boot_seconds", Integer), ("node_boot_seconds", Integer),
+        ("stop_seconds", Integer), ("terminate_seconds", Integer),
+        ("status_init_seconds", Integer), ("licensed_at_launch", Bool),
+        ("demo_workers", Integer), ("time_scale", Float), ("clock_origin", Text),
+    ]),
+    ("cloud.aws", "CCM_AWS", &[
+        ("region", Text), ("profile", Text), ("endpoint_url", Text), ("access_key_id", Text),
+        ("secret_access_key", Secret), ("session_token", Secret), ("image_owners", List),
+        ("max_attempts", Integer), ("retry_base_delay_ms", Integer),
+        ("retry_max_delay_ms", Integer), ("connect_timeout_seconds", Integer),
+        ("attempt_timeout_seconds", Integer), ("page_size", Integer),
+        ("max_filter_values", Integer), ("max_ids_per_call", Integer),
+    ]),
+    ("cml", "CCM_CML", &[
+        ("username", Text), ("password", Secret), ("tls", Text), ("ca_file", Text),
+        ("licence_token", Secret), ("endpoint_allow", List), ("endpoint_address", Text),
+    ]),
+    ("engine", "CCM", &[
+        ("monitoring_interval_seconds", Integer), ("cml_concurrency", Integer),
+        ("labs_sync_interval_seconds", Integer), ("resync_seconds", Integer),
+        ("idle_check_interval_seconds", Integer), ("idle_detection", Bool),
+        ("idle_timeout_minutes", Integer), ("cpu_alert_percent", Float),
+        ("memory_alert_percent", Float), ("disk_alert_percent", Float),
+        ("lease_seconds", Integer), ("lease_renew_seconds", Integer), ("autoscaler", Bool),
+        ("event_retention_days", Integer), ("event_retention_max", Integer),
+        ("metrics_raw_seconds", Integer), ("metrics_step_seconds", Integer),
+        ("metrics_keep_seconds", Integer), ("idle_snooze_minutes", Integer),
+        ("autoscaler_max_workers_per_region", Integer),
+        ("autoscaler_min_running_workers", Integer),
+        ("autoscaler_scale_up_cooldown_seconds", Integer),
+        ("autoscaler_scale_down_cooldown_seconds", Integer),
+        ("autoscaler_drain_grace_seconds", Integer), ("auto_import", Bool),
+        ("auto_import_regions", List), ("auto_import_image_name_pattern", Text),
+        ("auto_import_interval_seconds", Integer),
+    ]),
+    ("lablets", "CCM_LABLETS", &[
+        ("self_service", Bool), ("lead_time_seconds", Integer),
+        ("start_grace_seconds", Integer), ("placement_policy", Text),
+    ]),
+    ("auth", "CCM", &[
+        ("session_ttl_seconds", Integer), ("max_sessions", Integer), ("cookie_secure", Bool),
+    ]),
+    ("auth.oidc", "CCM_OIDC", &[
+        ("issuer", Text), ("audience", Text), ("jwks_url", Text), ("role_claim", Text),
+        ("client_id", Text), ("jwks_refresh_min_seconds", Integer),
+        ("jwks_refresh_seconds", Integer), ("jwks_max_age_seconds", Integer),
+        ("max_pending_logins", Integer), ("client_secret", Secret), ("redirect_url", Text),
+    ]),
+    ("log", "CCM_LOG", &[
+        ("format", Text), ("level", Text),
+    ]),
+    ("alerts", "CCM_ALERT", &[
+        ("webhook_urls", List), ("webhook_timeout_seconds", Integer),
+        ("webhook_attempts", Integer),
+    ]),
+    ("telemetry", "CCM", &[
+        ("otlp_endpoint", Text),
+    ]),
+    ("telemetry", "CCM_OTLP", &[
+        ("service_name", Text),
+    ]),
 ];
+
+/// Variables whose names do not follow their table's prefix.
+const IRREGULAR: &[(&str, &str, Kind)] = &[("CCM_CLOUD", "cloud.provider", Kind::Text)];
+
+/// `(variable, field path, kind)` for every variable `ccm serve` reads.
+pub static ENV_VARS: LazyLock<Vec<(String, String, Kind)>> = LazyLock::new(|| {
+    let regular = SECTIONS.iter().flat_map(|(table, prefix, keys)| {
+        keys.iter().map(move |(key, kind)| {
+            (
+                format!("{prefix}_{}", key.to_ascii_uppercase()),
+                format!("{table}.{key}"),
+                *kind,
+            )
+        })
+    });
+    let irregular = IRREGULAR
+        .iter()
+        .map(|(name, path, kind)| ((*name).to_owned(), (*path).to_owned(), *kind));
+    irregular.chain(regular).collect()
+});
 
 /// `CCM_*` variables read by other parts of the binary (the CLI), not by the
 /// configuration; they are not reported as unknown.
@@ -461,5 +169,52 @@ pub(crate) fn parse(kind: Kind, text: &str) -> Result<toml::Value, String> {
                 .map(|s| toml::Value::String(s.to_owned()))
                 .collect(),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    fn find(name: &str) -> Option<(String, Kind)> {
+        ENV_VARS
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, path, kind)| (path.clone(), *kind))
+    }
+
+    #[test]
+    fn every_variable_is_named_once_and_sets_one_field() {
+        let names: BTreeSet<&str> = ENV_VARS.iter().map(|(n, _, _)| n.as_str()).collect();
+        let paths: BTreeSet<&str> = ENV_VARS.iter().map(|(_, p, _)| p.as_str()).collect();
+        assert_eq!(names.len(), ENV_VARS.len(), "a variable is listed twice");
+        assert_eq!(paths.len(), ENV_VARS.len(), "a field has two variables");
+        assert_eq!(ENV_VARS.len(), 113);
+        assert!(names.iter().all(|n| n.starts_with("CCM_")
+            && n.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')));
+        assert!(PASSTHROUGH_ENV_VARS.iter().all(|p| !names.contains(p)));
+    }
+
+    #[test]
+    fn names_follow_their_tables_prefix() {
+        assert_eq!(
+            find("CCM_SIM_SEED"),
+            Some(("cloud.sim.seed".into(), Integer))
+        );
+        assert_eq!(find("CCM_LISTEN"), Some(("server.listen".into(), Text)));
+        assert_eq!(
+            find("CCM_OIDC_ISSUER"),
+            Some(("auth.oidc.issuer".into(), Text))
+        );
+        assert_eq!(
+            find("CCM_AWS_SECRET_ACCESS_KEY"),
+            Some(("cloud.aws.secret_access_key".into(), Secret))
+        );
+        assert_eq!(find("CCM_CLOUD"), Some(("cloud.provider".into(), Text)));
+        assert_eq!(find("CCM_SIM_TIME_SCALE").map(|(_, k)| k), Some(Float));
+        assert_eq!(find("CCM_PROVIDER"), None);
     }
 }

@@ -162,9 +162,9 @@ fn secrets_from_files(root: &mut toml::Table, problems: &mut Vec<Problem>) {
 }
 
 fn apply_env(root: &mut toml::Table, env: &BTreeMap<String, String>, problems: &mut Vec<Problem>) {
-    for (name, path, kind) in ENV_VARS {
+    for (name, path, kind) in ENV_VARS.iter() {
         let file_name = format!("{name}_FILE");
-        let direct = env.get(*name);
+        let direct = env.get(name);
         let from_file = if *kind == Kind::Secret {
             env.get(&file_name)
         } else {
