@@ -10,6 +10,35 @@
 //! request served by any process, a simulation without leases) are not gated:
 //! they act for the caller, not for the controllers.
 
+/// `impl $port for $gated`, every method asking [`check`] first (through the
+/// expression after `=>`, which builds the refusal) and then making the same
+/// call on `self.inner`; the methods after `ungated` only forward.
+macro_rules! gated_port {
+    (
+        impl $port:ident for $gated:ty {
+            $(async fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty => $gate:expr;)*
+            ungated {
+                $(fn $plain:ident(&self $(, $parg:ident: $pty:ty)*) -> $pret:ty;)*
+            }
+        }
+    ) => {
+        #[async_trait::async_trait]
+        impl $port for $gated {
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    $gate?;
+                    self.inner.$name($($arg),*).await
+                }
+            )*
+            $(
+                fn $plain(&self $(, $parg: $pty)*) -> $pret {
+                    self.inner.$plain($($parg),*)
+                }
+            )*
+        }
+    };
+}
+
 mod cloud;
 mod cml;
 
