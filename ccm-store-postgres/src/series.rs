@@ -9,13 +9,10 @@
 
 use sqlx::Row;
 
-use ccm_core::ids::WorkerId;
-use ccm_core::ports::metric_series::{
-    bucket_weighted, CompactReport, MetricPoint, MetricRetention,
-};
+use ccm_core::ports::metric_series::{CompactReport, MetricPoint, MetricRetention};
 use ccm_core::time::Timestamp;
 
-use ccm_store_sql::series::{self, bound, nanos};
+use ccm_store_sql::series::{bound, nanos};
 
 use crate::error::PostgresStoreError;
 use crate::rows::PostgresDialect;
@@ -91,27 +88,6 @@ impl PostgresStore {
         Ok(())
     }
 
-    async fn series_read(
-        &self,
-        worker: WorkerId,
-        since: Timestamp,
-        until: Timestamp,
-        step_seconds: u32,
-    ) -> Result<Vec<MetricPoint>> {
-        let id = worker.to_string();
-        let rows = sqlx::query(&series::read_sql::<PostgresDialect>())
-            .bind(&id)
-            .bind(bound(since))
-            .bind(bound(until))
-            .fetch_all(&self.pool)
-            .await?;
-        let points = rows
-            .iter()
-            .map(|row| series::weighted_point(row, worker))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(bucket_weighted(points, since, step_seconds))
-    }
-
     async fn series_prune(&self, before: Timestamp) -> Result<u64> {
         let done = sqlx::query("DELETE FROM metric_points WHERE at_ns < $1")
             .bind(bound(before))
@@ -161,4 +137,4 @@ impl PostgresStore {
     }
 }
 
-ccm_store_sql::forward_metric_series!(PostgresStore);
+ccm_store_sql::forward_metric_series!(PostgresStore, PostgresDialect);

@@ -81,11 +81,12 @@ macro_rules! forward_key_value_store {
     };
 }
 
-/// `impl MetricSeries for $store`, forwarding to `series_append`, `series_read`,
-/// `series_prune` and `series_compact`.
+/// `impl MetricSeries for $store`: `read` is written here, one query on the
+/// store's `pool` in `$dialect`'s spelling; the others forward to
+/// `series_append`, `series_prune` and `series_compact`.
 #[macro_export]
 macro_rules! forward_metric_series {
-    ($store:ty) => {
+    ($store:ty, $dialect:ty) => {
         #[::async_trait::async_trait]
         impl ::ccm_core::ports::metric_series::MetricSeries for $store {
             async fn append(
@@ -105,7 +106,22 @@ macro_rules! forward_metric_series {
                 Vec<::ccm_core::ports::metric_series::MetricPoint>,
                 ::ccm_core::ports::store::StoreError,
             > {
-                Ok(self.series_read(worker, since, until, step_seconds).await?)
+                let rows = ::sqlx::query(&$crate::series::read_sql::<$dialect>())
+                    .bind(worker.to_string())
+                    .bind($crate::series::bound(since))
+                    .bind($crate::series::bound(until))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::SqlStoreError::from)?;
+                let points = rows
+                    .iter()
+                    .map(|row| $crate::series::weighted_point(row, worker))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(::ccm_core::ports::metric_series::bucket_weighted(
+                    points,
+                    since,
+                    step_seconds,
+                ))
             }
 
             async fn prune(

@@ -7,13 +7,10 @@
 
 use sqlx::{QueryBuilder, Sqlite};
 
-use ccm_core::ids::WorkerId;
-use ccm_core::ports::metric_series::{
-    bucket_weighted, CompactReport, MetricPoint, MetricRetention,
-};
+use ccm_core::ports::metric_series::{CompactReport, MetricPoint, MetricRetention};
 use ccm_core::time::Timestamp;
 
-use ccm_store_sql::series::{self, bound, nanos};
+use ccm_store_sql::series::{bound, nanos};
 
 use crate::error::SqliteStoreError;
 use crate::rows::SqliteDialect;
@@ -88,27 +85,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    async fn series_read(
-        &self,
-        worker: WorkerId,
-        since: Timestamp,
-        until: Timestamp,
-        step_seconds: u32,
-    ) -> Result<Vec<MetricPoint>> {
-        let id = worker.to_string();
-        let rows = sqlx::query(&series::read_sql::<SqliteDialect>())
-            .bind(&id)
-            .bind(bound(since))
-            .bind(bound(until))
-            .fetch_all(&self.pool)
-            .await?;
-        let points = rows
-            .iter()
-            .map(|row| series::weighted_point(row, worker))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(bucket_weighted(points, since, step_seconds))
-    }
-
     async fn series_prune(&self, before: Timestamp) -> Result<u64> {
         let _guard = self.write_guard().await;
         let done = sqlx::query("DELETE FROM metric_points WHERE at_ns < ?")
@@ -175,4 +151,4 @@ impl SqliteStore {
     }
 }
 
-ccm_store_sql::forward_metric_series!(SqliteStore);
+ccm_store_sql::forward_metric_series!(SqliteStore, SqliteDialect);
