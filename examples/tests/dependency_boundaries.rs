@@ -7,8 +7,11 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-/// The packages `package` links in a normal build of it alone.
-fn linked_by(package: &str) -> BTreeSet<String> {
+/// The packages `package` links in a normal build of it alone (`depth`: how
+/// far down the tree; `None` for all of it).
+fn linked_within(package: &str, depth: Option<usize>) -> BTreeSet<String> {
+    // A depth beyond any real tree stands for "all of it".
+    let depth = depth.unwrap_or(1_000).to_string();
     let output = Command::new(env!("CARGO"))
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .args([
@@ -23,6 +26,8 @@ fn linked_by(package: &str) -> BTreeSet<String> {
             "none",
             "--format",
             "{p}",
+            "--depth",
+            &depth,
         ])
         .output()
         .expect("cargo runs");
@@ -41,6 +46,10 @@ fn linked_by(package: &str) -> BTreeSet<String> {
         "the tree of {package} does not name it: {linked:?}"
     );
     linked
+}
+
+fn linked_by(package: &str) -> BTreeSet<String> {
+    linked_within(package, None)
 }
 
 fn assert_links_none(package: &str, forbidden: &[&str]) {
@@ -92,4 +101,26 @@ fn the_python_wheel_links_no_web_server() {
 fn the_ccm_binary_links_no_simulated_cml_server() {
     assert_links_none("ccm-http", &["axum-server", "rcgen"]);
     assert_links_none("ccm-assembly", &["axum", "axum-server", "rcgen"]);
+}
+
+#[test]
+fn architecture_names_every_direct_dependency_of_the_core() {
+    let architecture =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../ARCHITECTURE.md"))
+            .unwrap();
+    let bullet = architecture
+        .split("- **Dependencies.**")
+        .nth(1)
+        .and_then(|rest| rest.split("\n- ").next())
+        .expect("ARCHITECTURE.md has a Dependencies bullet");
+    let direct = linked_within("ccm-core", Some(1));
+    assert!(direct.len() > 5, "{direct:?}");
+    let missing: Vec<&String> = direct
+        .iter()
+        .filter(|dep| *dep != "ccm-core" && !bullet.contains(dep.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md's Dependencies bullet misses {missing:?}"
+    );
 }
