@@ -16,3 +16,41 @@ pub trait Dialect {
     /// in SQLite (BINARY collation), `column COLLATE "C"` in PostgreSQL.
     fn in_byte_order(column: &str) -> String;
 }
+
+/// The two spellings, for the crate's unit tests.
+#[cfg(test)]
+pub(crate) mod spellings {
+    use super::Dialect;
+
+    /// `?` for every parameter, JSON as text (SQLite's spelling).
+    pub(crate) struct Marks;
+    impl Dialect for Marks {
+        fn param(_: usize) -> String {
+            "?".into()
+        }
+        fn json_param(_: usize) -> String {
+            "?".into()
+        }
+        const BODY_AS_TEXT: &'static str = "body";
+
+        fn in_byte_order(column: &str) -> String {
+            column.to_owned()
+        }
+    }
+
+    /// Numbered parameters, JSON cast (PostgreSQL's spelling).
+    pub(crate) struct Numbered;
+    impl Dialect for Numbered {
+        fn param(position: usize) -> String {
+            format!("${position}")
+        }
+        fn json_param(position: usize) -> String {
+            format!("CAST(${position} AS jsonb)")
+        }
+        const BODY_AS_TEXT: &'static str = "body::text";
+
+        fn in_byte_order(column: &str) -> String {
+            format!("{column} COLLATE \"C\"")
+        }
+    }
+}

@@ -147,9 +147,9 @@ macro_rules! forward_metric_series {
 
 /// `impl Store for $store`, written once for both SQL stores. The reads of
 /// records are here, over the store's `get_doc`, `list_docs`, `list_page` and
-/// `update_api_key` and the free functions `push_worker_filter`,
-/// `push_lab_filter`, `push_definition_filter` and `push_lablet_filter` (which
-/// append `AND …` conditions in the database's own SQL); every other method
+/// `update_api_key`, the free functions `push_worker_filter` and
+/// `push_lablet_filter` (which append `AND …` conditions in the database's own
+/// SQL) and [`crate::filters`]; every other method
 /// forwards to the store's inherent `*_inner` method of the same signature.
 /// The calling crate depends on `ccm-core`, `async-trait` and `sqlx`.
 #[macro_export]
@@ -215,7 +215,7 @@ macro_rules! forward_store {
             {
                 let sql = $crate::rows::LABS.list_sql::<$dialect>();
                 let mut query = ::sqlx::QueryBuilder::new(sql);
-                push_lab_filter(&mut query, filter);
+                $crate::filters::push_lab_filter(&mut query, filter);
                 let labs = self.list_docs("lab", query).await?;
                 Ok(::ccm_core::ports::store::ListFilter::select(filter, labs))
             }
@@ -240,7 +240,7 @@ macro_rules! forward_store {
             > {
                 let sql = $crate::rows::DEFINITIONS.list_sql::<$dialect>();
                 let mut query = ::sqlx::QueryBuilder::new(sql);
-                push_definition_filter(&mut query, filter);
+                $crate::filters::push_definition_filter(&mut query, filter);
                 let definitions = self.list_docs("definition", query).await?;
                 Ok(::ccm_core::ports::store::ListFilter::select(filter, definitions))
             }

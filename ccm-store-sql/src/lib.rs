@@ -8,7 +8,7 @@
 //! version `v` writes `v + 1` only where the row still holds `v` (0: no row); the
 //! body carries the version it is stored at. Timestamps are fixed-width RFC 3339
 //! text with nanoseconds, so text order is time order in either database.
-//! **API boundary:** [`rows`], [`series`], [`Dialect`], the versioned writes ([`apply`],
+//! **API boundary:** [`rows`], [`series`], [`filters`], [`Dialect`], the versioned writes ([`apply`],
 //! [`precheck`]) over a backend's [`RowStatements`], and the macros that write a store's
 //! key-value and metric-series port impls ([`forward_key_value_store!`],
 //! [`forward_metric_series!`]); errors are one [`SqlStoreError`] that each
@@ -17,6 +17,7 @@
 
 mod dialect;
 mod error;
+pub mod filters;
 mod forward;
 pub mod rows;
 pub mod series;

@@ -397,37 +397,7 @@ mod tests {
 
     use super::*;
 
-    /// `?` for every parameter, JSON as text (SQLite's spelling).
-    struct Marks;
-    impl Dialect for Marks {
-        fn param(_: usize) -> String {
-            "?".into()
-        }
-        fn json_param(_: usize) -> String {
-            "?".into()
-        }
-        const BODY_AS_TEXT: &'static str = "body";
-
-        fn in_byte_order(column: &str) -> String {
-            column.to_owned()
-        }
-    }
-
-    /// Numbered parameters, JSON cast (PostgreSQL's spelling).
-    struct Numbered;
-    impl Dialect for Numbered {
-        fn param(position: usize) -> String {
-            format!("${position}")
-        }
-        fn json_param(position: usize) -> String {
-            format!("CAST(${position} AS jsonb)")
-        }
-        const BODY_AS_TEXT: &'static str = "body::text";
-
-        fn in_byte_order(column: &str) -> String {
-            format!("{column} COLLATE \"C\"")
-        }
-    }
+    use crate::dialect::spellings::{Marks, Numbered};
 
     #[test]
     fn each_dialect_numbers_the_binds_in_the_documented_order() {

@@ -152,20 +152,7 @@ mod tests {
     use super::*;
     use crate::rows::LABS;
 
-    struct SqliteLike;
-    impl Dialect for SqliteLike {
-        fn param(_: usize) -> String {
-            "?".into()
-        }
-        fn json_param(_: usize) -> String {
-            "?".into()
-        }
-        const BODY_AS_TEXT: &'static str = "body";
-
-        fn in_byte_order(column: &str) -> String {
-            column.to_owned()
-        }
-    }
+    use crate::dialect::spellings::Marks as SqliteLike;
 
     /// A table of versions standing in for the database: `execute` changes a
     /// row only when the version it names is the stored one.

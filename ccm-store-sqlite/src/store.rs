@@ -15,8 +15,8 @@ use tokio::sync::{watch, Mutex};
 use ccm_core::api_key::{ApiKeyId, ApiKeyRecord};
 use ccm_core::event::{DomainEvent, ResourceKind, StoredEvent, Subject};
 use ccm_core::ports::store::{
-    ChangeSet, CommitReceipt, CompactionStep, DefinitionFilter, Generations, LabFilter,
-    LabletFilter, Lease, Listed, PageRequest, StoreError, WorkerFilter,
+    ChangeSet, CommitReceipt, CompactionStep, Generations, LabletFilter, Lease, Listed,
+    PageRequest, StoreError, WorkerFilter,
 };
 use ccm_core::time::Timestamp;
 
@@ -545,28 +545,6 @@ fn push_worker_filter(query: &mut QueryBuilder<'_, Sqlite>, filter: &WorkerFilte
             .push(" AND label.value = ")
             .push_bind(value.clone())
             .push(")");
-    }
-}
-
-/// The conditions of `filter` on the `labs` table.
-fn push_lab_filter(query: &mut QueryBuilder<'_, Sqlite>, filter: &LabFilter) {
-    if let Some(worker) = filter.worker_id {
-        query
-            .push(" AND worker_id = ")
-            .push_bind(worker.to_string());
-    }
-    if !filter.include_gone {
-        query.push(" AND gone = 0");
-    }
-}
-
-/// The conditions of `filter` on the `definitions` table.
-fn push_definition_filter(query: &mut QueryBuilder<'_, Sqlite>, filter: &DefinitionFilter) {
-    if let Some(name) = &filter.name {
-        query.push(" AND name = ").push_bind(name.clone());
-    }
-    if filter.active_only {
-        query.push(" AND active = 1");
     }
 }
 
