@@ -47,7 +47,7 @@
 //! ```
 //! use std::collections::BTreeMap;
 //! use ccm_core::ids::{Region, WorkerId};
-//! use ccm_core::ports::cloud::{CloudProvider, ImageSelector, LaunchRequest};
+//! use ccm_core::ports::cloud::{CloudProvider, ImageSelector, InstanceState, LaunchRequest};
 //! use ccm_core::ports::cml::CmlClient;
 //! use ccm_sim::Simulation;
 //!
@@ -69,7 +69,7 @@
 //!     detailed_monitoring: true,
 //! };
 //! let instance = cloud.launch(&request).await.unwrap();
-//! assert_eq!(instance.state, "pending");
+//! assert_eq!(instance.state, InstanceState::Pending);
 //! let endpoint = sim.cml_endpoint(worker, &instance.instance_id);
 //! assert!(cml.system_information(&endpoint).await.is_err()); // still booting
 //!
