@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use ccm_core::fleet::CreateWorker;
 use ccm_core::ids::{Region, WorkerId};
+use ccm_core::ports::store::StoreError;
 use ccm_core::ports::Store;
 use ccm_http::auth::Role;
 use ccm_http::metrics::LogReader;
@@ -188,7 +189,8 @@ async fn last_event_id_resumes_with_nothing_lost_or_repeated_across_a_restart() 
         assert_eq!(rest.last().map(String::as_str), Some("shutdown"));
     }
     // A new server on the same file; the client resumes after the last id it saw.
-    let store: Arc<dyn Store> = Arc::new(ccm_store_sqlite::SqliteStore::open(&url).await.unwrap());
+    // The stopped server's tasks let go of the file's lock as they finish.
+    let store: Arc<dyn Store> = Arc::new(reopen_when_released(&url).await);
     let ts = common::server(common::Options {
         store: Some(store.clone()),
         ..common::Options::default()
@@ -394,4 +396,19 @@ async fn a_stream_that_falls_behind_the_hub_reads_its_way_back_with_nothing_lost
         sequence_of(&stream.next_within(WAIT).await.unwrap()),
         first + 51
     );
+}
+
+/// The SQLite store at `url`, once the process's previous holder of its lock
+/// has let go (within a generous bound).
+async fn reopen_when_released(url: &str) -> ccm_store_sqlite::SqliteStore {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match ccm_store_sqlite::SqliteStore::open(url).await {
+            Ok(store) => return store,
+            Err(StoreError::InUse { .. }) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(other) => panic!("reopening {url}: {other}"),
+        }
+    }
 }
