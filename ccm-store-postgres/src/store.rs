@@ -425,6 +425,10 @@ impl PostgresStore {
     /// Fails a small commit that is already stale before any lock is taken
     /// ([`ccm_store_sql::precheck`]).
     async fn precheck(&self, writes: &[RowWrite]) -> Result<()> {
+        // A commit of events alone has nothing to check: take no connection.
+        if writes.is_empty() {
+            return Ok(());
+        }
         let mut conn = self.pool.acquire().await?;
         ccm_store_sql::precheck::<PostgresDialect, _>(&mut Statements(&mut conn), writes).await
     }
