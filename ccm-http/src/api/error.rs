@@ -119,7 +119,15 @@ impl IntoResponse for ApiError {
                 details: self.details.as_ref(),
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        // RFC 9110 §11.6.1: a 401 names the scheme that would be accepted.
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
     }
 }
 
@@ -314,6 +322,28 @@ mod tests {
                 .and_then(|d| d["resume_after"].as_u64()),
             Some(39)
         );
+    }
+
+    #[test]
+    fn every_401_names_the_bearer_scheme() {
+        for error in [
+            ApiError::unauthenticated("authentication required"),
+            ApiError::new(StatusCode::UNAUTHORIZED, "login_failed", "login failed"),
+        ] {
+            let response = error.into_response();
+            assert_eq!(
+                response
+                    .headers()
+                    .get(axum::http::header::WWW_AUTHENTICATE)
+                    .and_then(|v| v.to_str().ok()),
+                Some("Bearer")
+            );
+        }
+        let response = ApiError::forbidden("no").into_response();
+        assert!(response
+            .headers()
+            .get(axum::http::header::WWW_AUTHENTICATE)
+            .is_none());
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! table is refused (fail closed).
 
 use axum::extract::{MatchedPath, NestedPath, Request, State};
-use axum::http::header::{AUTHORIZATION, COOKIE, WWW_AUTHENTICATE};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -18,11 +18,7 @@ use crate::api::routes;
 use crate::state::AppState;
 
 fn unauthenticated(message: &str) -> Response {
-    let mut response = ApiError::unauthenticated(message).into_response();
-    response
-        .headers_mut()
-        .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    response
+    ApiError::unauthenticated(message).into_response()
 }
 
 /// The caller of a request, `Ok(None)` when it carries no credentials.
