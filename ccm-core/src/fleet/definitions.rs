@@ -12,6 +12,7 @@ use crate::event::{DomainEvent, EventPayload, ResourceKind, Subject};
 use crate::ids::DefinitionId;
 use crate::ports::store::{ChangeSet, DefinitionFilter, StoreError};
 use crate::topology::validate_topology_within;
+use crate::DomainError;
 
 fn subject(id: DefinitionId) -> Subject {
     Subject {
@@ -52,13 +53,17 @@ impl Definitions {
             .await?;
         if let Some(newest) = existing.iter().map(|d| d.version).max() {
             if input.version <= newest {
-                return Err(CoreError::validation(
-                    "version",
-                    format!(
-                        "`{}` already has version {newest}; a new version must be newer",
-                        input.name
-                    ),
-                ));
+                // A conflict with what is stored, not a malformed request: 409.
+                return Err(DomainError::AlreadyExists {
+                    kind: "definition version",
+                    id: format!("{} {}", input.name, input.version),
+                    existing: if input.version == newest {
+                        "defined; a new version must be newer".to_owned()
+                    } else {
+                        format!("older than the newest, {newest}; a new version must be newer")
+                    },
+                }
+                .into());
             }
         }
         let now = self.ctx.now();

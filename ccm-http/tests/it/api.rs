@@ -491,11 +491,33 @@ async fn definitions_lablets_preview_jobs_and_history() {
         "max_duration_minutes": 120, "warm_pool_depth": 0
     });
     let (s, d) = ts
-        .call(Method::POST, "/api/v1/definitions", a, Some(definition))
+        .call(
+            Method::POST,
+            "/api/v1/definitions",
+            a,
+            Some(definition.clone()),
+        )
         .await;
     assert_eq!(s, 201, "{d}");
     assert_eq!(d["needs"]["nodes"], 2, "node count from the topology");
     let did = d["id"].as_str().unwrap().to_owned();
+    // The same version again is a conflict with what is stored (409), not a
+    // malformed request, and creates nothing.
+    let (s, again) = ts
+        .call(
+            Method::POST,
+            "/api/v1/definitions",
+            a,
+            Some(definition.clone()),
+        )
+        .await;
+    assert_eq!(s, 409, "{again}");
+    assert_eq!(again["error"]["code"], "already_exists");
+    assert_eq!(again["error"]["details"]["id"], "ccna 1.0.0");
+    let (_, listed) = ts
+        .call(Method::GET, "/api/v1/definitions?name=ccna", a, None)
+        .await;
+    assert_eq!(listed["total"], 1);
 
     // Preview before any worker runs: nothing placed, with reasons.
     let (s, plan) = ts

@@ -184,7 +184,8 @@ async fn client_mistakes_map_to_4xx_with_an_error_body() {
         .await;
     assert_eq!(response.status(), 422);
 
-    // A definition version that is not newer: 422; a lablet in the past: 422.
+    // A definition version that is not newer conflicts with the stored one: 409;
+    // a lablet in the past: 422.
     let definition = json!({
         "name": "d", "version": "1.0.0",
         "topology_yaml": "lab:\n  title: d\nnodes:\n  - id: n0\n    label: a\n    node_definition: alpine\nlinks: []\n",
@@ -204,7 +205,7 @@ async fn client_mistakes_map_to_4xx_with_an_error_body() {
     let (s, b) = ts
         .call(Method::POST, "/api/v1/definitions", key, Some(definition))
         .await;
-    assert_error(s, &b, 422, "validation_failed");
+    assert_error(s, &b, 409, "already_exists");
     let (s, b) = ts
         .call(
             Method::POST,
