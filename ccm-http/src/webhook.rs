@@ -1,5 +1,10 @@
 //! Alert webhooks: every worker alert (raised or cleared) is POSTed to each
-//! configured URL as one JSON object per event.
+//! configured URL as one CloudEvents 1.0 event in structured JSON mode
+//! (`Content-Type: application/cloudevents+json`; [`webhook_body`]): `id` is the
+//! event's sequence in the log, `type` its versioned type name, `source`
+//! [`CLOUDEVENTS_SOURCE`], `subject` `<kind>/<id>`, `time` when it happened, `data`
+//! its payload as the history API shows it, and the extension `sequence` the
+//! sequence as a number. The OpenAPI document describes it under `webhooks`.
 //!
 //! Each URL is a [`WebhookReceiver`], an [`EventSink`] fed by a relay of its own
 //! ([`ccm_core::runtime::relay::LeaderRelay`]): only the process holding the
@@ -34,6 +39,12 @@ use sha2::{Digest, Sha256};
 
 /// Event types sent to webhooks.
 pub const ALERT_EVENT_TYPES: &[&str] = &["worker.alert.raised.v1", "worker.alert.cleared.v1"];
+
+/// The CloudEvents `source` of every event ccm sends.
+pub const CLOUDEVENTS_SOURCE: &str = "urn:ccm:events";
+
+/// The media type of a structured-mode CloudEvent.
+pub const CLOUDEVENTS_MEDIA_TYPE: &str = "application/cloudevents+json; charset=utf-8";
 
 /// The header carrying the event's sequence, for receivers to drop repeats.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
@@ -154,7 +165,8 @@ impl WebhookSink {
             .post(url)
             .header(IDEMPOTENCY_KEY_HEADER, &sequence)
             .header("X-Ccm-Event-Sequence", &sequence)
-            .json(body)
+            .header(reqwest::header::CONTENT_TYPE, CLOUDEVENTS_MEDIA_TYPE)
+            .body(body.to_string())
             .send()
             .await;
         match response {
@@ -241,11 +253,25 @@ pub fn cursor_key(url: &str) -> String {
     format!("webhook-{}", hex::encode(&digest[..8]))
 }
 
-/// The JSON a receiver gets for `event`: the event as the history API and the
-/// event stream show it (`sequence`, `id`, `occurred_at`, `subject`, `type`, `data`).
+/// The CloudEvent a receiver gets for `event` (structured JSON mode).
 pub fn webhook_body(event: &StoredEvent) -> serde_json::Value {
-    serde_json::to_value(event).unwrap_or_else(|error| {
-        json!({"sequence": event.sequence, "type": event.event.type_name(), "error": error.to_string()})
+    // The payload serialises adjacently tagged: `{"type", "data"}`.
+    let data = serde_json::to_value(&event.event.payload)
+        .ok()
+        .and_then(|mut tagged| tagged.get_mut("data").map(serde_json::Value::take))
+        .unwrap_or_else(|| json!({}));
+    let subject = &event.event.subject;
+    json!({
+        "specversion": "1.0",
+        "id": event.sequence.to_string(),
+        "source": CLOUDEVENTS_SOURCE,
+        "type": event.event.type_name(),
+        "subject": format!("{}/{}", subject.kind.as_str(), subject.id),
+        "time": event.event.occurred_at,
+        "datacontenttype": "application/json",
+        "data": data,
+        "sequence": event.sequence,
+        "ccmeventid": event.event.id,
     })
 }
 

@@ -57,6 +57,11 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: String) ->
         sequence.as_deref(),
         "both headers carry the sequence"
     );
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/cloudevents+json; charset=utf-8"),
+        "a structured-mode CloudEvent"
+    );
     r.bodies
         .lock()
         .unwrap()
@@ -150,11 +155,20 @@ async fn a_threshold_alert_reaches_the_webhook_once_per_crossing_after_retries()
     let (sequence, body) = &bodies[0];
     assert_eq!(body["type"], "worker.alert.raised.v1");
     assert_eq!(body["data"]["metric"], "disk");
-    assert_eq!(body["subject"]["kind"], "worker");
+    // CloudEvents 1.0, structured: the required attributes, `id` the sequence.
+    assert_eq!(body["specversion"], "1.0");
+    assert_eq!(body["source"], "urn:ccm:events");
+    assert_eq!(body["datacontenttype"], "application/json");
+    assert!(body["time"].as_str().unwrap().ends_with('Z'), "{body}");
+    assert!(
+        body["subject"].as_str().unwrap().starts_with("worker/"),
+        "{body}"
+    );
     assert_eq!(
         sequence.as_deref(),
         Some(body["sequence"].to_string().as_str())
     );
+    assert_eq!(sequence.as_deref(), body["id"].as_str());
     assert_eq!(*receiver.attempts.lock().unwrap(), 3, "two 503s, then OK");
     assert_eq!((webhooks.delivered(), webhooks.failed()), (1, 0));
 
