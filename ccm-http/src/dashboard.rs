@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
+use crate::api::contract::{self, Contract};
 use crate::api::error::ApiError;
 
 /// One embedded file.
@@ -140,6 +141,39 @@ pub async fn index(headers: HeaderMap) -> Response {
         ),
     );
     response
+}
+
+/// What `GET /` answers.
+pub fn index_contract() -> Contract {
+    Contract::new()
+        .ok_as(
+            200,
+            "The dashboard page",
+            "text/html",
+            Some(contract::text()),
+        )
+        .ok_empty(304, "Not modified: the page matches `If-None-Match`")
+}
+
+/// What `GET /assets/{*path}` answers.
+pub fn asset_contract() -> Contract {
+    let mut contract = Contract::new();
+    for media in [
+        "text/javascript",
+        "text/css",
+        "image/svg+xml",
+        "image/x-icon",
+    ] {
+        let schema = if media.starts_with("text/") {
+            contract::text()
+        } else {
+            contract::binary()
+        };
+        contract = contract.ok_as(200, "The asset", media, Some(schema));
+    }
+    contract
+        .ok_empty(304, "Not modified: the asset matches `If-None-Match`")
+        .error(404, "No asset at this path")
 }
 
 /// `GET /assets/{*path}`: one embedded asset, or a 404.

@@ -11,44 +11,17 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
-use ccm_core::event::StoredEvent;
+use ccm_api::event::{Event, EventHistory, EventHistoryQuery};
 use ccm_core::ports::store::check_resumable;
 use ccm_core::ports::Store;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::contract::Contract;
 use super::error::{ApiError, ApiResult};
 use super::ApiQuery;
 use crate::auth::Principal;
 use crate::state::AppState;
 use crate::visibility::{visible_to, EventFilter, LabletScope};
-
-/// Query of `GET /events`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HistoryQuery {
-    /// Events with a sequence greater than this (0: from the start).
-    #[serde(default)]
-    pub after: u64,
-    /// Most events returned (1–1000, default 100).
-    pub limit: Option<usize>,
-    /// Worker ids, comma-separated.
-    pub worker: Option<String>,
-    /// Event types, comma-separated (`worker.*` matches a prefix).
-    #[serde(rename = "type")]
-    pub types: Option<String>,
-}
-
-/// A page of the history.
-#[derive(Debug, Serialize)]
-pub struct History {
-    /// Matching events, oldest first.
-    pub events: Vec<StoredEvent>,
-    /// Pass as `after` to continue (the last sequence examined).
-    pub next_after: u64,
-    /// True when the log had nothing more past `next_after` when it was read.
-    pub end: bool,
-}
 
 /// Log entries examined per request at most, so a narrow filter on a long log
 /// answers in bounded time (continue from `next_after`).
@@ -86,7 +59,7 @@ pub(crate) async fn ensure_resumable(store: &dyn Store, after: u64) -> ApiResult
 pub async fn history(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
-    ApiQuery(query): ApiQuery<HistoryQuery>,
+    ApiQuery(query): ApiQuery<EventHistoryQuery>,
 ) -> ApiResult<impl IntoResponse> {
     let limit = query.limit.unwrap_or(100);
     if limit == 0 || limit > 1000 {
@@ -112,16 +85,31 @@ pub async fn history(
             cursor = event.sequence;
             let admitted = lablets.admits(&event);
             if admitted && visible_to(who.role, &event) && filter.matches(&event) {
-                events.push(event);
+                events.push(Event::from(&event));
                 if events.len() == limit {
                     break;
                 }
             }
         }
     }
-    Ok(Json(History {
+    Ok(Json(EventHistory {
         events,
         next_after: cursor,
         end,
     }))
+}
+
+/// What `GET /api/v1/events` takes and answers.
+pub fn history_contract() -> Contract {
+    Contract::new()
+        .query::<EventHistoryQuery>()
+        .ok::<EventHistory>(
+            200,
+            "The matching events after `after`, oldest first, and where to continue",
+        )
+        .error(
+            410,
+            "The log was compacted past `after` (`gone`; details: `first_sequence`, `resume_after`): list the resources again and read on from `resume_after`",
+        )
+        .error(422, "`limit` is not between 1 and 1000")
 }

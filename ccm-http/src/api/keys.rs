@@ -5,95 +5,72 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use ccm_core::api_key::{ApiKeyId, ApiKeyRecord};
-use ccm_core::time::Timestamp;
-use serde::{Deserialize, Serialize};
+use ccm_api::api_key::{ApiKey, CreateApiKey, CreatedApiKey};
+use ccm_api::system::Role as WireRole;
+use ccm_core::api_key::ApiKeyId;
 
+use super::contract::Contract;
 use super::error::{ApiError, ApiResult};
 use super::{ApiJson, ApiPath};
 use crate::auth::{api_keys, Role};
 use crate::state::AppState;
 
-/// An API key as the API shows it: everything but the key and its hash.
-#[derive(Debug, Serialize)]
-pub struct KeyView {
-    /// Id.
-    pub id: ApiKeyId,
-    /// Name.
-    pub name: String,
-    /// Role granted.
-    pub role: Role,
-    /// Created.
-    pub created_at: Timestamp,
-    /// Revoked, if so.
-    pub revoked_at: Option<Timestamp>,
-    /// Last used.
-    pub last_used_at: Option<Timestamp>,
-}
-
-impl From<ApiKeyRecord> for KeyView {
-    fn from(r: ApiKeyRecord) -> Self {
-        Self {
-            id: r.id,
-            name: r.name,
-            role: Role::from_key_role(r.role),
-            created_at: r.created_at,
-            revoked_at: r.revoked_at,
-            last_used_at: r.last_used_at,
-        }
+/// The caller role a key of the wire role grants.
+fn role_of(role: WireRole) -> Role {
+    match role {
+        WireRole::User => Role::User,
+        WireRole::Manager => Role::Manager,
+        WireRole::Admin => Role::Admin,
     }
-}
-
-/// Body of `POST /api-keys`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateBody {
-    /// Name (`ci`, `grafana`).
-    pub name: String,
-    /// Role granted.
-    pub role: Role,
-}
-
-/// Answer of `POST /api-keys`.
-#[derive(Debug, Serialize)]
-pub struct Created {
-    /// The key; shown this once, never again.
-    pub key: String,
-    /// Its record.
-    #[serde(flatten)]
-    pub record: KeyView,
 }
 
 /// `GET /api/v1/api-keys`.
 pub async fn list(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
-    let keys: Vec<KeyView> = state
+    let keys: Vec<ApiKey> = state
         .store
         .list_api_keys()
         .await?
-        .into_iter()
-        .map(KeyView::from)
+        .iter()
+        .map(ApiKey::from)
         .collect();
     Ok(Json(keys))
+}
+
+/// What `GET /api/v1/api-keys` answers.
+pub fn list_contract() -> Contract {
+    Contract::new().ok_list::<ApiKey>(
+        200,
+        "Every API key, revoked ones included (never the key nor its hash)",
+    )
 }
 
 /// `POST /api/v1/api-keys`.
 pub async fn create(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<CreateBody>,
+    ApiJson(body): ApiJson<CreateApiKey>,
 ) -> ApiResult<impl IntoResponse> {
     let name = body.name.trim();
     if name.is_empty() || name.len() > 100 {
         return Err(ApiError::invalid("name", "must be 1–100 characters"));
     }
     let now = state.fleet.clock().now();
-    let (record, key) = api_keys::create_key(state.store.as_ref(), name, body.role, now).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Created {
-            key,
-            record: record.into(),
-        }),
-    ))
+    let (record, key) =
+        api_keys::create_key(state.store.as_ref(), name, role_of(body.role), now).await?;
+    Ok((StatusCode::CREATED, Json(CreatedApiKey::new(key, &record))))
+}
+
+/// What `POST /api/v1/api-keys` takes and answers.
+pub fn create_contract() -> Contract {
+    Contract::new()
+        .json_body::<CreateApiKey>()
+        .ok::<CreatedApiKey>(
+            201,
+            "The key was created; the answer holds the key, shown this once",
+        )
+        .error(
+            409,
+            "A key with the same hash already exists (`already_exists`)",
+        )
 }
 
 /// `DELETE /api/v1/api-keys/{id}`: revokes the key at once.
@@ -103,7 +80,17 @@ pub async fn revoke(
 ) -> ApiResult<impl IntoResponse> {
     let now = state.fleet.clock().now();
     match state.store.revoke_api_key(id, now).await? {
-        Some(record) => Ok(Json(KeyView::from(record))),
+        Some(record) => Ok(Json(ApiKey::from(&record))),
         None => Err(ApiError::not_found(format!("API key `{id}` not found"))),
     }
+}
+
+/// What `DELETE /api/v1/api-keys/{id}` answers.
+pub fn revoke_contract() -> Contract {
+    Contract::new()
+        .ok::<ApiKey>(
+            200,
+            "The key is revoked (revoking it again answers it unchanged)",
+        )
+        .error(404, "No API key has this id")
 }

@@ -9,13 +9,18 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
+use ccm_api::definition::{
+    CreateDefinition, DefinitionListQuery, LabletDefinition, SetDefinitionActive,
+};
+use ccm_api::lablet::{CreateLablet, Lablet, LabletListQuery};
+use ccm_api::placement::{PlacementPreview, PlacementPreviewRequest};
 use ccm_core::definition::NewDefinition;
 use ccm_core::ids::{DefinitionId, LabletId, WorkerId};
-use ccm_core::lablet::{Lablet, LabletPhase, NewLablet, Timeslot};
-use ccm_core::placement::{self, PlacementRequest, Policy, WorkerCandidate};
+use ccm_core::lablet::{LabletPhase, NewLablet};
+use ccm_core::placement::{self, PlacementRequest, WorkerCandidate};
 use ccm_core::ports::store::{DefinitionFilter, LabletFilter, PageRequest, WorkerFilter};
-use serde::{Deserialize, Serialize};
 
+use super::contract::Contract;
 use super::error::{ApiError, ApiResult};
 use super::page::{bounds, serve_page, Page};
 use super::{ApiJson, ApiPath, ApiQuery};
@@ -23,25 +28,10 @@ use crate::auth::Principal;
 use crate::ownership::{self, OwnerScope};
 use crate::state::AppState;
 
-/// Query of `GET /definitions`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DefinitionQuery {
-    /// Only versions of this name.
-    pub name: Option<String>,
-    /// Only active ones.
-    #[serde(default)]
-    pub active_only: bool,
-    /// Page size.
-    pub limit: Option<usize>,
-    /// Page start.
-    pub offset: Option<usize>,
-}
-
 /// `GET /api/v1/definitions`.
 pub async fn list_definitions(
     State(state): State<AppState>,
-    ApiQuery(query): ApiQuery<DefinitionQuery>,
+    ApiQuery(query): ApiQuery<DefinitionListQuery>,
 ) -> ApiResult<impl IntoResponse> {
     let (offset, limit) = bounds(query.limit, query.offset)?;
     let all = state
@@ -51,16 +41,44 @@ pub async fn list_definitions(
             active_only: query.active_only,
         })
         .await?;
-    Ok(Json(Page::of(all, offset, limit)))
+    Ok(Json(
+        Page::of(all, offset, limit).map(|d| LabletDefinition::from(&d)),
+    ))
+}
+
+/// What `GET /api/v1/definitions` takes and answers.
+pub fn list_definitions_contract() -> Contract {
+    Contract::new()
+        .query::<DefinitionListQuery>()
+        .ok_page::<LabletDefinition>("One page of definitions, every version, by name and version")
+        .error(422, "`limit` is not between 1 and 1000")
 }
 
 /// `POST /api/v1/definitions`: a new definition or a new version of one.
 pub async fn create_definition(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<NewDefinition>,
+    ApiJson(body): ApiJson<CreateDefinition>,
 ) -> ApiResult<impl IntoResponse> {
-    let definition = state.fleet.create_definition(body).await?;
-    Ok((StatusCode::CREATED, Json(definition)))
+    let definition = state
+        .fleet
+        .create_definition(NewDefinition::try_from(body)?)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(LabletDefinition::from(&definition)),
+    ))
+}
+
+/// What `POST /api/v1/definitions` takes and answers.
+pub fn create_definition_contract() -> Contract {
+    Contract::new()
+        .json_body::<CreateDefinition>()
+        .ok::<LabletDefinition>(201, "The definition version was created (active)")
+        .error(
+            409,
+            "The name already has this version or a newer one (`already_exists`)",
+        )
+        .error(422, "Invalid topology, empty name, zero duration or nodes")
 }
 
 /// `GET /api/v1/definitions/{id}`.
@@ -68,44 +86,35 @@ pub async fn get_definition(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<DefinitionId>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(state.fleet.get_definition(id).await?))
+    Ok(Json(LabletDefinition::from(
+        &state.fleet.get_definition(id).await?,
+    )))
 }
 
-/// Body of `PUT /definitions/{id}/active`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ActiveBody {
-    /// Accept new lablets or not.
-    pub active: bool,
+/// What `GET /api/v1/definitions/{id}` answers.
+pub fn get_definition_contract() -> Contract {
+    Contract::new()
+        .ok::<LabletDefinition>(200, "The definition version")
+        .error(404, "No definition has this id")
 }
 
 /// `PUT /api/v1/definitions/{id}/active`.
 pub async fn set_definition_active(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<DefinitionId>,
-    ApiJson(body): ApiJson<ActiveBody>,
+    ApiJson(body): ApiJson<SetDefinitionActive>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(
-        state.fleet.set_definition_active(id, body.active).await?,
-    ))
+    Ok(Json(LabletDefinition::from(
+        &state.fleet.set_definition_active(id, body.active).await?,
+    )))
 }
 
-/// Query of `GET /lablets`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LabletQuery {
-    /// Only these phases, comma-separated.
-    pub phase: Option<String>,
-    /// Only lablets on this worker.
-    pub worker_id: Option<WorkerId>,
-    /// Only this owner.
-    pub owner: Option<String>,
-    /// Only this definition.
-    pub definition_id: Option<DefinitionId>,
-    /// Page size.
-    pub limit: Option<usize>,
-    /// Page start.
-    pub offset: Option<usize>,
+/// What `PUT /api/v1/definitions/{id}/active` takes and answers.
+pub fn set_definition_active_contract() -> Contract {
+    Contract::new()
+        .json_body::<SetDefinitionActive>()
+        .ok::<LabletDefinition>(200, "The definition, activated or deactivated")
+        .error(404, "No definition has this id")
 }
 
 fn parse_phases(text: &str) -> ApiResult<Vec<LabletPhase>> {
@@ -123,7 +132,7 @@ fn parse_phases(text: &str) -> ApiResult<Vec<LabletPhase>> {
 pub async fn list_lablets(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
-    ApiQuery(query): ApiQuery<LabletQuery>,
+    ApiQuery(query): ApiQuery<LabletListQuery>,
 ) -> ApiResult<impl IntoResponse> {
     let (offset, limit) = bounds(query.limit, query.offset)?;
     let owner = match ownership::list_scope(&who, query.owner) {
@@ -139,9 +148,9 @@ pub async fn list_lablets(
             .map(parse_phases)
             .transpose()?
             .unwrap_or_default(),
-        worker_id: query.worker_id,
+        worker_id: query.worker_id.map(WorkerId),
         owner,
-        definition_id: query.definition_id,
+        definition_id: query.definition_id.map(DefinitionId),
         starts_by: None,
     };
     // The page shows lablets only: their generation, read before the records,
@@ -153,23 +162,20 @@ pub async fn list_lablets(
             .fleet
             .list_lablets_page(&filter, PageRequest { offset, limit })
             .await?;
-        Ok(Page::from_listed(listed, offset, limit))
+        Ok(Page::from_listed(listed, offset, limit).map(|l| Lablet::from(&l)))
     })
     .await
 }
 
-/// Body of `POST /lablets`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateLabletBody {
-    /// Definition version to instantiate.
-    pub definition_id: DefinitionId,
-    /// Owner (the caller when absent; a user may name only themselves).
-    pub owner: Option<String>,
-    /// When it runs.
-    pub timeslot: Timeslot,
-    /// External reservation id.
-    pub reservation_id: Option<String>,
+/// What `GET /api/v1/lablets` takes and answers.
+pub fn list_lablets_contract() -> Contract {
+    Contract::new()
+        .query::<LabletListQuery>()
+        .ok_page::<Lablet>("One page of lablets by timeslot start (users: their own only)")
+        .error(
+            422,
+            "`limit` is not between 1 and 1000, or `phase` names no lablet phase",
+        )
 }
 
 /// `POST /api/v1/lablets`: books a lablet (users: for themselves, with
@@ -177,25 +183,41 @@ pub struct CreateLabletBody {
 pub async fn create_lablet(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
-    ApiJson(body): ApiJson<CreateLabletBody>,
+    ApiJson(body): ApiJson<CreateLablet>,
 ) -> ApiResult<impl IntoResponse> {
     let owner = ownership::booking_owner(&who, body.owner, state.options.lablet_self_service)?;
     let lablet = state
         .fleet
         .create_lablet(
-            body.definition_id,
+            DefinitionId(body.definition_id),
             NewLablet {
                 owner,
-                timeslot: body.timeslot,
+                timeslot: body.timeslot.into(),
                 reservation_id: body.reservation_id,
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(lablet)))
+    Ok((StatusCode::CREATED, Json(Lablet::from(&lablet))))
+}
+
+/// What `POST /api/v1/lablets` takes and answers.
+pub fn create_lablet_contract() -> Contract {
+    Contract::new()
+        .json_body::<CreateLablet>()
+        .ok::<Lablet>(201, "The lablet was booked (pending placement)")
+        .error(404, "No definition has this id")
+        .error(
+            422,
+            "Inactive definition, empty owner, or a timeslot inverted, ended or longer than the definition allows",
+        )
 }
 
 /// The lablet `id` when `who` may see it; another's answers like a missing one.
-async fn accessible_lablet(state: &AppState, who: &Principal, id: LabletId) -> ApiResult<Lablet> {
+async fn accessible_lablet(
+    state: &AppState,
+    who: &Principal,
+    id: LabletId,
+) -> ApiResult<ccm_core::lablet::Lablet> {
     let lablet = state.fleet.get_lablet(id).await?;
     if ownership::may_access(who, &lablet) {
         Ok(lablet)
@@ -210,7 +232,17 @@ pub async fn get_lablet(
     Extension(who): Extension<Principal>,
     ApiPath(id): ApiPath<LabletId>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(accessible_lablet(&state, &who, id).await?))
+    Ok(Json(Lablet::from(
+        &accessible_lablet(&state, &who, id).await?,
+    )))
+}
+
+/// What `GET /api/v1/lablets/{id}` answers.
+pub fn get_lablet_contract() -> Contract {
+    Contract::new().ok::<Lablet>(200, "The lablet").error(
+        404,
+        "No lablet has this id (or, for a user, it is someone else's)",
+    )
 }
 
 /// `POST /api/v1/lablets/{id}/cancel`: ends the lablet early.
@@ -220,9 +252,17 @@ pub async fn cancel_lablet(
     ApiPath(id): ApiPath<LabletId>,
 ) -> ApiResult<impl IntoResponse> {
     accessible_lablet(&state, &who, id).await?;
-    Ok(Json(
-        state.fleet.cancel_lablet(id, Some(who.subject)).await?,
-    ))
+    Ok(Json(Lablet::from(
+        &state.fleet.cancel_lablet(id, Some(who.subject)).await?,
+    )))
+}
+
+/// What `POST /api/v1/lablets/{id}/cancel` answers.
+pub fn cancel_lablet_contract() -> Contract {
+    Contract::new()
+        .ok::<Lablet>(200, "The lablet, its cancellation requested")
+        .error(404, "No lablet has this id (or, for a user, it is someone else's)")
+        .error(409, "The lablet has finished and cannot be cancelled (`invalid_transition`), or it kept changing concurrently (`conflict`)")
 }
 
 /// `DELETE /api/v1/lablets/{id}`: cancels and removes the lablet once its lab is gone.
@@ -232,109 +272,32 @@ pub async fn delete_lablet(
     ApiPath(id): ApiPath<LabletId>,
 ) -> ApiResult<impl IntoResponse> {
     accessible_lablet(&state, &who, id).await?;
-    Ok(Json(
-        state.fleet.delete_lablet(id, Some(who.subject)).await?,
-    ))
+    Ok(Json(Lablet::from(
+        &state.fleet.delete_lablet(id, Some(who.subject)).await?,
+    )))
 }
 
-/// Body of `POST /placement/preview`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PreviewBody {
-    /// Definition whose lablets would be placed.
-    pub definition_id: DefinitionId,
-    /// How many lablets (1–1000).
-    #[serde(default = "one")]
-    pub count: usize,
-    /// Placement policy (the configured one when absent).
-    pub policy: Option<Policy>,
-}
-
-fn one() -> usize {
-    1
-}
-
-/// One lablet of the preview placed on a worker.
-#[derive(Debug, Serialize)]
-pub struct PreviewPlaced {
-    /// Position of the lablet in the request (0-based).
-    pub index: usize,
-    /// The worker.
-    pub worker_id: WorkerId,
-    /// The worker's name.
-    pub worker_name: String,
-    /// Ports that would be reserved.
-    pub ports: Vec<u16>,
-}
-
-/// One worker's refusal.
-#[derive(Debug, Serialize)]
-pub struct PreviewRefusal {
-    /// The worker.
-    pub worker_id: WorkerId,
-    /// The worker's name.
-    pub worker_name: String,
-    /// The first check it failed.
-    pub reason: &'static str,
-    /// For `missing-definitions`: the node definitions (and `image <id>`s) the
-    /// worker's CML lacks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub missing: Vec<String>,
-}
-
-/// One lablet of the preview no worker could take, and why.
-#[derive(Debug, Serialize)]
-pub struct PreviewUnplaced {
-    /// Position of the lablet in the request (0-based).
-    pub index: usize,
-    /// The most common reason.
-    pub dominant_reason: Option<&'static str>,
-    /// Workers per reason.
-    pub reasons: BTreeMap<&'static str, usize>,
-    /// Each worker's refusal.
-    pub workers: Vec<PreviewRefusal>,
-}
-
-/// What placement would do.
-#[derive(Debug, Serialize)]
-pub struct PreviewPlan {
-    /// Policy used.
-    pub policy: Policy,
-    /// Workers considered (not terminated).
-    pub workers_considered: usize,
-    /// Lablets placed.
-    pub placed: Vec<PreviewPlaced>,
-    /// Lablets left over.
-    pub unplaced: Vec<PreviewUnplaced>,
-    /// Workers that would be added for the left-over lablets.
-    pub scale_up: Vec<ScaleUpLine>,
-    /// Hourly cost of that scale-up, USD.
-    pub scale_up_hourly_usd: f64,
-}
-
-/// One line of a scale-up suggestion.
-#[derive(Debug, Serialize)]
-pub struct ScaleUpLine {
-    /// Instance type.
-    pub instance_type: String,
-    /// Workers.
-    pub workers: u64,
-    /// Lablets they would take.
-    pub lablets: u64,
-    /// Their hourly cost, USD.
-    pub hourly_usd: f64,
+/// What `DELETE /api/v1/lablets/{id}` answers.
+pub fn delete_lablet_contract() -> Contract {
+    Contract::new()
+        .ok::<Lablet>(200, "The lablet, its deletion requested (the record goes once its lab is gone)")
+        .error(404, "No lablet has this id (or, for a user, it is someone else's)")
+        .error(409, "The lablet cannot move towards deletion (`invalid_transition`), or it kept changing concurrently (`conflict`)")
 }
 
 /// `POST /api/v1/placement/preview`: where `count` lablets of a definition would
 /// go now, with every refusal's reason. Writes nothing.
 pub async fn preview(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<PreviewBody>,
+    ApiJson(body): ApiJson<PlacementPreviewRequest>,
 ) -> ApiResult<impl IntoResponse> {
     if body.count == 0 || body.count > 1000 {
         return Err(ApiError::invalid("count", "must be between 1 and 1000"));
     }
-    let definition = state.fleet.get_definition(body.definition_id).await?;
+    let definition = state
+        .fleet
+        .get_definition(DefinitionId(body.definition_id))
+        .await?;
     let workers = state.store.list_workers(&WorkerFilter::default()).await?;
     let names: BTreeMap<WorkerId, String> = workers
         .iter()
@@ -346,45 +309,11 @@ pub async fn preview(
         .map(|i| PlacementRequest::for_definition(LabletId::from_u128(i as u128 + 1), &definition))
         .collect();
     let settings = state.fleet.settings();
-    let policy = body.policy.unwrap_or(settings.lablets.policy);
+    let policy = body
+        .policy
+        .map(Into::into)
+        .unwrap_or(settings.lablets.policy);
     let plan = placement::place(&candidates, &requests, policy);
-    let name = |id: &WorkerId| names.get(id).cloned().unwrap_or_default();
-    let placed = plan
-        .assignments
-        .iter()
-        .map(|a| PreviewPlaced {
-            index: a.request_index,
-            worker_id: a.worker,
-            worker_name: name(&a.worker),
-            ports: a.ports.clone(),
-        })
-        .collect();
-    let unplaced: Vec<PreviewUnplaced> = plan
-        .unplaced
-        .iter()
-        .map(|u| PreviewUnplaced {
-            index: u.request_index,
-            dominant_reason: u.summary().dominant().map(|r| r.as_str()),
-            reasons: u
-                .summary()
-                .iter()
-                .filter(|(_, n)| *n > 0)
-                .map(|(r, n)| (r.as_str(), n))
-                .collect(),
-            workers: u
-                .rejections
-                .by_worker()
-                .map(|w| PreviewRefusal {
-                    worker_id: w.worker,
-                    worker_name: name(&w.worker),
-                    reason: w.reason.as_str(),
-                    missing: u
-                        .rejections
-                        .missing_definitions(w.worker_index, &candidates),
-                })
-                .collect(),
-        })
-        .collect();
     let left: Vec<&PlacementRequest> = plan
         .unplaced
         .iter()
@@ -395,21 +324,23 @@ pub async fn preview(
         &settings.instance_types,
         &settings.autoscaler.new_worker_profile,
     );
-    Ok(Json(PreviewPlan {
+    Ok(Json(PlacementPreview::new(
         policy,
-        workers_considered: candidates.len(),
-        placed,
-        unplaced,
-        scale_up: suggestion
-            .lines
-            .iter()
-            .map(|l| ScaleUpLine {
-                instance_type: l.instance_type.clone(),
-                workers: l.workers,
-                lablets: l.lablets,
-                hourly_usd: l.hourly_usd,
-            })
-            .collect(),
-        scale_up_hourly_usd: suggestion.total_hourly_usd,
-    }))
+        &candidates,
+        &plan,
+        &suggestion,
+        |id| names.get(id).cloned().unwrap_or_default(),
+    )))
+}
+
+/// What `POST /api/v1/placement/preview` takes and answers.
+pub fn preview_contract() -> Contract {
+    Contract::new()
+        .json_body::<PlacementPreviewRequest>()
+        .ok::<PlacementPreview>(
+            200,
+            "Where the lablets would go now, every refusal's reason, and the scale-up for the rest",
+        )
+        .error(404, "No definition has this id")
+        .error(422, "`count` is not between 1 and 1000")
 }

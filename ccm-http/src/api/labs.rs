@@ -6,34 +6,33 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
+use ccm_api::lab as wire;
 use ccm_core::fleet::{LabAction, WhenLabletsBound};
 use ccm_core::ids::{CmlLabId, WorkerId};
 use ccm_core::DomainError;
-use serde::Deserialize;
 
+use super::contract::{self, Contract};
 use super::error::{ApiError, ApiResult};
 use super::{ApiPath, ApiQuery};
 use crate::auth::Principal;
 use crate::ownership;
 use crate::state::AppState;
 
-/// Query of `GET /workers/{id}/labs`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// Include labs gone from CML.
-    #[serde(default)]
-    pub include_gone: bool,
+/// The labs as answered.
+fn labs_answer(labs: Vec<ccm_core::lab::LabRecord>) -> Json<Vec<wire::LabRecord>> {
+    Json(labs.iter().map(wire::LabRecord::from).collect())
 }
 
 /// `GET /api/v1/workers/{id}/labs`.
 pub async fn list(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<WorkerId>,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(query): ApiQuery<wire::LabListQuery>,
 ) -> ApiResult<impl IntoResponse> {
     state.fleet.get_worker(id).await?;
-    Ok(Json(state.fleet.list_labs(id, query.include_gone).await?))
+    Ok(labs_answer(
+        state.fleet.list_labs(id, query.include_gone).await?,
+    ))
 }
 
 /// `POST /api/v1/workers/{id}/labs/refresh`: mirrors the worker's labs from CML now.
@@ -42,18 +41,7 @@ pub async fn refresh(
     ApiPath(id): ApiPath<WorkerId>,
 ) -> ApiResult<impl IntoResponse> {
     state.fleet.sync_worker_labs(id, None).await?;
-    Ok(Json(state.fleet.list_labs(id, false).await?))
-}
-
-/// Query of the lab operations that destroy what a student works on (wipe,
-/// delete).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ForceQuery {
-    /// Go ahead with the lab of a lablet (409 `lab_in_use` otherwise); the
-    /// lablet is cancelled.
-    #[serde(default)]
-    pub force: bool,
+    Ok(labs_answer(state.fleet.list_labs(id, false).await?))
 }
 
 async fn act(
@@ -74,7 +62,7 @@ async fn act(
             Some(who.subject),
         )
         .await?;
-    Ok(Json(labs))
+    Ok(labs_answer(labs))
 }
 
 /// `POST /api/v1/workers/{id}/labs/{lab}/start`.
@@ -100,7 +88,7 @@ pub async fn wipe(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     ApiPath((id, lab)): ApiPath<(WorkerId, String)>,
-    ApiQuery(query): ApiQuery<ForceQuery>,
+    ApiQuery(query): ApiQuery<wire::LabForceQuery>,
 ) -> ApiResult<impl IntoResponse> {
     act(&state, who, id, lab, LabAction::Wipe, query.force).await
 }
@@ -110,7 +98,7 @@ pub async fn delete(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     ApiPath((id, lab)): ApiPath<(WorkerId, String)>,
-    ApiQuery(query): ApiQuery<ForceQuery>,
+    ApiQuery(query): ApiQuery<wire::LabForceQuery>,
 ) -> ApiResult<impl IntoResponse> {
     act(&state, who, id, lab, LabAction::Delete, query.force).await
 }
@@ -148,20 +136,12 @@ pub async fn download(
     ))
 }
 
-/// Query of `POST /workers/{id}/labs`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImportQuery {
-    /// Lab title (the topology's when absent).
-    pub title: Option<String>,
-}
-
 /// `POST /api/v1/workers/{id}/labs?title=`: imports the YAML topology in the body.
 pub async fn import(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     ApiPath(id): ApiPath<WorkerId>,
-    ApiQuery(query): ApiQuery<ImportQuery>,
+    ApiQuery(query): ApiQuery<wire::LabImportQuery>,
     body: Bytes,
 ) -> ApiResult<impl IntoResponse> {
     let limits = &state.fleet.settings().topology_limits;
@@ -181,5 +161,105 @@ pub async fn import(
         .fleet
         .import_lab(id, yaml, query.title.as_deref(), Some(who.subject))
         .await?;
-    Ok((StatusCode::CREATED, Json(lab)))
+    Ok((StatusCode::CREATED, Json(wire::LabRecord::from(&lab))))
+}
+
+const UNKNOWN_WORKER: &str = "No worker has this id";
+const CML_CONFLICT: &str = "The worker's CML refused the operation in the lab's state (`cml_rejected`), or the lab record changed concurrently (`conflict`)";
+const CML_FAILED: &str =
+    "The worker's CML failed (`cml_error`) or presented a changed certificate (`cml_certificate_changed`)";
+const CML_UNAVAILABLE: &str =
+    "The worker's CML is not reachable or still starting (`cml_unavailable`)";
+const NO_ENDPOINT: &str =
+    "The worker has no CML endpoint to reach, or its endpoint is not allowed (`validation_failed`)";
+
+/// `GET /api/v1/workers/{id}/labs`.
+pub fn list_contract() -> Contract {
+    Contract::new()
+        .query::<wire::LabListQuery>()
+        .ok_list::<wire::LabRecord>(200, "The worker's labs as last synchronised")
+        .error(404, UNKNOWN_WORKER)
+}
+
+/// `POST /api/v1/workers/{id}/labs/refresh`.
+pub fn refresh_contract() -> Contract {
+    Contract::new()
+        .ok_list::<wire::LabRecord>(200, "The worker's labs, synchronised from its CML now")
+        .error(404, UNKNOWN_WORKER)
+        .error(409, CML_CONFLICT)
+        .error(422, NO_ENDPOINT)
+        .error(502, CML_FAILED)
+        .error(503, CML_UNAVAILABLE)
+}
+
+/// A lab operation: the worker's labs after it, 404 for an unknown worker or lab.
+fn operation(description: &'static str) -> Contract {
+    Contract::new()
+        .ok_list::<wire::LabRecord>(200, description)
+        .error(404, "No worker has this id, or its CML has no such lab")
+        .error(422, NO_ENDPOINT)
+        .error(502, CML_FAILED)
+        .error(503, CML_UNAVAILABLE)
+}
+
+/// `POST /api/v1/workers/{id}/labs/{lab}/start`.
+pub fn start_contract() -> Contract {
+    operation("The worker's labs, the lab started").error(409, CML_CONFLICT)
+}
+
+/// `POST /api/v1/workers/{id}/labs/{lab}/stop`.
+pub fn stop_contract() -> Contract {
+    operation("The worker's labs, the lab stopped").error(409, CML_CONFLICT)
+}
+
+const LAB_IN_USE: &str = "The lab is a lablet's and `force` is not set (`lab_in_use`), the worker's CML refused (`cml_rejected`), or a record changed concurrently (`conflict`)";
+
+/// `POST /api/v1/workers/{id}/labs/{lab}/wipe`.
+pub fn wipe_contract() -> Contract {
+    operation("The worker's labs, the lab wiped (a lablet's lab: the lablet cancelled)")
+        .query::<wire::LabForceQuery>()
+        .error(409, LAB_IN_USE)
+}
+
+/// `DELETE /api/v1/workers/{id}/labs/{lab}`.
+pub fn delete_contract() -> Contract {
+    operation("The worker's labs, the lab stopped, wiped and deleted (a lablet's lab: the lablet cancelled)")
+        .query::<wire::LabForceQuery>()
+        .error(409, LAB_IN_USE)
+}
+
+/// `GET /api/v1/workers/{id}/labs/{lab}/topology`.
+pub fn download_contract() -> Contract {
+    Contract::new()
+        .ok_as(
+            200,
+            "The lab's topology as CML exports it (an attachment `lab-<id>.yaml`)",
+            "application/yaml",
+            Some(contract::text()),
+        )
+        .error(
+            404,
+            "No worker has this id, its CML has no such lab, or (users) the lab is not one of their lablets'",
+        )
+        .error(409, "The worker's CML refused the export (`cml_rejected`)")
+        .error(422, NO_ENDPOINT)
+        .error(502, CML_FAILED)
+        .error(503, CML_UNAVAILABLE)
+}
+
+/// `POST /api/v1/workers/{id}/labs`.
+pub fn import_contract() -> Contract {
+    Contract::new()
+        .query::<wire::LabImportQuery>()
+        .body_as("application/yaml", contract::text())
+        .ok::<wire::LabRecord>(201, "The imported lab")
+        .error(404, UNKNOWN_WORKER)
+        .error(409, "The worker's CML refused the topology (`cml_rejected`), or a record changed concurrently (`conflict`)")
+        .error(413, "The topology is larger than `topology_limits` allow")
+        .error(
+            422,
+            "The body is not UTF-8 YAML or not a valid topology within the limits (nodes, links, depth), or the worker has no CML endpoint to reach",
+        )
+        .error(502, CML_FAILED)
+        .error(503, CML_UNAVAILABLE)
 }

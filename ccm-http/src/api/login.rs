@@ -7,8 +7,9 @@ use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, COOKIE, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use ccm_api::login::{CallbackQuery, LoginQuery};
 
+use super::contract::Contract;
 use super::error::{ApiError, ApiResult};
 use super::system::{session_redirect, set_cookie};
 use super::ApiQuery;
@@ -51,16 +52,6 @@ fn login_error(error: LoginError) -> ApiError {
     }
 }
 
-/// Query of `/auth/login`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LoginQuery {
-    /// Local path to return to after login.
-    pub return_to: Option<String>,
-    /// Passed to the provider as `login_hint`.
-    pub login_hint: Option<String>,
-}
-
 /// `GET /auth/login`: redirects to the provider. A browser keeps its binding
 /// across logins, so logins started in several tabs all complete.
 pub async fn login(
@@ -93,17 +84,30 @@ pub async fn login(
     Ok(response)
 }
 
-/// Query of `/auth/callback`.
-#[derive(Debug, Default, Deserialize)]
-pub struct CallbackQuery {
-    /// Authorization code.
-    pub code: Option<String>,
-    /// The state sent at login.
-    pub state: Option<String>,
-    /// Error reported by the provider.
-    pub error: Option<String>,
-    /// Its description.
-    pub error_description: Option<String>,
+/// What `GET /auth/login` takes and answers.
+pub fn login_contract() -> Contract {
+    Contract::new()
+        .query::<LoginQuery>()
+        .ok_empty(
+            303,
+            "To the provider's login page (`Location`), with the login binding cookie",
+        )
+        .error(400, "`return_to` is not a local path")
+        .error(404, "No OIDC login is configured (auth.oidc.client_id)")
+        .error(401, "The provider refused to start the login")
+}
+
+/// What `GET /auth/callback` takes and answers.
+pub fn callback_contract() -> Contract {
+    Contract::new()
+        .query::<CallbackQuery>()
+        .ok_empty(
+            303,
+            "Logged in: the session cookies are set and `Location` goes back to where the login started",
+        )
+        .error(400, "`code` and `state` are required")
+        .error(401, "The provider refused the login, or the state or code is invalid or expired")
+        .error(404, "No OIDC login is configured")
 }
 
 /// `GET /auth/callback`: completes the login, sets the session cookies and goes

@@ -10,16 +10,28 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use ccm_core::ports::store::Lease;
+use ccm_api::system::{
+    Leadership, LeaseView, LogPosition, LoginOnceQuery, LogoutAnswer, ProbeStatus, RelayProgress,
+    Role as WireRole, Session, SessionMethod,
+};
 use ccm_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use super::contract::{self, Contract};
 use super::error::{ApiError, ApiResult};
 use super::ApiQuery;
 use crate::auth::session::{cookie, CSRF_COOKIE, SESSION_COOKIE};
-use crate::auth::{AuthMethod, Principal};
+use crate::auth::{AuthMethod, Principal, Role};
 use crate::state::AppState;
+
+/// `answer` as JSON with its object keys in sorted order, as the answers built
+/// with `json!` before they had wire types were written: the same bytes.
+pub(crate) fn sorted_json<T: Serialize>(answer: &T) -> ApiResult<Json<Value>> {
+    serde_json::to_value(answer)
+        .map(Json)
+        .map_err(|e| ApiError::internal(&e))
+}
 
 /// Longest wait for the store before `/readyz` says not ready: a probe must answer
 /// within its own timeout, and a store that slow cannot serve requests anyway.
@@ -33,14 +45,14 @@ const MAX_RELAY_CURSORS: usize = 100;
 
 /// A probe's answer: status only, never cached. Probes are anonymous, so their
 /// bodies name no holder, version or address.
-fn probe_answer(status: StatusCode, body: Value) -> Response {
+fn probe_answer(status: StatusCode, body: ProbeStatus) -> Response {
     (status, [(CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
 /// `GET /livez` (and `/healthz`): the process is up and its runtime answers. It
 /// touches no store, so a database outage never gets healthy processes restarted.
 pub async fn livez() -> Response {
-    probe_answer(StatusCode::OK, json!({ "status": "ok" }))
+    probe_answer(StatusCode::OK, ProbeStatus::ok())
 }
 
 /// `GET /readyz`: `200 {"status":"ready"}` when the store answers within
@@ -48,7 +60,7 @@ pub async fn livez() -> Response {
 /// cause is logged, not shown).
 pub async fn readyz(State(state): State<AppState>) -> Response {
     match tokio::time::timeout(READY_WITHIN, state.store.last_sequence()).await {
-        Ok(Ok(_)) => probe_answer(StatusCode::OK, json!({ "status": "ready" })),
+        Ok(Ok(_)) => probe_answer(StatusCode::OK, ProbeStatus::ready()),
         Ok(Err(error)) => {
             tracing::warn!(%error, "readiness: the store failed");
             not_ready()
@@ -66,7 +78,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 fn not_ready() -> Response {
     probe_answer(
         StatusCode::SERVICE_UNAVAILABLE,
-        json!({ "status": "not_ready", "reason": "store" }),
+        ProbeStatus::not_ready("store"),
     )
 }
 
@@ -78,51 +90,25 @@ struct StoredCursor {
     updated_at: Option<Timestamp>,
 }
 
-/// One relay's progress through the event log.
-#[derive(Debug, Serialize)]
-pub struct RelayProgress {
-    /// The sink the relay feeds (the cursor's key).
-    pub sink: String,
-    /// Sequence of the last event the sink took (absent when unreadable).
-    pub sequence: Option<u64>,
-    /// When the cursor last moved.
-    pub updated_at: Option<Timestamp>,
-    /// Events committed but not yet taken by the sink.
-    pub lag: Option<u64>,
-    /// Why the cursor could not be read (its value is not shown).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<&'static str>,
-}
-
-impl RelayProgress {
-    fn read(sink: String, value: &str, last_sequence: u64) -> Self {
-        match serde_json::from_str::<StoredCursor>(value) {
-            Ok(cursor) => Self {
-                sink,
-                sequence: Some(cursor.sequence),
-                updated_at: cursor.updated_at,
-                lag: Some(last_sequence.saturating_sub(cursor.sequence)),
-                error: None,
-            },
-            Err(_) => Self {
-                sink,
-                sequence: None,
-                updated_at: None,
-                lag: None,
-                error: Some("unreadable cursor"),
-            },
-        }
+/// One relay's progress: its cursor as stored, read against the log's last
+/// sequence.
+fn relay_progress(sink: String, value: &str, last_sequence: u64) -> RelayProgress {
+    match serde_json::from_str::<StoredCursor>(value) {
+        Ok(cursor) => RelayProgress {
+            sink,
+            sequence: Some(cursor.sequence),
+            updated_at: cursor.updated_at,
+            lag: Some(last_sequence.saturating_sub(cursor.sequence)),
+            error: None,
+        },
+        Err(_) => RelayProgress {
+            sink,
+            sequence: None,
+            updated_at: None,
+            lag: None,
+            error: Some("unreadable cursor".to_owned()),
+        },
     }
-}
-
-/// The stored lease and whether it is still in force.
-#[derive(Debug, Serialize)]
-pub struct LeaseView {
-    /// The lease as stored.
-    #[serde(flatten)]
-    pub lease: Lease,
-    /// `expires_at` is still ahead.
-    pub live: bool,
 }
 
 /// `GET /api/v1/system/leadership` (admin): this process's holder name and
@@ -136,28 +122,25 @@ pub async fn leadership(State(state): State<AppState>) -> ApiResult<impl IntoRes
         .store
         .get_lease(&elector.settings().name)
         .await?
-        .map(|lease| LeaseView {
-            live: lease.expires_at > now,
-            lease,
-        });
+        .map(|lease| LeaseView::new(&lease, now));
     let last_sequence = state.store.last_sequence().await?;
     let relays: Vec<RelayProgress> = state
         .kv
         .list(RELAY_CURSOR_NAMESPACE, now, MAX_RELAY_CURSORS)
         .await?
         .into_iter()
-        .map(|entry| RelayProgress::read(entry.key, &entry.value, last_sequence))
+        .map(|entry| relay_progress(entry.key, &entry.value, last_sequence))
         .collect();
     Ok((
         [(CACHE_CONTROL, "no-store")],
-        Json(json!({
-            "holder": elector.holder(),
-            "leading": fence.is_some(),
-            "fence_token": fence.map(|f| f.token),
-            "lease": lease,
-            "log": { "last_sequence": last_sequence },
-            "relays": relays,
-        })),
+        sorted_json(&Leadership {
+            holder: elector.holder().to_owned(),
+            leading: fence.is_some(),
+            fence_token: fence.map(|f| f.token),
+            lease,
+            log: LogPosition { last_sequence },
+            relays,
+        })?,
     ))
 }
 
@@ -175,28 +158,28 @@ pub async fn metrics(State(state): State<AppState>) -> ApiResult<impl IntoRespon
 pub async fn session(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
-) -> impl IntoResponse {
+) -> ApiResult<impl IntoResponse> {
     let csrf = match &who.method {
         AuthMethod::Session { csrf } => Some(csrf.clone()),
         _ => None,
     };
     let can_book =
         crate::ownership::booking_owner(&who, None, state.options.lablet_self_service).is_ok();
-    Json(json!({
-        "subject": who.subject,
-        "role": who.role,
-        "method": who.method,
-        "csrf_token": csrf,
-        "can_book_lablets": can_book,
-    }))
-}
-
-/// Query of `/login/once`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OnceQuery {
-    /// The one-time token from the link printed at start.
-    pub token: String,
+    sorted_json(&Session {
+        subject: who.subject,
+        role: match who.role {
+            Role::User => WireRole::User,
+            Role::Manager => WireRole::Manager,
+            Role::Admin => WireRole::Admin,
+        },
+        method: match who.method {
+            AuthMethod::ApiKey { id } => SessionMethod::ApiKey { id: id.0 },
+            AuthMethod::Jwt => SessionMethod::Jwt,
+            AuthMethod::Session { .. } => SessionMethod::Session,
+        },
+        csrf_token: csrf,
+        can_book_lablets: can_book,
+    })
 }
 
 pub(crate) fn cookie_header(
@@ -226,7 +209,7 @@ pub(crate) fn set_cookie(response: &mut Response, value: &str) -> ApiResult<()> 
 /// cookie and goes to the dashboard.
 pub async fn login_once(
     State(state): State<AppState>,
-    ApiQuery(query): ApiQuery<OnceQuery>,
+    ApiQuery(query): ApiQuery<LoginOnceQuery>,
 ) -> ApiResult<Response> {
     let (id, session) =
         state.sessions.redeem(&query.token).await?.ok_or_else(|| {
@@ -277,7 +260,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
     }
     let secure = state.options.cookie_secure;
     let mut response = match end_session_url {
-        Some(url) => Json(json!({ "end_session_url": url })).into_response(),
+        Some(end_session_url) => Json(LogoutAnswer { end_session_url }).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     };
     set_cookie(
@@ -289,4 +272,160 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
         &cookie_header(CSRF_COOKIE, "", 0, false, secure),
     )?;
     Ok(response)
+}
+
+/// `GET /livez` and `GET /healthz`.
+pub fn livez_contract() -> Contract {
+    Contract::new().ok::<ProbeStatus>(200, "The process is up (`{\"status\": \"ok\"}`)")
+}
+
+/// `GET /readyz`.
+pub fn readyz_contract() -> Contract {
+    Contract::new()
+        .ok::<ProbeStatus>(200, "The store answers (`{\"status\": \"ready\"}`)")
+        .ok::<ProbeStatus>(
+            503,
+            "The store did not answer within 2 s (`{\"status\": \"not_ready\", \"reason\": \"store\"}`)",
+        )
+}
+
+/// `GET /api/v1/system/leadership`.
+pub fn leadership_contract() -> Contract {
+    Contract::new()
+        .ok::<Leadership>(
+            200,
+            "This process's leadership, the stored lease, the log and the relays",
+        )
+        .error(503, "The store is unavailable (`unavailable`)")
+}
+
+/// `GET /metrics`.
+pub fn metrics_contract() -> Contract {
+    Contract::new()
+        .ok_as(
+            200,
+            "Prometheus text exposition format (version 0.0.4)",
+            "text/plain",
+            Some(contract::text()),
+        )
+        .error(503, "The store is unavailable (`unavailable`)")
+}
+
+/// `GET /api/v1/session`.
+pub fn session_contract() -> Contract {
+    Contract::new().ok::<Session>(200, "Who the caller is")
+}
+
+/// `GET /login/once`.
+pub fn login_once_contract() -> Contract {
+    Contract::new()
+        .query::<LoginOnceQuery>()
+        .ok_empty(
+            303,
+            "To the dashboard (`Location: /`), with the session and CSRF cookies set",
+        )
+        .error(
+            401,
+            "The link was used already or expired (`unauthenticated`)",
+        )
+        .error(503, "The store is unavailable (`unavailable`)")
+}
+
+/// `POST /logout`.
+pub fn logout_contract() -> Contract {
+    Contract::new()
+        .ok_empty(204, "The session ended and its cookies cleared")
+        .ok::<LogoutAnswer>(
+            200,
+            "The session ended and its cookies cleared; send the browser to the provider's logout",
+        )
+        .error(503, "The store is unavailable (`unavailable`)")
+}
+
+#[cfg(test)]
+mod tests {
+    use ccm_api::Example;
+    use ccm_core::api_key::ApiKeyId;
+    use ccm_core::ports::store::Lease;
+    use serde_json::json;
+
+    use super::*;
+
+    fn bytes(answer: ApiResult<Json<Value>>) -> String {
+        answer.map(|Json(v)| v.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_session_keeps_the_bytes_json_wrote() {
+        let id = ApiKeyId(uuid::Uuid::from_u128(7));
+        for (method, wire) in [
+            (
+                AuthMethod::ApiKey { id },
+                SessionMethod::ApiKey { id: id.0 },
+            ),
+            (AuthMethod::Jwt, SessionMethod::Jwt),
+            (
+                AuthMethod::Session { csrf: "c".into() },
+                SessionMethod::Session,
+            ),
+        ] {
+            let before = json!({
+                "subject": "alice",
+                "role": Role::Manager,
+                "method": method,
+                "csrf_token": Some("c"),
+                "can_book_lablets": true,
+            });
+            let after = sorted_json(&Session {
+                subject: "alice".into(),
+                role: WireRole::Manager,
+                method: wire,
+                csrf_token: Some("c".into()),
+                can_book_lablets: true,
+            });
+            assert_eq!(bytes(after), before.to_string());
+        }
+    }
+
+    #[test]
+    fn leadership_keeps_the_bytes_json_wrote() {
+        #[derive(Serialize)]
+        struct OldLeaseView {
+            #[serde(flatten)]
+            lease: Lease,
+            live: bool,
+        }
+        let now = ccm_core::time::epoch();
+        let lease = Lease {
+            name: "controllers".into(),
+            holder: "h".into(),
+            token: 3,
+            expires_at: now,
+        };
+        let relays = vec![
+            relay_progress("webhook".into(), r#"{"sequence": 5}"#, 9),
+            relay_progress("audit".into(), "not json", 9),
+        ];
+        let before = json!({
+            "holder": "h",
+            "leading": true,
+            "fence_token": Some(3),
+            "lease": Some(OldLeaseView { lease: lease.clone(), live: false }),
+            "log": { "last_sequence": 9 },
+            "relays": [
+                {"sink": "webhook", "sequence": 5, "updated_at": null, "lag": 4},
+                {"sink": "audit", "sequence": null, "updated_at": null, "lag": null, "error": "unreadable cursor"},
+            ],
+        });
+        let after = sorted_json(&Leadership {
+            holder: "h".into(),
+            leading: true,
+            fence_token: Some(3),
+            lease: Some(LeaseView::new(&lease, now)),
+            log: LogPosition { last_sequence: 9 },
+            relays,
+        });
+        assert_eq!(bytes(after), before.to_string());
+        assert!(sorted_json(&Leadership::example()).is_ok());
+    }
 }

@@ -5,28 +5,21 @@
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
+use ccm_api::worker as wire;
 use ccm_core::ids::WorkerId;
-use serde::Deserialize;
 
+use super::contract::Contract;
 use super::error::{ApiError, ApiResult};
 use super::{ApiJson, ApiPath};
 use crate::auth::Principal;
 use crate::state::AppState;
-
-/// Body of the acceptance.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AcceptBody {
-    /// SHA-256 fingerprint (hex, colons allowed) of the certificate to trust.
-    pub sha256: String,
-}
 
 /// Accepts the worker's presented CML certificate and answers with the worker.
 pub async fn accept(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     ApiPath(id): ApiPath<WorkerId>,
-    ApiJson(body): ApiJson<AcceptBody>,
+    ApiJson(body): ApiJson<wire::AcceptCmlCertificate>,
 ) -> ApiResult<impl IntoResponse> {
     let hex = body.sha256.trim().replace(':', "");
     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -40,5 +33,18 @@ pub async fn accept(
         .accept_cml_certificate(id, &hex, Some(who.subject.clone()))
         .await?;
     tracing::info!(worker = %id, sha256 = %hex, by = %who.subject, "CML certificate accepted");
-    Ok(Json(worker))
+    Ok(Json(wire::Worker::from(&worker)))
+}
+
+/// `POST /api/v1/workers/{id}/cml-certificate/accept`.
+pub fn accept_contract() -> Contract {
+    Contract::new()
+        .json_body::<wire::AcceptCmlCertificate>()
+        .ok::<wire::Worker>(200, "The worker, trusting the presented certificate")
+        .error(404, "No worker has this id")
+        .error(409, "The worker changed concurrently; read it again and retry (`conflict`)")
+        .error(
+            422,
+            "Not 64 hexadecimal digits, no changed certificate waits, or not the fingerprint the worker presented",
+        )
 }

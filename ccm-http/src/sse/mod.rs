@@ -46,15 +46,17 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, Sse};
 use axum::response::IntoResponse;
 use axum::Extension;
+use ccm_api::event::stream::StreamFrame;
+use ccm_api::event::EventStreamQuery;
 use ccm_core::ports::store::{check_resumable, WorkerFilter};
 use ccm_core::ports::Store;
 use futures_util::FutureExt;
-use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 use tokio::time::{Instant, Sleep};
 
+use crate::api::contract::Contract;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::ApiQuery;
 use crate::auth::middleware::authenticate;
@@ -68,18 +70,8 @@ pub mod hub;
 
 use hub::HubEvent;
 
-/// Query of the stream.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StreamQuery {
-    /// Worker ids, comma-separated.
-    pub worker: Option<String>,
-    /// Event types, comma-separated.
-    #[serde(rename = "type")]
-    pub types: Option<String>,
-    /// Resume after this sequence (for clients that cannot set `Last-Event-ID`).
-    pub last_event_id: Option<u64>,
-}
+/// Query of the stream (its wire type: [`EventStreamQuery`]).
+pub type StreamQuery = EventStreamQuery;
 
 const BATCH: usize = 500;
 
@@ -425,4 +417,56 @@ pub async fn stream(
         tail.next().await.map(|e| (Ok::<_, Infallible>(e), tail))
     });
     Ok(Sse::new(events))
+}
+
+/// What `GET /api/v1/events/stream` takes and answers: a `text/event-stream`
+/// whose frames each carry one [`StreamFrame`]: an event (SSE `id`: its
+/// sequence, SSE `event`: its type), or a `snapshot`, `heartbeat`, `progress`,
+/// `gone`, `credential_expired` or `shutdown` frame (described in the module).
+pub fn stream_contract() -> Contract {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let mut contract = Contract::new().query::<EventStreamQuery>();
+    // Registered so clients get the type; the frame's `data` is its JSON text.
+    contract.named::<StreamFrame>();
+    let text = |description: &str| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(description))
+    };
+    let frame = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(
+            "One Server-Sent Events frame (`event`, `id`, `data` lines).",
+        ))
+        .property(
+            "event",
+            text("`snapshot`, `heartbeat`, `progress`, `gone`, `credential_expired`, `shutdown`, or the event's type (`worker.status.updated.v1`, …)"),
+        )
+        .property("id", text("The event's sequence (event and `progress` frames)"))
+        .property(
+            "data",
+            text("A `StreamFrame` as JSON text: an `Event`, or a `StreamSnapshot`, `StreamHeartbeat`, `StreamProgress`, `StreamGone` or `StreamClosing`")
+                .content_media_type("application/json"),
+        )
+        .property(
+            "retry",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .description(Some("Reconnection time, ms")),
+        )
+        .required("data")
+        .build()
+        .into();
+    contract
+        .ok_as(
+            200,
+            "Server-Sent Events: first a `snapshot` (`{workers, after_sequence, resumed}`) or a `gone` frame, then one frame per event (`id`: sequence, `event`: type, `data`: the event as in the history), `heartbeat` (`{last_sequence}`) after quiet intervals, `progress` (`{scanned_to}`) on long filtered scans, and `credential_expired` or `shutdown` before the stream ends",
+            "text/event-stream",
+            Some(frame),
+        )
+        .error(400, "`Last-Event-ID` is not an event sequence")
+        .error(
+            429,
+            "The caller already holds `server.sse_streams_per_principal` open streams (`too_many_streams`)",
+        )
 }

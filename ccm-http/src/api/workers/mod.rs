@@ -7,12 +7,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
-use ccm_core::fleet::{CreateWorker, ImportMatching, WhenLabletsBound};
-use ccm_core::ids::{ImageId, InstanceId, Region, WorkerId};
+use ccm_api::worker as wire;
+use ccm_core::fleet::WhenLabletsBound;
+use ccm_core::ids::{InstanceId, Region, WorkerId};
 use ccm_core::ports::store::{PageRequest, WorkerFilter};
-use ccm_core::secret::Secret;
 use ccm_core::worker::LifecycleState;
-use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::page::{bounds, serve_page, Page};
@@ -21,23 +20,13 @@ use crate::auth::Principal;
 use crate::state::AppState;
 use crate::visibility::{redact_worker, sees_details};
 
-/// Filters and page of `GET /workers`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// Only this region.
-    pub region: Option<String>,
-    /// Only these lifecycle states, comma-separated (`running,stopped`).
-    pub status: Option<String>,
-    /// Only workers with all these labels, comma-separated `key=value` pairs.
-    pub label: Option<String>,
-    /// Include terminated workers.
-    #[serde(default)]
-    pub include_terminated: bool,
-    /// Page size.
-    pub limit: Option<usize>,
-    /// Page start.
-    pub offset: Option<usize>,
+mod contracts;
+
+pub use contracts::*;
+
+/// A worker as the operations on one answer it.
+fn answer(worker: ccm_core::worker::Worker) -> ApiResult<Json<wire::Worker>> {
+    Ok(Json(wire::Worker::from(&worker)))
 }
 
 fn parse_statuses(text: &str) -> ApiResult<Vec<LifecycleState>> {
@@ -72,7 +61,7 @@ fn parse_labels(text: &str) -> ApiResult<BTreeMap<String, String>> {
 pub async fn list(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(query): ApiQuery<wire::WorkerListQuery>,
 ) -> ApiResult<impl IntoResponse> {
     let (offset, limit) = bounds(query.limit, query.offset)?;
     let filter = WorkerFilter {
@@ -107,34 +96,10 @@ pub async fn list(
             .await?;
         Ok(Page::from_listed(listed, offset, limit).map(|mut worker| {
             redact_worker(who.role, &mut worker);
-            worker
+            wire::Worker::from(&worker)
         }))
     })
     .await
-}
-
-/// Body of `POST /workers`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateBody {
-    /// Name.
-    pub name: String,
-    /// Region (the first configured region when absent).
-    pub region: Option<String>,
-    /// Instance type (the launch template's when absent).
-    pub instance_type: Option<String>,
-    /// Labels.
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-    /// Extra EC2 tags.
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-    /// Turn idle detection off.
-    #[serde(default)]
-    pub idle_detection_disabled: bool,
-    /// A configured image by name (`cloud.launch.images`); the default image
-    /// when absent (422 naming the configured ones for another name).
-    pub image: Option<String>,
 }
 
 fn region_or_default(state: &AppState, region: Option<String>) -> ApiResult<Region> {
@@ -157,42 +122,21 @@ fn region_or_default(state: &AppState, region: Option<String>) -> ApiResult<Regi
 pub async fn create(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
-    ApiJson(body): ApiJson<CreateBody>,
+    ApiJson(body): ApiJson<wire::CreateWorker>,
 ) -> ApiResult<impl IntoResponse> {
-    let region = region_or_default(&state, body.region)?;
+    let region = region_or_default(&state, body.region.clone())?;
     let worker = state
         .fleet
-        .create_worker(CreateWorker {
-            name: body.name,
-            region,
-            instance_type: body.instance_type,
-            labels: body.labels,
-            tags: body.tags,
-            idle_detection_disabled: body.idle_detection_disabled,
-            created_by: Some(who.subject),
-            image: body.image,
-        })
+        .create_worker(body.into_domain(region, Some(who.subject)))
         .await?;
-    Ok((StatusCode::CREATED, Json(worker)))
-}
-
-/// Body of `POST /workers/import`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImportBody {
-    /// Region of the instance.
-    pub region: Option<String>,
-    /// The instance.
-    pub instance_id: String,
-    /// Worker name (the `Name` tag or the instance id when absent).
-    pub name: Option<String>,
+    Ok((StatusCode::CREATED, Json(wire::Worker::from(&worker))))
 }
 
 /// `POST /api/v1/workers/import`: adopts one instance.
 pub async fn import_one(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
-    ApiJson(body): ApiJson<ImportBody>,
+    ApiJson(body): ApiJson<wire::ImportWorker>,
 ) -> ApiResult<impl IntoResponse> {
     let region = region_or_default(&state, body.region)?;
     if body.instance_id.trim().is_empty() {
@@ -207,31 +151,16 @@ pub async fn import_one(
             Some(who.subject),
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(worker)))
-}
-
-/// Body of `POST /workers/import-matching`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImportMatchingBody {
-    /// Region to search.
-    pub region: Option<String>,
-    /// Launched from this AMI.
-    pub image_id: Option<String>,
-    /// Launched from an AMI whose name matches (`*` wildcards).
-    pub image_name_pattern: Option<String>,
-    /// Carrying all these tags.
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
+    Ok((StatusCode::CREATED, Json(wire::Worker::from(&worker))))
 }
 
 /// `POST /api/v1/workers/import-matching`: adopts every matching instance.
 pub async fn import_matching(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
-    ApiJson(body): ApiJson<ImportMatchingBody>,
+    ApiJson(body): ApiJson<wire::ImportMatching>,
 ) -> ApiResult<impl IntoResponse> {
-    let region = region_or_default(&state, body.region)?;
+    let region = region_or_default(&state, body.region.clone())?;
     if body.image_id.is_none() && body.image_name_pattern.is_none() {
         return Err(ApiError::invalid(
             "image_id",
@@ -240,15 +169,9 @@ pub async fn import_matching(
     }
     let report = state
         .fleet
-        .import_matching(ImportMatching {
-            region,
-            image_id: body.image_id.map(ImageId::new),
-            image_name_pattern: body.image_name_pattern,
-            tags: body.tags,
-            by: Some(who.subject),
-        })
+        .import_matching(body.into_domain(region, Some(who.subject)))
         .await?;
-    Ok(Json(report))
+    Ok(Json(wire::ImportReport::from(&report)))
 }
 
 /// `GET /api/v1/workers/{id}`.
@@ -259,7 +182,7 @@ pub async fn get(
 ) -> ApiResult<impl IntoResponse> {
     let mut worker = state.fleet.get_worker(id).await?;
     redact_worker(who.role, &mut worker);
-    Ok(Json(worker))
+    Ok(Json(wire::Worker::from(&worker)))
 }
 
 /// `POST /api/v1/workers/{id}/start`.
@@ -267,26 +190,17 @@ pub async fn start(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<WorkerId>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(state.fleet.start_worker(id).await?))
-}
-
-/// Query of `POST /workers/{id}/stop`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StopQuery {
-    /// Stop even with lablets bound to the worker (409 `worker_in_use` otherwise).
-    #[serde(default)]
-    pub force: bool,
+    answer(state.fleet.start_worker(id).await?)
 }
 
 /// `POST /api/v1/workers/{id}/stop?force=`.
 pub async fn stop(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<WorkerId>,
-    ApiQuery(query): ApiQuery<StopQuery>,
+    ApiQuery(query): ApiQuery<wire::StopWorkerQuery>,
 ) -> ApiResult<impl IntoResponse> {
     let bound = WhenLabletsBound::forced(query.force);
-    Ok(Json(state.fleet.stop_worker(id, bound).await?))
+    answer(state.fleet.stop_worker(id, bound).await?)
 }
 
 /// `POST /api/v1/workers/{id}/refresh`: observes the worker now (or says when the
@@ -295,19 +209,9 @@ pub async fn refresh(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<WorkerId>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(state.fleet.refresh_now(id).await?))
-}
-
-/// Query of `DELETE /workers/{id}`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeleteQuery {
-    /// Terminate the instance first (otherwise it keeps running unmanaged).
-    #[serde(default)]
-    pub terminate_instance: bool,
-    /// Delete even with lablets bound to the worker (409 `worker_in_use` otherwise).
-    #[serde(default)]
-    pub force: bool,
+    Ok(Json(wire::RefreshOutcome::from(
+        &state.fleet.refresh_now(id).await?,
+    )))
 }
 
 /// `DELETE /api/v1/workers/{id}?terminate_instance=&force=`.
@@ -315,37 +219,28 @@ pub async fn delete(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     ApiPath(id): ApiPath<WorkerId>,
-    ApiQuery(query): ApiQuery<DeleteQuery>,
+    ApiQuery(query): ApiQuery<wire::DeleteWorkerQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(
-        state
-            .fleet
-            .delete_worker(
-                id,
-                query.terminate_instance,
-                WhenLabletsBound::forced(query.force),
-                Some(who.subject),
-            )
-            .await?,
-    ))
-}
-
-/// Body of `PUT /workers/{id}/tags`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TagsBody {
-    /// Tags to add or overwrite.
-    pub tags: BTreeMap<String, String>,
+    let outcome = state
+        .fleet
+        .delete_worker(
+            id,
+            query.terminate_instance,
+            WhenLabletsBound::forced(query.force),
+            Some(who.subject),
+        )
+        .await?;
+    Ok(Json(wire::WorkerDeletion::from(&outcome)))
 }
 
 /// `PUT /api/v1/workers/{id}/tags`: adds or overwrites tags.
 pub async fn set_tags(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<WorkerId>,
-    ApiJson(body): ApiJson<TagsBody>,
+    ApiJson(body): ApiJson<wire::SetWorkerTags>,
 ) -> ApiResult<impl IntoResponse> {
     // Reserved keys and EC2's limits are the core's rules (`worker::limits`).
-    Ok(Json(state.fleet.set_tags(id, body.tags).await?))
+    answer(state.fleet.set_tags(id, body.tags).await?)
 }
 
 /// `DELETE /api/v1/workers/{id}/tags/{key}`.
@@ -353,15 +248,7 @@ pub async fn remove_tag(
     State(state): State<AppState>,
     ApiPath((id, key)): ApiPath<(WorkerId, String)>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(state.fleet.remove_tags(id, vec![key]).await?))
-}
-
-/// Body of `PUT /workers/{id}/cml-endpoint`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CmlEndpointBody {
-    /// `https://host[:port]`, or `null` for the instance's tag or address.
-    pub url: Option<String>,
+    answer(state.fleet.remove_tags(id, vec![key]).await?)
 }
 
 /// `PUT /api/v1/workers/{id}/cml-endpoint`: sets where ccm reaches the worker's CML
@@ -369,9 +256,9 @@ pub struct CmlEndpointBody {
 pub async fn set_cml_endpoint(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<WorkerId>,
-    ApiJson(body): ApiJson<CmlEndpointBody>,
+    ApiJson(body): ApiJson<wire::SetCmlEndpoint>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(state.fleet.set_cml_endpoint(id, body.url).await?))
+    answer(state.fleet.set_cml_endpoint(id, body.url).await?)
 }
 
 /// `POST /api/v1/workers/{id}/monitoring`: turns on detailed CloudWatch monitoring.
@@ -379,15 +266,7 @@ pub async fn enable_monitoring(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<WorkerId>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(state.fleet.enable_detailed_monitoring(id).await?))
-}
-
-/// Body of `POST /workers/{id}/licence`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LicenceBody {
-    /// Token (the configured one when absent).
-    pub token: Option<Secret>,
+    answer(state.fleet.enable_detailed_monitoring(id).await?)
 }
 
 /// `POST /api/v1/workers/{id}/licence`: registers the CML licence.
@@ -399,11 +278,11 @@ pub async fn register_licence(
     let token = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        serde_json::from_slice::<LicenceBody>(&body)
+        serde_json::from_slice::<wire::RegisterLicence>(&body)
             .map_err(|e| ApiError::invalid("body", e.to_string()))?
             .token
     };
-    Ok(Json(state.fleet.register_licence(id, token).await?))
+    answer(state.fleet.register_licence(id, token).await?)
 }
 
 /// `DELETE /api/v1/workers/{id}/licence`: deregisters the CML licence.
@@ -411,7 +290,7 @@ pub async fn deregister_licence(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<WorkerId>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(state.fleet.deregister_licence(id).await?))
+    answer(state.fleet.deregister_licence(id).await?)
 }
 
 /// `GET /api/v1/workers/{id}/idle`.
@@ -419,69 +298,32 @@ pub async fn idle_status(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<WorkerId>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(state.fleet.idle_status(id).await?))
-}
-
-/// Body of `PUT /workers/{id}/idle-detection`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IdleDetectionBody {
-    /// On or off.
-    pub enabled: bool,
+    Ok(Json(wire::IdleStatus::from(
+        &state.fleet.idle_status(id).await?,
+    )))
 }
 
 /// `PUT /api/v1/workers/{id}/idle-detection`.
 pub async fn set_idle_detection(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<WorkerId>,
-    ApiJson(body): ApiJson<IdleDetectionBody>,
+    ApiJson(body): ApiJson<wire::SetIdleDetection>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(
-        state.fleet.set_idle_detection(id, body.enabled).await?,
-    ))
-}
-
-/// Body of `PUT /workers/{id}/monitoring-interval`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MonitoringIntervalBody {
-    /// Seconds between observations (60 to 86,400), or `null` for the fleet's
-    /// setting. Required: an absent field is a 422, not a reset.
-    #[serde(deserialize_with = "required_nullable")]
-    pub seconds: Option<u32>,
-}
-
-/// `Option<T>` that must be present (as a value or `null`).
-fn required_nullable<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer)
+    answer(state.fleet.set_idle_detection(id, body.enabled).await?)
 }
 
 /// `PUT /api/v1/workers/{id}/monitoring-interval`.
 pub async fn set_monitoring_interval(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<WorkerId>,
-    ApiJson(body): ApiJson<MonitoringIntervalBody>,
+    ApiJson(body): ApiJson<wire::SetMonitoringInterval>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(
+    answer(
         state
             .fleet
             .set_monitoring_interval(id, body.seconds)
             .await?,
-    ))
-}
-
-/// Query of `GET /workers/{id}/metrics`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SeriesQuery {
-    /// Start (RFC 3339); one hour ago when absent.
-    pub since: Option<ccm_core::time::Timestamp>,
-    /// Bucket length in seconds (0: raw points; default 60).
-    pub step: Option<u32>,
+    )
 }
 
 /// `GET /api/v1/workers/{id}/metrics?since=&step=`: the worker's CPU, memory, disk
@@ -489,7 +331,7 @@ pub struct SeriesQuery {
 pub async fn metrics_series(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<WorkerId>,
-    ApiQuery(query): ApiQuery<SeriesQuery>,
+    ApiQuery(query): ApiQuery<wire::MetricsSeriesQuery>,
 ) -> ApiResult<impl IntoResponse> {
     let now = state.fleet.clock().now();
     let since = query
@@ -502,5 +344,11 @@ pub async fn metrics_series(
     if step > 86_400 {
         return Err(ApiError::invalid("step", "must be at most 86400 seconds"));
     }
-    Ok(Json(state.fleet.metrics_series(id, since, step).await?))
+    let points = state.fleet.metrics_series(id, since, step).await?;
+    Ok(Json(
+        points
+            .iter()
+            .map(wire::MetricPoint::from)
+            .collect::<Vec<_>>(),
+    ))
 }

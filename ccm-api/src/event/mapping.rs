@@ -1,0 +1,224 @@
+//! The mapping of the domain's event payloads onto [`EventData`]: an exhaustive
+//! match, so a new domain event type does not compile until it is mapped.
+
+use ccm_core::event::EventPayload as P;
+
+use super::data::{EmptyEventData, EventData, FieldChange, WorkerAlertCleared, WorkerAlertRaised};
+use crate::definition::LabletDefinition;
+use crate::lab::{LabOperation, LabRecord};
+use crate::lablet::{Lablet, LabletAccess};
+use crate::worker::{
+    ActivityEvent, Allocation, AmiInfo, CmlService, InstanceState, LicenceStatus, NodeCatalog,
+    UnmanagedUsage, Worker, WorkerMetrics, WorkerNetwork, WorkerSpec,
+};
+
+impl From<&P> for EventData {
+    fn from(payload: &P) -> Self {
+        match payload {
+            P::WorkerCreated { worker } => Self::WorkerCreated {
+                worker: Box::new(Worker::from(worker.as_ref())),
+            },
+            P::WorkerImported { worker } => Self::WorkerImported {
+                worker: Box::new(Worker::from(worker.as_ref())),
+            },
+            P::WorkerSpecUpdated { spec } => Self::WorkerSpecUpdated {
+                spec: WorkerSpec::from(spec),
+            },
+            P::WorkerStatusUpdated {
+                from,
+                to,
+                ec2_state,
+                reason,
+            } => Self::WorkerStatusUpdated {
+                from: (*from).into(),
+                to: (*to).into(),
+                ec2_state: ec2_state.map(InstanceState::from),
+                reason: reason.clone(),
+            },
+            P::WorkerInstanceAssigned {
+                instance_id,
+                ami,
+                network,
+                launched_at,
+            } => Self::WorkerInstanceAssigned {
+                instance_id: instance_id.0.clone(),
+                ami: ami.as_ref().map(AmiInfo::from),
+                network: WorkerNetwork::from(network),
+                launched_at: *launched_at,
+            },
+            P::WorkerNetworkUpdated { network } => Self::WorkerNetworkUpdated {
+                network: WorkerNetwork::from(network),
+            },
+            P::WorkerCmlUpdated { cml } => Self::WorkerCmlUpdated {
+                cml: CmlService::from(cml),
+            },
+            P::WorkerCmlCertificateChanged {
+                expected,
+                presented,
+            } => Self::WorkerCmlCertificateChanged {
+                expected: expected.clone(),
+                presented: presented.clone(),
+            },
+            P::WorkerCmlCertificateAccepted { sha256, by } => Self::WorkerCmlCertificateAccepted {
+                sha256: sha256.clone(),
+                by: by.clone(),
+            },
+            P::WorkerLicenceUpdated { licence } => Self::WorkerLicenceUpdated {
+                licence: LicenceStatus::from(licence),
+            },
+            P::WorkerMetricsUpdated { metrics } => Self::WorkerMetricsUpdated {
+                metrics: Box::new(WorkerMetrics::from(metrics.as_ref())),
+            },
+            P::WorkerTagsUpdated { tags } => Self::WorkerTagsUpdated { tags: tags.clone() },
+            P::WorkerActivityRecorded { activity } => Self::WorkerActivityRecorded {
+                activity: ActivityEvent::from(activity),
+            },
+            P::WorkerPaused { reason } => Self::WorkerPaused {
+                reason: (*reason).into(),
+            },
+            P::WorkerResumed {
+                reason,
+                snooze_until,
+            } => Self::WorkerResumed {
+                reason: (*reason).into(),
+                snooze_until: *snooze_until,
+            },
+            P::WorkerMonitoringEnabled {} => Self::WorkerMonitoringEnabled(EmptyEventData {}),
+            P::WorkerCatalogSynced { catalog } => Self::WorkerCatalogSynced {
+                catalog: Box::new(NodeCatalog::from(catalog.as_ref())),
+            },
+            P::WorkerAlertRaised {
+                metric,
+                value,
+                threshold,
+            } => Self::WorkerAlertRaised(WorkerAlertRaised {
+                metric: (*metric).into(),
+                value: *value,
+                threshold: *threshold,
+            }),
+            P::WorkerAlertCleared { metric, value } => {
+                Self::WorkerAlertCleared(WorkerAlertCleared {
+                    metric: (*metric).into(),
+                    value: *value,
+                })
+            }
+            P::WorkerTelemetryRead {
+                high_water,
+                activity,
+            } => Self::WorkerTelemetryRead {
+                high_water: *high_water,
+                activity: activity.iter().map(ActivityEvent::from).collect(),
+            },
+            P::WorkerLicenceRegistrationStarted {} => {
+                Self::WorkerLicenceRegistrationStarted(EmptyEventData {})
+            }
+            P::WorkerLicenceRegistrationCompleted { licence } => {
+                Self::WorkerLicenceRegistrationCompleted {
+                    licence: LicenceStatus::from(licence),
+                }
+            }
+            P::WorkerLicenceRegistrationFailed { error } => Self::WorkerLicenceRegistrationFailed {
+                error: error.clone(),
+            },
+            P::WorkerLicenceDeregistered {} => Self::WorkerLicenceDeregistered(EmptyEventData {}),
+            P::WorkerCapacityAllocated { lablet, allocation } => Self::WorkerCapacityAllocated {
+                lablet: lablet.0,
+                allocation: Allocation::from(allocation),
+            },
+            P::WorkerUnmanagedUsageObserved { usage } => Self::WorkerUnmanagedUsageObserved {
+                usage: UnmanagedUsage::from(usage),
+            },
+            P::WorkerCapacityReleased { lablet } => {
+                Self::WorkerCapacityReleased { lablet: lablet.0 }
+            }
+            P::WorkerTerminationRequested { by } => {
+                Self::WorkerTerminationRequested { by: by.clone() }
+            }
+            P::WorkerDeletionRequested { by } => Self::WorkerDeletionRequested { by: by.clone() },
+            P::LabDiscovered { lab } => Self::LabDiscovered {
+                lab: Box::new(LabRecord::from(lab.as_ref())),
+            },
+            P::LabStateChanged {
+                worker_id,
+                cml_lab_id,
+                from,
+                to,
+                operation,
+            } => Self::LabStateChanged {
+                worker_id: worker_id.0,
+                cml_lab_id: cml_lab_id.0.clone(),
+                from: (*from).into(),
+                to: (*to).into(),
+                operation: LabOperation::from(operation),
+            },
+            P::LabUpdated {
+                worker_id,
+                cml_lab_id,
+                changes,
+            } => Self::LabUpdated {
+                worker_id: worker_id.0,
+                cml_lab_id: cml_lab_id.0.clone(),
+                changes: changes.iter().map(FieldChange::from).collect(),
+            },
+            P::LabOperationRecorded {
+                worker_id,
+                cml_lab_id,
+                operation,
+            } => Self::LabOperationRecorded {
+                worker_id: worker_id.0,
+                cml_lab_id: cml_lab_id.0.clone(),
+                operation: LabOperation::from(operation),
+            },
+            P::LabGone {
+                worker_id,
+                cml_lab_id,
+            } => Self::LabGone {
+                worker_id: worker_id.0,
+                cml_lab_id: cml_lab_id.0.clone(),
+            },
+            P::DefinitionCreated { definition } => Self::DefinitionCreated {
+                definition: Box::new(LabletDefinition::from(definition.as_ref())),
+            },
+            P::DefinitionActivationChanged { active } => {
+                Self::DefinitionActivationChanged { active: *active }
+            }
+            P::LabletCreated { lablet } => Self::LabletCreated {
+                lablet: Box::new(Lablet::from(lablet.as_ref())),
+            },
+            P::LabletPhaseChanged { from, to, reason } => Self::LabletPhaseChanged {
+                from: (*from).into(),
+                to: (*to).into(),
+                reason: reason.clone(),
+            },
+            P::LabletBound { worker_id, ports } => Self::LabletBound {
+                worker_id: worker_id.0,
+                ports: ports.clone(),
+            },
+            P::LabletUnbound { reason } => Self::LabletUnbound {
+                reason: reason.clone(),
+            },
+            P::LabletLabAssigned { cml_lab_id } => Self::LabletLabAssigned {
+                cml_lab_id: cml_lab_id.0.clone(),
+            },
+            P::LabletAccessAssigned { access } => Self::LabletAccessAssigned {
+                access: access.iter().map(LabletAccess::from).collect(),
+            },
+            P::LabletCancelRequested { by } => Self::LabletCancelRequested { by: by.clone() },
+            P::LabletDeletionRequested { by } => Self::LabletDeletionRequested { by: by.clone() },
+            P::LabletLabReleased {} => Self::LabletLabReleased(EmptyEventData {}),
+            P::LabletAttemptFailed { attempt, error } => Self::LabletAttemptFailed {
+                attempt: *attempt,
+                error: error.clone(),
+            },
+            P::FleetScalingDecided {
+                action,
+                workers,
+                reason,
+            } => Self::FleetScalingDecided {
+                action: (*action).into(),
+                workers: workers.iter().map(|w| w.0).collect(),
+                reason: reason.clone(),
+            },
+        }
+    }
+}
