@@ -97,16 +97,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             };
             Ok(ccm_http::cli::doctor::report(&options, json).await)
         }
-        Command::Workers { remote, action } => {
-            ccm_http::cli::remote::workers(&remote, &action).await?;
+        Command::Completions { shell } => {
+            ccm_http::cli::completions::write(shell, &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Lablets { remote, action } => {
-            ccm_http::cli::remote::lablets(&remote, &action).await?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Jobs { remote, action } => {
-            ccm_http::cli::remote::jobs(&remote, &action).await?;
+        Command::Remote(command) => {
+            ccm_http::cli::remote::run(&command).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,10 +1,15 @@
 //! The `ccm` command line: `serve`, `config check|env`, `api-key create` (local),
 //! `probe` (a container's health check), `doctor` (what is wrong with a deployment
-//! and how to fix it), and the operator subcommands (`workers`, `lablets`, `jobs`)
-//! that call a server with an API key, with `--json` output and a progress bar on
-//! a terminal.
+//! and how to fix it), `completions` (shell scripts), and the operator
+//! subcommands that call a server with an API key (`remote`: workers, labs,
+//! definitions, lablets, placement, jobs, keys, events, settings, leadership,
+//! session, metrics, openapi), with `--json` output and progress on a terminal.
+//! `coverage` maps every subcommand to the routes it calls and tests that every
+//! route of the server has one (or a reason not to).
 
 pub mod client;
+pub mod completions;
+pub mod coverage;
 pub mod doctor;
 mod doctor_cloud;
 mod doctor_cml;
@@ -12,11 +17,15 @@ mod doctor_oidc;
 mod doctor_store;
 pub mod output;
 pub mod probe;
+pub mod progress;
 pub mod remote;
+pub mod sse;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+pub use remote::RemoteCommand;
 
 /// ccm — CML cloud manager.
 #[derive(Debug, Parser)]
@@ -51,7 +60,8 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
-    /// Manage API keys directly in the configured store (no server needed).
+    /// Manage API keys directly in the configured store (no server needed; the
+    /// way to the first key). `ccm keys` manages them through a server.
     ApiKey {
         /// What to do.
         #[command(subcommand)]
@@ -87,33 +97,15 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         timeout: u64,
     },
-    /// Workers (calls a server).
-    Workers {
-        /// Server and output.
-        #[command(flatten)]
-        remote: RemoteArgs,
-        /// What to do.
-        #[command(subcommand)]
-        action: WorkersAction,
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
-    /// Lablets and their definitions (calls a server).
-    Lablets {
-        /// Server and output.
-        #[command(flatten)]
-        remote: RemoteArgs,
-        /// What to do.
-        #[command(subcommand)]
-        action: LabletsAction,
-    },
-    /// Jobs (calls a server).
-    Jobs {
-        /// Server and output.
-        #[command(flatten)]
-        remote: RemoteArgs,
-        /// What to do.
-        #[command(subcommand)]
-        action: JobsAction,
-    },
+    /// The subcommands that call a server.
+    #[command(flatten)]
+    Remote(RemoteCommand),
 }
 
 /// `ccm config …`.
@@ -132,7 +124,8 @@ pub enum ConfigAction {
 /// `ccm api-key …`.
 #[derive(Debug, Subcommand)]
 pub enum ApiKeyAction {
-    /// Create a key; it is printed once.
+    /// Create a key straight in the store (no server needed: the first key);
+    /// it is printed once. Over the API: `ccm keys create`.
     Create {
         /// TOML configuration file (for the database URL).
         #[arg(long, env = "CCM_CONFIG")]
@@ -157,163 +150,10 @@ pub struct RemoteArgs {
         global = true
     )]
     pub server: String,
-    /// API key (`ccm api-key create` or `POST /api/v1/api-keys`).
+    /// API key (`ccm api-key create`, or `ccm keys create` with an admin key).
     #[arg(long, env = "CCM_API_KEY", hide_env_values = true, global = true)]
     pub api_key: Option<String>,
     /// Print the server's JSON.
     #[arg(long, global = true)]
     pub json: bool,
-}
-
-/// `ccm workers …`.
-#[derive(Debug, Subcommand)]
-pub enum WorkersAction {
-    /// List workers.
-    List {
-        /// Only this region.
-        #[arg(long)]
-        region: Option<String>,
-        /// Only these statuses (comma-separated).
-        #[arg(long)]
-        status: Option<String>,
-        /// Only workers with these labels (`k=v,k2=v2`).
-        #[arg(long)]
-        label: Option<String>,
-        /// Include terminated workers.
-        #[arg(long)]
-        all: bool,
-    },
-    /// Show one worker.
-    Show {
-        /// Worker id.
-        id: String,
-    },
-    /// Start a worker.
-    Start {
-        /// Worker id.
-        id: String,
-        /// Wait until it runs.
-        #[arg(long)]
-        wait: bool,
-        /// Longest wait in seconds.
-        #[arg(long, default_value_t = 1800)]
-        timeout: u64,
-    },
-    /// Stop a worker.
-    Stop {
-        /// Worker id.
-        id: String,
-        /// Stop it even with lablets bound to it (refused otherwise, naming
-        /// them): lablets not started yet are placed again, started ones end.
-        #[arg(long)]
-        force: bool,
-        /// Wait until it is stopped.
-        #[arg(long)]
-        wait: bool,
-        /// Longest wait in seconds.
-        #[arg(long, default_value_t = 1800)]
-        timeout: u64,
-    },
-    /// Set how often a worker is observed (admins).
-    MonitoringInterval {
-        /// Worker id.
-        id: String,
-        /// Seconds between observations, 60 to 86400.
-        #[arg(
-            long,
-            required_unless_present = "fleet_default",
-            conflicts_with = "fleet_default"
-        )]
-        seconds: Option<u32>,
-        /// Back to the fleet's `engine.monitoring_interval_seconds`.
-        #[arg(long = "default")]
-        fleet_default: bool,
-    },
-    /// Import one instance (`--instance-id`) or every instance launched from an AMI
-    /// (`--image-id` or `--image-name-pattern`).
-    Import {
-        /// Region.
-        #[arg(long)]
-        region: Option<String>,
-        /// One instance.
-        #[arg(long, conflicts_with_all = ["image_id", "image_name_pattern"])]
-        instance_id: Option<String>,
-        /// Worker name for a single import.
-        #[arg(long, requires = "instance_id")]
-        name: Option<String>,
-        /// Every instance of this AMI.
-        #[arg(long)]
-        image_id: Option<String>,
-        /// Every instance of an AMI whose name matches (`*` wildcards).
-        #[arg(long)]
-        image_name_pattern: Option<String>,
-    },
-}
-
-/// `ccm lablets …`.
-#[derive(Debug, Subcommand)]
-pub enum LabletsAction {
-    /// List lablets.
-    List {
-        /// Only these phases (comma-separated).
-        #[arg(long)]
-        phase: Option<String>,
-        /// Only this owner.
-        #[arg(long)]
-        owner: Option<String>,
-    },
-    /// Show one lablet.
-    Show {
-        /// Lablet id.
-        id: String,
-    },
-    /// Book a lablet.
-    Create {
-        /// Definition id.
-        #[arg(long)]
-        definition: String,
-        /// Start: RFC 3339 time, or `+MINUTES` from now.
-        #[arg(long)]
-        start: String,
-        /// End: RFC 3339 time, or `+MINUTES` from now.
-        #[arg(long)]
-        end: String,
-        /// Owner (the key's name when absent).
-        #[arg(long)]
-        owner: Option<String>,
-    },
-    /// End a lablet early.
-    Cancel {
-        /// Lablet id.
-        id: String,
-    },
-    /// Cancel and remove a lablet.
-    Delete {
-        /// Lablet id.
-        id: String,
-    },
-    /// List lablet definitions.
-    Definitions,
-}
-
-/// `ccm jobs …`.
-#[derive(Debug, Subcommand)]
-pub enum JobsAction {
-    /// List jobs with next and last run.
-    List,
-    /// Run a job now.
-    Trigger {
-        /// Job name.
-        name: String,
-    },
-    /// Pause a job.
-    Pause {
-        /// Job name.
-        name: String,
-    },
-    /// Resume a job.
-    Resume {
-        /// Job name.
-        name: String,
-    },
 }
