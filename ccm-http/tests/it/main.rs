@@ -12,6 +12,7 @@ mod aws_end_to_end;
 mod browser_login;
 mod cli;
 mod config;
+mod contract;
 mod deploy;
 mod doctor;
 mod errors;
