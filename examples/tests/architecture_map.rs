@@ -15,6 +15,7 @@ const LIBRARY_CRATES: &[&str] = &[
     "ccm-store-sqlite",
     "ccm-store-postgres",
     "ccm-assembly",
+    "ccm-api",
     "ccm-http",
     "ccm-py",
 ];
