@@ -65,136 +65,141 @@ pub struct Subject {
     pub id: String,
 }
 
-/// The typed content of an event. The serde tag is the versioned type name.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", content = "data")]
-#[allow(missing_docs)] // field names are the documentation of the JSON shape
-pub enum EventPayload {
+/// The typed content of an event: [`EventPayload`], whose serde tag is the
+/// versioned type name. Each name is written once, here: the macro gives it to
+/// serde, to [`EventPayload::type_name`], to [`EVENT_TYPE_NAMES`] and, through
+/// [`for_each_event_type!`](crate::for_each_event_type), to other crates that
+/// declare one type per event (the wire types of `ccm-api`). Names are `tt` so
+/// that they reach other macros and derives as plain string literals.
+macro_rules! event_payload {
+    ($d:tt $($(#[$attr:meta])* $variant:ident = $name:tt $fields:tt,)+) => {
+        /// The typed content of an event. The serde tag is the versioned type name.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "type", content = "data")]
+        #[allow(missing_docs)] // field names are the documentation of the JSON shape
+        pub enum EventPayload {
+            $($(#[$attr])* #[serde(rename = $name)] $variant $fields,)+
+        }
+
+        impl EventPayload {
+            /// The versioned type name, identical to the JSON `type` field.
+            pub fn type_name(&self) -> &'static str {
+                match self {
+                    $(Self::$variant { .. } => $name,)+
+                }
+            }
+        }
+
+        /// Every event type name, in declaration order.
+        pub const EVENT_TYPE_NAMES: &[&str] = &[$($name),+];
+
+        /// Calls `$callback! { Variant "type.name.v1", … }` with every event type:
+        /// its variant name in [`EventPayload`] and its versioned type name, so
+        /// another crate can declare one type per event without restating a name.
+        #[macro_export]
+        macro_rules! for_each_event_type {
+            ($d callback:ident) => {
+                $d callback! { $($variant $name,)+ }
+            };
+        }
+    };
+}
+
+event_payload! { $
     /// A worker record was created (a launch will follow).
-    #[serde(rename = "worker.created.v1")]
-    WorkerCreated { worker: Box<Worker> },
+    WorkerCreated = "worker.created.v1" { worker: Box<Worker> },
     /// An existing instance was adopted as a worker.
-    #[serde(rename = "worker.imported.v1")]
-    WorkerImported { worker: Box<Worker> },
+    WorkerImported = "worker.imported.v1" { worker: Box<Worker> },
     /// The operator changed what they want.
-    #[serde(rename = "worker.spec.updated.v1")]
-    WorkerSpecUpdated { spec: WorkerSpec },
+    WorkerSpecUpdated = "worker.spec.updated.v1" { spec: WorkerSpec },
     /// The instance lifecycle moved.
-    #[serde(rename = "worker.status.updated.v1")]
-    WorkerStatusUpdated {
+    WorkerStatusUpdated = "worker.status.updated.v1" {
         from: LifecycleState,
         to: LifecycleState,
         ec2_state: Option<InstanceState>,
         reason: Option<String>,
     },
     /// An instance was bound to the worker.
-    #[serde(rename = "worker.instance.assigned.v1")]
-    WorkerInstanceAssigned {
+    WorkerInstanceAssigned = "worker.instance.assigned.v1" {
         instance_id: InstanceId,
         ami: Option<AmiInfo>,
         network: Network,
         launched_at: Option<Timestamp>,
     },
     /// The instance's addresses or CML endpoint changed.
-    #[serde(rename = "worker.network.updated.v1")]
-    WorkerNetworkUpdated { network: Network },
+    WorkerNetworkUpdated = "worker.network.updated.v1" { network: Network },
     /// The CML service changed.
-    #[serde(rename = "worker.cml.updated.v1")]
-    WorkerCmlUpdated { cml: CmlService },
+    WorkerCmlUpdated = "worker.cml.updated.v1" { cml: CmlService },
     /// The worker's CML presented a certificate other than the pinned one; calls
     /// to it are refused until an admin accepts `presented`.
-    #[serde(rename = "worker.cml.certificate_changed.v1")]
-    WorkerCmlCertificateChanged { expected: String, presented: String },
+    WorkerCmlCertificateChanged = "worker.cml.certificate_changed.v1" { expected: String, presented: String },
     /// An admin accepted the worker's new CML certificate: it is pinned now.
-    #[serde(rename = "worker.cml.certificate_accepted.v1")]
-    WorkerCmlCertificateAccepted { sha256: String, by: Option<String> },
+    WorkerCmlCertificateAccepted = "worker.cml.certificate_accepted.v1" { sha256: String, by: Option<String> },
     /// The licence changed.
-    #[serde(rename = "worker.licence.updated.v1")]
-    WorkerLicenceUpdated { licence: LicenceStatus },
+    WorkerLicenceUpdated = "worker.licence.updated.v1" { licence: LicenceStatus },
     /// New metrics were observed. No longer written: the metrics sweep keeps
     /// samples on the worker record and in the metric series, and logs only
     /// threshold crossings (`worker.alert.*`) and state changes. The type stays
     /// so logs written before still decode and replay.
-    #[serde(rename = "worker.metrics.updated.v1")]
-    WorkerMetricsUpdated { metrics: Box<WorkerMetrics> },
+    WorkerMetricsUpdated = "worker.metrics.updated.v1" { metrics: Box<WorkerMetrics> },
     /// Tags were replaced.
-    #[serde(rename = "worker.tags.updated.v1")]
-    WorkerTagsUpdated { tags: BTreeMap<String, String> },
+    WorkerTagsUpdated = "worker.tags.updated.v1" { tags: BTreeMap<String, String> },
     /// A person used the worker.
-    #[serde(rename = "worker.activity.recorded.v1")]
-    WorkerActivityRecorded { activity: ActivityEvent },
+    WorkerActivityRecorded = "worker.activity.recorded.v1" { activity: ActivityEvent },
     /// The worker stopped running.
-    #[serde(rename = "worker.paused.v1")]
-    WorkerPaused { reason: PauseReason },
+    WorkerPaused = "worker.paused.v1" { reason: PauseReason },
     /// The worker runs again; idle detection snoozes until `snooze_until`.
-    #[serde(rename = "worker.resumed.v1")]
-    WorkerResumed {
+    WorkerResumed = "worker.resumed.v1" {
         reason: ResumeReason,
         snooze_until: Timestamp,
     },
     /// Detailed CloudWatch monitoring was enabled.
-    #[serde(rename = "worker.monitoring.enabled.v1")]
-    WorkerMonitoringEnabled {},
+    WorkerMonitoringEnabled = "worker.monitoring.enabled.v1" {},
     /// The node and image definitions the worker's CML offers changed (or were read
     /// for the first time, or from a new CML version).
-    #[serde(rename = "worker.catalog.synced.v1")]
-    WorkerCatalogSynced {
+    WorkerCatalogSynced = "worker.catalog.synced.v1" {
         catalog: Box<crate::catalog::NodeCatalog>,
     },
     /// A utilisation threshold was crossed upwards.
-    #[serde(rename = "worker.alert.raised.v1")]
-    WorkerAlertRaised {
+    WorkerAlertRaised = "worker.alert.raised.v1" {
         metric: AlertMetric,
         value: f64,
         threshold: f64,
     },
     /// A utilisation went back under its threshold.
-    #[serde(rename = "worker.alert.cleared.v1")]
-    WorkerAlertCleared { metric: AlertMetric, value: f64 },
+    WorkerAlertCleared = "worker.alert.cleared.v1" { metric: AlertMetric, value: f64 },
     /// CML telemetry was read up to `high_water`; `activity` holds what meant a person.
-    #[serde(rename = "worker.telemetry.read.v1")]
-    WorkerTelemetryRead {
+    WorkerTelemetryRead = "worker.telemetry.read.v1" {
         high_water: Timestamp,
         activity: Vec<ActivityEvent>,
     },
     /// A licence registration was requested.
-    #[serde(rename = "worker.licence.registration.started.v1")]
-    WorkerLicenceRegistrationStarted {},
+    WorkerLicenceRegistrationStarted = "worker.licence.registration.started.v1" {},
     /// The registration completed.
-    #[serde(rename = "worker.licence.registration.completed.v1")]
-    WorkerLicenceRegistrationCompleted { licence: LicenceStatus },
+    WorkerLicenceRegistrationCompleted = "worker.licence.registration.completed.v1" { licence: LicenceStatus },
     /// The registration failed.
-    #[serde(rename = "worker.licence.registration.failed.v1")]
-    WorkerLicenceRegistrationFailed { error: String },
+    WorkerLicenceRegistrationFailed = "worker.licence.registration.failed.v1" { error: String },
     /// The licence was deregistered.
-    #[serde(rename = "worker.licence.deregistered.v1")]
-    WorkerLicenceDeregistered {},
+    WorkerLicenceDeregistered = "worker.licence.deregistered.v1" {},
     /// A lablet took capacity on the worker.
-    #[serde(rename = "worker.capacity.allocated.v1")]
-    WorkerCapacityAllocated {
+    WorkerCapacityAllocated = "worker.capacity.allocated.v1" {
         lablet: crate::ids::LabletId,
         allocation: Allocation,
     },
     /// What labs no lablet owns take on the worker changed (read by the lab sync).
-    #[serde(rename = "worker.capacity.unmanaged.v1")]
-    WorkerUnmanagedUsageObserved {
+    WorkerUnmanagedUsageObserved = "worker.capacity.unmanaged.v1" {
         usage: crate::worker::UnmanagedUsage,
     },
     /// A lablet gave its capacity back.
-    #[serde(rename = "worker.capacity.released.v1")]
-    WorkerCapacityReleased { lablet: crate::ids::LabletId },
+    WorkerCapacityReleased = "worker.capacity.released.v1" { lablet: crate::ids::LabletId },
     /// Termination was requested by someone.
-    #[serde(rename = "worker.termination.requested.v1")]
-    WorkerTerminationRequested { by: Option<String> },
+    WorkerTerminationRequested = "worker.termination.requested.v1" { by: Option<String> },
     /// Deletion was requested.
-    #[serde(rename = "worker.deletion.requested.v1")]
-    WorkerDeletionRequested { by: Option<String> },
+    WorkerDeletionRequested = "worker.deletion.requested.v1" { by: Option<String> },
     /// A lab was seen for the first time.
-    #[serde(rename = "lab.discovered.v1")]
-    LabDiscovered { lab: Box<LabRecord> },
+    LabDiscovered = "lab.discovered.v1" { lab: Box<LabRecord> },
     /// A lab's state changed.
-    #[serde(rename = "lab.state.changed.v1")]
-    LabStateChanged {
+    LabStateChanged = "lab.state.changed.v1" {
         worker_id: WorkerId,
         cml_lab_id: CmlLabId,
         from: LabState,
@@ -202,133 +207,61 @@ pub enum EventPayload {
         operation: LabOperation,
     },
     /// A lab's title, description, owner or counts changed.
-    #[serde(rename = "lab.updated.v1")]
-    LabUpdated {
+    LabUpdated = "lab.updated.v1" {
         worker_id: WorkerId,
         cml_lab_id: CmlLabId,
         changes: Vec<FieldChange>,
     },
     /// An operation was run on a lab through ccm.
-    #[serde(rename = "lab.operation.recorded.v1")]
-    LabOperationRecorded {
+    LabOperationRecorded = "lab.operation.recorded.v1" {
         worker_id: WorkerId,
         cml_lab_id: CmlLabId,
         operation: LabOperation,
     },
     /// A lab disappeared from CML.
-    #[serde(rename = "lab.gone.v1")]
-    LabGone {
+    LabGone = "lab.gone.v1" {
         worker_id: WorkerId,
         cml_lab_id: CmlLabId,
     },
     /// A definition version was created.
-    #[serde(rename = "definition.created.v1")]
-    DefinitionCreated { definition: Box<LabletDefinition> },
+    DefinitionCreated = "definition.created.v1" { definition: Box<LabletDefinition> },
     /// A definition was activated or deactivated.
-    #[serde(rename = "definition.activation.changed.v1")]
-    DefinitionActivationChanged { active: bool },
+    DefinitionActivationChanged = "definition.activation.changed.v1" { active: bool },
     /// A lablet was requested. Shared (`Arc`) so a store that keeps the log in
     /// memory can hold one copy for the event and the unchanged record.
-    #[serde(rename = "lablet.created.v1")]
-    LabletCreated { lablet: Arc<Lablet> },
+    LabletCreated = "lablet.created.v1" { lablet: Arc<Lablet> },
     /// The lablet's phase moved.
-    #[serde(rename = "lablet.phase.changed.v1")]
-    LabletPhaseChanged {
+    LabletPhaseChanged = "lablet.phase.changed.v1" {
         from: LabletPhase,
         to: LabletPhase,
         reason: Option<String>,
     },
     /// The lablet was bound to a worker with ports.
-    #[serde(rename = "lablet.bound.v1")]
-    LabletBound {
+    LabletBound = "lablet.bound.v1" {
         worker_id: WorkerId,
         ports: Vec<u16>,
     },
     /// The lablet lost its worker binding.
-    #[serde(rename = "lablet.unbound.v1")]
-    LabletUnbound { reason: String },
+    LabletUnbound = "lablet.unbound.v1" { reason: String },
     /// The lablet's lab exists on CML.
-    #[serde(rename = "lablet.lab.assigned.v1")]
-    LabletLabAssigned { cml_lab_id: CmlLabId },
+    LabletLabAssigned = "lablet.lab.assigned.v1" { cml_lab_id: CmlLabId },
     /// How students reach the lablet's lab: each console node's port on its
     /// worker, recorded with the import (cleared with the lab).
-    #[serde(rename = "lablet.access.assigned.v1")]
-    LabletAccessAssigned { access: Vec<LabletAccess> },
+    LabletAccessAssigned = "lablet.access.assigned.v1" { access: Vec<LabletAccess> },
     /// Cancellation was requested.
-    #[serde(rename = "lablet.cancel.requested.v1")]
-    LabletCancelRequested { by: Option<String> },
+    LabletCancelRequested = "lablet.cancel.requested.v1" { by: Option<String> },
     /// Deletion of the lablet record was requested (it goes once terminated).
-    #[serde(rename = "lablet.deletion.requested.v1")]
-    LabletDeletionRequested { by: Option<String> },
+    LabletDeletionRequested = "lablet.deletion.requested.v1" { by: Option<String> },
     /// The lablet's lab was torn down (or never existed); nothing is left on CML.
-    #[serde(rename = "lablet.lab.released.v1")]
-    LabletLabReleased {},
+    LabletLabReleased = "lablet.lab.released.v1" {},
     /// An attempt failed and will be retried.
-    #[serde(rename = "lablet.attempt.failed.v1")]
-    LabletAttemptFailed { attempt: u32, error: String },
+    LabletAttemptFailed = "lablet.attempt.failed.v1" { attempt: u32, error: String },
     /// The autoscaler changed the fleet, and why.
-    #[serde(rename = "fleet.scaling.decided.v1")]
-    FleetScalingDecided {
+    FleetScalingDecided = "fleet.scaling.decided.v1" {
         action: ScalingAction,
         workers: Vec<WorkerId>,
         reason: String,
     },
-}
-
-impl EventPayload {
-    /// The versioned type name, identical to the JSON `type` field.
-    pub fn type_name(&self) -> &'static str {
-        use EventPayload::*;
-        match self {
-            WorkerCreated { .. } => "worker.created.v1",
-            WorkerImported { .. } => "worker.imported.v1",
-            WorkerSpecUpdated { .. } => "worker.spec.updated.v1",
-            WorkerStatusUpdated { .. } => "worker.status.updated.v1",
-            WorkerInstanceAssigned { .. } => "worker.instance.assigned.v1",
-            WorkerNetworkUpdated { .. } => "worker.network.updated.v1",
-            WorkerCmlUpdated { .. } => "worker.cml.updated.v1",
-            WorkerCmlCertificateChanged { .. } => "worker.cml.certificate_changed.v1",
-            WorkerCmlCertificateAccepted { .. } => "worker.cml.certificate_accepted.v1",
-            WorkerLicenceUpdated { .. } => "worker.licence.updated.v1",
-            WorkerMetricsUpdated { .. } => "worker.metrics.updated.v1",
-            WorkerTagsUpdated { .. } => "worker.tags.updated.v1",
-            WorkerActivityRecorded { .. } => "worker.activity.recorded.v1",
-            WorkerPaused { .. } => "worker.paused.v1",
-            WorkerResumed { .. } => "worker.resumed.v1",
-            WorkerMonitoringEnabled { .. } => "worker.monitoring.enabled.v1",
-            WorkerCatalogSynced { .. } => "worker.catalog.synced.v1",
-            WorkerAlertRaised { .. } => "worker.alert.raised.v1",
-            WorkerAlertCleared { .. } => "worker.alert.cleared.v1",
-            WorkerTelemetryRead { .. } => "worker.telemetry.read.v1",
-            WorkerLicenceRegistrationStarted { .. } => "worker.licence.registration.started.v1",
-            WorkerLicenceRegistrationCompleted { .. } => "worker.licence.registration.completed.v1",
-            WorkerLicenceRegistrationFailed { .. } => "worker.licence.registration.failed.v1",
-            WorkerLicenceDeregistered { .. } => "worker.licence.deregistered.v1",
-            WorkerCapacityAllocated { .. } => "worker.capacity.allocated.v1",
-            WorkerCapacityReleased { .. } => "worker.capacity.released.v1",
-            WorkerUnmanagedUsageObserved { .. } => "worker.capacity.unmanaged.v1",
-            WorkerTerminationRequested { .. } => "worker.termination.requested.v1",
-            WorkerDeletionRequested { .. } => "worker.deletion.requested.v1",
-            LabDiscovered { .. } => "lab.discovered.v1",
-            LabStateChanged { .. } => "lab.state.changed.v1",
-            LabUpdated { .. } => "lab.updated.v1",
-            LabOperationRecorded { .. } => "lab.operation.recorded.v1",
-            LabGone { .. } => "lab.gone.v1",
-            DefinitionCreated { .. } => "definition.created.v1",
-            DefinitionActivationChanged { .. } => "definition.activation.changed.v1",
-            LabletCreated { .. } => "lablet.created.v1",
-            LabletPhaseChanged { .. } => "lablet.phase.changed.v1",
-            LabletBound { .. } => "lablet.bound.v1",
-            LabletUnbound { .. } => "lablet.unbound.v1",
-            LabletLabAssigned { .. } => "lablet.lab.assigned.v1",
-            LabletAccessAssigned { .. } => "lablet.access.assigned.v1",
-            LabletCancelRequested { .. } => "lablet.cancel.requested.v1",
-            LabletAttemptFailed { .. } => "lablet.attempt.failed.v1",
-            LabletDeletionRequested { .. } => "lablet.deletion.requested.v1",
-            LabletLabReleased { .. } => "lablet.lab.released.v1",
-            FleetScalingDecided { .. } => "fleet.scaling.decided.v1",
-        }
-    }
 }
 
 /// What the autoscaler did.

@@ -3,7 +3,8 @@
 
 use ccm_core::event::EventPayload as P;
 
-use super::data::{EmptyEventData, EventData, FieldChange, WorkerAlertCleared, WorkerAlertRaised};
+use super::data::{EmptyEventData, EventData, FieldChange};
+use super::payload;
 use crate::definition::LabletDefinition;
 use crate::lab::{LabOperation, LabRecord};
 use crate::lablet::{Lablet, LabletAccess};
@@ -13,91 +14,105 @@ use crate::worker::{
 };
 
 impl From<&P> for EventData {
-    fn from(payload: &P) -> Self {
-        match payload {
-            P::WorkerCreated { worker } => Self::WorkerCreated {
+    fn from(domain: &P) -> Self {
+        match domain {
+            P::WorkerCreated { worker } => Self::WorkerCreated(payload::WorkerCreated {
                 worker: Box::new(Worker::from(worker.as_ref())),
-            },
-            P::WorkerImported { worker } => Self::WorkerImported {
+            }),
+            P::WorkerImported { worker } => Self::WorkerImported(payload::WorkerImported {
                 worker: Box::new(Worker::from(worker.as_ref())),
-            },
-            P::WorkerSpecUpdated { spec } => Self::WorkerSpecUpdated {
+            }),
+            P::WorkerSpecUpdated { spec } => Self::WorkerSpecUpdated(payload::WorkerSpecUpdated {
                 spec: WorkerSpec::from(spec),
-            },
+            }),
             P::WorkerStatusUpdated {
                 from,
                 to,
                 ec2_state,
                 reason,
-            } => Self::WorkerStatusUpdated {
+            } => Self::WorkerStatusUpdated(payload::WorkerStatusUpdated {
                 from: (*from).into(),
                 to: (*to).into(),
                 ec2_state: ec2_state.map(InstanceState::from),
                 reason: reason.clone(),
-            },
+            }),
             P::WorkerInstanceAssigned {
                 instance_id,
                 ami,
                 network,
                 launched_at,
-            } => Self::WorkerInstanceAssigned {
+            } => Self::WorkerInstanceAssigned(payload::WorkerInstanceAssigned {
                 instance_id: instance_id.0.clone(),
                 ami: ami.as_ref().map(AmiInfo::from),
                 network: WorkerNetwork::from(network),
                 launched_at: *launched_at,
-            },
-            P::WorkerNetworkUpdated { network } => Self::WorkerNetworkUpdated {
-                network: WorkerNetwork::from(network),
-            },
-            P::WorkerCmlUpdated { cml } => Self::WorkerCmlUpdated {
+            }),
+            P::WorkerNetworkUpdated { network } => {
+                Self::WorkerNetworkUpdated(payload::WorkerNetworkUpdated {
+                    network: WorkerNetwork::from(network),
+                })
+            }
+            P::WorkerCmlUpdated { cml } => Self::WorkerCmlUpdated(payload::WorkerCmlUpdated {
                 cml: CmlService::from(cml),
-            },
+            }),
             P::WorkerCmlCertificateChanged {
                 expected,
                 presented,
-            } => Self::WorkerCmlCertificateChanged {
+            } => Self::WorkerCmlCertificateChanged(payload::WorkerCmlCertificateChanged {
                 expected: expected.clone(),
                 presented: presented.clone(),
-            },
-            P::WorkerCmlCertificateAccepted { sha256, by } => Self::WorkerCmlCertificateAccepted {
-                sha256: sha256.clone(),
-                by: by.clone(),
-            },
-            P::WorkerLicenceUpdated { licence } => Self::WorkerLicenceUpdated {
-                licence: LicenceStatus::from(licence),
-            },
-            P::WorkerMetricsUpdated { metrics } => Self::WorkerMetricsUpdated {
-                metrics: Box::new(WorkerMetrics::from(metrics.as_ref())),
-            },
-            P::WorkerTagsUpdated { tags } => Self::WorkerTagsUpdated { tags: tags.clone() },
-            P::WorkerActivityRecorded { activity } => Self::WorkerActivityRecorded {
-                activity: ActivityEvent::from(activity),
-            },
-            P::WorkerPaused { reason } => Self::WorkerPaused {
+            }),
+            P::WorkerCmlCertificateAccepted { sha256, by } => {
+                Self::WorkerCmlCertificateAccepted(payload::WorkerCmlCertificateAccepted {
+                    sha256: sha256.clone(),
+                    by: by.clone(),
+                })
+            }
+            P::WorkerLicenceUpdated { licence } => {
+                Self::WorkerLicenceUpdated(payload::WorkerLicenceUpdated {
+                    licence: LicenceStatus::from(licence),
+                })
+            }
+            P::WorkerMetricsUpdated { metrics } => {
+                Self::WorkerMetricsUpdated(payload::WorkerMetricsUpdated {
+                    metrics: Box::new(WorkerMetrics::from(metrics.as_ref())),
+                })
+            }
+            P::WorkerTagsUpdated { tags } => {
+                Self::WorkerTagsUpdated(payload::WorkerTagsUpdated { tags: tags.clone() })
+            }
+            P::WorkerActivityRecorded { activity } => {
+                Self::WorkerActivityRecorded(payload::WorkerActivityRecorded {
+                    activity: ActivityEvent::from(activity),
+                })
+            }
+            P::WorkerPaused { reason } => Self::WorkerPaused(payload::WorkerPaused {
                 reason: (*reason).into(),
-            },
+            }),
             P::WorkerResumed {
                 reason,
                 snooze_until,
-            } => Self::WorkerResumed {
+            } => Self::WorkerResumed(payload::WorkerResumed {
                 reason: (*reason).into(),
                 snooze_until: *snooze_until,
-            },
+            }),
             P::WorkerMonitoringEnabled {} => Self::WorkerMonitoringEnabled(EmptyEventData {}),
-            P::WorkerCatalogSynced { catalog } => Self::WorkerCatalogSynced {
-                catalog: Box::new(NodeCatalog::from(catalog.as_ref())),
-            },
+            P::WorkerCatalogSynced { catalog } => {
+                Self::WorkerCatalogSynced(payload::WorkerCatalogSynced {
+                    catalog: Box::new(NodeCatalog::from(catalog.as_ref())),
+                })
+            }
             P::WorkerAlertRaised {
                 metric,
                 value,
                 threshold,
-            } => Self::WorkerAlertRaised(WorkerAlertRaised {
+            } => Self::WorkerAlertRaised(payload::WorkerAlertRaised {
                 metric: (*metric).into(),
                 value: *value,
                 threshold: *threshold,
             }),
             P::WorkerAlertCleared { metric, value } => {
-                Self::WorkerAlertCleared(WorkerAlertCleared {
+                Self::WorkerAlertCleared(payload::WorkerAlertCleared {
                     metric: (*metric).into(),
                     value: *value,
                 })
@@ -105,120 +120,148 @@ impl From<&P> for EventData {
             P::WorkerTelemetryRead {
                 high_water,
                 activity,
-            } => Self::WorkerTelemetryRead {
+            } => Self::WorkerTelemetryRead(payload::WorkerTelemetryRead {
                 high_water: *high_water,
                 activity: activity.iter().map(ActivityEvent::from).collect(),
-            },
+            }),
             P::WorkerLicenceRegistrationStarted {} => {
                 Self::WorkerLicenceRegistrationStarted(EmptyEventData {})
             }
             P::WorkerLicenceRegistrationCompleted { licence } => {
-                Self::WorkerLicenceRegistrationCompleted {
-                    licence: LicenceStatus::from(licence),
-                }
+                Self::WorkerLicenceRegistrationCompleted(
+                    payload::WorkerLicenceRegistrationCompleted {
+                        licence: LicenceStatus::from(licence),
+                    },
+                )
             }
-            P::WorkerLicenceRegistrationFailed { error } => Self::WorkerLicenceRegistrationFailed {
-                error: error.clone(),
-            },
+            P::WorkerLicenceRegistrationFailed { error } => {
+                Self::WorkerLicenceRegistrationFailed(payload::WorkerLicenceRegistrationFailed {
+                    error: error.clone(),
+                })
+            }
             P::WorkerLicenceDeregistered {} => Self::WorkerLicenceDeregistered(EmptyEventData {}),
-            P::WorkerCapacityAllocated { lablet, allocation } => Self::WorkerCapacityAllocated {
-                lablet: lablet.0,
-                allocation: Allocation::from(allocation),
-            },
-            P::WorkerUnmanagedUsageObserved { usage } => Self::WorkerUnmanagedUsageObserved {
-                usage: UnmanagedUsage::from(usage),
-            },
+            P::WorkerCapacityAllocated { lablet, allocation } => {
+                Self::WorkerCapacityAllocated(payload::WorkerCapacityAllocated {
+                    lablet: lablet.0,
+                    allocation: Allocation::from(allocation),
+                })
+            }
+            P::WorkerUnmanagedUsageObserved { usage } => {
+                Self::WorkerUnmanagedUsageObserved(payload::WorkerUnmanagedUsageObserved {
+                    usage: UnmanagedUsage::from(usage),
+                })
+            }
             P::WorkerCapacityReleased { lablet } => {
-                Self::WorkerCapacityReleased { lablet: lablet.0 }
+                Self::WorkerCapacityReleased(payload::WorkerCapacityReleased { lablet: lablet.0 })
             }
             P::WorkerTerminationRequested { by } => {
-                Self::WorkerTerminationRequested { by: by.clone() }
+                Self::WorkerTerminationRequested(payload::WorkerTerminationRequested {
+                    by: by.clone(),
+                })
             }
-            P::WorkerDeletionRequested { by } => Self::WorkerDeletionRequested { by: by.clone() },
-            P::LabDiscovered { lab } => Self::LabDiscovered {
+            P::WorkerDeletionRequested { by } => {
+                Self::WorkerDeletionRequested(payload::WorkerDeletionRequested { by: by.clone() })
+            }
+            P::LabDiscovered { lab } => Self::LabDiscovered(payload::LabDiscovered {
                 lab: Box::new(LabRecord::from(lab.as_ref())),
-            },
+            }),
             P::LabStateChanged {
                 worker_id,
                 cml_lab_id,
                 from,
                 to,
                 operation,
-            } => Self::LabStateChanged {
+            } => Self::LabStateChanged(payload::LabStateChanged {
                 worker_id: worker_id.0,
                 cml_lab_id: cml_lab_id.0.clone(),
                 from: (*from).into(),
                 to: (*to).into(),
                 operation: LabOperation::from(operation),
-            },
+            }),
             P::LabUpdated {
                 worker_id,
                 cml_lab_id,
                 changes,
-            } => Self::LabUpdated {
+            } => Self::LabUpdated(payload::LabUpdated {
                 worker_id: worker_id.0,
                 cml_lab_id: cml_lab_id.0.clone(),
                 changes: changes.iter().map(FieldChange::from).collect(),
-            },
+            }),
             P::LabOperationRecorded {
                 worker_id,
                 cml_lab_id,
                 operation,
-            } => Self::LabOperationRecorded {
+            } => Self::LabOperationRecorded(payload::LabOperationRecorded {
                 worker_id: worker_id.0,
                 cml_lab_id: cml_lab_id.0.clone(),
                 operation: LabOperation::from(operation),
-            },
+            }),
             P::LabGone {
                 worker_id,
                 cml_lab_id,
-            } => Self::LabGone {
+            } => Self::LabGone(payload::LabGone {
                 worker_id: worker_id.0,
                 cml_lab_id: cml_lab_id.0.clone(),
-            },
-            P::DefinitionCreated { definition } => Self::DefinitionCreated {
-                definition: Box::new(LabletDefinition::from(definition.as_ref())),
-            },
-            P::DefinitionActivationChanged { active } => {
-                Self::DefinitionActivationChanged { active: *active }
+            }),
+            P::DefinitionCreated { definition } => {
+                Self::DefinitionCreated(payload::DefinitionCreated {
+                    definition: Box::new(LabletDefinition::from(definition.as_ref())),
+                })
             }
-            P::LabletCreated { lablet } => Self::LabletCreated {
+            P::DefinitionActivationChanged { active } => {
+                Self::DefinitionActivationChanged(payload::DefinitionActivationChanged {
+                    active: *active,
+                })
+            }
+            P::LabletCreated { lablet } => Self::LabletCreated(payload::LabletCreated {
                 lablet: Box::new(Lablet::from(lablet.as_ref())),
-            },
-            P::LabletPhaseChanged { from, to, reason } => Self::LabletPhaseChanged {
-                from: (*from).into(),
-                to: (*to).into(),
-                reason: reason.clone(),
-            },
-            P::LabletBound { worker_id, ports } => Self::LabletBound {
+            }),
+            P::LabletPhaseChanged { from, to, reason } => {
+                Self::LabletPhaseChanged(payload::LabletPhaseChanged {
+                    from: (*from).into(),
+                    to: (*to).into(),
+                    reason: reason.clone(),
+                })
+            }
+            P::LabletBound { worker_id, ports } => Self::LabletBound(payload::LabletBound {
                 worker_id: worker_id.0,
                 ports: ports.clone(),
-            },
-            P::LabletUnbound { reason } => Self::LabletUnbound {
+            }),
+            P::LabletUnbound { reason } => Self::LabletUnbound(payload::LabletUnbound {
                 reason: reason.clone(),
-            },
-            P::LabletLabAssigned { cml_lab_id } => Self::LabletLabAssigned {
-                cml_lab_id: cml_lab_id.0.clone(),
-            },
-            P::LabletAccessAssigned { access } => Self::LabletAccessAssigned {
-                access: access.iter().map(LabletAccess::from).collect(),
-            },
-            P::LabletCancelRequested { by } => Self::LabletCancelRequested { by: by.clone() },
-            P::LabletDeletionRequested { by } => Self::LabletDeletionRequested { by: by.clone() },
+            }),
+            P::LabletLabAssigned { cml_lab_id } => {
+                Self::LabletLabAssigned(payload::LabletLabAssigned {
+                    cml_lab_id: cml_lab_id.0.clone(),
+                })
+            }
+            P::LabletAccessAssigned { access } => {
+                Self::LabletAccessAssigned(payload::LabletAccessAssigned {
+                    access: access.iter().map(LabletAccess::from).collect(),
+                })
+            }
+            P::LabletCancelRequested { by } => {
+                Self::LabletCancelRequested(payload::LabletCancelRequested { by: by.clone() })
+            }
+            P::LabletDeletionRequested { by } => {
+                Self::LabletDeletionRequested(payload::LabletDeletionRequested { by: by.clone() })
+            }
             P::LabletLabReleased {} => Self::LabletLabReleased(EmptyEventData {}),
-            P::LabletAttemptFailed { attempt, error } => Self::LabletAttemptFailed {
-                attempt: *attempt,
-                error: error.clone(),
-            },
+            P::LabletAttemptFailed { attempt, error } => {
+                Self::LabletAttemptFailed(payload::LabletAttemptFailed {
+                    attempt: *attempt,
+                    error: error.clone(),
+                })
+            }
             P::FleetScalingDecided {
                 action,
                 workers,
                 reason,
-            } => Self::FleetScalingDecided {
+            } => Self::FleetScalingDecided(payload::FleetScalingDecided {
                 action: (*action).into(),
                 workers: workers.iter().map(|w| w.0).collect(),
                 reason: reason.clone(),
-            },
+            }),
         }
     }
 }

@@ -6,10 +6,13 @@
 //! * [`data`] — [`EventData`]: one variant per domain event type, with the same
 //!   `type` name and the same `data` JSON; its mapping from the domain is in
 //!   `mapping`.
+//! * [`payload`] — the `data` of each event type, one named struct per type.
 //! * [`stream`] — the other frames of the live stream ([`stream::StreamFrame`]).
 
 pub mod data;
 mod mapping;
+pub mod payload;
+mod schema;
 pub mod stream;
 
 use chrono::{DateTime, Utc};
@@ -17,9 +20,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-pub use data::{
-    EmptyEventData, EventData, FieldChange, ScalingAction, WorkerAlertCleared, WorkerAlertRaised,
-};
+pub use data::{EmptyEventData, EventData, FieldChange, ScalingAction};
 
 use crate::Example;
 
@@ -76,8 +77,9 @@ impl From<&ccm_core::event::Subject> for EventSubject {
 
 /// One event of the log: `{"sequence", "id", "occurred_at", "subject", "type",
 /// "data"}`. `type` is the versioned type name (`worker.status.updated.v1`) and
-/// says what `data` holds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+/// says what `data` holds. Its schema (`schema`) is one object per type with a
+/// `type` discriminator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Position in the log, starting at 1 and increasing by 1 (the SSE `id`).
     pub sequence: u64,

@@ -382,3 +382,58 @@ fn every_schema_the_history_refers_to_comes_with_it() {
         json!(false)
     );
 }
+
+#[test]
+fn every_type_name_comes_from_the_domain_list() {
+    let payloads = every_payload();
+    let built: BTreeSet<&str> = payloads.iter().map(EventPayload::type_name).collect();
+    let listed: BTreeSet<&str> = ccm_core::event::EVENT_TYPE_NAMES.iter().copied().collect();
+    assert_eq!(
+        listed.len(),
+        ccm_core::event::EVENT_TYPE_NAMES.len(),
+        "names repeat"
+    );
+    assert_eq!(built, listed, "every_payload() misses a type");
+    for payload in &payloads {
+        assert_eq!(EventData::from(payload).type_name(), payload.type_name());
+    }
+}
+
+#[test]
+fn the_event_schema_maps_every_type_to_its_own_object() {
+    use utoipa::ToSchema;
+    let schema = serde_json::to_value(<Event as PartialSchema>::schema()).unwrap();
+    let mapping = schema["discriminator"]["mapping"].as_object().unwrap();
+    let mapped: BTreeSet<&str> = mapping.keys().map(String::as_str).collect();
+    let listed: BTreeSet<&str> = ccm_core::event::EVENT_TYPE_NAMES.iter().copied().collect();
+    assert_eq!(mapped, listed);
+    assert_eq!(schema["oneOf"].as_array().unwrap().len(), listed.len());
+    let mut schemas = Vec::new();
+    Event::schemas(&mut schemas);
+    let by_name: BTreeMap<String, Value> = schemas
+        .into_iter()
+        .map(|(n, s)| (n, serde_json::to_value(s).unwrap()))
+        .collect();
+    let created = &by_name["WorkerCreatedEvent"];
+    assert_eq!(
+        created["properties"]["type"]["enum"],
+        json!(["worker.created.v1"])
+    );
+    assert_eq!(
+        created["properties"]["data"]["$ref"],
+        "#/components/schemas/WorkerCreated"
+    );
+    for member in ["sequence", "id", "occurred_at", "subject", "type", "data"] {
+        assert!(
+            created["required"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(member)),
+            "{member} is not required: {created}"
+        );
+    }
+    assert_eq!(
+        by_name["WorkerMonitoringEnabledEvent"]["properties"]["data"]["$ref"],
+        "#/components/schemas/EmptyEventData"
+    );
+}

@@ -279,7 +279,7 @@ fn the_alert_webhook_is_described_with_each_alert_type_and_a_real_example() {
             .as_array()
             .map(Vec::len),
         Some(crate::webhook::ALERT_EVENT_TYPES.len()),
-        "a data schema per alert type, taken from EventData"
+        "a data schema per alert type, taken from the event schemas"
     );
     let mut root = schema.clone();
     root["components"] = doc["components"].clone();
@@ -297,5 +297,44 @@ fn the_alert_webhook_is_described_with_each_alert_type_and_a_real_example() {
     // The schema is not a formality: a wrong spec version is refused.
     let mut wrong = example.clone();
     wrong["specversion"] = "0.3".into();
+    assert!(!validator.is_valid(&wrong));
+}
+
+#[test]
+fn an_event_is_one_schema_per_type_chosen_by_its_type() {
+    let doc = document_json();
+    let event = &doc["components"]["schemas"]["Event"];
+    let mapping = event["discriminator"]["mapping"].as_object().unwrap();
+    assert_eq!(event["discriminator"]["propertyName"], "type");
+    assert_eq!(mapping.len(), ccm_core::event::EVENT_TYPE_NAMES.len());
+    for name in ccm_core::event::EVENT_TYPE_NAMES {
+        let reference = mapping[*name].as_str().unwrap();
+        let schema = &doc["components"]["schemas"][reference.rsplit('/').next().unwrap()];
+        assert_eq!(
+            schema["properties"]["type"]["enum"],
+            serde_json::json!([name])
+        );
+        let data = schema["properties"]["data"]["$ref"].as_str().unwrap();
+        assert!(
+            doc["components"]["schemas"][data.rsplit('/').next().unwrap()].is_object(),
+            "{name}: {data} is not in the document"
+        );
+    }
+    let mut root = serde_json::json!({"$ref": "#/components/schemas/Event"});
+    root["components"] = doc["components"].clone();
+    let validator = jsonschema::draft202012::options()
+        .should_validate_formats(true)
+        .build(&root)
+        .unwrap();
+    let example =
+        serde_json::to_value(<ccm_api::event::Event as ccm_api::Example>::example()).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&example)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    // The type decides the data: a phase change with a worker's data is refused.
+    let mut wrong = example.clone();
+    wrong["type"] = "worker.paused.v1".into();
     assert!(!validator.is_valid(&wrong));
 }

@@ -1,9 +1,9 @@
 //! The document's `webhooks` section (OpenAPI 3.1): what ccm POSTs to each
 //! configured alert URL — a CloudEvents 1.0 event in structured JSON mode
 //! (`crate::webhook`). utoipa 5 has no `webhooks` field, so the section is added
-//! to the serialised document; the `data` schemas are taken from the event types'
-//! own (`EventData`), so the webhook cannot describe an alert differently from
-//! the history API.
+//! to the serialised document; the `data` schemas are the event types' own (found
+//! through the `Event` schema's discriminator), so the webhook cannot describe an
+//! alert differently from the history API.
 
 use ccm_core::event::{DomainEvent, EventPayload, ResourceKind, StoredEvent, Subject};
 use ccm_core::worker::AlertMetric;
@@ -14,17 +14,13 @@ use crate::webhook::{webhook_body, ALERT_EVENT_TYPES, CLOUDEVENTS_SOURCE};
 /// The schema name of the webhook body.
 const SCHEMA: &str = "AlertCloudEvent";
 
-/// The `data` schema of event type `name` in the `EventData` schema, if listed.
+/// The `data` schema of event type `name`: the `data` member of the event
+/// schema the `Event` discriminator maps the type to.
 fn data_schema(doc: &Value, name: &str) -> Option<Value> {
-    doc["components"]["schemas"]["EventData"]["oneOf"]
-        .as_array()?
-        .iter()
-        .find(|variant| {
-            variant["properties"]["type"]["enum"]
-                .as_array()
-                .is_some_and(|names| names.iter().any(|n| n == name))
-        })
-        .map(|variant| variant["properties"]["data"].clone())
+    let schemas = &doc["components"]["schemas"];
+    let reference = schemas["Event"]["discriminator"]["mapping"][name].as_str()?;
+    let event_schema = reference.rsplit('/').next()?;
+    Some(schemas[event_schema]["properties"]["data"].clone())
 }
 
 /// A real body, as `crate::webhook` renders it.

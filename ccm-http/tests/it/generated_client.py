@@ -12,6 +12,7 @@ import sys
 import uuid
 
 from ccm_client import AuthenticatedClient
+from ccm_client.api.events import get_api_v1_events
 from ccm_client.api.lablets import (
     get_api_v1_lablets_id,
     post_api_v1_definitions,
@@ -21,7 +22,10 @@ from ccm_client.models import (
     CreateDefinition,
     CreateLablet,
     ErrorBody,
+    EventHistory,
     Lablet,
+    LabletCreated,
+    LabletCreatedEvent,
     LabletDefinition,
     LabletPhase,
     Timeslot,
@@ -84,6 +88,14 @@ def main() -> None:
     missing = get_api_v1_lablets_id.sync(client=client, id=definition.id)
     assert isinstance(missing, ErrorBody), missing
     assert missing.error.code == "not_found"
+
+    # Events are typed by their `type`: the booking's event carries the lablet.
+    history = get_api_v1_events.sync(client=client, type_="lablet.created.v1", limit=1000)
+    assert isinstance(history, EventHistory), history
+    created = [e for e in history.events if isinstance(e, LabletCreatedEvent)]
+    assert [e.data.lablet.id for e in created if e.subject.id == str(booked.id)] == [booked.id], created
+    assert all(isinstance(e.data, LabletCreated) for e in created)
+    assert isinstance(created[0].occurred_at, datetime.datetime)
 
     print(f"booked and read back lablet {read.id} ({read.status.phase.value})")
 

@@ -1,0 +1,102 @@
+//! The `data` of the `lablet.*` event types.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::EmptyEventData;
+use crate::lablet::{Lablet, LabletAccess, LabletPhase};
+
+/// A lablet was booked.
+///
+/// The `data` of `lablet.created.v1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LabletCreated {
+    /// The new lablet.
+    pub lablet: Box<Lablet>,
+}
+
+/// The lablet's phase moved.
+///
+/// The `data` of `lablet.phase.changed.v1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LabletPhaseChanged {
+    /// Phase left.
+    pub from: LabletPhase,
+    /// Phase entered.
+    pub to: LabletPhase,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// The lablet was bound to a worker with ports.
+///
+/// The `data` of `lablet.bound.v1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LabletBound {
+    /// The worker.
+    pub worker_id: Uuid,
+    /// Ports reserved.
+    pub ports: Vec<u16>,
+}
+
+/// The lablet lost its worker binding.
+///
+/// The `data` of `lablet.unbound.v1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LabletUnbound {
+    /// Why.
+    pub reason: String,
+}
+
+/// The lablet's lab exists on CML.
+///
+/// The `data` of `lablet.lab.assigned.v1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LabletLabAssigned {
+    /// The lab id on the worker's CML.
+    pub cml_lab_id: String,
+}
+
+/// How students reach the lablet's lab, recorded with the import.
+///
+/// The `data` of `lablet.access.assigned.v1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LabletAccessAssigned {
+    /// Each console node's port on the worker.
+    pub access: Vec<LabletAccess>,
+}
+
+/// Cancellation was requested.
+///
+/// The `data` of `lablet.cancel.requested.v1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LabletCancelRequested {
+    /// Who asked.
+    pub by: Option<String>,
+}
+
+/// Deletion of the lablet record was requested (it goes once terminated).
+///
+/// The `data` of `lablet.deletion.requested.v1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LabletDeletionRequested {
+    /// Who asked.
+    pub by: Option<String>,
+}
+
+/// The lablet's lab was torn down (or never existed) (`data` is `{}`).
+///
+/// The `data` of `lablet.lab.released.v1`: `{}`.
+pub type LabletLabReleased = EmptyEventData;
+
+/// An attempt failed and will be retried.
+///
+/// The `data` of `lablet.attempt.failed.v1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LabletAttemptFailed {
+    /// Attempt number.
+    pub attempt: u32,
+    /// What went wrong.
+    pub error: String,
+}
