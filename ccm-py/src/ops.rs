@@ -1,14 +1,18 @@
 //! The engine's use cases as one tagged request type: the Python layer sends
-//! `{"op": "get_worker", "id": "…"}` and gets the result's JSON shape back (the
-//! same as the REST API's). Serde checks every argument, so a bad one is an
+//! `{"op": "get_worker", "id": "…"}` and gets the answer's JSON back. Requests
+//! and answers are the REST API's wire types (`ccm_api`) with the same mappings
+//! onto the domain as the HTTP handlers', so the Python records
+//! (`python/ccm/models.py`, generated from the OpenAPI document) read exactly
+//! what the document describes. Serde checks every argument, so a bad one is an
 //! `InvalidInput` naming it; the list mirrors `ccm_http::api::routes::ROUTES`.
 
 use std::collections::BTreeMap;
 
+use ccm_api as wire;
 use ccm_core::definition::NewDefinition;
-use ccm_core::fleet::{CreateWorker, ImportMatching, LabAction, WhenLabletsBound};
-use ccm_core::ids::{CmlLabId, DefinitionId, ImageId, InstanceId, LabletId, Region, WorkerId};
-use ccm_core::lablet::{LabletPhase, NewLablet, Timeslot};
+use ccm_core::fleet::{LabAction, WhenLabletsBound};
+use ccm_core::ids::{CmlLabId, DefinitionId, InstanceId, LabletId, Region, WorkerId};
+use ccm_core::lablet::{LabletPhase, NewLablet};
 use ccm_core::ports::store::{DefinitionFilter, LabletFilter, WorkerFilter};
 use ccm_core::secret::Secret;
 use ccm_core::time::Timestamp;
@@ -55,47 +59,14 @@ pub enum Op {
         /// The resource's id.
         id: WorkerId,
     },
-    /// Creates a worker; its instance is launched by the engine.
-    CreateWorker {
-        /// The worker's name.
-        name: String,
-        /// The region; the first configured one when absent.
-        region: Option<String>,
-        /// The EC2 instance type; the configured default when absent.
-        instance_type: Option<String>,
-        /// Labels to set.
-        #[serde(default)]
-        labels: BTreeMap<String, String>,
-        /// Tags for the worker's instance.
-        #[serde(default)]
-        tags: BTreeMap<String, String>,
-        /// Never stop this worker for being idle.
-        #[serde(default)]
-        idle_detection_disabled: bool,
-        /// A configured image by name; the default image when absent.
-        image: Option<String>,
-    },
-    /// Adopts an existing instance as a worker.
-    ImportWorker {
-        /// The EC2 instance id.
-        instance_id: String,
-        /// The region; the first configured one when absent.
-        region: Option<String>,
-        /// The worker's name.
-        name: Option<String>,
-    },
-    /// Adopts every instance of a region matching an AMI id or name pattern.
-    ImportMatching {
-        /// The region; the first configured one when absent.
-        region: Option<String>,
-        /// Launched from this AMI.
-        image_id: Option<String>,
-        /// Launched from an AMI whose name matches (`*` wildcards).
-        image_name_pattern: Option<String>,
-        /// Only instances carrying all these tags.
-        #[serde(default)]
-        tags: BTreeMap<String, String>,
-    },
+    /// Creates a worker; its instance is launched by the engine (the body of
+    /// `POST /api/v1/workers`).
+    CreateWorker(wire::worker::CreateWorker),
+    /// Adopts an existing instance as a worker (`POST /api/v1/workers/import`).
+    ImportWorker(wire::worker::ImportWorker),
+    /// Adopts every instance of a region matching an AMI id or name pattern
+    /// (`POST /api/v1/workers/import-matching`).
+    ImportMatching(wire::worker::ImportMatching),
     /// Starts a stopped worker.
     StartWorker {
         /// The resource's id.
@@ -250,11 +221,8 @@ pub enum Op {
         #[serde(default)]
         active_only: bool,
     },
-    /// Creates a lablet definition.
-    CreateDefinition {
-        /// The definition.
-        definition: NewDefinition,
-    },
+    /// Creates a lablet definition (`POST /api/v1/definitions`).
+    CreateDefinition(wire::definition::CreateDefinition),
     /// One lablet definition.
     GetDefinition {
         /// The resource's id.
@@ -280,17 +248,9 @@ pub enum Op {
         /// The definition.
         definition_id: Option<DefinitionId>,
     },
-    /// Books a lablet of a definition for a timeslot.
-    CreateLablet {
-        /// The definition.
-        definition_id: DefinitionId,
-        /// Who the lablet is for; `python` when absent.
-        owner: Option<String>,
-        /// When the lablet runs.
-        timeslot: Timeslot,
-        /// The caller's reservation id, kept with the lablet.
-        reservation_id: Option<String>,
-    },
+    /// Books a lablet of a definition for a timeslot (`POST /api/v1/lablets`;
+    /// the owner is `python` when absent).
+    CreateLablet(wire::lablet::CreateLablet),
     /// One lablet.
     GetLablet {
         /// The resource's id.
@@ -370,7 +330,17 @@ fn region_or_default(engine: &Engine, region: Option<String>) -> Result<Region, 
     Ok(Region::new(region))
 }
 
-/// Runs `op` on `engine`.
+/// `items` mapped onto their wire type, as JSON.
+fn json_list<'a, D: 'a, W: serde::Serialize + From<&'a D>>(
+    items: impl IntoIterator<Item = &'a D>,
+) -> Result<Value, BindingError> {
+    json(items.into_iter().map(W::from).collect::<Vec<W>>())
+}
+
+/// Runs `op` on `engine`. Requests that have a body on the REST API are that
+/// body's wire type, mapped onto the domain by the same code as the handler's;
+/// every answer is the REST API's wire type (`ccm_api`), so Python reads
+/// exactly what the OpenAPI document describes.
 pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
     let fleet = engine.fleet();
     match op {
@@ -391,84 +361,52 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
                 include_terminated,
             };
             // Through the engine, so `next_refresh_at` is filled in as on the REST API.
-            json(fleet.list_workers(&filter).await?)
+            json_list::<_, wire::worker::Worker>(&fleet.list_workers(&filter).await?)
         }
-        Op::GetWorker { id } => json(fleet.get_worker(id).await?),
-        Op::CreateWorker {
-            name,
-            region,
-            instance_type,
-            labels,
-            tags,
-            idle_detection_disabled,
-            image,
-        } => {
-            let region = region_or_default(engine, region)?;
-            json(
+        Op::GetWorker { id } => worker(fleet.get_worker(id).await?),
+        Op::CreateWorker(body) => {
+            let region = region_or_default(engine, body.region.clone())?;
+            worker(
                 fleet
-                    .create_worker(CreateWorker {
-                        name,
-                        region,
-                        instance_type,
-                        labels,
-                        tags,
-                        idle_detection_disabled,
-                        created_by: actor(),
-                        image,
-                    })
+                    .create_worker(body.into_domain(region, actor()))
                     .await?,
             )
         }
-        Op::ImportWorker {
-            instance_id,
-            region,
-            name,
-        } => {
-            let region = region_or_default(engine, region)?;
-            if instance_id.trim().is_empty() {
+        Op::ImportWorker(body) => {
+            let region = region_or_default(engine, body.region)?;
+            if body.instance_id.trim().is_empty() {
                 return Err(BindingError::input("instance_id", "must not be empty"));
             }
-            json(
+            let instance = InstanceId::new(body.instance_id.trim());
+            worker(
                 fleet
-                    .import_instance(region, InstanceId::new(instance_id.trim()), name, actor())
+                    .import_instance(region, instance, body.name, actor())
                     .await?,
             )
         }
-        Op::ImportMatching {
-            region,
-            image_id,
-            image_name_pattern,
-            tags,
-        } => {
-            let region = region_or_default(engine, region)?;
-            if image_id.is_none() && image_name_pattern.is_none() {
+        Op::ImportMatching(body) => {
+            let region = region_or_default(engine, body.region.clone())?;
+            if body.image_id.is_none() && body.image_name_pattern.is_none() {
                 return Err(BindingError::input(
                     "image_id",
                     "give image_id or image_name_pattern",
                 ));
             }
-            json(
-                fleet
-                    .import_matching(ImportMatching {
-                        region,
-                        image_id: image_id.map(ImageId::new),
-                        image_name_pattern,
-                        tags,
-                        by: actor(),
-                    })
-                    .await?,
-            )
+            let report = fleet
+                .import_matching(body.into_domain(region, actor()))
+                .await?;
+            json(wire::worker::ImportReport::from(&report))
         }
-        Op::StartWorker { id } => json(fleet.start_worker(id).await?),
+        Op::StartWorker { id } => worker(fleet.start_worker(id).await?),
         Op::SetMonitoringInterval { id, seconds } => {
-            json(fleet.set_monitoring_interval(id, seconds).await?)
+            worker(fleet.set_monitoring_interval(id, seconds).await?)
         }
-        Op::StopWorker { id, force } => json(
+        Op::StopWorker { id, force } => worker(
             fleet
                 .stop_worker(id, WhenLabletsBound::forced(force))
                 .await?,
         ),
-        Op::TerminateWorker { id, force } => json(
+        Op::TerminateWorker { id, force } => worker(
             fleet
                 .terminate_worker(id, actor(), WhenLabletsBound::forced(force))
                 .await?,
@@ -477,30 +415,37 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
             id,
             terminate_instance,
             force,
-        } => json(
-            fleet
+        } => {
+            let outcome = fleet
                 .delete_worker(
                     id,
                     terminate_instance,
                     WhenLabletsBound::forced(force),
                     actor(),
                 )
-                .await?,
-        ),
-        Op::RefreshWorker { id } => json(fleet.refresh_now(id).await?),
+                .await?;
+            json(wire::worker::WorkerDeletion::from(&outcome))
+        }
+        Op::RefreshWorker { id } => json(wire::worker::RefreshOutcome::from(
+            &fleet.refresh_now(id).await?,
+        )),
         Op::SetTags { id, tags } => {
             if let Some(key) = tags.keys().find(|k| k.trim().is_empty()) {
                 return Err(BindingError::input("tags", format!("empty key `{key}`")));
             }
-            json(fleet.set_tags(id, tags).await?)
+            worker(fleet.set_tags(id, tags).await?)
         }
-        Op::RemoveTags { id, keys } => json(fleet.remove_tags(id, keys).await?),
-        Op::EnableMonitoring { id } => json(fleet.enable_detailed_monitoring(id).await?),
-        Op::RegisterLicence { id, token } => json(fleet.register_licence(id, token).await?),
-        Op::DeregisterLicence { id } => json(fleet.deregister_licence(id).await?),
-        Op::IdleStatus { id } => json(fleet.idle_status(id).await?),
-        Op::SetIdleDetection { id, enabled } => json(fleet.set_idle_detection(id, enabled).await?),
-        Op::SetDraining { id, draining } => json(fleet.set_draining(id, draining).await?),
+        Op::RemoveTags { id, keys } => worker(fleet.remove_tags(id, keys).await?),
+        Op::EnableMonitoring { id } => worker(fleet.enable_detailed_monitoring(id).await?),
+        Op::RegisterLicence { id, token } => worker(fleet.register_licence(id, token).await?),
+        Op::DeregisterLicence { id } => worker(fleet.deregister_licence(id).await?),
+        Op::IdleStatus { id } => json(wire::worker::IdleStatus::from(
+            &fleet.idle_status(id).await?,
+        )),
+        Op::SetIdleDetection { id, enabled } => {
+            worker(fleet.set_idle_detection(id, enabled).await?)
+        }
+        Op::SetDraining { id, draining } => worker(fleet.set_draining(id, draining).await?),
         Op::MetricsSeries { id, since, step } => {
             let now = fleet.clock().now();
             let since = since.unwrap_or_else(|| ccm_core::time::plus_seconds(now, -3600));
@@ -508,7 +453,7 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
             if step > 86_400 {
                 return Err(BindingError::input("step", "must be at most 86400 seconds"));
             }
-            json(fleet.metrics_series(id, since, step).await?)
+            json_list::<_, wire::worker::MetricPoint>(&fleet.metrics_series(id, since, step).await?)
         }
 
         Op::ListLabs {
@@ -516,19 +461,19 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
             include_gone,
         } => {
             fleet.get_worker(worker_id).await?;
-            json(fleet.list_labs(worker_id, include_gone).await?)
+            json_list::<_, wire::lab::LabRecord>(&fleet.list_labs(worker_id, include_gone).await?)
         }
         Op::RefreshLabs { worker_id } => {
             fleet.sync_worker_labs(worker_id, None).await?;
-            json(fleet.list_labs(worker_id, false).await?)
+            json_list::<_, wire::lab::LabRecord>(&fleet.list_labs(worker_id, false).await?)
         }
         Op::LabAction {
             worker_id,
             lab_id,
             action,
             force,
-        } => json(
-            fleet
+        } => json_list::<_, wire::lab::LabRecord>(
+            &fleet
                 .lab_action(
                     worker_id,
                     &CmlLabId::new(lab_id),
@@ -548,11 +493,10 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
             {
                 return Err(BindingError::input("topology_yaml", error.to_string()));
             }
-            json(
-                fleet
-                    .import_lab(worker_id, &topology_yaml, title.as_deref(), actor())
-                    .await?,
-            )
+            let lab = fleet
+                .import_lab(worker_id, &topology_yaml, title.as_deref(), actor())
+                .await?;
+            json(wire::lab::LabRecord::from(&lab))
         }
         Op::DownloadLab { worker_id, lab_id } => json(
             fleet
@@ -560,15 +504,21 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
                 .await?,
         ),
 
-        Op::ListDefinitions { name, active_only } => json(
+        Op::ListDefinitions { name, active_only } => {
+            json_list::<_, wire::definition::LabletDefinition>(
+                &fleet
+                    .list_definitions(&DefinitionFilter { name, active_only })
+                    .await?,
+            )
+        }
+        Op::CreateDefinition(body) => definition(
             fleet
-                .list_definitions(&DefinitionFilter { name, active_only })
+                .create_definition(NewDefinition::try_from(body)?)
                 .await?,
         ),
-        Op::CreateDefinition { definition } => json(fleet.create_definition(definition).await?),
-        Op::GetDefinition { id } => json(fleet.get_definition(id).await?),
+        Op::GetDefinition { id } => definition(fleet.get_definition(id).await?),
         Op::SetDefinitionActive { id, active } => {
-            json(fleet.set_definition_active(id, active).await?)
+            definition(fleet.set_definition_active(id, active).await?)
         }
 
         Op::ListLablets {
@@ -576,8 +526,8 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
             worker_id,
             owner,
             definition_id,
-        } => json(
-            fleet
+        } => json_list::<_, wire::lablet::Lablet>(
+            &fleet
                 .list_lablets(&LabletFilter {
                     phases: phase,
                     worker_id,
@@ -587,31 +537,32 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
                 })
                 .await?,
         ),
-        Op::CreateLablet {
-            definition_id,
-            owner,
-            timeslot,
-            reservation_id,
-        } => json(
+        Op::CreateLablet(body) => lablet(
             fleet
                 .create_lablet(
-                    definition_id,
+                    DefinitionId(body.definition_id),
                     NewLablet {
-                        owner: owner.unwrap_or_else(|| ACTOR.to_owned()),
-                        timeslot,
-                        reservation_id,
+                        owner: body.owner.unwrap_or_else(|| ACTOR.to_owned()),
+                        timeslot: body.timeslot.into(),
+                        reservation_id: body.reservation_id,
                     },
                 )
                 .await?,
         ),
-        Op::GetLablet { id } => json(fleet.get_lablet(id).await?),
-        Op::CancelLablet { id } => json(fleet.cancel_lablet(id, actor()).await?),
-        Op::DeleteLablet { id } => json(fleet.delete_lablet(id, actor()).await?),
+        Op::GetLablet { id } => lablet(fleet.get_lablet(id).await?),
+        Op::CancelLablet { id } => lablet(fleet.cancel_lablet(id, actor()).await?),
+        Op::DeleteLablet { id } => lablet(fleet.delete_lablet(id, actor()).await?),
 
-        Op::ListJobs => json(engine.jobs().list().await?),
-        Op::TriggerJob { name } => json(engine.jobs().trigger(&name).await?),
-        Op::PauseJob { name } => json(engine.jobs().set_paused(&name, true).await?),
-        Op::ResumeJob { name } => json(engine.jobs().set_paused(&name, false).await?),
+        Op::ListJobs => json_list::<_, wire::job::JobRecord>(&engine.jobs().list().await?),
+        Op::TriggerJob { name } => json(wire::job::TriggerOutcome::from(
+            &engine.jobs().trigger(&name).await?,
+        )),
+        Op::PauseJob { name } => json(wire::job::JobRecord::from(
+            &engine.jobs().set_paused(&name, true).await?,
+        )),
+        Op::ResumeJob { name } => json(wire::job::JobRecord::from(
+            &engine.jobs().set_paused(&name, false).await?,
+        )),
 
         Op::WaitEvents {
             after,
@@ -645,7 +596,19 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
             let events = store.read_events(after, limit).await?;
             // After the read: compaction only moves the log's start forward.
             ccm_core::ports::store::check_resumable(after, store.first_sequence().await?)?;
-            json(events)
+            json_list::<_, wire::event::Event>(&events)
         }
     }
+}
+
+fn worker(worker: ccm_core::worker::Worker) -> Result<Value, BindingError> {
+    json(wire::worker::Worker::from(&worker))
+}
+
+fn definition(definition: ccm_core::definition::LabletDefinition) -> Result<Value, BindingError> {
+    json(wire::definition::LabletDefinition::from(&definition))
+}
+
+fn lablet(lablet: ccm_core::lablet::Lablet) -> Result<Value, BindingError> {
+    json(wire::lablet::Lablet::from(&lablet))
 }
