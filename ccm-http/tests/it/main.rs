@@ -21,6 +21,7 @@ mod lease_hang;
 mod list_cache;
 mod log_retention;
 mod probes;
+mod python_models;
 mod routes;
 mod scale_out;
 mod sec_cml_tofu;

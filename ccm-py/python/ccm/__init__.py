@@ -6,8 +6,10 @@ Modeling Labs workers on AWS EC2.
 * :class:`Engine` / :class:`AsyncEngine` — the fleet engine embedded in this
   process, assembled as the ``ccm`` server assembles it, on the simulator with a
   virtual clock (``cloud="sim"``) or on AWS (``cloud="aws"``).
-* Domain records (:class:`Worker`, :class:`Lablet`, …) and the exception
-  hierarchy rooted at :class:`CcmError`.
+* Records (:class:`Worker`, :class:`Lablet`, :class:`Event`, …): the REST API's
+  wire types, generated from its OpenAPI document (:mod:`ccm.models`), with
+  timestamps as :class:`datetime.datetime` and enumerations as :class:`str`
+  enums; and the exception hierarchy rooted at :class:`CcmError`.
 """
 
 from . import _native
@@ -39,18 +41,31 @@ from .errors import (
     StoreError,
     Unsupported,
 )
+from . import models
 from .models import (
     Event,
+    IdleStatus,
+    ImportReport,
     Job,
+    JobRecord,
     Lab,
+    LabRecord,
     Lablet,
     LabletAccess,
     LabletDefinition,
+    LabletPhase,
     LabletSpec,
     LabletStatus,
+    LifecycleState,
     Meta,
+    MetricPoint,
+    ObjectMeta,
     Record,
+    RefreshOutcome,
+    TriggerOutcome,
+    WireEnum,
     Worker,
+    WorkerDeletion,
     WorkerSpec,
     WorkerStatus,
     parse_time,
@@ -77,18 +92,31 @@ __all__ = [
     "AsyncEngine",
     "TimeLike",
     "SETTINGS",
+    "models",
     "Record",
+    "WireEnum",
+    "ObjectMeta",
     "Meta",
     "Worker",
     "WorkerSpec",
     "WorkerStatus",
+    "LifecycleState",
+    "WorkerDeletion",
+    "ImportReport",
+    "RefreshOutcome",
+    "IdleStatus",
+    "MetricPoint",
     "LabletDefinition",
     "Lablet",
     "LabletSpec",
     "LabletStatus",
+    "LabletPhase",
     "LabletAccess",
+    "LabRecord",
     "Lab",
+    "JobRecord",
     "Job",
+    "TriggerOutcome",
     "Event",
     "parse_time",
     "CcmError",

@@ -9,7 +9,21 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 from . import _native
-from .models import Event, Job, Lab, Lablet, LabletDefinition, Record, Worker, parse_time
+from .models import (
+    Event,
+    IdleStatus,
+    ImportReport,
+    JobRecord,
+    LabRecord,
+    Lablet,
+    LabletDefinition,
+    MetricPoint,
+    RefreshOutcome,
+    TriggerOutcome,
+    Worker,
+    WorkerDeletion,
+    parse_time,
+)
 
 #: How long ``events(follow=True)`` waits for a notification before it checks
 #: for Ctrl-C and waits again (the log is not read in between).
@@ -181,9 +195,9 @@ class Engine:
         image_id: Optional[str] = None,
         image_name_pattern: Optional[str] = None,
         tags: Optional[Mapping[str, str]] = None,
-    ) -> Record:
+    ) -> ImportReport:
         """Adopts every instance launched from an AMI (by id or name pattern)."""
-        return Record(
+        return ImportReport(
             self._call(
                 "import_matching",
                 region=region,
@@ -213,10 +227,10 @@ class Engine:
 
     def delete_worker(
         self, worker_id: str, *, terminate_instance: bool = False, force: bool = False
-    ) -> Record:
+    ) -> WorkerDeletion:
         """Removes a worker; with ``terminate_instance`` its instance is terminated first
         (lablets: as :meth:`stop_worker`)."""
-        return Record(
+        return WorkerDeletion(
             self._call(
                 "delete_worker",
                 id=str(worker_id),
@@ -232,9 +246,11 @@ class Engine:
             self._call("set_monitoring_interval", id=str(worker_id), seconds=seconds)
         )
 
-    def refresh_worker(self, worker_id: str) -> Record:
-        """Observes the worker now (or says when the coming sweep will)."""
-        return Record(self._call("refresh_worker", id=str(worker_id)))
+    def refresh_worker(self, worker_id: str) -> RefreshOutcome:
+        """Observes the worker now (or says when the coming sweep will): a
+        :class:`~ccm.models.RefreshOutcomeRefreshed` or
+        :class:`~ccm.models.RefreshOutcomeCoalesced`."""
+        return RefreshOutcome(self._call("refresh_worker", id=str(worker_id)))
 
     def set_tags(self, worker_id: str, tags: Mapping[str, str]) -> Worker:
         """Adds or overwrites tags."""
@@ -256,9 +272,9 @@ class Engine:
         """Deregisters the CML licence."""
         return Worker(self._call("deregister_licence", id=str(worker_id)))
 
-    def idle_status(self, worker_id: str) -> Record:
+    def idle_status(self, worker_id: str) -> IdleStatus:
         """Whether the worker is eligible for an idle pause, and when."""
-        return Record(self._call("idle_status", id=str(worker_id)))
+        return IdleStatus(self._call("idle_status", id=str(worker_id)))
 
     def set_idle_detection(self, worker_id: str, enabled: bool) -> Worker:
         """Turns idle detection on or off."""
@@ -270,7 +286,7 @@ class Engine:
 
     def metrics_series(
         self, worker_id: str, *, since: Optional[TimeLike] = None, step: Optional[int] = None
-    ) -> List[Record]:
+    ) -> List[MetricPoint]:
         """The worker's CPU, memory, disk and node series averaged per ``step`` seconds."""
         items = self._call(
             "metrics_series",
@@ -278,22 +294,22 @@ class Engine:
             since=None if since is None else _time(since),
             step=step,
         )
-        return [Record(item) for item in items]
+        return [MetricPoint(item) for item in items]
 
     # Labs -----------------------------------------------------------------
 
-    def list_labs(self, worker_id: str, *, include_gone: bool = False) -> List[Lab]:
+    def list_labs(self, worker_id: str, *, include_gone: bool = False) -> List[LabRecord]:
         """The labs mirrored from a worker."""
         items = self._call("list_labs", worker_id=str(worker_id), include_gone=include_gone)
-        return [Lab(item) for item in items]
+        return [LabRecord(item) for item in items]
 
-    def refresh_labs(self, worker_id: str) -> List[Lab]:
+    def refresh_labs(self, worker_id: str) -> List[LabRecord]:
         """Mirrors the worker's labs from CML now."""
-        return [Lab(item) for item in self._call("refresh_labs", worker_id=str(worker_id))]
+        return [LabRecord(item) for item in self._call("refresh_labs", worker_id=str(worker_id))]
 
     def lab_action(
         self, worker_id: str, lab_id: str, action: str, *, force: bool = False
-    ) -> List[Lab]:
+    ) -> List[LabRecord]:
         """``start``, ``stop``, ``wipe`` or ``delete`` a lab; returns the worker's labs.
 
         Wiping or deleting the lab of a lablet raises :class:`ccm.errors.Conflict`
@@ -303,11 +319,11 @@ class Engine:
         items = self._call(
             "lab_action", worker_id=str(worker_id), lab_id=lab_id, action=action, force=force
         )
-        return [Lab(item) for item in items]
+        return [LabRecord(item) for item in items]
 
-    def import_lab(self, worker_id: str, topology_yaml: str, *, title: Optional[str] = None) -> Lab:
+    def import_lab(self, worker_id: str, topology_yaml: str, *, title: Optional[str] = None) -> LabRecord:
         """Imports a lab from a CML YAML topology."""
-        return Lab(
+        return LabRecord(
             self._call(
                 "import_lab", worker_id=str(worker_id), topology_yaml=topology_yaml, title=title
             )
@@ -363,7 +379,7 @@ class Engine:
                 "warm_pool_depth": warm_pool_depth,
             }
         )
-        return LabletDefinition(self._call("create_definition", definition=definition))
+        return LabletDefinition(self._call("create_definition", **definition))
 
     def get_definition(self, definition_id: str) -> LabletDefinition:
         """One lablet definition."""
@@ -429,21 +445,21 @@ class Engine:
 
     # Jobs -----------------------------------------------------------------
 
-    def list_jobs(self) -> List[Job]:
+    def list_jobs(self) -> List[JobRecord]:
         """The recurrent jobs with their next and last run."""
-        return [Job(item) for item in self._call("list_jobs")]
+        return [JobRecord(item) for item in self._call("list_jobs")]
 
-    def trigger_job(self, name: str) -> Record:
+    def trigger_job(self, name: str) -> TriggerOutcome:
         """Runs a job at the next step."""
-        return Record(self._call("trigger_job", name=name))
+        return TriggerOutcome(self._call("trigger_job", name=name))
 
-    def pause_job(self, name: str) -> Job:
+    def pause_job(self, name: str) -> JobRecord:
         """Pauses a job."""
-        return Job(self._call("pause_job", name=name))
+        return JobRecord(self._call("pause_job", name=name))
 
-    def resume_job(self, name: str) -> Job:
+    def resume_job(self, name: str) -> JobRecord:
         """Resumes a job."""
-        return Job(self._call("resume_job", name=name))
+        return JobRecord(self._call("resume_job", name=name))
 
     # Events ---------------------------------------------------------------
 

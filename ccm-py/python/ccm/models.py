@@ -1,330 +1,2250 @@
-"""Domain records returned by :class:`ccm.Engine`: read-only views over the same
-JSON shape the REST API returns.
+"""The records :class:`ccm.Engine` returns: the REST API's wire types, one class
+per schema of its OpenAPI document (``GET /api/v1/openapi.json``).
 
-Every record has typed attributes for its documented fields (nested records are
-records too), ``==`` by type and content, a ``repr`` naming the record, and
-``to_dict()`` giving the full JSON shape back. Timestamps are RFC 3339 strings;
-:func:`parse_time` turns one into a :class:`datetime.datetime`.
+Generated from the document by ``ccm-http/tests/it/python_models.rs``; do not
+edit (the test rewrites this file when the document changes). Records are
+read-only views over the JSON the engine answers: timestamps read as aware
+:class:`datetime.datetime`, enumerations as :class:`str` enums, nested objects
+as records, and ``to_dict()`` gives the JSON back. An event or a tagged answer
+is read as the class its tag names (``Event(...)`` of a ``worker.created.v1``
+is a :class:`WorkerCreatedEvent`).
 """
 
-import copy
+from __future__ import annotations
+
 from datetime import datetime
-from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Type, get_origin
+from typing import Any, Dict, List, Optional
 
-__all__ = [
-    "Record",
-    "Meta",
-    "Worker",
-    "WorkerSpec",
-    "WorkerStatus",
-    "LabletDefinition",
-    "Lablet",
-    "LabletSpec",
-    "LabletStatus",
-    "LabletAccess",
-    "Lab",
-    "Job",
-    "Event",
-    "parse_time",
-]
+from ._record import Record, WireEnum, _list, _map, parse_time
 
 
-def parse_time(text: str) -> datetime:
-    """Parses an RFC 3339 timestamp from the engine into an aware datetime."""
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    # Python 3.9's fromisoformat takes at most microseconds.
-    if "." in text:
-        head, _, rest = text.partition(".")
-        digits = "".join(c for c in rest if c.isdigit())
-        zone = rest[len(digits):]
-        text = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
-    return datetime.fromisoformat(text)
+class AccessProtocol(WireEnum):
+    """How a lablet's port is reached."""
+
+    TELNET = "telnet"
 
 
-def _wrap(value: Any, kind: Optional[Type["Record"]]) -> Any:
-    if isinstance(value, dict):
-        return (kind or Record)(value)
-    if isinstance(value, list):
-        return [_wrap(item, kind) for item in value]
-    return value
+class AlertMetric(WireEnum):
+    """A utilisation dimension that can raise an alert."""
+
+    CPU = "cpu"
+    MEMORY = "memory"
+    DISK = "disk"
+    CML_CERTIFICATE = "cml_certificate"
 
 
-class Record:
-    """A read-only record over a JSON object; the base of every domain class."""
+class CmlServiceState(WireEnum):
+    """Whether CML answers on the worker."""
 
-    __slots__ = ("_data",)
-    _data: Dict[str, Any]
-    #: Nested fields and the record class they are read as.
-    _nested: ClassVar[Dict[str, Type["Record"]]] = {}
-    #: Fields shown by ``repr``.
-    _shown: ClassVar[Tuple[str, ...]] = ()
-
-    def __init__(self, data: Mapping[str, Any]) -> None:
-        if not isinstance(data, Mapping):
-            raise TypeError(f"{type(self).__name__} needs a mapping, not {type(data).__name__}")
-        object.__setattr__(self, "_data", dict(data))
-
-    @classmethod
-    def _fields(cls) -> List[str]:
-        names: List[str] = []
-        for klass in reversed(cls.__mro__):
-            for name in getattr(klass, "__annotations__", {}):
-                if not name.startswith("_") and name not in names:
-                    names.append(name)
-        return names
-
-    @classmethod
-    def _is_mapping(cls, name: str) -> bool:
-        for klass in cls.__mro__:
-            annotation = getattr(klass, "__annotations__", {}).get(name)
-            if annotation is not None:
-                return get_origin(annotation) is dict
-        return False
-
-    def __getattr__(self, name: str) -> Any:
-        # Called only when normal lookup fails: fields live in the JSON object.
-        if name.startswith("_"):
-            raise AttributeError(name)
-        data = object.__getattribute__(self, "_data")
-        if name in data:
-            if type(self)._is_mapping(name):
-                # Declared as a plain mapping (labels, tags): a copy, not a record.
-                return copy.deepcopy(data[name])
-            return _wrap(data[name], type(self)._nested.get(name))
-        if name in type(self)._fields():
-            return None
-        raise AttributeError(f"{type(self).__name__} has no field {name!r}")
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"{type(self).__name__} is read-only")
-
-    def __eq__(self, other: object) -> bool:
-        if type(self) is not type(other):
-            return NotImplemented
-        return self._data == other._data  # type: ignore[attr-defined, no-any-return]
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __dir__(self) -> List[str]:
-        return sorted(set(super().__dir__()) | set(self._data) | set(type(self)._fields()))
-
-    def __repr__(self) -> str:
-        shown = type(self)._shown or tuple(list(self._data)[:4])
-        parts = ", ".join(f"{name}={getattr(self, name)!r}" for name in shown)
-        return f"{type(self).__name__}({parts})"
-
-    def to_dict(self) -> Dict[str, Any]:
-        """The record's full JSON shape (a deep copy)."""
-        return copy.deepcopy(self._data)
+    UNAVAILABLE = "unavailable"
+    STARTING = "starting"
+    AVAILABLE = "available"
+    ERROR = "error"
 
 
-class Meta(Record):
-    """Metadata every stored resource carries."""
+class DesiredStatus(WireEnum):
+    """What the operator wants the instance to be."""
 
+    RUNNING = "running"
+    STOPPED = "stopped"
+    TERMINATED = "terminated"
+
+
+class InstanceState(WireEnum):
+    """An EC2 instance state as last seen."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SHUTTING_DOWN = "shutting-down"
+    TERMINATED = "terminated"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    UNKNOWN = "unknown"
+
+
+class LabState(WireEnum):
+    """Lab state as CML reports it; any other text reads as `UNKNOWN`."""
+
+    DEFINED_ON_CORE = "DEFINED_ON_CORE"
+    STOPPED = "STOPPED"
+    STARTED = "STARTED"
+    UNKNOWN = "UNKNOWN"
+
+
+class LabletPhase(WireEnum):
+    """Where a lablet is in its life."""
+
+    PENDING = "pending"
+    SCHEDULED = "scheduled"
+    INSTANTIATING = "instantiating"
+    READY = "ready"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    TERMINATED = "terminated"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class LicenceKind(WireEnum):
+    """The licence product a worker runs on; lablet definitions may require one."""
+
+    PERSONAL = "personal"
+    ENTERPRISE = "enterprise"
+    EVALUATION = "evaluation"
+
+
+class LicenceState(WireEnum):
+    """Registration state of the CML licence."""
+
+    UNREGISTERED = "unregistered"
+    REGISTRATION_PENDING = "registration-pending"
+    REGISTERED = "registered"
+    EVALUATION = "evaluation"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+
+
+class LifecycleState(WireEnum):
+    """Where a worker's EC2 instance is in its life."""
+
+    PENDING = "pending"
+    PROVISIONING = "provisioning"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    SHUTTING_DOWN = "shutting-down"
+    TERMINATED = "terminated"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+class PauseReason(WireEnum):
+    """Why a worker was stopped."""
+
+    IDLE_TIMEOUT = "idle_timeout"
+    MANUAL = "manual"
+    EXTERNAL = "external"
+    SCALE_DOWN = "scale_down"
+
+
+class ResourceKind(WireEnum):
+    """The kinds of resources events are about."""
+
+    WORKER = "worker"
+    LAB = "lab"
+    DEFINITION = "definition"
+    LABLET = "lablet"
+    JOB = "job"
+    FLEET = "fleet"
+
+
+class ResumeReason(WireEnum):
+    """Why a worker was started."""
+
+    MANUAL = "manual"
+    EXTERNAL = "external"
+    SCALE_UP = "scale_up"
+
+
+class ScalingAction(WireEnum):
+    """What the autoscaler did."""
+
+    START = "start"
+    LAUNCH = "launch"
+    DRAIN = "drain"
+    STOP = "stop"
+    BLOCKED = "blocked"
+
+
+class Activity(Record):
+    """Activity and pause bookkeeping of a worker."""
+
+    #: Most recent activity seen.
+    last_activity_at: Optional[datetime]
+    last_pause_reason: Optional[PauseReason]
+    #: When it was last stopped.
+    last_paused_at: Optional[datetime]
+    last_resume_reason: Optional[ResumeReason]
+    #: When it was last started.
+    last_resumed_at: Optional[datetime]
+    #: Times the worker was stopped, by any reason.
+    pause_count: int
+    #: Newest events first, at most 20.
+    recent: Optional[List[ActivityEvent]]
+    #: Times the worker was started again.
+    resume_count: int
+    #: Idle detection holds off until this instant (set after a resume).
+    snooze_until: Optional[datetime]
+    #: Newest CML telemetry event already read (the per-worker high-water mark).
+    telemetry_high_water: Optional[datetime]
+
+
+class ActivityEvent(Record):
+    """One piece of evidence that a person is using the worker."""
+
+    #: When it happened.
+    at: datetime
+    #: Short human text.
+    detail: str
+    #: Where it came from (`telemetry:start_lab`, `lablet`, `lab_state`).
+    source: str
+
+
+class Allocation(Record):
+    """Resources, nodes and ports held by one lablet on a worker."""
+
+    #: CML node slots held.
+    nodes: int
+    #: Ports given to the lablet.
+    ports: List[int]
+    #: CPU, memory and storage held.
+    resources: Resources
+
+
+class AmiInfo(Record):
+    """The machine image a worker runs."""
+
+    #: When the AMI was created.
+    created_at: Optional[datetime]
+    #: AMI description.
+    description: Optional[str]
+    #: AMI id (`ami-0abc…`).
+    id: str
+    #: AMI name.
+    name: Optional[str]
+
+
+class Capacity(Record):
+    """A worker's capacity and its current allocations."""
+
+    #: Holdings by lablet id.
+    allocations: Optional[Dict[str, Allocation]]
+    #: What the instance offers to labs (after the host's own reserve).
+    declared: Resources
+    #: Node slots the worker accepts (before the licence limit).
+    node_slots: int
+    #: Ports lablets may be given.
+    port_range: PortRange
+    #: What labs ccm did not make (built by hand on the worker's CML) take, as
+    #: the lab sync last read it; placement counts it as taken.
+    unmanaged: Optional[UnmanagedUsage]
+
+
+class CatalogNeeds(Record):
+    """The node and image definitions a topology uses."""
+
+    #: Image definition ids its nodes pin (`image_definition:`); nodes without
+    #: one take their node definition's default image.
+    image_definitions: Optional[List[str]]
+    #: Node definition ids its nodes use.
+    node_definitions: Optional[List[str]]
+
+
+class CloudWatchMetrics(Record):
+    """CloudWatch utilisation figures in percent."""
+
+    #: `AWS/EC2 CPUUtilization`.
+    cpu_percent: Optional[float]
+    #: `CWAgent disk_used_percent`.
+    disk_percent: Optional[float]
+    #: `CWAgent mem_used_percent`.
+    memory_percent: Optional[float]
+
+
+class CmlCertificate(Record):
+    """The worker's CML certificate as ccm trusts it (trust on first use).
+    Fingerprints are the lower-case hex SHA-256 of the leaf certificate's DER.
+    """
+
+    #: A different fingerprint the worker presented, refused until an admin
+    #: accepts it.
+    pending_sha256: Optional[str]
+    #: The trusted fingerprint; `null` before the first contact.
+    pinned_sha256: Optional[str]
+
+
+class CmlService(Record):
+    """Everything known about the CML service of a worker."""
+
+    #: The TLS certificate trusted on first use, and a changed one waiting for an
+    #: admin.
+    certificate: Optional[CmlCertificate]
+    #: Overall `valid` flag of `system_health`, when known.
+    healthy: Optional[bool]
+    #: Last error text, cleared by a successful observation.
+    last_error: Optional[str]
+    #: `ready` from `system_information`.
+    ready: bool
+    #: Service state.
+    state: CmlServiceState
+    #: Version string as reported (`2.9.1+build.7`).
+    version: Optional[str]
+
+
+class CmlStats(Record):
+    """CML's own telemetry (`system_stats`, `system_information`, labs)."""
+
+    #: vCPUs allocated to nodes (summed over computes).
+    allocated_cpus: Optional[int]
+    #: Memory allocated to nodes, as reported (KiB).
+    allocated_memory_kib: Optional[int]
+    #: CPU in percent.
+    cpu_percent: Optional[float]
+    #: Disk used in percent.
+    disk_percent: Optional[float]
+    #: Labs on the server.
+    labs_count: Optional[int]
+    #: Memory used in percent.
+    memory_percent: Optional[float]
+    #: `ready` from `system_information`.
+    ready: Optional[bool]
+    #: Nodes running.
+    running_nodes: Optional[int]
+    #: Nodes defined.
+    total_nodes: Optional[int]
+    #: CML version.
+    version: Optional[str]
+
+
+class DefinitionActivationChanged(Record):
+    """A definition was activated or deactivated.
+
+    The `data` of `definition.activation.changed.v1`.
+    """
+
+    #: Active now.
+    active: bool
+
+
+class DefinitionCreated(Record):
+    """A definition version was created.
+
+    The `data` of `definition.created.v1`.
+    """
+
+    #: The definition version.
+    definition: LabletDefinition
+
+
+class Ec2StatusChecks(Record):
+    """EC2 instance and system status checks."""
+
+    #: Instance status check (`ok`, `impaired`, `initializing`, `insufficient-data`, …).
+    instance_status: str
+    #: System status check.
+    system_status: str
+
+
+class EmptyEventData(Record):
+    """The `data` of an event type that carries nothing: `{}`."""
+
+
+class Event(Record):
+    """One event of the log: `{"sequence", "id", "occurred_at", "subject", "type", "data"}`. `type` is the versioned type name (`worker.status.updated.v1`) and says what `data` holds."""
+
+    #: What happened; its class depends on the type.
+    data: Any
+    #: Unique id of the event (distinct from its position).
+    id: str
+    #: When the change happened.
+    occurred_at: datetime
+    #: Position in the log, starting at 1 and increasing by 1 (the SSE `id`).
+    sequence: int
+    #: What it is about.
+    subject: EventSubject
+    #: Which member of the family this is.
+    type: str
+    _shown = ("sequence", "type", "subject",)
+    _tag = "type"
+
+
+class EventSubject(Record):
+    """What an event is about."""
+
+    #: Resource id as text (a UUID for workers, labs, definitions and lablets; the
+    #: job name for jobs).
+    id: str
+    #: Resource kind.
+    kind: ResourceKind
+
+
+class FieldChange(Record):
+    """One field that changed."""
+
+    #: Field name.
+    field: str
+    #: Old value as text.
+    from_: str
+    #: New value as text.
+    to: str
+    _names = {"from_": "from"}
+
+
+class FleetScalingDecided(Record):
+    """The autoscaler changed the fleet, and why.
+
+    The `data` of `fleet.scaling.decided.v1`.
+    """
+
+    #: What it did.
+    action: ScalingAction
+    #: Why.
+    reason: str
+    #: The workers concerned.
+    workers: List[str]
+
+
+class FleetScalingDecidedEvent(Event):
+    """An event of type `fleet.scaling.decided.v1`; `data` is `FleetScalingDecided`."""
+
+    data: FleetScalingDecided
+    #: The versioned event type.
+    type: str
+
+
+class IdleSettings(Record):
+    """Idle-detection settings of one worker."""
+
+    #: Whether idle workers are paused automatically.
+    enabled: bool
+    #: Minutes after a resume during which the worker is never paused.
+    snooze_minutes: int
+    #: Minutes without activity before pausing.
+    timeout_minutes: int
+
+
+class IdleStatus(Record):
+    """The idle verdict of a worker and the facts behind it."""
+
+    #: Idle detection on.
+    enabled: bool
+    #: The instant idleness is counted from.
+    idle_since: Optional[datetime]
+    #: Last activity seen.
+    last_activity_at: Optional[datetime]
+    #: When it would be paused if nothing happens.
+    pause_at: Optional[datetime]
+    #: Times paused so far.
+    pause_count: int
+    #: Minutes without activity before pausing.
+    timeout_minutes: int
+    #: The verdict.
+    verdict: IdleVerdict
+
+
+class IdleVerdict(Record):
+    """Why a worker is or is not to be paused now."""
+
+    #: Which member of the family this is.
+    verdict: str
+    _tag = "verdict"
+
+
+class IdleVerdictActive(IdleVerdict):
+    """Active recently; paused at `pause_at` unless activity comes first."""
+
+    #: When it would be paused.
+    pause_at: datetime
+    verdict: str
+
+
+class IdleVerdictDisabled(IdleVerdict):
+    """Idle detection is off for this worker."""
+
+    verdict: str
+
+
+class IdleVerdictInUse(IdleVerdict):
+    """Lablets are running on it."""
+
+    #: How many.
+    lablets: int
+    verdict: str
+
+
+class IdleVerdictNotRunning(IdleVerdict):
+    """Only running workers are paused."""
+
+    verdict: str
+
+
+class IdleVerdictPauseNow(IdleVerdict):
+    """Idle past its timeout: pause now."""
+
+    #: When it became due.
+    since: datetime
+    verdict: str
+
+
+class IdleVerdictSnoozed(IdleVerdict):
+    """Recently resumed: never paused before `until`."""
+
+    #: End of the snooze window.
+    until: datetime
+    verdict: str
+
+
+class ImportReport(Record):
+    """What a bulk import did."""
+
+    #: Instances that matched.
+    found: int
+    #: Workers created.
+    imported: List[Worker]
+    #: Instances skipped, with reasons.
+    skipped: List[ImportSkip]
+
+
+class ImportSkip(Record):
+    """One instance not imported, and why."""
+
+    #: The instance.
+    instance_id: str
+    #: Why it was skipped.
+    reason: str
+
+
+class JobOutcome(Record):
+    """How a run ended."""
+
+    #: Which member of the family this is.
+    result: str
+    _tag = "result"
+
+
+class JobOutcomeFailed(JobOutcome):
+    """Failed; the schedule is kept."""
+
+    #: Error text (hidden from users: they see that it failed).
+    error: str
+    result: str
+
+
+class JobOutcomeSucceeded(JobOutcome):
+    """Finished without error."""
+
+    result: str
+
+
+class JobRecord(Record):
+    """A job and its run history summary."""
+
+    #: Duration of the last run in milliseconds.
+    last_duration_ms: Optional[int]
+    last_outcome: Optional[JobOutcome]
+    #: Start of the last run.
+    last_run_at: Optional[datetime]
+    #: Unique name (`metrics-sweep`, `labs-sync`, `refresh:<worker>`).
     name: str
-    labels: Dict[str, str]
-    version: int
+    #: Next planned run; `null` for a finished one-shot job.
+    next_run_at: Optional[datetime]
+    #: Paused jobs keep their schedule but do not run.
+    paused: bool
+    #: Schedule.
+    schedule: JobSchedule
+    #: Store version (optimistic concurrency).
+    version: Optional[int]
+    _shown = ("name", "next_run_at", "paused",)
+
+
+class JobSchedule(Record):
+    """When a job runs."""
+
+    #: Which member of the family this is.
+    kind: str
+    _tag = "kind"
+
+
+class JobScheduleEvery(JobSchedule):
+    """Every `seconds`, from the last planned run."""
+
+    kind: str
+    #: Interval in seconds.
+    seconds: int
+
+
+class JobScheduleOnce(JobSchedule):
+    """Once, at `at`."""
+
+    #: When.
+    at: datetime
+    kind: str
+
+
+class LabDiscovered(Record):
+    """A lab was seen for the first time.
+
+    The `data` of `lab.discovered.v1`.
+    """
+
+    #: The lab record.
+    lab: LabRecord
+
+
+class LabDiscoveredEvent(Event):
+    """An event of type `lab.discovered.v1`; `data` is `LabDiscovered`."""
+
+    data: LabDiscovered
+    #: The versioned event type.
+    type: str
+
+
+class LabGone(Record):
+    """A lab disappeared from CML.
+
+    The `data` of `lab.gone.v1`.
+    """
+
+    #: The lab id on the worker's CML.
+    cml_lab_id: str
+    #: The worker.
+    worker_id: str
+
+
+class LabGoneEvent(Event):
+    """An event of type `lab.gone.v1`; `data` is `LabGone`."""
+
+    data: LabGone
+    #: The versioned event type.
+    type: str
+
+
+class LabOperation(Record):
+    """One entry of a lab's operation history."""
+
+    #: What happened (`started`, `state STOPPED → STARTED`, `imported`…).
+    action: str
+    #: Who did it, when known (`sync` for observed changes).
+    actor: Optional[str]
+    #: When it happened or was observed.
+    at: datetime
+
+
+class LabOperationRecorded(Record):
+    """An operation was run on a lab through ccm.
+
+    The `data` of `lab.operation.recorded.v1`.
+    """
+
+    #: The lab id on the worker's CML.
+    cml_lab_id: str
+    #: What was done, by whom.
+    operation: LabOperation
+    #: The worker.
+    worker_id: str
+
+
+class LabOperationRecordedEvent(Event):
+    """An event of type `lab.operation.recorded.v1`; `data` is `LabOperationRecorded`."""
+
+    data: LabOperationRecorded
+    #: The versioned event type.
+    type: str
+
+
+class LabRecord(Record):
+    """A lab on a worker, as last synchronised from its CML."""
+
+    #: CML's lab id (kept verbatim).
+    cml_lab_id: str
+    #: Description.
+    description: str
+    #: First time a sync saw it.
+    first_seen_at: datetime
+    #: True once the lab disappeared from CML.
+    gone: bool
+    #: Operations, newest first, at most 50.
+    history: Optional[List[LabOperation]]
+    #: ccm's id for the record.
+    id: str
+    #: Last successful sync.
+    last_synced_at: datetime
+    #: Link count.
+    link_count: int
+    #: Node count.
+    node_count: int
+    #: Owner user name.
+    owner: Optional[str]
+    #: Last known state.
+    state: LabState
+    #: Title.
+    title: str
+    usage: Optional[LabUsage]
+    #: Store version (optimistic concurrency).
+    version: Optional[int]
+    #: The worker hosting the lab.
+    worker_id: str
+    _shown = ("cml_lab_id", "title", "state",)
+
+
+class LabStateChanged(Record):
+    """A lab's state changed.
+
+    The `data` of `lab.state.changed.v1`.
+    """
+
+    #: The lab id on the worker's CML.
+    cml_lab_id: str
+    #: State left.
+    from_: LabState
+    #: What was done, by whom.
+    operation: LabOperation
+    #: State entered.
+    to: LabState
+    #: The worker.
+    worker_id: str
+    _names = {"from_": "from"}
+
+
+class LabStateChangedEvent(Event):
+    """An event of type `lab.state.changed.v1`; `data` is `LabStateChanged`."""
+
+    data: LabStateChanged
+    #: The versioned event type.
+    type: str
+
+
+class LabUpdated(Record):
+    """A lab's title, description, owner or counts changed.
+
+    The `data` of `lab.updated.v1`.
+    """
+
+    #: What changed.
+    changes: List[FieldChange]
+    #: The lab id on the worker's CML.
+    cml_lab_id: str
+    #: The worker.
+    worker_id: str
+
+
+class LabUpdatedEvent(Event):
+    """An event of type `lab.updated.v1`; `data` is `LabUpdated`."""
+
+    data: LabUpdated
+    #: The versioned event type.
+    type: str
+
+
+class LabUsage(Record):
+    """What one lab's nodes take on their worker: CPUs and memory of the nodes that
+    run, disk of every node.
+    """
+
+    #: vCPUs allocated to running nodes.
+    cpus: int
+    #: Disk of all nodes, GiB.
+    disk_gib: int
+    #: Memory of running nodes, MiB.
+    memory_mib: int
+    #: Nodes that run.
+    running_nodes: int
+
+
+class Lablet(Record):
+    """A timed lab session."""
+
+    #: Identifier.
+    id: str
+    #: Metadata.
+    meta: ObjectMeta
+    #: What was asked for.
+    spec: LabletSpec
+    #: What was observed.
+    status: LabletStatus
+    _shown = ("id", "phase", "worker_id",)
+
+    @property
+    def phase(self) -> LabletPhase:
+        """The lablet's phase (``status.phase``): ``pending``, ``ready``, ``terminated``…"""
+        return self._path("status", "phase")
+
+    @property
+    def worker_id(self) -> Optional[str]:
+        """The worker it is bound to (``status.worker_id``), if any."""
+        return self._path("status", "worker_id")
+
+    @property
+    def access(self) -> List[LabletAccess]:
+        """How students reach its nodes' consoles (``status.access``): one entry per node given a port when its lab was imported, empty before and after."""
+        return self._path("status", "access")
+
+
+class LabletAccess(Record):
+    """One way into a lablet's lab: a node's console on its worker, as a student
+    dials it (`telnet <host> <port>`).
+    """
+
+    #: The worker's address students reach.
+    host: str
+    #: The node's label (its id when it has none).
+    label: str
+    #: The node's topology-local id (`n0`).
+    node: str
+    #: The port on that host.
+    port: int
+    #: How the port is reached.
+    protocol: AccessProtocol
+
+
+class LabletAccessAssigned(Record):
+    """How students reach the lablet's lab, recorded with the import.
+
+    The `data` of `lablet.access.assigned.v1`.
+    """
+
+    #: Each console node's port on the worker.
+    access: List[LabletAccess]
+
+
+class LabletAccessAssignedEvent(Event):
+    """An event of type `lablet.access.assigned.v1`; `data` is `LabletAccessAssigned`."""
+
+    data: LabletAccessAssigned
+    #: The versioned event type.
+    type: str
+
+
+class LabletAttemptFailed(Record):
+    """An attempt failed and will be retried.
+
+    The `data` of `lablet.attempt.failed.v1`.
+    """
+
+    #: Attempt number.
+    attempt: int
+    #: What went wrong.
+    error: str
+
+
+class LabletAttemptFailedEvent(Event):
+    """An event of type `lablet.attempt.failed.v1`; `data` is `LabletAttemptFailed`."""
+
+    data: LabletAttemptFailed
+    #: The versioned event type.
+    type: str
+
+
+class LabletBound(Record):
+    """The lablet was bound to a worker with ports.
+
+    The `data` of `lablet.bound.v1`.
+    """
+
+    #: Ports reserved.
+    ports: List[int]
+    #: The worker.
+    worker_id: str
+
+
+class LabletBoundEvent(Event):
+    """An event of type `lablet.bound.v1`; `data` is `LabletBound`."""
+
+    data: LabletBound
+    #: The versioned event type.
+    type: str
+
+
+class LabletCancelRequested(Record):
+    """Cancellation was requested.
+
+    The `data` of `lablet.cancel.requested.v1`.
+    """
+
+    #: Who asked.
+    by: Optional[str]
+
+
+class LabletCancelRequestedEvent(Event):
+    """An event of type `lablet.cancel.requested.v1`; `data` is `LabletCancelRequested`."""
+
+    data: LabletCancelRequested
+    #: The versioned event type.
+    type: str
+
+
+class LabletCreated(Record):
+    """A lablet was booked.
+
+    The `data` of `lablet.created.v1`.
+    """
+
+    #: The new lablet.
+    lablet: Lablet
+
+
+class LabletCreatedEvent(Event):
+    """An event of type `lablet.created.v1`; `data` is `LabletCreated`."""
+
+    data: LabletCreated
+    #: The versioned event type.
+    type: str
+
+
+class LabletDefinition(Record):
+    """A versioned lab template: what lablets are made from."""
+
+    #: Inactive definitions accept no new lablets.
+    active: bool
+    #: Identifier of this version.
+    id: str
+    licence_affinity: Optional[LicenceKind]
+    #: Longest timeslot a lablet may book, in minutes.
+    max_duration_minutes: int
+    #: Metadata; `meta.name` is the definition name shared by all versions.
+    meta: ObjectMeta
+    #: Oldest CML version (`major.minor.patch`) able to run the topology; `null`
+    #: for any.
+    min_cml_version: Optional[str]
+    #: Resources each lablet holds.
+    needs: ResourceNeeds
+    #: Node and image definitions the topology uses, read from it at creation; a
+    #: worker whose CML lacks one is not offered the lablet.
+    requires: Optional[CatalogNeeds]
+    #: Topology in CML YAML.
+    topology_yaml: str
+    #: Semantic version (`major.minor.patch`); a new version is a new record.
+    version: str
+    #: Idle workers to keep ready for this definition.
+    warm_pool_depth: int
+    _shown = ("id", "name", "version", "active",)
+
+    @property
+    def name(self) -> str:
+        """The definition's name (``meta.name``)."""
+        return self._path("meta", "name")
+
+
+class LabletDeletionRequested(Record):
+    """Deletion of the lablet record was requested (it goes once terminated).
+
+    The `data` of `lablet.deletion.requested.v1`.
+    """
+
+    #: Who asked.
+    by: Optional[str]
+
+
+class LabletDeletionRequestedEvent(Event):
+    """An event of type `lablet.deletion.requested.v1`; `data` is `LabletDeletionRequested`."""
+
+    data: LabletDeletionRequested
+    #: The versioned event type.
+    type: str
+
+
+class LabletLabAssigned(Record):
+    """The lablet's lab exists on CML.
+
+    The `data` of `lablet.lab.assigned.v1`.
+    """
+
+    #: The lab id on the worker's CML.
+    cml_lab_id: str
+
+
+class LabletLabAssignedEvent(Event):
+    """An event of type `lablet.lab.assigned.v1`; `data` is `LabletLabAssigned`."""
+
+    data: LabletLabAssigned
+    #: The versioned event type.
+    type: str
+
+
+class LabletLabReleasedEvent(Event):
+    """An event of type `lablet.lab.released.v1`; `data` is `EmptyEventData`."""
+
+    data: EmptyEventData
+    #: The versioned event type.
+    type: str
+
+
+class LabletPhaseChanged(Record):
+    """The lablet's phase moved.
+
+    The `data` of `lablet.phase.changed.v1`.
+    """
+
+    #: Phase left.
+    from_: LabletPhase
+    #: Why.
+    reason: Optional[str]
+    #: Phase entered.
+    to: LabletPhase
+    _names = {"from_": "from"}
+
+
+class LabletPhaseChangedEvent(Event):
+    """An event of type `lablet.phase.changed.v1`; `data` is `LabletPhaseChanged`."""
+
+    data: LabletPhaseChanged
+    #: The versioned event type.
+    type: str
+
+
+class LabletSpec(Record):
+    """What was asked for."""
+
+    #: Set when cancellation was requested.
+    cancel_requested: bool
+    #: Definition version instantiated.
+    definition_id: str
+    #: Who the session is for.
+    owner: str
+    #: External reservation id, if the booking system has one.
+    reservation_id: Optional[str]
+    #: When it runs.
+    timeslot: Timeslot
+
+
+class LabletStatus(Record):
+    """What was observed."""
+
+    #: How students reach the lab's nodes: one entry per console node, once the
+    #: lab is imported; empty before and once the lab is gone.
+    access: Optional[List[LabletAccess]]
+    #: Failed attempts in the current phase.
+    attempts: int
+    #: Lab on the worker's CML (CML's lab id, verbatim).
+    cml_lab_id: Optional[str]
+    #: Phase history, newest first (at most 50 entries).
+    history: Optional[List[PhaseChange]]
+    #: Last error.
+    last_error: Optional[str]
+    #: Current phase.
+    phase: LabletPhase
+    #: Ports reserved on the worker.
+    ports: Optional[List[int]]
+    #: Worker the lablet is bound to.
+    worker_id: Optional[str]
+
+
+class LabletUnbound(Record):
+    """The lablet lost its worker binding.
+
+    The `data` of `lablet.unbound.v1`.
+    """
+
+    #: Why.
+    reason: str
+
+
+class LabletUnboundEvent(Event):
+    """An event of type `lablet.unbound.v1`; `data` is `LabletUnbound`."""
+
+    data: LabletUnbound
+    #: The versioned event type.
+    type: str
+
+
+class LicenceFeature(Record):
+    """One licensed feature as CML lists it."""
+
+    #: Feature id.
+    id: str
+    #: Count in use.
+    in_use: int
+    #: Feature name.
+    name: str
+    #: Status string as reported (kept verbatim: the value set is not documented).
+    status: str
+
+
+class LicenceStatus(Record):
+    """Licence status of a worker."""
+
+    #: When the registration or authorisation expires.
+    expires_at: Optional[datetime]
+    #: Licensed features.
+    features: Optional[List[LicenceFeature]]
+    kind: Optional[LicenceKind]
+    #: Why the last registration failed.
+    last_error: Optional[str]
+    #: How many nodes the licence lets this worker run at once.
+    node_limit: Optional[int]
+    #: When the pending registration was requested.
+    registration_requested_at: Optional[datetime]
+    #: Registration state.
+    state: LicenceState
+
+
+class MetricPoint(Record):
+    """One observation of a worker's utilisation (or the average of a bucket)."""
+
+    #: When it was observed (the bucket's start for averaged points).
+    at: datetime
+    #: CPU percent.
+    cpu_percent: Optional[float]
+    #: Disk percent.
+    disk_percent: Optional[float]
+    #: Memory percent.
+    memory_percent: Optional[float]
+    #: CML nodes running.
+    running_nodes: Optional[int]
+    #: The worker.
+    worker_id: str
+
+
+class NodeCatalog(Record):
+    """The node and image definitions one worker's CML offers."""
+
+    #: CML version the catalog was read from; a new version means a new sync.
+    cml_version: Optional[str]
+    #: Image definition id → the node definition it belongs to.
+    image_definitions: Dict[str, str]
+    #: Node definition ids (`iosv`, `alpine`).
+    node_definitions: List[str]
+    #: When it was read.
+    synced_at: Optional[datetime]
+    #: CML offered more than the bounds keep, or names ccm does not keep.
+    truncated: Optional[bool]
+
+
+class ObjectMeta(Record):
+    """Bookkeeping shared by workers, lab records, definitions and lablets."""
+
+    #: When the resource was created.
+    created_at: datetime
+    #: Set when deletion was requested; the record goes once finalizers are empty.
+    deletion_timestamp: Optional[datetime]
+    #: Names of cleanups that must finish before the record may be removed.
+    finalizers: Optional[List[str]]
+    #: Bumped whenever the spec (what the operator wants) changes.
     generation: int
+    #: Free-form labels used for filtering and selection.
+    labels: Optional[Dict[str, str]]
+    #: Human-readable name (not necessarily unique).
+    name: str
+    #: The generation the controller last acted on; `observed_generation <
+    #: generation` means work is due.
     observed_generation: int
-    finalizers: List[str]
-    deletion_timestamp: Optional[str]
-    created_at: str
-    updated_at: str
-    _shown = ("name", "version", "generation")
+    #: When the resource last changed.
+    updated_at: datetime
+    #: Store version: bumped by every committed write.
+    version: int
+    _shown = ("name", "version", "generation",)
+
+
+class PhaseChange(Record):
+    """One phase change, kept for the timeline."""
+
+    #: When.
+    at: datetime
+    #: Phase left.
+    from_: LabletPhase
+    #: Why, when known.
+    reason: Optional[str]
+    #: Phase entered.
+    to: LabletPhase
+    _names = {"from_": "from"}
+
+
+class PortRange(Record):
+    """An inclusive range of TCP ports that lablets may be given (console/telnet access)."""
+
+    #: First port (inclusive).
+    first: int
+    #: Last port (inclusive).
+    last: int
+
+
+class RefreshOutcome(Record):
+    """What a refresh-now request did."""
+
+    #: Which member of the family this is.
+    result: str
+    _tag = "result"
+
+
+class RefreshOutcomeCoalesced(RefreshOutcome):
+    """The next sweep is due within the coalescing window; it will cover this worker."""
+
+    #: When the sweep runs.
+    next_at: datetime
+    result: str
+
+
+class RefreshOutcomeRefreshed(RefreshOutcome):
+    """The worker was observed now."""
+
+    #: When.
+    at: datetime
+    result: str
+
+
+class ResourceNeeds(Record):
+    """What one lablet of a definition holds on a worker."""
+
+    #: CML nodes the topology starts (on creation, counted from the topology).
+    nodes: int
+    #: Ports to allocate (console and service access).
+    ports: int
+    #: CPU, memory and storage.
+    resources: Resources
+
+
+class Resources(Record):
+    """CPU, memory and storage."""
+
+    #: Thousandths of a vCPU.
+    cpu_millis: int
+    #: Memory in MiB.
+    memory_mib: int
+    #: Storage in GiB.
+    storage_gib: int
+
+
+class SourcedCloudWatchMetrics(Record):
+    """CloudWatch utilisation with when and how the last attempt went."""
+
+    #: Error of the last attempt, if it failed (the previous value is kept).
+    error: Optional[str]
+    #: When `value` was observed.
+    observed_at: Optional[datetime]
+    value: Optional[CloudWatchMetrics]
+
+
+class SourcedCmlStats(Record):
+    """CML telemetry with when and how the last attempt went."""
+
+    #: Error of the last attempt, if it failed (the previous value is kept).
+    error: Optional[str]
+    #: When `value` was observed.
+    observed_at: Optional[datetime]
+    value: Optional[CmlStats]
+
+
+class SourcedEc2StatusChecks(Record):
+    """EC2 status checks with when and how the last attempt went."""
+
+    #: Error of the last attempt, if it failed (the previous value is kept).
+    error: Optional[str]
+    #: When `value` was observed.
+    observed_at: Optional[datetime]
+    value: Optional[Ec2StatusChecks]
+
+
+class Timeslot(Record):
+    """A booked interval."""
+
+    #: End (exclusive).
+    end: datetime
+    #: Start (inclusive).
+    start: datetime
+
+
+class TriggerOutcome(Record):
+    """What a trigger did: `{"result": "scheduled" | "coalesced", "at": …}`."""
+
+    #: Which member of the family this is.
+    result: str
+    _tag = "result"
+
+
+class TriggerOutcomeCoalesced(TriggerOutcome):
+    """A run was already due within the coalescing window; nothing was added."""
+
+    #: A run was already due within the coalescing window; nothing was added.
+    at: datetime
+    result: str
+
+
+class TriggerOutcomeScheduled(TriggerOutcome):
+    """The job will run at this time (now)."""
+
+    #: The job will run at this time (now).
+    at: datetime
+    result: str
+
+
+class UnmanagedUsage(Record):
+    """Capacity taken on a worker by labs that no lablet owns."""
+
+    #: How many such labs.
+    labs: int
+    #: Their running nodes (they count against node slots and the licence).
+    nodes: int
+    #: CPUs and memory of their running nodes, disk of all their nodes.
+    resources: Resources
+
+
+class Worker(Record):
+    """An EC2 instance hosting Cisco Modeling Labs."""
+
+    ami: Optional[AmiInfo]
+    #: Audit trail.
+    audit: WorkerAudit
+    #: Identifier.
+    id: str
+    #: EC2 instance, once launched or imported.
+    instance_id: Optional[str]
+    #: EC2 instance type (`m5zn.metal`).
+    instance_type: str
+    #: Metadata (`meta.name` is the worker name, `meta.labels` its labels).
+    meta: ObjectMeta
+    #: Endpoint and addresses.
+    network: WorkerNetwork
+    #: AWS region.
+    region: str
+    #: Desired state.
+    spec: WorkerSpec
+    #: Observed state.
+    status: WorkerStatus
+    #: EC2 tags.
+    tags: Optional[Dict[str, str]]
+    _shown = ("id", "name", "region", "lifecycle",)
+
+    @property
+    def name(self) -> str:
+        """The worker's name (``meta.name``)."""
+        return self._path("meta", "name")
+
+    @property
+    def lifecycle(self) -> LifecycleState:
+        """The observed lifecycle state (``status.lifecycle``): ``running``, ``stopped``…"""
+        return self._path("status", "lifecycle")
+
+
+class WorkerActivityRecorded(Record):
+    """A person used the worker.
+
+    The `data` of `worker.activity.recorded.v1`.
+    """
+
+    #: What was seen.
+    activity: ActivityEvent
+
+
+class WorkerActivityRecordedEvent(Event):
+    """An event of type `worker.activity.recorded.v1`; `data` is `WorkerActivityRecorded`."""
+
+    data: WorkerActivityRecorded
+    #: The versioned event type.
+    type: str
+
+
+class WorkerAlertCleared(Record):
+    """The `data` of `worker.alert.cleared.v1`."""
+
+    #: Which utilisation.
+    metric: AlertMetric
+    #: Its value, percent.
+    value: float
+
+
+class WorkerAlertClearedEvent(Event):
+    """An event of type `worker.alert.cleared.v1`; `data` is `WorkerAlertCleared`."""
+
+    data: WorkerAlertCleared
+    #: The versioned event type.
+    type: str
+
+
+class WorkerAlertRaised(Record):
+    """The `data` of `worker.alert.raised.v1`."""
+
+    #: Which utilisation.
+    metric: AlertMetric
+    #: The threshold, percent.
+    threshold: float
+    #: Its value, percent.
+    value: float
+
+
+class WorkerAlertRaisedEvent(Event):
+    """An event of type `worker.alert.raised.v1`; `data` is `WorkerAlertRaised`."""
+
+    data: WorkerAlertRaised
+    #: The versioned event type.
+    type: str
+
+
+class WorkerAudit(Record):
+    """Who did what to a worker."""
+
+    #: Who created or imported it.
+    created_by: Optional[str]
+    #: Who terminated it.
+    terminated_by: Optional[str]
+
+
+class WorkerCapacityAllocated(Record):
+    """A lablet took capacity on the worker.
+
+    The `data` of `worker.capacity.allocated.v1`.
+    """
+
+    #: What it holds.
+    allocation: Allocation
+    #: The lablet.
+    lablet: str
+
+
+class WorkerCapacityAllocatedEvent(Event):
+    """An event of type `worker.capacity.allocated.v1`; `data` is `WorkerCapacityAllocated`."""
+
+    data: WorkerCapacityAllocated
+    #: The versioned event type.
+    type: str
+
+
+class WorkerCapacityReleased(Record):
+    """A lablet gave its capacity back.
+
+    The `data` of `worker.capacity.released.v1`.
+    """
+
+    #: The lablet.
+    lablet: str
+
+
+class WorkerCapacityReleasedEvent(Event):
+    """An event of type `worker.capacity.released.v1`; `data` is `WorkerCapacityReleased`."""
+
+    data: WorkerCapacityReleased
+    #: The versioned event type.
+    type: str
+
+
+class WorkerCatalogSynced(Record):
+    """The node and image definitions the worker's CML offers changed (or were
+    read for the first time, or from a new CML version).
+
+    The `data` of `worker.catalog.synced.v1`.
+    """
+
+    #: The catalog read.
+    catalog: NodeCatalog
+
+
+class WorkerCatalogSyncedEvent(Event):
+    """An event of type `worker.catalog.synced.v1`; `data` is `WorkerCatalogSynced`."""
+
+    data: WorkerCatalogSynced
+    #: The versioned event type.
+    type: str
+
+
+class WorkerCmlCertificateAccepted(Record):
+    """An admin accepted the worker's new CML certificate: it is pinned now.
+
+    The `data` of `worker.cml.certificate_accepted.v1`.
+    """
+
+    #: Who accepted it.
+    by: Optional[str]
+    #: SHA-256 fingerprint now pinned.
+    sha256: str
+
+
+class WorkerCmlCertificateAcceptedEvent(Event):
+    """An event of type `worker.cml.certificate_accepted.v1`; `data` is `WorkerCmlCertificateAccepted`."""
+
+    data: WorkerCmlCertificateAccepted
+    #: The versioned event type.
+    type: str
+
+
+class WorkerCmlCertificateChanged(Record):
+    """The worker's CML presented a certificate other than the pinned one; calls
+    to it are refused until an admin accepts `presented`.
+
+    The `data` of `worker.cml.certificate_changed.v1`.
+    """
+
+    #: SHA-256 fingerprint pinned.
+    expected: str
+    #: SHA-256 fingerprint presented.
+    presented: str
+
+
+class WorkerCmlCertificateChangedEvent(Event):
+    """An event of type `worker.cml.certificate_changed.v1`; `data` is `WorkerCmlCertificateChanged`."""
+
+    data: WorkerCmlCertificateChanged
+    #: The versioned event type.
+    type: str
+
+
+class WorkerCmlUpdated(Record):
+    """The CML service changed.
+
+    The `data` of `worker.cml.updated.v1`.
+    """
+
+    #: The CML service as observed.
+    cml: CmlService
+
+
+class WorkerCmlUpdatedEvent(Event):
+    """An event of type `worker.cml.updated.v1`; `data` is `WorkerCmlUpdated`."""
+
+    data: WorkerCmlUpdated
+    #: The versioned event type.
+    type: str
+
+
+class WorkerCreated(Record):
+    """A worker record was created (a launch follows).
+
+    The `data` of `worker.created.v1`.
+    """
+
+    #: The new worker.
+    worker: Worker
+
+
+class WorkerCreatedEvent(Event):
+    """An event of type `worker.created.v1`; `data` is `WorkerCreated`."""
+
+    data: WorkerCreated
+    #: The versioned event type.
+    type: str
+
+
+class WorkerDeletion(Record):
+    """What deleting a worker did."""
+
+    #: True when the instance was terminated first.
+    instance_terminated: bool
+    #: Such labs that could not be torn down (CML not answering), left on the
+    #: instance.
+    labs_left: Optional[List[str]]
+    #: Labs of lablets bound to the worker that were torn down first (a forced
+    #: deletion that keeps the instance). Their lablets are placed again or end.
+    labs_torn_down: Optional[List[str]]
+    #: The worker removed.
+    worker_id: str
+
+
+class WorkerDeletionRequested(Record):
+    """Deletion was requested.
+
+    The `data` of `worker.deletion.requested.v1`.
+    """
+
+    #: Who asked.
+    by: Optional[str]
+
+
+class WorkerDeletionRequestedEvent(Event):
+    """An event of type `worker.deletion.requested.v1`; `data` is `WorkerDeletionRequested`."""
+
+    data: WorkerDeletionRequested
+    #: The versioned event type.
+    type: str
+
+
+class WorkerImported(Record):
+    """An existing instance was adopted as a worker.
+
+    The `data` of `worker.imported.v1`.
+    """
+
+    #: The new worker.
+    worker: Worker
+
+
+class WorkerImportedEvent(Event):
+    """An event of type `worker.imported.v1`; `data` is `WorkerImported`."""
+
+    data: WorkerImported
+    #: The versioned event type.
+    type: str
+
+
+class WorkerInstanceAssigned(Record):
+    """An instance was bound to the worker.
+
+    The `data` of `worker.instance.assigned.v1`.
+    """
+
+    ami: Optional[AmiInfo]
+    #: EC2 instance id (`i-0abc…`).
+    instance_id: str
+    #: When it was launched, when known.
+    launched_at: Optional[datetime]
+    #: Its addresses.
+    network: WorkerNetwork
+
+
+class WorkerInstanceAssignedEvent(Event):
+    """An event of type `worker.instance.assigned.v1`; `data` is `WorkerInstanceAssigned`."""
+
+    data: WorkerInstanceAssigned
+    #: The versioned event type.
+    type: str
+
+
+class WorkerLicenceDeregisteredEvent(Event):
+    """An event of type `worker.licence.deregistered.v1`; `data` is `EmptyEventData`."""
+
+    data: EmptyEventData
+    #: The versioned event type.
+    type: str
+
+
+class WorkerLicenceRegistrationCompleted(Record):
+    """The registration completed.
+
+    The `data` of `worker.licence.registration.completed.v1`.
+    """
+
+    #: The licence now.
+    licence: LicenceStatus
+
+
+class WorkerLicenceRegistrationCompletedEvent(Event):
+    """An event of type `worker.licence.registration.completed.v1`; `data` is `WorkerLicenceRegistrationCompleted`."""
+
+    data: WorkerLicenceRegistrationCompleted
+    #: The versioned event type.
+    type: str
+
+
+class WorkerLicenceRegistrationFailed(Record):
+    """The registration failed.
+
+    The `data` of `worker.licence.registration.failed.v1`.
+    """
+
+    #: What went wrong.
+    error: str
+
+
+class WorkerLicenceRegistrationFailedEvent(Event):
+    """An event of type `worker.licence.registration.failed.v1`; `data` is `WorkerLicenceRegistrationFailed`."""
+
+    data: WorkerLicenceRegistrationFailed
+    #: The versioned event type.
+    type: str
+
+
+class WorkerLicenceRegistrationStartedEvent(Event):
+    """An event of type `worker.licence.registration.started.v1`; `data` is `EmptyEventData`."""
+
+    data: EmptyEventData
+    #: The versioned event type.
+    type: str
+
+
+class WorkerLicenceUpdated(Record):
+    """The licence changed.
+
+    The `data` of `worker.licence.updated.v1`.
+    """
+
+    #: The licence as observed.
+    licence: LicenceStatus
+
+
+class WorkerLicenceUpdatedEvent(Event):
+    """An event of type `worker.licence.updated.v1`; `data` is `WorkerLicenceUpdated`."""
+
+    data: WorkerLicenceUpdated
+    #: The versioned event type.
+    type: str
+
+
+class WorkerMetrics(Record):
+    """All metrics of a worker, one slot per source."""
+
+    #: CloudWatch utilisation.
+    cloudwatch: SourcedCloudWatchMetrics
+    #: CML telemetry.
+    cml: SourcedCmlStats
+    #: EC2 status checks.
+    ec2: SourcedEc2StatusChecks
+
+
+class WorkerMetricsUpdated(Record):
+    """New metrics were observed (no longer written; kept so old logs read).
+
+    The `data` of `worker.metrics.updated.v1`.
+    """
+
+    #: The metrics.
+    metrics: WorkerMetrics
+
+
+class WorkerMetricsUpdatedEvent(Event):
+    """An event of type `worker.metrics.updated.v1`; `data` is `WorkerMetricsUpdated`."""
+
+    data: WorkerMetricsUpdated
+    #: The versioned event type.
+    type: str
+
+
+class WorkerMonitoringEnabledEvent(Event):
+    """An event of type `worker.monitoring.enabled.v1`; `data` is `EmptyEventData`."""
+
+    data: EmptyEventData
+    #: The versioned event type.
+    type: str
+
+
+class WorkerNetwork(Record):
+    """How to reach the worker."""
+
+    #: CML base URL (from the admin's setting, the `ccm:cml-endpoint` tag, or
+    #: derived from an IP).
+    endpoint: Optional[str]
+    #: Private IPv4.
+    private_ip: Optional[str]
+    #: Public IPv4.
+    public_ip: Optional[str]
+
+
+class WorkerNetworkUpdated(Record):
+    """The instance's addresses or CML endpoint changed.
+
+    The `data` of `worker.network.updated.v1`.
+    """
+
+    #: The new addresses.
+    network: WorkerNetwork
+
+
+class WorkerNetworkUpdatedEvent(Event):
+    """An event of type `worker.network.updated.v1`; `data` is `WorkerNetworkUpdated`."""
+
+    data: WorkerNetworkUpdated
+    #: The versioned event type.
+    type: str
+
+
+class WorkerPaused(Record):
+    """The worker stopped running.
+
+    The `data` of `worker.paused.v1`.
+    """
+
+    #: Why.
+    reason: PauseReason
+
+
+class WorkerPausedEvent(Event):
+    """An event of type `worker.paused.v1`; `data` is `WorkerPaused`."""
+
+    data: WorkerPaused
+    #: The versioned event type.
+    type: str
+
+
+class WorkerResumed(Record):
+    """The worker runs again; idle detection snoozes until `snooze_until`.
+
+    The `data` of `worker.resumed.v1`.
+    """
+
+    #: Why.
+    reason: ResumeReason
+    #: Idle detection is off until then.
+    snooze_until: datetime
+
+
+class WorkerResumedEvent(Event):
+    """An event of type `worker.resumed.v1`; `data` is `WorkerResumed`."""
+
+    data: WorkerResumed
+    #: The versioned event type.
+    type: str
 
 
 class WorkerSpec(Record):
     """What the operator wants of a worker."""
 
-    desired_status: str
-    idle: Record
-    draining: bool
-    stop_reason: Optional[str]
-    start_reason: Optional[str]
-    monitoring_interval_seconds: Optional[int]
+    #: CML base URL set by an admin (checked against `cml.endpoint_allow`);
+    #: `null` uses the instance's `ccm:cml-endpoint` tag or its address.
     cml_endpoint: Optional[str]
+    #: Desired instance state.
+    desired_status: DesiredStatus
+    #: A draining worker takes no new lablets.
+    draining: bool
+    #: Idle detection.
+    idle: IdleSettings
+    #: The configured image (by its name in the launch template's `images`) the
+    #: instance is launched from; `null`: the launch template's own image.
     image: Optional[str]
-    _shown = ("desired_status", "draining")
+    #: Per-worker metrics interval in seconds; `null` follows the fleet setting.
+    monitoring_interval_seconds: Optional[int]
+    start_reason: Optional[ResumeReason]
+    stop_reason: Optional[PauseReason]
+
+
+class WorkerSpecUpdated(Record):
+    """The operator changed what they want.
+
+    The `data` of `worker.spec.updated.v1`.
+    """
+
+    #: The new spec.
+    spec: WorkerSpec
+
+
+class WorkerSpecUpdatedEvent(Event):
+    """An event of type `worker.spec.updated.v1`; `data` is `WorkerSpecUpdated`."""
+
+    data: WorkerSpecUpdated
+    #: The versioned event type.
+    type: str
 
 
 class WorkerStatus(Record):
     """What was observed of a worker."""
 
-    lifecycle: str
-    ec2_state: Optional[str]
+    #: Activity and pauses.
+    activity: Activity
+    #: Utilisation alerts currently raised.
+    alerts: Optional[List[AlertMetric]]
+    #: Capacity and allocations.
+    capacity: Capacity
+    catalog: Optional[NodeCatalog]
+    #: CML service.
+    cml: CmlService
+    #: Detailed (1-minute) CloudWatch monitoring is on.
+    detailed_monitoring: Optional[bool]
+    ec2_state: Optional[InstanceState]
+    #: When the instance was launched.
+    launched_at: Optional[datetime]
+    #: CML licence.
+    licence: LicenceStatus
+    #: Instance lifecycle.
+    lifecycle: LifecycleState
+    #: Metrics by source.
+    metrics: WorkerMetrics
+    #: Next scheduled metrics refresh (from the job runner).
+    next_refresh_at: Optional[datetime]
+    #: Why the lifecycle last changed.
     reason: Optional[str]
-    cml: Record
-    licence: Record
-    metrics: Record
-    activity: Record
-    capacity: Record
-    launched_at: Optional[str]
-    transitioned_at: Optional[str]
-    terminated_at: Optional[str]
-    next_refresh_at: Optional[str]
-    detailed_monitoring: bool
-    alerts: List[str]
-    _shown = ("lifecycle", "ec2_state")
+    #: When it was terminated.
+    terminated_at: Optional[datetime]
+    #: When the lifecycle last changed.
+    transitioned_at: Optional[datetime]
 
 
-class Worker(Record):
-    """An EC2 instance hosting CML, managed by the engine."""
+class WorkerStatusUpdated(Record):
+    """The instance lifecycle moved.
 
-    id: str
-    meta: Meta
-    region: str
-    instance_id: Optional[str]
-    instance_type: str
-    ami: Optional[Record]
-    network: Record
-    tags: Dict[str, str]
-    spec: WorkerSpec
-    status: WorkerStatus
-    audit: Record
-    _nested = {"meta": Meta, "spec": WorkerSpec, "status": WorkerStatus}
-    _shown = ("id", "name", "region", "lifecycle")
+    The `data` of `worker.status.updated.v1`.
+    """
 
-    @property
-    def name(self) -> str:
-        """The worker's name (``meta.name``)."""
-        return str(self._data.get("meta", {}).get("name", ""))
-
-    @property
-    def lifecycle(self) -> str:
-        """The observed lifecycle state (``status.lifecycle``): ``running``, ``stopped``…"""
-        return str(self._data.get("status", {}).get("lifecycle", ""))
+    ec2_state: Optional[InstanceState]
+    #: State left.
+    from_: LifecycleState
+    #: Why.
+    reason: Optional[str]
+    #: State entered.
+    to: LifecycleState
+    _names = {"from_": "from"}
 
 
-class LabletDefinition(Record):
-    """A versioned lab template lablets are made from."""
+class WorkerStatusUpdatedEvent(Event):
+    """An event of type `worker.status.updated.v1`; `data` is `WorkerStatusUpdated`."""
 
-    id: str
-    meta: Meta
-    version: str
-    topology_yaml: str
-    needs: Record
-    licence_affinity: Optional[str]
-    min_cml_version: Optional[str]
-    max_duration_minutes: int
-    warm_pool_depth: int
-    active: bool
-    _nested = {"meta": Meta}
-    _shown = ("id", "name", "version", "active")
-
-    @property
-    def name(self) -> str:
-        """The definition's name (``meta.name``)."""
-        return str(self._data.get("meta", {}).get("name", ""))
-
-
-class LabletSpec(Record):
-    """What was booked."""
-
-    definition_id: str
-    owner: str
-    timeslot: Record
-    reservation_id: Optional[str]
-    cancel_requested: bool
-    _shown = ("definition_id", "owner")
-
-
-class LabletAccess(Record):
-    """One way into a lablet's lab: a node's console as a student dials it,
-    ``telnet <host> <port>``."""
-
-    node: str
-    label: str
-    protocol: str
-    host: str
-    port: int
-    _shown = ("label", "protocol", "host", "port")
-
-
-class LabletStatus(Record):
-    """Where a lablet is in its life."""
-
-    phase: str
-    worker_id: Optional[str]
-    cml_lab_id: Optional[str]
-    ports: List[int]
-    access: List[LabletAccess]
-    attempts: int
-    last_error: Optional[str]
-    history: List[Record]
-    _nested = {"access": LabletAccess}
-    _shown = ("phase", "worker_id")
-
-
-class Lablet(Record):
-    """A timed lab session made from a definition."""
-
-    id: str
-    meta: Meta
-    spec: LabletSpec
-    status: LabletStatus
-    _nested = {"meta": Meta, "spec": LabletSpec, "status": LabletStatus}
-    _shown = ("id", "phase", "worker_id")
-
-    @property
-    def phase(self) -> str:
-        """The lablet's phase (``status.phase``): ``pending``, ``ready``, ``terminated``…"""
-        return str(self._data.get("status", {}).get("phase", ""))
-
-    @property
-    def worker_id(self) -> Optional[str]:
-        """The worker it is bound to (``status.worker_id``), if any."""
-        value = self._data.get("status", {}).get("worker_id")
-        return None if value is None else str(value)
-
-    @property
-    def access(self) -> List[LabletAccess]:
-        """How students reach its nodes' consoles (``status.access``): one entry
-        per node given a port when its lab was imported, empty before and after."""
-        return [LabletAccess(a) for a in self._data.get("status", {}).get("access", [])]
-
-
-class Lab(Record):
-    """A CML lab mirrored from a worker."""
-
-    id: str
-    worker_id: str
-    cml_lab_id: str
-    title: str
-    description: str
-    owner: Optional[str]
-    state: str
-    node_count: int
-    link_count: int
-    first_seen_at: str
-    last_synced_at: str
-    gone: bool
-    history: List[Record]
-    version: int
-    _shown = ("cml_lab_id", "title", "state")
-
-
-class Job(Record):
-    """A recurrent job of the engine, with its last outcome."""
-
-    name: str
-    schedule: Record
-    next_run_at: Optional[str]
-    last_run_at: Optional[str]
-    last_duration_ms: Optional[int]
-    last_outcome: Optional[Record]
-    paused: bool
-    version: int
-    _shown = ("name", "next_run_at", "paused")
-
-
-class Event(Record):
-    """One entry of the ordered event log."""
-
-    sequence: int
-    id: str
-    occurred_at: str
-    subject: Record
+    data: WorkerStatusUpdated
+    #: The versioned event type.
     type: str
-    data: Any
-    _shown = ("sequence", "type", "subject")
+
+
+class WorkerTagsUpdated(Record):
+    """Tags were replaced.
+
+    The `data` of `worker.tags.updated.v1`.
+    """
+
+    #: Every tag now.
+    tags: Dict[str, str]
+
+
+class WorkerTagsUpdatedEvent(Event):
+    """An event of type `worker.tags.updated.v1`; `data` is `WorkerTagsUpdated`."""
+
+    data: WorkerTagsUpdated
+    #: The versioned event type.
+    type: str
+
+
+class WorkerTelemetryRead(Record):
+    """CML telemetry was read up to `high_water`; `activity` holds what meant a
+    person.
+
+    The `data` of `worker.telemetry.read.v1`.
+    """
+
+    #: Activity found.
+    activity: List[ActivityEvent]
+    #: Telemetry read up to this time.
+    high_water: datetime
+
+
+class WorkerTelemetryReadEvent(Event):
+    """An event of type `worker.telemetry.read.v1`; `data` is `WorkerTelemetryRead`."""
+
+    data: WorkerTelemetryRead
+    #: The versioned event type.
+    type: str
+
+
+class WorkerTerminationRequested(Record):
+    """Termination was requested.
+
+    The `data` of `worker.termination.requested.v1`.
+    """
+
+    #: Who asked.
+    by: Optional[str]
+
+
+class WorkerTerminationRequestedEvent(Event):
+    """An event of type `worker.termination.requested.v1`; `data` is `WorkerTerminationRequested`."""
+
+    data: WorkerTerminationRequested
+    #: The versioned event type.
+    type: str
+
+
+class WorkerUnmanagedUsageObserved(Record):
+    """What labs no lablet owns take on the worker changed.
+
+    The `data` of `worker.capacity.unmanaged.v1`.
+    """
+
+    #: What they take now.
+    usage: UnmanagedUsage
+
+
+class WorkerUnmanagedUsageObservedEvent(Event):
+    """An event of type `worker.capacity.unmanaged.v1`; `data` is `WorkerUnmanagedUsageObserved`."""
+
+    data: WorkerUnmanagedUsageObserved
+    #: The versioned event type.
+    type: str
+
+
+class DefinitionActivationChangedEvent(Event):
+    """An event of type `definition.activation.changed.v1`; `data` is `DefinitionActivationChanged`."""
+
+    data: DefinitionActivationChanged
+    #: The versioned event type.
+    type: str
+
+
+class DefinitionCreatedEvent(Event):
+    """An event of type `definition.created.v1`; `data` is `DefinitionCreated`."""
+
+    data: DefinitionCreated
+    #: The versioned event type.
+    type: str
+
+
+# Aliases kept from earlier releases.
+Meta = ObjectMeta
+Lab = LabRecord
+Job = JobRecord
+
+# How each field reads, once every class exists.
+Activity._types = {"last_activity_at": datetime, "last_pause_reason": PauseReason, "last_paused_at": datetime, "last_resume_reason": ResumeReason, "last_resumed_at": datetime, "recent": _list(ActivityEvent), "snooze_until": datetime, "telemetry_high_water": datetime}
+ActivityEvent._types = {"at": datetime}
+Allocation._types = {"resources": Resources}
+AmiInfo._types = {"created_at": datetime}
+Capacity._types = {"allocations": _map(Allocation), "declared": Resources, "port_range": PortRange, "unmanaged": UnmanagedUsage}
+CmlService._types = {"certificate": CmlCertificate, "state": CmlServiceState}
+DefinitionCreated._types = {"definition": LabletDefinition}
+Event._types = {"occurred_at": datetime, "subject": EventSubject}
+Event._variants = {"definition.activation.changed.v1": DefinitionActivationChangedEvent, "definition.created.v1": DefinitionCreatedEvent, "fleet.scaling.decided.v1": FleetScalingDecidedEvent, "lab.discovered.v1": LabDiscoveredEvent, "lab.gone.v1": LabGoneEvent, "lab.operation.recorded.v1": LabOperationRecordedEvent, "lab.state.changed.v1": LabStateChangedEvent, "lab.updated.v1": LabUpdatedEvent, "lablet.access.assigned.v1": LabletAccessAssignedEvent, "lablet.attempt.failed.v1": LabletAttemptFailedEvent, "lablet.bound.v1": LabletBoundEvent, "lablet.cancel.requested.v1": LabletCancelRequestedEvent, "lablet.created.v1": LabletCreatedEvent, "lablet.deletion.requested.v1": LabletDeletionRequestedEvent, "lablet.lab.assigned.v1": LabletLabAssignedEvent, "lablet.lab.released.v1": LabletLabReleasedEvent, "lablet.phase.changed.v1": LabletPhaseChangedEvent, "lablet.unbound.v1": LabletUnboundEvent, "worker.activity.recorded.v1": WorkerActivityRecordedEvent, "worker.alert.cleared.v1": WorkerAlertClearedEvent, "worker.alert.raised.v1": WorkerAlertRaisedEvent, "worker.capacity.allocated.v1": WorkerCapacityAllocatedEvent, "worker.capacity.released.v1": WorkerCapacityReleasedEvent, "worker.capacity.unmanaged.v1": WorkerUnmanagedUsageObservedEvent, "worker.catalog.synced.v1": WorkerCatalogSyncedEvent, "worker.cml.certificate_accepted.v1": WorkerCmlCertificateAcceptedEvent, "worker.cml.certificate_changed.v1": WorkerCmlCertificateChangedEvent, "worker.cml.updated.v1": WorkerCmlUpdatedEvent, "worker.created.v1": WorkerCreatedEvent, "worker.deletion.requested.v1": WorkerDeletionRequestedEvent, "worker.imported.v1": WorkerImportedEvent, "worker.instance.assigned.v1": WorkerInstanceAssignedEvent, "worker.licence.deregistered.v1": WorkerLicenceDeregisteredEvent, "worker.licence.registration.completed.v1": WorkerLicenceRegistrationCompletedEvent, "worker.licence.registration.failed.v1": WorkerLicenceRegistrationFailedEvent, "worker.licence.registration.started.v1": WorkerLicenceRegistrationStartedEvent, "worker.licence.updated.v1": WorkerLicenceUpdatedEvent, "worker.metrics.updated.v1": WorkerMetricsUpdatedEvent, "worker.monitoring.enabled.v1": WorkerMonitoringEnabledEvent, "worker.network.updated.v1": WorkerNetworkUpdatedEvent, "worker.paused.v1": WorkerPausedEvent, "worker.resumed.v1": WorkerResumedEvent, "worker.spec.updated.v1": WorkerSpecUpdatedEvent, "worker.status.updated.v1": WorkerStatusUpdatedEvent, "worker.tags.updated.v1": WorkerTagsUpdatedEvent, "worker.telemetry.read.v1": WorkerTelemetryReadEvent, "worker.termination.requested.v1": WorkerTerminationRequestedEvent}
+EventSubject._types = {"kind": ResourceKind}
+FleetScalingDecided._types = {"action": ScalingAction}
+FleetScalingDecidedEvent._types = {"data": FleetScalingDecided}
+IdleStatus._types = {"idle_since": datetime, "last_activity_at": datetime, "pause_at": datetime, "verdict": IdleVerdict}
+IdleVerdict._variants = {"disabled": IdleVerdictDisabled, "not_running": IdleVerdictNotRunning, "in_use": IdleVerdictInUse, "snoozed": IdleVerdictSnoozed, "active": IdleVerdictActive, "pause_now": IdleVerdictPauseNow}
+IdleVerdictActive._types = {"pause_at": datetime}
+IdleVerdictPauseNow._types = {"since": datetime}
+IdleVerdictSnoozed._types = {"until": datetime}
+ImportReport._types = {"imported": _list(Worker), "skipped": _list(ImportSkip)}
+JobOutcome._variants = {"succeeded": JobOutcomeSucceeded, "failed": JobOutcomeFailed}
+JobRecord._types = {"last_outcome": JobOutcome, "last_run_at": datetime, "next_run_at": datetime, "schedule": JobSchedule}
+JobSchedule._variants = {"every": JobScheduleEvery, "once": JobScheduleOnce}
+JobScheduleOnce._types = {"at": datetime}
+LabDiscovered._types = {"lab": LabRecord}
+LabDiscoveredEvent._types = {"data": LabDiscovered}
+LabGoneEvent._types = {"data": LabGone}
+LabOperation._types = {"at": datetime}
+LabOperationRecorded._types = {"operation": LabOperation}
+LabOperationRecordedEvent._types = {"data": LabOperationRecorded}
+LabRecord._types = {"first_seen_at": datetime, "history": _list(LabOperation), "last_synced_at": datetime, "state": LabState, "usage": LabUsage}
+LabStateChanged._types = {"from": LabState, "operation": LabOperation, "to": LabState}
+LabStateChangedEvent._types = {"data": LabStateChanged}
+LabUpdated._types = {"changes": _list(FieldChange)}
+LabUpdatedEvent._types = {"data": LabUpdated}
+Lablet._types = {"meta": ObjectMeta, "spec": LabletSpec, "status": LabletStatus}
+LabletAccess._types = {"protocol": AccessProtocol}
+LabletAccessAssigned._types = {"access": _list(LabletAccess)}
+LabletAccessAssignedEvent._types = {"data": LabletAccessAssigned}
+LabletAttemptFailedEvent._types = {"data": LabletAttemptFailed}
+LabletBoundEvent._types = {"data": LabletBound}
+LabletCancelRequestedEvent._types = {"data": LabletCancelRequested}
+LabletCreated._types = {"lablet": Lablet}
+LabletCreatedEvent._types = {"data": LabletCreated}
+LabletDefinition._types = {"licence_affinity": LicenceKind, "meta": ObjectMeta, "needs": ResourceNeeds, "requires": CatalogNeeds}
+LabletDeletionRequestedEvent._types = {"data": LabletDeletionRequested}
+LabletLabAssignedEvent._types = {"data": LabletLabAssigned}
+LabletLabReleasedEvent._types = {"data": EmptyEventData}
+LabletPhaseChanged._types = {"from": LabletPhase, "to": LabletPhase}
+LabletPhaseChangedEvent._types = {"data": LabletPhaseChanged}
+LabletSpec._types = {"timeslot": Timeslot}
+LabletStatus._types = {"access": _list(LabletAccess), "history": _list(PhaseChange), "phase": LabletPhase}
+LabletUnboundEvent._types = {"data": LabletUnbound}
+LicenceStatus._types = {"expires_at": datetime, "features": _list(LicenceFeature), "kind": LicenceKind, "registration_requested_at": datetime, "state": LicenceState}
+MetricPoint._types = {"at": datetime}
+NodeCatalog._types = {"synced_at": datetime}
+ObjectMeta._types = {"created_at": datetime, "deletion_timestamp": datetime, "updated_at": datetime}
+PhaseChange._types = {"at": datetime, "from": LabletPhase, "to": LabletPhase}
+RefreshOutcome._variants = {"refreshed": RefreshOutcomeRefreshed, "coalesced": RefreshOutcomeCoalesced}
+RefreshOutcomeCoalesced._types = {"next_at": datetime}
+RefreshOutcomeRefreshed._types = {"at": datetime}
+ResourceNeeds._types = {"resources": Resources}
+SourcedCloudWatchMetrics._types = {"observed_at": datetime, "value": CloudWatchMetrics}
+SourcedCmlStats._types = {"observed_at": datetime, "value": CmlStats}
+SourcedEc2StatusChecks._types = {"observed_at": datetime, "value": Ec2StatusChecks}
+Timeslot._types = {"end": datetime, "start": datetime}
+TriggerOutcome._variants = {"scheduled": TriggerOutcomeScheduled, "coalesced": TriggerOutcomeCoalesced}
+TriggerOutcomeCoalesced._types = {"at": datetime}
+TriggerOutcomeScheduled._types = {"at": datetime}
+UnmanagedUsage._types = {"resources": Resources}
+Worker._types = {"ami": AmiInfo, "audit": WorkerAudit, "meta": ObjectMeta, "network": WorkerNetwork, "spec": WorkerSpec, "status": WorkerStatus}
+WorkerActivityRecorded._types = {"activity": ActivityEvent}
+WorkerActivityRecordedEvent._types = {"data": WorkerActivityRecorded}
+WorkerAlertCleared._types = {"metric": AlertMetric}
+WorkerAlertClearedEvent._types = {"data": WorkerAlertCleared}
+WorkerAlertRaised._types = {"metric": AlertMetric}
+WorkerAlertRaisedEvent._types = {"data": WorkerAlertRaised}
+WorkerCapacityAllocated._types = {"allocation": Allocation}
+WorkerCapacityAllocatedEvent._types = {"data": WorkerCapacityAllocated}
+WorkerCapacityReleasedEvent._types = {"data": WorkerCapacityReleased}
+WorkerCatalogSynced._types = {"catalog": NodeCatalog}
+WorkerCatalogSyncedEvent._types = {"data": WorkerCatalogSynced}
+WorkerCmlCertificateAcceptedEvent._types = {"data": WorkerCmlCertificateAccepted}
+WorkerCmlCertificateChangedEvent._types = {"data": WorkerCmlCertificateChanged}
+WorkerCmlUpdated._types = {"cml": CmlService}
+WorkerCmlUpdatedEvent._types = {"data": WorkerCmlUpdated}
+WorkerCreated._types = {"worker": Worker}
+WorkerCreatedEvent._types = {"data": WorkerCreated}
+WorkerDeletionRequestedEvent._types = {"data": WorkerDeletionRequested}
+WorkerImported._types = {"worker": Worker}
+WorkerImportedEvent._types = {"data": WorkerImported}
+WorkerInstanceAssigned._types = {"ami": AmiInfo, "launched_at": datetime, "network": WorkerNetwork}
+WorkerInstanceAssignedEvent._types = {"data": WorkerInstanceAssigned}
+WorkerLicenceDeregisteredEvent._types = {"data": EmptyEventData}
+WorkerLicenceRegistrationCompleted._types = {"licence": LicenceStatus}
+WorkerLicenceRegistrationCompletedEvent._types = {"data": WorkerLicenceRegistrationCompleted}
+WorkerLicenceRegistrationFailedEvent._types = {"data": WorkerLicenceRegistrationFailed}
+WorkerLicenceRegistrationStartedEvent._types = {"data": EmptyEventData}
+WorkerLicenceUpdated._types = {"licence": LicenceStatus}
+WorkerLicenceUpdatedEvent._types = {"data": WorkerLicenceUpdated}
+WorkerMetrics._types = {"cloudwatch": SourcedCloudWatchMetrics, "cml": SourcedCmlStats, "ec2": SourcedEc2StatusChecks}
+WorkerMetricsUpdated._types = {"metrics": WorkerMetrics}
+WorkerMetricsUpdatedEvent._types = {"data": WorkerMetricsUpdated}
+WorkerMonitoringEnabledEvent._types = {"data": EmptyEventData}
+WorkerNetworkUpdated._types = {"network": WorkerNetwork}
+WorkerNetworkUpdatedEvent._types = {"data": WorkerNetworkUpdated}
+WorkerPaused._types = {"reason": PauseReason}
+WorkerPausedEvent._types = {"data": WorkerPaused}
+WorkerResumed._types = {"reason": ResumeReason, "snooze_until": datetime}
+WorkerResumedEvent._types = {"data": WorkerResumed}
+WorkerSpec._types = {"desired_status": DesiredStatus, "idle": IdleSettings, "start_reason": ResumeReason, "stop_reason": PauseReason}
+WorkerSpecUpdated._types = {"spec": WorkerSpec}
+WorkerSpecUpdatedEvent._types = {"data": WorkerSpecUpdated}
+WorkerStatus._types = {"activity": Activity, "alerts": _list(AlertMetric), "capacity": Capacity, "catalog": NodeCatalog, "cml": CmlService, "ec2_state": InstanceState, "launched_at": datetime, "licence": LicenceStatus, "lifecycle": LifecycleState, "metrics": WorkerMetrics, "next_refresh_at": datetime, "terminated_at": datetime, "transitioned_at": datetime}
+WorkerStatusUpdated._types = {"ec2_state": InstanceState, "from": LifecycleState, "to": LifecycleState}
+WorkerStatusUpdatedEvent._types = {"data": WorkerStatusUpdated}
+WorkerTagsUpdatedEvent._types = {"data": WorkerTagsUpdated}
+WorkerTelemetryRead._types = {"activity": _list(ActivityEvent), "high_water": datetime}
+WorkerTelemetryReadEvent._types = {"data": WorkerTelemetryRead}
+WorkerTerminationRequestedEvent._types = {"data": WorkerTerminationRequested}
+WorkerUnmanagedUsageObserved._types = {"usage": UnmanagedUsage}
+WorkerUnmanagedUsageObservedEvent._types = {"data": WorkerUnmanagedUsageObserved}
+DefinitionActivationChangedEvent._types = {"data": DefinitionActivationChanged}
+DefinitionCreatedEvent._types = {"data": DefinitionCreated}
+
+__all__ = [
+    "AccessProtocol",
+    "Activity",
+    "ActivityEvent",
+    "AlertMetric",
+    "Allocation",
+    "AmiInfo",
+    "Capacity",
+    "CatalogNeeds",
+    "CloudWatchMetrics",
+    "CmlCertificate",
+    "CmlService",
+    "CmlServiceState",
+    "CmlStats",
+    "DefinitionActivationChanged",
+    "DefinitionActivationChangedEvent",
+    "DefinitionCreated",
+    "DefinitionCreatedEvent",
+    "DesiredStatus",
+    "Ec2StatusChecks",
+    "EmptyEventData",
+    "Event",
+    "EventSubject",
+    "FieldChange",
+    "FleetScalingDecided",
+    "FleetScalingDecidedEvent",
+    "IdleSettings",
+    "IdleStatus",
+    "IdleVerdict",
+    "IdleVerdictActive",
+    "IdleVerdictDisabled",
+    "IdleVerdictInUse",
+    "IdleVerdictNotRunning",
+    "IdleVerdictPauseNow",
+    "IdleVerdictSnoozed",
+    "ImportReport",
+    "ImportSkip",
+    "InstanceState",
+    "Job",
+    "JobOutcome",
+    "JobOutcomeFailed",
+    "JobOutcomeSucceeded",
+    "JobRecord",
+    "JobSchedule",
+    "JobScheduleEvery",
+    "JobScheduleOnce",
+    "Lab",
+    "LabDiscovered",
+    "LabDiscoveredEvent",
+    "LabGone",
+    "LabGoneEvent",
+    "LabOperation",
+    "LabOperationRecorded",
+    "LabOperationRecordedEvent",
+    "LabRecord",
+    "LabState",
+    "LabStateChanged",
+    "LabStateChangedEvent",
+    "LabUpdated",
+    "LabUpdatedEvent",
+    "LabUsage",
+    "Lablet",
+    "LabletAccess",
+    "LabletAccessAssigned",
+    "LabletAccessAssignedEvent",
+    "LabletAttemptFailed",
+    "LabletAttemptFailedEvent",
+    "LabletBound",
+    "LabletBoundEvent",
+    "LabletCancelRequested",
+    "LabletCancelRequestedEvent",
+    "LabletCreated",
+    "LabletCreatedEvent",
+    "LabletDefinition",
+    "LabletDeletionRequested",
+    "LabletDeletionRequestedEvent",
+    "LabletLabAssigned",
+    "LabletLabAssignedEvent",
+    "LabletLabReleasedEvent",
+    "LabletPhase",
+    "LabletPhaseChanged",
+    "LabletPhaseChangedEvent",
+    "LabletSpec",
+    "LabletStatus",
+    "LabletUnbound",
+    "LabletUnboundEvent",
+    "LicenceFeature",
+    "LicenceKind",
+    "LicenceState",
+    "LicenceStatus",
+    "LifecycleState",
+    "Meta",
+    "MetricPoint",
+    "NodeCatalog",
+    "ObjectMeta",
+    "PauseReason",
+    "PhaseChange",
+    "PortRange",
+    "Record",
+    "RefreshOutcome",
+    "RefreshOutcomeCoalesced",
+    "RefreshOutcomeRefreshed",
+    "ResourceKind",
+    "ResourceNeeds",
+    "Resources",
+    "ResumeReason",
+    "ScalingAction",
+    "SourcedCloudWatchMetrics",
+    "SourcedCmlStats",
+    "SourcedEc2StatusChecks",
+    "Timeslot",
+    "TriggerOutcome",
+    "TriggerOutcomeCoalesced",
+    "TriggerOutcomeScheduled",
+    "UnmanagedUsage",
+    "WireEnum",
+    "Worker",
+    "WorkerActivityRecorded",
+    "WorkerActivityRecordedEvent",
+    "WorkerAlertCleared",
+    "WorkerAlertClearedEvent",
+    "WorkerAlertRaised",
+    "WorkerAlertRaisedEvent",
+    "WorkerAudit",
+    "WorkerCapacityAllocated",
+    "WorkerCapacityAllocatedEvent",
+    "WorkerCapacityReleased",
+    "WorkerCapacityReleasedEvent",
+    "WorkerCatalogSynced",
+    "WorkerCatalogSyncedEvent",
+    "WorkerCmlCertificateAccepted",
+    "WorkerCmlCertificateAcceptedEvent",
+    "WorkerCmlCertificateChanged",
+    "WorkerCmlCertificateChangedEvent",
+    "WorkerCmlUpdated",
+    "WorkerCmlUpdatedEvent",
+    "WorkerCreated",
+    "WorkerCreatedEvent",
+    "WorkerDeletion",
+    "WorkerDeletionRequested",
+    "WorkerDeletionRequestedEvent",
+    "WorkerImported",
+    "WorkerImportedEvent",
+    "WorkerInstanceAssigned",
+    "WorkerInstanceAssignedEvent",
+    "WorkerLicenceDeregisteredEvent",
+    "WorkerLicenceRegistrationCompleted",
+    "WorkerLicenceRegistrationCompletedEvent",
+    "WorkerLicenceRegistrationFailed",
+    "WorkerLicenceRegistrationFailedEvent",
+    "WorkerLicenceRegistrationStartedEvent",
+    "WorkerLicenceUpdated",
+    "WorkerLicenceUpdatedEvent",
+    "WorkerMetrics",
+    "WorkerMetricsUpdated",
+    "WorkerMetricsUpdatedEvent",
+    "WorkerMonitoringEnabledEvent",
+    "WorkerNetwork",
+    "WorkerNetworkUpdated",
+    "WorkerNetworkUpdatedEvent",
+    "WorkerPaused",
+    "WorkerPausedEvent",
+    "WorkerResumed",
+    "WorkerResumedEvent",
+    "WorkerSpec",
+    "WorkerSpecUpdated",
+    "WorkerSpecUpdatedEvent",
+    "WorkerStatus",
+    "WorkerStatusUpdated",
+    "WorkerStatusUpdatedEvent",
+    "WorkerTagsUpdated",
+    "WorkerTagsUpdatedEvent",
+    "WorkerTelemetryRead",
+    "WorkerTelemetryReadEvent",
+    "WorkerTerminationRequested",
+    "WorkerTerminationRequestedEvent",
+    "WorkerUnmanagedUsageObserved",
+    "WorkerUnmanagedUsageObservedEvent",
+    "parse_time",
+]

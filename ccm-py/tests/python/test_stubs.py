@@ -67,3 +67,26 @@ def test_everything_public_has_a_docstring():
                 if member.startswith("_") or not callable(value) and not isinstance(value, property):
                     continue
                 assert (getattr(value, "__doc__", "") or "").strip(), f"{name}.{member}"
+
+
+def _return_annotations(path, cls):
+    tree = ast.parse(path.read_text())
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == cls:
+            return {
+                n.name: ast.unparse(n.returns)
+                for n in node.body
+                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.returns is not None
+            }
+    raise AssertionError(f"{cls} not in {path}")
+
+
+def test_async_stubs_return_what_the_engine_returns():
+    stubs = _return_annotations(PACKAGE / "aio.pyi", "AsyncEngine")
+    engine = _return_annotations(PACKAGE / "engine.py", "Engine")
+    differ = {
+        name: (stubs[name], engine[name])
+        for name in stubs.keys() & engine.keys()
+        if name not in ("events", "open", "__aenter__", "__aexit__") and stubs[name] != engine[name]
+    }
+    assert not differ, differ

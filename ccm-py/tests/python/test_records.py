@@ -1,0 +1,127 @@
+"""The records are the REST API's wire types, typed as the OpenAPI document
+types them: timestamps are datetimes, enumerations str enums, events and tagged
+answers the class their tag names, and no field the engine answers is missing
+from its class."""
+
+from datetime import datetime, timedelta
+
+import pytest
+
+import ccm
+from ccm import models
+from conftest import topology
+
+
+def _undeclared(record, path="", found=None):
+    """Fields of ``record``'s JSON that its class (or a nested one) does not declare."""
+    found = [] if found is None else found
+    declared = set(type(record)._fields())
+    aliases = {}
+    for klass in reversed(type(record).__mro__):
+        aliases.update({json: attr for attr, json in vars(klass).get("_names", {}).items()})
+    for key in record.to_dict():
+        attribute = aliases.get(key, key)
+        if attribute not in declared:
+            found.append(f"{type(record).__name__}{path}.{key}")
+            continue
+        value = getattr(record, attribute)
+        items = value if isinstance(value, list) else list(value.values()) if isinstance(value, dict) else [value]
+        for item in items:
+            if isinstance(item, ccm.Record):
+                _undeclared(item, f"{path}.{key}", found)
+    return found
+
+
+@pytest.fixture
+def day():
+    engine = ccm.Engine.open("memory", "sim", regions=["us-east-1"])
+    worker = engine.create_worker("w1", labels={"pool": "a"})
+    definition = engine.create_definition(
+        "ccna", version="1.0.0", topology_yaml=topology(2), cpus=2, memory_gib=4,
+        nodes=2, ports=1, max_duration_minutes=120,
+    )
+    start = engine.now() + timedelta(minutes=40)
+    lablet = engine.create_lablet(definition.id, start=start, end=start + timedelta(hours=1))
+    engine.advance(timedelta(minutes=45))
+    return engine, worker, definition, lablet
+
+
+def test_timestamps_are_aware_datetimes(day):
+    engine, worker, definition, lablet = day
+    assert isinstance(worker.meta.created_at, datetime)
+    assert worker.meta.created_at.tzinfo is not None
+    assert worker.meta.deletion_timestamp is None
+    slot = engine.get_lablet(lablet.id).spec.timeslot
+    assert isinstance(slot.start, datetime) and slot.end - slot.start == timedelta(hours=1)
+    assert isinstance(definition.meta.updated_at, datetime)
+
+
+def test_enumerations_are_str_enums_that_read_as_their_strings(day):
+    engine, worker, _, lablet = day
+    running = engine.get_worker(worker.id)
+    assert running.lifecycle is ccm.LifecycleState.RUNNING
+    assert running.lifecycle == "running" and f"{running.lifecycle}" == "running"
+    assert str(running.status.lifecycle) == "running"
+    phase = engine.get_lablet(lablet.id).phase
+    assert isinstance(phase, ccm.LabletPhase) and phase in ("ready", "running")
+    # A value a newer engine added stays readable as its string.
+    newer = ccm.Worker({**running.to_dict(), "status": {**running.to_dict()["status"], "lifecycle": "hibernating"}})
+    assert newer.lifecycle == "hibernating" and not isinstance(newer.lifecycle, ccm.LifecycleState)
+
+
+def test_every_field_the_engine_answers_is_declared(day):
+    engine, worker, definition, lablet = day
+    records = [
+        engine.get_worker(worker.id),
+        engine.get_definition(definition.id),
+        engine.get_lablet(lablet.id),
+        *engine.list_labs(worker.id),
+        *engine.list_jobs(),
+        engine.idle_status(worker.id),
+        *list(engine.events())[:200],
+    ]
+    undeclared = [name for record in records for name in _undeclared(record)]
+    assert not undeclared, undeclared
+    # The check sees a field no class declares.
+    extra = ccm.Worker({**records[0].to_dict(), "meta": {**records[0].to_dict()["meta"], "shard": 3}})
+    assert _undeclared(extra) == ["Worker.meta.shard"]
+
+
+def test_events_are_read_as_the_class_of_their_type(day):
+    engine, worker, _, lablet = day
+    events = list(engine.events())
+    created = next(e for e in events if e.type == "worker.created.v1")
+    assert isinstance(created, models.WorkerCreatedEvent) and isinstance(created, ccm.Event)
+    assert isinstance(created.data, models.WorkerCreated)
+    assert isinstance(created.data.worker, ccm.Worker) and created.data.worker.id == worker.id
+    assert isinstance(created.occurred_at, datetime)
+    moved = next(e for e in events if e.type == "lablet.phase.changed.v1")
+    assert isinstance(moved.data.from_, ccm.LabletPhase)
+    assert moved.to_dict()["data"]["from"] == moved.data.from_.value
+    # A type this release does not know is still an event.
+    unknown = ccm.Event({**created.to_dict(), "type": "worker.teleported.v1", "data": {"to": "mars"}})
+    assert type(unknown) is ccm.Event and unknown.data == {"to": "mars"}
+
+
+def test_tagged_answers_are_read_as_their_member(day):
+    engine, worker, _, _ = day
+    jobs = engine.list_jobs()
+    assert any(isinstance(job.schedule, models.JobScheduleEvery) for job in jobs)
+    every = next(job.schedule for job in jobs if isinstance(job.schedule, models.JobScheduleEvery))
+    assert every.kind == "every" and every.seconds > 0
+    outcome = engine.refresh_worker(worker.id)
+    assert isinstance(outcome, ccm.RefreshOutcome)
+    assert type(outcome) in (models.RefreshOutcomeRefreshed, models.RefreshOutcomeCoalesced)
+    deletion = engine.delete_worker(engine.create_worker("w2").id, terminate_instance=True)
+    assert isinstance(deletion, ccm.WorkerDeletion)
+
+
+def test_records_stay_read_only_and_compare_by_content(day):
+    engine, worker, _, _ = day
+    again = engine.get_worker(worker.id)
+    with pytest.raises(AttributeError):
+        again.region = "eu-west-1"
+    assert again == engine.get_worker(worker.id)
+    assert repr(again).startswith("Worker(id=")
+    # The aliases of earlier releases name the same classes.
+    assert ccm.Meta is ccm.ObjectMeta and ccm.Lab is ccm.LabRecord and ccm.Job is ccm.JobRecord
