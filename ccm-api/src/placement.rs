@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use ccm_core::ids::WorkerId;
-use ccm_core::placement::{Plan, ScaleUp, WorkerCandidate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -197,23 +195,17 @@ pub struct PlacementPreview {
     pub scale_up_hourly_usd: f64,
 }
 
-impl PlacementPreview {
-    /// The preview of `plan`, made over `candidates` with `policy`, with the
-    /// scale-up `suggestion` for what is left; `name` gives a worker's name.
-    pub fn new(
-        policy: ccm_core::placement::Policy,
-        candidates: &[WorkerCandidate],
-        plan: &Plan,
-        suggestion: &ScaleUp,
-        name: impl Fn(&WorkerId) -> String,
-    ) -> Self {
+impl From<&ccm_core::fleet::PlacementPreview> for PlacementPreview {
+    fn from(preview: &ccm_core::fleet::PlacementPreview) -> Self {
+        let candidates = &preview.candidates;
+        let plan = &preview.plan;
         let placed = plan
             .assignments
             .iter()
             .map(|a| PreviewPlaced {
                 index: a.request_index,
                 worker_id: a.worker.0,
-                worker_name: name(&a.worker),
+                worker_name: preview.name(&a.worker),
                 ports: a.ports.clone(),
             })
             .collect();
@@ -234,15 +226,16 @@ impl PlacementPreview {
                     .by_worker()
                     .map(|w| PreviewRefusal {
                         worker_id: w.worker.0,
-                        worker_name: name(&w.worker),
+                        worker_name: preview.name(&w.worker),
                         reason: w.reason.into(),
                         missing: u.rejections.missing_definitions(w.worker_index, candidates),
                     })
                     .collect(),
             })
             .collect();
+        let suggestion = &preview.scale_up;
         Self {
-            policy: policy.into(),
+            policy: preview.policy.into(),
             workers_considered: candidates.len(),
             placed,
             unplaced,

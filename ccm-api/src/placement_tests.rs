@@ -3,9 +3,9 @@ use std::sync::Arc;
 
 use ccm_core::catalog::{CatalogNeeds, NodeCatalog};
 use ccm_core::definition::ResourceNeeds;
-use ccm_core::ids::LabletId;
+use ccm_core::ids::{LabletId, WorkerId};
 use ccm_core::placement::{
-    self, NewWorkerProfile, PlacementRequest, Policy, PriceTable, WorkerCandidate,
+    self, NewWorkerProfile, PlacementRequest, Plan, Policy, PriceTable, ScaleUp, WorkerCandidate,
 };
 use ccm_core::resources::Resources;
 use serde_json::{json, Value};
@@ -103,7 +103,15 @@ fn the_preview_answers_what_the_handler_answered_before() {
             .collect();
         let up =
             placement::suggest_scale_up(left, &PriceTable::default(), &NewWorkerProfile::default());
-        let wire = PlacementPreview::new(policy, &candidates, &plan, &up, name);
+        let names = candidates.iter().map(|c| (c.id, name(&c.id))).collect();
+        let preview = ccm_core::fleet::PlacementPreview {
+            policy,
+            candidates: candidates.clone(),
+            names,
+            plan: plan.clone(),
+            scale_up: up.clone(),
+        };
+        let wire = PlacementPreview::from(&preview);
         let json = serde_json::to_value(&wire).unwrap();
         assert_eq!(json, as_before(policy, &candidates, &plan, &up));
         // The sample exercises every part: refusals with and without `missing`.

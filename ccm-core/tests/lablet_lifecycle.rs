@@ -652,3 +652,52 @@ async fn a_running_lablet_lists_its_console_ports_and_its_lab_carries_them_as_ta
     assert_eq!(done.status.phase, LabletPhase::Terminated);
     assert!(done.status.access.is_empty());
 }
+
+/// The placement preview sees workers as the scheduler does: a worker booting
+/// again after it was observed counts as it will be, so the preview places on
+/// it (reading it as it is now would refuse it: not running) and the scheduler
+/// then binds there.
+#[tokio::test]
+async fn the_preview_places_where_the_scheduler_then_binds() {
+    let w = world(FleetSettings::default()).await;
+    let id = w.worker("restarted").await;
+    run_until_worker(&w, id, 1800, |x| {
+        x.status.lifecycle == LifecycleState::Running && x.status.metrics.cml.observed_at.is_some()
+    })
+    .await;
+    w.fleet
+        .stop_worker(id, WhenLabletsBound::Refuse)
+        .await
+        .unwrap();
+    run_until_worker(&w, id, 900, |x| {
+        x.status.lifecycle == LifecycleState::Stopped
+    })
+    .await;
+    w.fleet.start_worker(id).await.unwrap();
+    let definition = w.definition(0).await;
+    let booting = w.fleet.get_worker(id).await.unwrap();
+    assert!(!booting.can_host_labs(), "{:?}", booting.status.lifecycle);
+
+    let preview = w
+        .fleet
+        .preview_placement(definition.id, 1, None)
+        .await
+        .unwrap();
+    let placed_on: Vec<WorkerId> = preview.plan.assignments.iter().map(|a| a.worker).collect();
+    assert_eq!(placed_on, vec![id], "{:?}", preview.plan.unplaced);
+    assert_eq!(preview.name(&id), "restarted");
+
+    let lablet = w.book(&definition, 5).await;
+    w.run_for(10 * 60).await;
+    let bound = w.fleet.get_lablet(lablet.id).await.unwrap();
+    assert_eq!(bound.status.worker_id, Some(id), "{:?}", bound.status);
+
+    // A count out of bounds is refused before anything is read.
+    for count in [0, ccm_core::fleet::MAX_PREVIEW_LABLETS + 1] {
+        let refused = w.fleet.preview_placement(definition.id, count, None).await;
+        assert!(
+            matches!(refused, Err(ref e) if e.to_string().contains("count")),
+            "{refused:?}"
+        );
+    }
+}

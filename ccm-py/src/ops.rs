@@ -251,6 +251,9 @@ pub enum Op {
     /// Books a lablet of a definition for a timeslot (`POST /api/v1/lablets`;
     /// the owner is `python` when absent).
     CreateLablet(wire::lablet::CreateLablet),
+    /// Where lablets of a definition would go now, placed as the scheduler
+    /// places (`POST /api/v1/placement/preview`); binds nothing.
+    PreviewPlacement(wire::placement::PlacementPreviewRequest),
     /// One lablet.
     GetLablet {
         /// The resource's id.
@@ -549,6 +552,16 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
                 )
                 .await?,
         ),
+        Op::PreviewPlacement(body) => {
+            let preview = fleet
+                .preview_placement(
+                    DefinitionId(body.definition_id),
+                    body.count,
+                    body.policy.map(Into::into),
+                )
+                .await?;
+            json(wire::placement::PlacementPreview::from(&preview))
+        }
         Op::GetLablet { id } => lablet(fleet.get_lablet(id).await?),
         Op::CancelLablet { id } => lablet(fleet.cancel_lablet(id, actor()).await?),
         Op::DeleteLablet { id } => lablet(fleet.delete_lablet(id, actor()).await?),

@@ -27,6 +27,7 @@ mod log_retention;
 mod log_watch;
 mod monitor;
 pub mod persist;
+mod preview;
 mod recurrent_jobs;
 mod scheduler;
 pub mod settings;
@@ -41,6 +42,7 @@ pub use import::{ImportMatching, ImportReport, ImportSkip};
 pub use labs::LabAction;
 pub use log_retention::LOG_RETENTION_JOB;
 pub use monitor::{RefreshOutcome, SweepReport};
+pub use preview::{PlacementPreview, MAX_PREVIEW_LABLETS};
 pub use settings::{
     AutoImportSettings, EndpointAddress, FleetSettings, LaunchTemplate, Thresholds,
 };

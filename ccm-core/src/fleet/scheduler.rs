@@ -11,13 +11,13 @@ use serde::{Deserialize, Serialize};
 
 use super::context::Context;
 use super::definitions::Definitions;
-use super::waves::{place_in_waves, scheduling_candidate};
+use super::waves::{place_in_waves, scheduling_candidates};
 use crate::definition::LabletDefinition;
 use crate::domain_error::DomainError;
 use crate::error::CoreError;
 use crate::ids::{DefinitionId, LabletId, WorkerId};
 use crate::lablet::{Lablet, LabletPhase};
-use crate::placement::{Assignment, PlacementRequest, WorkerCandidate};
+use crate::placement::{Assignment, PlacementRequest};
 use crate::ports::store::{ChangeSet, Fence, LabletFilter, StoreError, WorkerFilter};
 use crate::time::{plus_seconds, Timestamp};
 
@@ -112,10 +112,7 @@ impl Scheduler {
             .store
             .list_workers(&WorkerFilter::default())
             .await?;
-        let candidates: Vec<WorkerCandidate> = workers
-            .iter()
-            .map(|w| scheduling_candidate(w, &self.ctx.settings))
-            .collect();
+        let candidates = scheduling_candidates(&workers, &self.ctx.settings);
         let plan = place_in_waves(
             candidates,
             &requests,

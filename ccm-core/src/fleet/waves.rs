@@ -64,6 +64,18 @@ pub(crate) fn scheduling_candidate(worker: &Worker, settings: &FleetSettings) ->
     }
 }
 
+/// Every worker as the scheduler sees it ([`scheduling_candidate`]); the
+/// placement preview uses the same list, so it answers what the scheduler does.
+pub(crate) fn scheduling_candidates(
+    workers: &[Worker],
+    settings: &FleetSettings,
+) -> Vec<WorkerCandidate> {
+    workers
+        .iter()
+        .map(|w| scheduling_candidate(w, settings))
+        .collect()
+}
+
 /// The outcome of [`place_in_waves`]; indices refer to the request slice.
 #[derive(Debug, Default)]
 pub(crate) struct WavePlan {

@@ -3,8 +3,6 @@
 //! list, get, cancel, delete) and a placement dry run that writes nothing. Which
 //! lablets a caller sees and acts on, and for whom they book, is `crate::ownership`.
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -17,8 +15,7 @@ use ccm_api::placement::{PlacementPreview, PlacementPreviewRequest};
 use ccm_core::definition::NewDefinition;
 use ccm_core::ids::{DefinitionId, LabletId, WorkerId};
 use ccm_core::lablet::{LabletPhase, NewLablet};
-use ccm_core::placement::{self, PlacementRequest, WorkerCandidate};
-use ccm_core::ports::store::{DefinitionFilter, LabletFilter, PageRequest, WorkerFilter};
+use ccm_core::ports::store::{DefinitionFilter, LabletFilter, PageRequest};
 
 use super::contract::Contract;
 use super::error::{ApiError, ApiResult};
@@ -286,51 +283,21 @@ pub fn delete_lablet_contract() -> Contract {
 }
 
 /// `POST /api/v1/placement/preview`: where `count` lablets of a definition would
-/// go now, with every refusal's reason. Writes nothing.
+/// go now, with every refusal's reason, placed as the scheduler places
+/// (`Fleet::preview_placement`). Writes nothing.
 pub async fn preview(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<PlacementPreviewRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    if body.count == 0 || body.count > 1000 {
-        return Err(ApiError::invalid("count", "must be between 1 and 1000"));
-    }
-    let definition = state
+    let preview = state
         .fleet
-        .get_definition(DefinitionId(body.definition_id))
+        .preview_placement(
+            DefinitionId(body.definition_id),
+            body.count,
+            body.policy.map(Into::into),
+        )
         .await?;
-    let workers = state.store.list_workers(&WorkerFilter::default()).await?;
-    let names: BTreeMap<WorkerId, String> = workers
-        .iter()
-        .map(|w| (w.id, w.name().to_owned()))
-        .collect();
-    let candidates: Vec<WorkerCandidate> =
-        workers.iter().map(WorkerCandidate::from_worker).collect();
-    let requests: Vec<PlacementRequest> = (0..body.count)
-        .map(|i| PlacementRequest::for_definition(LabletId::from_u128(i as u128 + 1), &definition))
-        .collect();
-    let settings = state.fleet.settings();
-    let policy = body
-        .policy
-        .map(Into::into)
-        .unwrap_or(settings.lablets.policy);
-    let plan = placement::place(&candidates, &requests, policy);
-    let left: Vec<&PlacementRequest> = plan
-        .unplaced
-        .iter()
-        .filter_map(|u| requests.get(u.request_index))
-        .collect();
-    let suggestion = placement::suggest_scale_up(
-        left,
-        &settings.instance_types,
-        &settings.autoscaler.new_worker_profile,
-    );
-    Ok(Json(PlacementPreview::new(
-        policy,
-        &candidates,
-        &plan,
-        &suggestion,
-        |id| names.get(id).cloned().unwrap_or_default(),
-    )))
+    Ok(Json(PlacementPreview::from(&preview)))
 }
 
 /// What `POST /api/v1/placement/preview` takes and answers.

@@ -29,6 +29,7 @@ const ROOTS: &[&str] = &[
     "RefreshOutcome",
     "IdleStatus",
     "MetricPoint",
+    "PlacementPreview",
 ];
 
 /// Properties that read a nested field: (class, name, path, annotation, doc).

@@ -52,6 +52,7 @@ _METHODS = (
     "set_definition_active",
     "list_lablets",
     "create_lablet",
+    "preview_placement",
     "get_lablet",
     "cancel_lablet",
     "delete_lablet",

@@ -18,6 +18,7 @@ from .models import (
     Lablet,
     LabletDefinition,
     MetricPoint,
+    PlacementPreview,
     RefreshOutcome,
     TriggerOutcome,
     Worker,
@@ -428,6 +429,21 @@ class Engine:
                 timeslot={"start": _time(start), "end": _time(end)},
                 owner=owner,
                 reservation_id=reservation_id,
+            )
+        )
+
+    def preview_placement(
+        self, definition_id: str, count: int = 1, *, policy: Optional[str] = None
+    ) -> PlacementPreview:
+        """Where ``count`` (1 to 1,000) new lablets of a definition would go now,
+        with each refusal's reason and the scale-up for the rest: placed as the
+        scheduler places (a booting worker counts as it will be). Binds nothing."""
+        return PlacementPreview(
+            self._call(
+                "preview_placement",
+                definition_id=str(definition_id),
+                count=count,
+                policy=policy,
             )
         )
 

@@ -128,6 +128,29 @@ class PauseReason(WireEnum):
     SCALE_DOWN = "scale_down"
 
 
+class PlacementPolicy(WireEnum):
+    """How placement chooses among the workers that can take a lablet."""
+
+    PACK = "pack"
+    SPREAD = "spread"
+
+
+class RejectReason(WireEnum):
+    """The first check a worker failed for a lablet (checks run in this order)."""
+
+    NOT_RUNNING = "not-running"
+    CML_UNAVAILABLE = "cml-unavailable"
+    DRAINING = "draining"
+    LICENCE_AFFINITY = "licence-affinity"
+    CML_VERSION = "cml-version"
+    MISSING_DEFINITIONS = "missing-definitions"
+    NODE_CAP = "node-cap"
+    CPU = "cpu"
+    MEMORY = "memory"
+    STORAGE = "storage"
+    PORTS = "ports"
+
+
 class ResourceKind(WireEnum):
     """The kinds of resources events are about."""
 
@@ -1140,6 +1163,23 @@ class PhaseChange(Record):
     _names = {"from_": "from"}
 
 
+class PlacementPreview(Record):
+    """What placement would do now: the answer of `POST /api/v1/placement/preview`."""
+
+    #: Lablets placed.
+    placed: List[PreviewPlaced]
+    #: Policy used.
+    policy: PlacementPolicy
+    #: Workers a scale-up would add for the left-over lablets.
+    scale_up: List[PreviewScaleUpLine]
+    #: Hourly cost of that scale-up, USD.
+    scale_up_hourly_usd: float
+    #: Lablets no worker could take.
+    unplaced: List[PreviewUnplaced]
+    #: Workers considered (every worker not terminated).
+    workers_considered: int
+
+
 class PortRange(Record):
     """An inclusive range of TCP ports that lablets may be given (console/telnet access)."""
 
@@ -1147,6 +1187,58 @@ class PortRange(Record):
     first: int
     #: Last port (inclusive).
     last: int
+
+
+class PreviewPlaced(Record):
+    """One lablet of the preview placed on a worker."""
+
+    #: Position of the lablet in the request (0-based).
+    index: int
+    #: Ports that would be reserved, ascending.
+    ports: List[int]
+    #: The worker.
+    worker_id: str
+    #: The worker's name.
+    worker_name: str
+
+
+class PreviewRefusal(Record):
+    """One worker's refusal of a lablet."""
+
+    #: For `missing-definitions`: the node definitions (and `image <id>`s) the
+    #: worker's CML lacks. Absent when empty.
+    missing: Optional[List[str]]
+    #: The first check it failed.
+    reason: RejectReason
+    #: The worker.
+    worker_id: str
+    #: The worker's name.
+    worker_name: str
+
+
+class PreviewScaleUpLine(Record):
+    """One line of a scale-up suggestion."""
+
+    #: Their combined hourly cost, USD.
+    hourly_usd: float
+    #: Instance type (from the price table).
+    instance_type: str
+    #: Lablets they would take.
+    lablets: int
+    #: Workers to launch.
+    workers: int
+
+
+class PreviewUnplaced(Record):
+    """One lablet of the preview no worker could take, and why."""
+
+    dominant_reason: Optional[RejectReason]
+    #: Position of the lablet in the request (0-based).
+    index: int
+    #: Workers per reason (keys are reason names; reasons no worker gave are absent).
+    reasons: Dict[str, int]
+    #: Each worker's refusal, in the order workers were considered.
+    workers: List[PreviewRefusal]
 
 
 class RefreshOutcome(Record):
@@ -2001,6 +2093,9 @@ MetricPoint._types = {"at": datetime}
 NodeCatalog._types = {"synced_at": datetime}
 ObjectMeta._types = {"created_at": datetime, "deletion_timestamp": datetime, "updated_at": datetime}
 PhaseChange._types = {"at": datetime, "from": LabletPhase, "to": LabletPhase}
+PlacementPreview._types = {"placed": _list(PreviewPlaced), "policy": PlacementPolicy, "scale_up": _list(PreviewScaleUpLine), "unplaced": _list(PreviewUnplaced)}
+PreviewRefusal._types = {"reason": RejectReason}
+PreviewUnplaced._types = {"dominant_reason": RejectReason, "workers": _list(PreviewRefusal)}
 RefreshOutcome._variants = {"refreshed": RefreshOutcomeRefreshed, "coalesced": RefreshOutcomeCoalesced}
 RefreshOutcomeCoalesced._types = {"next_at": datetime}
 RefreshOutcomeRefreshed._types = {"at": datetime}
@@ -2165,11 +2260,18 @@ __all__ = [
     "ObjectMeta",
     "PauseReason",
     "PhaseChange",
+    "PlacementPolicy",
+    "PlacementPreview",
     "PortRange",
+    "PreviewPlaced",
+    "PreviewRefusal",
+    "PreviewScaleUpLine",
+    "PreviewUnplaced",
     "Record",
     "RefreshOutcome",
     "RefreshOutcomeCoalesced",
     "RefreshOutcomeRefreshed",
+    "RejectReason",
     "ResourceKind",
     "ResourceNeeds",
     "Resources",

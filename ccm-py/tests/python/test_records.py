@@ -12,9 +12,10 @@ from ccm import models
 from conftest import topology
 
 
-def _undeclared(record, path="", found=None):
+def _undeclared(record, path=None, found=None):
     """Fields of ``record``'s JSON that its class (or a nested one) does not declare."""
     found = [] if found is None else found
+    path = path or type(record).__name__
     declared = set(type(record)._fields())
     aliases = {}
     for klass in reversed(type(record).__mro__):
@@ -22,7 +23,7 @@ def _undeclared(record, path="", found=None):
     for key in record.to_dict():
         attribute = aliases.get(key, key)
         if attribute not in declared:
-            found.append(f"{type(record).__name__}{path}.{key}")
+            found.append(f"{path}.{key}")
             continue
         value = getattr(record, attribute)
         items = value if isinstance(value, list) else list(value.values()) if isinstance(value, dict) else [value]
@@ -125,3 +126,15 @@ def test_records_stay_read_only_and_compare_by_content(day):
     assert repr(again).startswith("Worker(id=")
     # The aliases of earlier releases name the same classes.
     assert ccm.Meta is ccm.ObjectMeta and ccm.Lab is ccm.LabRecord and ccm.Job is ccm.JobRecord
+
+
+def test_the_preview_places_as_the_scheduler_would(day):
+    engine, worker, definition, _ = day
+    preview = engine.preview_placement(definition.id, 3, policy="pack")
+    assert isinstance(preview, ccm.PlacementPreview)
+    assert preview.policy == "pack" and preview.workers_considered == 1
+    assert [p.worker_id for p in preview.placed] == [worker.id] * 3
+    with pytest.raises(ccm.InvalidInput, match="count"):
+        engine.preview_placement(definition.id, 0)
+    with pytest.raises(ccm.InvalidInput, match="scatter"):
+        engine.preview_placement(definition.id, 1, policy="scatter")
