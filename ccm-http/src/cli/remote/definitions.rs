@@ -1,10 +1,12 @@
 //! `ccm definitions …`: lablet definitions — list, show, create (from a JSON
 //! document or from flags with a YAML topology file), activate and deactivate.
 
+use ccm_api::definition::{CreateDefinition, ResourceNeeds, SetDefinitionActive};
+use ccm_api::worker::Resources;
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::{client, read_input, Listing};
+use super::{client, read_input, wire_body, wire_enum, Listing};
 use crate::cli::client::{Endpoint, Query};
 use crate::cli::output::{fields, print};
 use crate::cli::RemoteArgs;
@@ -132,24 +134,33 @@ fn details(d: &Value) -> String {
 fn body_from_flags(f: &DefinitionFlags) -> Result<Value, Error> {
     let missing = |flag: &str| Error::Usage(format!("give --file or {flag}"));
     let topology = f.topology.as_deref().ok_or_else(|| missing("--topology"))?;
-    Ok(json!({
-        "name": f.name.as_deref().ok_or_else(|| missing("--name"))?,
-        "version": f.version.as_deref().ok_or_else(|| missing("--version"))?,
-        "topology_yaml": read_input(topology)?,
-        "needs": {
-            "resources": {
-                "cpu_millis": f.cpu_millis,
-                "memory_mib": f.memory_mib,
-                "storage_gib": f.storage_gib,
+    let licence_affinity = f
+        .licence_affinity
+        .as_deref()
+        .map(|kind| wire_enum("--licence-affinity", kind))
+        .transpose()?;
+    wire_body(&CreateDefinition {
+        name: f.name.clone().ok_or_else(|| missing("--name"))?,
+        version: f.version.clone().ok_or_else(|| missing("--version"))?,
+        topology_yaml: read_input(topology)?,
+        needs: ResourceNeeds {
+            resources: Resources {
+                cpu_millis: f.cpu_millis,
+                memory_mib: f.memory_mib,
+                storage_gib: f.storage_gib,
             },
-            "nodes": f.nodes,
-            "ports": f.ports,
+            nodes: f.nodes,
+            ports: f.ports,
         },
-        "licence_affinity": f.licence_affinity,
-        "min_cml_version": f.min_cml_version,
-        "max_duration_minutes": f.max_duration_minutes,
-        "warm_pool_depth": f.warm_pool_depth,
-    }))
+        licence_affinity,
+        min_cml_version: f.min_cml_version.clone(),
+        max_duration_minutes: f.max_duration_minutes,
+        warm_pool_depth: f.warm_pool_depth,
+    })
+}
+
+fn active(active: bool) -> Result<Value, Error> {
+    wire_body(&SetDefinitionActive { active })
 }
 
 /// Runs `ccm definitions …`.
@@ -183,13 +194,13 @@ pub async fn run(remote: &RemoteArgs, action: &DefinitionsAction) -> Result<(), 
         }
         DefinitionsAction::Activate { id } => {
             show(
-                &c.send(SET_ACTIVE, &[id.as_str()], &none, json!({"active": true}))
+                &c.send(SET_ACTIVE, &[id.as_str()], &none, active(true)?)
                     .await?,
             );
         }
         DefinitionsAction::Deactivate { id } => {
             show(
-                &c.send(SET_ACTIVE, &[id.as_str()], &none, json!({"active": false}))
+                &c.send(SET_ACTIVE, &[id.as_str()], &none, active(false)?)
                     .await?,
             );
         }

@@ -2,10 +2,11 @@
 //! printed once) and revoke. `ccm api-key create` is the other way in: it writes
 //! a key straight into the configured store, with no server, for the first key.
 
+use ccm_api::api_key::CreateApiKey;
 use clap::Subcommand;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::client;
+use super::{client, wire_body, wire_enum};
 use crate::cli::client::{Endpoint, Query};
 use crate::cli::output::{fields, items, print, rows, table};
 use crate::cli::RemoteArgs;
@@ -74,7 +75,10 @@ pub async fn run(remote: &RemoteArgs, action: &KeysAction) -> Result<(), Error> 
             });
         }
         KeysAction::Create { name, role } => {
-            let body = json!({"name": name, "role": role});
+            let body = wire_body(&CreateApiKey {
+                name: name.clone(),
+                role: wire_enum("--role", role)?,
+            })?;
             let created = c.send(CREATE, &[], &none, body).await?;
             print(remote.json, &created, |k| {
                 format!(

@@ -2,11 +2,13 @@
 //! delete) and `ccm placement preview` (where lablets of a definition would go,
 //! with every refusal's reason; writes nothing).
 
+use ccm_api::lablet::{CreateLablet, Timeslot};
+use ccm_api::placement::PlacementPreviewRequest;
 use ccm_core::time::plus_seconds;
 use clap::Subcommand;
 use serde_json::{json, Value};
 
-use super::{client, Listing};
+use super::{client, uuid_arg, wire_body, wire_enum, Listing};
 use crate::cli::client::{Client, Endpoint, Query};
 use crate::cli::output::{at, cell, print, rows, table};
 use crate::cli::progress::{Deadline, Progress};
@@ -110,15 +112,19 @@ pub enum PlacementAction {
 
 /// `+MINUTES` from now, or an RFC 3339 time.
 pub fn time_arg(text: &str) -> Result<String, Error> {
+    time_value(text).map(|at| at.to_rfc3339())
+}
+
+/// [`time_arg`] as a time.
+pub fn time_value(text: &str) -> Result<chrono::DateTime<chrono::Utc>, Error> {
     if let Some(minutes) = text.strip_prefix('+') {
         let minutes: i64 = minutes.parse().map_err(|_| {
             Error::Usage(format!("`{text}`: expected +MINUTES or an RFC 3339 time"))
         })?;
-        let at = plus_seconds(chrono::Utc::now(), minutes.saturating_mul(60));
-        return Ok(at.to_rfc3339());
+        return Ok(plus_seconds(chrono::Utc::now(), minutes.saturating_mul(60)));
     }
     chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| t.to_rfc3339())
+        .map(|t| t.with_timezone(&chrono::Utc))
         .map_err(|e| Error::Usage(format!("`{text}` is not an RFC 3339 time: {e}")))
 }
 
@@ -202,12 +208,15 @@ pub async fn run(remote: &RemoteArgs, action: &LabletsAction) -> Result<(), Erro
             wait,
             timeout,
         } => {
-            let body = json!({
-                "definition_id": definition,
-                "owner": owner,
-                "timeslot": {"start": time_arg(start)?, "end": time_arg(end)?},
-                "reservation_id": reservation_id,
-            });
+            let body = wire_body(&CreateLablet {
+                definition_id: uuid_arg("--definition", definition)?,
+                owner: owner.clone(),
+                timeslot: Timeslot {
+                    start: time_value(start)?,
+                    end: time_value(end)?,
+                },
+                reservation_id: reservation_id.clone(),
+            })?;
             let mut l = c.send(BOOK, &[], &none, body).await?;
             if *wait {
                 l = wait_running(&c, &cell(l.get("id")), *timeout).await?;
@@ -292,7 +301,14 @@ pub async fn placement(remote: &RemoteArgs, action: &PlacementAction) -> Result<
         count,
         policy,
     } = action;
-    let body = json!({"definition_id": definition, "count": count, "policy": policy});
+    let body = wire_body(&PlacementPreviewRequest {
+        definition_id: uuid_arg("--definition", definition)?,
+        count: *count,
+        policy: policy
+            .as_deref()
+            .map(|p| wire_enum("--policy", p))
+            .transpose()?,
+    })?;
     let answer = c.send(PREVIEW, &[], &Query::new(), body).await?;
     print(remote.json, &answer, plan);
     Ok(())

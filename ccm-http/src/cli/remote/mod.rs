@@ -196,10 +196,28 @@ pub fn pair(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// `key=value` arguments as a JSON object.
-pub fn pairs(list: &[(String, String)]) -> Value {
-    let map: BTreeMap<&str, &str> = list.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    serde_json::json!(map)
+/// `key=value` arguments as a map (a later key wins).
+pub fn pairs(list: &[(String, String)]) -> BTreeMap<String, String> {
+    list.iter().cloned().collect()
+}
+
+/// A request body: the REST API's own request type (`ccm_api`), so a body the
+/// CLI sends cannot differ from what the server's handler reads.
+pub fn wire_body<T: serde::Serialize>(body: &T) -> Result<Value, Error> {
+    serde_json::to_value(body).map_err(|e| Error::Usage(format!("cannot encode the request: {e}")))
+}
+
+/// A command-line value read as the API's enumeration `T` (`pack`, `admin`…),
+/// refused here with the accepted values rather than by the server.
+pub fn wire_enum<T: serde::de::DeserializeOwned>(flag: &str, text: &str) -> Result<T, Error> {
+    serde_json::from_value(Value::String(text.to_owned()))
+        .map_err(|e| Error::Usage(format!("{flag} `{text}`: {e}")))
+}
+
+/// A command-line id that must be a UUID.
+pub fn uuid_arg(flag: &str, text: &str) -> Result<uuid::Uuid, Error> {
+    uuid::Uuid::parse_str(text.trim())
+        .map_err(|_| Error::Usage(format!("{flag} `{text}` is not a UUID")))
 }
 
 /// The text of a file, or of standard input for `-`.
@@ -214,5 +232,32 @@ pub fn read_input(path: &str) -> Result<String, Error> {
         Ok(text)
     } else {
         std::fs::read_to_string(path).map_err(io)
+    }
+}
+
+#[cfg(test)]
+mod wire_arg_tests {
+    use super::*;
+
+    #[test]
+    fn bad_values_are_refused_before_the_server_is_called() {
+        let policy: ccm_api::placement::PlacementPolicy = wire_enum("--policy", "spread").unwrap();
+        assert_eq!(wire_body(&policy).unwrap(), Value::String("spread".into()));
+        let refused = wire_enum::<ccm_api::placement::PlacementPolicy>("--policy", "scatter")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("--policy `scatter`") && refused.contains("pack"),
+            "{refused}"
+        );
+        assert!(uuid_arg("--definition", "ccna")
+            .unwrap_err()
+            .to_string()
+            .contains("not a UUID"));
+        assert!(uuid_arg("--definition", " 0d3f0000-0000-4000-8000-000000000001 ").is_ok());
+        assert_eq!(
+            pairs(&[("a".into(), "1".into()), ("a".into(), "2".into())]),
+            BTreeMap::from([("a".to_owned(), "2".to_owned())])
+        );
     }
 }

@@ -2,11 +2,13 @@
 //! detailed monitoring, licence, metrics series, idle status and detection,
 //! monitoring interval and accepting a changed CML certificate.
 
+use ccm_api::worker as wire;
+use ccm_core::secret::Secret;
 use clap::{Subcommand, ValueEnum};
 use serde_json::{json, Value};
 
 use super::workers::details;
-use super::{pair, pairs, read_input};
+use super::{pair, pairs, read_input, wire_body};
 use crate::cli::client::{Client, Endpoint, Query};
 use crate::cli::output::{fields, print, rows, table};
 use crate::error::Error;
@@ -218,7 +220,7 @@ pub async fn run(c: &Client, json_out: bool, action: &WorkerAdminAction) -> Resu
                 SET_TAGS,
                 &[id.as_str()],
                 &none,
-                json!({"tags": pairs(tags)}),
+                wire_body(&wire::SetWorkerTags { tags: pairs(tags) })?,
             )
             .await?,
         ),
@@ -230,8 +232,13 @@ pub async fn run(c: &Client, json_out: bool, action: &WorkerAdminAction) -> Resu
         ),
         WorkerAdminAction::CmlEndpoint { id, url, .. } => {
             show(
-                &c.send(CML_ENDPOINT, &[id.as_str()], &none, json!({"url": url}))
-                    .await?,
+                &c.send(
+                    CML_ENDPOINT,
+                    &[id.as_str()],
+                    &none,
+                    wire_body(&wire::SetCmlEndpoint { url: url.clone() })?,
+                )
+                .await?,
             );
         }
         WorkerAdminAction::Monitoring { id } => {
@@ -240,10 +247,11 @@ pub async fn run(c: &Client, json_out: bool, action: &WorkerAdminAction) -> Resu
         WorkerAdminAction::Licence {
             action: LicenceAction::Register { id, token_file },
         } => {
-            let body = match token_file {
-                Some(path) => json!({"token": read_input(path)?.trim()}),
-                None => json!({}),
+            let token = match token_file {
+                Some(path) => Some(Secret::new(read_input(path)?.trim())),
+                None => None,
             };
+            let body = wire_body(&wire::RegisterLicence { token })?;
             show(
                 &c.send(LICENCE_REGISTER, &[id.as_str()], &none, body)
                     .await?,
@@ -270,11 +278,13 @@ pub async fn run(c: &Client, json_out: bool, action: &WorkerAdminAction) -> Resu
             );
         }
         WorkerAdminAction::IdleDetection { id, state } => {
-            let body = json!({"enabled": *state == Switch::On});
+            let body = wire_body(&wire::SetIdleDetection {
+                enabled: *state == Switch::On,
+            })?;
             show(&c.send(IDLE_DETECTION, &[id.as_str()], &none, body).await?);
         }
         WorkerAdminAction::MonitoringInterval { id, seconds, .. } => {
-            let body = json!({ "seconds": seconds });
+            let body = wire_body(&wire::SetMonitoringInterval { seconds: *seconds })?;
             show(
                 &c.send(MONITORING_INTERVAL, &[id.as_str()], &none, body)
                     .await?,
@@ -283,7 +293,9 @@ pub async fn run(c: &Client, json_out: bool, action: &WorkerAdminAction) -> Resu
         WorkerAdminAction::Certificate {
             action: CertificateAction::Accept { id, sha256 },
         } => {
-            let body = json!({"sha256": sha256});
+            let body = wire_body(&wire::AcceptCmlCertificate {
+                sha256: sha256.clone(),
+            })?;
             show(
                 &c.send(CERTIFICATE_ACCEPT, &[id.as_str()], &none, body)
                     .await?,

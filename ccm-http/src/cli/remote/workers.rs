@@ -3,11 +3,12 @@
 //! (or every imported one) settles. A worker's settings (tags, CML endpoint,
 //! licence, monitoring, idle detection, certificate) are `worker_admin`.
 
+use ccm_api::worker as wire;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use super::worker_admin::{self, WorkerAdminAction};
-use super::{client, pair, pairs, Listing};
+use super::{client, pair, pairs, wire_body, Listing};
 use crate::cli::client::{Client, Endpoint, Query};
 use crate::cli::output::{at, cell, fields, items, print, rows, table};
 use crate::cli::progress::{Deadline, Progress};
@@ -302,12 +303,12 @@ async fn import_matching(
             "give --instance-id, --image-id or --image-name-pattern".into(),
         ));
     }
-    let body = json!({
-        "region": m.region,
-        "image_id": m.image_id,
-        "image_name_pattern": m.image_name_pattern,
-        "tags": pairs(&m.tags),
-    });
+    let body = wire_body(&wire::ImportMatching {
+        region: m.region.clone(),
+        image_id: m.image_id.clone(),
+        image_name_pattern: m.image_name_pattern.clone(),
+        tags: pairs(&m.tags),
+    })?;
     let mut report = {
         let _progress = Progress::spinner("importing matching instances");
         c.send(IMPORT_MATCHING, &[], &Query::new(), body).await?
@@ -365,15 +366,15 @@ pub async fn run(remote: &RemoteArgs, action: &WorkersAction) -> Result<(), Erro
             no_idle_detection,
             wait,
         } => {
-            let body = json!({
-                "name": name,
-                "region": region,
-                "instance_type": instance_type,
-                "image": image,
-                "labels": pairs(labels),
-                "tags": pairs(tags),
-                "idle_detection_disabled": no_idle_detection,
-            });
+            let body = wire_body(&wire::CreateWorker {
+                name: name.clone(),
+                region: region.clone(),
+                instance_type: instance_type.clone(),
+                labels: pairs(labels),
+                tags: pairs(tags),
+                idle_detection_disabled: *no_idle_detection,
+                image: image.clone(),
+            })?;
             let mut w = c.send(CREATE, &[], &none, body).await?;
             if wait.wait {
                 let id = cell(w.get("id"));
@@ -422,7 +423,11 @@ pub async fn run(remote: &RemoteArgs, action: &WorkersAction) -> Result<(), Erro
             matching,
             wait,
         } => {
-            let body = json!({"region": matching.region, "instance_id": instance, "name": name});
+            let body = wire_body(&wire::ImportWorker {
+                region: matching.region.clone(),
+                instance_id: instance.clone(),
+                name: name.clone(),
+            })?;
             let mut w = c.send(IMPORT, &[], &none, body).await?;
             if wait.wait {
                 let ids = [cell(w.get("id"))];
