@@ -701,3 +701,43 @@ async fn the_preview_places_where_the_scheduler_then_binds() {
         );
     }
 }
+
+/// A lab operation on a worker asked to stop is refused at once, before the
+/// sweep has seen the instance go: the record may still say running while the
+/// instance (and its CML) is already gone.
+#[tokio::test]
+async fn lab_operations_wait_for_a_worker_that_is_to_keep_running() {
+    let w = world(FleetSettings::default()).await;
+    let id = w.worker("going").await;
+    run_until_worker(&w, id, 1800, |x| x.can_host_labs()).await;
+    let lab = ccm_core::ids::CmlLabId::new("no-such-lab".to_owned());
+    // A running worker's CML is asked (tearing down a lab it lacks is a no-op).
+    let before = w
+        .fleet
+        .lab_action(id, &lab, LabAction::Delete, WhenLabletsBound::Refuse, None)
+        .await;
+    assert!(before.is_ok(), "{before:?}");
+    w.fleet
+        .stop_worker(id, WhenLabletsBound::Refuse)
+        .await
+        .unwrap();
+    let stopping = w.fleet.get_worker(id).await.unwrap();
+    assert!(stopping.can_host_labs(), "the record still says running");
+    for refused in [
+        w.fleet
+            .lab_action(id, &lab, LabAction::Delete, WhenLabletsBound::Refuse, None)
+            .await
+            .map(|_| ()),
+        w.fleet.download_lab(id, &lab).await.map(|_| ()),
+    ] {
+        let error = refused.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ccm_core::CoreError::Domain(DomainError::Validation { .. })
+            ),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("taken down"), "{error}");
+    }
+}

@@ -15,12 +15,12 @@ use crate::error::CoreError;
 use crate::event::{DomainEvent, EventPayload, FieldChange, ResourceKind, Subject};
 use crate::ids::{CmlLabId, LabRecordId, WorkerId};
 use crate::lab::{LabOperation, LabRecord};
-use crate::ports::cml::{CmlLab, LabUsage};
+use crate::ports::cml::{CmlEndpoint, CmlLab, LabUsage};
 use crate::ports::ids::IdSource;
 use crate::ports::store::{ChangeSet, Fence, LabFilter, StoreError, WorkerFilter};
 use crate::resources::Resources;
 use crate::time::Timestamp;
-use crate::worker::{UnmanagedUsage, Worker};
+use crate::worker::{DesiredStatus, UnmanagedUsage, Worker};
 
 /// An operation on a lab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,8 +122,8 @@ impl Labs {
             .await?)
     }
 
-    /// Syncs the labs of every running worker whose CML is available, `cml_concurrency`
-    /// at a time. Returns the number of workers synced; failures are logged per worker.
+    /// Syncs the labs of every running worker whose CML is available and that is
+    /// to keep running, `cml_concurrency` at a time. Returns the number of workers synced; failures are logged per worker.
     pub(crate) async fn sync_all(&self, fence: Option<&Fence>) -> Result<usize, CoreError> {
         let workers: Vec<Worker> = self
             .ctx
@@ -131,7 +131,7 @@ impl Labs {
             .list_workers(&WorkerFilter::default())
             .await?
             .into_iter()
-            .filter(Worker::can_host_labs)
+            .filter(|w| w.can_host_labs() && w.spec.desired_status == DesiredStatus::Running)
             .collect();
         let results: Vec<Result<usize, CoreError>> = stream::iter(workers)
             .map(|w| async move { self.sync_worker(w.id, fence).await })
@@ -155,7 +155,7 @@ impl Labs {
         fence: Option<&Fence>,
     ) -> Result<usize, CoreError> {
         let worker = self.ctx.worker(worker_id).await?;
-        let ep = self.ctx.endpoint_for_operations(&worker)?;
+        let ep = self.lab_endpoint(&worker)?;
         let ids = self.ctx.cml.list_labs(&ep).await?;
         let mut labs = Vec::with_capacity(ids.len());
         let mut usages = BTreeMap::new();
@@ -267,7 +267,7 @@ impl Labs {
         by: Option<String>,
     ) -> Result<Vec<LabRecord>, CoreError> {
         let worker = self.ctx.worker(worker_id).await?;
-        let ep = self.ctx.endpoint_for_operations(&worker)?;
+        let ep = self.lab_endpoint(&worker)?;
         match action {
             LabAction::Start => self.ctx.cml.start_lab(&ep, lab).await?,
             LabAction::Stop => self.ctx.cml.stop_lab(&ep, lab).await?,
@@ -303,7 +303,7 @@ impl Labs {
             return Err(CoreError::validation("topology", "must not be empty"));
         }
         let worker = self.ctx.worker(worker_id).await?;
-        let ep = self.ctx.endpoint_for_operations(&worker)?;
+        let ep = self.lab_endpoint(&worker)?;
         let imported = self.ctx.cml.import_lab(&ep, topology_yaml, title).await?;
         self.sync_worker(worker_id, None).await?;
         self.record_lab_operation(worker_id, &imported.id, "imported", by)
@@ -328,8 +328,28 @@ impl Labs {
         lab: &CmlLabId,
     ) -> Result<String, CoreError> {
         let worker = self.ctx.worker(worker_id).await?;
-        let ep = self.ctx.endpoint_for_operations(&worker)?;
+        let ep = self.lab_endpoint(&worker)?;
         Ok(self.ctx.cml.download_lab(&ep, lab).await?)
+    }
+
+    /// Where to reach `worker`'s CML for a lab operation. Besides what every
+    /// operation needs, the worker must be meant to keep running: one asked to
+    /// stop or end may already have lost its instance while its record still
+    /// says running, and a call would meet a CML that is gone (a 503 for what
+    /// is the caller's own request).
+    fn lab_endpoint(&self, worker: &Worker) -> Result<CmlEndpoint, CoreError> {
+        let ep = self.ctx.endpoint_for_operations(worker)?;
+        if worker.spec.desired_status != DesiredStatus::Running {
+            return Err(CoreError::validation(
+                "worker",
+                format!(
+                    "worker `{}` is being taken down ({:?}); labs need a worker that is to keep running",
+                    worker.name(),
+                    worker.spec.desired_status
+                ),
+            ));
+        }
+        Ok(ep)
     }
 
     async fn record_lab_operation(

@@ -171,7 +171,7 @@ const CML_FAILED: &str =
 const CML_UNAVAILABLE: &str =
     "The worker's CML is not reachable or still starting (`cml_unavailable`)";
 const NO_ENDPOINT: &str =
-    "The worker has no CML endpoint to reach, or its endpoint is not allowed (`validation_failed`)";
+    "The worker cannot take lab operations now (`validation_failed`): it has no CML endpoint to reach or its endpoint is not allowed, it is not running with CML available, or it is being stopped or terminated";
 
 /// `GET /api/v1/workers/{id}/labs`.
 pub fn list_contract() -> Contract {
