@@ -67,7 +67,7 @@ fn describe(event: &StoredEvent, names: &BTreeMap<String, String>) -> Option<Str
         .cloned()
         .unwrap_or_else(|| event.event.subject.id.chars().take(8).collect());
     Some(match &event.event.payload {
-        EventPayload::WorkerCreated { .. } => format!("{who}: created"),
+        EventPayload::WorkerCreatedV2 { .. } => format!("{who}: created"),
         EventPayload::WorkerInstanceAssigned {
             instance_id, ami, ..
         } => format!(

@@ -14,14 +14,15 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::definition::LabletDefinition;
-use crate::ids::{CmlLabId, EventId, InstanceId, WorkerId};
+use crate::ids::{CmlLabId, DefinitionId, EventId, InstanceId, WorkerId};
 use crate::lab::{LabOperation, LabRecord, LabState};
-use crate::lablet::{Lablet, LabletAccess, LabletPhase};
+use crate::lablet::{Lablet, LabletAccess, LabletPhase, NewLablet};
 use crate::ports::cloud::InstanceState;
 use crate::time::Timestamp;
+use crate::worker::aggregate::ImportedInstance;
 use crate::worker::{
     ActivityEvent, AlertMetric, Allocation, AmiInfo, CmlService, LicenceStatus, LifecycleState,
-    Network, PauseReason, ResumeReason, Worker, WorkerMetrics, WorkerSpec,
+    Network, NewWorker, PauseReason, ResumeReason, Worker, WorkerMetrics, WorkerSpec,
 };
 
 /// The kinds of resources events are about.
@@ -106,9 +107,20 @@ macro_rules! event_payload {
 }
 
 event_payload! { $
-    /// A worker record was created (a launch will follow).
+    /// A worker record was created (a launch will follow): what was asked for.
+    /// The worker is built from it (`Worker::create`), so the event carries the
+    /// request, not the record.
+    WorkerCreatedV2 = "worker.created.v2" { request: NewWorker },
+    /// An existing instance was adopted as a worker: what was asked for and the
+    /// instance found.
+    WorkerImportedV2 = "worker.imported.v2" {
+        request: NewWorker,
+        instance: ImportedInstance,
+    },
+    /// The whole worker: written before `.v2` as the creation, and still by
+    /// log compaction as the snapshot of a compacted history.
     WorkerCreated = "worker.created.v1" { worker: Box<Worker> },
-    /// An existing instance was adopted as a worker.
+    /// The whole imported worker: as `worker.created.v1`, for an import.
     WorkerImported = "worker.imported.v1" { worker: Box<Worker> },
     /// The operator changed what they want.
     WorkerSpecUpdated = "worker.spec.updated.v1" { spec: WorkerSpec },
@@ -227,8 +239,16 @@ event_payload! { $
     DefinitionCreated = "definition.created.v1" { definition: Box<LabletDefinition> },
     /// A definition was activated or deactivated.
     DefinitionActivationChanged = "definition.activation.changed.v1" { active: bool },
-    /// A lablet was requested. Shared (`Arc`) so a store that keeps the log in
-    /// memory can hold one copy for the event and the unchanged record.
+    /// A lablet was booked: its name, its definition and the booking.
+    LabletCreatedV2 = "lablet.created.v2" {
+        name: String,
+        definition_id: DefinitionId,
+        request: NewLablet,
+    },
+    /// The whole lablet: written before `.v2` as the creation, and still by log
+    /// compaction as the snapshot of a compacted history. Shared (`Arc`) so a
+    /// store that keeps the log in memory can hold one copy for the event and
+    /// the unchanged record.
     LabletCreated = "lablet.created.v1" { lablet: Arc<Lablet> },
     /// The lablet's phase moved.
     LabletPhaseChanged = "lablet.phase.changed.v1" {

@@ -1,7 +1,7 @@
 //! Rebuilding a resource from its events: the [`EventSourced`] trait the
 //! aggregates share, and the errors a log that cannot be replayed gives.
 
-use crate::event::{DomainEvent, EventPayload, ResourceKind};
+use crate::event::{DomainEvent, ResourceKind};
 use crate::state_machine::TransitionError;
 
 /// A resource whose state is its events folded in order: the first one creates
@@ -9,8 +9,9 @@ use crate::state_machine::TransitionError;
 /// the same [`EventSourced::apply`], so a replayed resource equals the one the
 /// commands left.
 pub trait EventSourced: Sized {
-    /// The resource `payload` creates, or `None` when it creates none of this kind.
-    fn created_by(payload: &EventPayload) -> Option<Self>;
+    /// The resource `event` creates (its id from the subject, its time from the
+    /// event), or `None` when it creates none of this kind.
+    fn created_by(event: &DomainEvent) -> Option<Self>;
 
     /// Applies one later event.
     fn apply(&mut self, event: &DomainEvent) -> Result<(), ReplayError>;
@@ -21,10 +22,9 @@ pub trait EventSourced: Sized {
     ) -> Result<Self, ReplayError> {
         let mut events = events.into_iter();
         let first = events.next().ok_or(ReplayError::Empty)?;
-        let mut resource =
-            Self::created_by(&first.payload).ok_or_else(|| ReplayError::NotACreation {
-                type_name: first.payload.type_name(),
-            })?;
+        let mut resource = Self::created_by(first).ok_or_else(|| ReplayError::NotACreation {
+            type_name: first.payload.type_name(),
+        })?;
         for event in events {
             resource.apply(event)?;
         }

@@ -110,10 +110,13 @@ impl LabletScope {
         if subject.kind != ResourceKind::Lablet {
             return true;
         }
-        if let EventPayload::LabletCreated { lablet } = &event.event.payload {
-            if lablet.spec.owner == *owner {
-                self.own.insert(subject.id.clone());
-            }
+        let booked_for = match &event.event.payload {
+            EventPayload::LabletCreatedV2 { request, .. } => Some(&request.owner),
+            EventPayload::LabletCreated { lablet } => Some(&lablet.spec.owner),
+            _ => None,
+        };
+        if booked_for == Some(owner) {
+            self.own.insert(subject.id.clone());
         }
         self.own.contains(&subject.id)
     }

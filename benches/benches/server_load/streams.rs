@@ -18,7 +18,7 @@ use crate::histogram::Histogram;
 
 pub const PORTAL_TYPE: &str = "lablet.phase.changed.v1";
 /// The event the bench's own bookings make: its latency is commit to delivery.
-const BOOKED_TYPE: &str = "lablet.created.v1";
+const BOOKED_TYPE: &str = "lablet.created.v2";
 
 #[derive(Clone, Debug, Default)]
 pub struct StreamStats {

@@ -7,15 +7,24 @@ use super::data::{EmptyEventData, EventData, FieldChange};
 use super::payload;
 use crate::definition::LabletDefinition;
 use crate::lab::{LabOperation, LabRecord};
-use crate::lablet::{Lablet, LabletAccess};
+use crate::lablet::{Lablet, LabletAccess, Timeslot};
 use crate::worker::{
-    ActivityEvent, Allocation, AmiInfo, CmlService, InstanceState, LicenceStatus, NodeCatalog,
-    UnmanagedUsage, Worker, WorkerMetrics, WorkerNetwork, WorkerSpec,
+    ActivityEvent, Allocation, AmiInfo, Capacity, CmlService, IdleSettings, InstanceState,
+    LicenceStatus, NodeCatalog, UnmanagedUsage, Worker, WorkerMetrics, WorkerNetwork, WorkerSpec,
 };
 
 impl From<&P> for EventData {
     fn from(domain: &P) -> Self {
         match domain {
+            P::WorkerCreatedV2 { request } => Self::WorkerCreatedV2(payload::WorkerCreatedV2 {
+                request: payload::WorkerRequest::from(request),
+            }),
+            P::WorkerImportedV2 { request, instance } => {
+                Self::WorkerImportedV2(payload::WorkerImportedV2 {
+                    request: payload::WorkerRequest::from(request),
+                    instance: payload::ImportedInstance::from(instance),
+                })
+            }
             P::WorkerCreated { worker } => Self::WorkerCreated(payload::WorkerCreated {
                 worker: Box::new(Worker::from(worker.as_ref())),
             }),
@@ -213,6 +222,19 @@ impl From<&P> for EventData {
                     active: *active,
                 })
             }
+            P::LabletCreatedV2 {
+                name,
+                definition_id,
+                request,
+            } => Self::LabletCreatedV2(payload::LabletCreatedV2 {
+                name: name.clone(),
+                definition_id: definition_id.0,
+                request: payload::LabletBooking {
+                    owner: request.owner.clone(),
+                    timeslot: Timeslot::from(&request.timeslot),
+                    reservation_id: request.reservation_id.clone(),
+                },
+            }),
             P::LabletCreated { lablet } => Self::LabletCreated(payload::LabletCreated {
                 lablet: Box::new(Lablet::from(lablet.as_ref())),
             }),
@@ -262,6 +284,34 @@ impl From<&P> for EventData {
                 workers: workers.iter().map(|w| w.0).collect(),
                 reason: reason.clone(),
             }),
+        }
+    }
+}
+
+impl From<&ccm_core::worker::NewWorker> for payload::WorkerRequest {
+    fn from(r: &ccm_core::worker::NewWorker) -> Self {
+        Self {
+            name: r.name.clone(),
+            region: r.region.0.clone(),
+            instance_type: r.instance_type.clone(),
+            capacity: Capacity::from(&r.capacity),
+            tags: r.tags.clone(),
+            labels: r.labels.clone(),
+            idle: IdleSettings::from(&r.idle),
+            created_by: r.created_by.clone(),
+            image: r.image.clone(),
+        }
+    }
+}
+
+impl From<&ccm_core::worker::aggregate::ImportedInstance> for payload::ImportedInstance {
+    fn from(i: &ccm_core::worker::aggregate::ImportedInstance) -> Self {
+        Self {
+            instance_id: i.instance_id.0.clone(),
+            ami: i.ami.as_ref().map(AmiInfo::from),
+            network: WorkerNetwork::from(&i.network),
+            ec2_state: i.ec2_state.into(),
+            launched_at: i.launched_at,
         }
     }
 }

@@ -44,7 +44,40 @@ fn every_payload() -> Vec<EventPayload> {
         detail: "node n1 started".into(),
     };
     let status = worker.status.clone();
+    let request = ccm_core::worker::NewWorker {
+        name: "cml-eu-1".into(),
+        region: ccm_core::ids::Region::new("eu-west-1"),
+        instance_type: "m5zn.metal".into(),
+        capacity: worker.status.capacity.clone(),
+        tags: BTreeMap::from([("team".to_owned(), "netops".to_owned())]),
+        labels: BTreeMap::from([("pool".to_owned(), "a".to_owned())]),
+        idle: worker.spec.idle,
+        created_by: Some("alice".into()),
+        image: Some("cml-2.9".into()),
+    };
     vec![
+        EventPayload::WorkerCreatedV2 {
+            request: request.clone(),
+        },
+        EventPayload::WorkerImportedV2 {
+            request,
+            instance: ccm_core::worker::aggregate::ImportedInstance {
+                instance_id: InstanceId::new("i-0abc".to_owned()),
+                ami: worker.ami.clone(),
+                network: worker.network.clone(),
+                ec2_state: ccm_core::ports::cloud::InstanceState::Stopped,
+                launched_at: Some(at(5)),
+            },
+        },
+        EventPayload::LabletCreatedV2 {
+            name: "ccna-alice".into(),
+            definition_id: lablet.spec.definition_id,
+            request: ccm_core::lablet::NewLablet {
+                owner: "alice".into(),
+                timeslot: lablet.spec.timeslot,
+                reservation_id: Some("r-1".into()),
+            },
+        },
         EventPayload::WorkerCreated {
             worker: Box::new(worker.clone()),
         },

@@ -107,7 +107,12 @@ impl LogWatch {
             report.queued += self.queue_lablets_of_leaving_workers(&events).await?;
             report.bookings += events
                 .iter()
-                .filter(|e| matches!(e.event.payload, EventPayload::LabletCreated { .. }))
+                .filter(|e| {
+                    matches!(
+                        e.event.payload,
+                        EventPayload::LabletCreated { .. } | EventPayload::LabletCreatedV2 { .. }
+                    )
+                })
                 .count();
             self.with_position(|p| p.cursor = Some(cursor));
             if events.len() < PAGE {

@@ -3,7 +3,6 @@
 mod phase;
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -146,8 +145,19 @@ pub struct NewLablet {
 }
 
 impl EventSourced for Lablet {
-    fn created_by(payload: &EventPayload) -> Option<Self> {
-        match payload {
+    fn created_by(event: &DomainEvent) -> Option<Self> {
+        match &event.payload {
+            EventPayload::LabletCreatedV2 {
+                name,
+                definition_id,
+                request,
+            } => Some(Lablet::booked(
+                event.subject.id.parse().ok()?,
+                name.clone(),
+                *definition_id,
+                request.clone(),
+                event.occurred_at,
+            )),
             EventPayload::LabletCreated { lablet } => Some(Lablet::clone(lablet)),
             _ => None,
         }
@@ -203,13 +213,36 @@ impl Lablet {
                 ),
             ));
         }
-        let mut meta = ObjectMeta::new(format!("{}-{}", definition.name(), input.owner), now);
+        let name = format!("{}-{}", definition.name(), input.owner);
+        let lablet = Lablet::booked(id, name.clone(), definition.id, input.clone(), now);
+        let event = DomainEvent::new(
+            lablet.subject(),
+            EventPayload::LabletCreatedV2 {
+                name,
+                definition_id: definition.id,
+                request: input,
+            },
+            now,
+        );
+        Ok((lablet, event))
+    }
+
+    /// The lablet [`Lablet::create`] makes once the booking is valid (and replay
+    /// rebuilds from its event).
+    fn booked(
+        id: LabletId,
+        name: String,
+        definition_id: DefinitionId,
+        input: NewLablet,
+        now: Timestamp,
+    ) -> Lablet {
+        let mut meta = ObjectMeta::new(name, now);
         meta.add_finalizer(LAB_TEARDOWN_FINALIZER);
-        let lablet = Lablet {
+        Lablet {
             id,
             meta,
             spec: LabletSpec {
-                definition_id: definition.id,
+                definition_id,
                 owner: input.owner,
                 timeslot: input.timeslot,
                 reservation_id: input.reservation_id,
@@ -225,15 +258,7 @@ impl Lablet {
                 last_error: None,
                 history: VecDeque::new(),
             },
-        };
-        let event = DomainEvent::new(
-            lablet.subject(),
-            EventPayload::LabletCreated {
-                lablet: Arc::new(lablet.clone()),
-            },
-            now,
-        );
-        Ok((lablet, event))
+        }
     }
 
     /// Applies one event (commands and replay share this; see [`EventSourced`]).

@@ -1,7 +1,7 @@
 //! An in-memory [`Store`]: the reference implementation of the port's semantics,
 //! used by tests, simulations and embedders that need no durability.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -9,7 +9,7 @@ use tokio::sync::watch;
 
 use crate::api_key::{ApiKeyId, ApiKeyRecord};
 use crate::definition::LabletDefinition;
-use crate::event::{EventPayload, ResourceKind, StoredEvent, Subject};
+use crate::event::{ResourceKind, StoredEvent, Subject};
 use crate::ids::{DefinitionId, LabRecordId, LabletId, WorkerId};
 use crate::job::JobRecord;
 use crate::lab::LabRecord;
@@ -40,11 +40,10 @@ struct State {
     generations: Generations,
 }
 
-/// A lablet as the store keeps it. The body is shared with the `lablet.created`
-/// event that carried the same state: a booked lablet stays unchanged until its
-/// start nears, and a fleet books far ahead (100,000 bookings would otherwise be
-/// held twice, once in the log and once as the record). The version lives apart
-/// because the store moves it on every write while the event keeps the old one.
+/// A lablet as the store keeps it: its body behind an `Arc`, so a list clones
+/// pointers until it hands records out, and its version apart, moved on every
+/// write. (A booking's `lablet.created.v2` event carries only the request, so
+/// the log holds no second copy of a lablet that waits for its start.)
 #[derive(Clone)]
 struct KeptLablet {
     version: u64,
@@ -52,14 +51,12 @@ struct KeptLablet {
 }
 
 impl KeptLablet {
-    /// Keeps `lablet` as written at `version`, sharing `created`'s body when it
-    /// holds the same state.
-    fn new(lablet: Lablet, version: u64, created: Option<&Arc<Lablet>>) -> Self {
-        let body = match created {
-            Some(shared) if **shared == lablet => Arc::clone(shared),
-            _ => Arc::new(lablet),
-        };
-        Self { version, body }
+    /// Keeps `lablet` as written at `version`.
+    fn new(lablet: Lablet, version: u64) -> Self {
+        Self {
+            version,
+            body: Arc::new(lablet),
+        }
     }
 
     fn to_lablet(&self) -> Lablet {
@@ -176,9 +173,7 @@ impl MemoryStore {
         }
     }
 
-    /// `created`: the lablets the commit's `lablet.created` events carry, whose
-    /// bodies an unchanged record shares (see [`KeptLablet`]).
-    fn apply(state: &mut State, write: Write, created: &HashMap<LabletId, Arc<Lablet>>) -> u64 {
+    fn apply(state: &mut State, write: Write) -> u64 {
         match write {
             Write::PutWorker(mut w) => {
                 w.meta.version += 1;
@@ -209,9 +204,7 @@ impl MemoryStore {
             Write::PutLablet(l) => {
                 let v = l.meta.version + 1;
                 let id = l.id;
-                state
-                    .lablets
-                    .insert(id, KeptLablet::new(*l, v, created.get(&id)));
+                state.lablets.insert(id, KeptLablet::new(*l, v));
                 v
             }
             Write::DeleteLablet { id, .. } => {
@@ -370,18 +363,8 @@ impl Store for MemoryStore {
             for kind in changes.touched_kinds() {
                 guard.generations.bump(kind);
             }
-            let created: HashMap<LabletId, Arc<Lablet>> = changes
-                .events
-                .iter()
-                .filter_map(|e| match &e.payload {
-                    EventPayload::LabletCreated { lablet } => Some((lablet.id, Arc::clone(lablet))),
-                    _ => None,
-                })
-                .collect();
             for write in changes.writes {
-                receipt
-                    .versions
-                    .push(Self::apply(&mut guard, write, &created));
+                receipt.versions.push(Self::apply(&mut guard, write));
             }
             for event in changes.events {
                 let sequence = guard.last + 1;

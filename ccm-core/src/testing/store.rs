@@ -2582,6 +2582,10 @@ async fn assert_only_snapshots_before_first<S: Store + ?Sized>(store: &S) {
                 EventPayload::WorkerCreated { .. }
                     | EventPayload::WorkerImported { .. }
                     | EventPayload::LabletCreated { .. }
+                    // A lone creation stays as it was written.
+                    | EventPayload::WorkerCreatedV2 { .. }
+                    | EventPayload::WorkerImportedV2 { .. }
+                    | EventPayload::LabletCreatedV2 { .. }
             ),
             "only snapshots before the first sequence, found {} at {}",
             stored.event.type_name(),
@@ -2672,8 +2676,12 @@ pub async fn log_compaction_keeps_resources_rebuildable<F: StoreFactory>(factory
     // A (worker), C (worker, imported: kept as imported), L and M (lablets).
     assert_eq!(snapshots, 4);
     let c = history.workers[1].to_string();
-    assert!(events_about(&log, ResourceKind::Worker, &c)
-        .all(|e| matches!(e.payload, EventPayload::WorkerImported { .. })));
+    assert!(
+        events_about(&log, ResourceKind::Worker, &c).all(|e| matches!(
+            e.payload,
+            EventPayload::WorkerImported { .. } | EventPayload::WorkerImportedV2 { .. }
+        ))
+    );
 
     let again = store
         .compact_events(compaction_cutoff(), u64::MAX)

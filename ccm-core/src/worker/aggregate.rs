@@ -65,8 +65,18 @@ pub struct ImportedInstance {
 }
 
 impl EventSourced for Worker {
-    fn created_by(payload: &EventPayload) -> Option<Self> {
-        match payload {
+    fn created_by(event: &DomainEvent) -> Option<Self> {
+        let id = || event.subject.id.parse::<WorkerId>().ok();
+        match &event.payload {
+            EventPayload::WorkerCreatedV2 { request } => {
+                Some(Worker::blank(id()?, request.clone(), event.occurred_at))
+            }
+            EventPayload::WorkerImportedV2 { request, instance } => Some(Worker::imported(
+                id()?,
+                request.clone(),
+                instance.clone(),
+                event.occurred_at,
+            )),
             EventPayload::WorkerCreated { worker } | EventPayload::WorkerImported { worker } => {
                 Some(Worker::clone(worker))
             }
@@ -135,12 +145,10 @@ impl Worker {
 
     /// A new worker that the controller will launch.
     pub fn create(id: WorkerId, input: NewWorker, now: Timestamp) -> (Worker, DomainEvent) {
-        let worker = Worker::blank(id, input, now);
+        let worker = Worker::blank(id, input.clone(), now);
         let event = DomainEvent::new(
             worker.subject(),
-            EventPayload::WorkerCreated {
-                worker: Box::new(worker.clone()),
-            },
+            EventPayload::WorkerCreatedV2 { request: input },
             now,
         );
         (worker, event)
@@ -154,6 +162,25 @@ impl Worker {
         instance: ImportedInstance,
         now: Timestamp,
     ) -> (Worker, DomainEvent) {
+        let worker = Worker::imported(id, input.clone(), instance.clone(), now);
+        let event = DomainEvent::new(
+            worker.subject(),
+            EventPayload::WorkerImportedV2 {
+                request: input,
+                instance,
+            },
+            now,
+        );
+        (worker, event)
+    }
+
+    /// The worker [`Worker::import`] makes (and replay rebuilds from its event).
+    fn imported(
+        id: WorkerId,
+        input: NewWorker,
+        instance: ImportedInstance,
+        now: Timestamp,
+    ) -> Worker {
         let mut worker = Worker::blank(id, input, now);
         let lifecycle = LifecycleState::from_instance(instance.ec2_state);
         worker.instance_id = Some(instance.instance_id);
@@ -167,14 +194,7 @@ impl Worker {
             LifecycleState::Terminated | LifecycleState::ShuttingDown => DesiredStatus::Terminated,
             _ => DesiredStatus::Running,
         };
-        let event = DomainEvent::new(
-            worker.subject(),
-            EventPayload::WorkerImported {
-                worker: Box::new(worker.clone()),
-            },
-            now,
-        );
-        (worker, event)
+        worker
     }
 
     /// Applies one event. Used both by commands and by replay (see [`EventSourced`]).

@@ -13,7 +13,7 @@ import {
 } from './store.js';
 
 const TYPES = [
-  'worker.created.v1', 'worker.imported.v1', 'worker.spec.updated.v1', 'worker.status.updated.v1',
+  'worker.created.v2', 'worker.imported.v2', 'worker.created.v1', 'worker.imported.v1', 'worker.spec.updated.v1', 'worker.status.updated.v1',
   'worker.instance.assigned.v1', 'worker.network.updated.v1', 'worker.cml.updated.v1',
   'worker.cml.certificate_changed.v1', 'worker.cml.certificate_accepted.v1',
   // worker.metrics.updated.v1 is no longer written (samples are not events); kept
@@ -27,7 +27,7 @@ const TYPES = [
   'worker.capacity.allocated.v1', 'worker.capacity.released.v1', 'worker.termination.requested.v1',
   'worker.deletion.requested.v1', 'lab.discovered.v1', 'lab.state.changed.v1', 'lab.updated.v1',
   'lab.operation.recorded.v1', 'lab.gone.v1', 'definition.created.v1', 'definition.activation.changed.v1',
-  'lablet.created.v1', 'lablet.phase.changed.v1', 'lablet.bound.v1', 'lablet.unbound.v1',
+  'lablet.created.v2', 'lablet.created.v1', 'lablet.phase.changed.v1', 'lablet.bound.v1', 'lablet.unbound.v1',
   'lablet.lab.assigned.v1', 'lablet.access.assigned.v1', 'lablet.cancel.requested.v1', 'lablet.deletion.requested.v1',
   'lablet.lab.released.v1', 'lablet.attempt.failed.v1', 'fleet.scaling.decided.v1',
 ];
@@ -89,6 +89,8 @@ function onEvent(ev) {
       changed('workers', `worker:${id}`);
       later('cost', 800, () => loadCost().catch(() => {}));
     }
+    // `.v1` creations (and compaction snapshots) carry the whole worker; a `.v2`
+    // one carries the request, and the worker is read below like any change.
     if ((ev.type === 'worker.created.v1' || ev.type === 'worker.imported.v1') && ev.data.worker) {
       store.workers.set(id, ev.data.worker);
       changed('workers', `worker:${id}`);

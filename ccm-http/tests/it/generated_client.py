@@ -24,8 +24,8 @@ from ccm_client.models import (
     ErrorBody,
     EventHistory,
     Lablet,
-    LabletCreated,
-    LabletCreatedEvent,
+    LabletCreatedV2,
+    LabletCreatedV2Event,
     LabletDefinition,
     LabletPhase,
     Timeslot,
@@ -89,13 +89,15 @@ def main() -> None:
     assert isinstance(missing, ErrorBody), missing
     assert missing.error.code == "not_found"
 
-    # Events are typed by their `type`: the booking's event carries the lablet.
-    history = get_api_v1_events.sync(client=client, type_="lablet.created.v1", limit=1000)
+    # Events are typed by their `type`: the booking's event carries the request.
+    history = get_api_v1_events.sync(client=client, type_="lablet.created.v2", limit=1000)
     assert isinstance(history, EventHistory), history
-    created = [e for e in history.events if isinstance(e, LabletCreatedEvent)]
-    assert [e.data.lablet.id for e in created if e.subject.id == str(booked.id)] == [booked.id], created
-    assert all(isinstance(e.data, LabletCreated) for e in created)
-    assert isinstance(created[0].occurred_at, datetime.datetime)
+    created = [e for e in history.events if isinstance(e, LabletCreatedV2Event)]
+    ours = [e for e in created if e.subject.id == str(booked.id)]
+    assert [e.data.definition_id for e in ours] == [definition.id], created
+    assert all(isinstance(e.data, LabletCreatedV2) for e in created)
+    assert ours[0].data.request.timeslot.start == booked.spec.timeslot.start
+    assert isinstance(ours[0].occurred_at, datetime.datetime)
 
     print(f"booked and read back lablet {read.id} ({read.status.phase.value})")
 

@@ -282,13 +282,13 @@ async fn users_book_only_with_self_service_and_only_for_themselves() {
     assert_eq!(me["can_book_lablets"], true, "{me}");
 }
 
-/// Subject ids of the `lablet.created.v1` events of a history page.
+/// Subject ids of the `lablet.created.v2` events of a history page.
 fn created(history: &Value) -> Vec<String> {
     history["events"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["type"] == "lablet.created.v1")
+        .filter(|e| e["type"] == "lablet.created.v2")
         .map(|e| e["subject"]["id"].as_str().unwrap().to_owned())
         .collect()
 }
@@ -371,7 +371,7 @@ async fn users_follow_only_their_own_lablets_in_the_history_and_the_stream() {
                 continue;
             }
             let id = event.json()["subject"]["id"].as_str().unwrap().to_owned();
-            if event.event == "lablet.created.v1" {
+            if event.event == "lablet.created.v2" {
                 created.push(id.clone());
             }
             subjects.push(id.clone());

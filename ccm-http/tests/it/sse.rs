@@ -54,7 +54,7 @@ async fn snapshot_then_every_event_in_order_with_its_sequence_as_id() {
     }
     for expected in after + 1..after + 6 {
         let event = stream.next_within(WAIT).await.unwrap();
-        assert_eq!(event.event, "worker.created.v1");
+        assert_eq!(event.event, "worker.created.v2");
         assert_eq!(event.id, Some(expected.to_string()));
         assert_eq!(event.json()["sequence"], expected);
     }
@@ -67,7 +67,7 @@ async fn a_snapshot_lists_workers_only_when_the_stream_can_receive_worker_events
     let worker = create_worker(&ts, "listed").await.to_string();
     for (query, listed) in [
         ("", true),
-        ("?type=worker.created.v1", true),
+        ("?type=worker.created.v2", true),
         ("?type=work*", true),
         ("?type=*", true),
         ("?type=worker.status.*,lablet.*", true),
@@ -92,7 +92,7 @@ async fn filters_by_worker_and_type_and_hides_what_the_role_may_not_see() {
     let a = create_worker(&ts, "a").await;
     let mut only_a = common::open_stream(&ts, &user, &format!("?worker={a}"), Some(0)).await;
     let mut types =
-        common::open_stream(&ts, &user, "?type=fleet.*,worker.created.v1", Some(0)).await;
+        common::open_stream(&ts, &user, "?type=fleet.*,worker.created.v2", Some(0)).await;
     let mut as_manager = common::open_stream(&ts, &manager, "?type=fleet.*", Some(0)).await;
     for s in [&mut only_a, &mut types, &mut as_manager] {
         assert_eq!(s.next_within(WAIT).await.unwrap().event, "snapshot");
@@ -108,11 +108,11 @@ async fn filters_by_worker_and_type_and_hides_what_the_role_may_not_see() {
 
     // Worker filter: a's creation and spec change, nothing of b.
     let e1 = only_a.next_within(WAIT).await.unwrap();
-    assert_eq!(e1.event, "worker.created.v1");
+    assert_eq!(e1.event, "worker.created.v2");
     assert_eq!(e1.json()["subject"]["id"], a.to_string());
     let e2 = only_a.next_within(WAIT).await.unwrap();
     assert_eq!(e2.json()["subject"]["id"], a.to_string());
-    assert_ne!(e2.event, "worker.created.v1");
+    assert_ne!(e2.event, "worker.created.v2");
 
     // Type filter for a user: both creations; the fleet event is not for users.
     let t1 = types.next_within(WAIT).await.unwrap();
@@ -127,7 +127,7 @@ async fn filters_by_worker_and_type_and_hides_what_the_role_may_not_see() {
     // event was skipped, not delayed.
     create_worker(&ts, "c").await;
     let t3 = types.next_within(WAIT).await.unwrap();
-    assert_eq!(t3.event, "worker.created.v1");
+    assert_eq!(t3.event, "worker.created.v2");
     assert!(t3.id.unwrap().parse::<u64>().unwrap() > m.id.unwrap().parse::<u64>().unwrap());
 
     // The history endpoint applies the same rules.
@@ -265,7 +265,7 @@ async fn a_heartbeat_comes_a_quiet_interval_after_the_last_frame() {
                 "no heartbeat while events keep coming"
             );
             last_frame = tokio::time::Instant::now();
-            if frame.event == "worker.created.v1" {
+            if frame.event == "worker.created.v2" {
                 break;
             }
         }

@@ -528,6 +528,20 @@ class ImportSkip(Record):
     reason: str
 
 
+class ImportedInstance(Record):
+    """The instance an import adopted: the `instance` of `worker.imported.v2`."""
+
+    ami: Optional[AmiInfo]
+    #: Its EC2 state when adopted.
+    ec2_state: InstanceState
+    #: EC2 instance id (`i-0abc…`).
+    instance_id: str
+    #: When it was launched, when known.
+    launched_at: Optional[datetime]
+    #: Its addresses.
+    network: WorkerNetwork
+
+
 class JobOutcome(Record):
     """How a run ended."""
 
@@ -849,6 +863,17 @@ class LabletAttemptFailedEvent(Event):
     type: str
 
 
+class LabletBooking(Record):
+    """A booking as it was asked for: the `request` of `lablet.created.v2`."""
+
+    #: Who the session is for.
+    owner: str
+    #: External reservation id, if the booking system has one.
+    reservation_id: Optional[str]
+    #: When it runs.
+    timeslot: Timeslot
+
+
 class LabletBound(Record):
     """The lablet was bound to a worker with ports.
 
@@ -888,7 +913,8 @@ class LabletCancelRequestedEvent(Event):
 
 
 class LabletCreated(Record):
-    """A lablet was booked.
+    """The whole lablet: the booking before `.v2`, and the snapshot log compaction
+    writes for a compacted history.
 
     The `data` of `lablet.created.v1`.
     """
@@ -901,6 +927,29 @@ class LabletCreatedEvent(Event):
     """An event of type `lablet.created.v1`; `data` is `LabletCreated`."""
 
     data: LabletCreated
+    #: The versioned event type.
+    type: str
+
+
+class LabletCreatedV2(Record):
+    """A lablet was booked: its name, its definition and the booking. Read the
+    lablet itself with `GET /api/v1/lablets/{id}`.
+
+    The `data` of `lablet.created.v2`.
+    """
+
+    #: Definition version it is made from.
+    definition_id: str
+    #: The lablet's name (`<definition>-<owner>`).
+    name: str
+    #: The booking.
+    request: LabletBooking
+
+
+class LabletCreatedV2Event(Event):
+    """An event of type `lablet.created.v2`; `data` is `LabletCreatedV2`."""
+
+    data: LabletCreatedV2
     #: The versioned event type.
     type: str
 
@@ -1578,7 +1627,8 @@ class WorkerCmlUpdatedEvent(Event):
 
 
 class WorkerCreated(Record):
-    """A worker record was created (a launch follows).
+    """The whole worker: the creation before `.v2`, and the snapshot log compaction
+    writes for a compacted history.
 
     The `data` of `worker.created.v1`.
     """
@@ -1591,6 +1641,25 @@ class WorkerCreatedEvent(Event):
     """An event of type `worker.created.v1`; `data` is `WorkerCreated`."""
 
     data: WorkerCreated
+    #: The versioned event type.
+    type: str
+
+
+class WorkerCreatedV2(Record):
+    """A worker record was created (a launch follows): what was asked for. Read
+    the worker itself with `GET /api/v1/workers/{id}`.
+
+    The `data` of `worker.created.v2`.
+    """
+
+    #: The request.
+    request: WorkerRequest
+
+
+class WorkerCreatedV2Event(Event):
+    """An event of type `worker.created.v2`; `data` is `WorkerCreatedV2`."""
+
+    data: WorkerCreatedV2
     #: The versioned event type.
     type: str
 
@@ -1629,7 +1698,7 @@ class WorkerDeletionRequestedEvent(Event):
 
 
 class WorkerImported(Record):
-    """An existing instance was adopted as a worker.
+    """The whole imported worker: as `worker.created.v1`, for an import.
 
     The `data` of `worker.imported.v1`.
     """
@@ -1642,6 +1711,27 @@ class WorkerImportedEvent(Event):
     """An event of type `worker.imported.v1`; `data` is `WorkerImported`."""
 
     data: WorkerImported
+    #: The versioned event type.
+    type: str
+
+
+class WorkerImportedV2(Record):
+    """An existing instance was adopted as a worker: what was asked for and the
+    instance found.
+
+    The `data` of `worker.imported.v2`.
+    """
+
+    #: The instance adopted.
+    instance: ImportedInstance
+    #: The request.
+    request: WorkerRequest
+
+
+class WorkerImportedV2Event(Event):
+    """An event of type `worker.imported.v2`; `data` is `WorkerImportedV2`."""
+
+    data: WorkerImportedV2
     #: The versioned event type.
     type: str
 
@@ -1822,6 +1912,31 @@ class WorkerPausedEvent(Event):
     data: WorkerPaused
     #: The versioned event type.
     type: str
+
+
+class WorkerRequest(Record):
+    """What was asked for when a worker was created or imported: the `request` of
+    `worker.created.v2` and `worker.imported.v2`.
+    """
+
+    #: Declared capacity.
+    capacity: Capacity
+    #: Who asked.
+    created_by: Optional[str]
+    #: Idle-detection settings.
+    idle: IdleSettings
+    #: The configured image to launch from, by name (`null`: the default).
+    image: Optional[str]
+    #: EC2 instance type.
+    instance_type: str
+    #: Labels.
+    labels: Dict[str, str]
+    #: Worker name.
+    name: str
+    #: AWS region.
+    region: str
+    #: EC2 tags to apply.
+    tags: Dict[str, str]
 
 
 class WorkerResumed(Record):
@@ -2045,7 +2160,7 @@ Capacity._types = {"allocations": _map(Allocation), "declared": Resources, "port
 CmlService._types = {"certificate": CmlCertificate, "state": CmlServiceState}
 DefinitionCreated._types = {"definition": LabletDefinition}
 Event._types = {"occurred_at": datetime, "subject": EventSubject}
-Event._variants = {"definition.activation.changed.v1": DefinitionActivationChangedEvent, "definition.created.v1": DefinitionCreatedEvent, "fleet.scaling.decided.v1": FleetScalingDecidedEvent, "lab.discovered.v1": LabDiscoveredEvent, "lab.gone.v1": LabGoneEvent, "lab.operation.recorded.v1": LabOperationRecordedEvent, "lab.state.changed.v1": LabStateChangedEvent, "lab.updated.v1": LabUpdatedEvent, "lablet.access.assigned.v1": LabletAccessAssignedEvent, "lablet.attempt.failed.v1": LabletAttemptFailedEvent, "lablet.bound.v1": LabletBoundEvent, "lablet.cancel.requested.v1": LabletCancelRequestedEvent, "lablet.created.v1": LabletCreatedEvent, "lablet.deletion.requested.v1": LabletDeletionRequestedEvent, "lablet.lab.assigned.v1": LabletLabAssignedEvent, "lablet.lab.released.v1": LabletLabReleasedEvent, "lablet.phase.changed.v1": LabletPhaseChangedEvent, "lablet.unbound.v1": LabletUnboundEvent, "worker.activity.recorded.v1": WorkerActivityRecordedEvent, "worker.alert.cleared.v1": WorkerAlertClearedEvent, "worker.alert.raised.v1": WorkerAlertRaisedEvent, "worker.capacity.allocated.v1": WorkerCapacityAllocatedEvent, "worker.capacity.released.v1": WorkerCapacityReleasedEvent, "worker.capacity.unmanaged.v1": WorkerUnmanagedUsageObservedEvent, "worker.catalog.synced.v1": WorkerCatalogSyncedEvent, "worker.cml.certificate_accepted.v1": WorkerCmlCertificateAcceptedEvent, "worker.cml.certificate_changed.v1": WorkerCmlCertificateChangedEvent, "worker.cml.updated.v1": WorkerCmlUpdatedEvent, "worker.created.v1": WorkerCreatedEvent, "worker.deletion.requested.v1": WorkerDeletionRequestedEvent, "worker.imported.v1": WorkerImportedEvent, "worker.instance.assigned.v1": WorkerInstanceAssignedEvent, "worker.licence.deregistered.v1": WorkerLicenceDeregisteredEvent, "worker.licence.registration.completed.v1": WorkerLicenceRegistrationCompletedEvent, "worker.licence.registration.failed.v1": WorkerLicenceRegistrationFailedEvent, "worker.licence.registration.started.v1": WorkerLicenceRegistrationStartedEvent, "worker.licence.updated.v1": WorkerLicenceUpdatedEvent, "worker.metrics.updated.v1": WorkerMetricsUpdatedEvent, "worker.monitoring.enabled.v1": WorkerMonitoringEnabledEvent, "worker.network.updated.v1": WorkerNetworkUpdatedEvent, "worker.paused.v1": WorkerPausedEvent, "worker.resumed.v1": WorkerResumedEvent, "worker.spec.updated.v1": WorkerSpecUpdatedEvent, "worker.status.updated.v1": WorkerStatusUpdatedEvent, "worker.tags.updated.v1": WorkerTagsUpdatedEvent, "worker.telemetry.read.v1": WorkerTelemetryReadEvent, "worker.termination.requested.v1": WorkerTerminationRequestedEvent}
+Event._variants = {"definition.activation.changed.v1": DefinitionActivationChangedEvent, "definition.created.v1": DefinitionCreatedEvent, "fleet.scaling.decided.v1": FleetScalingDecidedEvent, "lab.discovered.v1": LabDiscoveredEvent, "lab.gone.v1": LabGoneEvent, "lab.operation.recorded.v1": LabOperationRecordedEvent, "lab.state.changed.v1": LabStateChangedEvent, "lab.updated.v1": LabUpdatedEvent, "lablet.access.assigned.v1": LabletAccessAssignedEvent, "lablet.attempt.failed.v1": LabletAttemptFailedEvent, "lablet.bound.v1": LabletBoundEvent, "lablet.cancel.requested.v1": LabletCancelRequestedEvent, "lablet.created.v1": LabletCreatedEvent, "lablet.created.v2": LabletCreatedV2Event, "lablet.deletion.requested.v1": LabletDeletionRequestedEvent, "lablet.lab.assigned.v1": LabletLabAssignedEvent, "lablet.lab.released.v1": LabletLabReleasedEvent, "lablet.phase.changed.v1": LabletPhaseChangedEvent, "lablet.unbound.v1": LabletUnboundEvent, "worker.activity.recorded.v1": WorkerActivityRecordedEvent, "worker.alert.cleared.v1": WorkerAlertClearedEvent, "worker.alert.raised.v1": WorkerAlertRaisedEvent, "worker.capacity.allocated.v1": WorkerCapacityAllocatedEvent, "worker.capacity.released.v1": WorkerCapacityReleasedEvent, "worker.capacity.unmanaged.v1": WorkerUnmanagedUsageObservedEvent, "worker.catalog.synced.v1": WorkerCatalogSyncedEvent, "worker.cml.certificate_accepted.v1": WorkerCmlCertificateAcceptedEvent, "worker.cml.certificate_changed.v1": WorkerCmlCertificateChangedEvent, "worker.cml.updated.v1": WorkerCmlUpdatedEvent, "worker.created.v1": WorkerCreatedEvent, "worker.created.v2": WorkerCreatedV2Event, "worker.deletion.requested.v1": WorkerDeletionRequestedEvent, "worker.imported.v1": WorkerImportedEvent, "worker.imported.v2": WorkerImportedV2Event, "worker.instance.assigned.v1": WorkerInstanceAssignedEvent, "worker.licence.deregistered.v1": WorkerLicenceDeregisteredEvent, "worker.licence.registration.completed.v1": WorkerLicenceRegistrationCompletedEvent, "worker.licence.registration.failed.v1": WorkerLicenceRegistrationFailedEvent, "worker.licence.registration.started.v1": WorkerLicenceRegistrationStartedEvent, "worker.licence.updated.v1": WorkerLicenceUpdatedEvent, "worker.metrics.updated.v1": WorkerMetricsUpdatedEvent, "worker.monitoring.enabled.v1": WorkerMonitoringEnabledEvent, "worker.network.updated.v1": WorkerNetworkUpdatedEvent, "worker.paused.v1": WorkerPausedEvent, "worker.resumed.v1": WorkerResumedEvent, "worker.spec.updated.v1": WorkerSpecUpdatedEvent, "worker.status.updated.v1": WorkerStatusUpdatedEvent, "worker.tags.updated.v1": WorkerTagsUpdatedEvent, "worker.telemetry.read.v1": WorkerTelemetryReadEvent, "worker.termination.requested.v1": WorkerTerminationRequestedEvent}
 EventSubject._types = {"kind": ResourceKind}
 FleetScalingDecided._types = {"action": ScalingAction}
 FleetScalingDecidedEvent._types = {"data": FleetScalingDecided}
@@ -2055,6 +2170,7 @@ IdleVerdictActive._types = {"pause_at": datetime}
 IdleVerdictPauseNow._types = {"since": datetime}
 IdleVerdictSnoozed._types = {"until": datetime}
 ImportReport._types = {"imported": _list(Worker), "skipped": _list(ImportSkip)}
+ImportedInstance._types = {"ami": AmiInfo, "ec2_state": InstanceState, "launched_at": datetime, "network": WorkerNetwork}
 JobOutcome._variants = {"succeeded": JobOutcomeSucceeded, "failed": JobOutcomeFailed}
 JobRecord._types = {"last_outcome": JobOutcome, "last_run_at": datetime, "next_run_at": datetime, "schedule": JobSchedule}
 JobSchedule._variants = {"every": JobScheduleEvery, "once": JobScheduleOnce}
@@ -2075,10 +2191,13 @@ LabletAccess._types = {"protocol": AccessProtocol}
 LabletAccessAssigned._types = {"access": _list(LabletAccess)}
 LabletAccessAssignedEvent._types = {"data": LabletAccessAssigned}
 LabletAttemptFailedEvent._types = {"data": LabletAttemptFailed}
+LabletBooking._types = {"timeslot": Timeslot}
 LabletBoundEvent._types = {"data": LabletBound}
 LabletCancelRequestedEvent._types = {"data": LabletCancelRequested}
 LabletCreated._types = {"lablet": Lablet}
 LabletCreatedEvent._types = {"data": LabletCreated}
+LabletCreatedV2._types = {"request": LabletBooking}
+LabletCreatedV2Event._types = {"data": LabletCreatedV2}
 LabletDefinition._types = {"licence_affinity": LicenceKind, "meta": ObjectMeta, "needs": ResourceNeeds, "requires": CatalogNeeds}
 LabletDeletionRequestedEvent._types = {"data": LabletDeletionRequested}
 LabletLabAssignedEvent._types = {"data": LabletLabAssigned}
@@ -2126,9 +2245,13 @@ WorkerCmlUpdated._types = {"cml": CmlService}
 WorkerCmlUpdatedEvent._types = {"data": WorkerCmlUpdated}
 WorkerCreated._types = {"worker": Worker}
 WorkerCreatedEvent._types = {"data": WorkerCreated}
+WorkerCreatedV2._types = {"request": WorkerRequest}
+WorkerCreatedV2Event._types = {"data": WorkerCreatedV2}
 WorkerDeletionRequestedEvent._types = {"data": WorkerDeletionRequested}
 WorkerImported._types = {"worker": Worker}
 WorkerImportedEvent._types = {"data": WorkerImported}
+WorkerImportedV2._types = {"instance": ImportedInstance, "request": WorkerRequest}
+WorkerImportedV2Event._types = {"data": WorkerImportedV2}
 WorkerInstanceAssigned._types = {"ami": AmiInfo, "launched_at": datetime, "network": WorkerNetwork}
 WorkerInstanceAssignedEvent._types = {"data": WorkerInstanceAssigned}
 WorkerLicenceDeregisteredEvent._types = {"data": EmptyEventData}
@@ -2146,6 +2269,7 @@ WorkerNetworkUpdated._types = {"network": WorkerNetwork}
 WorkerNetworkUpdatedEvent._types = {"data": WorkerNetworkUpdated}
 WorkerPaused._types = {"reason": PauseReason}
 WorkerPausedEvent._types = {"data": WorkerPaused}
+WorkerRequest._types = {"capacity": Capacity, "idle": IdleSettings}
 WorkerResumed._types = {"reason": ResumeReason, "snooze_until": datetime}
 WorkerResumedEvent._types = {"data": WorkerResumed}
 WorkerSpec._types = {"desired_status": DesiredStatus, "idle": IdleSettings, "start_reason": ResumeReason, "stop_reason": PauseReason}
@@ -2200,6 +2324,7 @@ __all__ = [
     "IdleVerdictSnoozed",
     "ImportReport",
     "ImportSkip",
+    "ImportedInstance",
     "InstanceState",
     "Job",
     "JobOutcome",
@@ -2230,12 +2355,15 @@ __all__ = [
     "LabletAccessAssignedEvent",
     "LabletAttemptFailed",
     "LabletAttemptFailedEvent",
+    "LabletBooking",
     "LabletBound",
     "LabletBoundEvent",
     "LabletCancelRequested",
     "LabletCancelRequestedEvent",
     "LabletCreated",
     "LabletCreatedEvent",
+    "LabletCreatedV2",
+    "LabletCreatedV2Event",
     "LabletDefinition",
     "LabletDeletionRequested",
     "LabletDeletionRequestedEvent",
@@ -2308,11 +2436,15 @@ __all__ = [
     "WorkerCmlUpdatedEvent",
     "WorkerCreated",
     "WorkerCreatedEvent",
+    "WorkerCreatedV2",
+    "WorkerCreatedV2Event",
     "WorkerDeletion",
     "WorkerDeletionRequested",
     "WorkerDeletionRequestedEvent",
     "WorkerImported",
     "WorkerImportedEvent",
+    "WorkerImportedV2",
+    "WorkerImportedV2Event",
     "WorkerInstanceAssigned",
     "WorkerInstanceAssignedEvent",
     "WorkerLicenceDeregisteredEvent",
@@ -2332,6 +2464,7 @@ __all__ = [
     "WorkerNetworkUpdatedEvent",
     "WorkerPaused",
     "WorkerPausedEvent",
+    "WorkerRequest",
     "WorkerResumed",
     "WorkerResumedEvent",
     "WorkerSpec",

@@ -67,7 +67,7 @@ def test_a_follower_is_woken_by_another_engines_commit(database):
     def follow():
         for event in reader.events(after=head, follow=True):
             seen.append(event)
-            if event.type == "worker.created.v1":
+            if event.type == "worker.created.v2":
                 return
 
     follower = threading.Thread(target=follow, daemon=True)
@@ -78,4 +78,4 @@ def test_a_follower_is_woken_by_another_engines_commit(database):
     follower.join(timeout=20)
     assert not follower.is_alive(), "the commit of another engine woke the follower"
     assert time.monotonic() - started < 10
-    assert seen[-1].type == "worker.created.v1"
+    assert seen[-1].type == "worker.created.v2"

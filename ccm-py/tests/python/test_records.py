@@ -91,11 +91,16 @@ def test_every_field_the_engine_answers_is_declared(day):
 def test_events_are_read_as_the_class_of_their_type(day):
     engine, worker, _, lablet = day
     events = list(engine.events())
-    created = next(e for e in events if e.type == "worker.created.v1")
-    assert isinstance(created, models.WorkerCreatedEvent) and isinstance(created, ccm.Event)
-    assert isinstance(created.data, models.WorkerCreated)
-    assert isinstance(created.data.worker, ccm.Worker) and created.data.worker.id == worker.id
+    created = next(e for e in events if e.type == "worker.created.v2")
+    assert isinstance(created, models.WorkerCreatedV2Event) and isinstance(created, ccm.Event)
+    assert isinstance(created.data, models.WorkerCreatedV2)
+    # The event carries the request; the worker is read by its id.
+    assert created.subject.id == worker.id and created.data.request.name == "w1"
+    assert created.data.request.labels == {"pool": "a"}
     assert isinstance(created.occurred_at, datetime)
+    booked = next(e for e in events if e.type == "lablet.created.v2")
+    assert booked.subject.id == lablet.id and booked.data.request.owner == lablet.spec.owner
+    assert isinstance(booked.data.request.timeslot.start, datetime)
     moved = next(e for e in events if e.type == "lablet.phase.changed.v1")
     assert isinstance(moved.data.from_, ccm.LabletPhase)
     assert moved.to_dict()["data"]["from"] == moved.data.from_.value

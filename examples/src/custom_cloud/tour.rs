@@ -231,7 +231,7 @@ impl Story {
 /// One line for an event worth telling; metrics and the like are left out.
 fn describe(event: &StoredEvent) -> Option<String> {
     Some(match &event.event.payload {
-        EventPayload::WorkerCreated { .. } => "event: worker created".to_owned(),
+        EventPayload::WorkerCreatedV2 { .. } => "event: worker created".to_owned(),
         EventPayload::WorkerInstanceAssigned {
             instance_id, ami, ..
         } => format!(

@@ -5,9 +5,35 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::EmptyEventData;
-use crate::lablet::{Lablet, LabletAccess, LabletPhase};
+use crate::lablet::{Lablet, LabletAccess, LabletPhase, Timeslot};
 
-/// A lablet was booked.
+/// A booking as it was asked for: the `request` of `lablet.created.v2`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LabletBooking {
+    /// Who the session is for.
+    pub owner: String,
+    /// When it runs.
+    pub timeslot: Timeslot,
+    /// External reservation id, if the booking system has one.
+    pub reservation_id: Option<String>,
+}
+
+/// A lablet was booked: its name, its definition and the booking. Read the
+/// lablet itself with `GET /api/v1/lablets/{id}`.
+///
+/// The `data` of `lablet.created.v2`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LabletCreatedV2 {
+    /// The lablet's name (`<definition>-<owner>`).
+    pub name: String,
+    /// Definition version it is made from.
+    pub definition_id: Uuid,
+    /// The booking.
+    pub request: LabletBooking,
+}
+
+/// The whole lablet: the booking before `.v2`, and the snapshot log compaction
+/// writes for a compacted history.
 ///
 /// The `data` of `lablet.created.v1`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -9,12 +9,74 @@ use uuid::Uuid;
 
 use super::EmptyEventData;
 use crate::worker::{
-    ActivityEvent, AlertMetric, Allocation, AmiInfo, CmlService, InstanceState, LicenceStatus,
-    LifecycleState, NodeCatalog, PauseReason, ResumeReason, UnmanagedUsage, Worker, WorkerMetrics,
-    WorkerNetwork, WorkerSpec,
+    ActivityEvent, AlertMetric, Allocation, AmiInfo, Capacity, CmlService, IdleSettings,
+    InstanceState, LicenceStatus, LifecycleState, NodeCatalog, PauseReason, ResumeReason,
+    UnmanagedUsage, Worker, WorkerMetrics, WorkerNetwork, WorkerSpec,
 };
 
-/// A worker record was created (a launch follows).
+/// What was asked for when a worker was created or imported: the `request` of
+/// `worker.created.v2` and `worker.imported.v2`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WorkerRequest {
+    /// Worker name.
+    pub name: String,
+    /// AWS region.
+    pub region: String,
+    /// EC2 instance type.
+    pub instance_type: String,
+    /// Declared capacity.
+    pub capacity: Capacity,
+    /// EC2 tags to apply.
+    pub tags: BTreeMap<String, String>,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Idle-detection settings.
+    pub idle: IdleSettings,
+    /// Who asked.
+    pub created_by: Option<String>,
+    /// The configured image to launch from, by name (`null`: the default).
+    pub image: Option<String>,
+}
+
+/// The instance an import adopted: the `instance` of `worker.imported.v2`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ImportedInstance {
+    /// EC2 instance id (`i-0abc…`).
+    pub instance_id: String,
+    /// The image it was launched from, when known.
+    pub ami: Option<AmiInfo>,
+    /// Its addresses.
+    pub network: WorkerNetwork,
+    /// Its EC2 state when adopted.
+    pub ec2_state: InstanceState,
+    /// When it was launched, when known.
+    pub launched_at: Option<DateTime<Utc>>,
+}
+
+/// A worker record was created (a launch follows): what was asked for. Read
+/// the worker itself with `GET /api/v1/workers/{id}`.
+///
+/// The `data` of `worker.created.v2`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WorkerCreatedV2 {
+    /// The request.
+    pub request: WorkerRequest,
+}
+
+/// An existing instance was adopted as a worker: what was asked for and the
+/// instance found.
+///
+/// The `data` of `worker.imported.v2`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WorkerImportedV2 {
+    /// The request.
+    pub request: WorkerRequest,
+    /// The instance adopted.
+    pub instance: ImportedInstance,
+}
+
+/// The whole worker: the creation before `.v2`, and the snapshot log compaction
+/// writes for a compacted history.
 ///
 /// The `data` of `worker.created.v1`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -23,7 +85,7 @@ pub struct WorkerCreated {
     pub worker: Box<Worker>,
 }
 
-/// An existing instance was adopted as a worker.
+/// The whole imported worker: as `worker.created.v1`, for an import.
 ///
 /// The `data` of `worker.imported.v1`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

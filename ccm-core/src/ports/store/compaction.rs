@@ -206,9 +206,9 @@ fn snapshot_payload(
         ResourceKind::Worker => {
             let worker = Box::new(Worker::from_events(history.iter().copied())?);
             Ok(match history.first().map(|e| &e.payload) {
-                Some(EventPayload::WorkerImported { .. }) => {
-                    EventPayload::WorkerImported { worker }
-                }
+                Some(
+                    EventPayload::WorkerImported { .. } | EventPayload::WorkerImportedV2 { .. },
+                ) => EventPayload::WorkerImported { worker },
                 _ => EventPayload::WorkerCreated { worker },
             })
         }

@@ -15,7 +15,8 @@
 //! complete from [`Store::first_sequence`] on. Before it, only one snapshot event
 //! per worker and lablet that still exists is kept (its `worker.created.v1`,
 //! `worker.imported.v1` or `lablet.created.v1` carrying the whole aggregate as it
-//! stood at the cut, at the sequence of its last compacted event), so every
+//! stood at the cut, at the sequence of its last compacted event; a resource whose
+//! only event is its creation keeps that event, `.v2` included), so every
 //! existing worker and lablet can still be rebuilt with `from_events` from the
 //! events the log holds about it. Lab, definition, job and fleet events before
 //! the cut are dropped: those records are not rebuilt from the log.
