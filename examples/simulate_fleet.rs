@@ -92,6 +92,11 @@ fn describe(event: &StoredEvent, names: &BTreeMap<String, String>) -> Option<Str
         EventPayload::WorkerAlertRaised { metric, value, .. } => {
             format!("{who}: alert {metric:?} at {value:.0}%")
         }
+        EventPayload::LabDiscoveredV2 {
+            title, node_count, ..
+        } => {
+            format!("lab `{title}` found on a worker ({node_count} nodes)")
+        }
         EventPayload::LabDiscovered { lab } => {
             format!(
                 "lab `{}` found on a worker ({} nodes)",

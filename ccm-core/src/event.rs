@@ -209,6 +209,17 @@ event_payload! { $
     /// Deletion was requested.
     WorkerDeletionRequested = "worker.deletion.requested.v1" { by: Option<String> },
     /// A lab was seen for the first time.
+    LabDiscoveredV2 = "lab.discovered.v2" {
+        worker_id: WorkerId,
+        cml_lab_id: CmlLabId,
+        title: String,
+        description: String,
+        owner: Option<String>,
+        state: LabState,
+        node_count: u32,
+        link_count: u32,
+    },
+    /// The whole lab record as first seen: written before `.v2`.
     LabDiscovered = "lab.discovered.v1" { lab: Box<LabRecord> },
     /// A lab's state changed.
     LabStateChanged = "lab.state.changed.v1" {

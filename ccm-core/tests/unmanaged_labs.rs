@@ -5,8 +5,10 @@
 
 mod support;
 
+use ccm_core::event::EventPayload;
 use ccm_core::fleet::{FleetSettings, LabAction, WhenLabletsBound};
 use ccm_core::placement::WorkerCandidate;
+use ccm_core::ports::Store;
 use ccm_core::resources::Resources;
 use support::SimWorld;
 
@@ -40,6 +42,21 @@ async fn a_hand_made_lab_takes_its_share_of_the_worker_until_it_is_deleted() {
     w.run_for(10 * 60).await;
 
     let labs = fleet.list_labs(worker, false).await.unwrap();
+    // Its discovery was logged as what CML reported, not as the record.
+    let discovered: Vec<(String, u32)> = w
+        .store
+        .read_events(0, usize::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.event.payload {
+            EventPayload::LabDiscoveredV2 {
+                title, node_count, ..
+            } => Some((title, node_count)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(discovered, vec![("by-hand".to_owned(), 2)]);
     let usage = labs[0].usage.expect("usage read");
     assert_eq!(
         (usage.cpus, usage.memory_mib, usage.running_nodes),

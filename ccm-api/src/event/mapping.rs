@@ -171,6 +171,25 @@ impl From<&P> for EventData {
             P::WorkerDeletionRequested { by } => {
                 Self::WorkerDeletionRequested(payload::WorkerDeletionRequested { by: by.clone() })
             }
+            P::LabDiscoveredV2 {
+                worker_id,
+                cml_lab_id,
+                title,
+                description,
+                owner,
+                state,
+                node_count,
+                link_count,
+            } => Self::LabDiscoveredV2(payload::LabDiscoveredV2 {
+                worker_id: worker_id.0,
+                cml_lab_id: cml_lab_id.0.clone(),
+                title: title.clone(),
+                description: description.clone(),
+                owner: owner.clone(),
+                state: (*state).into(),
+                node_count: *node_count,
+                link_count: *link_count,
+            }),
             P::LabDiscovered { lab } => Self::LabDiscovered(payload::LabDiscovered {
                 lab: Box::new(LabRecord::from(lab.as_ref())),
             }),

@@ -181,6 +181,16 @@ fn every_payload() -> Vec<EventPayload> {
             by: Some("admin".into()),
         },
         EventPayload::WorkerDeletionRequested { by: None },
+        EventPayload::LabDiscoveredV2 {
+            worker_id: worker.id,
+            cml_lab_id: lab.cml_lab_id.clone(),
+            title: lab.title.clone(),
+            description: "ospf practice".into(),
+            owner: Some("alice".into()),
+            state: LabState::Started,
+            node_count: 4,
+            link_count: 3,
+        },
         EventPayload::LabDiscovered {
             lab: Box::new(lab.clone()),
         },

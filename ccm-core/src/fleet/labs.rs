@@ -475,8 +475,15 @@ fn mirror(
                 });
                 let event = DomainEvent::new(
                     subject,
-                    EventPayload::LabDiscovered {
-                        lab: Box::new(record.clone()),
+                    EventPayload::LabDiscoveredV2 {
+                        worker_id,
+                        cml_lab_id: lab.id.clone(),
+                        title: lab.title.clone(),
+                        description: lab.description.clone(),
+                        owner: lab.owner_username.clone(),
+                        state: lab.state,
+                        node_count: lab.node_count,
+                        link_count: lab.link_count,
                     },
                     now,
                 );

@@ -25,7 +25,7 @@ const TYPES = [
   'worker.licence.registration.started.v1', 'worker.licence.registration.completed.v1',
   'worker.licence.registration.failed.v1', 'worker.licence.deregistered.v1',
   'worker.capacity.allocated.v1', 'worker.capacity.released.v1', 'worker.termination.requested.v1',
-  'worker.deletion.requested.v1', 'lab.discovered.v1', 'lab.state.changed.v1', 'lab.updated.v1',
+  'worker.deletion.requested.v1', 'lab.discovered.v2', 'lab.discovered.v1', 'lab.state.changed.v1', 'lab.updated.v1',
   'lab.operation.recorded.v1', 'lab.gone.v1', 'definition.created.v1', 'definition.activation.changed.v1',
   'lablet.created.v2', 'lablet.created.v1', 'lablet.phase.changed.v1', 'lablet.bound.v1', 'lablet.unbound.v1',
   'lablet.lab.assigned.v1', 'lablet.access.assigned.v1', 'lablet.cancel.requested.v1', 'lablet.deletion.requested.v1',

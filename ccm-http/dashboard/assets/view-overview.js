@@ -115,6 +115,7 @@ export function eventText(e) {
     case 'worker.alert.cleared.v1': return `${who}: ${d.metric} back to ${d.value?.toFixed?.(1)}`;
     case 'lablet.phase.changed.v1': return `lablet ${e.subject.id.slice(0, 8)}: ${d.from} → ${d.to}${d.reason ? ` (${d.reason})` : ''}`;
     case 'lab.state.changed.v1': return `lab ${d.cml_lab_id}: ${d.from} → ${d.to}`;
+    case 'lab.discovered.v2': return `lab "${d.title}" (${d.cml_lab_id}) on ${workerOfLab(e)}`;
     case 'lab.discovered.v1': return `lab "${d.lab?.title}" (${d.lab?.cml_lab_id}) on ${workerOfLab(e)}`;
     case 'lab.operation.recorded.v1': return `lab ${d.cml_lab_id}: ${d.operation?.action}${d.operation?.actor ? ` by ${d.operation.actor}` : ''}`;
     case 'lab.updated.v1': return `lab ${d.cml_lab_id} updated`;

@@ -610,7 +610,7 @@ class JobScheduleOnce(JobSchedule):
 
 
 class LabDiscovered(Record):
-    """A lab was seen for the first time.
+    """The whole lab record as first seen: written before `.v2`.
 
     The `data` of `lab.discovered.v1`.
     """
@@ -623,6 +623,39 @@ class LabDiscoveredEvent(Event):
     """An event of type `lab.discovered.v1`; `data` is `LabDiscovered`."""
 
     data: LabDiscovered
+    #: The versioned event type.
+    type: str
+
+
+class LabDiscoveredV2(Record):
+    """A lab was seen for the first time: what CML reported of it. Read the
+    lab record with `GET /api/v1/workers/{id}/labs`.
+
+    The `data` of `lab.discovered.v2`.
+    """
+
+    #: The lab id on the worker's CML.
+    cml_lab_id: str
+    #: Description.
+    description: str
+    #: Links in the lab.
+    link_count: int
+    #: Nodes in the lab.
+    node_count: int
+    #: CML user owning the lab.
+    owner: Optional[str]
+    #: State.
+    state: LabState
+    #: Title.
+    title: str
+    #: The worker.
+    worker_id: str
+
+
+class LabDiscoveredV2Event(Event):
+    """An event of type `lab.discovered.v2`; `data` is `LabDiscoveredV2`."""
+
+    data: LabDiscoveredV2
     #: The versioned event type.
     type: str
 
@@ -2160,7 +2193,7 @@ Capacity._types = {"allocations": _map(Allocation), "declared": Resources, "port
 CmlService._types = {"certificate": CmlCertificate, "state": CmlServiceState}
 DefinitionCreated._types = {"definition": LabletDefinition}
 Event._types = {"occurred_at": datetime, "subject": EventSubject}
-Event._variants = {"definition.activation.changed.v1": DefinitionActivationChangedEvent, "definition.created.v1": DefinitionCreatedEvent, "fleet.scaling.decided.v1": FleetScalingDecidedEvent, "lab.discovered.v1": LabDiscoveredEvent, "lab.gone.v1": LabGoneEvent, "lab.operation.recorded.v1": LabOperationRecordedEvent, "lab.state.changed.v1": LabStateChangedEvent, "lab.updated.v1": LabUpdatedEvent, "lablet.access.assigned.v1": LabletAccessAssignedEvent, "lablet.attempt.failed.v1": LabletAttemptFailedEvent, "lablet.bound.v1": LabletBoundEvent, "lablet.cancel.requested.v1": LabletCancelRequestedEvent, "lablet.created.v1": LabletCreatedEvent, "lablet.created.v2": LabletCreatedV2Event, "lablet.deletion.requested.v1": LabletDeletionRequestedEvent, "lablet.lab.assigned.v1": LabletLabAssignedEvent, "lablet.lab.released.v1": LabletLabReleasedEvent, "lablet.phase.changed.v1": LabletPhaseChangedEvent, "lablet.unbound.v1": LabletUnboundEvent, "worker.activity.recorded.v1": WorkerActivityRecordedEvent, "worker.alert.cleared.v1": WorkerAlertClearedEvent, "worker.alert.raised.v1": WorkerAlertRaisedEvent, "worker.capacity.allocated.v1": WorkerCapacityAllocatedEvent, "worker.capacity.released.v1": WorkerCapacityReleasedEvent, "worker.capacity.unmanaged.v1": WorkerUnmanagedUsageObservedEvent, "worker.catalog.synced.v1": WorkerCatalogSyncedEvent, "worker.cml.certificate_accepted.v1": WorkerCmlCertificateAcceptedEvent, "worker.cml.certificate_changed.v1": WorkerCmlCertificateChangedEvent, "worker.cml.updated.v1": WorkerCmlUpdatedEvent, "worker.created.v1": WorkerCreatedEvent, "worker.created.v2": WorkerCreatedV2Event, "worker.deletion.requested.v1": WorkerDeletionRequestedEvent, "worker.imported.v1": WorkerImportedEvent, "worker.imported.v2": WorkerImportedV2Event, "worker.instance.assigned.v1": WorkerInstanceAssignedEvent, "worker.licence.deregistered.v1": WorkerLicenceDeregisteredEvent, "worker.licence.registration.completed.v1": WorkerLicenceRegistrationCompletedEvent, "worker.licence.registration.failed.v1": WorkerLicenceRegistrationFailedEvent, "worker.licence.registration.started.v1": WorkerLicenceRegistrationStartedEvent, "worker.licence.updated.v1": WorkerLicenceUpdatedEvent, "worker.metrics.updated.v1": WorkerMetricsUpdatedEvent, "worker.monitoring.enabled.v1": WorkerMonitoringEnabledEvent, "worker.network.updated.v1": WorkerNetworkUpdatedEvent, "worker.paused.v1": WorkerPausedEvent, "worker.resumed.v1": WorkerResumedEvent, "worker.spec.updated.v1": WorkerSpecUpdatedEvent, "worker.status.updated.v1": WorkerStatusUpdatedEvent, "worker.tags.updated.v1": WorkerTagsUpdatedEvent, "worker.telemetry.read.v1": WorkerTelemetryReadEvent, "worker.termination.requested.v1": WorkerTerminationRequestedEvent}
+Event._variants = {"definition.activation.changed.v1": DefinitionActivationChangedEvent, "definition.created.v1": DefinitionCreatedEvent, "fleet.scaling.decided.v1": FleetScalingDecidedEvent, "lab.discovered.v1": LabDiscoveredEvent, "lab.discovered.v2": LabDiscoveredV2Event, "lab.gone.v1": LabGoneEvent, "lab.operation.recorded.v1": LabOperationRecordedEvent, "lab.state.changed.v1": LabStateChangedEvent, "lab.updated.v1": LabUpdatedEvent, "lablet.access.assigned.v1": LabletAccessAssignedEvent, "lablet.attempt.failed.v1": LabletAttemptFailedEvent, "lablet.bound.v1": LabletBoundEvent, "lablet.cancel.requested.v1": LabletCancelRequestedEvent, "lablet.created.v1": LabletCreatedEvent, "lablet.created.v2": LabletCreatedV2Event, "lablet.deletion.requested.v1": LabletDeletionRequestedEvent, "lablet.lab.assigned.v1": LabletLabAssignedEvent, "lablet.lab.released.v1": LabletLabReleasedEvent, "lablet.phase.changed.v1": LabletPhaseChangedEvent, "lablet.unbound.v1": LabletUnboundEvent, "worker.activity.recorded.v1": WorkerActivityRecordedEvent, "worker.alert.cleared.v1": WorkerAlertClearedEvent, "worker.alert.raised.v1": WorkerAlertRaisedEvent, "worker.capacity.allocated.v1": WorkerCapacityAllocatedEvent, "worker.capacity.released.v1": WorkerCapacityReleasedEvent, "worker.capacity.unmanaged.v1": WorkerUnmanagedUsageObservedEvent, "worker.catalog.synced.v1": WorkerCatalogSyncedEvent, "worker.cml.certificate_accepted.v1": WorkerCmlCertificateAcceptedEvent, "worker.cml.certificate_changed.v1": WorkerCmlCertificateChangedEvent, "worker.cml.updated.v1": WorkerCmlUpdatedEvent, "worker.created.v1": WorkerCreatedEvent, "worker.created.v2": WorkerCreatedV2Event, "worker.deletion.requested.v1": WorkerDeletionRequestedEvent, "worker.imported.v1": WorkerImportedEvent, "worker.imported.v2": WorkerImportedV2Event, "worker.instance.assigned.v1": WorkerInstanceAssignedEvent, "worker.licence.deregistered.v1": WorkerLicenceDeregisteredEvent, "worker.licence.registration.completed.v1": WorkerLicenceRegistrationCompletedEvent, "worker.licence.registration.failed.v1": WorkerLicenceRegistrationFailedEvent, "worker.licence.registration.started.v1": WorkerLicenceRegistrationStartedEvent, "worker.licence.updated.v1": WorkerLicenceUpdatedEvent, "worker.metrics.updated.v1": WorkerMetricsUpdatedEvent, "worker.monitoring.enabled.v1": WorkerMonitoringEnabledEvent, "worker.network.updated.v1": WorkerNetworkUpdatedEvent, "worker.paused.v1": WorkerPausedEvent, "worker.resumed.v1": WorkerResumedEvent, "worker.spec.updated.v1": WorkerSpecUpdatedEvent, "worker.status.updated.v1": WorkerStatusUpdatedEvent, "worker.tags.updated.v1": WorkerTagsUpdatedEvent, "worker.telemetry.read.v1": WorkerTelemetryReadEvent, "worker.termination.requested.v1": WorkerTerminationRequestedEvent}
 EventSubject._types = {"kind": ResourceKind}
 FleetScalingDecided._types = {"action": ScalingAction}
 FleetScalingDecidedEvent._types = {"data": FleetScalingDecided}
@@ -2177,6 +2210,8 @@ JobSchedule._variants = {"every": JobScheduleEvery, "once": JobScheduleOnce}
 JobScheduleOnce._types = {"at": datetime}
 LabDiscovered._types = {"lab": LabRecord}
 LabDiscoveredEvent._types = {"data": LabDiscovered}
+LabDiscoveredV2._types = {"state": LabState}
+LabDiscoveredV2Event._types = {"data": LabDiscoveredV2}
 LabGoneEvent._types = {"data": LabGone}
 LabOperation._types = {"at": datetime}
 LabOperationRecorded._types = {"operation": LabOperation}
@@ -2337,6 +2372,8 @@ __all__ = [
     "Lab",
     "LabDiscovered",
     "LabDiscoveredEvent",
+    "LabDiscoveredV2",
+    "LabDiscoveredV2Event",
     "LabGone",
     "LabGoneEvent",
     "LabOperation",

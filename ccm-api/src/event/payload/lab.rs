@@ -7,7 +7,31 @@ use uuid::Uuid;
 use super::FieldChange;
 use crate::lab::{LabOperation, LabRecord, LabState};
 
-/// A lab was seen for the first time.
+/// A lab was seen for the first time: what CML reported of it. Read the
+/// lab record with `GET /api/v1/workers/{id}/labs`.
+///
+/// The `data` of `lab.discovered.v2`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LabDiscoveredV2 {
+    /// The worker.
+    pub worker_id: Uuid,
+    /// The lab id on the worker's CML.
+    pub cml_lab_id: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// CML user owning the lab.
+    pub owner: Option<String>,
+    /// State.
+    pub state: LabState,
+    /// Nodes in the lab.
+    pub node_count: u32,
+    /// Links in the lab.
+    pub link_count: u32,
+}
+
+/// The whole lab record as first seen: written before `.v2`.
 ///
 /// The `data` of `lab.discovered.v1`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
