@@ -9,7 +9,6 @@
 //! Renaming a variant's `serde(rename)` breaks consumers: add a `.v2` instead.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -257,10 +256,8 @@ event_payload! { $
         request: NewLablet,
     },
     /// The whole lablet: written before `.v2` as the creation, and still by log
-    /// compaction as the snapshot of a compacted history. Shared (`Arc`) so a
-    /// store that keeps the log in memory can hold one copy for the event and
-    /// the unchanged record.
-    LabletCreated = "lablet.created.v1" { lablet: Arc<Lablet> },
+    /// compaction as the snapshot of a compacted history.
+    LabletCreated = "lablet.created.v1" { lablet: Box<Lablet> },
     /// The lablet's phase moved.
     LabletPhaseChanged = "lablet.phase.changed.v1" {
         from: LabletPhase,

@@ -224,7 +224,7 @@ fn every_payload() -> Vec<EventPayload> {
         },
         EventPayload::DefinitionActivationChanged { active: false },
         EventPayload::LabletCreated {
-            lablet: Arc::new(lablet.clone()),
+            lablet: Box::new(lablet.clone()),
         },
         EventPayload::LabletPhaseChanged {
             from: LabletPhase::Pending,

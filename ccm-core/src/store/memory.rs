@@ -2,7 +2,7 @@
 //! used by tests, simulations and embedders that need no durability.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use tokio::sync::watch;
@@ -26,7 +26,7 @@ struct State {
     workers: BTreeMap<WorkerId, Worker>,
     labs: BTreeMap<LabRecordId, LabRecord>,
     definitions: BTreeMap<DefinitionId, LabletDefinition>,
-    lablets: BTreeMap<LabletId, KeptLablet>,
+    lablets: BTreeMap<LabletId, Lablet>,
     jobs: BTreeMap<String, JobRecord>,
     /// Ordered by sequence; compaction leaves gaps before `first`.
     events: Vec<StoredEvent>,
@@ -38,32 +38,6 @@ struct State {
     api_keys: BTreeMap<ApiKeyId, ApiKeyRecord>,
     /// See [`Store::generations`].
     generations: Generations,
-}
-
-/// A lablet as the store keeps it: its body behind an `Arc`, so a list clones
-/// pointers until it hands records out, and its version apart, moved on every
-/// write. (A booking's `lablet.created.v2` event carries only the request, so
-/// the log holds no second copy of a lablet that waits for its start.)
-#[derive(Clone)]
-struct KeptLablet {
-    version: u64,
-    body: Arc<Lablet>,
-}
-
-impl KeptLablet {
-    /// Keeps `lablet` as written at `version`.
-    fn new(lablet: Lablet, version: u64) -> Self {
-        Self {
-            version,
-            body: Arc::new(lablet),
-        }
-    }
-
-    fn to_lablet(&self) -> Lablet {
-        let mut lablet = Lablet::clone(&self.body);
-        lablet.meta.version = self.version;
-        lablet
-    }
 }
 
 impl Default for State {
@@ -167,8 +141,8 @@ impl MemoryStore {
             Write::PutLab(l) => state.labs.get(&l.id).map(|x| x.version),
             Write::DeleteLab { id, .. } => state.labs.get(id).map(|x| x.version),
             Write::PutDefinition(d) => state.definitions.get(&d.id).map(|x| x.meta.version),
-            Write::PutLablet(l) => state.lablets.get(&l.id).map(|x| x.version),
-            Write::DeleteLablet { id, .. } => state.lablets.get(id).map(|x| x.version),
+            Write::PutLablet(l) => state.lablets.get(&l.id).map(|x| x.meta.version),
+            Write::DeleteLablet { id, .. } => state.lablets.get(id).map(|x| x.meta.version),
             Write::PutJob(j) => state.jobs.get(&j.name).map(|x| x.version),
         }
     }
@@ -201,10 +175,10 @@ impl MemoryStore {
                 state.definitions.insert(d.id, *d);
                 v
             }
-            Write::PutLablet(l) => {
-                let v = l.meta.version + 1;
-                let id = l.id;
-                state.lablets.insert(id, KeptLablet::new(*l, v));
+            Write::PutLablet(mut l) => {
+                l.meta.version += 1;
+                let v = l.meta.version;
+                state.lablets.insert(l.id, *l);
                 v
             }
             Write::DeleteLablet { id, .. } => {
@@ -292,7 +266,7 @@ impl Store for MemoryStore {
     }
 
     async fn get_lablet(&self, id: LabletId) -> Result<Option<Lablet>, StoreError> {
-        self.read(|s| s.lablets.get(&id).map(KeptLablet::to_lablet))
+        self.read(|s| s.lablets.get(&id).cloned())
     }
 
     async fn list_lablets(&self, filter: &LabletFilter) -> Result<Vec<Lablet>, StoreError> {
@@ -310,19 +284,12 @@ impl Store for MemoryStore {
     ) -> Result<Listed<Lablet>, StoreError> {
         // Sorted by reference; only the page's records are copied.
         self.read(|s| {
-            let mut found: Vec<&KeptLablet> = s
-                .lablets
-                .values()
-                .filter(|l| filter.matches(&l.body))
-                .collect();
-            found.sort_by(|a, b| LabletFilter::list_order(&a.body, &b.body));
+            let mut found: Vec<&Lablet> =
+                s.lablets.values().filter(|l| filter.matches(l)).collect();
+            found.sort_by(|a, b| LabletFilter::list_order(a, b));
             let listed = Listed::page_of(found, page);
             Listed {
-                items: listed
-                    .items
-                    .into_iter()
-                    .map(KeptLablet::to_lablet)
-                    .collect(),
+                items: listed.items.into_iter().cloned().collect(),
                 total: listed.total,
             }
         })

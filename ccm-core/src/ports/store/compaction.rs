@@ -13,7 +13,6 @@
 //! the cut before its first event, so compaction never makes it unrebuildable.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use crate::event::{DomainEvent, EventPayload, ResourceKind, StoredEvent, Subject};
 use crate::ids::{LabletId, WorkerId};
@@ -213,7 +212,7 @@ fn snapshot_payload(
             })
         }
         ResourceKind::Lablet => Ok(EventPayload::LabletCreated {
-            lablet: Arc::new(Lablet::from_events(history.iter().copied())?),
+            lablet: Box::new(Lablet::from_events(history.iter().copied())?),
         }),
         other => Err(ReplayError::WrongKind {
             type_name: "snapshot",
