@@ -99,6 +99,9 @@ pub struct DelayConfig {
     pub status_init_seconds: i64,
     /// Terminated instances stay visible this long, then vanish from every answer.
     pub terminated_retention_seconds: i64,
+    /// Each boot takes up to this much longer than its type's delay, drawn
+    /// uniformly from the fault stream (0, the default, draws nothing).
+    pub boot_jitter_seconds: i64,
 }
 
 impl Default for DelayConfig {
@@ -110,6 +113,7 @@ impl Default for DelayConfig {
             terminate_seconds: 120,
             status_init_seconds: 300,
             terminated_retention_seconds: 3600,
+            boot_jitter_seconds: 0,
         }
     }
 }
@@ -322,7 +326,7 @@ impl SimConfig {
     /// convergence and licence registration.
     pub fn settle_seconds(&self) -> i64 {
         let d = &self.delays;
-        let boot = d.boot_metal_seconds.max(d.boot_seconds);
+        let boot = d.boot_metal_seconds.max(d.boot_seconds) + d.boot_jitter_seconds.max(0);
         let after_boot = d
             .status_init_seconds
             .max(self.cml.boot_seconds)

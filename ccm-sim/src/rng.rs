@@ -107,6 +107,15 @@ impl SimRng {
         }
         self.faults.gen_bool(p)
     }
+
+    /// A whole number in `0..=max`, from the fault stream. Draws nothing when
+    /// `max <= 0`.
+    pub(crate) fn up_to(&mut self, max: i64) -> i64 {
+        if max <= 0 {
+            return 0;
+        }
+        self.faults.gen_range(0..=max)
+    }
 }
 
 /// A repeatable value in `[-1, 1]` from a key and an instant (metric noise).

@@ -153,7 +153,8 @@ impl World {
         if self.config.tag_cml_endpoint {
             tags.insert(CML_ENDPOINT_TAG.into(), sim_endpoint_url(&id));
         }
-        let boot = self.config.boot_seconds(&request.instance_type);
+        let boot = self.config.boot_seconds(&request.instance_type)
+            + self.rng.up_to(self.config.delays.boot_jitter_seconds);
         let record = InstanceRecord {
             id: id.clone(),
             region: region.clone(),
@@ -242,6 +243,9 @@ impl World {
                     self.config.boot_seconds(&record.instance_type),
                 );
             }
+        }
+        for boot in boots.values_mut() {
+            *boot += self.rng.up_to(delays.boot_jitter_seconds);
         }
         let state = self.region_mut(operation, region)?;
         let mut changes = Vec::with_capacity(ids.len());
