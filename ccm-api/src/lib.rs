@@ -15,6 +15,8 @@
 //!   the session, leadership and settings views.
 //! * [`definition`], [`lablet`], [`placement`], [`api_key`], [`event`] — lablet
 //!   definitions, lablets, the placement preview, API keys and the event log.
+//! * [`capacity`], [`cost`] — the capacity forecast and the lead time in force;
+//!   the fleet's cost now, today and this week.
 //! * [`login`] — the browser login's queries.
 //!
 //! Invariants: the crate does no I/O; every type that crosses the wire derives
@@ -23,6 +25,8 @@
 //! the domain would accept and accept nothing it would not.
 
 pub mod api_key;
+pub mod capacity;
+pub mod cost;
 pub mod definition;
 pub mod error;
 pub mod event;

@@ -197,6 +197,20 @@ fn apply_pacing(config: &Config, s: &mut FleetSettings) {
     set(&mut i.interval_seconds, e.auto_import_interval_seconds);
     let l = &config.lablets;
     set(&mut s.lablets.lead_time_seconds, l.lead_time_seconds);
+    if let Some(learn) = l.learn_lead_time {
+        s.lablets.learn_lead_time = learn;
+    }
+    if let Some(percentile) = l.lead_time_percentile {
+        s.lablets.lead_time_percentile = percentile;
+    }
+    set(
+        &mut s.lablets.lead_time_margin_seconds,
+        l.lead_time_margin_seconds,
+    );
+    set(
+        &mut s.lablets.lead_time_min_samples,
+        l.lead_time_min_samples,
+    );
     set(&mut s.lablets.start_grace_seconds, l.start_grace_seconds);
     if let Some(policy) = l.placement_policy {
         s.lablets.policy = policy;

@@ -19,7 +19,6 @@ use ccm_core::job::JobOutcome;
 use ccm_core::lablet::LabletPhase;
 use ccm_core::ports::event_sink::{EventSink, SinkError};
 use ccm_core::ports::store::{LabletFilter, PageRequest, WorkerFilter};
-use ccm_core::worker::LifecycleState;
 
 use crate::api::error::ApiError;
 use crate::api::routes;
@@ -261,14 +260,6 @@ pub async fn track_requests(
     response
 }
 
-/// States whose instances EC2 bills.
-fn billed(state: LifecycleState) -> bool {
-    matches!(
-        state,
-        LifecycleState::Provisioning | LifecycleState::Running | LifecycleState::Stopping
-    )
-}
-
 /// The whole exposition.
 pub async fn render(state: &AppState) -> Result<String, ApiError> {
     let mut out = String::new();
@@ -285,25 +276,39 @@ pub async fn render(state: &AppState) -> Result<String, ApiError> {
         })
         .await?;
     let mut by_status: BTreeMap<&'static str, u64> = BTreeMap::new();
-    let mut cost = 0.0;
-    let prices = &state.fleet.settings().instance_types;
     for w in &workers {
         *by_status.entry(w.status.lifecycle.as_str()).or_default() += 1;
-        if billed(w.status.lifecycle) {
-            cost += prices
-                .types
-                .iter()
-                .find(|t| t.name == w.instance_type)
-                .map_or(0.0, |t| t.hourly_usd);
-        }
     }
     out.push_str("# HELP ccm_workers Workers by lifecycle status.\n# TYPE ccm_workers gauge\n");
     for (status, n) in &by_status {
         let _ = writeln!(out, "ccm_workers{{status=\"{status}\"}} {n}");
     }
+    let cost = state.fleet.cost_report().await?;
     out.push_str("# HELP ccm_fleet_cost_usd_per_hour On-demand cost of the billed workers, from the price table.\n");
     out.push_str("# TYPE ccm_fleet_cost_usd_per_hour gauge\n");
-    let _ = writeln!(out, "ccm_fleet_cost_usd_per_hour {cost}");
+    let _ = writeln!(
+        out,
+        "ccm_fleet_cost_usd_per_hour {}",
+        cost.burn_rate_usd_per_hour
+    );
+    out.push_str("# HELP ccm_fleet_cost_usd Cost of the billed worker-hours since the period began (UTC midnight; Monday for the week).\n");
+    out.push_str("# TYPE ccm_fleet_cost_usd gauge\n");
+    for (period, window) in [("today", &cost.today), ("week", &cost.week)] {
+        let _ = writeln!(
+            out,
+            "ccm_fleet_cost_usd{{period=\"{period}\"}} {}",
+            window.usd
+        );
+    }
+    out.push_str("# HELP ccm_fleet_saving_usd What keeping the same workers always on would have cost more since the period began.\n");
+    out.push_str("# TYPE ccm_fleet_saving_usd gauge\n");
+    for (period, window) in [("today", &cost.today), ("week", &cost.week)] {
+        let _ = writeln!(
+            out,
+            "ccm_fleet_saving_usd{{period=\"{period}\"}} {}",
+            window.saving_usd()
+        );
+    }
 
     // Counted by the store, phase by phase: no lablet is read.
     out.push_str("# HELP ccm_lablets Lablets by phase.\n# TYPE ccm_lablets gauge\n");

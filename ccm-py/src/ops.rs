@@ -254,6 +254,11 @@ pub enum Op {
     /// Where lablets of a definition would go now, placed as the scheduler
     /// places (`POST /api/v1/placement/preview`); binds nothing.
     PreviewPlacement(wire::placement::PlacementPreviewRequest),
+    /// The workers the bookings need over the next hours, the planned starts
+    /// and stops and the lead time in force (`GET /api/v1/capacity/forecast`).
+    CapacityForecast(wire::capacity::ForecastQuery),
+    /// What the fleet costs now, today and this week (`GET /api/v1/cost`).
+    Cost,
     /// One lablet.
     GetLablet {
         /// The resource's id.
@@ -562,6 +567,13 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
                 .await?;
             json(wire::placement::PlacementPreview::from(&preview))
         }
+        Op::CapacityForecast(query) => {
+            let forecast = fleet
+                .capacity_forecast(query.hours_or_default(), query.step_minutes_or_default())
+                .await?;
+            json(wire::capacity::CapacityForecast::from(&forecast))
+        }
+        Op::Cost => json(wire::cost::CostReport::from(&fleet.cost_report().await?)),
         Op::GetLablet { id } => lablet(fleet.get_lablet(id).await?),
         Op::CancelLablet { id } => lablet(fleet.cancel_lablet(id, actor()).await?),
         Op::DeleteLablet { id } => lablet(fleet.delete_lablet(id, actor()).await?),

@@ -161,8 +161,17 @@ pub struct AutoImportSettings {
 /// How lablets are scheduled and run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LabletSettings {
-    /// Lablets starting within this many seconds are placed.
+    /// Lablets starting within this many seconds are placed (the fallback of
+    /// the learned lead).
     pub lead_time_seconds: u32,
+    /// Whether the lead is learned from the fleet's boots and lab imports.
+    pub learn_lead_time: bool,
+    /// Percentile of the observed durations the learned lead covers.
+    pub lead_time_percentile: u8,
+    /// Seconds added to the learned lead.
+    pub lead_time_margin_seconds: u32,
+    /// Observations needed before the learned lead is used.
+    pub lead_time_min_samples: u32,
     /// A lablet not running this long after its start is expired.
     pub start_grace_seconds: u32,
     /// Failed attempts before a lablet ends in `failed`.
@@ -317,6 +326,10 @@ impl From<&core::FleetSettings> for EngineSettings {
             },
             lablets: LabletSettings {
                 lead_time_seconds: l.lead_time_seconds,
+                learn_lead_time: l.learn_lead_time,
+                lead_time_percentile: l.lead_time_percentile,
+                lead_time_margin_seconds: l.lead_time_margin_seconds,
+                lead_time_min_samples: l.lead_time_min_samples,
                 start_grace_seconds: l.start_grace_seconds,
                 max_attempts: l.max_attempts,
                 scheduler_interval_seconds: l.scheduler_interval_seconds,

@@ -229,6 +229,29 @@ pub struct WorkerStatus {
     /// Node and image definitions its CML offers; `null` until first read.
     #[serde(default)]
     pub catalog: Option<NodeCatalog>,
+    /// Billed compute time (what `GET /api/v1/cost` adds up).
+    #[serde(default)]
+    pub billing: WorkerBilling,
+}
+
+/// A worker's billed compute time: an instance bills while pending, running or
+/// stopping.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WorkerBilling {
+    /// Since when the instance bills, while it does.
+    pub billing_since: Option<DateTime<Utc>>,
+    /// Seconds of closed billed stretches per UTC day (`YYYY-MM-DD`), the last
+    /// eight days.
+    pub days: BTreeMap<String, u64>,
+}
+
+impl From<&core::BillingLedger> for WorkerBilling {
+    fn from(b: &core::BillingLedger) -> Self {
+        Self {
+            billing_since: b.billing_since,
+            days: b.days.iter().map(|(d, s)| (d.to_string(), *s)).collect(),
+        }
+    }
 }
 
 impl From<&core::WorkerStatus> for WorkerStatus {
@@ -249,6 +272,7 @@ impl From<&core::WorkerStatus> for WorkerStatus {
             detailed_monitoring: s.detailed_monitoring,
             alerts: s.alerts.iter().map(|a| (*a).into()).collect(),
             catalog: s.catalog.as_deref().map(Into::into),
+            billing: (&s.billing).into(),
         }
     }
 }

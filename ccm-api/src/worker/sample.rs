@@ -10,11 +10,11 @@ use ccm_core::meta::ObjectMeta;
 use ccm_core::ports::cloud::InstanceState;
 use ccm_core::resources::{PortRange, Resources};
 use ccm_core::worker::{
-    Activity, ActivityEvent, AlertMetric, Allocation, AmiInfo, Audit, Capacity, CloudWatchMetrics,
-    CmlCertificate, CmlService, CmlServiceState, CmlStats, DesiredStatus, Ec2StatusChecks,
-    IdleSettings, LicenceFeature, LicenceKind, LicenceState, LicenceStatus, LifecycleState,
-    Network, PauseReason, ResumeReason, Sourced, UnmanagedUsage, Worker, WorkerMetrics, WorkerSpec,
-    WorkerStatus,
+    Activity, ActivityEvent, AlertMetric, Allocation, AmiInfo, Audit, BillingLedger, Capacity,
+    CloudWatchMetrics, CmlCertificate, CmlService, CmlServiceState, CmlStats, DesiredStatus,
+    Ec2StatusChecks, IdleSettings, LicenceFeature, LicenceKind, LicenceState, LicenceStatus,
+    LifecycleState, Network, PauseReason, ResumeReason, Sourced, UnmanagedUsage, Worker,
+    WorkerMetrics, WorkerSpec, WorkerStatus,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
@@ -138,6 +138,13 @@ fn status() -> WorkerStatus {
         next_refresh_at: Some(at_plus(5)),
         detailed_monitoring: true,
         alerts: BTreeSet::from([AlertMetric::Cpu, AlertMetric::CmlCertificate]),
+        billing: BillingLedger {
+            billing_since: Some(at_plus(-60)),
+            days: BTreeMap::from([
+                (at_plus(-60 * 24).date_naive(), 7_200),
+                (at().date_naive(), 3_600),
+            ]),
+        },
         catalog: Some(Arc::new(NodeCatalog {
             node_definitions: BTreeSet::from(["alpine".to_owned(), "iosv".to_owned()]),
             image_definitions,

@@ -365,6 +365,30 @@ fn pacing(config: &Config, p: &mut Vec<Problem>) {
             ));
         }
     }
+    if let Some(percentile) = l.lead_time_percentile {
+        if !(50..=100).contains(&percentile) {
+            p.push(Problem::new(
+                "lablets.lead_time_percentile",
+                format!("{percentile} is outside 50–100"),
+            ));
+        }
+    }
+    if let Some(margin) = l.lead_time_margin_seconds {
+        if margin > 6 * 3600 {
+            p.push(Problem::new(
+                "lablets.lead_time_margin_seconds",
+                format!("{margin} is more than 6 hours"),
+            ));
+        }
+    }
+    if let Some(samples) = l.lead_time_min_samples {
+        if !(1..=50).contains(&samples) {
+            p.push(Problem::new(
+                "lablets.lead_time_min_samples",
+                format!("{samples} is outside 1–50 (50 samples are kept)"),
+            ));
+        }
+    }
     if let Some(grace) = l.start_grace_seconds {
         if grace > 86_400 {
             p.push(Problem::new(
@@ -669,6 +693,8 @@ mod tests {
             ("CCM_AUTO_IMPORT_IMAGE_NAME_PATTERN", "cml-2.9*"),
             ("CCM_AUTO_IMPORT_INTERVAL_SECONDS", "600"),
             ("CCM_LABLETS_LEAD_TIME_SECONDS", "1800"),
+            ("CCM_LABLETS_LEARN_LEAD_TIME", "false"),
+            ("CCM_LABLETS_LEAD_TIME_PERCENTILE", "99"),
             ("CCM_LABLETS_START_GRACE_SECONDS", "300"),
             ("CCM_LABLETS_PLACEMENT_POLICY", "spread"),
         ]))
@@ -688,6 +714,8 @@ mod tests {
         let searched: Vec<String> = s.auto_import.regions.iter().map(|r| r.0.clone()).collect();
         assert_eq!(searched, cloud);
         assert_eq!(s.lablets.lead_time_seconds, 1800);
+        assert!(!s.lablets.learn_lead_time);
+        assert_eq!(s.lablets.lead_time_percentile, 99);
         assert_eq!(s.lablets.start_grace_seconds, 300);
         assert_eq!(s.lablets.policy, ccm_core::placement::Policy::Spread);
 
@@ -697,6 +725,9 @@ mod tests {
             ("CCM_AUTO_IMPORT_INTERVAL_SECONDS", "0"),
             ("CCM_AUTO_IMPORT_IMAGE_NAME_PATTERN", " "),
             ("CCM_LABLETS_LEAD_TIME_SECONDS", "5"),
+            ("CCM_LABLETS_LEAD_TIME_PERCENTILE", "40"),
+            ("CCM_LABLETS_LEAD_TIME_MIN_SAMPLES", "0"),
+            ("CCM_LABLETS_LEAD_TIME_MARGIN_SECONDS", "90000"),
             ("CCM_LABLETS_START_GRACE_SECONDS", "100000"),
         ])) else {
             panic!("out-of-range pacing must be refused");
@@ -706,6 +737,9 @@ mod tests {
             ("engine.auto_import_interval_seconds", "at least 1"),
             ("engine.auto_import_image_name_pattern", "1 to 128"),
             ("lablets.lead_time_seconds", "outside"),
+            ("lablets.lead_time_percentile", "outside 50–100"),
+            ("lablets.lead_time_min_samples", "outside 1–50"),
+            ("lablets.lead_time_margin_seconds", "more than 6 hours"),
             ("lablets.start_grace_seconds", "more than a day"),
         ] {
             assert!(

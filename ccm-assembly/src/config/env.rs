@@ -93,6 +93,8 @@ const SECTIONS: &[Section] = &[
     ]),
     ("lablets", "CCM_LABLETS", &[
         ("self_service", Bool), ("lead_time_seconds", Integer),
+        ("learn_lead_time", Bool), ("lead_time_percentile", Integer),
+        ("lead_time_margin_seconds", Integer), ("lead_time_min_samples", Integer),
         ("start_grace_seconds", Integer), ("placement_policy", Text),
     ]),
     ("auth", "CCM", &[
@@ -191,7 +193,7 @@ mod tests {
         let paths: BTreeSet<&str> = ENV_VARS.iter().map(|(_, p, _)| p.as_str()).collect();
         assert_eq!(names.len(), ENV_VARS.len(), "a variable is listed twice");
         assert_eq!(paths.len(), ENV_VARS.len(), "a field has two variables");
-        assert_eq!(ENV_VARS.len(), 113);
+        assert_eq!(ENV_VARS.len(), 117);
         assert!(names.iter().all(|n| n.starts_with("CCM_")
             && n.chars()
                 .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')));

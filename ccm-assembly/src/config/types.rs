@@ -466,8 +466,18 @@ pub struct LabletsConfig {
     /// Users (not only managers) may book lablets, always for themselves.
     pub self_service: bool,
     /// Lablets starting within this many seconds are placed (worker boot and lab
-    /// start; default 2,100).
+    /// start; default 2,100). With `learn_lead_time`, the fallback until enough
+    /// boots and lab imports were observed.
     pub lead_time_seconds: Option<u32>,
+    /// Learn the lead time from the fleet's own boots and lab imports (default on).
+    pub learn_lead_time: Option<bool>,
+    /// Percentile of the observed durations the learned lead covers (50–100,
+    /// default 95).
+    pub lead_time_percentile: Option<u8>,
+    /// Seconds added to the learned lead (default 180).
+    pub lead_time_margin_seconds: Option<u32>,
+    /// Observations needed before the learned lead is used (default 5).
+    pub lead_time_min_samples: Option<u32>,
     /// A lablet not running this long after its start expires (default 600).
     pub start_grace_seconds: Option<u32>,
     /// `pack` (fewest workers, the default) or `spread` (most headroom).

@@ -216,7 +216,8 @@ impl Autoscaler {
         state
             .drained_at
             .retain(|id, _| workers.iter().any(|w| w.id == *id && w.spec.draining));
-        let due = self.scheduler.due_pending(now).await?;
+        let lead_seconds = self.scheduler.lead_seconds().await?;
+        let due = self.scheduler.due_pending_within(now, lead_seconds).await?;
         let requests: Vec<PlacementRequest> = due
             .iter()
             .map(|(l, d)| PlacementRequest::for_lablet(l, d))
@@ -260,7 +261,7 @@ impl Autoscaler {
         let why = |n: usize| {
             format!(
                 "{n} lablet(s) due within {} min cannot be placed on running or booting workers",
-                self.ctx.settings.lablets.lead_time_seconds / 60
+                lead_seconds / 60
             )
         };
 

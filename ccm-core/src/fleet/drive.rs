@@ -123,6 +123,17 @@ impl Fleet {
         self.worker_controller.reconcile(id, fence).await
     }
 
+    /// The lead time in force: learned from the fleet's boots and lab imports
+    /// (`lead-learning` job) or, until enough were observed, the configured one.
+    pub async fn lead_time(&self) -> Result<super::LeadTime, CoreError> {
+        self.lead_times.current().await
+    }
+
+    /// One run of the `lead-learning` job: reads the event log from its cursor.
+    pub async fn learn_lead_times(&self) -> Result<(), CoreError> {
+        self.lead_times.learn().await.map(|_| ())
+    }
+
     /// One autoscaler pass. Its pacing is read from the key-value store first and
     /// written back when the pass changed it, even when the pass failed halfway
     /// (what it did by then counts for the cooldowns).

@@ -13,15 +13,18 @@ mod autoscaler;
 mod catalog_sync;
 mod context;
 mod controller;
+mod cost;
 mod definitions;
 mod drive;
 pub mod endpoint;
+mod forecast;
 pub mod idle;
 mod idle_pause;
 mod import;
 mod lablet_controller;
 mod lablets;
 mod labs;
+mod lead_time;
 mod licensing;
 mod log_retention;
 mod log_watch;
@@ -38,8 +41,13 @@ mod workers;
 use std::sync::Arc;
 
 pub use autoscaler::ScalingReport;
+pub use cost::{CostGroup, CostReport, CostWindow};
+pub use forecast::{
+    CapacityForecast, ForecastStep, FORECAST_STEP_MINUTES, MAX_FORECAST_HOURS, MAX_FORECAST_LABLETS,
+};
 pub use import::{ImportMatching, ImportReport, ImportSkip};
 pub use labs::LabAction;
+pub use lead_time::{LeadEstimate, LeadTime, LEAD_LEARNING_JOB, LEAD_TIME_NAMESPACE};
 pub use log_retention::LOG_RETENTION_JOB;
 pub use monitor::{RefreshOutcome, SweepReport};
 pub use preview::{PlacementPreview, MAX_PREVIEW_LABLETS};
@@ -58,6 +66,7 @@ use import::Imports;
 use lablet_controller::LabletController;
 use lablets::Lablets;
 use labs::Labs;
+use lead_time::LeadTimes;
 use licensing::Licences;
 use log_retention::LogRetention;
 use log_watch::LogWatch;
@@ -115,6 +124,7 @@ pub struct Fleet {
     autoscaler: Autoscaler,
     log_watch: LogWatch,
     log_retention: LogRetention,
+    lead_times: LeadTimes,
 }
 
 impl std::fmt::Debug for Fleet {
@@ -163,7 +173,8 @@ impl Fleet {
         let workers = Workers::new(ctx.clone(), monitor.clone());
         let licences = Licences::new(ctx.clone());
         let definitions = Definitions::new(ctx.clone());
-        let scheduler = Scheduler::new(ctx.clone(), definitions.clone());
+        let lead_times = LeadTimes::new(ctx.clone());
+        let scheduler = Scheduler::new(ctx.clone(), definitions.clone(), lead_times.clone());
         let worker_controller = WorkerController::new(ctx.clone(), licences.clone());
         let lablet_controller = LabletController::new(ctx.clone(), definitions.clone());
         Self {
@@ -178,6 +189,7 @@ impl Fleet {
                 lablet_controller.clone(),
             ),
             log_retention: LogRetention::new(ctx.clone()),
+            lead_times,
             context: ctx,
             workers,
             licences,

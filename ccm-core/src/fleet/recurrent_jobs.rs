@@ -1,6 +1,6 @@
 //! The fleet's recurrent jobs, as [`Job`] handlers for the [`JobRunner`]: the
-//! metrics sweep, lab sync, idle check, event-log retention and (optional)
-//! auto-import.
+//! metrics sweep, lab sync, idle check, event-log retention, lead-time learning
+//! and (optional) auto-import.
 
 use std::sync::Arc;
 
@@ -152,6 +152,15 @@ impl Fleet {
                     seconds: super::log_retention::LOG_RETENTION_INTERVAL_SECONDS,
                 },
                 Arc::new(self.log_retention.clone()),
+            )
+            .await?;
+        runner
+            .register(
+                super::LEAD_LEARNING_JOB,
+                JobSchedule::Every {
+                    seconds: super::lead_time::LEAD_LEARNING_INTERVAL_SECONDS,
+                },
+                Arc::new(self.lead_times.clone()),
             )
             .await?;
         runner

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::context::Context;
 use super::definitions::Definitions;
+use super::lead_time::LeadTimes;
 use super::waves::{place_in_waves, scheduling_candidates};
 use crate::definition::LabletDefinition;
 use crate::domain_error::DomainError;
@@ -39,19 +40,40 @@ pub struct ScheduleReport {
 pub(crate) struct Scheduler {
     ctx: Arc<Context>,
     definitions: Definitions,
+    lead_times: LeadTimes,
 }
 
 impl Scheduler {
-    pub(crate) fn new(ctx: Arc<Context>, definitions: Definitions) -> Self {
-        Self { ctx, definitions }
+    pub(crate) fn new(ctx: Arc<Context>, definitions: Definitions, lead_times: LeadTimes) -> Self {
+        Self {
+            ctx,
+            definitions,
+            lead_times,
+        }
     }
 
-    /// Pending lablets due for placement at `now`, with their definitions.
+    /// Pending lablets due for placement at `now` (their start is within the
+    /// lead in force: learned, or the configured one), with their definitions.
     pub(crate) async fn due_pending(
         &self,
         now: Timestamp,
     ) -> Result<Vec<(Lablet, LabletDefinition)>, CoreError> {
-        let lead = i64::from(self.ctx.settings.lablets.lead_time_seconds);
+        let lead = self.lead_seconds().await?;
+        self.due_pending_within(now, lead).await
+    }
+
+    /// The lead in force, in seconds.
+    pub(crate) async fn lead_seconds(&self) -> Result<u32, CoreError> {
+        Ok(self.lead_times.current().await?.seconds)
+    }
+
+    /// Pending lablets starting within `lead_seconds` of `now`.
+    pub(crate) async fn due_pending_within(
+        &self,
+        now: Timestamp,
+        lead_seconds: u32,
+    ) -> Result<Vec<(Lablet, LabletDefinition)>, CoreError> {
+        let lead = i64::from(lead_seconds);
         let pending = self
             .ctx
             .store

@@ -186,8 +186,23 @@ pub struct FleetSettings {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabletSettings {
     /// Lablets starting within this many seconds are placed (worker boot + lab
-    /// instantiation: 35 minutes by default).
+    /// instantiation: 35 minutes by default). With `learn_lead_time` it is the
+    /// fallback while too few boots and lab imports have been observed.
     pub lead_time_seconds: u32,
+    /// Learn the lead time from the fleet's own history (boot to CML available,
+    /// lab import to ready) instead of using `lead_time_seconds` throughout.
+    #[serde(default = "default_learn_lead_time")]
+    pub learn_lead_time: bool,
+    /// The percentile of the observed durations the learned lead covers (50–100).
+    #[serde(default = "default_lead_time_percentile")]
+    pub lead_time_percentile: u8,
+    /// Seconds added to the learned durations for what the history has not shown.
+    #[serde(default = "default_lead_time_margin_seconds")]
+    pub lead_time_margin_seconds: u32,
+    /// Boots (per region and instance type) and lab imports observed before the
+    /// learned lead replaces `lead_time_seconds`.
+    #[serde(default = "default_lead_time_min_samples")]
+    pub lead_time_min_samples: u32,
     /// A lablet not running this long after its start is expired.
     pub start_grace_seconds: u32,
     /// Failed attempts before a lablet ends in `failed`.
@@ -206,6 +221,10 @@ impl Default for LabletSettings {
     fn default() -> Self {
         Self {
             lead_time_seconds: 35 * 60,
+            learn_lead_time: default_learn_lead_time(),
+            lead_time_percentile: default_lead_time_percentile(),
+            lead_time_margin_seconds: default_lead_time_margin_seconds(),
+            lead_time_min_samples: default_lead_time_min_samples(),
             start_grace_seconds: 10 * 60,
             max_attempts: 5,
             scheduler_interval_seconds: 60,
@@ -214,6 +233,19 @@ impl Default for LabletSettings {
             policy: Policy::Pack,
         }
     }
+}
+
+fn default_learn_lead_time() -> bool {
+    true
+}
+fn default_lead_time_percentile() -> u8 {
+    95
+}
+fn default_lead_time_margin_seconds() -> u32 {
+    180
+}
+fn default_lead_time_min_samples() -> u32 {
+    5
 }
 
 /// Bounds and pacing of the autoscaler.

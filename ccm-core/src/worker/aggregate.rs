@@ -135,6 +135,7 @@ impl Worker {
                 detailed_monitoring: false,
                 alerts: Default::default(),
                 catalog: None,
+                billing: Default::default(),
             },
             audit: Audit {
                 created_by: input.created_by,
@@ -187,6 +188,11 @@ impl Worker {
         worker.ami = instance.ami;
         worker.network = instance.network;
         worker.status.lifecycle = lifecycle;
+        // Billed from its adoption: what it billed before is not ccm's to know.
+        worker
+            .status
+            .billing
+            .transition(false, lifecycle.bills_compute(), now);
         worker.status.ec2_state = Some(instance.ec2_state);
         worker.status.launched_at = instance.launched_at;
         worker.spec.desired_status = match lifecycle {
@@ -222,6 +228,9 @@ impl Worker {
                     });
                 }
                 from.check_transition(*to)?;
+                self.status
+                    .billing
+                    .transition(from.bills_compute(), to.bills_compute(), now);
                 self.status.lifecycle = *to;
                 self.status.ec2_state.clone_from(ec2_state);
                 self.status.reason.clone_from(reason);

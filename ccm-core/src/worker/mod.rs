@@ -4,6 +4,7 @@
 
 mod activity;
 pub mod aggregate;
+mod billing;
 mod capacity;
 mod cml_service;
 pub mod endpoint_allow;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub use activity::{Activity, ActivityEvent, PauseReason, ResumeReason};
 pub use aggregate::NewWorker;
+pub use billing::{BillingLedger, BILLING_DAYS_KEPT};
 pub use capacity::{Allocation, Capacity, UnmanagedUsage};
 pub use cml_service::{CmlCertificate, CmlService, CmlServiceState};
 pub use endpoint_allow::{AllowEntry, EndpointAllowList};
@@ -142,6 +144,9 @@ pub struct WorkerStatus {
     /// behind an `Arc` because every placement round copies it per worker.
     #[serde(default)]
     pub catalog: Option<Arc<NodeCatalog>>,
+    /// Billed compute time: the open stretch and the last days' closed ones.
+    #[serde(default)]
+    pub billing: BillingLedger,
 }
 
 /// A utilisation dimension that can raise an alert.

@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1` (JSON), the system endpoints and the router that
 //! puts them together with authorisation, metrics, body limits and error bodies.
 
+pub mod capacity;
 pub mod contract;
 pub mod error;
 pub mod events;

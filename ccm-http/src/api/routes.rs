@@ -7,7 +7,9 @@ use axum::http::Method;
 use axum::routing::{delete, get, post, put, MethodRouter};
 
 use super::contract::Contract;
-use super::{events, jobs, keys, lablets, labs, login, settings, system, worker_tls, workers};
+use super::{
+    capacity, events, jobs, keys, lablets, labs, login, settings, system, worker_tls, workers,
+};
 use crate::auth::{Access, Role};
 use crate::state::AppState;
 
@@ -165,6 +167,10 @@ routes! {
         "End a lablet early (users: their own)" => post(lablets::cancel_lablet) with lablets::cancel_lablet_contract,
     DELETE "/api/v1/lablets/{id}" USER
         "Cancel and remove a lablet (users: their own)" => delete(lablets::delete_lablet) with lablets::delete_lablet_contract,
+    GET "/api/v1/capacity/forecast" MANAGER
+        "Workers the bookings need over the next hours (hours=48, step_minutes=15), the planned starts and stops, and the lead time in force" => get(capacity::forecast) with capacity::forecast_contract,
+    GET "/api/v1/cost" USER
+        "What the fleet costs: burn rate now, today and this week (UTC) by region and instance type, and the saving against always-on" => get(capacity::cost) with capacity::cost_contract,
     POST "/api/v1/placement/preview" USER
         "Placement preview: where lablets would go, with reasons (writes nothing)" => post(lablets::preview) with lablets::preview_contract,
 

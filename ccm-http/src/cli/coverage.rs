@@ -6,7 +6,7 @@
 
 use super::client::Endpoint;
 use super::remote::{
-    definitions, events, jobs, keys, lablets, labs, system, worker_admin, workers,
+    capacity, definitions, events, jobs, keys, lablets, labs, system, worker_admin, workers,
 };
 
 /// Each subcommand (as typed after `ccm`) and the endpoints it calls.
@@ -69,6 +69,8 @@ pub static COMMANDS: &[(&str, &[Endpoint])] = &[
     ("lablets delete", &[lablets::DELETE]),
     ("lablets definitions", &[definitions::LIST]),
     ("placement preview", &[lablets::PREVIEW]),
+    ("forecast", &[capacity::FORECAST]),
+    ("cost", &[capacity::COST]),
     ("jobs list", &[jobs::LIST]),
     ("jobs trigger", &[jobs::TRIGGER]),
     ("jobs pause", &[jobs::PAUSE]),

@@ -10,6 +10,7 @@ mod processes;
 mod api;
 mod aws_end_to_end;
 mod browser_login;
+mod capacity;
 mod cli;
 mod config;
 mod contract;

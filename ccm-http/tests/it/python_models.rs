@@ -30,6 +30,8 @@ const ROOTS: &[&str] = &[
     "IdleStatus",
     "MetricPoint",
     "PlacementPreview",
+    "CapacityForecast",
+    "CostReport",
 ];
 
 /// Properties that read a nested field: (class, name, path, annotation, doc).

@@ -53,6 +53,8 @@ _METHODS = (
     "list_lablets",
     "create_lablet",
     "preview_placement",
+    "capacity_forecast",
+    "cost",
     "get_lablet",
     "cancel_lablet",
     "delete_lablet",

@@ -10,6 +10,8 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 from . import _native
 from .models import (
+    CapacityForecast,
+    CostReport,
     Event,
     IdleStatus,
     ImportReport,
@@ -446,6 +448,21 @@ class Engine:
                 policy=policy,
             )
         )
+
+    def capacity_forecast(self, hours: int = 48, step_minutes: int = 15) -> CapacityForecast:
+        """The workers the bookings need over the next ``hours`` (1 to 168) in
+        steps of ``step_minutes`` (5 to 60), the starts and stops that follow, and
+        the lead time in force (learned from the fleet's boots and lab imports,
+        or the configured one). Reads only."""
+        return CapacityForecast(
+            self._call("capacity_forecast", hours=hours, step_minutes=step_minutes)
+        )
+
+    def cost(self) -> CostReport:
+        """What the fleet costs: the burn rate now, the cost of today and this
+        week (UTC) by region and instance type, and the saving against keeping
+        the same workers always on. Reads only."""
+        return CostReport(self._call("cost"))
 
     def get_lablet(self, lablet_id: str) -> Lablet:
         """One lablet."""

@@ -254,6 +254,24 @@ class Capacity(Record):
     unmanaged: Optional[UnmanagedUsage]
 
 
+class CapacityForecast(Record):
+    """The capacity forecast."""
+
+    #: When it was computed: the first step.
+    generated_at: datetime
+    #: The lead it assumes.
+    lead: LeadTime
+    #: More lablets fall in the window than one forecast reads (20,000): only
+    #: the first by start were counted.
+    partial: bool
+    #: Seconds between steps.
+    step_seconds: int
+    #: The steps.
+    steps: List[ForecastStep]
+    #: Workers running or coming now (not draining, not stopped).
+    workers_now: int
+
+
 class CatalogNeeds(Record):
     """The node and image definitions a topology uses."""
 
@@ -328,6 +346,59 @@ class CmlStats(Record):
     total_nodes: Optional[int]
     #: CML version.
     version: Optional[str]
+
+
+class CostGroup(Record):
+    """The cost of the workers of one region and instance type."""
+
+    #: Workers billing now.
+    billing_workers: int
+    #: Cost per hour now, USD.
+    burn_rate_usd_per_hour: float
+    #: Its on-demand price, USD per hour; `null` when the price table does not
+    #: list it (its cost is then counted as 0).
+    hourly_usd: Optional[float]
+    #: The instance type.
+    instance_type: str
+    #: The region.
+    region: str
+    #: Today.
+    today: CostWindow
+    #: This week.
+    week: CostWindow
+
+
+class CostReport(Record):
+    """The fleet's cost."""
+
+    #: Workers billing now.
+    billing_workers: int
+    #: Cost per hour now, USD.
+    burn_rate_usd_per_hour: float
+    #: When it was computed.
+    generated_at: datetime
+    #: By region and instance type.
+    groups: List[CostGroup]
+    #: Today, all groups.
+    today: CostWindow
+    #: This week, all groups.
+    week: CostWindow
+
+
+class CostWindow(Record):
+    """Cost over one window."""
+
+    #: What the same workers would have cost always on over the window, USD.
+    always_on_usd: float
+    #: Where the window begins: today's or this Monday's midnight, UTC.
+    from_: datetime
+    #: `always_on_usd` less `usd`.
+    saving_usd: float
+    #: Their cost at the price table's on-demand prices, USD.
+    usd: float
+    #: Billed worker-hours (an instance bills while pending, running or stopping).
+    worker_hours: float
+    _names = {"from_": "from"}
 
 
 class DefinitionActivationChanged(Record):
@@ -424,6 +495,26 @@ class FleetScalingDecidedEvent(Event):
     data: FleetScalingDecided
     #: The versioned event type.
     type: str
+
+
+class ForecastStep(Record):
+    """One step of the forecast."""
+
+    #: The instant.
+    at: datetime
+    #: Hourly price of those workers, USD.
+    hourly_usd: float
+    #: Lablets holding capacity then (from their start minus the lead to their end).
+    lablets: int
+    #: Workers to start or launch by this step.
+    starts: int
+    #: Workers that may stop after this step (after the drain grace).
+    stops: int
+    #: Lablets no instance type of the price table can take.
+    unfittable: int
+    #: Workers they need, sized as a scale-up sizes them (cheapest types of the
+    #: price table).
+    workers_needed: int
 
 
 class IdleSettings(Record):
@@ -1143,6 +1234,43 @@ class LabletUnboundEvent(Event):
     type: str
 
 
+class LeadEstimate(Record):
+    """The lead of one region and instance type and what it rests on."""
+
+    #: Boots observed (the last 50 are kept).
+    boot_samples: int
+    #: The configured percentile of the observed boots (launch or start to CML
+    #: available), seconds.
+    boot_seconds: Optional[int]
+    #: The boots are those of the instance type in every region (too few were
+    #: observed in this one).
+    from_other_regions: bool
+    #: Lab imports observed (the last 50 are kept).
+    import_samples: int
+    #: The configured percentile of the observed lab imports, seconds.
+    import_seconds: Optional[int]
+    #: The instance type.
+    instance_type: str
+    #: Learned from observed boots and lab imports (false: the configured lead,
+    #: until enough were observed or with learning off).
+    learned: bool
+    #: The region.
+    region: str
+    #: Seconds before a lablet's start the engine acts.
+    seconds: int
+
+
+class LeadTime(Record):
+    """The lead the scheduler and the autoscaler use."""
+
+    #: One estimate per region the autoscaler launches in (empty when it
+    #: launches nowhere: `seconds` is then the configured lead).
+    estimates: List[LeadEstimate]
+    #: Seconds before a lablet's start it is placed and its worker started: the
+    #: longest estimate.
+    seconds: int
+
+
 class LicenceFeature(Record):
     """One licensed feature as CML lists it."""
 
@@ -1541,6 +1669,18 @@ class WorkerAudit(Record):
     created_by: Optional[str]
     #: Who terminated it.
     terminated_by: Optional[str]
+
+
+class WorkerBilling(Record):
+    """A worker's billed compute time: an instance bills while pending, running or
+    stopping.
+    """
+
+    #: Since when the instance bills, while it does.
+    billing_since: Optional[datetime]
+    #: Seconds of closed billed stretches per UTC day (`YYYY-MM-DD`), the last
+    #: eight days.
+    days: Dict[str, int]
 
 
 class WorkerCapacityAllocated(Record):
@@ -2038,6 +2178,8 @@ class WorkerStatus(Record):
     activity: Activity
     #: Utilisation alerts currently raised.
     alerts: Optional[List[AlertMetric]]
+    #: Billed compute time (what `GET /api/v1/cost` adds up).
+    billing: Optional[WorkerBilling]
     #: Capacity and allocations.
     capacity: Capacity
     catalog: Optional[NodeCatalog]
@@ -2190,13 +2332,18 @@ ActivityEvent._types = {"at": datetime}
 Allocation._types = {"resources": Resources}
 AmiInfo._types = {"created_at": datetime}
 Capacity._types = {"allocations": _map(Allocation), "declared": Resources, "port_range": PortRange, "unmanaged": UnmanagedUsage}
+CapacityForecast._types = {"generated_at": datetime, "lead": LeadTime, "steps": _list(ForecastStep)}
 CmlService._types = {"certificate": CmlCertificate, "state": CmlServiceState}
+CostGroup._types = {"today": CostWindow, "week": CostWindow}
+CostReport._types = {"generated_at": datetime, "groups": _list(CostGroup), "today": CostWindow, "week": CostWindow}
+CostWindow._types = {"from": datetime}
 DefinitionCreated._types = {"definition": LabletDefinition}
 Event._types = {"occurred_at": datetime, "subject": EventSubject}
 Event._variants = {"definition.activation.changed.v1": DefinitionActivationChangedEvent, "definition.created.v1": DefinitionCreatedEvent, "fleet.scaling.decided.v1": FleetScalingDecidedEvent, "lab.discovered.v1": LabDiscoveredEvent, "lab.discovered.v2": LabDiscoveredV2Event, "lab.gone.v1": LabGoneEvent, "lab.operation.recorded.v1": LabOperationRecordedEvent, "lab.state.changed.v1": LabStateChangedEvent, "lab.updated.v1": LabUpdatedEvent, "lablet.access.assigned.v1": LabletAccessAssignedEvent, "lablet.attempt.failed.v1": LabletAttemptFailedEvent, "lablet.bound.v1": LabletBoundEvent, "lablet.cancel.requested.v1": LabletCancelRequestedEvent, "lablet.created.v1": LabletCreatedEvent, "lablet.created.v2": LabletCreatedV2Event, "lablet.deletion.requested.v1": LabletDeletionRequestedEvent, "lablet.lab.assigned.v1": LabletLabAssignedEvent, "lablet.lab.released.v1": LabletLabReleasedEvent, "lablet.phase.changed.v1": LabletPhaseChangedEvent, "lablet.unbound.v1": LabletUnboundEvent, "worker.activity.recorded.v1": WorkerActivityRecordedEvent, "worker.alert.cleared.v1": WorkerAlertClearedEvent, "worker.alert.raised.v1": WorkerAlertRaisedEvent, "worker.capacity.allocated.v1": WorkerCapacityAllocatedEvent, "worker.capacity.released.v1": WorkerCapacityReleasedEvent, "worker.capacity.unmanaged.v1": WorkerUnmanagedUsageObservedEvent, "worker.catalog.synced.v1": WorkerCatalogSyncedEvent, "worker.cml.certificate_accepted.v1": WorkerCmlCertificateAcceptedEvent, "worker.cml.certificate_changed.v1": WorkerCmlCertificateChangedEvent, "worker.cml.updated.v1": WorkerCmlUpdatedEvent, "worker.created.v1": WorkerCreatedEvent, "worker.created.v2": WorkerCreatedV2Event, "worker.deletion.requested.v1": WorkerDeletionRequestedEvent, "worker.imported.v1": WorkerImportedEvent, "worker.imported.v2": WorkerImportedV2Event, "worker.instance.assigned.v1": WorkerInstanceAssignedEvent, "worker.licence.deregistered.v1": WorkerLicenceDeregisteredEvent, "worker.licence.registration.completed.v1": WorkerLicenceRegistrationCompletedEvent, "worker.licence.registration.failed.v1": WorkerLicenceRegistrationFailedEvent, "worker.licence.registration.started.v1": WorkerLicenceRegistrationStartedEvent, "worker.licence.updated.v1": WorkerLicenceUpdatedEvent, "worker.metrics.updated.v1": WorkerMetricsUpdatedEvent, "worker.monitoring.enabled.v1": WorkerMonitoringEnabledEvent, "worker.network.updated.v1": WorkerNetworkUpdatedEvent, "worker.paused.v1": WorkerPausedEvent, "worker.resumed.v1": WorkerResumedEvent, "worker.spec.updated.v1": WorkerSpecUpdatedEvent, "worker.status.updated.v1": WorkerStatusUpdatedEvent, "worker.tags.updated.v1": WorkerTagsUpdatedEvent, "worker.telemetry.read.v1": WorkerTelemetryReadEvent, "worker.termination.requested.v1": WorkerTerminationRequestedEvent}
 EventSubject._types = {"kind": ResourceKind}
 FleetScalingDecided._types = {"action": ScalingAction}
 FleetScalingDecidedEvent._types = {"data": FleetScalingDecided}
+ForecastStep._types = {"at": datetime}
 IdleStatus._types = {"idle_since": datetime, "last_activity_at": datetime, "pause_at": datetime, "verdict": IdleVerdict}
 IdleVerdict._variants = {"disabled": IdleVerdictDisabled, "not_running": IdleVerdictNotRunning, "in_use": IdleVerdictInUse, "snoozed": IdleVerdictSnoozed, "active": IdleVerdictActive, "pause_now": IdleVerdictPauseNow}
 IdleVerdictActive._types = {"pause_at": datetime}
@@ -2242,6 +2389,7 @@ LabletPhaseChangedEvent._types = {"data": LabletPhaseChanged}
 LabletSpec._types = {"timeslot": Timeslot}
 LabletStatus._types = {"access": _list(LabletAccess), "history": _list(PhaseChange), "phase": LabletPhase}
 LabletUnboundEvent._types = {"data": LabletUnbound}
+LeadTime._types = {"estimates": _list(LeadEstimate)}
 LicenceStatus._types = {"expires_at": datetime, "features": _list(LicenceFeature), "kind": LicenceKind, "registration_requested_at": datetime, "state": LicenceState}
 MetricPoint._types = {"at": datetime}
 NodeCatalog._types = {"synced_at": datetime}
@@ -2269,6 +2417,7 @@ WorkerAlertCleared._types = {"metric": AlertMetric}
 WorkerAlertClearedEvent._types = {"data": WorkerAlertCleared}
 WorkerAlertRaised._types = {"metric": AlertMetric}
 WorkerAlertRaisedEvent._types = {"data": WorkerAlertRaised}
+WorkerBilling._types = {"billing_since": datetime}
 WorkerCapacityAllocated._types = {"allocation": Allocation}
 WorkerCapacityAllocatedEvent._types = {"data": WorkerCapacityAllocated}
 WorkerCapacityReleasedEvent._types = {"data": WorkerCapacityReleased}
@@ -2310,7 +2459,7 @@ WorkerResumedEvent._types = {"data": WorkerResumed}
 WorkerSpec._types = {"desired_status": DesiredStatus, "idle": IdleSettings, "start_reason": ResumeReason, "stop_reason": PauseReason}
 WorkerSpecUpdated._types = {"spec": WorkerSpec}
 WorkerSpecUpdatedEvent._types = {"data": WorkerSpecUpdated}
-WorkerStatus._types = {"activity": Activity, "alerts": _list(AlertMetric), "capacity": Capacity, "catalog": NodeCatalog, "cml": CmlService, "ec2_state": InstanceState, "launched_at": datetime, "licence": LicenceStatus, "lifecycle": LifecycleState, "metrics": WorkerMetrics, "next_refresh_at": datetime, "terminated_at": datetime, "transitioned_at": datetime}
+WorkerStatus._types = {"activity": Activity, "alerts": _list(AlertMetric), "billing": WorkerBilling, "capacity": Capacity, "catalog": NodeCatalog, "cml": CmlService, "ec2_state": InstanceState, "launched_at": datetime, "licence": LicenceStatus, "lifecycle": LifecycleState, "metrics": WorkerMetrics, "next_refresh_at": datetime, "terminated_at": datetime, "transitioned_at": datetime}
 WorkerStatusUpdated._types = {"ec2_state": InstanceState, "from": LifecycleState, "to": LifecycleState}
 WorkerStatusUpdatedEvent._types = {"data": WorkerStatusUpdated}
 WorkerTagsUpdatedEvent._types = {"data": WorkerTagsUpdated}
@@ -2330,12 +2479,16 @@ __all__ = [
     "Allocation",
     "AmiInfo",
     "Capacity",
+    "CapacityForecast",
     "CatalogNeeds",
     "CloudWatchMetrics",
     "CmlCertificate",
     "CmlService",
     "CmlServiceState",
     "CmlStats",
+    "CostGroup",
+    "CostReport",
+    "CostWindow",
     "DefinitionActivationChanged",
     "DefinitionActivationChangedEvent",
     "DefinitionCreated",
@@ -2348,6 +2501,7 @@ __all__ = [
     "FieldChange",
     "FleetScalingDecided",
     "FleetScalingDecidedEvent",
+    "ForecastStep",
     "IdleSettings",
     "IdleStatus",
     "IdleVerdict",
@@ -2414,6 +2568,8 @@ __all__ = [
     "LabletStatus",
     "LabletUnbound",
     "LabletUnboundEvent",
+    "LeadEstimate",
+    "LeadTime",
     "LicenceFeature",
     "LicenceKind",
     "LicenceState",
@@ -2459,6 +2615,7 @@ __all__ = [
     "WorkerAlertRaised",
     "WorkerAlertRaisedEvent",
     "WorkerAudit",
+    "WorkerBilling",
     "WorkerCapacityAllocated",
     "WorkerCapacityAllocatedEvent",
     "WorkerCapacityReleased",

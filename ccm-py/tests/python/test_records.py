@@ -133,6 +133,29 @@ def test_records_stay_read_only_and_compare_by_content(day):
     assert ccm.Meta is ccm.ObjectMeta and ccm.Lab is ccm.LabRecord and ccm.Job is ccm.JobRecord
 
 
+def test_cost_and_forecast_are_typed_records(day):
+    engine, worker, definition, lablet = day
+    cost = engine.cost()
+    assert isinstance(cost, ccm.CostReport)
+    assert cost.billing_workers == 1
+    assert cost.burn_rate_usd_per_hour > 0
+    assert cost.today.worker_hours > 0.5 and cost.today.usd > 0
+    assert isinstance(cost.week.from_, datetime) and cost.week.from_.weekday() == 0
+    [group] = cost.groups
+    assert group.region == "us-east-1" and group.instance_type == engine.get_worker(worker.id).instance_type
+    forecast = engine.capacity_forecast(hours=3, step_minutes=30)
+    assert isinstance(forecast, ccm.CapacityForecast)
+    assert len(forecast.steps) == 6 and forecast.step_seconds == 1800
+    assert isinstance(forecast.steps[0].at, datetime)
+    # The booked lablet holds capacity now (it runs), and needs a worker.
+    assert forecast.steps[0].lablets == 1 and forecast.steps[0].workers_needed == 1
+    assert forecast.lead.seconds == 35 * 60 and not any(e.learned for e in forecast.lead.estimates)
+    with pytest.raises(ccm.InvalidInput, match="hours"):
+        engine.capacity_forecast(hours=0)
+    with pytest.raises(ccm.InvalidInput, match="step_minutes"):
+        engine.capacity_forecast(step_minutes=90)
+
+
 def test_the_preview_places_as_the_scheduler_would(day):
     engine, worker, definition, _ = day
     preview = engine.preview_placement(definition.id, 3, policy="pack")

@@ -1,10 +1,12 @@
 //! The subcommands that call a server with an API key, one module per group:
 //! `workers` (and `worker_admin` for a worker's settings), `labs`,
-//! `definitions`, `lablets` (with `placement`), `jobs`, `keys`, `events` and
+//! `definitions`, `lablets` (with `placement`), `capacity` (the forecast),
+//! `jobs`, `keys`, `events` and
 //! `system` (settings, leadership, session, metrics, the OpenAPI document).
 //! Each request names its endpoint constant; `cli::coverage` maps every
 //! subcommand to those constants and checks them against the route table.
 
+pub mod capacity;
 pub mod definitions;
 pub mod events;
 pub mod jobs;
@@ -74,6 +76,26 @@ pub enum RemoteCommand {
         /// What to do.
         #[command(subcommand)]
         action: lablets::PlacementAction,
+    },
+    /// The workers the bookings need over the next hours, the planned starts
+    /// and stops, and the lead time in force (managers; calls a server).
+    Forecast {
+        /// Server and output.
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// Hours ahead (1 to 168; the server's default is 48).
+        #[arg(long)]
+        hours: Option<u32>,
+        /// Minutes between steps (5 to 60; the server's default is 15).
+        #[arg(long)]
+        step_minutes: Option<u32>,
+    },
+    /// What the fleet costs: burn rate now, today and this week by region and
+    /// instance type, and the saving against always-on (calls a server).
+    Cost {
+        /// Server and output.
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// Jobs (calls a server).
     Jobs {
@@ -147,6 +169,12 @@ pub async fn run(command: &RemoteCommand) -> Result<(), Error> {
         RemoteCommand::Definitions { remote, action } => definitions::run(remote, action).await,
         RemoteCommand::Lablets { remote, action } => lablets::run(remote, action).await,
         RemoteCommand::Placement { remote, action } => lablets::placement(remote, action).await,
+        RemoteCommand::Forecast {
+            remote,
+            hours,
+            step_minutes,
+        } => capacity::forecast(remote, *hours, *step_minutes).await,
+        RemoteCommand::Cost { remote } => capacity::cost(remote).await,
         RemoteCommand::Jobs { remote, action } => jobs::run(remote, action).await,
         RemoteCommand::Keys { remote, action } => keys::run(remote, action).await,
         RemoteCommand::Events { remote, action } => events::run(remote, action).await,
