@@ -2,7 +2,7 @@
 //! fleet and the predecessor's reactive rule, and writes the comparison:
 //!
 //! ```text
-//! cargo run --release -p ccm-examples --example week -- [--seed N] [--days N] [--out DIR]
+//! cargo run --release -p ccm-examples --example week -- [--seed N] [--days N] [--boot-jitter S] [--short] [--out DIR]
 //! ```
 //!
 //! Writes `DIR/week.md` (the table), `DIR/week.svg` (workers over the week) and
@@ -17,6 +17,8 @@ use ccm_sim::week::{generate, markdown_table, run_week, svg_chart, Policy, WeekC
 struct Options {
     seed: u64,
     days: u32,
+    boot_jitter_seconds: u32,
+    short: bool,
     out: PathBuf,
 }
 
@@ -24,18 +26,28 @@ fn parse_options() -> Result<Options, String> {
     let mut options = Options {
         seed: 7,
         days: 7,
+        boot_jitter_seconds: 0,
+        short: false,
         out: PathBuf::from("target/week"),
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--short" {
+            options.short = true;
+            continue;
+        }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--seed" => options.seed = value.parse().map_err(|e| format!("--seed: {e}"))?,
             "--days" => options.days = value.parse().map_err(|e| format!("--days: {e}"))?,
             "--out" => options.out = PathBuf::from(value),
+            "--boot-jitter" => {
+                options.boot_jitter_seconds =
+                    value.parse().map_err(|e| format!("--boot-jitter: {e}"))?
+            }
             other => {
                 return Err(format!(
-                    "unknown option {other} (use --seed, --days, --out)"
+                    "unknown option {other} (use --seed, --days, --boot-jitter, --short, --out)"
                 ))
             }
         }
@@ -44,10 +56,16 @@ fn parse_options() -> Result<Options, String> {
 }
 
 async fn run(options: &Options) -> Result<(), String> {
+    let base = if options.short {
+        WeekConfig::short(options.seed)
+    } else {
+        WeekConfig::default()
+    };
     let config = WeekConfig {
         seed: options.seed,
         days: options.days,
-        ..WeekConfig::default()
+        boot_jitter_seconds: options.boot_jitter_seconds,
+        ..base
     };
     let traffic = generate(&config).map_err(|e| e.to_string())?;
     println!(

@@ -19,8 +19,8 @@ fn policy(name: &str) -> Result<Policy, BindingError> {
         })
 }
 
-/// Runs the simulated week under ``policy`` (``"autoscaler"``, ``"always-on"`` or
-/// ``"reactive"``) for ``days`` days of seed ``seed`` and returns its report as a
+/// Runs the simulated week under ``policy`` (``"autoscaler"``,
+/// ``"autoscaler-fixed-lead"``, ``"always-on"`` or ``"reactive"``) for ``days`` days of seed ``seed`` and returns its report as a
 /// dict. The GIL is released while the engine runs (seconds for a week).
 #[pyfunction]
 #[pyo3(signature = (policy="autoscaler", seed=7, days=7))]

@@ -113,6 +113,7 @@ def native_place_seconds(
     """Seconds the Rust side of :func:`place` takes on these inputs (best of ``repeat``)."""
 
 def simulate_week(policy: str = "autoscaler", seed: int = 7, days: int = 7) -> Dict[str, Any]:
-    """Runs the simulated week under ``policy`` ("autoscaler", "always-on" or
-    "reactive") and returns its report (worker-hours, cost, lateness, peak workers,
-    lower bound, workers over time)."""
+    """Runs the simulated week under ``policy`` ("autoscaler",
+    "autoscaler-fixed-lead", "always-on" or "reactive") and returns its report
+    (worker-hours, cost, lateness, peak workers, lower bound and boot-aware lower
+    bound, workers over time)."""

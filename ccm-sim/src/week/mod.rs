@@ -22,6 +22,7 @@
 //! stream, lablet ids are derived from their booking index, and the engine only
 //! sees virtual time.
 
+mod bound;
 mod chart;
 mod ledger;
 mod policy;

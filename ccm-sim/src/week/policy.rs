@@ -18,8 +18,12 @@ use super::traffic::{Traffic, WeekConfig};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Policy {
-    /// ccm's autoscaler with its default lead time (35 min) and drain grace.
+    /// ccm's autoscaler with its defaults: the lead time learned from the week's
+    /// own boots and lab imports (35 min until enough were seen), drain grace.
     Autoscaler,
+    /// The autoscaler with one fixed lead time (35 min), as before it learned:
+    /// what the learned lead buys is the difference to [`Policy::Autoscaler`].
+    AutoscalerFixedLead,
     /// A fleet sized for the peak, launched before the week, never stopped.
     AlwaysOn,
     /// The predecessor's rule: start on demand with no lead time, stop after 60
@@ -29,12 +33,18 @@ pub enum Policy {
 
 impl Policy {
     /// Every policy, in report order.
-    pub const ALL: [Policy; 3] = [Policy::Autoscaler, Policy::AlwaysOn, Policy::Reactive];
+    pub const ALL: [Policy; 4] = [
+        Policy::Autoscaler,
+        Policy::AutoscalerFixedLead,
+        Policy::AlwaysOn,
+        Policy::Reactive,
+    ];
 
     /// Stable lower-case name.
     pub fn as_str(self) -> &'static str {
         match self {
             Policy::Autoscaler => "autoscaler",
+            Policy::AutoscalerFixedLead => "autoscaler-fixed-lead",
             Policy::AlwaysOn => "always-on",
             Policy::Reactive => "reactive",
         }
@@ -76,6 +86,10 @@ pub(crate) fn settings(policy: Policy, config: &WeekConfig) -> FleetSettings {
     profile.cml_version = Some(SemVer::new(2, 9, 1));
     match policy {
         Policy::Autoscaler => autoscaler.enabled = true,
+        Policy::AutoscalerFixedLead => {
+            autoscaler.enabled = true;
+            settings.lablets.learn_lead_time = false;
+        }
         Policy::AlwaysOn => autoscaler.enabled = false,
         Policy::Reactive => {
             // The engine's autoscaler with no lead time is "start on demand": a
@@ -86,6 +100,7 @@ pub(crate) fn settings(policy: Policy, config: &WeekConfig) -> FleetSettings {
             autoscaler.enabled = true;
             autoscaler.drain_grace_seconds = REACTIVE_IDLE_SECONDS;
             settings.lablets.lead_time_seconds = 0;
+            settings.lablets.learn_lead_time = false;
             settings.idle.timeout_minutes = REACTIVE_IDLE_SECONDS / 60;
         }
     }

@@ -8,6 +8,7 @@ use ccm_core::fleet::FleetSettings;
 use ccm_core::time::{plus_seconds, seconds_between, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use super::bound::boot_aware_bound_seconds;
 use super::ledger::{account, WorkerChange};
 use super::policy::{needs_of, Policy, NODE_LIMIT};
 use super::traffic::WeekConfig;
@@ -31,6 +32,10 @@ pub(crate) struct RunFacts {
     pub instance_types: BTreeMap<String, String>,
     pub default_instance_type: String,
     pub lablets: Vec<LabletOutcome>,
+    /// How long a started worker takes until it can host a lab (boot and CML).
+    pub boot_seconds: i64,
+    /// How long a lab takes to come up once imported (its nodes' boot).
+    pub lab_ready_seconds: i64,
 }
 
 /// Lablets that were not ready at their start.
@@ -49,6 +54,10 @@ pub struct Lateness {
     /// Median of how long before its start an on-time lablet was ready, minutes:
     /// lead time that bought nothing once it passes a few minutes.
     pub early_p50_minutes: f64,
+    /// Late lablets by the day of the week they start on (0: the first day);
+    /// days after the last late one are left out.
+    #[serde(default)]
+    pub late_by_day: Vec<usize>,
 }
 
 /// Workers billing at one instant of the week.
@@ -93,8 +102,18 @@ pub struct WeekReport {
     pub lower_bound_worker_hours: f64,
     /// The lower bound's cost, USD.
     pub lower_bound_cost_usd: f64,
+    /// What a fleet that is never late must bill at the least: at each instant
+    /// the lablets holding capacity (from their lab's import, a node boot before
+    /// the start, to their end) in whole workers, plus a boot (or the idle gap
+    /// since that worker was last needed, when shorter) before each rise. The
+    /// gap between the plain bound and this one is what no policy can close.
+    pub boot_aware_lower_bound_worker_hours: f64,
     /// Lateness of lablets.
     pub lateness: Lateness,
+    /// The lead time in force at the end of the week, seconds.
+    pub lead_seconds: u32,
+    /// Whether that lead was learned from the week's boots and lab imports.
+    pub lead_learned: bool,
     /// Workers over the week, every 10 minutes.
     pub timeline: Vec<TimelinePoint>,
 }
@@ -103,6 +122,11 @@ impl WeekReport {
     /// Worker-hours over the lower bound (1.0 would be perfect packing, no boot time).
     pub fn ratio_to_lower_bound(&self) -> f64 {
         self.worker_hours / self.lower_bound_worker_hours.max(1e-9)
+    }
+
+    /// Worker-hours over the boot-aware lower bound.
+    pub fn ratio_to_boot_aware_bound(&self) -> f64 {
+        self.worker_hours / self.boot_aware_lower_bound_worker_hours.max(1e-9)
     }
 }
 
@@ -152,13 +176,20 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-fn lateness(lablets: &[LabletOutcome]) -> Lateness {
+fn lateness(lablets: &[LabletOutcome], week_start: Timestamp) -> Lateness {
+    let mut late_by_day: Vec<usize> = Vec::new();
     let mut minutes: Vec<f64> = Vec::new();
     let mut early: Vec<f64> = Vec::new();
     let mut never_ready = 0;
     for lablet in lablets {
         match lablet.ready_at {
             Some(ready) if ready > lablet.start => {
+                let day = seconds_between(week_start, lablet.start).max(0) / 86_400;
+                let day = usize::try_from(day).unwrap_or(0);
+                if late_by_day.len() <= day {
+                    late_by_day.resize(day + 1, 0);
+                }
+                late_by_day[day] += 1;
                 minutes.push(seconds_between(lablet.start, ready) as f64 / 60.0)
             }
             Some(ready) => early.push(seconds_between(ready, lablet.start) as f64 / 60.0),
@@ -174,6 +205,7 @@ fn lateness(lablets: &[LabletOutcome]) -> Lateness {
         p99_minutes: percentile(&minutes, 99.0),
         max_minutes: minutes.last().copied().unwrap_or(0.0),
         early_p50_minutes: percentile(&early, 50.0),
+        late_by_day,
     }
 }
 
@@ -238,6 +270,18 @@ pub(crate) fn build_report(
         }
     }
     let lower_bound_worker_hours = worker_equivalents(total, per_worker) / 3600.0;
+    let intervals: Vec<(Timestamp, Timestamp, [f64; 4])> = facts
+        .lablets
+        .iter()
+        .map(|l| {
+            let imported = plus_seconds(l.start, -facts.lab_ready_seconds);
+            (imported, l.end, demand(config, l.definition))
+        })
+        .collect();
+    let bound = boot_aware_bound_seconds(&intervals, facts.boot_seconds, |now| {
+        worker_equivalents(now, per_worker).ceil() as usize
+    });
+    let boot_aware_lower_bound_worker_hours = bound as f64 / 3600.0;
     let worker_hours = billed_seconds.values().sum::<i64>() as f64 / 3600.0;
     let cost_usd = billed_seconds
         .iter()
@@ -280,7 +324,10 @@ pub(crate) fn build_report(
         cost_usd,
         lower_bound_worker_hours,
         lower_bound_cost_usd: lower_bound_worker_hours * default_price,
-        lateness: lateness(&facts.lablets),
+        boot_aware_lower_bound_worker_hours,
+        lateness: lateness(&facts.lablets, facts.week_start),
+        lead_seconds: settings.lablets.lead_time_seconds,
+        lead_learned: false,
         timeline,
     }
 }
@@ -290,20 +337,21 @@ pub fn markdown_table(reports: &[WeekReport]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| policy | worker-hours | of which booting / idle | cost (USD) | × lower bound | peak workers | workers used | starts | late lablets | late p50 / p99 / max (min) | never ready | on-time ready early, p50 (min) |"
+        "| policy | worker-hours | of which booting / idle | cost (USD) | × lower bound | × boot-aware bound | peak workers | workers used | starts | late lablets | late p50 / p99 / max (min) | never ready | on-time ready early, p50 (min) |"
     );
-    let _ = writeln!(out, "|---|{}", "---:|".repeat(11));
+    let _ = writeln!(out, "|---|{}", "---:|".repeat(12));
     for r in reports {
         let l = &r.lateness;
         let _ = writeln!(
             out,
-            "| {} | {:.1} | {:.1} / {:.1} | {:.0} | {:.2} | {} | {} | {} | {} of {} | {:.1} / {:.1} / {:.1} | {} | {:.1} |",
+            "| {} | {:.1} | {:.1} / {:.1} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} of {} | {:.1} / {:.1} / {:.1} | {} | {:.1} |",
             r.policy.as_str(),
             r.worker_hours,
             r.boot_hours,
             r.idle_hours,
             r.cost_usd,
             r.ratio_to_lower_bound(),
+            r.ratio_to_boot_aware_bound(),
             r.peak_workers,
             r.workers_used,
             r.starts,
@@ -319,8 +367,16 @@ pub fn markdown_table(reports: &[WeekReport]) -> String {
     if let Some(first) = reports.first() {
         let _ = writeln!(
             out,
-            "| lower bound | {:.1} | | {:.0} | 1.00 | | | | | | | |",
+            "| lower bound | {:.1} | | {:.0} | 1.00 | | | | | | | | |",
             first.lower_bound_worker_hours, first.lower_bound_cost_usd
+        );
+        let boot_aware = first.boot_aware_lower_bound_worker_hours;
+        let _ = writeln!(
+            out,
+            "| boot-aware lower bound | {:.1} | | {:.0} | {:.2} | 1.00 | | | | | | | |",
+            boot_aware,
+            first.lower_bound_cost_usd / first.lower_bound_worker_hours.max(1e-9) * boot_aware,
+            boot_aware / first.lower_bound_worker_hours.max(1e-9)
         );
     }
     out

@@ -160,7 +160,11 @@ pub async fn run_week(config: &WeekConfig, policy: Policy) -> Result<WeekReport,
     };
     sim_config.cml.licensed_at_launch = true;
     sim_config.cml.registered_node_limit = NODE_LIMIT;
+    sim_config.delays.boot_jitter_seconds = i64::from(config.boot_jitter_seconds);
     let settings = settings(policy, config);
+    let boot_seconds =
+        sim_config.boot_seconds(&config.instance_type.name) + sim_config.cml.boot_seconds;
+    let lab_ready_seconds = sim_config.cml.node_boot_seconds;
     let engine = SimEngine::start(config.seed, sim_config, settings.clone()).await?;
     let SimEngine {
         sim: _world,
@@ -180,8 +184,14 @@ pub async fn run_week(config: &WeekConfig, policy: Policy) -> Result<WeekReport,
         until = plus_seconds(until, 3600).min(week_end);
         fleet.run_until(&runner, None, &clock, until).await?;
     }
-    let facts = collect_facts(&*store, &settings, &booked, week_start, week_end).await?;
-    Ok(build_report(config, policy, &settings, &facts))
+    let lead = fleet.lead_time().await?;
+    let mut facts = collect_facts(&*store, &settings, &booked, week_start, week_end).await?;
+    facts.boot_seconds = boot_seconds;
+    facts.lab_ready_seconds = lab_ready_seconds;
+    let mut report = build_report(config, policy, &settings, &facts);
+    report.lead_seconds = lead.seconds;
+    report.lead_learned = lead.estimates.iter().any(|e| e.learned);
+    Ok(report)
 }
 
 /// Each worker's changes and each lablet's readiness, from the event log.
@@ -251,5 +261,7 @@ async fn collect_facts(
         instance_types: types,
         default_instance_type: settings.launch.instance_type.clone(),
         lablets,
+        boot_seconds: 0,
+        lab_ready_seconds: 0,
     })
 }

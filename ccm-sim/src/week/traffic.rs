@@ -84,6 +84,10 @@ pub struct WeekConfig {
     /// type keeps worker-hours comparable and the lower bound exact; the engine's
     /// default table would let the autoscaler pick other metal types.
     pub instance_type: InstanceType,
+    /// Each worker boot takes up to this many seconds longer than the metal
+    /// boot, drawn at random (0: every boot takes the same time).
+    #[serde(default)]
+    pub boot_jitter_seconds: u32,
 }
 
 impl Default for WeekConfig {
@@ -122,6 +126,7 @@ impl Default for WeekConfig {
                 .into_iter()
                 .find(|t| t.name == "m5zn.metal")
                 .unwrap_or_else(|| InstanceType::new("m5zn.metal", 48, 192, 1000, 100, 3.9641)),
+            boot_jitter_seconds: 0,
         }
     }
 }
@@ -164,6 +169,9 @@ impl WeekConfig {
         }
         if self.instance_type.node_slots == 0 || self.instance_type.capacity.cpu_millis == 0 {
             return bad("the instance type must offer cpus and node slots");
+        }
+        if self.boot_jitter_seconds > 3600 {
+            return bad("boot_jitter_seconds must be at most 3600");
         }
         if !(0.0..=1.0).contains(&self.class_probability) {
             return bad("class_probability must be within 0..=1");
