@@ -20,7 +20,7 @@ function hhmm(t) {
  * A line chart of `points` ([{t: ms, v: number|null}]) from `from` to `to` (ms).
  * Gaps (null values) break the line. `max` fixes the y range (100 for percents).
  */
-export function lineChart({ title, points, from, to, max, integer = false, unit = '', cls = 'chart-cpu', width = 560, height = 220 }) {
+export function lineChart({ title, points, from, to, max, integer = false, unit = '', cls = 'chart-cpu', width = 560, height = 220, endLabel = 'now' }) {
   const pad = { l: 40, r: 10, t: 22, b: 22 };
   const w = width - pad.l - pad.r;
   const hgt = height - pad.t - pad.b;
@@ -62,7 +62,7 @@ export function lineChart({ title, points, from, to, max, integer = false, unit 
   }
   const last = [...points].reverse().find((p) => p.v !== null && Number.isFinite(p.v));
   if (last) {
-    svg.append(h(`${NS}text`, { x: pad.l + w, y: 14, 'text-anchor': 'end', class: 'axis-label' }, `now ${Number.isInteger(last.v) ? last.v : last.v.toFixed(1)}${unit === '%' ? '%' : ''}`));
+    svg.append(h(`${NS}text`, { x: pad.l + w, y: 14, 'text-anchor': 'end', class: 'axis-label' }, `${endLabel} ${Number.isInteger(last.v) ? last.v : last.v.toFixed(1)}${unit === '%' ? '%' : ''}`));
   }
   return svg;
 }

@@ -9,7 +9,7 @@
 import { api } from './api.js';
 import {
   store, changed, later, pushEvent, loadWorker, loadIdle, loadLablets, loadDefinitions,
-  loadCost, loadSavings, loadAll, loadWorkerList,
+  loadCost, loadForecast, loadAll, loadWorkerList,
 } from './store.js';
 
 const TYPES = [
@@ -95,9 +95,6 @@ function onEvent(ev) {
       store.workers.set(id, ev.data.worker);
       changed('workers', `worker:${id}`);
     }
-    if (ev.type === 'worker.paused.v1' || ev.type === 'worker.resumed.v1') {
-      later('savings', 1500, () => loadSavings().catch(() => {}));
-    }
     later(`worker:${id}`, 250, () => loadWorker(id).catch(() => {}));
     later(`idle:${id}`, 1500, () => loadIdle(id));
     if (ev.type.startsWith('worker.capacity')) later('lablets', 400, () => loadLablets().catch(() => {}));
@@ -107,6 +104,7 @@ function onEvent(ev) {
     later(`worker:${workerId}`, 250, () => loadWorker(workerId).catch(() => {}));
   } else if (kind === 'lablet') {
     later('lablets', 400, () => loadLablets().catch(() => {}));
+    later('forecast', 3000, () => loadForecast().catch(() => {}));
   } else if (kind === 'definition') {
     later('definitions', 400, () => loadDefinitions().catch(() => {}));
   } else {

@@ -1,9 +1,10 @@
 // The page's state, loaded from the API and kept current by the event stream.
 // Views subscribe to topics ('workers', 'worker:<id>', 'labs:<id>', 'lablets',
-// 'definitions', 'jobs', 'ready', 'cost', 'savings', 'events', 'conn') and
+// 'definitions', 'jobs', 'ready', 'cost', 'forecast', 'events', 'conn') and
 // re-render the parts that changed.
 
 import { api, readHistory, listAll, parseProm } from './api.js';
+import { can } from './ui.js';
 
 export const store = {
   session: null,
@@ -16,7 +17,7 @@ export const store = {
   leadership: null,
   logHead: null,
   cost: null,
-  savings: null,
+  forecast: null,
   events: [],
   conn: 'disconnected',
   lastSequence: null,
@@ -136,76 +137,31 @@ export async function loadLeadership() {
   changed('ready');
 }
 
-/** Fleet cost per hour: the server's `ccm_fleet_cost_usd_per_hour` gauge (from its price table). */
-export async function loadCost() {
+/** Worker counts and the log's head from the server's Prometheus text. */
+export async function loadLogHead() {
   const text = await api('GET', '/metrics', { raw: true });
   const prom = parseProm(text);
-  const cost = prom.ccm_fleet_cost_usd_per_hour?.[0]?.value ?? null;
-  const byStatus = {};
-  for (const s of prom.ccm_workers || []) byStatus[s.labels.status] = s.value;
-  store.cost = { perHour: cost, byStatus };
   store.logHead = prom.ccm_event_log_last_sequence?.[0]?.value ?? store.logHead;
-  changed('cost');
-  computeSavings();
 }
-
-const BILLED = new Set(['provisioning', 'running', 'stopping']);
-let pauseEvents = null;
 
 /**
- * Idle pauses today: the worker.paused/resumed events since local midnight. The API
- * has no "saved" figure, so the saving is estimated as paused hours today × the
- * average hourly price of a billed worker (fleet cost per hour ÷ billed workers).
+ * What the fleet costs (`GET /api/v1/cost`): burn rate now, today and this week
+ * by region and instance type, and the saving against keeping the same workers
+ * always on — computed by the server from the workers' billing ledgers.
  */
-export async function loadSavings() {
-  const events = [];
-  let after = 0;
-  for (let i = 0; i < 40; i++) {
-    const page = await readHistory({ after, limit: 1000, type: 'worker.paused.v1,worker.resumed.v1' });
-    events.push(...page.events);
-    after = page.next_after;
-    if (page.end) break;
-  }
-  pauseEvents = events;
-  computeSavings();
+export async function loadCost() {
+  store.cost = await api('GET', '/api/v1/cost');
+  changed('cost');
 }
 
-export function computeSavings() {
-  if (!pauseEvents) return;
-  const midnight = new Date(); midnight.setHours(0, 0, 0, 0);
-  const start = midnight.getTime();
-  const now = Date.now();
-  const open = new Map();
-  let pausedSeconds = 0;
-  let pausesToday = 0;
-  for (const e of pauseEvents) {
-    const t = Date.parse(e.occurred_at);
-    const id = e.subject.id;
-    if (e.type === 'worker.paused.v1') {
-      open.set(id, t);
-      if (t >= start) pausesToday += 1;
-    } else if (open.has(id)) {
-      const from = Math.max(open.get(id), start);
-      if (t > from) pausedSeconds += (t - from) / 1000;
-      open.delete(id);
-    }
-  }
-  for (const [id, t] of open) {
-    const w = store.workers.get(id);
-    if (w && !['stopped', 'stopping'].includes(w.status.lifecycle)) continue;
-    const from = Math.max(t, start);
-    if (now > from) pausedSeconds += (now - from) / 1000;
-  }
-  const billed = [...store.workers.values()].filter((w) => BILLED.has(w.status.lifecycle)).length;
-  const avg = store.cost?.perHour && billed ? store.cost.perHour / billed : null;
-  store.savings = {
-    pausesToday,
-    pausedHours: pausedSeconds / 3600,
-    averageHourly: avg,
-    savedUsd: avg === null ? null : (pausedSeconds / 3600) * avg,
-    pausedNow: open.size,
-  };
-  changed('savings');
+/**
+ * The capacity forecast (`GET /api/v1/capacity/forecast`, managers and admins):
+ * the workers the bookings need over the next 48 hours and the lead time in force.
+ */
+export async function loadForecast() {
+  if (!can('manager')) return;
+  store.forecast = await api('GET', '/api/v1/capacity/forecast');
+  changed('forecast');
 }
 
 /** Loads everything the page shows (after login and after a stream resync). */
@@ -217,8 +173,9 @@ export async function loadAll() {
     loadJobs().catch(warn('jobs')),
     loadReady(),
     loadCost().catch(warn('cost')),
+    loadLogHead().catch(warn('metrics')),
   ]);
-  loadSavings().catch(warn('pauses'));
+  loadForecast().catch(warn('forecast'));
   loadRecentEvents().catch(warn('events'));
 }
 

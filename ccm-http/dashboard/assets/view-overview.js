@@ -1,7 +1,9 @@
-// Fleet overview: counts by status, cost per hour, saved today, lablets, alerts.
+// Fleet overview: counts by status, cost (burn rate, today, this week, saved
+// against always-on), the capacity forecast, lablets, alerts.
 
-import { h, replace, statusBadge } from './ui.js';
+import { h, replace, statusBadge, can } from './ui.js';
 import { store, subscribe } from './store.js';
+import { lineChart } from './charts.js';
 import { fmtUsd, fmtTime, LIFECYCLES, PHASES, utilisation, fmtPct } from './format.js';
 
 function stat(label, value, sub, attrs = {}) {
@@ -50,6 +52,7 @@ export function alertsOf() {
 export function renderOverview(main) {
   const stats = h('div', { class: 'grid grid-stats', id: 'status-counts' });
   const money = h('div', { class: 'grid grid-stats', id: 'money' });
+  const forecast = h('div', { id: 'forecast' });
   const alerts = h('div', { id: 'alerts' });
   const lablets = h('div', { id: 'lablet-phases' });
   const recent = h('div', { id: 'recent' });
@@ -58,6 +61,7 @@ export function renderOverview(main) {
     h('section', { 'data-view': 'overview' },
       h('h2', {}, 'Workers by status'), stats,
       h('h2', {}, 'Cost'), money,
+      can('manager') ? h('div', { class: 'panel' }, h('h2', {}, 'Capacity forecast'), forecast) : null,
       h('div', { class: 'grid grid-2' },
         h('div', { class: 'panel' }, h('h2', {}, 'Alerts'), alerts),
         h('div', { class: 'panel' }, h('h2', {}, 'Lablets by phase'), lablets)),
@@ -72,13 +76,30 @@ export function renderOverview(main) {
       stat('Workers', store.loaded.has('workers') ? live : '…', 'not terminated', { 'data-count': 'total' }),
       LIFECYCLES.filter((s) => counts[s] || ['running', 'stopped'].includes(s)).map((s) =>
         stat(s, counts[s] || 0, null, { 'data-count': s })));
-    const sv = store.savings;
+    const c = store.cost;
+    const usd = (v) => (c ? fmtUsd(v) : '…');
     replace(money,
-      stat('Fleet cost / hour', store.cost ? fmtUsd(store.cost.perHour) : '…', 'billed workers, on-demand prices', { 'data-money': 'cost' }),
-      stat('Fleet cost / day', store.cost ? fmtUsd(store.cost.perHour * 24) : '…', 'at the current rate'),
-      stat('Saved today by pauses', sv ? (sv.savedUsd === null ? 'n/a' : `≈ ${fmtUsd(sv.savedUsd)}`) : '…',
-        sv ? `${sv.pausesToday} idle pause(s) today, ${sv.pausedHours.toFixed(1)} paused hours × ${fmtUsd(sv.averageHourly)}/h average (estimate)` : null,
-        { 'data-money': 'saved' }));
+      stat('Burn rate', usd(c?.burn_rate_usd_per_hour), c ? `${c.billing_workers} billing worker(s), on-demand prices` : null, { 'data-money': 'cost' }),
+      stat('Cost today', usd(c?.today.usd), c ? `${c.today.worker_hours.toFixed(1)} worker-hours since midnight UTC` : null, { 'data-money': 'today' }),
+      stat('Cost this week', usd(c?.week.usd), c ? `${c.week.worker_hours.toFixed(1)} worker-hours since Monday UTC` : null, { 'data-money': 'week' }),
+      stat('Saved today', usd(c?.today.saving_usd), c ? `against the same workers always on (${fmtUsd(c.today.always_on_usd)})` : null, { 'data-money': 'saved' }),
+      stat('Saved this week', usd(c?.week.saving_usd), c ? `against always on (${fmtUsd(c.week.always_on_usd)})` : null, { 'data-money': 'saved-week' }));
+    const f = store.forecast;
+    if (f) {
+      const points = f.steps.map((s) => ({ t: Date.parse(s.at), v: s.workers_needed }));
+      const from = Date.parse(f.generated_at);
+      const to = points.length ? points[points.length - 1].t : from;
+      const starts = f.steps.reduce((n, s) => n + s.starts, 0);
+      const peak = Math.max(0, ...f.steps.map((s) => s.workers_needed));
+      const learned = f.lead.estimates.some((e) => e.learned);
+      replace(forecast,
+        lineChart({ title: 'Workers the bookings need', points, from, to, integer: true, cls: 'chart-cpu', width: 1100, endLabel: 'at the end' }),
+        h('p', { class: 'muted', 'data-forecast': 'summary' },
+          `Next ${Math.round((to - from) / 3600000)} h: peak ${peak} worker(s), ${starts} start(s) planned; ${f.workers_now} running now. `
+          + `Lead time ${Math.round(f.lead.seconds / 60)} min (${learned ? 'learned from this fleet' : 'configured'}).`));
+    } else {
+      replace(forecast, h('p', { class: 'muted' }, '…'));
+    }
     const list = alertsOf();
     replace(alerts, list.length
       ? h('ul', { class: 'alerts' }, list.map((a) => h('li', { class: a.bad ? 'bad' : '' }, a.node)))
