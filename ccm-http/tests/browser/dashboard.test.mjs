@@ -157,6 +157,10 @@ describe('dashboard', { concurrency: 1 }, () => {
     await page.locator('[data-count=total] .value', { hasText: '3' }).waitFor({ timeout: SHORT });
     await page.locator('[data-money=cost] .value', { hasText: '$' }).waitFor({ timeout: SHORT });
     await page.locator('[data-money=saved] .value').filter({ hasNotText: '…' }).waitFor({ timeout: SHORT });
+    await page.locator('[data-money=week] .value', { hasText: '$' }).waitFor({ timeout: SHORT });
+    // The capacity forecast (managers and admins): a chart and what it says.
+    await page.locator('svg[data-chart="Workers the bookings need"]').waitFor({ timeout: SHORT });
+    await page.locator('[data-forecast=summary]', { hasText: 'Lead time 35 min (configured)' }).waitFor({ timeout: SHORT });
     await shot(page, '01-overview');
   });
 
