@@ -263,6 +263,15 @@ pub struct CreateLablet {
     pub reservation_id: Option<String>,
 }
 
+/// Body of `POST /api/v1/lablets/{id}/extend`: the new end of the timeslot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendLablet {
+    /// The new end: later than the current end and now, and at most the
+    /// definition's `max_duration_minutes` after the start.
+    pub until: DateTime<Utc>,
+}
+
 /// Query of `GET /api/v1/lablets`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -357,6 +366,15 @@ impl Example for CreateLablet {
             owner: Some(l.spec.owner),
             timeslot: Timeslot::from(&l.spec.timeslot),
             reservation_id: l.spec.reservation_id,
+        }
+    }
+}
+
+impl Example for ExtendLablet {
+    fn example() -> Self {
+        let l = sample_lablet();
+        Self {
+            until: l.spec.timeslot.end + chrono::Duration::minutes(30),
         }
     }
 }

@@ -278,6 +278,12 @@ event_payload! { $
     LabletAccessAssigned = "lablet.access.assigned.v1" { access: Vec<LabletAccess> },
     /// Cancellation was requested.
     LabletCancelRequested = "lablet.cancel.requested.v1" { by: Option<String> },
+    /// The timeslot's end moved later.
+    LabletExtended = "lablet.extended.v1" {
+        from: Timestamp,
+        to: Timestamp,
+        by: Option<String>,
+    },
     /// Deletion of the lablet record was requested (it goes once terminated).
     LabletDeletionRequested = "lablet.deletion.requested.v1" { by: Option<String> },
     /// The lablet's lab was torn down (or never existed); nothing is left on CML.

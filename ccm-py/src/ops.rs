@@ -269,6 +269,13 @@ pub enum Op {
         /// The resource's id.
         id: LabletId,
     },
+    /// Moves a lablet's end later (`POST /api/v1/lablets/{id}/extend`).
+    ExtendLablet {
+        /// The resource's id.
+        id: LabletId,
+        /// The new end (as `ExtendLablet.until` of the REST body).
+        until: Timestamp,
+    },
     /// Cancels a lablet and removes its record once its lab is gone.
     DeleteLablet {
         /// The resource's id.
@@ -576,6 +583,7 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
         Op::Cost => json(wire::cost::CostReport::from(&fleet.cost_report().await?)),
         Op::GetLablet { id } => lablet(fleet.get_lablet(id).await?),
         Op::CancelLablet { id } => lablet(fleet.cancel_lablet(id, actor()).await?),
+        Op::ExtendLablet { id, until } => lablet(fleet.extend_lablet(id, until, actor()).await?),
         Op::DeleteLablet { id } => lablet(fleet.delete_lablet(id, actor()).await?),
 
         Op::ListJobs => json_list::<_, wire::job::JobRecord>(&engine.jobs().list().await?),

@@ -284,6 +284,11 @@ impl From<&P> for EventData {
             P::LabletCancelRequested { by } => {
                 Self::LabletCancelRequested(payload::LabletCancelRequested { by: by.clone() })
             }
+            P::LabletExtended { from, to, by } => Self::LabletExtended(payload::LabletExtended {
+                from: *from,
+                to: *to,
+                by: by.clone(),
+            }),
             P::LabletDeletionRequested { by } => {
                 Self::LabletDeletionRequested(payload::LabletDeletionRequested { by: by.clone() })
             }

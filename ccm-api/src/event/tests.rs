@@ -253,6 +253,11 @@ fn every_payload() -> Vec<EventPayload> {
         EventPayload::LabletCancelRequested {
             by: Some("alice".into()),
         },
+        EventPayload::LabletExtended {
+            from: ccm_core::time::from_unix_seconds(1_780_000_000),
+            to: ccm_core::time::from_unix_seconds(1_780_001_800),
+            by: Some("alice".into()),
+        },
         EventPayload::LabletDeletionRequested { by: None },
         EventPayload::LabletLabReleased {},
         EventPayload::LabletAttemptFailed {

@@ -10,7 +10,8 @@ use crate::error::CoreError;
 use crate::ids::{CmlLabId, DefinitionId, LabletId, WorkerId};
 use crate::lablet::{Lablet, NewLablet};
 use crate::ports::store::{ChangeSet, LabletFilter, Listed, PageRequest};
-use crate::time::plus_seconds;
+use crate::time::{plus_seconds, Timestamp};
+use crate::worker::DesiredStatus;
 
 /// The operator's commands on lablets.
 #[derive(Clone)]
@@ -78,6 +79,39 @@ impl Lablets {
         let lablet = self
             .ctx
             .update::<Lablet, _, _>(id, None, |l, now| l.cancel(by.clone(), now))
+            .await?;
+        self.ctx.nudge_lablet(id);
+        Ok(lablet)
+    }
+
+    /// Moves a lablet's end to `until` (within its definition's longest session).
+    /// Its capacity stays allocated on its worker until it ends, and no later
+    /// booking counts on it before then, so an extension never over-commits the
+    /// worker; it is refused while the worker is being stopped or terminated.
+    pub(crate) async fn extend(
+        &self,
+        id: LabletId,
+        until: Timestamp,
+        by: Option<String>,
+    ) -> Result<Lablet, CoreError> {
+        let current = self.get(id).await?;
+        let definition = self.definitions.get(current.spec.definition_id).await?;
+        if let Some(worker_id) = current.status.worker_id {
+            if let Some(worker) = self.ctx.store.get_worker(worker_id).await? {
+                if worker.spec.desired_status != DesiredStatus::Running {
+                    return Err(DomainError::CapacityExceeded {
+                        worker: worker.name().to_owned(),
+                        lablet: id.to_string(),
+                        dimension: "time (the worker is being taken down)",
+                    }
+                    .into());
+                }
+            }
+        }
+        let longest = definition.max_duration_minutes;
+        let lablet = self
+            .ctx
+            .update::<Lablet, _, _>(id, None, |l, now| l.extend(until, longest, by.clone(), now))
             .await?;
         self.ctx.nudge_lablet(id);
         Ok(lablet)

@@ -367,6 +367,18 @@ impl Fleet {
         self.lablets.cancel(id, by).await
     }
 
+    /// Moves a lablet's end later, to `until`, within its definition's longest
+    /// session; refused for a lablet that ended or was cancelled, and while its
+    /// worker is being taken down.
+    pub async fn extend_lablet(
+        &self,
+        id: LabletId,
+        until: Timestamp,
+        by: Option<String>,
+    ) -> Result<Lablet, CoreError> {
+        self.lablets.extend(id, until, by).await
+    }
+
     /// Cancels a lablet and removes its record once its lab is gone.
     pub async fn delete_lablet(
         &self,

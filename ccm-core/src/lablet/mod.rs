@@ -317,6 +317,10 @@ impl Lablet {
                 self.spec.cancel_requested = true;
                 self.meta.generation += 1;
             }
+            EventPayload::LabletExtended { to, .. } => {
+                self.spec.timeslot.end = *to;
+                self.meta.generation += 1;
+            }
             EventPayload::LabletDeletionRequested { .. } => {
                 self.meta.deletion_timestamp = Some(now);
             }
@@ -510,6 +514,58 @@ impl Lablet {
         Ok(events)
     }
 
+    /// Moves the end of the timeslot to `until`, within the definition's longest
+    /// session (`max_duration_minutes`). Only a lablet that has neither ended nor
+    /// been cancelled can be extended, and only later than its end and now.
+    pub fn extend(
+        &mut self,
+        until: Timestamp,
+        max_duration_minutes: u32,
+        by: Option<String>,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, DomainError> {
+        let phase = self.status.phase;
+        if phase.is_finished() || phase == LabletPhase::Stopping || self.spec.cancel_requested {
+            return Err(crate::state_machine::TransitionError {
+                machine: LabletPhase::MACHINE,
+                from: if self.spec.cancel_requested {
+                    "cancelled".to_owned()
+                } else {
+                    phase.as_str().to_owned()
+                },
+                to: "extended".to_owned(),
+            }
+            .into());
+        }
+        let slot = &self.spec.timeslot;
+        if until <= slot.end || until <= now {
+            return Err(DomainError::validation(
+                "until",
+                format!("must be after the lablet's end ({}) and now", slot.end),
+            ));
+        }
+        let longest = i64::from(max_duration_minutes) * 60;
+        let lasting = crate::time::seconds_between(slot.start, until);
+        if lasting > longest {
+            return Err(DomainError::validation(
+                "until",
+                format!(
+                    "the session would last {} min, longer than the definition's maximum of {max_duration_minutes} min",
+                    lasting / 60
+                ),
+            ));
+        }
+        let from = slot.end;
+        Ok(vec![self.emit(
+            EventPayload::LabletExtended {
+                from,
+                to: until,
+                by,
+            },
+            now,
+        )?])
+    }
+
     /// Asks for the session to end early. Repeating is harmless; cancelling a
     /// finished lablet is an invalid transition.
     pub fn cancel(
@@ -605,6 +661,40 @@ mod tests {
         assert!(released.status.access.is_empty());
         l.unbind("worker lost".into(), now).unwrap();
         assert!(l.status.access.is_empty());
+    }
+
+    #[test]
+    fn an_extension_moves_the_end_within_the_longest_session_and_replays() {
+        let now = plus_seconds(epoch(), 900);
+        let mut l = lablet();
+        let created = l.clone();
+        // Later than the end, up to start + 60 min.
+        let until = plus_seconds(epoch(), 600 + 3600);
+        let events = l.extend(until, 60, Some("alice".into()), now).unwrap();
+        assert_eq!(events[0].type_name(), "lablet.extended.v1");
+        assert_eq!(l.spec.timeslot.end, until);
+        let mut replayed = created;
+        replayed.apply(&events[0]).unwrap();
+        assert_eq!(replayed.spec.timeslot, l.spec.timeslot);
+        // Not later than the end, past the maximum, or in the past: refused.
+        for (until, reason) in [
+            (plus_seconds(epoch(), 600 + 3600), "after"),
+            (plus_seconds(epoch(), 600 + 3601), "maximum of 60 min"),
+        ] {
+            match l.extend(until, 60, None, now) {
+                Err(DomainError::Validation { field, reason: r }) => {
+                    assert_eq!(field, "until");
+                    assert!(r.contains(reason), "{r}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let mut cancelled = lablet();
+        cancelled.cancel(None, now).unwrap();
+        assert!(matches!(
+            cancelled.extend(until, 60, None, now),
+            Err(DomainError::InvalidTransition(_))
+        ));
     }
 
     #[test]

@@ -16,6 +16,13 @@ function hhmm(t) {
   return new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
+/** An axis label: the time, and the day too when the chart spans more than a day. */
+function tick(t, span) {
+  if (span <= 20 * 3600 * 1000) return hhmm(t);
+  const day = new Date(t).toLocaleDateString([], { weekday: 'short' });
+  return `${day} ${hhmm(t)}`;
+}
+
 /**
  * A line chart of `points` ([{t: ms, v: number|null}]) from `from` to `to` (ms).
  * Gaps (null values) break the line. `max` fixes the y range (100 for percents).
@@ -37,7 +44,7 @@ export function lineChart({ title, points, from, to, max, integer = false, unit 
   }
   for (let i = 0; i <= 4; i++) {
     const t = from + ((to - from) / 4) * i;
-    svg.append(h(`${NS}text`, { x: x(t), y: height - 6, 'text-anchor': i === 0 ? 'start' : i === 4 ? 'end' : 'middle', class: 'axis-label' }, hhmm(t)));
+    svg.append(h(`${NS}text`, { x: x(t), y: height - 6, 'text-anchor': i === 0 ? 'start' : i === 4 ? 'end' : 'middle', class: 'axis-label' }, tick(t, to - from)));
   }
   if (!values.length) {
     svg.append(h(`${NS}text`, { x: pad.l + w / 2, y: pad.t + hgt / 2, 'text-anchor': 'middle', class: 'nodata' }, 'no data in this range'));

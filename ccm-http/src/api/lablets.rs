@@ -10,7 +10,7 @@ use axum::{Extension, Json};
 use ccm_api::definition::{
     CreateDefinition, DefinitionListQuery, LabletDefinition, SetDefinitionActive,
 };
-use ccm_api::lablet::{CreateLablet, Lablet, LabletListQuery};
+use ccm_api::lablet::{CreateLablet, ExtendLablet, Lablet, LabletListQuery};
 use ccm_api::placement::{PlacementPreview, PlacementPreviewRequest};
 use ccm_core::definition::NewDefinition;
 use ccm_core::ids::{DefinitionId, LabletId, WorkerId};
@@ -260,6 +260,32 @@ pub fn cancel_lablet_contract() -> Contract {
         .ok::<Lablet>(200, "The lablet, its cancellation requested")
         .error(404, "No lablet has this id (or, for a user, it is someone else's)")
         .error(409, "The lablet has finished and cannot be cancelled (`invalid_transition`), or it kept changing concurrently (`conflict`)")
+}
+
+/// `POST /api/v1/lablets/{id}/extend`: moves the lablet's end later.
+pub async fn extend_lablet(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    ApiPath(id): ApiPath<LabletId>,
+    ApiJson(body): ApiJson<ExtendLablet>,
+) -> ApiResult<impl IntoResponse> {
+    accessible_lablet(&state, &who, id).await?;
+    Ok(Json(Lablet::from(
+        &state
+            .fleet
+            .extend_lablet(id, body.until, Some(who.subject))
+            .await?,
+    )))
+}
+
+/// What `POST /api/v1/lablets/{id}/extend` takes and answers.
+pub fn extend_lablet_contract() -> Contract {
+    Contract::new()
+        .json_body::<ExtendLablet>()
+        .ok::<Lablet>(200, "The lablet with its new end")
+        .error(404, "No lablet has this id (or, for a user, it is someone else's)")
+        .error(409, "The lablet has ended or was cancelled (`invalid_transition`), its worker is being taken down (`capacity_exceeded`), or it kept changing concurrently (`conflict`)")
+        .error(422, "`until` is not after the current end and now, or the session would outlast the definition's `max_duration_minutes`")
 }
 
 /// `DELETE /api/v1/lablets/{id}`: cancels and removes the lablet once its lab is gone.

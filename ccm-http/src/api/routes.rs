@@ -165,6 +165,8 @@ routes! {
         "Get a lablet (users: their own)" => get(lablets::get_lablet) with lablets::get_lablet_contract,
     POST "/api/v1/lablets/{id}/cancel" USER
         "End a lablet early (users: their own)" => post(lablets::cancel_lablet) with lablets::cancel_lablet_contract,
+    POST "/api/v1/lablets/{id}/extend" USER
+        "Move a lablet's end later, within its definition's longest session (users: their own)" => post(lablets::extend_lablet) with lablets::extend_lablet_contract,
     DELETE "/api/v1/lablets/{id}" USER
         "Cancel and remove a lablet (users: their own)" => delete(lablets::delete_lablet) with lablets::delete_lablet_contract,
     GET "/api/v1/capacity/forecast" MANAGER

@@ -66,6 +66,7 @@ pub static COMMANDS: &[(&str, &[Endpoint])] = &[
     ("lablets show", &[lablets::GET]),
     ("lablets book", &[lablets::BOOK, lablets::GET]),
     ("lablets cancel", &[lablets::CANCEL]),
+    ("lablets extend", &[lablets::EXTEND]),
     ("lablets delete", &[lablets::DELETE]),
     ("lablets definitions", &[definitions::LIST]),
     ("placement preview", &[lablets::PREVIEW]),

@@ -18,6 +18,7 @@ mod deploy;
 mod doctor;
 mod errors;
 mod jwt;
+mod lablet_extend;
 mod lease_hang;
 mod list_cache;
 mod log_retention;

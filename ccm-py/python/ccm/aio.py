@@ -57,6 +57,7 @@ _METHODS = (
     "cost",
     "get_lablet",
     "cancel_lablet",
+    "extend_lablet",
     "delete_lablet",
     "list_jobs",
     "trigger_job",

@@ -472,6 +472,12 @@ class Engine:
         """Ends a lablet early."""
         return Lablet(self._call("cancel_lablet", id=str(lablet_id)))
 
+    def extend_lablet(self, lablet_id: str, until: TimeLike) -> Lablet:
+        """Moves a lablet's end later, to ``until``: within its definition's
+        longest session, refused (``InvalidTransition``) once it ended or was
+        cancelled and (``CapacityExceeded``) while its worker is being taken down."""
+        return Lablet(self._call("extend_lablet", id=str(lablet_id), until=_time(until)))
+
     def delete_lablet(self, lablet_id: str) -> Lablet:
         """Cancels and removes a lablet."""
         return Lablet(self._call("delete_lablet", id=str(lablet_id)))

@@ -1130,6 +1130,29 @@ class LabletDeletionRequestedEvent(Event):
     type: str
 
 
+class LabletExtended(Record):
+    """The timeslot's end moved later.
+
+    The `data` of `lablet.extended.v1`.
+    """
+
+    #: Who asked.
+    by: Optional[str]
+    #: The end before.
+    from_: datetime
+    #: The end now.
+    to: datetime
+    _names = {"from_": "from"}
+
+
+class LabletExtendedEvent(Event):
+    """An event of type `lablet.extended.v1`; `data` is `LabletExtended`."""
+
+    data: LabletExtended
+    #: The versioned event type.
+    type: str
+
+
 class LabletLabAssigned(Record):
     """The lablet's lab exists on CML.
 
@@ -2339,7 +2362,7 @@ CostReport._types = {"generated_at": datetime, "groups": _list(CostGroup), "toda
 CostWindow._types = {"from": datetime}
 DefinitionCreated._types = {"definition": LabletDefinition}
 Event._types = {"occurred_at": datetime, "subject": EventSubject}
-Event._variants = {"definition.activation.changed.v1": DefinitionActivationChangedEvent, "definition.created.v1": DefinitionCreatedEvent, "fleet.scaling.decided.v1": FleetScalingDecidedEvent, "lab.discovered.v1": LabDiscoveredEvent, "lab.discovered.v2": LabDiscoveredV2Event, "lab.gone.v1": LabGoneEvent, "lab.operation.recorded.v1": LabOperationRecordedEvent, "lab.state.changed.v1": LabStateChangedEvent, "lab.updated.v1": LabUpdatedEvent, "lablet.access.assigned.v1": LabletAccessAssignedEvent, "lablet.attempt.failed.v1": LabletAttemptFailedEvent, "lablet.bound.v1": LabletBoundEvent, "lablet.cancel.requested.v1": LabletCancelRequestedEvent, "lablet.created.v1": LabletCreatedEvent, "lablet.created.v2": LabletCreatedV2Event, "lablet.deletion.requested.v1": LabletDeletionRequestedEvent, "lablet.lab.assigned.v1": LabletLabAssignedEvent, "lablet.lab.released.v1": LabletLabReleasedEvent, "lablet.phase.changed.v1": LabletPhaseChangedEvent, "lablet.unbound.v1": LabletUnboundEvent, "worker.activity.recorded.v1": WorkerActivityRecordedEvent, "worker.alert.cleared.v1": WorkerAlertClearedEvent, "worker.alert.raised.v1": WorkerAlertRaisedEvent, "worker.capacity.allocated.v1": WorkerCapacityAllocatedEvent, "worker.capacity.released.v1": WorkerCapacityReleasedEvent, "worker.capacity.unmanaged.v1": WorkerUnmanagedUsageObservedEvent, "worker.catalog.synced.v1": WorkerCatalogSyncedEvent, "worker.cml.certificate_accepted.v1": WorkerCmlCertificateAcceptedEvent, "worker.cml.certificate_changed.v1": WorkerCmlCertificateChangedEvent, "worker.cml.updated.v1": WorkerCmlUpdatedEvent, "worker.created.v1": WorkerCreatedEvent, "worker.created.v2": WorkerCreatedV2Event, "worker.deletion.requested.v1": WorkerDeletionRequestedEvent, "worker.imported.v1": WorkerImportedEvent, "worker.imported.v2": WorkerImportedV2Event, "worker.instance.assigned.v1": WorkerInstanceAssignedEvent, "worker.licence.deregistered.v1": WorkerLicenceDeregisteredEvent, "worker.licence.registration.completed.v1": WorkerLicenceRegistrationCompletedEvent, "worker.licence.registration.failed.v1": WorkerLicenceRegistrationFailedEvent, "worker.licence.registration.started.v1": WorkerLicenceRegistrationStartedEvent, "worker.licence.updated.v1": WorkerLicenceUpdatedEvent, "worker.metrics.updated.v1": WorkerMetricsUpdatedEvent, "worker.monitoring.enabled.v1": WorkerMonitoringEnabledEvent, "worker.network.updated.v1": WorkerNetworkUpdatedEvent, "worker.paused.v1": WorkerPausedEvent, "worker.resumed.v1": WorkerResumedEvent, "worker.spec.updated.v1": WorkerSpecUpdatedEvent, "worker.status.updated.v1": WorkerStatusUpdatedEvent, "worker.tags.updated.v1": WorkerTagsUpdatedEvent, "worker.telemetry.read.v1": WorkerTelemetryReadEvent, "worker.termination.requested.v1": WorkerTerminationRequestedEvent}
+Event._variants = {"definition.activation.changed.v1": DefinitionActivationChangedEvent, "definition.created.v1": DefinitionCreatedEvent, "fleet.scaling.decided.v1": FleetScalingDecidedEvent, "lab.discovered.v1": LabDiscoveredEvent, "lab.discovered.v2": LabDiscoveredV2Event, "lab.gone.v1": LabGoneEvent, "lab.operation.recorded.v1": LabOperationRecordedEvent, "lab.state.changed.v1": LabStateChangedEvent, "lab.updated.v1": LabUpdatedEvent, "lablet.access.assigned.v1": LabletAccessAssignedEvent, "lablet.attempt.failed.v1": LabletAttemptFailedEvent, "lablet.bound.v1": LabletBoundEvent, "lablet.cancel.requested.v1": LabletCancelRequestedEvent, "lablet.created.v1": LabletCreatedEvent, "lablet.created.v2": LabletCreatedV2Event, "lablet.deletion.requested.v1": LabletDeletionRequestedEvent, "lablet.extended.v1": LabletExtendedEvent, "lablet.lab.assigned.v1": LabletLabAssignedEvent, "lablet.lab.released.v1": LabletLabReleasedEvent, "lablet.phase.changed.v1": LabletPhaseChangedEvent, "lablet.unbound.v1": LabletUnboundEvent, "worker.activity.recorded.v1": WorkerActivityRecordedEvent, "worker.alert.cleared.v1": WorkerAlertClearedEvent, "worker.alert.raised.v1": WorkerAlertRaisedEvent, "worker.capacity.allocated.v1": WorkerCapacityAllocatedEvent, "worker.capacity.released.v1": WorkerCapacityReleasedEvent, "worker.capacity.unmanaged.v1": WorkerUnmanagedUsageObservedEvent, "worker.catalog.synced.v1": WorkerCatalogSyncedEvent, "worker.cml.certificate_accepted.v1": WorkerCmlCertificateAcceptedEvent, "worker.cml.certificate_changed.v1": WorkerCmlCertificateChangedEvent, "worker.cml.updated.v1": WorkerCmlUpdatedEvent, "worker.created.v1": WorkerCreatedEvent, "worker.created.v2": WorkerCreatedV2Event, "worker.deletion.requested.v1": WorkerDeletionRequestedEvent, "worker.imported.v1": WorkerImportedEvent, "worker.imported.v2": WorkerImportedV2Event, "worker.instance.assigned.v1": WorkerInstanceAssignedEvent, "worker.licence.deregistered.v1": WorkerLicenceDeregisteredEvent, "worker.licence.registration.completed.v1": WorkerLicenceRegistrationCompletedEvent, "worker.licence.registration.failed.v1": WorkerLicenceRegistrationFailedEvent, "worker.licence.registration.started.v1": WorkerLicenceRegistrationStartedEvent, "worker.licence.updated.v1": WorkerLicenceUpdatedEvent, "worker.metrics.updated.v1": WorkerMetricsUpdatedEvent, "worker.monitoring.enabled.v1": WorkerMonitoringEnabledEvent, "worker.network.updated.v1": WorkerNetworkUpdatedEvent, "worker.paused.v1": WorkerPausedEvent, "worker.resumed.v1": WorkerResumedEvent, "worker.spec.updated.v1": WorkerSpecUpdatedEvent, "worker.status.updated.v1": WorkerStatusUpdatedEvent, "worker.tags.updated.v1": WorkerTagsUpdatedEvent, "worker.telemetry.read.v1": WorkerTelemetryReadEvent, "worker.termination.requested.v1": WorkerTerminationRequestedEvent}
 EventSubject._types = {"kind": ResourceKind}
 FleetScalingDecided._types = {"action": ScalingAction}
 FleetScalingDecidedEvent._types = {"data": FleetScalingDecided}
@@ -2382,6 +2405,8 @@ LabletCreatedV2._types = {"request": LabletBooking}
 LabletCreatedV2Event._types = {"data": LabletCreatedV2}
 LabletDefinition._types = {"licence_affinity": LicenceKind, "meta": ObjectMeta, "needs": ResourceNeeds, "requires": CatalogNeeds}
 LabletDeletionRequestedEvent._types = {"data": LabletDeletionRequested}
+LabletExtended._types = {"from": datetime, "to": datetime}
+LabletExtendedEvent._types = {"data": LabletExtended}
 LabletLabAssignedEvent._types = {"data": LabletLabAssigned}
 LabletLabReleasedEvent._types = {"data": EmptyEventData}
 LabletPhaseChanged._types = {"from": LabletPhase, "to": LabletPhase}
@@ -2558,6 +2583,8 @@ __all__ = [
     "LabletDefinition",
     "LabletDeletionRequested",
     "LabletDeletionRequestedEvent",
+    "LabletExtended",
+    "LabletExtendedEvent",
     "LabletLabAssigned",
     "LabletLabAssignedEvent",
     "LabletLabReleasedEvent",

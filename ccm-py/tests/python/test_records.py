@@ -156,6 +156,16 @@ def test_cost_and_forecast_are_typed_records(day):
         engine.capacity_forecast(step_minutes=90)
 
 
+def test_a_running_lablet_is_extended_within_its_definition(day):
+    engine, _, _, lablet = day
+    slot = engine.get_lablet(lablet.id).spec.timeslot
+    extended = engine.extend_lablet(lablet.id, slot.end + timedelta(minutes=30))
+    assert extended.spec.timeslot.end == slot.end + timedelta(minutes=30)
+    with pytest.raises(ccm.InvalidInput, match="until"):
+        engine.extend_lablet(lablet.id, slot.start + timedelta(minutes=121))
+    assert engine.get_lablet(lablet.id).spec.timeslot.end == extended.spec.timeslot.end
+
+
 def test_the_preview_places_as_the_scheduler_would(day):
     engine, worker, definition, _ = day
     preview = engine.preview_placement(definition.id, 3, policy="pack")

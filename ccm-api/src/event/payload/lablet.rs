@@ -102,6 +102,19 @@ pub struct LabletCancelRequested {
     pub by: Option<String>,
 }
 
+/// The timeslot's end moved later.
+///
+/// The `data` of `lablet.extended.v1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LabletExtended {
+    /// The end before.
+    pub from: chrono::DateTime<chrono::Utc>,
+    /// The end now.
+    pub to: chrono::DateTime<chrono::Utc>,
+    /// Who asked.
+    pub by: Option<String>,
+}
+
 /// Deletion of the lablet record was requested (it goes once terminated).
 ///
 /// The `data` of `lablet.deletion.requested.v1`.

@@ -2,7 +2,7 @@
 //! delete) and `ccm placement preview` (where lablets of a definition would go,
 //! with every refusal's reason; writes nothing).
 
-use ccm_api::lablet::{CreateLablet, Timeslot};
+use ccm_api::lablet::{CreateLablet, ExtendLablet, Timeslot};
 use ccm_api::placement::PlacementPreviewRequest;
 use ccm_core::time::plus_seconds;
 use clap::Subcommand;
@@ -23,6 +23,8 @@ pub const BOOK: Endpoint = Endpoint::post("/api/v1/lablets");
 pub const GET: Endpoint = Endpoint::get("/api/v1/lablets/{id}");
 /// `POST /api/v1/lablets/{id}/cancel`.
 pub const CANCEL: Endpoint = Endpoint::post("/api/v1/lablets/{id}/cancel");
+/// `POST /api/v1/lablets/{id}/extend`.
+pub const EXTEND: Endpoint = Endpoint::post("/api/v1/lablets/{id}/extend");
 /// `DELETE /api/v1/lablets/{id}`.
 pub const DELETE: Endpoint = Endpoint::delete("/api/v1/lablets/{id}");
 /// `POST /api/v1/placement/preview`.
@@ -81,6 +83,14 @@ pub enum LabletsAction {
     Cancel {
         /// Lablet id.
         id: String,
+    },
+    /// Move a lablet's end later (within its definition's longest session).
+    Extend {
+        /// Lablet id.
+        id: String,
+        /// New end: RFC 3339 time, or `+MINUTES` from now.
+        #[arg(long)]
+        until: String,
     },
     /// Cancel and remove a lablet.
     Delete {
@@ -225,6 +235,12 @@ pub async fn run(remote: &RemoteArgs, action: &LabletsAction) -> Result<(), Erro
         }
         LabletsAction::Cancel { id } => {
             show(&c.send(CANCEL, &[id.as_str()], &none, json!({})).await?)
+        }
+        LabletsAction::Extend { id, until } => {
+            let body = wire_body(&ExtendLablet {
+                until: time_value(until)?,
+            })?;
+            show(&c.send(EXTEND, &[id.as_str()], &none, body).await?)
         }
         LabletsAction::Delete { id } => show(&c.call(DELETE, &[id.as_str()], &none).await?),
         LabletsAction::Definitions => {
