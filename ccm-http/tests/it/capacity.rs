@@ -32,14 +32,8 @@ async fn cost_and_forecast_follow_the_fleet_and_refuse_what_they_should() {
         ..common::Options::default()
     })
     .await;
-    let admin = ts.key(Role::Admin).await;
-    let manager = ts.key(Role::Manager).await;
-    let user = ts.key(Role::User).await;
-    let (a, m, u) = (
-        Some(admin.as_str()),
-        Some(manager.as_str()),
-        Some(user.as_str()),
-    );
+    let keys = ts.role_keys().await;
+    let (a, m, u) = keys.each();
 
     // Nothing runs: nothing billed.
     let (s, cost) = ts.call(Method::GET, "/api/v1/cost", u, None).await;
@@ -93,7 +87,7 @@ async fn cost_and_forecast_follow_the_fleet_and_refuse_what_they_should() {
     let (s, text) = crate::api::raw(
         &ts,
         axum::http::Request::get("/metrics")
-            .header("authorization", format!("Bearer {user}"))
+            .header("authorization", format!("Bearer {}", keys.user))
             .body(axum::body::Body::empty())
             .unwrap(),
     )
@@ -157,12 +151,9 @@ async fn cost_and_forecast_follow_the_fleet_and_refuse_what_they_should() {
             Method::POST,
             "/api/v1/definitions",
             a,
-            Some(json!({
-                "name": "forecast", "version": "1.0.0", "topology_yaml": TOPOLOGY,
-                "needs": {"resources": {"cpu_millis": 40000, "memory_mib": 8192, "storage_gib": 10}, "nodes": 0, "ports": 1},
-                "licence_affinity": null, "min_cml_version": null,
-                "max_duration_minutes": 120, "warm_pool_depth": 0
-            })),
+            Some(common::definition_body(
+                "forecast", TOPOLOGY, 40000, 8192, 120,
+            )),
         )
         .await;
     assert_eq!(s, 201, "{d}");

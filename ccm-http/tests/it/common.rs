@@ -19,6 +19,37 @@ use ccm_sim::{SimConfig, Simulation};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+/// A key of each role, from [`TestServer::role_keys`].
+pub struct RoleKeys {
+    pub admin: String,
+    pub manager: String,
+    pub user: String,
+}
+
+impl RoleKeys {
+    /// The three keys as the `Option<&str>` that [`TestServer::call`] takes.
+    pub fn each(&self) -> (Option<&str>, Option<&str>, Option<&str>) {
+        (Some(&self.admin), Some(&self.manager), Some(&self.user))
+    }
+}
+
+/// The body of `POST /api/v1/definitions` for a definition of `topology` whose
+/// lablets take `cpu_millis` and `memory_mib` and last at most `max_minutes`.
+pub fn definition_body(
+    name: &str,
+    topology: &str,
+    cpu_millis: u64,
+    memory_mib: u64,
+    max_minutes: u32,
+) -> serde_json::Value {
+    serde_json::json!({
+        "name": name, "version": "1.0.0", "topology_yaml": topology,
+        "needs": {"resources": {"cpu_millis": cpu_millis, "memory_mib": memory_mib, "storage_gib": 10}, "nodes": 0, "ports": 1},
+        "licence_affinity": null, "min_cml_version": null,
+        "max_duration_minutes": max_minutes, "warm_pool_depth": 0
+    })
+}
+
 /// Knobs of a test server.
 pub struct Options {
     pub store: Option<Arc<dyn Store>>,
@@ -138,6 +169,15 @@ impl TestServer {
         .await
         .unwrap();
         key
+    }
+
+    /// One fresh key of each role: admin, manager and user.
+    pub async fn role_keys(&self) -> RoleKeys {
+        RoleKeys {
+            admin: self.key(Role::Admin).await,
+            manager: self.key(Role::Manager).await,
+            user: self.key(Role::User).await,
+        }
     }
 
     /// Sends a request through the router.

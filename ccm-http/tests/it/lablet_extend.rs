@@ -9,20 +9,13 @@ use crate::common;
 use axum::http::Method;
 use ccm_core::ports::Clock;
 use ccm_core::time::plus_seconds;
-use ccm_http::auth::Role;
 use serde_json::json;
 
 #[tokio::test]
 async fn a_running_lablet_is_extended_within_its_definition_and_runs_to_the_new_end() {
     let ts = common::server(common::Options::default()).await;
-    let admin = ts.key(Role::Admin).await;
-    let manager = ts.key(Role::Manager).await;
-    let user = ts.key(Role::User).await;
-    let (a, m, u) = (
-        Some(admin.as_str()),
-        Some(manager.as_str()),
-        Some(user.as_str()),
-    );
+    let keys = ts.role_keys().await;
+    let (a, m, u) = keys.each();
     let (s, w) = ts
         .call(
             Method::POST,
@@ -37,12 +30,7 @@ async fn a_running_lablet_is_extended_within_its_definition_and_runs_to_the_new_
             Method::POST,
             "/api/v1/definitions",
             a,
-            Some(json!({
-                "name": "extend", "version": "1.0.0", "topology_yaml": TOPOLOGY,
-                "needs": {"resources": {"cpu_millis": 2000, "memory_mib": 4096, "storage_gib": 10}, "nodes": 0, "ports": 1},
-                "licence_affinity": null, "min_cml_version": null,
-                "max_duration_minutes": 120, "warm_pool_depth": 0
-            })),
+            Some(common::definition_body("extend", TOPOLOGY, 2000, 4096, 120)),
         )
         .await;
     assert_eq!(s, 201, "{d}");
