@@ -283,7 +283,11 @@ pub async fn render(state: &AppState) -> Result<String, ApiError> {
     for (status, n) in &by_status {
         let _ = writeln!(out, "ccm_workers{{status=\"{status}\"}} {n}");
     }
-    let cost = state.fleet.cost_report().await?;
+    let cost = ccm_core::fleet::CostReport::of(
+        &workers,
+        &state.fleet.settings().instance_types,
+        state.fleet.clock().now(),
+    );
     out.push_str("# HELP ccm_fleet_cost_usd_per_hour On-demand cost of the billed workers, from the price table.\n");
     out.push_str("# TYPE ccm_fleet_cost_usd_per_hour gauge\n");
     let _ = writeln!(

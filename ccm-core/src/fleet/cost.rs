@@ -15,9 +15,10 @@ use chrono::{Datelike, Duration, NaiveTime};
 use super::Fleet;
 use crate::error::CoreError;
 use crate::ids::Region;
+use crate::placement::PriceTable;
 use crate::ports::store::WorkerFilter;
 use crate::time::{seconds_between, Timestamp};
-use crate::worker::LifecycleState;
+use crate::worker::{LifecycleState, Worker};
 
 /// Cost over one window.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -97,9 +98,6 @@ impl Fleet {
     /// The fleet's cost now, today and this week (UTC), by region and instance
     /// type, with the saving against always-on. Reads only.
     pub async fn cost_report(&self) -> Result<CostReport, CoreError> {
-        let now = self.context.now();
-        let today = midnight(now);
-        let monday = today - Duration::days(i64::from(now.weekday().num_days_from_monday()));
         let workers = self
             .context
             .store
@@ -108,9 +106,22 @@ impl Fleet {
                 ..WorkerFilter::default()
             })
             .await?;
-        let prices = &self.settings().instance_types;
+        Ok(CostReport::of(
+            &workers,
+            &self.settings().instance_types,
+            self.context.now(),
+        ))
+    }
+}
+
+impl CostReport {
+    /// The cost of `workers` (terminated ones included, for what they billed)
+    /// at `prices`, as of `now`.
+    pub fn of(workers: &[Worker], prices: &PriceTable, now: Timestamp) -> CostReport {
+        let today = midnight(now);
+        let monday = today - Duration::days(i64::from(now.weekday().num_days_from_monday()));
         let mut groups: BTreeMap<(Region, String), CostGroup> = BTreeMap::new();
-        for worker in &workers {
+        for worker in workers {
             let hourly = prices
                 .types
                 .iter()
@@ -128,7 +139,12 @@ impl Fleet {
                     week: window(monday),
                 });
             let price = hourly.unwrap_or(0.0);
-            let billing = &worker.status.billing;
+            let mut billing = worker.status.billing.clone();
+            if billing.billing_since.is_none() && worker.status.lifecycle.bills_compute() {
+                // A record written before workers kept their billed time: it
+                // bills since its last transition as far as ccm can tell.
+                billing.billing_since = worker.status.transitioned_at.or(Some(now));
+            }
             if billing.billing_since.is_some() {
                 group.billing_workers += 1;
                 group.burn_rate_usd_per_hour += price;
@@ -172,6 +188,94 @@ impl Fleet {
             }
         }
         report.groups = groups;
-        Ok(report)
+        report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::WorkerId;
+    use crate::time::{from_unix_seconds, plus_seconds};
+    use crate::worker::NewWorker;
+
+    /// Wednesday 2025-12-03 10:00 UTC.
+    fn now() -> Timestamp {
+        from_unix_seconds(1_764_756_000)
+    }
+
+    fn worker(n: u128, region: &str, created: Timestamp) -> Worker {
+        let input = NewWorker {
+            name: format!("w{n}"),
+            region: Region::new(region),
+            instance_type: "m5zn.metal".into(),
+            capacity: crate::worker::Capacity::new(
+                crate::resources::Resources::new(48, 192, 1000),
+                100,
+            ),
+            tags: Default::default(),
+            labels: Default::default(),
+            idle: Default::default(),
+            created_by: None,
+            image: None,
+        };
+        Worker::create(WorkerId::from_u128(n), input, created).0
+    }
+
+    #[test]
+    fn billed_time_is_priced_by_window_and_group_against_always_on() {
+        let prices = PriceTable::default();
+        let price = prices
+            .types
+            .iter()
+            .find(|t| t.name == "m5zn.metal")
+            .unwrap()
+            .hourly_usd;
+        // Monday 2025-12-01 00:00 UTC.
+        let monday = from_unix_seconds(1_764_547_200);
+        // Created Monday, billed Monday 9–11 and since today 08:00.
+        let mut a = worker(1, "eu-west-1", monday);
+        a.status
+            .billing
+            .transition(false, true, plus_seconds(monday, 9 * 3600));
+        a.status
+            .billing
+            .transition(true, false, plus_seconds(monday, 11 * 3600));
+        a.status
+            .billing
+            .transition(false, true, plus_seconds(now(), -2 * 3600));
+        // A record from before billing was kept: running since 09:00 today.
+        let mut b = worker(2, "us-east-1", monday);
+        b.status.lifecycle = LifecycleState::Running;
+        b.status.transitioned_at = Some(plus_seconds(now(), -3600));
+        let report = CostReport::of(&[a, b], &prices, now());
+        assert_eq!(report.billing_workers, 2);
+        assert!((report.burn_rate_usd_per_hour - 2.0 * price).abs() < 1e-9);
+        assert!((report.today.worker_hours - 3.0).abs() < 1e-9, "{report:?}");
+        assert!((report.week.worker_hours - 5.0).abs() < 1e-9, "{report:?}");
+        assert_eq!(report.week.from, monday);
+        // Always on: both since Monday 00:00, 58 hours each.
+        assert!((report.week.always_on_usd - 2.0 * 58.0 * price).abs() < 1e-6);
+        assert!((report.week.saving_usd() - 111.0 * price).abs() < 1e-6);
+        assert_eq!(report.groups.len(), 2);
+        assert_eq!(report.groups[0].region.as_str(), "eu-west-1");
+        assert!((report.groups[0].week.worker_hours - 4.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_terminated_worker_keeps_what_it_billed_and_saves_nothing_more() {
+        let prices = PriceTable::default();
+        let mut gone = worker(3, "eu-west-1", plus_seconds(now(), -5 * 3600));
+        gone.status
+            .billing
+            .transition(false, true, plus_seconds(now(), -5 * 3600));
+        gone.status
+            .billing
+            .transition(true, false, plus_seconds(now(), -4 * 3600));
+        gone.status.lifecycle = LifecycleState::Terminated;
+        let report = CostReport::of(&[gone], &prices, now());
+        assert_eq!(report.billing_workers, 0);
+        assert!((report.today.worker_hours - 1.0).abs() < 1e-9);
+        assert_eq!(report.today.always_on_usd, 0.0);
     }
 }

@@ -543,8 +543,16 @@ mod tests {
         let w = WorkerId::from_u128(3);
         let mut h = LeadHistory::default();
         h.observe(&status(1, w, LifecycleState::Stopped, 0));
-        let mut spec = crate::testing::store::sample_worker(3, "w", "eu-west-1").spec;
-        spec.desired_status = DesiredStatus::Running;
+        let spec = crate::worker::WorkerSpec {
+            desired_status: DesiredStatus::Running,
+            idle: Default::default(),
+            draining: false,
+            stop_reason: None,
+            start_reason: None,
+            monitoring_interval_seconds: None,
+            cml_endpoint: None,
+            image: None,
+        };
         let asked = EventPayload::WorkerSpecUpdated { spec: spec.clone() };
         h.observe(&stored(
             2,

@@ -82,9 +82,9 @@ mod tests {
     use super::*;
     use crate::time::{from_unix_seconds, plus_seconds};
 
-    /// Monday 2026-11-30 00:00 UTC.
+    /// Monday 2025-12-01 00:00 UTC.
     fn monday() -> Timestamp {
-        from_unix_seconds(1_764_460_800)
+        from_unix_seconds(1_764_547_200)
     }
 
     fn hours(h: i64) -> Timestamp {
