@@ -674,5 +674,23 @@ async fn killing_the_leader_mid_sweep_hands_the_engine_over_without_duplicates_o
         .filter(|e| e.template.as_deref() == Some("/import") && e.status < 300)
         .count();
     assert_eq!(imports, 1, "one lab imported for the one lablet");
+
+    // The cost and the forecast are read from the shared store: the new leader
+    // and a process that never led answer alike, and the billed time of the
+    // workers the killed leader ran is still there.
+    let other = (0..3).find(|p| *p != leader && *p != next).unwrap_or(next);
+    for via in [next, other] {
+        let cost = cluster.get(via, "/api/v1/cost").await;
+        assert_eq!(cost["billing_workers"], 3, "via {via}: {cost}");
+        assert!(
+            cost["today"]["worker_hours"].as_f64().unwrap() > 0.0,
+            "{cost}"
+        );
+        let forecast = cluster
+            .get(via, "/api/v1/capacity/forecast?hours=2&step_minutes=15")
+            .await;
+        assert_eq!(forecast["steps"][0]["lablets"], 1, "via {via}: {forecast}");
+        assert_eq!(forecast["workers_now"], 3, "{forecast}");
+    }
     cluster.finish().await;
 }
