@@ -77,8 +77,9 @@ pub(crate) struct LeadHistory {
     booting: BTreeMap<WorkerId, Timestamp>,
     /// Lablets importing their lab, since when.
     importing: BTreeMap<LabletId, Timestamp>,
-    /// Workers last seen stopped (a start asked of them opens a boot), since when.
-    stopped: BTreeMap<WorkerId, Timestamp>,
+    /// Workers last seen stopping or stopped (a start asked of them opens a
+    /// boot, which then includes waiting for the stop to finish), since when.
+    resting: BTreeMap<WorkerId, Timestamp>,
 }
 
 /// A boot that finished: the worker and how long it took.
@@ -132,16 +133,16 @@ impl LeadHistory {
                 if spec.desired_status == DesiredStatus::Running =>
             {
                 let worker = event.subject.id.parse().ok().map(WorkerId)?;
-                if self.stopped.remove(&worker).is_some() {
+                if self.resting.remove(&worker).is_some() {
                     open_bounded(&mut self.booting, worker, at);
                 }
             }
             EventPayload::WorkerStatusUpdated { to, .. } => {
                 let worker = event.subject.id.parse().ok().map(WorkerId)?;
-                if *to == LifecycleState::Stopped {
-                    open_bounded(&mut self.stopped, worker, at);
+                if matches!(to, LifecycleState::Stopping | LifecycleState::Stopped) {
+                    open_bounded(&mut self.resting, worker, at);
                 } else {
-                    self.stopped.remove(&worker);
+                    self.resting.remove(&worker);
                 }
                 match to {
                     LifecycleState::Pending | LifecycleState::Provisioning => {

@@ -36,6 +36,8 @@ pub(crate) struct RunFacts {
     pub boot_seconds: i64,
     /// How long a lab takes to come up once imported (its nodes' boot).
     pub lab_ready_seconds: i64,
+    /// When the engine's lead was first learned (checked hourly).
+    pub lead_learned_at: Option<Timestamp>,
 }
 
 /// Lablets that were not ready at their start.
@@ -58,6 +60,10 @@ pub struct Lateness {
     /// days after the last late one are left out.
     #[serde(default)]
     pub late_by_day: Vec<usize>,
+    /// Late lablets whose lead window (the configured lead before their start)
+    /// opened after the lead was learned: those the learned lead alone decided.
+    #[serde(default)]
+    pub late_after_learning: usize,
 }
 
 /// Workers billing at one instant of the week.
@@ -176,7 +182,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-fn lateness(lablets: &[LabletOutcome], week_start: Timestamp) -> Lateness {
+fn lateness(
+    lablets: &[LabletOutcome],
+    week_start: Timestamp,
+    window_opens_after: impl Fn(Timestamp) -> bool,
+) -> Lateness {
+    let mut late_after_learning = 0;
     let mut late_by_day: Vec<usize> = Vec::new();
     let mut minutes: Vec<f64> = Vec::new();
     let mut early: Vec<f64> = Vec::new();
@@ -190,6 +201,9 @@ fn lateness(lablets: &[LabletOutcome], week_start: Timestamp) -> Lateness {
                     late_by_day.resize(day + 1, 0);
                 }
                 late_by_day[day] += 1;
+                if window_opens_after(lablet.start) {
+                    late_after_learning += 1;
+                }
                 minutes.push(seconds_between(lablet.start, ready) as f64 / 60.0)
             }
             Some(ready) => early.push(seconds_between(ready, lablet.start) as f64 / 60.0),
@@ -206,6 +220,7 @@ fn lateness(lablets: &[LabletOutcome], week_start: Timestamp) -> Lateness {
         max_minutes: minutes.last().copied().unwrap_or(0.0),
         early_p50_minutes: percentile(&early, 50.0),
         late_by_day,
+        late_after_learning,
     }
 }
 
@@ -325,7 +340,12 @@ pub(crate) fn build_report(
         lower_bound_worker_hours,
         lower_bound_cost_usd: lower_bound_worker_hours * default_price,
         boot_aware_lower_bound_worker_hours,
-        lateness: lateness(&facts.lablets, facts.week_start),
+        lateness: lateness(&facts.lablets, facts.week_start, |start| {
+            let configured = i64::from(settings.lablets.lead_time_seconds);
+            facts
+                .lead_learned_at
+                .is_some_and(|learned| plus_seconds(start, -configured) >= learned)
+        }),
         lead_seconds: settings.lablets.lead_time_seconds,
         lead_learned: false,
         timeline,

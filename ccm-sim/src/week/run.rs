@@ -180,14 +180,21 @@ pub async fn run_week(config: &WeekConfig, policy: Policy) -> Result<WeekReport,
     let booked = book(&fleet, &store, config, &definitions, week_start).await?;
     // Hour by hour, so a long week never holds one huge step.
     let mut until = clock.now();
+    // When the lead was first learned (to the hour), for the lateness of the
+    // lablets the learned lead alone decided.
+    let mut learned_at = None;
     while until < week_end {
         until = plus_seconds(until, 3600).min(week_end);
         fleet.run_until(&runner, None, &clock, until).await?;
+        if learned_at.is_none() && fleet.lead_time().await?.estimates.iter().any(|e| e.learned) {
+            learned_at = Some(until);
+        }
     }
     let lead = fleet.lead_time().await?;
     let mut facts = collect_facts(&*store, &settings, &booked, week_start, week_end).await?;
     facts.boot_seconds = boot_seconds;
     facts.lab_ready_seconds = lab_ready_seconds;
+    facts.lead_learned_at = learned_at;
     let mut report = build_report(config, policy, &settings, &facts);
     report.lead_seconds = lead.seconds;
     report.lead_learned = lead.estimates.iter().any(|e| e.learned);
@@ -263,5 +270,6 @@ async fn collect_facts(
         lablets,
         boot_seconds: 0,
         lab_ready_seconds: 0,
+        lead_learned_at: None,
     })
 }
