@@ -3,34 +3,32 @@
 //! keeps the cooldown, while one with an empty key-value store would not.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::sync::Arc;
 
 use ccm_core::definition::{NewDefinition, ResourceNeeds};
-use ccm_core::fleet::{Adapters, Fleet, FleetSettings};
-use ccm_core::ports::{KeyValueStore, Store, VirtualClock};
+use ccm_core::fleet::{Fleet, FleetSettings};
+use ccm_core::ports::{KeyValueStore, Store};
 use ccm_core::resources::Resources;
-use ccm_core::store::{MemoryKeyValueStore, MemoryStore};
+use ccm_core::store::MemoryKeyValueStore;
 use ccm_core::version::SemVer;
-use ccm_sim::{SimConfig, Simulation};
+use support::SharedWorld;
 
 const COOLDOWN_SECONDS: u32 = 600;
 
-struct World {
-    sim: Simulation,
-    clock: VirtualClock,
-    store: Arc<MemoryStore>,
+struct World(SharedWorld);
+
+impl std::ops::Deref for World {
+    type Target = SharedWorld;
+
+    fn deref(&self) -> &SharedWorld {
+        &self.0
+    }
 }
 
 fn world() -> World {
-    let mut config = SimConfig::default();
-    config.cml.licensed_at_launch = true;
-    let clock = VirtualClock::new(config.start);
-    let sim = Simulation::with_virtual_clock(5, config, clock.clone());
-    World {
-        sim,
-        clock,
-        store: Arc::new(MemoryStore::new()),
-    }
+    World(SharedWorld::new(5))
 }
 
 impl World {
@@ -39,16 +37,7 @@ impl World {
         let mut settings = FleetSettings::default();
         settings.autoscaler.enabled = true;
         settings.autoscaler.scale_up_cooldown_seconds = COOLDOWN_SECONDS;
-        Fleet::new(
-            Adapters {
-                store: self.store.clone(),
-                cloud: Arc::new(self.sim.cloud()),
-                cml: Arc::new(self.sim.cml()),
-                clock: Arc::new(self.clock.clone()),
-            },
-            settings,
-        )
-        .with_key_values(kv)
+        self.0.process(settings, kv)
     }
 
     /// Asks for `warm` idle workers (the warm pool of a new definition).

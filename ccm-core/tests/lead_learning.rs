@@ -4,40 +4,23 @@
 //! store and key-value store answers the same lead and counts no event twice).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::BTreeMap;
+mod support;
+
 use std::sync::Arc;
 
 use ccm_core::definition::{NewDefinition, ResourceNeeds};
-use ccm_core::fleet::{Adapters, CreateWorker, Fleet, FleetSettings};
+use ccm_core::fleet::{CreateWorker, FleetSettings};
 use ccm_core::ids::Region;
 use ccm_core::lablet::{NewLablet, Timeslot};
-use ccm_core::ports::{Clock, KeyValueStore, VirtualClock};
+use ccm_core::ports::{Clock, KeyValueStore};
 use ccm_core::resources::Resources;
 use ccm_core::runtime::JobRunner;
-use ccm_core::store::{MemoryKeyValueStore, MemoryStore};
+use ccm_core::store::MemoryKeyValueStore;
 use ccm_core::time::plus_seconds;
 use ccm_core::version::SemVer;
-use ccm_sim::{SimConfig, Simulation};
+use support::SharedWorld;
 
 const BOOTS: usize = 3;
-
-struct World {
-    sim: Simulation,
-    clock: VirtualClock,
-    store: Arc<MemoryStore>,
-}
-
-fn world() -> World {
-    let mut config = SimConfig::default();
-    config.cml.licensed_at_launch = true;
-    let clock = VirtualClock::new(config.start);
-    let sim = Simulation::with_virtual_clock(11, config, clock.clone());
-    World {
-        sim,
-        clock,
-        store: Arc::new(MemoryStore::new()),
-    }
-}
 
 fn settings() -> FleetSettings {
     let mut settings = FleetSettings::default();
@@ -46,26 +29,11 @@ fn settings() -> FleetSettings {
     settings
 }
 
-impl World {
-    fn process(&self, kv: Arc<dyn KeyValueStore>) -> Fleet {
-        Fleet::new(
-            Adapters {
-                store: self.store.clone(),
-                cloud: Arc::new(self.sim.cloud()),
-                cml: Arc::new(self.sim.cml()),
-                clock: Arc::new(self.clock.clone()),
-            },
-            settings(),
-        )
-        .with_key_values(kv)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn boots_and_imports_are_learned_used_and_kept_across_processes() {
-    let w = world();
+    let w = SharedWorld::new(11);
     let kv: Arc<dyn KeyValueStore> = Arc::new(MemoryKeyValueStore::new());
-    let first = w.process(kv.clone());
+    let first = w.process(settings(), kv.clone());
     let mut runner = JobRunner::new(w.store.clone(), Arc::new(w.clock.clone()));
     first.register_jobs(&mut runner).await.unwrap();
     let configured = first.lead_time().await.unwrap();
@@ -75,14 +43,8 @@ async fn boots_and_imports_are_learned_used_and_kept_across_processes() {
     for n in 0..BOOTS {
         first
             .create_worker(CreateWorker {
-                name: format!("w{n}"),
-                region: Region::new("eu-west-1"),
-                instance_type: None,
-                labels: BTreeMap::new(),
-                tags: BTreeMap::new(),
                 idle_detection_disabled: true,
-                created_by: None,
-                image: None,
+                ..CreateWorker::new(format!("w{n}"), Region::new("eu-west-1"))
             })
             .await
             .unwrap();
@@ -142,13 +104,13 @@ async fn boots_and_imports_are_learned_used_and_kept_across_processes() {
 
     // Another process over the same store and key-value store: the same lead,
     // and learning again reads on from the stored cursor (no boot counted twice).
-    let second = w.process(kv.clone());
+    let second = w.process(settings(), kv.clone());
     assert_eq!(second.lead_time().await.unwrap(), learned);
     second.learn_lead_times().await.unwrap();
     assert_eq!(second.lead_time().await.unwrap(), learned);
 
     // A process with a key-value store of its own starts from the configured
     // lead: the history is in the shared store, not in the engine's memory.
-    let alone = w.process(Arc::new(MemoryKeyValueStore::new()));
+    let alone = w.process(settings(), Arc::new(MemoryKeyValueStore::new()));
     assert_eq!(alone.lead_time().await.unwrap().seconds, 35 * 60);
 }

@@ -4,10 +4,13 @@
 #![allow(dead_code)]
 
 use std::ops::Deref;
+use std::sync::Arc;
 
-use ccm_core::fleet::{CreateWorker, FleetSettings};
+use ccm_core::fleet::{Adapters, CreateWorker, Fleet, FleetSettings};
 use ccm_core::ids::{Region, WorkerId};
-use ccm_sim::{SimConfig, SimEngine};
+use ccm_core::ports::{KeyValueStore, VirtualClock};
+use ccm_core::store::MemoryStore;
+use ccm_sim::{SimConfig, SimEngine, Simulation};
 
 /// [`SimEngine`] with CML licensed at launch, whose runs cannot fail a test silently.
 pub struct SimWorld(SimEngine);
@@ -43,5 +46,43 @@ impl SimWorld {
             .await
             .unwrap()
             .id
+    }
+}
+
+/// A simulated world (CML licensed at launch) and one store that several
+/// engine processes share: each [`SharedWorld::process`] is a new engine over
+/// the same store with the key-value store it is given — a restart, a new
+/// leader, or (with a fresh key-value store) a process that shares nothing.
+pub struct SharedWorld {
+    pub sim: Simulation,
+    pub clock: VirtualClock,
+    pub store: Arc<MemoryStore>,
+}
+
+impl SharedWorld {
+    pub fn new(seed: u64) -> Self {
+        let mut config = SimConfig::default();
+        config.cml.licensed_at_launch = true;
+        let clock = VirtualClock::new(config.start);
+        let sim = Simulation::with_virtual_clock(seed, config, clock.clone());
+        Self {
+            sim,
+            clock,
+            store: Arc::new(MemoryStore::new()),
+        }
+    }
+
+    /// An engine process over the shared store and `kv`.
+    pub fn process(&self, settings: FleetSettings, kv: Arc<dyn KeyValueStore>) -> Fleet {
+        Fleet::new(
+            Adapters {
+                store: self.store.clone(),
+                cloud: Arc::new(self.sim.cloud()),
+                cml: Arc::new(self.sim.cml()),
+                clock: Arc::new(self.clock.clone()),
+            },
+            settings,
+        )
+        .with_key_values(kv)
     }
 }
