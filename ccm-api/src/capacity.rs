@@ -104,7 +104,7 @@ pub struct CapacityForecast {
     pub step_seconds: u32,
     /// The lead it assumes.
     pub lead: LeadTime,
-    /// Workers running or coming now (not draining, not stopped).
+    /// Workers running or coming now (booting, or asked to start), not draining.
     pub workers_now: u64,
     /// The steps.
     pub steps: Vec<ForecastStep>,

@@ -142,11 +142,7 @@ impl Fleet {
             .await?;
         let workers_now = workers
             .iter()
-            .filter(|w| {
-                is_coming(w)
-                    && !w.spec.draining
-                    && w.status.lifecycle != crate::worker::LifecycleState::Stopped
-            })
+            .filter(|w| is_coming(w) && !w.spec.draining)
             .count() as u64;
 
         let step_seconds = step_minutes * 60;

@@ -268,7 +268,7 @@ class CapacityForecast(Record):
     step_seconds: int
     #: The steps.
     steps: List[ForecastStep]
-    #: Workers running or coming now (not draining, not stopped).
+    #: Workers running or coming now (booting, or asked to start), not draining.
     workers_now: int
 
 
