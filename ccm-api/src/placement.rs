@@ -18,6 +18,9 @@ pub enum PlacementPolicy {
     Pack,
     /// The feasible worker with the most headroom.
     Spread,
+    /// Time-aware best fit: the worker whose lablets end when this one ends, so
+    /// workers empty together (a preview, which has no timeslot, places as pack).
+    Lifetime,
 }
 
 impl From<ccm_core::placement::Policy> for PlacementPolicy {
@@ -26,6 +29,7 @@ impl From<ccm_core::placement::Policy> for PlacementPolicy {
         match policy {
             Domain::Pack => Self::Pack,
             Domain::Spread => Self::Spread,
+            Domain::Lifetime => Self::Lifetime,
         }
     }
 }
@@ -35,6 +39,7 @@ impl From<PlacementPolicy> for ccm_core::placement::Policy {
         match policy {
             PlacementPolicy::Pack => Self::Pack,
             PlacementPolicy::Spread => Self::Spread,
+            PlacementPolicy::Lifetime => Self::Lifetime,
         }
     }
 }

@@ -2,7 +2,8 @@
 //! any dimension, never breaks eligibility, licence affinity or CML version, hands
 //! out the lowest free ports once each, accounts for every request exactly once,
 //! gives only true rejection reasons, leaves nothing unplaced that would still fit,
-//! chooses exactly the worker its policy prefers, and is deterministic.
+//! chooses exactly the worker its policy prefers (by end time, for the lifetime
+//! policy), and is deterministic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
@@ -16,6 +17,7 @@ use ccm_core::placement::{
     baseline, lower_bound, place, PlacementRequest, Plan, Policy, RejectReason, WorkerCandidate,
 };
 use ccm_core::resources::{PortRange, Resources};
+use ccm_core::time::{from_unix_seconds, Timestamp};
 use ccm_core::version::SemVer;
 use ccm_core::worker::LicenceKind;
 use proptest::prelude::*;
@@ -87,6 +89,7 @@ fn worker() -> impl Strategy<Value = WorkerCandidate> {
         (0u64..24, 0u64..48, 0u64..120, 0u32..24),
         port_ranges(),
         catalog(),
+        moment(),
     )
         .prop_map(
             |(
@@ -96,6 +99,7 @@ fn worker() -> impl Strategy<Value = WorkerCandidate> {
                 (cpu, mem, storage, nodes),
                 ports,
                 catalog,
+                busy_until,
             )| {
                 WorkerCandidate {
                     id: WorkerId::from_u128(0),
@@ -112,9 +116,22 @@ fn worker() -> impl Strategy<Value = WorkerCandidate> {
                         storage_gib: storage,
                     },
                     free_ports: ports,
+                    busy_until,
                 }
             },
         )
+}
+
+/// Unknown, or one of a few hours' worth of instants, not aligned to the
+/// quarter hour so that ends in one quarter hour are also exercised.
+fn moment() -> impl Strategy<Value = Option<Timestamp>> {
+    prop::option::weighted(0.7, (0i64..16, 0i64..900))
+        .prop_map(|at| at.map(|(quarter, second)| from_unix_seconds(quarter * 900 + second)))
+}
+
+/// The quarter hour an end falls in, rounded up: the model of end classes.
+fn quarter(at: Option<Timestamp>) -> Option<i64> {
+    at.map(|t| (t.timestamp() + 899).div_euclid(900))
 }
 
 fn workers(max: usize) -> impl Strategy<Value = Vec<WorkerCandidate>> {
@@ -149,14 +166,16 @@ fn request() -> impl Strategy<Value = PlacementRequest> {
         licence(),
         version(),
         0u8..8,
+        moment(),
     )
-        .prop_map(|(id, pick, palette, affinity, min, needed)| {
+        .prop_map(|(id, pick, palette, affinity, min, needed, ends_at)| {
             PlacementRequest {
                 lablet: LabletId::from_u128(id),
                 needs: palette[pick],
                 licence_affinity: affinity.filter(|_| id % 3 == 0),
                 min_cml_version: min.filter(|_| id % 4 == 0),
                 requires: None,
+                ends_at,
             }
             .with_catalog_needs(Arc::new(CatalogNeeds {
                 node_definitions: subset(if id % 2 == 0 { needed } else { 0 }),
@@ -170,7 +189,11 @@ fn requests(max: usize) -> impl Strategy<Value = Vec<PlacementRequest>> {
 }
 
 fn policy() -> impl Strategy<Value = Policy> {
-    prop_oneof![Just(Policy::Pack), Just(Policy::Spread)]
+    prop_oneof![
+        Just(Policy::Pack),
+        Just(Policy::Spread),
+        Just(Policy::Lifetime)
+    ]
 }
 
 /// What a worker has free, in every dimension, as a plan is applied.
@@ -272,6 +295,9 @@ enum Choice {
     Fullest,
     Emptiest,
     FirstInOrder,
+    /// Up anyway past the lablet's end (closest end first), else lengthened
+    /// least (latest end first), else empty; fullest within an end.
+    Lifetime,
 }
 
 /// Checks every safety property of `plan` and that each assignment went to the
@@ -299,6 +325,7 @@ fn check_plan(
     // Replay the assignments in decision order against an independent model.
     let mut free: Vec<Free> = workers.iter().map(Free::of).collect();
     let mut ports_left: Vec<BTreeSet<u16>> = workers.iter().map(free_ports).collect();
+    let mut ends: Vec<Option<i64>> = workers.iter().map(|w| quarter(w.busy_until)).collect();
     for a in &plan.assignments {
         let r = &requests[a.request_index];
         let w = &workers[a.worker_index];
@@ -325,7 +352,29 @@ fn check_plan(
                 .copied()
                 .max_by_key(|&i| (free[i].mem, free[i].cpu, std::cmp::Reverse(i))),
             Choice::FirstInOrder => feasible.first().copied(),
+            Choice::Lifetime => {
+                let fullest = |i: &usize| (free[*i].mem, free[*i].cpu, *i);
+                match quarter(r.ends_at) {
+                    None => feasible.iter().copied().min_by_key(fullest),
+                    Some(end) => feasible
+                        .iter()
+                        .copied()
+                        .filter(|&i| ends[i] >= Some(end))
+                        .min_by_key(|i| (ends[*i], fullest(i)))
+                        .or_else(|| {
+                            feasible
+                                .iter()
+                                .copied()
+                                .filter(|&i| ends[i].is_some())
+                                .min_by_key(|i| (std::cmp::Reverse(ends[*i]), fullest(i)))
+                        })
+                        .or_else(|| feasible.iter().copied().min_by_key(fullest)),
+                }
+            }
         };
+        if let Some(end) = quarter(r.ends_at) {
+            ends[a.worker_index] = ends[a.worker_index].max(Some(end));
+        }
         assert_eq!(
             Some(a.worker_index),
             expected,
@@ -424,6 +473,7 @@ proptest! {
         let choice = match policy {
             Policy::Pack => Choice::Fullest,
             Policy::Spread => Choice::Emptiest,
+            Policy::Lifetime => Choice::Lifetime,
         };
         check_plan(&workers, &requests, &plan, choice);
     }
@@ -525,7 +575,7 @@ proptest! {
         let plan = place(&workers, &requests, policy);
         prop_assert_eq!(plan.assignments.len(), placeable);
         let expected = match policy {
-            Policy::Pack => placeable.div_ceil(per.max(1)),
+            Policy::Pack | Policy::Lifetime => placeable.div_ceil(per.max(1)),
             Policy::Spread => placeable.min(fleet_size),
         };
         prop_assert_eq!(plan.workers_used(), expected);

@@ -40,11 +40,13 @@ fn plan_and_scale_up(
 /// Each worker is a dict or object with `id`, free `cpus` (vCPU), `memory_gib`,
 /// `storage_gib`, free `nodes` (no limit when absent), and optionally `running`,
 /// `cml_available`, `draining` (eligibility, default eligible), `licence`,
-/// `cml_version` and `free_ports` (list of inclusive `(first, last)` pairs; by
-/// default ccm-core's range, 2000–9999). Each request has `id`,
-/// `cpus`, `memory_gib`, `storage_gib`, `nodes`, `ports` (how many) and optionally
-/// `licence` and `min_cml_version`. `policy` is `"pack"` (fewest workers) or
-/// `"spread"` (most headroom). `price_table` rows (`name`, `vcpus`, `memory_gib`,
+/// `cml_version`, `free_ports` (list of inclusive `(first, last)` pairs; by
+/// default ccm-core's range, 2000–9999) and `busy_until` (when its last lablet
+/// ends). Each request has `id`, `cpus`, `memory_gib`, `storage_gib`, `nodes`,
+/// `ports` (how many) and optionally `licence`, `min_cml_version` and `ends_at`.
+/// Times are timezone-aware `datetime`s or Unix seconds. `policy` is `"pack"`
+/// (fewest workers), `"spread"` (most headroom) or `"lifetime"` (pack by end
+/// time: a worker up anyway until the lablet ends, else the one lengthened least). `price_table` rows (`name`, `vcpus`, `memory_gib`,
 /// `storage_gib`, `node_slots`, `hourly_usd`) replace the built-in bare-metal
 /// prices for the scale-up suggestion. Ids are returned as given.
 ///

@@ -109,11 +109,13 @@ pub(crate) enum Field {
     Vcpus,
     NodeSlots,
     HourlyUsd,
+    BusyUntil,
+    EndsAt,
 }
 
 impl Field {
     /// How many fields there are (the length of per-field tables).
-    pub(crate) const COUNT: usize = 19;
+    pub(crate) const COUNT: usize = 21;
 
     /// Every field, in declaration order (`ALL[f as usize] == f`).
     pub(crate) const ALL: [Field; Field::COUNT] = [
@@ -136,6 +138,8 @@ impl Field {
         Field::Vcpus,
         Field::NodeSlots,
         Field::HourlyUsd,
+        Field::BusyUntil,
+        Field::EndsAt,
     ];
 
     /// The key as the caller spells it.
@@ -160,6 +164,8 @@ impl Field {
             Field::Vcpus => "vcpus",
             Field::NodeSlots => "node_slots",
             Field::HourlyUsd => "hourly_usd",
+            Field::BusyUntil => "busy_until",
+            Field::EndsAt => "ends_at",
         }
     }
 }
@@ -194,6 +200,7 @@ const WORKER: Kind = Kind {
             Field::Licence,
             Field::CmlVersion,
             Field::FreePorts,
+            Field::BusyUntil,
         ],
     ],
 };
@@ -205,7 +212,12 @@ const REQUEST: Kind = Kind {
     counts: COUNTS,
     fields: &[
         RESOURCES,
-        &[Field::Ports, Field::Licence, Field::MinCmlVersion],
+        &[
+            Field::Ports,
+            Field::Licence,
+            Field::MinCmlVersion,
+            Field::EndsAt,
+        ],
     ],
 };
 
@@ -235,7 +247,7 @@ fn positional(index: usize) -> u128 {
 
 /// Reads `workers`: `id`, free `cpus`/`memory_gib`/`storage_gib`, free `nodes`
 /// (no limit when absent), optional `running`, `cml_available`, `draining`,
-/// `licence`, `cml_version` and `free_ports`.
+/// `licence`, `cml_version`, `free_ports` and `busy_until` (when its lablets end).
 pub fn read_workers(workers: &Bound<'_, PyAny>) -> Result<WorkerInputs, BindingError> {
     let records = Records::open(workers, &WORKER)?;
     let mut candidates = Candidates(Vec::with_capacity(records.len_hint()));
@@ -263,13 +275,14 @@ impl<'py> Reader<'py> for Candidates {
         if let Some(ports) = record.port_ranges(Field::FreePorts)? {
             candidate.free_ports = ports;
         }
+        candidate.busy_until = record.moment(Field::BusyUntil)?;
         self.0.push(candidate);
         Ok(())
     }
 }
 
 /// Reads `requests`: `id`, `cpus`/`memory_gib`/`storage_gib`, `nodes`, `ports`
-/// (a count), optional `licence` and `min_cml_version`.
+/// (a count), optional `licence`, `min_cml_version` and `ends_at`.
 pub fn read_requests(requests: &Bound<'_, PyAny>) -> Result<RequestInputs, BindingError> {
     let records = Records::open(requests, &REQUEST)?;
     let mut buffer = SPARE_REQUESTS.take();
@@ -296,6 +309,7 @@ impl<'py> Reader<'py> for RequestInputs {
             // Worker records carry no node catalog, so no request may
             // demand one: every worker would count as "unknown" anyway.
             requires: None,
+            ends_at: record.moment(Field::EndsAt)?,
         });
         Ok(())
     }

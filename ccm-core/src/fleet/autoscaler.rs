@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::catalog_sync::new_worker_catalog;
 use super::context::Context;
+use super::lifetimes::mark_busy_until;
 use super::scheduler::Scheduler;
 use super::waves::{future_candidate, is_coming, place_in_waves};
 use super::workers::{CreateWorker, Workers};
@@ -240,6 +241,7 @@ impl Autoscaler {
             .filter(|w| is_coming(w) && !w.spec.draining)
             .map(|w| future_candidate(w, &self.ctx.settings))
             .collect();
+        mark_busy_until(&self.ctx, &mut candidates).await?;
         let mut unplaced = self.unplaced_on(&candidates, &requests, &starts);
         let idle = workers
             .iter()

@@ -26,6 +26,7 @@ mod lablets;
 mod labs;
 mod lead_time;
 mod licensing;
+mod lifetimes;
 mod log_retention;
 mod log_watch;
 mod monitor;

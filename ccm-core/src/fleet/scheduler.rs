@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::context::Context;
 use super::definitions::Definitions;
 use super::lead_time::LeadTimes;
+use super::lifetimes::mark_busy_until;
 use super::waves::{place_in_waves, scheduling_candidates};
 use crate::definition::LabletDefinition;
 use crate::domain_error::DomainError;
@@ -134,7 +135,8 @@ impl Scheduler {
             .store
             .list_workers(&WorkerFilter::default())
             .await?;
-        let candidates = scheduling_candidates(&workers, &self.ctx.settings);
+        let mut candidates = scheduling_candidates(&workers, &self.ctx.settings);
+        mark_busy_until(&self.ctx, &mut candidates).await?;
         let plan = place_in_waves(
             candidates,
             &requests,

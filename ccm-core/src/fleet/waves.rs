@@ -139,6 +139,9 @@ pub(crate) fn place_in_waves(
                 worker.free = worker.free.saturating_sub(&needs.resources);
                 worker.free_nodes = worker.free_nodes.saturating_sub(needs.nodes);
                 worker.free_ports = remove_ports(&worker.free_ports, &assignment.ports);
+                // The next waves see the worker busy until this lablet ends too.
+                let ends_at = wave[assignment.request_index].ends_at;
+                worker.busy_until = worker.busy_until.max(ends_at);
             }
             assignment.request_index = indices[assignment.request_index];
             out.assignments.push(assignment);

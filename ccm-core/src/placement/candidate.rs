@@ -7,6 +7,7 @@ use super::RejectReason;
 use crate::catalog::NodeCatalog;
 use crate::ids::WorkerId;
 use crate::resources::{PortRange, Resources};
+use crate::time::Timestamp;
 use crate::version::SemVer;
 use crate::worker::{CmlServiceState, DesiredStatus, LicenceKind, LifecycleState, Worker};
 
@@ -35,6 +36,10 @@ pub struct WorkerCandidate {
     pub free: Resources,
     /// Ports not held by lablets (any order; overlaps are merged).
     pub free_ports: Vec<PortRange>,
+    /// When the last lablet it holds ends; `None` when it holds none or the
+    /// caller does not know. Only [`Policy::Lifetime`](super::Policy::Lifetime)
+    /// reads it.
+    pub busy_until: Option<Timestamp>,
 }
 
 impl WorkerCandidate {
@@ -52,6 +57,7 @@ impl WorkerCandidate {
             free_nodes,
             free,
             free_ports: vec![PortRange::default()],
+            busy_until: None,
         }
     }
 
@@ -70,6 +76,12 @@ impl WorkerCandidate {
     /// Sets the node and image catalog.
     pub fn with_catalog(mut self, catalog: Arc<NodeCatalog>) -> Self {
         self.catalog = Some(catalog);
+        self
+    }
+
+    /// Sets when the last lablet it holds ends.
+    pub fn with_busy_until(mut self, until: Timestamp) -> Self {
+        self.busy_until = Some(until);
         self
     }
 
@@ -105,6 +117,9 @@ impl WorkerCandidate {
             free_nodes: node_cap.saturating_sub(capacity.taken_nodes()),
             free: capacity.free(),
             free_ports: capacity.free_port_ranges(),
+            // The worker record holds no end times; callers that place by
+            // lifetime read them from the lablets (see `fleet::lifetimes`).
+            busy_until: None,
         }
     }
 

@@ -13,6 +13,7 @@ use super::room::Room;
 use super::shapes::Shapes;
 use super::Policy;
 use crate::catalog::{CatalogNeeds, NodeCatalog};
+use crate::time::Timestamp;
 use crate::version::SemVer;
 use crate::worker::LicenceKind;
 
@@ -49,7 +50,7 @@ use crate::worker::LicenceKind;
 /// assert_eq!(plan.unplaced[0].summary().get(RejectReason::Cpu), 1);
 /// ```
 pub fn place(workers: &[WorkerCandidate], requests: &[PlacementRequest], policy: Policy) -> Plan {
-    let mut engine = Engine::new(workers, policy.preference());
+    let mut engine = Engine::new(workers, policy);
     let shapes = Shapes::intern(requests, &engine.fleet.scale());
     let compat: Vec<usize> = shapes
         .list
@@ -78,7 +79,8 @@ pub fn place(workers: &[WorkerCandidate], requests: &[PlacementRequest], policy:
             continue;
         }
         let groups = compat.get(shape_id).copied().unwrap_or(usize::MAX);
-        let chosen = match engine.best(&info.need, groups) {
+        let ends = engine.timed.then(|| end_class(request.ends_at)).flatten();
+        let chosen = match engine.best(&info.need, groups, ends) {
             Some(worker) => worker,
             // The index is exact, so this scan only confirms the failure and
             // records why; should it ever find a fit, the lablet goes there.
@@ -100,7 +102,7 @@ pub fn place(workers: &[WorkerCandidate], requests: &[PlacementRequest], policy:
         let Some(worker) = workers.get(chosen) else {
             continue;
         };
-        let ports = engine.commit(chosen, &info.need);
+        let ports = engine.commit(chosen, &info.need, ends);
         plan.assignments.push(Assignment {
             request_index: index,
             lablet: request.lablet,
@@ -112,9 +114,28 @@ pub fn place(workers: &[WorkerCandidate], requests: &[PlacementRequest], policy:
     plan
 }
 
-/// Licence kind, CML version and catalog class (workers whose CML offers the same
-/// definitions share a class).
-type GroupKey = (Option<LicenceKind>, Option<SemVer>, Option<usize>);
+/// Ends within the same quarter hour count as ending together: finer classes
+/// would split the fleet into more groups for no gain in stopping sooner.
+const END_CLASS_SECONDS: i64 = 900;
+
+/// The quarter hour an end falls in, rounded up.
+fn end_class(at: Option<Timestamp>) -> Option<i64> {
+    at.map(|t| {
+        let seconds = t.timestamp();
+        seconds.div_euclid(END_CLASS_SECONDS) + i64::from(seconds.rem_euclid(END_CLASS_SECONDS) > 0)
+    })
+}
+
+/// Licence kind, CML version, catalog class (workers whose CML offers the same
+/// definitions share a class) and, when placing by lifetime, the end class of
+/// the lablets a worker holds (`None`: empty or unknown; always `None` for the
+/// other policies).
+type GroupKey = (
+    Option<LicenceKind>,
+    Option<SemVer>,
+    Option<usize>,
+    Option<i64>,
+);
 
 /// What decides which groups a shape may use.
 type CompatKey = (
@@ -133,11 +154,21 @@ struct Group {
 struct Engine<'a> {
     fleet: FleetState<'a>,
     preference: Preference,
+    /// Placing by lifetime: groups are split by end class, and a worker moves
+    /// to a later class when a lablet that ends later is placed on it.
+    timed: bool,
     groups: Vec<Group>,
+    group_ids: HashMap<GroupKey, usize>,
     group_of: Vec<Option<usize>>,
+    /// End class of each worker's lablets (timed only).
+    ends: Vec<Option<i64>>,
+    /// Largest free memory of any eligible worker: the scale of new groups' indexes.
+    max_mem: u64,
     /// One catalog per class, for the compatibility checks.
     catalogs: Vec<&'a NodeCatalog>,
     compat_ids: HashMap<CompatKey, usize>,
+    compat_keys: Vec<CompatKey>,
+    /// Compatible groups per compatibility key, by end class when timed.
     compat_lists: Vec<Vec<usize>>,
 }
 
@@ -146,8 +177,15 @@ struct Engine<'a> {
 struct Offer<'a>(&'a BTreeSet<String>, &'a BTreeMap<String, String>);
 
 impl<'a> Engine<'a> {
-    fn new(workers: &'a [WorkerCandidate], preference: Preference) -> Self {
+    fn new(workers: &'a [WorkerCandidate], policy: Policy) -> Self {
+        let preference = policy.preference();
+        let timed = policy.is_timed();
         let fleet = FleetState::new(workers);
+        let ends: Vec<Option<i64>> = if timed {
+            workers.iter().map(|w| end_class(w.busy_until)).collect()
+        } else {
+            Vec::new()
+        };
         let mut members: BTreeMap<GroupKey, Vec<usize>> = BTreeMap::new();
         let mut catalogs: Vec<&NodeCatalog> = Vec::new();
         let mut classes: HashMap<Offer<'_>, usize> = HashMap::new();
@@ -160,22 +198,25 @@ impl<'a> Engine<'a> {
                         catalogs.len() - 1
                     })
                 });
+                let end = ends.get(index).copied().flatten();
                 members
-                    .entry((worker.licence, worker.cml_version, class))
+                    .entry((worker.licence, worker.cml_version, class, end))
                     .or_default()
                     .push(index);
             }
         }
         let mut group_of = vec![None; workers.len()];
         let mut groups = Vec::with_capacity(members.len());
+        let mut group_ids = HashMap::with_capacity(members.len());
+        let max_mem = fleet.scale().mem;
         for (key, slots) in members {
-            let max_mem = slots
+            let group_max_mem = slots
                 .iter()
                 .filter_map(|&slot| fleet.rooms.get(slot))
                 .map(|room| room.mem)
                 .max()
                 .unwrap_or(0);
-            let mut index = FreeIndex::new(preference, max_mem);
+            let mut index = FreeIndex::new(preference, group_max_mem);
             for &slot in &slots {
                 if let Some(room) = fleet.rooms.get(slot) {
                     index.insert(slot, room);
@@ -184,21 +225,44 @@ impl<'a> Engine<'a> {
                     *group = Some(groups.len());
                 }
             }
+            group_ids.insert(key, groups.len());
             groups.push(Group { key, index });
         }
         Self {
             fleet,
             preference,
+            timed,
             groups,
+            group_ids,
             group_of,
+            ends,
+            max_mem,
             catalogs,
             compat_ids: HashMap::new(),
+            compat_keys: Vec::new(),
             compat_lists: Vec::new(),
         }
     }
 
+    /// True when workers of group key `key` pass the checks of compatibility key `compat`.
+    fn accepts(&self, compat: &CompatKey, key: &GroupKey) -> bool {
+        let (licence_affinity, min_cml_version, requires) = compat;
+        let shape = RequestShape {
+            licence_affinity: *licence_affinity,
+            min_cml_version: *min_cml_version,
+            requires: requires.clone(),
+            ..RequestShape::default()
+        };
+        let (licence, version, class, _) = *key;
+        let catalog = class.and_then(|c| self.catalogs.get(c).copied());
+        shape.accepts_licence(licence)
+            && shape.accepts_version(version)
+            && shape.accepts_catalog(catalog)
+    }
+
     /// Id of the list of groups whose workers pass the shape's licence, version
-    /// and catalog checks; shapes with the same constraints share it.
+    /// and catalog checks; shapes with the same constraints share it. The list
+    /// is ordered by end class, which is what the timed search walks.
     fn compatible_groups(&mut self, shape: &RequestShape) -> usize {
         let key = (
             shape.licence_affinity,
@@ -208,31 +272,97 @@ impl<'a> Engine<'a> {
         if let Some(&id) = self.compat_ids.get(&key) {
             return id;
         }
-        let catalogs = &self.catalogs;
-        let list = self
-            .groups
-            .iter()
-            .enumerate()
-            .filter(|(_, g)| {
-                let (licence, version, class) = g.key;
-                let catalog = class.and_then(|c| catalogs.get(c).copied());
-                shape.accepts_licence(licence)
-                    && shape.accepts_version(version)
-                    && shape.accepts_catalog(catalog)
+        let mut list: Vec<usize> = (0..self.groups.len())
+            .filter(|&g| {
+                self.groups
+                    .get(g)
+                    .is_some_and(|group| self.accepts(&key, &group.key))
             })
-            .map(|(i, _)| i)
             .collect();
+        let groups = &self.groups;
+        list.sort_by_key(|&g| groups.get(g).map(|group| group.key.3));
         let id = self.compat_lists.len();
         self.compat_lists.push(list);
+        self.compat_keys.push(key.clone());
         self.compat_ids.insert(key, id);
         id
     }
 
-    /// The preferred worker across the compatible groups.
-    fn best(&mut self, need: &Room, groups: usize) -> Option<usize> {
+    /// The preferred worker across the compatible groups; by lifetime, the
+    /// first end class (in the policy's order) that has one.
+    fn best(&mut self, need: &Room, groups: usize, ends: Option<i64>) -> Option<usize> {
+        let list = std::mem::take(self.compat_lists.get_mut(groups).unwrap_or(&mut Vec::new()));
+        let chosen = match ends {
+            Some(end) if self.timed => self.best_by_end(need, &list, end),
+            _ => self.best_among(need, &list),
+        };
+        if let Some(slot) = self.compat_lists.get_mut(groups) {
+            *slot = list;
+        }
+        chosen
+    }
+
+    /// By lifetime: the groups whose lablets end at or after `end`, closest
+    /// first; then those ending before it, latest first; then the empty ones.
+    /// The first end class with a fit wins, fullest within it.
+    fn best_by_end(&mut self, need: &Room, list: &[usize], end: i64) -> Option<usize> {
+        let split = list.partition_point(|&g| self.end_of(g) < Some(end));
+        let known = list.partition_point(|&g| self.end_of(g).is_none());
+        let mut start = split;
+        while start < list.len() {
+            let stop = self.run_end(list, start);
+            if let Some(slot) = self.best_among(need, list.get(start..stop).unwrap_or_default()) {
+                return Some(slot);
+            }
+            start = stop;
+        }
+        let mut stop = split;
+        while stop > known {
+            let start = self.run_start(list, stop, known);
+            if let Some(slot) = self.best_among(need, list.get(start..stop).unwrap_or_default()) {
+                return Some(slot);
+            }
+            stop = start;
+        }
+        self.best_among(need, list.get(..known).unwrap_or_default())
+    }
+
+    fn end_of(&self, group: usize) -> Option<i64> {
+        self.groups.get(group).and_then(|g| g.key.3)
+    }
+
+    /// One past the last position from `start` on whose group ends with `list[start]`'s.
+    fn run_end(&self, list: &[usize], start: usize) -> usize {
+        let class = list.get(start).and_then(|&g| self.end_of(g));
+        let mut stop = start + 1;
+        while list.get(stop).is_some_and(|&g| self.end_of(g) == class) {
+            stop += 1;
+        }
+        stop
+    }
+
+    /// The first position, not before `floor`, of the run that ends at `stop`.
+    fn run_start(&self, list: &[usize], stop: usize, floor: usize) -> usize {
+        let class = stop
+            .checked_sub(1)
+            .and_then(|last| list.get(last))
+            .and_then(|&g| self.end_of(g));
+        let mut start = stop.saturating_sub(1);
+        while start > floor
+            && list
+                .get(start - 1)
+                .is_some_and(|&g| self.end_of(g) == class)
+        {
+            start -= 1;
+        }
+        start
+    }
+
+    /// The preferred worker across `groups`.
+    fn best_among(&mut self, need: &Room, groups: &[usize]) -> Option<usize> {
         let rooms = &self.fleet.rooms;
         let mut best: Option<(Key, usize)> = None;
-        for &g in self.compat_lists.get(groups).map_or(&[][..], Vec::as_slice) {
+        for &g in groups {
             let Some(group) = self.groups.get_mut(g) else {
                 continue;
             };
@@ -255,14 +385,78 @@ impl<'a> Engine<'a> {
         best.map(|(_, slot)| slot)
     }
 
-    fn commit(&mut self, worker: usize, need: &Room) -> Vec<u16> {
+    /// Holds `need` on `worker`; by lifetime, a lablet ending later than the
+    /// worker's others moves it to its new end class.
+    fn commit(&mut self, worker: usize, need: &Room, ends: Option<i64>) -> Vec<u16> {
         let (old, ports) = self.fleet.take(worker, need);
-        let group = self.group_of.get(worker).copied().flatten();
-        if let (Some(group), Some(new)) = (group, self.fleet.rooms.get(worker)) {
+        let Some(group) = self.group_of.get(worker).copied().flatten() else {
+            return ports;
+        };
+        let Some(new) = self.fleet.rooms.get(worker).copied() else {
+            return ports;
+        };
+        let current = self.ends.get(worker).copied().flatten();
+        let moved = match (current, ends) {
+            (Some(now), Some(end)) => end > now,
+            (None, Some(_)) => self.timed,
+            _ => false,
+        };
+        if !moved {
             if let Some(group) = self.groups.get_mut(group) {
-                group.index.update(worker, &old, new);
+                group.index.update(worker, &old, &new);
             }
+            return ports;
+        }
+        if let Some(group) = self.groups.get_mut(group) {
+            group.index.remove(worker, &old);
+        }
+        let Some(key) = self
+            .groups
+            .get(group)
+            .map(|g| (g.key.0, g.key.1, g.key.2, ends))
+        else {
+            return ports;
+        };
+        let target = self.group_for(key);
+        if let Some(group) = self.groups.get_mut(target) {
+            group.index.insert(worker, &new);
+        }
+        if let Some(slot) = self.group_of.get_mut(worker) {
+            *slot = Some(target);
+        }
+        if let Some(slot) = self.ends.get_mut(worker) {
+            *slot = ends;
         }
         ports
+    }
+
+    /// The group of `key`, made (and entered in every compatible list, in end
+    /// order) when a worker is the first to move to its end class.
+    fn group_for(&mut self, key: GroupKey) -> usize {
+        if let Some(&id) = self.group_ids.get(&key) {
+            return id;
+        }
+        let id = self.groups.len();
+        self.groups.push(Group {
+            key,
+            index: FreeIndex::new(self.preference, self.max_mem),
+        });
+        self.group_ids.insert(key, id);
+        for list in 0..self.compat_lists.len() {
+            let accepted = self
+                .compat_keys
+                .get(list)
+                .is_some_and(|compat| self.accepts(compat, &key));
+            if !accepted {
+                continue;
+            }
+            let groups = &self.groups;
+            if let Some(members) = self.compat_lists.get_mut(list) {
+                let at = members
+                    .partition_point(|&g| groups.get(g).map(|group| group.key.3) <= Some(key.3));
+                members.insert(at, id);
+            }
+        }
+        id
     }
 }

@@ -20,6 +20,14 @@ pub enum Policy {
     /// The feasible worker with the most headroom (most free memory, then CPU).
     /// Spreads load and blast radius when cost matters less than isolation.
     Spread,
+    /// Time-aware best fit, after lifetime-aware VM placement (Google's LAVA):
+    /// prefer a worker whose lablets end when this one ends, so that workers
+    /// empty together and can be stopped sooner. Among the workers that can take
+    /// the lablet, the first choice is one that is up anyway until after it ends
+    /// (closest such end first), then the one whose stay it lengthens least, then
+    /// an empty one; the fullest wins among equal ends. A request or worker with
+    /// no end known is placed as [`Policy::Pack`] places it.
+    Lifetime,
 }
 
 impl Policy {
@@ -28,6 +36,7 @@ impl Policy {
         match self {
             Policy::Pack => "pack",
             Policy::Spread => "spread",
+            Policy::Lifetime => "lifetime",
         }
     }
 
@@ -35,7 +44,13 @@ impl Policy {
         match self {
             Policy::Pack => Preference::Fullest,
             Policy::Spread => Preference::Emptiest,
+            Policy::Lifetime => Preference::Fullest,
         }
+    }
+
+    /// True when the policy reads end times.
+    pub(crate) fn is_timed(self) -> bool {
+        self == Policy::Lifetime
     }
 }
 
@@ -52,9 +67,10 @@ impl FromStr for Policy {
         match text.trim().to_ascii_lowercase().as_str() {
             "pack" => Ok(Policy::Pack),
             "spread" => Ok(Policy::Spread),
+            "lifetime" => Ok(Policy::Lifetime),
             _ => Err(DomainError::validation(
                 "policy",
-                format!("`{text}` is not a placement policy (expected pack or spread)"),
+                format!("`{text}` is not a placement policy (expected pack, spread or lifetime)"),
             )),
         }
     }
@@ -66,7 +82,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for policy in [Policy::Pack, Policy::Spread] {
+        for policy in [Policy::Pack, Policy::Spread, Policy::Lifetime] {
             assert_eq!(policy.as_str().parse::<Policy>().unwrap(), policy);
             let json = serde_json::to_string(&policy).unwrap();
             assert_eq!(json, format!("\"{policy}\""));

@@ -7,6 +7,7 @@ use crate::definition::{LabletDefinition, ResourceNeeds};
 use crate::domain_error::DomainError;
 use crate::ids::LabletId;
 use crate::lablet::Lablet;
+use crate::time::Timestamp;
 use crate::version::SemVer;
 use crate::worker::LicenceKind;
 
@@ -24,6 +25,11 @@ pub struct PlacementRequest {
     pub min_cml_version: Option<SemVer>,
     /// Node and image definitions the worker's CML must offer; `None` needs none.
     pub requires: Option<Arc<CatalogNeeds>>,
+    /// When the lablet ends and gives its capacity back; `None` when unknown.
+    /// Only [`Policy::Lifetime`](super::Policy::Lifetime) reads it, and it is not
+    /// part of the [`RequestShape`]: it changes which worker is preferred, never
+    /// which workers can take the lablet.
+    pub ends_at: Option<Timestamp>,
 }
 
 impl PlacementRequest {
@@ -35,7 +41,14 @@ impl PlacementRequest {
             licence_affinity: None,
             min_cml_version: None,
             requires: None,
+            ends_at: None,
         }
+    }
+
+    /// Sets when the lablet ends.
+    pub fn with_end(mut self, at: Timestamp) -> Self {
+        self.ends_at = Some(at);
+        self
     }
 
     /// Requires a licence kind.
@@ -67,6 +80,7 @@ impl PlacementRequest {
             licence_affinity: definition.licence_affinity,
             min_cml_version: definition.min_cml_version,
             requires: None,
+            ends_at: None,
         }
         .with_catalog_needs(Arc::new(definition.requires.clone()))
     }
@@ -84,7 +98,7 @@ impl PlacementRequest {
                 ),
             ));
         }
-        Ok(Self::for_definition(lablet.id, definition))
+        Ok(Self::for_definition(lablet.id, definition).with_end(lablet.spec.timeslot.end))
     }
 
     /// Everything about the request that decides where it can go. Requests of equal
@@ -193,6 +207,12 @@ mod tests {
         assert_eq!(request.needs, def.needs);
         assert_eq!(request.licence_affinity, Some(LicenceKind::Enterprise));
         assert_eq!(request.min_cml_version, Some(SemVer::new(2, 8, 0)));
+        assert_eq!(request.ends_at, Some(plus_seconds(epoch(), 3600)));
+        assert_eq!(
+            request.shape(),
+            PlacementRequest::for_definition(request.lablet, &def).shape(),
+            "the end is no part of the shape"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use super::*;
 use crate::definition::ResourceNeeds;
 use crate::ids::{LabletId, WorkerId};
 use crate::resources::{PortRange, Resources};
+use crate::time::{epoch, plus_seconds};
 use crate::version::SemVer;
 use crate::worker::LicenceKind;
 
@@ -228,9 +229,55 @@ fn pack_uses_one_worker_where_spread_uses_many() {
 }
 
 #[test]
+fn lifetime_prefers_a_worker_up_anyway_then_the_one_lengthened_least() {
+    let hour = |h: i64| plus_seconds(epoch(), h * 3600);
+    // The fullest worker is empty; the others end at 11:00, 13:00 and 16:00.
+    let workers = [
+        worker(1, 8, 32),
+        worker(2, 48, 192).with_busy_until(hour(11)),
+        worker(3, 48, 192).with_busy_until(hour(16)),
+        worker(4, 48, 192).with_busy_until(hour(13)),
+    ];
+    let ending = |id, h| request(id, 4, 8).with_end(hour(h));
+    let by_lifetime = |requests: &[PlacementRequest]| place(&workers, requests, Policy::Lifetime);
+    // Ends at 12:00: 13:00 is up anyway and closest.
+    assert_eq!(placed_on(&by_lifetime(&[ending(1, 12)]), 1), Some(3));
+    // Ends at 18:00: nobody is up that long; 16:00 is lengthened least.
+    assert_eq!(placed_on(&by_lifetime(&[ending(1, 18)]), 1), Some(2));
+    // No end known: placed as pack places it, on the fullest.
+    assert_eq!(placed_on(&by_lifetime(&[request(1, 4, 8)]), 1), Some(0));
+    assert_eq!(
+        placed_on(&place(&workers, &[ending(1, 12)], Policy::Pack), 1),
+        Some(0)
+    );
+    // A worker that took a later lablet in this batch is up anyway for the next.
+    let plan = by_lifetime(&[ending(1, 20), ending(2, 19)]);
+    assert_eq!(placed_on(&plan, 1), Some(2));
+    assert_eq!(placed_on(&plan, 2), Some(2), "16:00 became 20:00");
+}
+
+#[test]
+fn lifetime_fills_an_empty_worker_only_when_no_busy_one_fits() {
+    let hour = |h: i64| plus_seconds(epoch(), h * 3600);
+    let workers = [worker(1, 48, 192), worker(2, 4, 8).with_busy_until(hour(9))];
+    let plan = place(
+        &workers,
+        &[request(1, 4, 8).with_end(hour(12))],
+        Policy::Lifetime,
+    );
+    assert_eq!(placed_on(&plan, 1), Some(1));
+    let plan = place(
+        &workers,
+        &[request(1, 8, 8).with_end(hour(12))],
+        Policy::Lifetime,
+    );
+    assert_eq!(placed_on(&plan, 1), Some(0), "does not fit on the busy one");
+}
+
+#[test]
 fn ties_go_to_the_earlier_worker() {
     let workers: Vec<_> = (0..3).map(|i| worker(10 - i, 48, 192)).collect();
-    for policy in [Policy::Pack, Policy::Spread] {
+    for policy in [Policy::Pack, Policy::Spread, Policy::Lifetime] {
         let plan = place(&workers, &[request(1, 1, 1)], policy);
         assert_eq!(placed_on(&plan, 1), Some(0), "{policy}");
     }

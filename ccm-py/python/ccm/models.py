@@ -133,6 +133,7 @@ class PlacementPolicy(WireEnum):
 
     PACK = "pack"
     SPREAD = "spread"
+    LIFETIME = "lifetime"
 
 
 class RejectReason(WireEnum):

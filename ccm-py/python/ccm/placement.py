@@ -7,7 +7,8 @@ attributes (dataclass fields, ``__slots__``, named-tuple fields, the instance
 :class:`ccm.InvalidInput`."""
 
 from dataclasses import dataclass
-from typing import Any, List, Optional, Tuple
+from datetime import datetime
+from typing import Any, List, Optional, Tuple, Union
 
 __all__ = ["WorkerCapacity", "LabletRequest", "PriceRow"]
 
@@ -31,6 +32,9 @@ class WorkerCapacity:
     cml_version: Optional[str] = None
     #: Free ports as inclusive ``(first, last)`` pairs; ``None`` for 2000–9999.
     free_ports: Optional[List[Tuple[int, int]]] = None
+    #: When the last lablet it holds ends (aware ``datetime`` or Unix seconds);
+    #: read by ``policy="lifetime"``, ``None`` when it holds none.
+    busy_until: Optional[Union[datetime, float]] = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,9 @@ class LabletRequest:
     licence: Optional[str] = None
     #: Oldest CML version able to run it, if any.
     min_cml_version: Optional[str] = None
+    #: When it ends (aware ``datetime`` or Unix seconds); read by
+    #: ``policy="lifetime"``, which is ``"pack"`` for a request without one.
+    ends_at: Optional[Union[datetime, float]] = None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@
 use std::str::FromStr;
 
 use ccm_core::resources::{PortRange, Resources};
+use ccm_core::time::{from_unix_seconds, Timestamp};
 use ccm_core::version::SemVer;
 use ccm_core::worker::LicenceKind;
 use pyo3::prelude::*;
@@ -14,6 +15,9 @@ use pyo3::types::{PyFloat, PyInt, PyString};
 use super::records::Fields;
 use super::Field;
 use crate::error::BindingError;
+
+/// 9999-12-31T23:59:59Z, the last second a moment may name.
+const LAST_SECOND: f64 = 253_402_300_799.0;
 
 /// 2^53: the largest integer an f64 holds exactly.
 const EXACT_F64: f64 = 9_007_199_254_740_992.0;
@@ -181,6 +185,31 @@ pub(crate) trait Read<'py>: Fields<'py> {
                     .map_err(|_| self.error(field, format!("`{text}` is not a version")))
             })
             .transpose()
+    }
+
+    /// A moment: a timezone-aware `datetime`, or seconds since the Unix epoch.
+    /// Naive datetimes are refused: reading them in local time would place by
+    /// the wrong hour on any machine not set to UTC.
+    fn moment(&self, field: Field) -> Result<Option<Timestamp>, BindingError> {
+        let Some(v) = self.get(field)? else {
+            return Ok(None);
+        };
+        let seconds = match v.object() {
+            Some(object) if object.hasattr("tzinfo")? => {
+                if object.getattr("tzinfo")?.is_none() {
+                    return Err(self.error(field, "must be a timezone-aware datetime"));
+                }
+                object.call_method0("timestamp")?.extract::<f64>().ok()
+            }
+            _ => v.float(),
+        }
+        .ok_or_else(|| self.error(field, "must be a datetime or seconds since the epoch"))?;
+        if !(0.0..=LAST_SECOND).contains(&seconds) {
+            return Err(self.error(field, "must fall between 1970 and 9999"));
+        }
+        // In range and not NaN (checked above), so the cast is exact after floor.
+        #[allow(clippy::cast_possible_truncation)]
+        Ok(Some(from_unix_seconds(seconds.floor() as i64)))
     }
 
     /// Free port ranges: a list of `(first, last)` pairs, inclusive.

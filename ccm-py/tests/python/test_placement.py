@@ -249,3 +249,41 @@ def test_native_timing_releases_the_gil():
     # Thirty placements ran; if the GIL were held, this thread would have stood still
     # through all of them. It ticked throughout instead.
     assert len(ticks) > 10
+
+
+def test_lifetime_places_with_the_worker_whose_lablets_end_together():
+    from datetime import datetime, timedelta, timezone
+
+    noon = datetime(2026, 12, 7, 12, tzinfo=timezone.utc)
+    workers = [
+        WorkerCapacity(id="empty", cpus=8, memory_gib=32, storage_gib=100),
+        WorkerCapacity(id="until-13", cpus=48, memory_gib=192, storage_gib=1000,
+                       busy_until=noon + timedelta(hours=1)),
+        WorkerCapacity(id="until-16", cpus=48, memory_gib=192, storage_gib=1000,
+                       busy_until=(noon + timedelta(hours=4)).timestamp()),
+    ]
+    ending = lambda i, hours: small(i, ends_at=noon + timedelta(hours=hours))
+    assert ccm.place(workers, [ending(1, 0.5)], policy="lifetime").assignments[0].worker == "until-13"
+    assert ccm.place(workers, [ending(1, 6)], policy="lifetime").assignments[0].worker == "until-16"
+    # No end: packed onto the fullest, as pack does.
+    assert ccm.place(workers, [small(1)], policy="lifetime").assignments[0].worker == "empty"
+    assert ccm.place(workers, [ending(1, 0.5)], policy="pack").assignments[0].worker == "empty"
+    # Columns take Unix seconds.
+    columns = {"id": ["a", "b"], "cpus": [48, 48], "memory_gib": [192, 192],
+               "busy_until": [noon.timestamp(), (noon + timedelta(hours=3)).timestamp()]}
+    request = {"id": ["x"], "cpus": [4], "memory_gib": [8],
+               "ends_at": [(noon + timedelta(hours=2)).timestamp()]}
+    assert ccm.place(columns, request, policy="lifetime").assignments[0].worker == "b"
+
+
+def test_lifetime_refuses_naive_and_out_of_range_times():
+    from datetime import datetime
+
+    for bad, message in [
+        (datetime(2026, 12, 7, 12), "timezone-aware"),
+        (-1, "between 1970 and 9999"),
+        ("noon", "datetime or seconds"),
+    ]:
+        with pytest.raises(ccm.InvalidInput, match=rf"requests\[0\].ends_at: .*{message}"):
+            ccm.place([{"id": 1, "cpus": 8, "memory_gib": 8}],
+                      [{"id": 1, "cpus": 1, "memory_gib": 1, "ends_at": bad}], policy="lifetime")

@@ -110,7 +110,7 @@ def test_unknown_columns_are_refused_naming_them_and_the_accepted_ones():
     assert raised.value.details["field"] == "requests.cpu"
     assert raised.value.details["reason"] == (
         "is not a known column; accepted: id, cpus, cpu_millis, memory_gib, memory_mib, "
-        "storage_gib, nodes, ports, licence, min_cml_version")
+        "storage_gib, nodes, ports, licence, min_cml_version, ends_at")
     with pytest.raises(ccm.InvalidInput, match=r"workers\.ports: is not a known column"):
         ccm.place({"id": [1], "cpus": [4], "memory_gib": [8], "ports": [2]}, [])
     with pytest.raises(ccm.InvalidInput, match=r"is not a known column"):
@@ -123,7 +123,7 @@ def test_unknown_dict_keys_list_every_accepted_key():
     assert raised.value.details["field"] in ("requests[0].cpu", "requests[0].memory_gb")
     assert raised.value.details["reason"].endswith(
         "accepted: id, cpus, cpu_millis, memory_gib, memory_mib, storage_gib, nodes, ports, "
-        "licence, min_cml_version")
+        "licence, min_cml_version, ends_at")
     with pytest.raises(ccm.InvalidInput, match=r"requests\[0\]\.1: is not a known key"):
         ccm.place([], [{"id": 1, "cpus": 1, "memory_gib": 1, 1: 1}])
     # A dict subclass is a dict.

@@ -24,6 +24,11 @@ pub enum Policy {
     /// The autoscaler with one fixed lead time (35 min), as before it learned:
     /// what the learned lead buys is the difference to [`Policy::Autoscaler`].
     AutoscalerFixedLead,
+    /// The autoscaler with lablets placed by lifetime
+    /// ([`Packing::Lifetime`]): on the worker whose lablets end when theirs do,
+    /// so workers empty together. What time-aware placement buys is the
+    /// difference to [`Policy::Autoscaler`], which packs.
+    AutoscalerLifetime,
     /// A fleet sized for the peak, launched before the week, never stopped.
     AlwaysOn,
     /// The predecessor's rule: start on demand with no lead time, stop after 60
@@ -33,9 +38,10 @@ pub enum Policy {
 
 impl Policy {
     /// Every policy, in report order.
-    pub const ALL: [Policy; 4] = [
+    pub const ALL: [Policy; 5] = [
         Policy::Autoscaler,
         Policy::AutoscalerFixedLead,
+        Policy::AutoscalerLifetime,
         Policy::AlwaysOn,
         Policy::Reactive,
     ];
@@ -45,6 +51,7 @@ impl Policy {
         match self {
             Policy::Autoscaler => "autoscaler",
             Policy::AutoscalerFixedLead => "autoscaler-fixed-lead",
+            Policy::AutoscalerLifetime => "autoscaler-lifetime",
             Policy::AlwaysOn => "always-on",
             Policy::Reactive => "reactive",
         }
@@ -69,6 +76,7 @@ pub(crate) fn settings(policy: Policy, config: &WeekConfig) -> FleetSettings {
     };
     settings.launch.instance_type = config.instance_type.name.clone();
     settings.lablets.start_grace_seconds = START_GRACE_SECONDS;
+    settings.booting_monitoring_interval_seconds = config.booting_poll_seconds;
     let mut regions: Vec<Region> = Vec::new();
     for zone in &config.zones {
         let region = Region::new(zone.region.as_str());
@@ -89,6 +97,10 @@ pub(crate) fn settings(policy: Policy, config: &WeekConfig) -> FleetSettings {
         Policy::AutoscalerFixedLead => {
             autoscaler.enabled = true;
             settings.lablets.learn_lead_time = false;
+        }
+        Policy::AutoscalerLifetime => {
+            autoscaler.enabled = true;
+            settings.lablets.policy = Packing::Lifetime;
         }
         Policy::AlwaysOn => autoscaler.enabled = false,
         Policy::Reactive => {
