@@ -18,6 +18,7 @@ struct Options {
     seed: u64,
     days: u32,
     boot_jitter_seconds: u32,
+    booting_poll_seconds: Option<u32>,
     short: bool,
     out: PathBuf,
 }
@@ -27,6 +28,7 @@ fn parse_options() -> Result<Options, String> {
         seed: 7,
         days: 7,
         boot_jitter_seconds: 0,
+        booting_poll_seconds: None,
         short: false,
         out: PathBuf::from("target/week"),
     };
@@ -45,9 +47,13 @@ fn parse_options() -> Result<Options, String> {
                 options.boot_jitter_seconds =
                     value.parse().map_err(|e| format!("--boot-jitter: {e}"))?
             }
+            "--boot-poll" => {
+                options.booting_poll_seconds =
+                    Some(value.parse().map_err(|e| format!("--boot-poll: {e}"))?)
+            }
             other => {
                 return Err(format!(
-                    "unknown option {other} (use --seed, --days, --boot-jitter, --short, --out)"
+                    "unknown option {other} (use --seed, --days, --boot-jitter, --boot-poll, --short, --out)"
                 ))
             }
         }
@@ -65,6 +71,9 @@ async fn run(options: &Options) -> Result<(), String> {
         seed: options.seed,
         days: options.days,
         boot_jitter_seconds: options.boot_jitter_seconds,
+        booting_poll_seconds: options
+            .booting_poll_seconds
+            .unwrap_or(base.booting_poll_seconds),
         ..base
     };
     let traffic = generate(&config).map_err(|e| e.to_string())?;

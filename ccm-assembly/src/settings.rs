@@ -103,6 +103,9 @@ pub fn fleet_settings(config: &Config) -> FleetSettings {
     if let Some(v) = e.monitoring_interval_seconds {
         s.monitoring_interval_seconds = v;
     }
+    if let Some(v) = e.booting_monitoring_interval_seconds {
+        s.booting_monitoring_interval_seconds = v;
+    }
     if let Some(v) = e.cml_concurrency {
         s.cml_concurrency = usize::try_from(v).unwrap_or(usize::MAX);
     }

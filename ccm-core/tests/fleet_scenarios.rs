@@ -20,7 +20,7 @@ use ccm_core::ports::{Clock, Store};
 use ccm_core::runtime::EventRelay;
 use ccm_core::secret::Secret;
 use ccm_core::store::MemoryMetricSeries;
-use ccm_core::time::{plus_seconds, Timestamp};
+use ccm_core::time::{plus_seconds, seconds_between, Timestamp};
 use ccm_core::worker::{
     AlertMetric, CmlServiceState, LicenceState, LifecycleState, PauseReason, Worker,
 };
@@ -100,11 +100,54 @@ fn create_input(name: &str) -> CreateWorker {
     }
 }
 
+/// Every worker swept every five minutes, booting or not: the schedule these
+/// scenarios were written against.
 fn quick_settings() -> FleetSettings {
     FleetSettings {
         monitoring_interval_seconds: 300,
+        booting_monitoring_interval_seconds: 300,
         ..FleetSettings::default()
     }
+}
+
+/// When the fleet first sees the CML of a worker created now become available.
+async fn seen_available_after(settings: FleetSettings) -> (i64, JobSchedule) {
+    let h = Harness::new(settings).await;
+    // Off the sweeps' beat, as a real create is.
+    h.run_for(10).await;
+    let created = h.now();
+    let w = h.create("w1").await;
+    for _ in 0..(60 * 6) {
+        h.run_for(10).await;
+        if h.worker(w.id).await.status.cml.state == CmlServiceState::Available {
+            let job = h.store.get_job("metrics-sweep").await.unwrap().unwrap();
+            return (seconds_between(created, h.now()), job.schedule);
+        }
+    }
+    panic!("CML never seen available within an hour");
+}
+
+#[tokio::test]
+async fn a_booting_worker_is_swept_every_30_seconds_so_its_cml_is_seen_up_at_once() {
+    // The simulated metal boot is 20 min and CML's own 5 min: CML answers
+    // 1,500 s after the launch, which follows the create within seconds.
+    let cml_up = 1500;
+    let (fast, schedule) = seen_available_after(FleetSettings {
+        monitoring_interval_seconds: 300,
+        ..FleetSettings::default()
+    })
+    .await;
+    assert_eq!(schedule, JobSchedule::Every { seconds: 30 });
+    assert!(
+        (cml_up..=cml_up + 60).contains(&fast),
+        "seen after {fast} s with the booting interval"
+    );
+    let (slow, schedule) = seen_available_after(quick_settings()).await;
+    assert_eq!(schedule, JobSchedule::Every { seconds: 300 });
+    assert!(
+        slow >= fast + 120,
+        "a five-minute sweep saw it after {slow} s, the booting one after {fast} s"
+    );
 }
 
 #[tokio::test]

@@ -252,6 +252,9 @@ pub struct EngineSettings {
     pub endpoint_allow: Vec<String>,
     /// Fleet-wide metrics sweep interval in seconds.
     pub monitoring_interval_seconds: u32,
+    /// Sweep interval in seconds for a worker asked to run whose CML is not
+    /// available yet.
+    pub booting_monitoring_interval_seconds: u32,
     /// Workers whose CML is queried at once during a sweep or a lab sync.
     pub cml_concurrency: usize,
     /// Lab sync interval in seconds.
@@ -304,6 +307,7 @@ impl From<&core::FleetSettings> for EngineSettings {
             endpoint_address: s.endpoint_address.into(),
             endpoint_allow: s.endpoint_allow.clone().into(),
             monitoring_interval_seconds: s.monitoring_interval_seconds,
+            booting_monitoring_interval_seconds: s.booting_monitoring_interval_seconds,
             cml_concurrency: s.cml_concurrency,
             labs_sync_interval_seconds: s.labs_sync_interval_seconds,
             thresholds: Thresholds {

@@ -403,6 +403,10 @@ fn engine(config: &Config, p: &mut Vec<Problem>) {
     let e = &config.engine;
     for (field, value) in [
         ("monitoring_interval_seconds", e.monitoring_interval_seconds),
+        (
+            "booting_monitoring_interval_seconds",
+            e.booting_monitoring_interval_seconds,
+        ),
         ("labs_sync_interval_seconds", e.labs_sync_interval_seconds),
         ("resync_seconds", e.resync_seconds),
         ("idle_check_interval_seconds", e.idle_check_interval_seconds),

@@ -75,6 +75,7 @@ const SECTIONS: &[Section] = &[
     ]),
     ("engine", "CCM", &[
         ("monitoring_interval_seconds", Integer), ("cml_concurrency", Integer),
+        ("booting_monitoring_interval_seconds", Integer),
         ("labs_sync_interval_seconds", Integer), ("resync_seconds", Integer),
         ("idle_check_interval_seconds", Integer), ("idle_detection", Bool),
         ("idle_timeout_minutes", Integer), ("cpu_alert_percent", Float),
@@ -193,7 +194,7 @@ mod tests {
         let paths: BTreeSet<&str> = ENV_VARS.iter().map(|(_, p, _)| p.as_str()).collect();
         assert_eq!(names.len(), ENV_VARS.len(), "a variable is listed twice");
         assert_eq!(paths.len(), ENV_VARS.len(), "a field has two variables");
-        assert_eq!(ENV_VARS.len(), 117);
+        assert_eq!(ENV_VARS.len(), 118);
         assert!(names.iter().all(|n| n.starts_with("CCM_")
             && n.chars()
                 .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')));

@@ -390,6 +390,9 @@ impl Default for CmlConfig {
 pub struct EngineConfig {
     /// Metrics sweep interval.
     pub monitoring_interval_seconds: Option<u32>,
+    /// Sweep interval of a worker asked to run whose CML is not available yet
+    /// (default 30).
+    pub booting_monitoring_interval_seconds: Option<u32>,
     /// Lab sync interval.
     pub labs_sync_interval_seconds: Option<u32>,
     /// Workers whose CML is queried at once during a sweep or lab sync

@@ -20,6 +20,7 @@ use super::catalog_sync::{CatalogAnswer, CatalogRead, CatalogReads};
 use super::context::Context;
 use super::licensing::apply_licensing;
 use super::persist::CONFLICT_RETRIES;
+use super::waves::is_coming;
 use super::SWEEP_JOB;
 use crate::error::CoreError;
 use crate::event::DomainEvent;
@@ -40,6 +41,16 @@ use crate::worker::{
 /// Seconds of slack when deciding whether a worker is due, so a sweep that starts
 /// a moment early does not skip it for a whole interval.
 const DUE_SLACK_SECONDS: i64 = 10;
+
+/// Asked to run, and its CML not available yet: starting, or not answering.
+/// A CML that answers with errors is not booting, and keeps its own interval.
+pub(crate) fn is_booting(worker: &Worker) -> bool {
+    is_coming(worker)
+        && matches!(
+            worker.status.cml.state,
+            CmlServiceState::Unavailable | CmlServiceState::Starting
+        )
+}
 
 /// What a sweep did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,13 +136,20 @@ impl Monitor {
         }
     }
 
-    /// Interval in seconds at which `worker` is swept.
+    /// Interval in seconds at which `worker` is swept: its own (or the
+    /// fleet's), shortened to the booting interval while it boots.
     fn monitoring_interval(&self, worker: &Worker) -> u32 {
-        worker
+        let settings = &self.ctx.settings;
+        let own = worker
             .spec
             .monitoring_interval_seconds
-            .unwrap_or(self.ctx.settings.monitoring_interval_seconds)
-            .max(1)
+            .unwrap_or(settings.monitoring_interval_seconds);
+        let interval = if is_booting(worker) {
+            own.min(settings.booting_monitoring_interval_seconds)
+        } else {
+            own
+        };
+        interval.max(1)
     }
 
     fn last_observed(worker: &Worker) -> Option<Timestamp> {

@@ -221,10 +221,13 @@ impl Fleet {
 
 impl Fleet {
     /// The sweep's period: the shortest monitoring interval in force (the
-    /// fleet's, or a shorter per-worker one), so each worker is observed on time
-    /// while a run observes only the workers that are due.
+    /// fleet's, the booting one, or a shorter per-worker one), so each worker is
+    /// observed on time while a run observes only the workers that are due.
     pub(crate) async fn sweep_period(&self) -> Result<u64, CoreError> {
-        let fleet = self.context.settings.monitoring_interval_seconds;
+        let settings = &self.context.settings;
+        let fleet = settings
+            .monitoring_interval_seconds
+            .min(settings.booting_monitoring_interval_seconds);
         let overrides = self
             .context
             .store

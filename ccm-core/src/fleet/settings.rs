@@ -139,6 +139,12 @@ pub struct FleetSettings {
     pub endpoint_allow: crate::worker::EndpointAllowList,
     /// Fleet-wide metrics sweep interval in seconds.
     pub monitoring_interval_seconds: u32,
+    /// Sweep interval in seconds for a worker asked to run whose CML is not
+    /// available yet (the shorter of this and its own interval applies). The
+    /// sweep is what sees CML come up, so at five minutes a boot is seen up to
+    /// five minutes late, and every lead time pays for that.
+    #[serde(default = "default_booting_monitoring_interval_seconds")]
+    pub booting_monitoring_interval_seconds: u32,
     /// Workers whose CML is queried at once during a sweep or a lab sync.
     pub cml_concurrency: usize,
     /// Lab sync interval in seconds.
@@ -241,6 +247,10 @@ fn default_learn_lead_time() -> bool {
 fn default_lead_time_percentile() -> u8 {
     95
 }
+fn default_booting_monitoring_interval_seconds() -> u32 {
+    30
+}
+
 fn default_lead_time_margin_seconds() -> u32 {
     180
 }
@@ -319,6 +329,7 @@ impl Default for FleetSettings {
             endpoint_address: EndpointAddress::default(),
             endpoint_allow: crate::worker::EndpointAllowList::default(),
             monitoring_interval_seconds: 300,
+            booting_monitoring_interval_seconds: default_booting_monitoring_interval_seconds(),
             cml_concurrency: 64,
             labs_sync_interval_seconds: 1800,
             thresholds: Thresholds::default(),

@@ -88,6 +88,15 @@ pub struct WeekConfig {
     /// boot, drawn at random (0: every boot takes the same time).
     #[serde(default)]
     pub boot_jitter_seconds: u32,
+    /// How often the engine looks at a booting worker's CML, seconds (the
+    /// engine's `booting_monitoring_interval_seconds`; 300 is what every boot
+    /// cost before it existed).
+    #[serde(default = "default_booting_poll_seconds")]
+    pub booting_poll_seconds: u32,
+}
+
+fn default_booting_poll_seconds() -> u32 {
+    30
 }
 
 impl Default for WeekConfig {
@@ -127,6 +136,7 @@ impl Default for WeekConfig {
                 .find(|t| t.name == "m5zn.metal")
                 .unwrap_or_else(|| InstanceType::new("m5zn.metal", 48, 192, 1000, 100, 3.9641)),
             boot_jitter_seconds: 0,
+            booting_poll_seconds: default_booting_poll_seconds(),
         }
     }
 }
@@ -172,6 +182,9 @@ impl WeekConfig {
         }
         if self.boot_jitter_seconds > 3600 {
             return bad("boot_jitter_seconds must be at most 3600");
+        }
+        if !(1..=3600).contains(&self.booting_poll_seconds) {
+            return bad("booting_poll_seconds must be within 1..=3600");
         }
         if !(0.0..=1.0).contains(&self.class_probability) {
             return bad("class_probability must be within 0..=1");
