@@ -108,6 +108,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         end: plus_seconds(start, 7200),
                     },
                     reservation_id: None,
+                    on_demand: false,
                 },
             )
             .await?;

@@ -96,6 +96,10 @@ pub struct LabletSpec {
     pub reservation_id: Option<String>,
     /// Set when cancellation was requested.
     pub cancel_requested: bool,
+    /// Booked for as soon as possible: the timeslot starts at the estimated
+    /// ready time, which the engine moves (`lablet.rescheduled.v1`, keeping the
+    /// length) until the lab is ready, when the session starts.
+    pub on_demand: bool,
 }
 
 impl From<&ccm_core::lablet::LabletSpec> for LabletSpec {
@@ -106,6 +110,7 @@ impl From<&ccm_core::lablet::LabletSpec> for LabletSpec {
             timeslot: Timeslot::from(&s.timeslot),
             reservation_id: s.reservation_id.clone(),
             cancel_requested: s.cancel_requested,
+            on_demand: s.on_demand,
         }
     }
 }
@@ -263,6 +268,22 @@ pub struct CreateLablet {
     pub reservation_id: Option<String>,
 }
 
+/// Body of `POST /api/v1/lablets/on-demand`: a booking for as soon as possible.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOnDemandLablet {
+    /// Definition version to instantiate (it must be active).
+    pub definition_id: Uuid,
+    /// Owner; the caller when absent (a user may name only themselves).
+    pub owner: Option<String>,
+    /// How long the session lasts once the lab is ready, minutes: at least 1,
+    /// at most the definition's `max_duration_minutes`.
+    #[schema(minimum = 1)]
+    pub duration_minutes: u32,
+    /// External reservation id.
+    pub reservation_id: Option<String>,
+}
+
 /// Body of `POST /api/v1/lablets/{id}/extend`: the new end of the timeslot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -323,6 +344,7 @@ pub(crate) fn sample_lablet() -> ccm_core::lablet::Lablet {
             },
             reservation_id: Some("rsv-20260101-0042".into()),
             cancel_requested: false,
+            on_demand: false,
         },
         status: ccm_core::lablet::LabletStatus {
             phase: P::Running,
@@ -365,6 +387,18 @@ impl Example for CreateLablet {
             definition_id: l.spec.definition_id.0,
             owner: Some(l.spec.owner),
             timeslot: Timeslot::from(&l.spec.timeslot),
+            reservation_id: l.spec.reservation_id,
+        }
+    }
+}
+
+impl Example for CreateOnDemandLablet {
+    fn example() -> Self {
+        let l = sample_lablet();
+        Self {
+            definition_id: l.spec.definition_id.0,
+            owner: Some(l.spec.owner),
+            duration_minutes: 90,
             reservation_id: l.spec.reservation_id,
         }
     }

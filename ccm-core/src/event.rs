@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::definition::LabletDefinition;
 use crate::ids::{CmlLabId, DefinitionId, EventId, InstanceId, WorkerId};
 use crate::lab::{LabOperation, LabRecord, LabState};
-use crate::lablet::{Lablet, LabletAccess, LabletPhase, NewLablet};
+use crate::lablet::{Lablet, LabletAccess, LabletPhase, NewLablet, Timeslot};
 use crate::ports::cloud::InstanceState;
 use crate::time::Timestamp;
 use crate::worker::aggregate::ImportedInstance;
@@ -283,6 +283,13 @@ event_payload! { $
         from: Timestamp,
         to: Timestamp,
         by: Option<String>,
+    },
+    /// An on-demand lablet's estimated ready time moved: its timeslot, same
+    /// length, now starts at `to.start`.
+    LabletRescheduled = "lablet.rescheduled.v1" {
+        from: Timeslot,
+        to: Timeslot,
+        reason: String,
     },
     /// Deletion of the lablet record was requested (it goes once terminated).
     LabletDeletionRequested = "lablet.deletion.requested.v1" { by: Option<String> },

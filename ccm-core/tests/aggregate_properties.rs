@@ -294,6 +294,7 @@ fn booking(start: i64, end: i64) -> NewLablet {
             end: plus_seconds(epoch(), end),
         },
         reservation_id: None,
+        on_demand: false,
     }
 }
 

@@ -70,6 +70,7 @@ async fn a_lablet_goes_only_where_cml_offers_its_definitions_and_none_is_bought_
                     end: plus_seconds(start, 3600),
                 },
                 reservation_id: None,
+                on_demand: false,
             },
         )
     };

@@ -451,6 +451,7 @@ async fn the_lab_of_a_lablet_whose_timeslot_ends_is_torn_down_exactly_once() {
                 owner: "student".into(),
                 timeslot: Timeslot { start, end },
                 reservation_id: None,
+                on_demand: false,
             },
         )
         .await

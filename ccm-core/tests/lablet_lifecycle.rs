@@ -63,6 +63,7 @@ impl Bookings for World {
                         end: plus_seconds(start, 3600),
                     },
                     reservation_id: None,
+                    on_demand: false,
                 },
             )
             .await

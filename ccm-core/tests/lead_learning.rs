@@ -78,6 +78,7 @@ async fn boots_and_imports_are_learned_used_and_kept_across_processes() {
                         end: plus_seconds(start, 3600),
                     },
                     reservation_id: None,
+                    on_demand: false,
                 },
             )
             .await

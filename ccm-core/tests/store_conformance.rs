@@ -32,6 +32,7 @@ mod memory_footprint {
                 end: at(4200),
             },
             reservation_id: None,
+            on_demand: false,
         };
         let (lablet, event) =
             Lablet::create(LabletId::from_u128(7), &definition, request.clone(), t0()).unwrap();

@@ -120,6 +120,7 @@ pub async fn seed_demo(
                         end: plus_seconds(start, length_minutes * 60),
                     },
                     reservation_id: None,
+                    on_demand: false,
                 },
             )
             .await?;

@@ -251,6 +251,9 @@ pub enum Op {
     /// Books a lablet of a definition for a timeslot (`POST /api/v1/lablets`;
     /// the owner is `python` when absent).
     CreateLablet(wire::lablet::CreateLablet),
+    /// Books a lablet for as soon as possible (`POST /api/v1/lablets/on-demand`;
+    /// the owner is `python` when absent).
+    CreateOnDemandLablet(wire::lablet::CreateOnDemandLablet),
     /// Where lablets of a definition would go now, placed as the scheduler
     /// places (`POST /api/v1/placement/preview`); binds nothing.
     PreviewPlacement(wire::placement::PlacementPreviewRequest),
@@ -559,6 +562,19 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
                     NewLablet {
                         owner: body.owner.unwrap_or_else(|| ACTOR.to_owned()),
                         timeslot: body.timeslot.into(),
+                        reservation_id: body.reservation_id,
+                        on_demand: false,
+                    },
+                )
+                .await?,
+        ),
+        Op::CreateOnDemandLablet(body) => lablet(
+            fleet
+                .create_on_demand_lablet(
+                    DefinitionId(body.definition_id),
+                    ccm_core::fleet::OnDemandLablet {
+                        owner: body.owner.unwrap_or_else(|| ACTOR.to_owned()),
+                        duration_minutes: body.duration_minutes,
                         reservation_id: body.reservation_id,
                     },
                 )

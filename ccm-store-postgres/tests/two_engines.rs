@@ -142,6 +142,7 @@ async fn only_the_leader_acts_and_the_follower_takes_over_when_it_dies() {
                         end: plus_seconds(start, 3600),
                     },
                     reservation_id: None,
+                    on_demand: false,
                 },
             )
             .await

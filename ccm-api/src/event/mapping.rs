@@ -252,6 +252,7 @@ impl From<&P> for EventData {
                     owner: request.owner.clone(),
                     timeslot: Timeslot::from(&request.timeslot),
                     reservation_id: request.reservation_id.clone(),
+                    on_demand: request.on_demand,
                 },
             }),
             P::LabletCreated { lablet } => Self::LabletCreated(payload::LabletCreated {
@@ -289,6 +290,13 @@ impl From<&P> for EventData {
                 to: *to,
                 by: by.clone(),
             }),
+            P::LabletRescheduled { from, to, reason } => {
+                Self::LabletRescheduled(payload::LabletRescheduled {
+                    from: Timeslot::from(from),
+                    to: Timeslot::from(to),
+                    reason: reason.clone(),
+                })
+            }
             P::LabletDeletionRequested { by } => {
                 Self::LabletDeletionRequested(payload::LabletDeletionRequested { by: by.clone() })
             }

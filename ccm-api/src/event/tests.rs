@@ -76,6 +76,7 @@ fn every_payload() -> Vec<EventPayload> {
                 owner: "alice".into(),
                 timeslot: lablet.spec.timeslot,
                 reservation_id: Some("r-1".into()),
+                on_demand: false,
             },
         },
         EventPayload::WorkerCreated {
@@ -257,6 +258,17 @@ fn every_payload() -> Vec<EventPayload> {
             from: ccm_core::time::from_unix_seconds(1_780_000_000),
             to: ccm_core::time::from_unix_seconds(1_780_001_800),
             by: Some("alice".into()),
+        },
+        EventPayload::LabletRescheduled {
+            from: ccm_core::lablet::Timeslot {
+                start: ccm_core::time::from_unix_seconds(1_780_000_000),
+                end: ccm_core::time::from_unix_seconds(1_780_003_600),
+            },
+            to: ccm_core::lablet::Timeslot {
+                start: ccm_core::time::from_unix_seconds(1_780_000_600),
+                end: ccm_core::time::from_unix_seconds(1_780_004_200),
+            },
+            reason: "not ready by the estimate".into(),
         },
         EventPayload::LabletDeletionRequested { by: None },
         EventPayload::LabletLabReleased {},

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::context::{found, Context};
 use super::definitions::Definitions;
 use super::endpoint::console_host;
+use super::on_demand::ReadyEstimates;
 use super::persist::CONFLICT_RETRIES;
 use crate::domain_error::DomainError;
 use crate::error::CoreError;
@@ -61,11 +62,73 @@ enum WorkerStanding {
 pub(crate) struct LabletController {
     ctx: Arc<Context>,
     definitions: Definitions,
+    estimates: ReadyEstimates,
 }
 
 impl LabletController {
-    pub(crate) fn new(ctx: Arc<Context>, definitions: Definitions) -> Self {
-        Self { ctx, definitions }
+    pub(crate) fn new(
+        ctx: Arc<Context>,
+        definitions: Definitions,
+        estimates: ReadyEstimates,
+    ) -> Self {
+        Self {
+            ctx,
+            definitions,
+            estimates,
+        }
+    }
+
+    /// Keeps an on-demand lablet's estimated ready time (its start) true: a
+    /// ready lab starts now, early or late, with its full length; an estimate
+    /// that passed before the lab was ready moves to now plus what is left (an
+    /// import when its worker can host labs, else the lead). A waiting estimate
+    /// moves only until the latest start a booking made now could have had
+    /// (booked + lead + start grace): past it, the lablet expires as a timed
+    /// one does.
+    async fn keep_estimate(
+        &self,
+        lablet: &Lablet,
+        now: Timestamp,
+        fence: Option<&Fence>,
+    ) -> Result<Option<ReconcileOutcome>, CoreError> {
+        let slot = lablet.spec.timeslot;
+        let (ready_at, reason) = match lablet.status.phase {
+            LabletPhase::Ready if now < slot.start => {
+                (now, "the lab is ready ahead of the estimate")
+            }
+            LabletPhase::Ready if now > slot.start => (now, "the lab is ready after the estimate"),
+            LabletPhase::Pending | LabletPhase::Scheduled | LabletPhase::Instantiating
+                if now >= slot.start =>
+            {
+                let settings = &self.ctx.settings.lablets;
+                let latest = plus_seconds(
+                    lablet.meta.created_at,
+                    i64::from(settings.lead_time_seconds)
+                        .saturating_add(i64::from(settings.start_grace_seconds)),
+                );
+                if now >= latest {
+                    return Ok(None);
+                }
+                let left = match self.standing(lablet).await? {
+                    WorkerStanding::Ready(_) => self.estimates.on_a_ready_worker().await?,
+                    _ => self.estimates.with_a_boot().await?,
+                };
+                let ready_at = plus_seconds(now, i64::from(left)).min(latest);
+                (ready_at, "not ready by the estimate")
+            }
+            _ => return Ok(None),
+        };
+        self.ctx
+            .update::<Lablet, _, _>(lablet.id, fence, |l, now| {
+                l.reschedule(ready_at, reason, now)
+            })
+            .await?;
+        if lablet.status.phase == LabletPhase::Ready {
+            // Its session starts with the move, not a pass later.
+            self.transition(lablet.id, LabletPhase::Running, "timeslot started", fence)
+                .await?;
+        }
+        Ok(Some(ReconcileOutcome::RequeueAfter(1)))
     }
 
     /// Reconciles every lablet whose turn has come, at most `limit` of them.
@@ -360,6 +423,11 @@ impl LabletController {
         let settings = &self.ctx.settings.lablets;
         let grace_end = plus_seconds(slot.start, i64::from(settings.start_grace_seconds));
         let ending = lablet.spec.cancel_requested || now >= slot.end;
+        if lablet.spec.on_demand && !ending {
+            if let Some(outcome) = self.keep_estimate(&lablet, now, fence).await? {
+                return Ok(outcome);
+            }
+        }
         use LabletPhase::*;
         match lablet.status.phase {
             Pending => {

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use super::context::{found, Context};
 use super::definitions::Definitions;
+use super::on_demand::ReadyEstimates;
 use crate::domain_error::DomainError;
 use crate::error::CoreError;
 use crate::ids::{CmlLabId, DefinitionId, LabletId, WorkerId};
-use crate::lablet::{Lablet, NewLablet};
+use crate::lablet::{Lablet, NewLablet, Timeslot};
 use crate::ports::store::{ChangeSet, LabletFilter, Listed, PageRequest};
 use crate::time::{plus_seconds, Timestamp};
 use crate::worker::DesiredStatus;
@@ -18,11 +19,62 @@ use crate::worker::DesiredStatus;
 pub(crate) struct Lablets {
     ctx: Arc<Context>,
     definitions: Definitions,
+    estimates: ReadyEstimates,
+}
+
+/// A booking for as soon as possible.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OnDemandLablet {
+    /// Owner.
+    pub owner: String,
+    /// How long the session lasts once ready, minutes (at most the
+    /// definition's `max_duration_minutes`).
+    pub duration_minutes: u32,
+    /// External reservation id.
+    pub reservation_id: Option<String>,
 }
 
 impl Lablets {
-    pub(crate) fn new(ctx: Arc<Context>, definitions: Definitions) -> Self {
-        Self { ctx, definitions }
+    pub(crate) fn new(
+        ctx: Arc<Context>,
+        definitions: Definitions,
+        estimates: ReadyEstimates,
+    ) -> Self {
+        Self {
+            ctx,
+            definitions,
+            estimates,
+        }
+    }
+
+    /// Books a lablet for as soon as possible: its timeslot starts at the
+    /// estimated ready time (see `on_demand`) and lasts `duration_minutes`.
+    pub(crate) async fn create_on_demand(
+        &self,
+        definition_id: DefinitionId,
+        input: OnDemandLablet,
+    ) -> Result<Lablet, CoreError> {
+        let definition = self.definitions.get(definition_id).await?;
+        let longest = definition.max_duration_minutes;
+        if input.duration_minutes == 0 || input.duration_minutes > longest {
+            return Err(CoreError::validation(
+                "duration_minutes",
+                format!("must be within 1..={longest} (the definition's longest session)"),
+            ));
+        }
+        let ready_in = self.estimates.at_booking(&definition).await?;
+        let start = plus_seconds(self.ctx.now(), i64::from(ready_in));
+        let end = plus_seconds(start, i64::from(input.duration_minutes) * 60);
+        self.create(
+            definition_id,
+            NewLablet {
+                owner: input.owner,
+                timeslot: Timeslot { start, end },
+                reservation_id: input.reservation_id,
+                on_demand: true,
+            },
+        )
+        .await
     }
 
     /// Books a lablet of a definition for an owner and a timeslot.

@@ -30,6 +30,7 @@ mod lifetimes;
 mod log_retention;
 mod log_watch;
 mod monitor;
+mod on_demand;
 pub mod persist;
 mod preview;
 mod recurrent_jobs;
@@ -47,6 +48,7 @@ pub use forecast::{
     CapacityForecast, ForecastStep, FORECAST_STEP_MINUTES, MAX_FORECAST_HOURS, MAX_FORECAST_LABLETS,
 };
 pub use import::{ImportMatching, ImportReport, ImportSkip};
+pub use lablets::OnDemandLablet;
 pub use labs::LabAction;
 pub use lead_time::{LeadEstimate, LeadTime, LEAD_LEARNING_JOB, LEAD_TIME_NAMESPACE};
 pub use log_retention::LOG_RETENTION_JOB;
@@ -72,6 +74,7 @@ use licensing::Licences;
 use log_retention::LogRetention;
 use log_watch::LogWatch;
 use monitor::Monitor;
+use on_demand::ReadyEstimates;
 use scheduler::Scheduler;
 use workers::Workers;
 
@@ -177,12 +180,14 @@ impl Fleet {
         let lead_times = LeadTimes::new(ctx.clone());
         let scheduler = Scheduler::new(ctx.clone(), definitions.clone(), lead_times.clone());
         let worker_controller = WorkerController::new(ctx.clone(), licences.clone());
-        let lablet_controller = LabletController::new(ctx.clone(), definitions.clone());
+        let estimates = ReadyEstimates::new(ctx.clone(), lead_times.clone());
+        let lablet_controller =
+            LabletController::new(ctx.clone(), definitions.clone(), estimates.clone());
         Self {
             imports: Imports::new(ctx.clone()),
             idle_pause: IdlePause::new(ctx.clone()),
             labs: Labs::new(ctx.clone()),
-            lablets: Lablets::new(ctx.clone(), definitions.clone()),
+            lablets: Lablets::new(ctx.clone(), definitions.clone(), estimates),
             autoscaler: Autoscaler::new(ctx.clone(), scheduler.clone(), workers.clone()),
             log_watch: LogWatch::new(
                 ctx.clone(),

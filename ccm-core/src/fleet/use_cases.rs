@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use super::idle::IdleStatus;
 use super::{
-    CreateWorker, DeleteOutcome, Fleet, ImportMatching, ImportReport, LabAction, RefreshOutcome,
-    WhenLabletsBound,
+    CreateWorker, DeleteOutcome, Fleet, ImportMatching, ImportReport, LabAction, OnDemandLablet,
+    RefreshOutcome, WhenLabletsBound,
 };
 use crate::definition::{LabletDefinition, NewDefinition};
 use crate::error::CoreError;
@@ -365,6 +365,18 @@ impl Fleet {
         by: Option<String>,
     ) -> Result<Lablet, CoreError> {
         self.lablets.cancel(id, by).await
+    }
+
+    /// Books a lablet for as soon as possible. Its timeslot starts at the
+    /// estimated ready time — a worker's next scheduler pass and a lab import
+    /// when one can take it now, else the lead in force — and the engine moves
+    /// it (`lablet.rescheduled.v1`) when the lab is ready sooner or later.
+    pub async fn create_on_demand_lablet(
+        &self,
+        definition_id: DefinitionId,
+        input: OnDemandLablet,
+    ) -> Result<Lablet, CoreError> {
+        self.lablets.create_on_demand(definition_id, input).await
     }
 
     /// Moves a lablet's end later, to `until`, within its definition's longest

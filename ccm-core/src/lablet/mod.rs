@@ -50,6 +50,11 @@ pub struct LabletSpec {
     pub reservation_id: Option<String>,
     /// Set when cancellation was requested.
     pub cancel_requested: bool,
+    /// Booked for as soon as possible: the timeslot's start is the estimated
+    /// ready time, which the engine moves (`lablet.rescheduled.v1`, keeping the
+    /// length) when the lab is ready sooner or the estimate passes.
+    #[serde(default)]
+    pub on_demand: bool,
 }
 
 /// One phase change, kept for the timeline.
@@ -142,6 +147,9 @@ pub struct NewLablet {
     pub timeslot: Timeslot,
     /// External reservation id.
     pub reservation_id: Option<String>,
+    /// As soon as possible; see [`LabletSpec::on_demand`].
+    #[serde(default)]
+    pub on_demand: bool,
 }
 
 impl EventSourced for Lablet {
@@ -247,6 +255,7 @@ impl Lablet {
                 timeslot: input.timeslot,
                 reservation_id: input.reservation_id,
                 cancel_requested: false,
+                on_demand: input.on_demand,
             },
             status: LabletStatus {
                 phase: LabletPhase::Pending,
@@ -319,6 +328,10 @@ impl Lablet {
             }
             EventPayload::LabletExtended { to, .. } => {
                 self.spec.timeslot.end = *to;
+                self.meta.generation += 1;
+            }
+            EventPayload::LabletRescheduled { to, .. } => {
+                self.spec.timeslot = *to;
                 self.meta.generation += 1;
             }
             EventPayload::LabletDeletionRequested { .. } => {
@@ -514,6 +527,49 @@ impl Lablet {
         Ok(events)
     }
 
+    /// Moves an on-demand lablet's timeslot to start at `ready_at` (its new
+    /// estimated ready time), keeping its length. Only before it runs: once
+    /// running, its start is history.
+    pub fn reschedule(
+        &mut self,
+        ready_at: Timestamp,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<Vec<DomainEvent>, DomainError> {
+        let phase = self.status.phase;
+        let before_running = matches!(
+            phase,
+            LabletPhase::Pending
+                | LabletPhase::Scheduled
+                | LabletPhase::Instantiating
+                | LabletPhase::Ready
+        );
+        if !self.spec.on_demand || !before_running || self.spec.cancel_requested {
+            return Err(crate::state_machine::TransitionError {
+                machine: LabletPhase::MACHINE,
+                from: phase.as_str().to_owned(),
+                to: "rescheduled".to_owned(),
+            }
+            .into());
+        }
+        let from = self.spec.timeslot;
+        if ready_at == from.start {
+            return Ok(Vec::new());
+        }
+        let to = Timeslot {
+            start: ready_at,
+            end: crate::time::plus_seconds(ready_at, from.duration_seconds()),
+        };
+        Ok(vec![self.emit(
+            EventPayload::LabletRescheduled {
+                from,
+                to,
+                reason: reason.to_owned(),
+            },
+            now,
+        )?])
+    }
+
     /// Moves the end of the timeslot to `until`, within the definition's longest
     /// session (`max_duration_minutes`). Only a lablet that has neither ended nor
     /// been cancelled can be extended, and only later than its end and now.
@@ -625,6 +681,7 @@ mod tests {
                 end: plus_seconds(epoch(), 1200),
             },
             reservation_id: None,
+            on_demand: false,
         };
         Lablet::create(LabletId::from_u128(2), &definition, input, epoch())
             .unwrap()
@@ -695,6 +752,42 @@ mod tests {
             cancelled.extend(until, 60, None, now),
             Err(DomainError::InvalidTransition(_))
         ));
+    }
+
+    #[test]
+    fn only_an_on_demand_lablet_before_it_runs_is_rescheduled_keeping_its_length() {
+        let now = plus_seconds(epoch(), 300);
+        let later = plus_seconds(epoch(), 900);
+        let mut timed = lablet();
+        assert!(matches!(
+            timed.reschedule(later, "not ready by the estimate", now),
+            Err(DomainError::InvalidTransition(_))
+        ));
+        let mut l = lablet();
+        l.spec.on_demand = true;
+        let created = l.clone();
+        let events = l
+            .reschedule(later, "not ready by the estimate", now)
+            .unwrap();
+        assert_eq!(events[0].type_name(), "lablet.rescheduled.v1");
+        assert_eq!(l.spec.timeslot.start, later);
+        assert_eq!(l.spec.timeslot.duration_seconds(), 600);
+        let mut replayed = created;
+        replayed.apply(&events[0]).unwrap();
+        assert_eq!(replayed.spec.timeslot, l.spec.timeslot);
+        // The same start again changes nothing and says nothing.
+        assert!(l.reschedule(later, "again", now).unwrap().is_empty());
+        // Running or cancelled: its start is history.
+        let mut running = l.clone();
+        running.status.phase = LabletPhase::Running;
+        assert!(running.reschedule(now, "ready", now).is_err());
+        l.cancel(None, now).unwrap();
+        assert!(l.reschedule(now, "ready", now).is_err());
+        // Records stored before on-demand lablets read as timed ones.
+        let mut stored = serde_json::to_value(lablet()).unwrap();
+        stored["spec"].as_object_mut().unwrap().remove("on_demand");
+        let read: Lablet = serde_json::from_value(stored).unwrap();
+        assert!(!read.spec.on_demand);
     }
 
     #[test]

@@ -193,6 +193,7 @@ mod tests {
                 end: plus_seconds(epoch(), 3600),
             },
             reservation_id: None,
+            on_demand: false,
         };
         Lablet::create(LabletId::from_u128(7), def, input, epoch())
             .unwrap()

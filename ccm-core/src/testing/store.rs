@@ -267,6 +267,7 @@ pub fn sample_lablet(seed: u128, definition: &LabletDefinition, owner: &str, sta
                 end: at(start + 3600),
             },
             reservation_id: Some(format!("res-{seed}")),
+            on_demand: false,
         },
         t0(),
     )
@@ -2456,6 +2457,7 @@ async fn compaction_history<S: Store + ?Sized>(store: &S) -> History {
             end: young(start + 3600),
         },
         reservation_id: None,
+        on_demand: false,
     };
     let (mut l, created) =
         Lablet::create(LabletId::from_u128(904), &definition, booking(0), old(5)).unwrap();

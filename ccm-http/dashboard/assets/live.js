@@ -28,7 +28,7 @@ const TYPES = [
   'worker.deletion.requested.v1', 'lab.discovered.v2', 'lab.discovered.v1', 'lab.state.changed.v1', 'lab.updated.v1',
   'lab.operation.recorded.v1', 'lab.gone.v1', 'definition.created.v1', 'definition.activation.changed.v1',
   'lablet.created.v2', 'lablet.created.v1', 'lablet.phase.changed.v1', 'lablet.bound.v1', 'lablet.unbound.v1',
-  'lablet.lab.assigned.v1', 'lablet.access.assigned.v1', 'lablet.cancel.requested.v1', 'lablet.extended.v1', 'lablet.deletion.requested.v1',
+  'lablet.lab.assigned.v1', 'lablet.access.assigned.v1', 'lablet.cancel.requested.v1', 'lablet.extended.v1', 'lablet.rescheduled.v1', 'lablet.deletion.requested.v1',
   'lablet.lab.released.v1', 'lablet.attempt.failed.v1', 'fleet.scaling.decided.v1',
 ];
 

@@ -10,9 +10,10 @@ use axum::{Extension, Json};
 use ccm_api::definition::{
     CreateDefinition, DefinitionListQuery, LabletDefinition, SetDefinitionActive,
 };
-use ccm_api::lablet::{CreateLablet, ExtendLablet, Lablet, LabletListQuery};
+use ccm_api::lablet::{CreateLablet, CreateOnDemandLablet, ExtendLablet, Lablet, LabletListQuery};
 use ccm_api::placement::{PlacementPreview, PlacementPreviewRequest};
 use ccm_core::definition::NewDefinition;
+use ccm_core::fleet::OnDemandLablet;
 use ccm_core::ids::{DefinitionId, LabletId, WorkerId};
 use ccm_core::lablet::{LabletPhase, NewLablet};
 use ccm_core::ports::store::{DefinitionFilter, LabletFilter, PageRequest};
@@ -191,6 +192,7 @@ pub async fn create_lablet(
                 owner,
                 timeslot: body.timeslot.into(),
                 reservation_id: body.reservation_id,
+                on_demand: false,
             },
         )
         .await?;
@@ -206,6 +208,42 @@ pub fn create_lablet_contract() -> Contract {
         .error(
             422,
             "Inactive definition, empty owner, or a timeslot inverted, ended or longer than the definition allows",
+        )
+}
+
+/// `POST /api/v1/lablets/on-demand`: books a lablet for as soon as possible.
+pub async fn create_on_demand_lablet(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    ApiJson(body): ApiJson<CreateOnDemandLablet>,
+) -> ApiResult<impl IntoResponse> {
+    let owner = ownership::booking_owner(&who, body.owner, state.options.lablet_self_service)?;
+    let lablet = state
+        .fleet
+        .create_on_demand_lablet(
+            DefinitionId(body.definition_id),
+            OnDemandLablet {
+                owner,
+                duration_minutes: body.duration_minutes,
+                reservation_id: body.reservation_id,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(Lablet::from(&lablet))))
+}
+
+/// What `POST /api/v1/lablets/on-demand` takes and answers.
+pub fn create_on_demand_lablet_contract() -> Contract {
+    Contract::new()
+        .json_body::<CreateOnDemandLablet>()
+        .ok::<Lablet>(
+            201,
+            "The lablet was booked; its timeslot starts at the estimated ready time",
+        )
+        .error(404, "No definition has this id")
+        .error(
+            422,
+            "Inactive definition, empty owner, or `duration_minutes` outside 1 to the definition's `max_duration_minutes`",
         )
 }
 

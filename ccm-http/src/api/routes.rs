@@ -161,6 +161,8 @@ routes! {
         "List lablets (filters: phase, worker_id, owner, definition_id; paginated; users see their own)" => get(lablets::list_lablets) with lablets::list_lablets_contract,
     POST "/api/v1/lablets" USER
         "Book a lablet (users: for themselves, when lablets.self_service is on)" => post(lablets::create_lablet) with lablets::create_lablet_contract,
+    POST "/api/v1/lablets/on-demand" USER
+        "Book a lablet for as soon as possible: its timeslot starts at the estimated ready time, moved (lablet.rescheduled.v1) until the lab is ready (users: for themselves, when lablets.self_service is on)" => post(lablets::create_on_demand_lablet) with lablets::create_on_demand_lablet_contract,
     GET "/api/v1/lablets/{id}" USER
         "Get a lablet (users: their own)" => get(lablets::get_lablet) with lablets::get_lablet_contract,
     POST "/api/v1/lablets/{id}/cancel" USER

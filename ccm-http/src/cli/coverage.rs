@@ -65,6 +65,7 @@ pub static COMMANDS: &[(&str, &[Endpoint])] = &[
     ("lablets list", &[lablets::LIST]),
     ("lablets show", &[lablets::GET]),
     ("lablets book", &[lablets::BOOK, lablets::GET]),
+    ("lablets book-now", &[lablets::BOOK_NOW, lablets::GET]),
     ("lablets cancel", &[lablets::CANCEL]),
     ("lablets extend", &[lablets::EXTEND]),
     ("lablets delete", &[lablets::DELETE]),

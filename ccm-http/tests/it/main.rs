@@ -19,6 +19,7 @@ mod doctor;
 mod errors;
 mod jwt;
 mod lablet_extend;
+mod lablet_on_demand;
 mod lease_hang;
 mod list_cache;
 mod log_retention;

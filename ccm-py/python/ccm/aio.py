@@ -58,6 +58,7 @@ _METHODS = (
     "get_lablet",
     "cancel_lablet",
     "extend_lablet",
+    "create_on_demand_lablet",
     "delete_lablet",
     "list_jobs",
     "trigger_job",

@@ -434,6 +434,27 @@ class Engine:
             )
         )
 
+    def create_on_demand_lablet(
+        self,
+        definition_id: str,
+        *,
+        duration_minutes: int,
+        owner: Optional[str] = None,
+        reservation_id: Optional[str] = None,
+    ) -> Lablet:
+        """Books a lablet for as soon as possible, for ``duration_minutes`` once
+        its lab is ready. ``spec.timeslot.start`` is the estimated ready time;
+        the engine moves it (``lablet.rescheduled.v1``) until the lab is ready."""
+        return Lablet(
+            self._call(
+                "create_on_demand_lablet",
+                definition_id=str(definition_id),
+                duration_minutes=duration_minutes,
+                owner=owner,
+                reservation_id=reservation_id,
+            )
+        )
+
     def preview_placement(
         self, definition_id: str, count: int = 1, *, policy: Optional[str] = None
     ) -> PlacementPreview:

@@ -991,6 +991,8 @@ class LabletAttemptFailedEvent(Event):
 class LabletBooking(Record):
     """A booking as it was asked for: the `request` of `lablet.created.v2`."""
 
+    #: Booked for as soon as possible (the timeslot starts at the estimate).
+    on_demand: Optional[bool]
     #: Who the session is for.
     owner: str
     #: External reservation id, if the booking system has one.
@@ -1203,6 +1205,31 @@ class LabletPhaseChangedEvent(Event):
     type: str
 
 
+class LabletRescheduled(Record):
+    """An on-demand lablet's estimated ready time moved: its timeslot, same
+    length, now starts at `to.start`.
+
+    The `data` of `lablet.rescheduled.v1`.
+    """
+
+    #: The timeslot before.
+    from_: Timeslot
+    #: Why: `the lab is ready ahead of the estimate`, `the lab is ready after
+    #: the estimate` or `not ready by the estimate`.
+    reason: str
+    #: The timeslot now.
+    to: Timeslot
+    _names = {"from_": "from"}
+
+
+class LabletRescheduledEvent(Event):
+    """An event of type `lablet.rescheduled.v1`; `data` is `LabletRescheduled`."""
+
+    data: LabletRescheduled
+    #: The versioned event type.
+    type: str
+
+
 class LabletSpec(Record):
     """What was asked for."""
 
@@ -1210,6 +1237,10 @@ class LabletSpec(Record):
     cancel_requested: bool
     #: Definition version instantiated.
     definition_id: str
+    #: Booked for as soon as possible: the timeslot starts at the estimated
+    #: ready time, which the engine moves (`lablet.rescheduled.v1`, keeping the
+    #: length) until the lab is ready, when the session starts.
+    on_demand: bool
     #: Who the session is for.
     owner: str
     #: External reservation id, if the booking system has one.
@@ -2363,7 +2394,7 @@ CostReport._types = {"generated_at": datetime, "groups": _list(CostGroup), "toda
 CostWindow._types = {"from": datetime}
 DefinitionCreated._types = {"definition": LabletDefinition}
 Event._types = {"occurred_at": datetime, "subject": EventSubject}
-Event._variants = {"definition.activation.changed.v1": DefinitionActivationChangedEvent, "definition.created.v1": DefinitionCreatedEvent, "fleet.scaling.decided.v1": FleetScalingDecidedEvent, "lab.discovered.v1": LabDiscoveredEvent, "lab.discovered.v2": LabDiscoveredV2Event, "lab.gone.v1": LabGoneEvent, "lab.operation.recorded.v1": LabOperationRecordedEvent, "lab.state.changed.v1": LabStateChangedEvent, "lab.updated.v1": LabUpdatedEvent, "lablet.access.assigned.v1": LabletAccessAssignedEvent, "lablet.attempt.failed.v1": LabletAttemptFailedEvent, "lablet.bound.v1": LabletBoundEvent, "lablet.cancel.requested.v1": LabletCancelRequestedEvent, "lablet.created.v1": LabletCreatedEvent, "lablet.created.v2": LabletCreatedV2Event, "lablet.deletion.requested.v1": LabletDeletionRequestedEvent, "lablet.extended.v1": LabletExtendedEvent, "lablet.lab.assigned.v1": LabletLabAssignedEvent, "lablet.lab.released.v1": LabletLabReleasedEvent, "lablet.phase.changed.v1": LabletPhaseChangedEvent, "lablet.unbound.v1": LabletUnboundEvent, "worker.activity.recorded.v1": WorkerActivityRecordedEvent, "worker.alert.cleared.v1": WorkerAlertClearedEvent, "worker.alert.raised.v1": WorkerAlertRaisedEvent, "worker.capacity.allocated.v1": WorkerCapacityAllocatedEvent, "worker.capacity.released.v1": WorkerCapacityReleasedEvent, "worker.capacity.unmanaged.v1": WorkerUnmanagedUsageObservedEvent, "worker.catalog.synced.v1": WorkerCatalogSyncedEvent, "worker.cml.certificate_accepted.v1": WorkerCmlCertificateAcceptedEvent, "worker.cml.certificate_changed.v1": WorkerCmlCertificateChangedEvent, "worker.cml.updated.v1": WorkerCmlUpdatedEvent, "worker.created.v1": WorkerCreatedEvent, "worker.created.v2": WorkerCreatedV2Event, "worker.deletion.requested.v1": WorkerDeletionRequestedEvent, "worker.imported.v1": WorkerImportedEvent, "worker.imported.v2": WorkerImportedV2Event, "worker.instance.assigned.v1": WorkerInstanceAssignedEvent, "worker.licence.deregistered.v1": WorkerLicenceDeregisteredEvent, "worker.licence.registration.completed.v1": WorkerLicenceRegistrationCompletedEvent, "worker.licence.registration.failed.v1": WorkerLicenceRegistrationFailedEvent, "worker.licence.registration.started.v1": WorkerLicenceRegistrationStartedEvent, "worker.licence.updated.v1": WorkerLicenceUpdatedEvent, "worker.metrics.updated.v1": WorkerMetricsUpdatedEvent, "worker.monitoring.enabled.v1": WorkerMonitoringEnabledEvent, "worker.network.updated.v1": WorkerNetworkUpdatedEvent, "worker.paused.v1": WorkerPausedEvent, "worker.resumed.v1": WorkerResumedEvent, "worker.spec.updated.v1": WorkerSpecUpdatedEvent, "worker.status.updated.v1": WorkerStatusUpdatedEvent, "worker.tags.updated.v1": WorkerTagsUpdatedEvent, "worker.telemetry.read.v1": WorkerTelemetryReadEvent, "worker.termination.requested.v1": WorkerTerminationRequestedEvent}
+Event._variants = {"definition.activation.changed.v1": DefinitionActivationChangedEvent, "definition.created.v1": DefinitionCreatedEvent, "fleet.scaling.decided.v1": FleetScalingDecidedEvent, "lab.discovered.v1": LabDiscoveredEvent, "lab.discovered.v2": LabDiscoveredV2Event, "lab.gone.v1": LabGoneEvent, "lab.operation.recorded.v1": LabOperationRecordedEvent, "lab.state.changed.v1": LabStateChangedEvent, "lab.updated.v1": LabUpdatedEvent, "lablet.access.assigned.v1": LabletAccessAssignedEvent, "lablet.attempt.failed.v1": LabletAttemptFailedEvent, "lablet.bound.v1": LabletBoundEvent, "lablet.cancel.requested.v1": LabletCancelRequestedEvent, "lablet.created.v1": LabletCreatedEvent, "lablet.created.v2": LabletCreatedV2Event, "lablet.deletion.requested.v1": LabletDeletionRequestedEvent, "lablet.extended.v1": LabletExtendedEvent, "lablet.lab.assigned.v1": LabletLabAssignedEvent, "lablet.lab.released.v1": LabletLabReleasedEvent, "lablet.phase.changed.v1": LabletPhaseChangedEvent, "lablet.rescheduled.v1": LabletRescheduledEvent, "lablet.unbound.v1": LabletUnboundEvent, "worker.activity.recorded.v1": WorkerActivityRecordedEvent, "worker.alert.cleared.v1": WorkerAlertClearedEvent, "worker.alert.raised.v1": WorkerAlertRaisedEvent, "worker.capacity.allocated.v1": WorkerCapacityAllocatedEvent, "worker.capacity.released.v1": WorkerCapacityReleasedEvent, "worker.capacity.unmanaged.v1": WorkerUnmanagedUsageObservedEvent, "worker.catalog.synced.v1": WorkerCatalogSyncedEvent, "worker.cml.certificate_accepted.v1": WorkerCmlCertificateAcceptedEvent, "worker.cml.certificate_changed.v1": WorkerCmlCertificateChangedEvent, "worker.cml.updated.v1": WorkerCmlUpdatedEvent, "worker.created.v1": WorkerCreatedEvent, "worker.created.v2": WorkerCreatedV2Event, "worker.deletion.requested.v1": WorkerDeletionRequestedEvent, "worker.imported.v1": WorkerImportedEvent, "worker.imported.v2": WorkerImportedV2Event, "worker.instance.assigned.v1": WorkerInstanceAssignedEvent, "worker.licence.deregistered.v1": WorkerLicenceDeregisteredEvent, "worker.licence.registration.completed.v1": WorkerLicenceRegistrationCompletedEvent, "worker.licence.registration.failed.v1": WorkerLicenceRegistrationFailedEvent, "worker.licence.registration.started.v1": WorkerLicenceRegistrationStartedEvent, "worker.licence.updated.v1": WorkerLicenceUpdatedEvent, "worker.metrics.updated.v1": WorkerMetricsUpdatedEvent, "worker.monitoring.enabled.v1": WorkerMonitoringEnabledEvent, "worker.network.updated.v1": WorkerNetworkUpdatedEvent, "worker.paused.v1": WorkerPausedEvent, "worker.resumed.v1": WorkerResumedEvent, "worker.spec.updated.v1": WorkerSpecUpdatedEvent, "worker.status.updated.v1": WorkerStatusUpdatedEvent, "worker.tags.updated.v1": WorkerTagsUpdatedEvent, "worker.telemetry.read.v1": WorkerTelemetryReadEvent, "worker.termination.requested.v1": WorkerTerminationRequestedEvent}
 EventSubject._types = {"kind": ResourceKind}
 FleetScalingDecided._types = {"action": ScalingAction}
 FleetScalingDecidedEvent._types = {"data": FleetScalingDecided}
@@ -2412,6 +2443,8 @@ LabletLabAssignedEvent._types = {"data": LabletLabAssigned}
 LabletLabReleasedEvent._types = {"data": EmptyEventData}
 LabletPhaseChanged._types = {"from": LabletPhase, "to": LabletPhase}
 LabletPhaseChangedEvent._types = {"data": LabletPhaseChanged}
+LabletRescheduled._types = {"from": Timeslot, "to": Timeslot}
+LabletRescheduledEvent._types = {"data": LabletRescheduled}
 LabletSpec._types = {"timeslot": Timeslot}
 LabletStatus._types = {"access": _list(LabletAccess), "history": _list(PhaseChange), "phase": LabletPhase}
 LabletUnboundEvent._types = {"data": LabletUnbound}
@@ -2592,6 +2625,8 @@ __all__ = [
     "LabletPhase",
     "LabletPhaseChanged",
     "LabletPhaseChangedEvent",
+    "LabletRescheduled",
+    "LabletRescheduledEvent",
     "LabletSpec",
     "LabletStatus",
     "LabletUnbound",

@@ -176,3 +176,23 @@ def test_the_preview_places_as_the_scheduler_would(day):
         engine.preview_placement(definition.id, 0)
     with pytest.raises(ccm.InvalidInput, match="scatter"):
         engine.preview_placement(definition.id, 1, policy="scatter")
+
+
+def test_an_on_demand_lablet_answers_an_estimate_and_starts_when_ready(day):
+    engine, worker, definition, _ = day
+    now = engine.now()
+    lablet = engine.create_on_demand_lablet(definition.id, duration_minutes=45)
+    assert lablet.spec.on_demand
+    # A running worker can take it: the next scheduler pass and an import.
+    estimate = lablet.spec.timeslot.start
+    assert now < estimate <= now + timedelta(minutes=10)
+    assert lablet.spec.timeslot.end - estimate == timedelta(minutes=45)
+    engine.advance(timedelta(minutes=15))
+    ran = engine.get_lablet(lablet.id)
+    assert ran.status.phase == "running"
+    assert ran.spec.timeslot.end - ran.spec.timeslot.start == timedelta(minutes=45)
+    moved = [e for e in engine.read_events(0, 10_000)
+             if e.type == "lablet.rescheduled.v1" and e.subject.id == lablet.id]
+    assert [e.data.to.start for e in moved][-1:] == [ran.spec.timeslot.start]
+    with pytest.raises(ccm.InvalidInput, match="duration_minutes"):
+        engine.create_on_demand_lablet(definition.id, duration_minutes=0)

@@ -93,6 +93,7 @@ async fn book(
             owner: booking.owner.clone(),
             timeslot,
             reservation_id: None,
+            on_demand: false,
         };
         let (lablet, event) = Lablet::create(id, definition, input, now)?;
         store

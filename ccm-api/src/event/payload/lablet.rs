@@ -16,6 +16,9 @@ pub struct LabletBooking {
     pub timeslot: Timeslot,
     /// External reservation id, if the booking system has one.
     pub reservation_id: Option<String>,
+    /// Booked for as soon as possible (the timeslot starts at the estimate).
+    #[serde(default)]
+    pub on_demand: bool,
 }
 
 /// A lablet was booked: its name, its definition and the booking. Read the
@@ -113,6 +116,21 @@ pub struct LabletExtended {
     pub to: chrono::DateTime<chrono::Utc>,
     /// Who asked.
     pub by: Option<String>,
+}
+
+/// An on-demand lablet's estimated ready time moved: its timeslot, same
+/// length, now starts at `to.start`.
+///
+/// The `data` of `lablet.rescheduled.v1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LabletRescheduled {
+    /// The timeslot before.
+    pub from: Timeslot,
+    /// The timeslot now.
+    pub to: Timeslot,
+    /// Why: `the lab is ready ahead of the estimate`, `the lab is ready after
+    /// the estimate` or `not ready by the estimate`.
+    pub reason: String,
 }
 
 /// Deletion of the lablet record was requested (it goes once terminated).

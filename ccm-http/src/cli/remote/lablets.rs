@@ -1,8 +1,8 @@
-//! `ccm lablets …` (list, show, book with `--wait` until it runs, cancel,
-//! delete) and `ccm placement preview` (where lablets of a definition would go,
+//! `ccm lablets …` (list, show, book with `--wait` until it runs, book-now for
+//! as soon as possible, cancel, extend, delete) and `ccm placement preview` (where lablets of a definition would go,
 //! with every refusal's reason; writes nothing).
 
-use ccm_api::lablet::{CreateLablet, ExtendLablet, Timeslot};
+use ccm_api::lablet::{CreateLablet, CreateOnDemandLablet, ExtendLablet, Timeslot};
 use ccm_api::placement::PlacementPreviewRequest;
 use ccm_core::time::plus_seconds;
 use clap::Subcommand;
@@ -19,6 +19,8 @@ use crate::error::Error;
 pub const LIST: Endpoint = Endpoint::get("/api/v1/lablets");
 /// `POST /api/v1/lablets`.
 pub const BOOK: Endpoint = Endpoint::post("/api/v1/lablets");
+/// `POST /api/v1/lablets/on-demand`.
+pub const BOOK_NOW: Endpoint = Endpoint::post("/api/v1/lablets/on-demand");
 /// `GET /api/v1/lablets/{id}`.
 pub const GET: Endpoint = Endpoint::get("/api/v1/lablets/{id}");
 /// `POST /api/v1/lablets/{id}/cancel`.
@@ -77,6 +79,28 @@ pub enum LabletsAction {
         wait: bool,
         /// Longest wait in seconds.
         #[arg(long, default_value_t = 1800)]
+        timeout: u64,
+    },
+    /// Book a lablet for as soon as possible: it answers with the estimated
+    /// ready time (the timeslot's start), which the engine keeps true.
+    BookNow {
+        /// Definition id.
+        #[arg(long)]
+        definition: String,
+        /// How long the session lasts once ready, minutes.
+        #[arg(long)]
+        minutes: u32,
+        /// Owner (the key's name when absent).
+        #[arg(long)]
+        owner: Option<String>,
+        /// External reservation id.
+        #[arg(long)]
+        reservation_id: Option<String>,
+        /// Wait until it runs.
+        #[arg(long)]
+        wait: bool,
+        /// Longest wait in seconds.
+        #[arg(long, default_value_t = 3600)]
         timeout: u64,
     },
     /// End a lablet early.
@@ -228,6 +252,26 @@ pub async fn run(remote: &RemoteArgs, action: &LabletsAction) -> Result<(), Erro
                 reservation_id: reservation_id.clone(),
             })?;
             let mut l = c.send(BOOK, &[], &none, body).await?;
+            if *wait {
+                l = wait_running(&c, &cell(l.get("id")), *timeout).await?;
+            }
+            show(&l);
+        }
+        LabletsAction::BookNow {
+            definition,
+            minutes,
+            owner,
+            reservation_id,
+            wait,
+            timeout,
+        } => {
+            let body = wire_body(&CreateOnDemandLablet {
+                definition_id: uuid_arg("--definition", definition)?,
+                owner: owner.clone(),
+                duration_minutes: *minutes,
+                reservation_id: reservation_id.clone(),
+            })?;
+            let mut l = c.send(BOOK_NOW, &[], &none, body).await?;
             if *wait {
                 l = wait_running(&c, &cell(l.get("id")), *timeout).await?;
             }

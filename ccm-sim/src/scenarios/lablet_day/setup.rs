@@ -192,6 +192,7 @@ pub(super) async fn book(
                     owner: format!("student{}", ids.len()),
                     timeslot: Timeslot { start, end },
                     reservation_id: None,
+                    on_demand: false,
                 },
             )
             .await?;
