@@ -1,5 +1,8 @@
 //! Placement throughput and quality: 100k and 1M lablets over 5,000 workers, for
-//! `pack`, `spread` and the naive first-fit scan, in the same run.
+//! `pack`, `spread`, `lifetime` and the naive first-fit scan, in the same run.
+//! The scenario's lablets end over eight hours (five-minute grid) and half its
+//! workers already hold lablets ending over the same hours, so `lifetime` walks
+//! up to 32 end classes per request; `pack` ignores the times.
 //!
 //! Besides criterion's timings (in placements per second), each scenario prints the
 //! workers each policy used against the lower bound max over dimensions of
@@ -18,6 +21,7 @@ use ccm_benches::fleet::{scenario, Scenario};
 use ccm_core::placement::{
     baseline, place, suggest_scale_up, NewWorkerProfile, Plan, Policy, PriceTable,
 };
+use ccm_core::time::{from_unix_seconds, plus_seconds};
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 
 const WORKERS: usize = 5_000;
@@ -25,6 +29,24 @@ const SEED: u64 = 0x00cc_3a11;
 /// Above this many lablets criterion does not time the naive scan (ten samples
 /// would take minutes) unless `CCM_BENCH_NAIVE_1M` is set.
 const NAIVE_MAX_LABLETS: usize = 100_000;
+
+const POLICIES: [Policy; 3] = [Policy::Pack, Policy::Spread, Policy::Lifetime];
+
+/// The scenario with end times: lablets end on a five-minute grid over eight
+/// hours, and every other worker holds lablets ending on a quarter hour of them.
+fn scenario_with_ends(lablets: usize) -> Scenario {
+    let mut s = scenario(WORKERS, lablets, SEED);
+    let start = from_unix_seconds(1_796_000_400);
+    for (i, request) in s.requests.iter_mut().enumerate() {
+        let step = (i.wrapping_mul(7_919) % 96) as i64;
+        request.ends_at = Some(plus_seconds(start, step * 300));
+    }
+    for (j, worker) in s.workers.iter_mut().enumerate().filter(|(j, _)| j % 2 == 0) {
+        let quarter = (j.wrapping_mul(31) % 32) as i64;
+        worker.busy_until = Some(plus_seconds(start, quarter * 900));
+    }
+    s
+}
 
 /// True under `cargo bench` (criterion's test mode passes no `--bench`).
 fn bench_mode() -> bool {
@@ -59,7 +81,7 @@ fn report(s: &Scenario) {
         s.workers.len()
     );
     let mut pack_plan = None;
-    for policy in [Policy::Pack, Policy::Spread] {
+    for policy in POLICIES {
         let started = Instant::now();
         let plan = place(&s.workers, &s.requests, policy);
         describe(policy.as_str(), s, &plan, started.elapsed());
@@ -104,7 +126,7 @@ fn report(s: &Scenario) {
 
 fn placement(c: &mut Criterion) {
     for lablets in [100_000usize, 1_000_000] {
-        let s = scenario(WORKERS, lablets, SEED);
+        let s = scenario_with_ends(lablets);
         report(&s);
         let mut group = c.benchmark_group(format!("placement/{lablets}-over-{WORKERS}"));
         group
@@ -117,7 +139,7 @@ fn placement(c: &mut Criterion) {
                 8
             }))
             .throughput(Throughput::Elements(lablets as u64));
-        for policy in [Policy::Pack, Policy::Spread] {
+        for policy in POLICIES {
             group.bench_function(policy.as_str(), |b| {
                 b.iter(|| place(black_box(&s.workers), black_box(&s.requests), policy))
             });
