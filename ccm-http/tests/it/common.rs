@@ -210,6 +210,37 @@ impl TestServer {
         let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
         (status, json)
     }
+
+    /// Creates worker `worker` (idle detection off) and a definition `name`
+    /// of `topology` (2 vCPU, 4 GiB, at most 120 minutes) with the admin key
+    /// `admin`; returns both records.
+    pub async fn worker_and_definition(
+        &self,
+        admin: Option<&str>,
+        worker: &str,
+        name: &str,
+        topology: &str,
+    ) -> (serde_json::Value, serde_json::Value) {
+        let (s, w) = self
+            .call(
+                Method::POST,
+                "/api/v1/workers",
+                admin,
+                Some(serde_json::json!({"name": worker, "idle_detection_disabled": true})),
+            )
+            .await;
+        assert_eq!(s, 201, "{w}");
+        let (s, d) = self
+            .call(
+                Method::POST,
+                "/api/v1/definitions",
+                admin,
+                Some(definition_body(name, topology, 2000, 4096, 120)),
+            )
+            .await;
+        assert_eq!(s, 201, "{d}");
+        (w, d)
+    }
 }
 
 /// Commits `count` fleet scaling decisions in one commit (filler for the event

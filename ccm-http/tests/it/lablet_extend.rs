@@ -16,24 +16,7 @@ async fn a_running_lablet_is_extended_within_its_definition_and_runs_to_the_new_
     let ts = common::server(common::Options::default()).await;
     let keys = ts.role_keys().await;
     let (a, m, u) = keys.each();
-    let (s, w) = ts
-        .call(
-            Method::POST,
-            "/api/v1/workers",
-            a,
-            Some(json!({"name": "x1", "idle_detection_disabled": true})),
-        )
-        .await;
-    assert_eq!(s, 201, "{w}");
-    let (s, d) = ts
-        .call(
-            Method::POST,
-            "/api/v1/definitions",
-            a,
-            Some(common::definition_body("extend", TOPOLOGY, 2000, 4096, 120)),
-        )
-        .await;
-    assert_eq!(s, 201, "{d}");
+    let (w, d) = ts.worker_and_definition(a, "x1", "extend", TOPOLOGY).await;
     advance(&ts, 40 * 60).await;
     let start = plus_seconds(ts.clock.now(), 10 * 60);
     let end = plus_seconds(start, 3600);

@@ -21,30 +21,9 @@ async fn an_on_demand_lablet_is_estimated_then_runs_its_full_length_from_ready()
     let ts = common::server(common::Options::default()).await;
     let keys = ts.role_keys().await;
     let (a, m, u) = keys.each();
-    let (s, w) = ts
-        .call(
-            Method::POST,
-            "/api/v1/workers",
-            a,
-            Some(json!({"name": "od1", "idle_detection_disabled": true})),
-        )
+    let (_, d) = ts
+        .worker_and_definition(a, "od1", "on-demand", TOPOLOGY)
         .await;
-    assert_eq!(s, 201, "{w}");
-    let (s, d) = ts
-        .call(
-            Method::POST,
-            "/api/v1/definitions",
-            a,
-            Some(common::definition_body(
-                "on-demand",
-                TOPOLOGY,
-                2000,
-                4096,
-                120,
-            )),
-        )
-        .await;
-    assert_eq!(s, 201, "{d}");
     advance(&ts, 40 * 60).await;
 
     // Hostile or wrong bodies: 4xx with a code, nothing booked.
