@@ -205,6 +205,22 @@ async fn wait_running(c: &Client, id: &str, timeout: u64) -> Result<Value, Error
     }
 }
 
+/// Books through `endpoint`, waits until the lablet runs when asked, and shows it.
+async fn book(
+    c: &Client,
+    endpoint: Endpoint,
+    body: Value,
+    (wait, timeout): (bool, u64),
+    json: bool,
+) -> Result<(), Error> {
+    let mut l = c.send(endpoint, &[], &Query::new(), body).await?;
+    if wait {
+        l = wait_running(c, &cell(l.get("id")), timeout).await?;
+    }
+    print(json, &l, one);
+    Ok(())
+}
+
 /// Runs `ccm lablets …`.
 pub async fn run(remote: &RemoteArgs, action: &LabletsAction) -> Result<(), Error> {
     let c = client(remote)?;
@@ -251,11 +267,7 @@ pub async fn run(remote: &RemoteArgs, action: &LabletsAction) -> Result<(), Erro
                 },
                 reservation_id: reservation_id.clone(),
             })?;
-            let mut l = c.send(BOOK, &[], &none, body).await?;
-            if *wait {
-                l = wait_running(&c, &cell(l.get("id")), *timeout).await?;
-            }
-            show(&l);
+            book(&c, BOOK, body, (*wait, *timeout), remote.json).await?;
         }
         LabletsAction::BookNow {
             definition,
@@ -271,11 +283,7 @@ pub async fn run(remote: &RemoteArgs, action: &LabletsAction) -> Result<(), Erro
                 duration_minutes: *minutes,
                 reservation_id: reservation_id.clone(),
             })?;
-            let mut l = c.send(BOOK_NOW, &[], &none, body).await?;
-            if *wait {
-                l = wait_running(&c, &cell(l.get("id")), *timeout).await?;
-            }
-            show(&l);
+            book(&c, BOOK_NOW, body, (*wait, *timeout), remote.json).await?;
         }
         LabletsAction::Cancel { id } => {
             show(&c.send(CANCEL, &[id.as_str()], &none, json!({})).await?)
