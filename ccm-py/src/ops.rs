@@ -552,6 +552,7 @@ pub async fn execute(engine: &Engine, op: Op) -> Result<Value, BindingError> {
                     owner,
                     definition_id,
                     starts_by: None,
+                    starts_from: None,
                 })
                 .await?,
         ),

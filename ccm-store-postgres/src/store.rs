@@ -942,6 +942,11 @@ fn push_lablet_filter(query: &mut QueryBuilder<'_, Postgres>, filter: &LabletFil
             .push(r#" AND timeslot_start COLLATE "C" <= "#)
             .push_bind(ts(starts_by));
     }
+    if let Some(starts_from) = filter.starts_from {
+        query
+            .push(r#" AND timeslot_start COLLATE "C" >= "#)
+            .push_bind(ts(starts_from));
+    }
 }
 
 /// Every kind's generation (`Store::generations`): the one row, in one read.

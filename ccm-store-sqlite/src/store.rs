@@ -581,6 +581,11 @@ fn push_lablet_filter(query: &mut QueryBuilder<'_, Sqlite>, filter: &LabletFilte
             .push(" AND timeslot_start <= ")
             .push_bind(ts(starts_by));
     }
+    if let Some(starts_from) = filter.starts_from {
+        query
+            .push(" AND timeslot_start >= ")
+            .push_bind(ts(starts_from));
+    }
 }
 
 /// Rows one multi-row update carries at most: 7 variables a worker row, well

@@ -1146,6 +1146,7 @@ pub async fn lablet_filters<F: StoreFactory>(factory: &F) {
             phases: vec![LabletPhase::Pending],
             worker_id: None,
             starts_by: None,
+            starts_from: None,
         })
         .await,
         vec![late.clone()]
@@ -1174,6 +1175,24 @@ pub async fn lablet_filters<F: StoreFactory>(factory: &F) {
         })
         .await,
         vec![running.clone()]
+    );
+    // A window of the past: both ends inclusive.
+    assert_eq!(
+        list(LabletFilter {
+            starts_from: Some(at(3600)),
+            starts_by: Some(at(3600)),
+            ..Default::default()
+        })
+        .await,
+        vec![scheduled.clone(), other_definition.clone()]
+    );
+    assert_eq!(
+        list(LabletFilter {
+            starts_from: Some(at(3600) + chrono::Duration::nanoseconds(1)),
+            ..Default::default()
+        })
+        .await,
+        vec![late.clone()]
     );
     assert_eq!(
         list(LabletFilter {

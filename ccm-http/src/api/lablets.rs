@@ -150,6 +150,7 @@ pub async fn list_lablets(
         owner,
         definition_id: query.definition_id.map(DefinitionId),
         starts_by: None,
+        starts_from: None,
     };
     // The page shows lablets only: their generation, read before the records,
     // says when it may be reused.

@@ -185,6 +185,11 @@ pub struct LabletFilter {
     /// scheduler's window: bookings further out are not read at all).
     #[serde(default)]
     pub starts_by: Option<Timestamp>,
+    /// Only lablets whose timeslot starts at or after this instant (with
+    /// `starts_by`, a window of the past: the learned warm pool reads the
+    /// bookings of the same hour in earlier weeks).
+    #[serde(default)]
+    pub starts_from: Option<Timestamp>,
 }
 
 impl ListFilter for LabletFilter {
@@ -200,6 +205,9 @@ impl ListFilter for LabletFilter {
             && self
                 .starts_by
                 .is_none_or(|t| lablet.spec.timeslot.start <= t)
+            && self
+                .starts_from
+                .is_none_or(|t| lablet.spec.timeslot.start >= t)
             && self
                 .worker_id
                 .is_none_or(|w| lablet.status.worker_id == Some(w))
