@@ -183,6 +183,13 @@ fn apply_pacing(config: &Config, s: &mut FleetSettings) {
         e.autoscaler_scale_down_cooldown_seconds,
     );
     set(&mut a.drain_grace_seconds, e.autoscaler_drain_grace_seconds);
+    if let Some(on) = e.autoscaler_learn_warm_pool {
+        a.learn_warm_pool = on;
+    }
+    set(
+        &mut a.warm_pool_history_weeks,
+        e.autoscaler_warm_pool_history_weeks,
+    );
     let i = &mut s.auto_import;
     if let Some(on) = e.auto_import {
         i.enabled = on;

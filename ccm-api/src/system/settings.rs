@@ -216,6 +216,11 @@ pub struct AutoscalerSettings {
     pub scale_down_cooldown_seconds: u32,
     /// Seconds a drained worker waits before it is stopped.
     pub drain_grace_seconds: u32,
+    /// Whether capacity is kept up for the short-notice bookings the same hour
+    /// of the week brought before.
+    pub learn_warm_pool: bool,
+    /// Weeks of booking history the learned warm pool reads.
+    pub warm_pool_history_weeks: u32,
     /// Seconds between autoscaler passes.
     pub interval_seconds: u32,
     /// What newly launched workers are assumed to offer before they are observed.
@@ -349,6 +354,8 @@ impl From<&core::FleetSettings> for EngineSettings {
                 scale_up_cooldown_seconds: a.scale_up_cooldown_seconds,
                 scale_down_cooldown_seconds: a.scale_down_cooldown_seconds,
                 drain_grace_seconds: a.drain_grace_seconds,
+                learn_warm_pool: a.learn_warm_pool,
+                warm_pool_history_weeks: a.warm_pool_history_weeks,
                 interval_seconds: a.interval_seconds,
                 new_worker_profile: NewWorkerProfile {
                     licence: p.licence.map(Into::into),

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
+use ccm_core::fleet::MAX_WARM_POOL_HISTORY_WEEKS;
 use url::Url;
 
 use super::{CloudKind, CmlTls, Config, Problem};
@@ -431,6 +432,14 @@ fn engine(config: &Config, p: &mut Vec<Problem>) {
             ));
         }
     }
+    if let Some(weeks) = e.autoscaler_warm_pool_history_weeks {
+        if !(1..=MAX_WARM_POOL_HISTORY_WEEKS).contains(&weeks) {
+            p.push(Problem::new(
+                "engine.autoscaler_warm_pool_history_weeks",
+                format!("must be within 1..={MAX_WARM_POOL_HISTORY_WEEKS}"),
+            ));
+        }
+    }
     for (field, value) in [
         ("cpu_alert_percent", e.cpu_alert_percent),
         ("memory_alert_percent", e.memory_alert_percent),
@@ -693,6 +702,8 @@ mod tests {
             ("CCM_AUTOSCALER_SCALE_UP_COOLDOWN_SECONDS", "30"),
             ("CCM_AUTOSCALER_SCALE_DOWN_COOLDOWN_SECONDS", "900"),
             ("CCM_AUTOSCALER_DRAIN_GRACE_SECONDS", "240"),
+            ("CCM_AUTOSCALER_LEARN_WARM_POOL", "true"),
+            ("CCM_AUTOSCALER_WARM_POOL_HISTORY_WEEKS", "4"),
             ("CCM_AUTO_IMPORT", "on"),
             ("CCM_AUTO_IMPORT_IMAGE_NAME_PATTERN", "cml-2.9*"),
             ("CCM_AUTO_IMPORT_INTERVAL_SECONDS", "600"),
@@ -710,6 +721,8 @@ mod tests {
         assert_eq!(s.autoscaler.scale_up_cooldown_seconds, 30);
         assert_eq!(s.autoscaler.scale_down_cooldown_seconds, 900);
         assert_eq!(s.autoscaler.drain_grace_seconds, 240);
+        assert!(s.autoscaler.learn_warm_pool);
+        assert_eq!(s.autoscaler.warm_pool_history_weeks, 4);
         assert!(s.auto_import.enabled);
         assert_eq!(s.auto_import.image_name_pattern, "cml-2.9*");
         assert_eq!(s.auto_import.interval_seconds, 600);
@@ -727,6 +740,7 @@ mod tests {
             ("CCM_AUTOSCALER_MAX_WORKERS_PER_REGION", "1"),
             ("CCM_AUTOSCALER_MIN_RUNNING_WORKERS", "50"),
             ("CCM_AUTO_IMPORT_INTERVAL_SECONDS", "0"),
+            ("CCM_AUTOSCALER_WARM_POOL_HISTORY_WEEKS", "9"),
             ("CCM_AUTO_IMPORT_IMAGE_NAME_PATTERN", " "),
             ("CCM_LABLETS_LEAD_TIME_SECONDS", "5"),
             ("CCM_LABLETS_LEAD_TIME_PERCENTILE", "40"),
@@ -739,6 +753,7 @@ mod tests {
         for (path, reason) in [
             ("engine.autoscaler_min_running_workers", "more than"),
             ("engine.auto_import_interval_seconds", "at least 1"),
+            ("engine.autoscaler_warm_pool_history_weeks", "within 1..=8"),
             ("engine.auto_import_image_name_pattern", "1 to 128"),
             ("lablets.lead_time_seconds", "outside"),
             ("lablets.lead_time_percentile", "outside 50–100"),

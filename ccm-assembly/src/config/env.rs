@@ -88,7 +88,9 @@ const SECTIONS: &[Section] = &[
         ("autoscaler_min_running_workers", Integer),
         ("autoscaler_scale_up_cooldown_seconds", Integer),
         ("autoscaler_scale_down_cooldown_seconds", Integer),
-        ("autoscaler_drain_grace_seconds", Integer), ("auto_import", Bool),
+        ("autoscaler_drain_grace_seconds", Integer),
+        ("autoscaler_learn_warm_pool", Bool),
+        ("autoscaler_warm_pool_history_weeks", Integer), ("auto_import", Bool),
         ("auto_import_regions", List), ("auto_import_image_name_pattern", Text),
         ("auto_import_interval_seconds", Integer),
     ]),
@@ -194,7 +196,7 @@ mod tests {
         let paths: BTreeSet<&str> = ENV_VARS.iter().map(|(_, p, _)| p.as_str()).collect();
         assert_eq!(names.len(), ENV_VARS.len(), "a variable is listed twice");
         assert_eq!(paths.len(), ENV_VARS.len(), "a field has two variables");
-        assert_eq!(ENV_VARS.len(), 118);
+        assert_eq!(ENV_VARS.len(), 120);
         assert!(names.iter().all(|n| n.starts_with("CCM_")
             && n.chars()
                 .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')));

@@ -440,6 +440,11 @@ pub struct EngineConfig {
     pub autoscaler_scale_down_cooldown_seconds: Option<u32>,
     /// Seconds a drained worker waits before it is stopped (default 600).
     pub autoscaler_drain_grace_seconds: Option<u32>,
+    /// Keep capacity up for the short-notice bookings the same hour of the week
+    /// brought before (default false).
+    pub autoscaler_learn_warm_pool: Option<bool>,
+    /// Weeks of booking history the learned warm pool reads (default 2, 1 to 8).
+    pub autoscaler_warm_pool_history_weeks: Option<u32>,
     /// The auto-import job: adopt running instances of the CML image as workers.
     pub auto_import: Option<bool>,
     /// Regions auto-import searches (default: `cloud.regions`).

@@ -15,8 +15,10 @@ use super::catalog_sync::new_worker_catalog;
 use super::context::Context;
 use super::lifetimes::mark_busy_until;
 use super::scheduler::Scheduler;
+use super::warm_pool::WarmPool;
 use super::waves::{future_candidate, is_coming, place_in_waves};
 use super::workers::{CreateWorker, Workers};
+use crate::definition::LabletDefinition;
 use crate::error::CoreError;
 use crate::event::{DomainEvent, EventPayload, ResourceKind, ScalingAction, Subject};
 use crate::ids::{Region, WorkerId};
@@ -74,6 +76,14 @@ pub struct ScalingReport {
     pub blocked: Option<String>,
 }
 
+/// What a pass must keep room for: the lablets due within the lead, and their
+/// requests followed by those the learned warm pool expects.
+struct Demand<'a> {
+    due: &'a [(Lablet, LabletDefinition)],
+    requests: &'a [PlacementRequest],
+    starts: &'a [Timestamp],
+}
+
 fn fleet_subject() -> Subject {
     Subject {
         kind: ResourceKind::Fleet,
@@ -87,11 +97,13 @@ pub(crate) struct Autoscaler {
     ctx: Arc<Context>,
     scheduler: Scheduler,
     workers: Workers,
+    warm_pool: WarmPool,
 }
 
 impl Autoscaler {
     pub(crate) fn new(ctx: Arc<Context>, scheduler: Scheduler, workers: Workers) -> Self {
         Self {
+            warm_pool: WarmPool::new(ctx.clone()),
             ctx,
             scheduler,
             workers,
@@ -219,23 +231,17 @@ impl Autoscaler {
             .retain(|id, _| workers.iter().any(|w| w.id == *id && w.spec.draining));
         let lead_seconds = self.scheduler.lead_seconds().await?;
         let due = self.scheduler.due_pending_within(now, lead_seconds).await?;
-        let requests: Vec<PlacementRequest> = due
+        let mut requests: Vec<PlacementRequest> = due
             .iter()
             .map(|(l, d)| PlacementRequest::for_lablet(l, d))
             .collect::<Result<_, _>>()?;
-        let starts: Vec<Timestamp> = due.iter().map(|(l, _)| l.spec.timeslot.start).collect();
-        let warm_target = self
-            .ctx
-            .store
-            .list_definitions(&crate::ports::store::DefinitionFilter {
-                name: None,
-                active_only: true,
-            })
-            .await?
-            .iter()
-            .map(|d| d.warm_pool_depth)
-            .max()
-            .unwrap_or(0);
+        let mut starts: Vec<Timestamp> = due.iter().map(|(l, _)| l.spec.timeslot.start).collect();
+        // The learned warm pool's expected bookings are placed with the due
+        // lablets: spare room covers them first, and scale-down keeps it.
+        let expected = self.warm_pool.expected(now, lead_seconds).await?;
+        requests.extend(expected.requests.iter().cloned());
+        starts.extend(expected.starts.iter().copied());
+        let warm_target = self.warm_pool.static_depth().await?;
         let mut candidates: Vec<WorkerCandidate> = workers
             .iter()
             .filter(|w| is_coming(w) && !w.spec.draining)
@@ -250,7 +256,12 @@ impl Autoscaler {
             .count();
         let warm_deficit = warm_target.saturating_sub(u32::try_from(idle).unwrap_or(u32::MAX));
         if unplaced.is_empty() && warm_deficit == 0 {
-            self.scale_down(&workers, &due, warm_target, state, fence, &mut report)
+            let demand = Demand {
+                due: &due,
+                requests: &requests,
+                starts: &starts,
+            };
+            self.scale_down(&workers, &demand, warm_target, state, fence, &mut report)
                 .await?;
             return Ok(report);
         }
@@ -260,11 +271,24 @@ impl Autoscaler {
         if cooling {
             return Ok(report);
         }
-        let why = |n: usize| {
-            format!(
-                "{n} lablet(s) due within {} min cannot be placed on running or booting workers",
-                lead_seconds / 60
-            )
+        // Requests past `booked` are the warm pool's: said apart in the reasons.
+        let why = |unplaced: &[&PlacementRequest]| {
+            let expected_unplaced = unplaced
+                .iter()
+                .filter(|r| expected.requests.iter().any(|e| e.lablet == r.lablet))
+                .count();
+            let due_unplaced = unplaced.len() - expected_unplaced;
+            let mut parts = Vec::new();
+            if due_unplaced > 0 {
+                parts.push(format!(
+                    "{due_unplaced} lablet(s) due within {} min cannot be placed on running or booting workers",
+                    lead_seconds / 60
+                ));
+            }
+            if expected_unplaced > 0 {
+                parts.push(expected.reason(lead_seconds));
+            }
+            parts.join("; ")
         };
 
         // 1. Drained workers are the cheapest capacity: they are still running.
@@ -299,7 +323,7 @@ impl Autoscaler {
                     && w.instance_id.is_some()
             })
             .collect();
-        let demand = unplaced.len();
+        let before_starts = unplaced.clone();
         for worker in stopped {
             if unplaced.is_empty() && deficit == 0 {
                 break;
@@ -330,8 +354,8 @@ impl Autoscaler {
             self.record_decision(
                 ScalingAction::Start,
                 report.started.clone(),
-                if demand > 0 {
-                    why(demand)
+                if !before_starts.is_empty() {
+                    why(&before_starts)
                 } else {
                     format!("warm pool below {warm_target} idle workers")
                 },
@@ -431,7 +455,7 @@ impl Autoscaler {
             let reason = if unplaced.is_empty() {
                 format!("warm pool below {warm_target} idle workers")
             } else {
-                why(unplaced.len())
+                why(&unplaced)
             };
             self.record_decision(
                 ScalingAction::Launch,
@@ -456,7 +480,7 @@ impl Autoscaler {
     async fn scale_down(
         &self,
         workers: &[Worker],
-        due: &[(Lablet, crate::definition::LabletDefinition)],
+        demand: &Demand<'_>,
         warm_target: u32,
         state: &mut AutoscalerState,
         fence: Option<&Fence>,
@@ -498,7 +522,11 @@ impl Autoscaler {
         if cooling {
             return Ok(());
         }
-        let busy: BTreeSet<WorkerId> = due.iter().filter_map(|(l, _)| l.status.worker_id).collect();
+        let busy: BTreeSet<WorkerId> = demand
+            .due
+            .iter()
+            .filter_map(|(l, _)| l.status.worker_id)
+            .collect();
         let running: Vec<&Worker> = workers
             .iter()
             .filter(|w| {
@@ -510,12 +538,9 @@ impl Autoscaler {
         let active = running.iter().filter(|w| !w.spec.draining).count();
         let mut spare = active.saturating_sub(keep);
         let mut drained = Vec::new();
-        // A worker may go only if everything due still places without it.
-        let requests: Vec<PlacementRequest> = due
-            .iter()
-            .map(|(l, d)| PlacementRequest::for_lablet(l, d))
-            .collect::<Result<_, _>>()?;
-        let starts: Vec<Timestamp> = due.iter().map(|(l, _)| l.spec.timeslot.start).collect();
+        // A worker may go only if everything due (and the warm pool's expected
+        // bookings) still places without it.
+        let (requests, starts) = (demand.requests, demand.starts);
         let mut remaining: Vec<&Worker> = workers
             .iter()
             .filter(|w| is_coming(w) && !w.spec.draining)
@@ -551,7 +576,7 @@ impl Autoscaler {
                     .iter()
                     .map(|w| future_candidate(w, &self.ctx.settings))
                     .collect();
-                if !self.unplaced_on(&trial, &requests, &starts).is_empty() {
+                if !self.unplaced_on(&trial, requests, starts).is_empty() {
                     continue;
                 }
             }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::context::Context;
 use super::idle::{idle_status, IdleStatus, IdleVerdict};
+use super::warm_pool::WarmPool;
 use crate::error::CoreError;
 use crate::ids::WorkerId;
 use crate::lablet::LabletPhase;
@@ -69,19 +70,7 @@ impl IdlePause {
         // With autoscaling on, idle workers up to the warm pool (or the minimum) are
         // kept on purpose: they are idle by design.
         let keep = if self.ctx.settings.autoscaler.enabled {
-            let warm = self
-                .ctx
-                .store
-                .list_definitions(&crate::ports::store::DefinitionFilter {
-                    name: None,
-                    active_only: true,
-                })
-                .await?
-                .iter()
-                .map(|d| d.warm_pool_depth)
-                .max()
-                .unwrap_or(0);
-            warm.max(self.ctx.settings.autoscaler.min_running_workers) as usize
+            WarmPool::new(self.ctx.clone()).workers_to_keep().await? as usize
         } else {
             0
         };

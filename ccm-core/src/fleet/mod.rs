@@ -37,6 +37,7 @@ mod recurrent_jobs;
 mod scheduler;
 pub mod settings;
 mod use_cases;
+mod warm_pool;
 mod waves;
 mod workers;
 
@@ -58,6 +59,7 @@ pub use settings::{
     AutoImportSettings, EndpointAddress, FleetSettings, LaunchTemplate, Thresholds,
 };
 pub use settings::{AutoscalerSettings, LabletSettings};
+pub use warm_pool::MAX_WARM_POOL_HISTORY_WEEKS;
 pub use workers::{CreateWorker, DeleteOutcome, WhenLabletsBound};
 
 use autoscaler::Autoscaler;

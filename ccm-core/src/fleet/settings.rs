@@ -279,6 +279,18 @@ pub struct AutoscalerSettings {
     pub interval_seconds: u32,
     /// What newly launched workers are assumed to offer before they are observed.
     pub new_worker_profile: NewWorkerProfile,
+    /// Keep capacity up for the short-notice bookings the same hour of the week
+    /// brought before (`fleet::warm_pool`). Off by default.
+    #[serde(default)]
+    pub learn_warm_pool: bool,
+    /// Weeks of booking history the learned warm pool reads (1 to 8; the
+    /// busiest counts).
+    #[serde(default = "default_warm_pool_history_weeks")]
+    pub warm_pool_history_weeks: u32,
+}
+
+fn default_warm_pool_history_weeks() -> u32 {
+    2
 }
 
 impl Default for AutoscalerSettings {
@@ -293,6 +305,8 @@ impl Default for AutoscalerSettings {
             drain_grace_seconds: 600,
             interval_seconds: 60,
             new_worker_profile: NewWorkerProfile::default(),
+            learn_warm_pool: false,
+            warm_pool_history_weeks: default_warm_pool_history_weeks(),
         }
     }
 }

@@ -13,6 +13,8 @@ async fn admins_read_the_settings_in_force_and_nothing_secret() {
     };
     settings.autoscaler.enabled = true;
     settings.autoscaler.drain_grace_seconds = 456;
+    settings.autoscaler.learn_warm_pool = true;
+    settings.autoscaler.warm_pool_history_weeks = 3;
     let ts = common::server(common::Options {
         settings,
         ..common::Options::default()
@@ -26,6 +28,8 @@ async fn admins_read_the_settings_in_force_and_nothing_secret() {
     assert_eq!(engine["monitoring_interval_seconds"], 123, "{body}");
     assert_eq!(engine["autoscaler"]["enabled"], true);
     assert_eq!(engine["autoscaler"]["drain_grace_seconds"], 456);
+    assert_eq!(engine["autoscaler"]["learn_warm_pool"], true);
+    assert_eq!(engine["autoscaler"]["warm_pool_history_weeks"], 3);
     assert!(engine["lablets"]["lead_time_seconds"].is_number(), "{body}");
     assert_eq!(body["licence_token_configured"], false);
     assert_eq!(body["server"]["regions"][0], "us-east-1");

@@ -1,0 +1,186 @@
+//! The learned warm pool: capacity kept up for the lablets that will be booked
+//! too late for a worker to boot for them, sized from what the same hour of the
+//! week brought in the weeks before (the way predictive scaling learns from the
+//! last 14 days).
+//!
+//! A lablet booked at `t` whose start is within the lead of `t` (an on-demand
+//! one always is) can only be served by a worker already up. So the demand a
+//! warm pool must cover at `now` is what will be booked after `now` and start
+//! before `now + lead`. Its history is exact and durable: in each of the last
+//! `warm_pool_history_weeks` weeks, the lablets whose timeslot started in
+//! `[now - k·week, now - k·week + lead]` and that were booked after
+//! `now - k·week`. The store holds every lablet record, so any process reads
+//! the same history, and a restart loses none of it.
+//!
+//! The busiest of those weeks (the one needing the most new workers, then the
+//! most lablets, then the latest) is replayed into the present as *expected*
+//! requests. The autoscaler places them with the lablets that are due: spare
+//! room on running workers covers them first, and only the rest starts or
+//! launches workers. Scale-down keeps what they need. Nothing is booked: they
+//! are a forecast, gone from the next pass's view as the window moves on.
+//!
+//! Off by default (`autoscaler.learn_warm_pool`); the static per-definition
+//! `warm_pool_depth` still applies on top.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::context::Context;
+use super::lead_time::LeadTimes;
+use crate::error::CoreError;
+use crate::ids::DefinitionId;
+use crate::placement::{suggest_scale_up, PlacementRequest};
+use crate::ports::store::{DefinitionFilter, LabletFilter, PageRequest};
+use crate::time::{plus_seconds, Timestamp};
+
+/// Seconds in a week: the period the demand repeats with.
+const WEEK_SECONDS: i64 = 7 * 86_400;
+/// Most weeks of history read (each is one store read per pass).
+pub const MAX_WARM_POOL_HISTORY_WEEKS: u32 = 8;
+/// Most lablets one week's window contributes: the pool of a huge fleet is
+/// bounded by the region caps anyway, and a pass must stay cheap.
+const MAX_LABLETS_PER_WINDOW: usize = 2_000;
+
+/// The short-notice demand the learned warm pool expects within the lead.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct ExpectedDemand {
+    /// The past week's lablets, replayed into the present (their ends shifted
+    /// by the same weeks, for lifetime placement).
+    pub(crate) requests: Vec<PlacementRequest>,
+    /// Their starts, shifted into the present (for placement in waves).
+    pub(crate) starts: Vec<Timestamp>,
+    /// New workers they would need if nothing else were up.
+    pub(crate) workers: u32,
+    /// How many weeks back the replayed week is (0: nothing expected).
+    pub(crate) weeks_back: u32,
+}
+
+impl ExpectedDemand {
+    /// Why the autoscaler keeps capacity for this demand, for its events.
+    pub(crate) fn reason(&self, lead_seconds: u32) -> String {
+        format!(
+            "warm pool: {} short-notice lablet(s) expected within {} min (as booked {} week(s) ago)",
+            self.requests.len(),
+            lead_seconds / 60,
+            self.weeks_back
+        )
+    }
+}
+
+/// Reads the short-notice demand history.
+#[derive(Clone)]
+pub(crate) struct WarmPool {
+    ctx: Arc<Context>,
+}
+
+impl WarmPool {
+    pub(crate) fn new(ctx: Arc<Context>) -> Self {
+        Self { ctx }
+    }
+
+    /// The static pool: the largest `warm_pool_depth` of the active
+    /// definitions, in idle workers kept whatever the history says.
+    pub(crate) async fn static_depth(&self) -> Result<u32, CoreError> {
+        Ok(self
+            .ctx
+            .store
+            .list_definitions(&DefinitionFilter {
+                name: None,
+                active_only: true,
+            })
+            .await?
+            .iter()
+            .map(|d| d.warm_pool_depth)
+            .max()
+            .unwrap_or(0))
+    }
+
+    /// Running workers idle pause leaves alone while the autoscaler is on: the
+    /// static pool or the minimum, and what the learned pool expects now. They
+    /// are idle by design; pausing them would only have the autoscaler start
+    /// them again.
+    pub(crate) async fn workers_to_keep(&self) -> Result<u32, CoreError> {
+        let autoscaler = &self.ctx.settings.autoscaler;
+        let mut keep = self
+            .static_depth()
+            .await?
+            .max(autoscaler.min_running_workers);
+        if autoscaler.learn_warm_pool {
+            let lead = LeadTimes::new(self.ctx.clone()).current().await?.seconds;
+            keep = keep.max(self.expected(self.ctx.now(), lead).await?.workers);
+        }
+        Ok(keep)
+    }
+
+    /// The demand expected between `now` and `now + lead_seconds` from lablets
+    /// not booked yet; empty when the learned warm pool is off.
+    pub(crate) async fn expected(
+        &self,
+        now: Timestamp,
+        lead_seconds: u32,
+    ) -> Result<ExpectedDemand, CoreError> {
+        let settings = &self.ctx.settings;
+        if !settings.autoscaler.learn_warm_pool {
+            return Ok(ExpectedDemand::default());
+        }
+        let weeks = settings
+            .autoscaler
+            .warm_pool_history_weeks
+            .clamp(1, MAX_WARM_POOL_HISTORY_WEEKS);
+        // Inactive definitions too: last week's lablets may be of one retired since.
+        let definitions: BTreeMap<DefinitionId, _> = self
+            .ctx
+            .store
+            .list_definitions(&DefinitionFilter {
+                name: None,
+                active_only: false,
+            })
+            .await?
+            .into_iter()
+            .map(|d| (d.id, d))
+            .collect();
+        let mut best = ExpectedDemand::default();
+        for weeks_back in 1..=weeks {
+            let shift = WEEK_SECONDS * i64::from(weeks_back);
+            let then = plus_seconds(now, -shift);
+            let window = LabletFilter {
+                starts_from: Some(then),
+                starts_by: Some(plus_seconds(then, i64::from(lead_seconds))),
+                ..LabletFilter::default()
+            };
+            let page = PageRequest {
+                offset: 0,
+                limit: MAX_LABLETS_PER_WINDOW,
+            };
+            let listed = self.ctx.store.list_lablets_page(&window, page).await?;
+            let mut sample = ExpectedDemand {
+                weeks_back,
+                ..ExpectedDemand::default()
+            };
+            for lablet in listed.items.iter().filter(|l| l.meta.created_at > then) {
+                // A lablet of a definition deleted since cannot be replayed.
+                let Some(definition) = definitions.get(&lablet.spec.definition_id) else {
+                    continue;
+                };
+                let mut request = PlacementRequest::for_lablet(lablet, definition)?;
+                request.ends_at = request.ends_at.map(|end| plus_seconds(end, shift));
+                sample.requests.push(request);
+                sample
+                    .starts
+                    .push(plus_seconds(lablet.spec.timeslot.start, shift));
+            }
+            let needed = suggest_scale_up(
+                &sample.requests,
+                &settings.instance_types,
+                &settings.autoscaler.new_worker_profile,
+            )
+            .workers();
+            sample.workers = u32::try_from(needed).unwrap_or(u32::MAX);
+            // The busiest week wins; on a tie the more recent (already in `best`).
+            if (sample.workers, sample.requests.len()) > (best.workers, best.requests.len()) {
+                best = sample;
+            }
+        }
+        Ok(best)
+    }
+}
