@@ -3,7 +3,7 @@
 //! records, so a process that booked nothing (a new leader, a restart) reads it
 //! the same; bookings made ahead of the window are not short-notice; and on the
 //! simulator a week of the same short-notice traffic is served on time the
-//! second time round.
+//! second time round, while idle pause leaves the warm worker running.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -211,4 +211,51 @@ async fn a_second_week_of_the_same_short_notice_traffic_is_ready_on_time() {
         ready.iter().all(|t| t.is_some_and(|t| t <= second_start)),
         "ready {ready:?}, start {second_start}"
     );
+}
+
+#[tokio::test]
+async fn idle_pause_leaves_running_the_workers_the_learned_pool_expects_to_need() {
+    let mut settings = learning(true);
+    // Idle pause would stop an idle worker five minutes after it came up.
+    settings.idle.timeout_minutes = 5;
+    settings.idle.snooze_minutes = 0;
+    let w = SimWorld::new(13, settings).await;
+    let definition = definition(&w.fleet).await;
+    // Last week: three lablets booked for at once, half an hour in.
+    w.run_for(30 * MINUTE).await;
+    let booked_at = w.clock.now();
+    for _ in 0..3 {
+        book(&w.fleet, &definition, booked_at).await;
+    }
+    // This week the pool is expected from a lead before that instant until it:
+    // the worker it brings up idles there, and nothing is booked.
+    let until = plus_seconds(booked_at, WEEK - MINUTE);
+    w.run_for(until.signed_duration_since(w.clock.now()).num_seconds())
+        .await;
+    let workers = w.store.list_workers(&Default::default()).await.unwrap();
+    let warm: Vec<_> = workers
+        .iter()
+        .filter(|x| x.status.lifecycle == LifecycleState::Running)
+        .collect();
+    assert_eq!(warm.len(), 1, "{workers:?}");
+    let up_since = warm[0].status.transitioned_at.unwrap_or(until);
+    assert!(
+        until.signed_duration_since(up_since).num_minutes() > 5,
+        "up since {up_since}: the test must outlast the idle timeout"
+    );
+    let events = w.store.read_events(0, usize::MAX).await.unwrap();
+    let this_week = plus_seconds(booked_at, WEEK - 3600);
+    let idle_pauses = events
+        .iter()
+        .filter(|e| e.event.occurred_at > this_week)
+        .filter(|e| {
+            matches!(
+                e.event.payload,
+                EventPayload::WorkerPaused {
+                    reason: ccm_core::worker::PauseReason::IdleTimeout
+                }
+            )
+        })
+        .count();
+    assert_eq!(idle_pauses, 0, "the warm worker was paused as idle");
 }
