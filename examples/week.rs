@@ -2,8 +2,13 @@
 //! fleet and the predecessor's reactive rule, and writes the comparison:
 //!
 //! ```text
-//! cargo run --release -p ccm-examples --example week -- [--seed N] [--days N] [--boot-jitter S] [--short] [--out DIR]
+//! cargo run --release -p ccm-examples --example week -- [--seed N] [--days N] [--boot-jitter S] [--boot-poll S] [--short | --short-notice] [--out DIR]
 //! ```
+//!
+//! `--short-notice` runs two weeks with bookings made 0–30 minutes ahead,
+//! on-demand lablets and cancellations (`WeekConfig::short_notice`) under the
+//! autoscaler with and without the learned warm pool, and adds a table of the
+//! share ready on time and what the warm pool costs.
 //!
 //! Writes `DIR/week.md` (the table), `DIR/week.svg` (workers over the week) and
 //! `DIR/week.json` (every report, timelines included); prints the table.
@@ -12,24 +17,28 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use ccm_sim::week::{generate, markdown_table, run_week, svg_chart, Policy, WeekConfig};
+use ccm_sim::week::{
+    generate, markdown_table, run_week, short_notice_table, svg_chart, Policy, WeekConfig,
+};
 
 struct Options {
     seed: u64,
-    days: u32,
+    days: Option<u32>,
     boot_jitter_seconds: u32,
     booting_poll_seconds: Option<u32>,
     short: bool,
+    short_notice: bool,
     out: PathBuf,
 }
 
 fn parse_options() -> Result<Options, String> {
     let mut options = Options {
         seed: 7,
-        days: 7,
+        days: None,
         boot_jitter_seconds: 0,
         booting_poll_seconds: None,
         short: false,
+        short_notice: false,
         out: PathBuf::from("target/week"),
     };
     let mut args = std::env::args().skip(1);
@@ -38,10 +47,14 @@ fn parse_options() -> Result<Options, String> {
             options.short = true;
             continue;
         }
+        if flag == "--short-notice" {
+            options.short_notice = true;
+            continue;
+        }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--seed" => options.seed = value.parse().map_err(|e| format!("--seed: {e}"))?,
-            "--days" => options.days = value.parse().map_err(|e| format!("--days: {e}"))?,
+            "--days" => options.days = Some(value.parse().map_err(|e| format!("--days: {e}"))?),
             "--out" => options.out = PathBuf::from(value),
             "--boot-jitter" => {
                 options.boot_jitter_seconds =
@@ -53,7 +66,7 @@ fn parse_options() -> Result<Options, String> {
             }
             other => {
                 return Err(format!(
-                    "unknown option {other} (use --seed, --days, --boot-jitter, --boot-poll, --short, --out)"
+                    "unknown option {other} (use --seed, --days, --boot-jitter, --boot-poll, --short, --short-notice, --out)"
                 ))
             }
         }
@@ -62,14 +75,16 @@ fn parse_options() -> Result<Options, String> {
 }
 
 async fn run(options: &Options) -> Result<(), String> {
-    let base = if options.short {
+    let base = if options.short_notice {
+        WeekConfig::short_notice(options.seed)
+    } else if options.short {
         WeekConfig::short(options.seed)
     } else {
         WeekConfig::default()
     };
     let config = WeekConfig {
         seed: options.seed,
-        days: options.days,
+        days: options.days.unwrap_or(base.days),
         boot_jitter_seconds: options.boot_jitter_seconds,
         booting_poll_seconds: options
             .booting_poll_seconds
@@ -78,15 +93,21 @@ async fn run(options: &Options) -> Result<(), String> {
     };
     let traffic = generate(&config).map_err(|e| e.to_string())?;
     println!(
-        "seed {}: {} days, {} lablets ({} classes, {} ad-hoc)",
+        "seed {}: {} days, {} lablets ({} classes, {} ad-hoc, {} short-notice)",
         config.seed,
         config.days,
         traffic.bookings.len(),
         traffic.classes,
-        traffic.adhoc
+        traffic.adhoc,
+        traffic.short_notice
     );
+    let policies: &[Policy] = if options.short_notice {
+        &Policy::SHORT_NOTICE
+    } else {
+        &Policy::ALL
+    };
     let mut reports = Vec::new();
-    for policy in Policy::ALL {
+    for &policy in policies {
         let started = Instant::now();
         let report = run_week(&config, policy)
             .await
@@ -98,18 +119,26 @@ async fn run(options: &Options) -> Result<(), String> {
         );
         reports.push(report);
     }
-    let table = markdown_table(&reports);
+    let mut table = markdown_table(&reports);
+    if options.short_notice {
+        table.push_str(&format!(
+            "\nBookings made during the week, counted from day {}:\n\n{}",
+            reports.first().map_or(0, |r| r.short_notice.from_day),
+            short_notice_table(&reports)
+        ));
+    }
     println!("\n{table}");
     std::fs::create_dir_all(&options.out).map_err(|e| format!("{}: {e}", options.out.display()))?;
     let header = format!(
-        "# Simulated week, seed {}\n\n{} days, {} lablets ({} classes of {}–{} students, {} ad-hoc), m5zn.metal at the price table's on-demand price.\nLateness percentiles are over the late lablets.\n\n",
+        "# Simulated week, seed {}\n\n{} days, {} lablets ({} classes of {}–{} students, {} ad-hoc, {} made during the week at short notice), m5zn.metal at the price table's on-demand price.\nLateness percentiles are over the late lablets.\n\n",
         config.seed,
         config.days,
         traffic.bookings.len(),
         traffic.classes,
         config.class_min_students,
         config.class_max_students,
-        traffic.adhoc
+        traffic.adhoc,
+        traffic.short_notice
     );
     let json = serde_json::to_string_pretty(&reports).map_err(|e| e.to_string())?;
     for (name, body) in [

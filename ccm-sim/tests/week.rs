@@ -182,3 +182,53 @@ async fn another_seed_books_another_week() {
     .await
     .is_err());
 }
+
+/// Short-notice traffic only, eight days: the second Monday has the first as
+/// history.
+fn short_notice_days(seed: u64) -> WeekConfig {
+    WeekConfig {
+        days: 8,
+        class_probability: 0.0,
+        adhoc_per_weekday: 0,
+        adhoc_per_weekend_day: 0,
+        short_notice_per_zone_hour: 2,
+        ..WeekConfig::short_notice(seed)
+    }
+}
+
+/// The learned warm pool buys punctuality for bookings made at short notice
+/// and on demand, at a cost in worker-hours that stays below an always-on
+/// fleet's; without it a booking made inside the lead waits for a boot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_learned_warm_pool_has_short_notice_bookings_ready_on_time_for_some_worker_hours() {
+    let config = short_notice_days(SEED);
+    let plain = run_week(&config, Policy::Autoscaler).await.unwrap();
+    let warm = run_week(&config, Policy::AutoscalerWarmPool).await.unwrap();
+    let always_on = run_week(&config, Policy::AlwaysOn).await.unwrap();
+    let reports = [plain.clone(), warm.clone(), always_on.clone()];
+    println!("{}", ccm_sim::week::short_notice_table(&reports));
+    let (p, w) = (&plain.short_notice, &warm.short_notice);
+    assert_eq!(w.from_day, 7);
+    assert!(w.booked + w.on_demand > 20, "{w:?}");
+    assert!(w.cancelled > 0, "{w:?}");
+    // Some notices are shorter than a lab import: no fleet has those on time,
+    // so the always-on fleet's share is the ceiling.
+    let ceiling = always_on.short_notice.on_time_share();
+    assert!(
+        w.on_time_share() > p.on_time_share() && w.on_time_share() >= ceiling - 0.05,
+        "warm pool {:.2}, without {:.2}, always on {ceiling:.2}",
+        w.on_time_share(),
+        p.on_time_share()
+    );
+    assert!(
+        w.on_demand_wait_p90_minutes < p.on_demand_wait_p90_minutes,
+        "{w:?} against {p:?}"
+    );
+    assert!(warm.worker_hours > plain.worker_hours);
+    assert!(
+        warm.worker_hours < always_on.worker_hours,
+        "warm pool {:.1} h, always on {:.1} h",
+        warm.worker_hours,
+        always_on.worker_hours
+    );
+}

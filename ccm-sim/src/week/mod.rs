@@ -4,14 +4,22 @@
 //! hour in the business hours of two regions, plus ad-hoc lablets — run through the
 //! real [`ccm_core::fleet::Fleet`] engine on the simulator, on a
 //! [`ccm_core::ports::VirtualClock`] and a [`ccm_core::store::MemoryStore`], under one
-//! of three fleet policies ([`Policy`]):
+//! of the fleet policies ([`Policy`]):
 //!
 //! * [`Policy::Autoscaler`]: ccm's autoscaler (lablets placed and workers started
-//!   within the lead time, empty workers drained and stopped);
+//!   within the lead time, empty workers drained and stopped), and its levers
+//!   one at a time (a fixed lead, lifetime placement, the learned warm pool);
 //! * [`Policy::AlwaysOn`]: a fleet sized for the week's peak, launched before the
 //!   week and never stopped;
 //! * [`Policy::Reactive`]: the predecessor's rule — workers started on demand when a
 //!   lablet's start comes (no lead time), stopped after 60 idle minutes.
+//!
+//! [`WeekConfig::short_notice`] adds traffic that arrives during the run: bookings
+//! made 0–30 minutes before their start and on-demand lablets, booked through
+//! the engine's API at their moment, and cancellations of any booking before its
+//! start (`short_notice.rs`). It runs two weeks, so the second has the first as
+//! the learned warm pool's history; [`short_notice_table`] reports the share
+//! ready on time, the on-demand waits and what the warm pool costs.
 //!
 //! [`run_week`] returns a [`WeekReport`] (serde-serialisable, for the bindings):
 //! worker-hours and their cost, lablets ready late (count, p50/p99/max), peak
@@ -28,11 +36,14 @@ mod ledger;
 mod policy;
 mod report;
 mod run;
+mod short_notice;
 mod traffic;
 
 pub use chart::svg_chart;
 pub use policy::Policy;
-pub use report::{markdown_table, Lateness, TimelinePoint, WeekReport};
+pub use report::{
+    markdown_table, short_notice_table, Lateness, ShortNoticeOutcome, TimelinePoint, WeekReport,
+};
 pub use run::run_week;
 pub use traffic::{generate, Booking, DefinitionShape, Traffic, WeekConfig, Zone};
 

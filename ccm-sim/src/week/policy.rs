@@ -29,6 +29,11 @@ pub enum Policy {
     /// so workers empty together. What time-aware placement buys is the
     /// difference to [`Policy::Autoscaler`], which packs.
     AutoscalerLifetime,
+    /// The autoscaler with the learned warm pool on
+    /// (`autoscaler.learn_warm_pool`): room kept for the short-notice bookings
+    /// the same hour brought a week before. What it buys, and costs, is the
+    /// difference to [`Policy::Autoscaler`] on short-notice traffic.
+    AutoscalerWarmPool,
     /// A fleet sized for the peak, launched before the week, never stopped.
     AlwaysOn,
     /// The predecessor's rule: start on demand with no lead time, stop after 60
@@ -38,10 +43,19 @@ pub enum Policy {
 
 impl Policy {
     /// Every policy, in report order.
-    pub const ALL: [Policy; 5] = [
+    pub const ALL: [Policy; 6] = [
         Policy::Autoscaler,
         Policy::AutoscalerFixedLead,
         Policy::AutoscalerLifetime,
+        Policy::AutoscalerWarmPool,
+        Policy::AlwaysOn,
+        Policy::Reactive,
+    ];
+
+    /// The policies of the short-notice weeks ([`WeekConfig::short_notice`]).
+    pub const SHORT_NOTICE: [Policy; 4] = [
+        Policy::Autoscaler,
+        Policy::AutoscalerWarmPool,
         Policy::AlwaysOn,
         Policy::Reactive,
     ];
@@ -52,6 +66,7 @@ impl Policy {
             Policy::Autoscaler => "autoscaler",
             Policy::AutoscalerFixedLead => "autoscaler-fixed-lead",
             Policy::AutoscalerLifetime => "autoscaler-lifetime",
+            Policy::AutoscalerWarmPool => "autoscaler-warm-pool",
             Policy::AlwaysOn => "always-on",
             Policy::Reactive => "reactive",
         }
@@ -101,6 +116,10 @@ pub(crate) fn settings(policy: Policy, config: &WeekConfig) -> FleetSettings {
         Policy::AutoscalerLifetime => {
             autoscaler.enabled = true;
             settings.lablets.policy = Packing::Lifetime;
+        }
+        Policy::AutoscalerWarmPool => {
+            autoscaler.enabled = true;
+            autoscaler.learn_warm_pool = true;
         }
         Policy::AlwaysOn => autoscaler.enabled = false,
         Policy::Reactive => {

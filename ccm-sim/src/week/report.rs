@@ -13,13 +13,33 @@ use super::ledger::{account, WorkerChange};
 use super::policy::{needs_of, Policy, NODE_LIMIT};
 use super::traffic::WeekConfig;
 
-/// One booked lablet and when it was first ready.
+/// How a lablet was booked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BookingKind {
+    /// Before the week began.
+    Ahead,
+    /// During the week, 0–30 minutes before its start.
+    ShortNotice,
+    /// During the week, on demand: its start is the engine's answer.
+    OnDemand,
+}
+
+/// One booked lablet (not cancelled) and when it was first ready.
 #[derive(Clone, Debug)]
 pub(crate) struct LabletOutcome {
     pub start: Timestamp,
     pub end: Timestamp,
     pub definition: usize,
     pub ready_at: Option<Timestamp>,
+    pub kind: BookingKind,
+    /// When it was booked, for those booked during the week.
+    pub booked_at: Option<Timestamp>,
+}
+
+impl LabletOutcome {
+    fn on_time(&self) -> bool {
+        self.ready_at.is_some_and(|ready| ready <= self.start)
+    }
 }
 
 /// Everything the report is computed from.
@@ -32,6 +52,8 @@ pub(crate) struct RunFacts {
     pub instance_types: BTreeMap<String, String>,
     pub default_instance_type: String,
     pub lablets: Vec<LabletOutcome>,
+    /// Bookings cancelled before their start (not in `lablets`).
+    pub cancelled: usize,
     /// How long a started worker takes until it can host a lab (boot and CML).
     pub boot_seconds: i64,
     /// How long a lab takes to come up once imported (its nodes' boot).
@@ -64,6 +86,73 @@ pub struct Lateness {
     /// opened after the lead was learned: those the learned lead alone decided.
     #[serde(default)]
     pub late_after_learning: usize,
+}
+
+/// The bookings made during the week and how many were ready on time: the
+/// share a warm pool buys. Counted from `from_day` on (the second week when
+/// there is one, so the learned warm pool has a week of history).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShortNoticeOutcome {
+    /// First day counted (0: the first day of the run).
+    pub from_day: u32,
+    /// Short-notice bookings for a timeslot (not cancelled).
+    pub booked: usize,
+    /// Of those, ready by their start.
+    pub on_time: usize,
+    /// On-demand lablets (not cancelled).
+    pub on_demand: usize,
+    /// Of those, ready by the time the engine answered at booking.
+    pub on_demand_on_time: usize,
+    /// Median wait of an on-demand lablet from its booking to a ready lab,
+    /// minutes (never-ready ones left out): what a warm pool shortens.
+    pub on_demand_wait_p50_minutes: f64,
+    /// 90th percentile of that wait, minutes.
+    pub on_demand_wait_p90_minutes: f64,
+    /// Bookings of any kind cancelled before their start, over the whole run.
+    pub cancelled: usize,
+}
+
+impl ShortNoticeOutcome {
+    /// Share of short-notice and on-demand lablets ready on time (1.0 when
+    /// there were none).
+    pub fn on_time_share(&self) -> f64 {
+        let all = self.booked + self.on_demand;
+        if all == 0 {
+            return 1.0;
+        }
+        (self.on_time + self.on_demand_on_time) as f64 / all as f64
+    }
+}
+
+fn short_notice_outcome(facts: &RunFacts, days: u32) -> ShortNoticeOutcome {
+    let from_day = if days > 7 { 7 } else { 0 };
+    let counted_from = plus_seconds(facts.week_start, i64::from(from_day) * 86_400);
+    let mut outcome = ShortNoticeOutcome {
+        from_day,
+        cancelled: facts.cancelled,
+        ..ShortNoticeOutcome::default()
+    };
+    let mut waits = Vec::new();
+    for lablet in facts.lablets.iter().filter(|l| l.start >= counted_from) {
+        match lablet.kind {
+            BookingKind::Ahead => {}
+            BookingKind::ShortNotice => {
+                outcome.booked += 1;
+                outcome.on_time += usize::from(lablet.on_time());
+            }
+            BookingKind::OnDemand => {
+                outcome.on_demand += 1;
+                outcome.on_demand_on_time += usize::from(lablet.on_time());
+                if let (Some(booked), Some(ready)) = (lablet.booked_at, lablet.ready_at) {
+                    waits.push(seconds_between(booked, ready) as f64 / 60.0);
+                }
+            }
+        }
+    }
+    waits.sort_by(f64::total_cmp);
+    outcome.on_demand_wait_p50_minutes = percentile(&waits, 50.0);
+    outcome.on_demand_wait_p90_minutes = percentile(&waits, 90.0);
+    outcome
 }
 
 /// Workers billing at one instant of the week.
@@ -116,6 +205,9 @@ pub struct WeekReport {
     pub boot_aware_lower_bound_worker_hours: f64,
     /// Lateness of lablets.
     pub lateness: Lateness,
+    /// The bookings made during the week (none in the default week).
+    #[serde(default)]
+    pub short_notice: ShortNoticeOutcome,
     /// The lead time in force at the end of the week, seconds.
     pub lead_seconds: u32,
     /// Whether that lead was learned from the week's boots and lab imports.
@@ -346,6 +438,7 @@ pub(crate) fn build_report(
                 .lead_learned_at
                 .is_some_and(|learned| plus_seconds(start, -configured) >= learned)
         }),
+        short_notice: short_notice_outcome(facts, config.days),
         lead_seconds: settings.lablets.lead_time_seconds,
         lead_learned: false,
         timeline,
@@ -397,6 +490,53 @@ pub fn markdown_table(reports: &[WeekReport]) -> String {
             boot_aware,
             first.lower_bound_cost_usd / first.lower_bound_worker_hours.max(1e-9) * boot_aware,
             boot_aware / first.lower_bound_worker_hours.max(1e-9)
+        );
+    }
+    out
+}
+
+/// The short-notice weeks side by side: what each policy bills, how many
+/// bookings made during the week were ready on time, and what the warm pool
+/// costs over the autoscaler without it (the first report of that policy).
+pub fn short_notice_table(reports: &[WeekReport]) -> String {
+    let mut out = String::new();
+    let baseline = reports
+        .iter()
+        .find(|r| r.policy == Policy::Autoscaler)
+        .map(|r| r.worker_hours);
+    let _ = writeln!(
+        out,
+        "| policy | worker-hours | idle hours | cost (USD) | × boot-aware bound | short-notice on time | on-demand on time | on-demand wait p50 / p90 (min) | all on time | warm pool cost (worker-hours) |"
+    );
+    let _ = writeln!(out, "|---|{}", "---:|".repeat(9));
+    for r in reports {
+        let s = &r.short_notice;
+        let all = r.lablets.max(1);
+        let on_time = r
+            .lablets
+            .saturating_sub(r.lateness.late + r.lateness.never_ready);
+        let extra = match (r.policy, baseline) {
+            (Policy::AutoscalerWarmPool, Some(base)) => format!("{:+.1}", r.worker_hours - base),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {:.1} | {:.1} | {:.0} | {:.2} | {} of {} ({:.0} %) | {} of {} ({:.0} %) | {:.1} / {:.1} | {:.1} % | {} |",
+            r.policy.as_str(),
+            r.worker_hours,
+            r.idle_hours,
+            r.cost_usd,
+            r.ratio_to_boot_aware_bound(),
+            s.on_time,
+            s.booked,
+            100.0 * s.on_time as f64 / s.booked.max(1) as f64,
+            s.on_demand_on_time,
+            s.on_demand,
+            100.0 * s.on_demand_on_time as f64 / s.on_demand.max(1) as f64,
+            s.on_demand_wait_p50_minutes,
+            s.on_demand_wait_p90_minutes,
+            100.0 * on_time as f64 / all as f64,
+            extra,
         );
     }
     out

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use ccm_core::definition::{LabletDefinition, NewDefinition};
 use ccm_core::event::EventPayload;
-use ccm_core::fleet::{CreateWorker, Fleet, FleetSettings};
+use ccm_core::fleet::{CreateWorker, Fleet, FleetSettings, OnDemandLablet};
 use ccm_core::ids::{LabletId, Region};
 use ccm_core::lablet::{Lablet, LabletPhase, NewLablet, Timeslot};
 use ccm_core::ports::store::{ChangeSet, WorkerFilter};
@@ -17,8 +17,8 @@ use ccm_core::version::SemVer;
 
 use super::ledger::WorkerChange;
 use super::policy::{always_on_size, needs_of, settings, Policy, NODE_LIMIT};
-use super::report::{build_report, LabletOutcome, RunFacts, WeekReport};
-use super::traffic::{generate, WeekConfig};
+use super::report::{build_report, BookingKind, LabletOutcome, RunFacts, WeekReport};
+use super::traffic::{generate, Booking, Traffic, WeekConfig};
 use super::WeekError;
 use crate::{SimConfig, SimEngine};
 
@@ -66,28 +66,54 @@ async fn create_definitions(
     Ok(out)
 }
 
-/// Books every lablet the way `Fleet::create_lablet` does, but with ids derived
-/// from the booking index: the engine breaks placement ties by lablet id, so random
-/// ids would make two runs of one seed differ.
-async fn book(
+/// A lablet booked in the run.
+struct Booked {
+    id: LabletId,
+    /// As booked (for an on-demand lablet, the estimate the engine answered).
+    timeslot: Timeslot,
+    definition: usize,
+    kind: BookingKind,
+    booked_at: Option<Timestamp>,
+    cancelled: bool,
+}
+
+fn definition_of<'a>(
+    definitions: &'a [LabletDefinition],
+    booking: &Booking,
+) -> Result<&'a LabletDefinition, WeekError> {
+    definitions
+        .get(booking.definition)
+        .ok_or_else(|| WeekError::Config("booking of an unknown definition".into()))
+}
+
+fn timeslot_of(booking: &Booking, week_start: Timestamp) -> Timeslot {
+    Timeslot {
+        start: plus_seconds(week_start, booking.start_offset_seconds),
+        end: plus_seconds(week_start, booking.end_offset_seconds()),
+    }
+}
+
+/// Books every lablet booked before the week the way `Fleet::create_lablet`
+/// does, but with ids derived from the booking index: the engine breaks
+/// placement ties by lablet id, so random ids would make two runs of one seed
+/// differ. (Bookings made during the week go through the engine's API; its
+/// ids come from the simulation's seeded source.)
+async fn book_ahead(
     fleet: &Fleet,
     store: &MemoryStore,
-    config: &WeekConfig,
+    traffic: &Traffic,
     definitions: &[LabletDefinition],
     week_start: Timestamp,
-) -> Result<Vec<(LabletId, Timeslot, usize)>, WeekError> {
-    let traffic = generate(config)?;
+) -> Result<BTreeMap<usize, Booked>, WeekError> {
     let now = fleet.clock().now();
     let lead = i64::from(fleet.settings().lablets.lead_time_seconds);
-    let mut booked = Vec::with_capacity(traffic.bookings.len());
+    let mut booked = BTreeMap::new();
     for (index, booking) in traffic.bookings.iter().enumerate() {
-        let definition = definitions
-            .get(booking.definition)
-            .ok_or_else(|| WeekError::Config("booking of an unknown definition".into()))?;
-        let timeslot = Timeslot {
-            start: plus_seconds(week_start, booking.start_offset_seconds),
-            end: plus_seconds(week_start, booking.end_offset_seconds()),
-        };
+        if booking.booked_offset_seconds.is_some() {
+            continue;
+        }
+        let definition = definition_of(definitions, booking)?;
+        let timeslot = timeslot_of(booking, week_start);
         let id = LabletId::from_u128(index as u128 + 1);
         let input = NewLablet {
             owner: booking.owner.clone(),
@@ -105,18 +131,109 @@ async fn book(
             )
             .await?;
         fleet.nudge_lablet_at(id, plus_seconds(timeslot.start, -lead).max(now));
-        booked.push((id, timeslot, booking.definition));
+        booked.insert(
+            index,
+            Booked {
+                id,
+                timeslot,
+                definition: booking.definition,
+                kind: BookingKind::Ahead,
+                booked_at: None,
+                cancelled: false,
+            },
+        );
     }
     Ok(booked)
+}
+
+/// Something a user does during the week, in the order they happen: bookings
+/// before cancellations at one instant, then by booking index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum UserAction {
+    Book,
+    Cancel,
+}
+
+fn user_actions(traffic: &Traffic) -> Vec<(i64, UserAction, usize)> {
+    let mut actions = Vec::new();
+    for (index, booking) in traffic.bookings.iter().enumerate() {
+        if let Some(at) = booking.booked_offset_seconds {
+            actions.push((at, UserAction::Book, index));
+        }
+        if let Some(at) = booking.cancel_offset_seconds {
+            actions.push((at, UserAction::Cancel, index));
+        }
+    }
+    actions.sort_unstable();
+    actions
+}
+
+/// Does what a user does: books through the engine's API (on-demand or for a
+/// timeslot), or cancels what was booked.
+async fn act(
+    fleet: &Fleet,
+    traffic: &Traffic,
+    definitions: &[LabletDefinition],
+    week_start: Timestamp,
+    (action, index): (UserAction, usize),
+    booked: &mut BTreeMap<usize, Booked>,
+) -> Result<(), WeekError> {
+    let booking = &traffic.bookings[index];
+    match action {
+        UserAction::Book => {
+            let definition = definition_of(definitions, booking)?;
+            let lablet = if booking.on_demand {
+                let input = OnDemandLablet {
+                    owner: booking.owner.clone(),
+                    duration_minutes: booking.minutes,
+                    reservation_id: None,
+                };
+                fleet.create_on_demand_lablet(definition.id, input).await?
+            } else {
+                let input = NewLablet {
+                    owner: booking.owner.clone(),
+                    timeslot: timeslot_of(booking, week_start),
+                    reservation_id: None,
+                    on_demand: false,
+                };
+                fleet.create_lablet(definition.id, input).await?
+            };
+            let kind = if booking.on_demand {
+                BookingKind::OnDemand
+            } else {
+                BookingKind::ShortNotice
+            };
+            booked.insert(
+                index,
+                Booked {
+                    id: lablet.id,
+                    timeslot: lablet.spec.timeslot,
+                    definition: booking.definition,
+                    kind,
+                    booked_at: Some(lablet.meta.created_at),
+                    cancelled: false,
+                },
+            );
+        }
+        UserAction::Cancel => {
+            if let Some(lablet) = booked.get_mut(&index) {
+                fleet
+                    .cancel_lablet(lablet.id, Some(booking.owner.clone()))
+                    .await?;
+                lablet.cancelled = true;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Launches the always-on fleet, spread over the regions, with idle detection off.
 async fn launch_always_on(
     fleet: &Fleet,
     config: &WeekConfig,
+    traffic: &Traffic,
     settings: &FleetSettings,
 ) -> Result<(), WeekError> {
-    let traffic = generate(config)?;
     let capacity = ccm_core::fleet::settings::capacity_for(
         &settings.instance_types,
         &settings.launch.instance_type,
@@ -124,7 +241,7 @@ async fn launch_always_on(
     .declared;
     let size = always_on_size(
         config,
-        &traffic,
+        traffic,
         capacity,
         i64::from(settings.lablets.lead_time_seconds),
     );
@@ -175,18 +292,41 @@ pub async fn run_week(config: &WeekConfig, policy: Policy) -> Result<WeekReport,
         runner,
     } = engine;
     let definitions = create_definitions(&fleet, config).await?;
+    let traffic = generate(config)?;
     if policy == Policy::AlwaysOn {
-        launch_always_on(&fleet, config, &settings).await?;
+        launch_always_on(&fleet, config, &traffic, &settings).await?;
     }
-    let booked = book(&fleet, &store, config, &definitions, week_start).await?;
-    // Hour by hour, so a long week never holds one huge step.
+    let mut booked = book_ahead(&fleet, &store, &traffic, &definitions, week_start).await?;
+    let actions = user_actions(&traffic);
+    let mut next_action = 0;
+    // Hour by hour, so a long week never holds one huge step, and to each
+    // instant a user books or cancels.
     let mut until = clock.now();
     // When the lead was first learned (to the hour), for the lateness of the
     // lablets the learned lead alone decided.
     let mut learned_at = None;
     while until < week_end {
-        until = plus_seconds(until, 3600).min(week_end);
+        let hour_later = plus_seconds(until, 3600).min(week_end);
+        let action_at = actions
+            .get(next_action)
+            .map(|(offset, _, _)| plus_seconds(week_start, *offset).max(until));
+        until = action_at.map_or(hour_later, |at| at.min(hour_later));
         fleet.run_until(&runner, None, &clock, until).await?;
+        while let Some(&(offset, action, index)) = actions.get(next_action) {
+            if plus_seconds(week_start, offset) > until {
+                break;
+            }
+            act(
+                &fleet,
+                &traffic,
+                &definitions,
+                week_start,
+                (action, index),
+                &mut booked,
+            )
+            .await?;
+            next_action += 1;
+        }
         if learned_at.is_none() && fleet.lead_time().await?.estimates.iter().any(|e| e.learned) {
             learned_at = Some(until);
         }
@@ -206,7 +346,7 @@ pub async fn run_week(config: &WeekConfig, policy: Policy) -> Result<WeekReport,
 async fn collect_facts(
     store: &dyn Store,
     settings: &FleetSettings,
-    booked: &[(LabletId, Timeslot, usize)],
+    booked: &BTreeMap<usize, Booked>,
     week_start: Timestamp,
     week_end: Timestamp,
 ) -> Result<RunFacts, WeekError> {
@@ -253,15 +393,20 @@ async fn collect_facts(
                 .push((event.occurred_at, change));
         }
     }
+    // A cancelled booking needs no lab: it is neither late nor demand.
     let lablets = booked
-        .iter()
-        .map(|(id, slot, definition)| LabletOutcome {
-            start: slot.start,
-            end: slot.end,
-            definition: *definition,
-            ready_at: ready_at.get(&id.to_string()).copied(),
+        .values()
+        .filter(|b| !b.cancelled)
+        .map(|b| LabletOutcome {
+            start: b.timeslot.start,
+            end: b.timeslot.end,
+            definition: b.definition,
+            ready_at: ready_at.get(&b.id.to_string()).copied(),
+            kind: b.kind,
+            booked_at: b.booked_at,
         })
         .collect();
+    let cancelled = booked.values().filter(|b| b.cancelled).count();
     Ok(RunFacts {
         week_start,
         week_end,
@@ -269,6 +414,7 @@ async fn collect_facts(
         instance_types: types,
         default_instance_type: settings.launch.instance_type.clone(),
         lablets,
+        cancelled,
         boot_seconds: 0,
         lab_ready_seconds: 0,
         lead_learned_at: None,

@@ -7,6 +7,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::short_notice::{add_cancellations, add_short_notice};
 use super::WeekError;
 
 /// A lablet definition of the week, by size.
@@ -93,6 +94,18 @@ pub struct WeekConfig {
     /// cost before it existed).
     #[serde(default = "default_booting_poll_seconds")]
     pub booting_poll_seconds: u32,
+    /// Short-notice bookings per business hour and zone on weekdays, on
+    /// average (each hour draws 0 to twice this): booked 0–30 minutes before
+    /// their start, during the week (0: none, as in the default week).
+    #[serde(default)]
+    pub short_notice_per_zone_hour: u32,
+    /// Share of the short-notice bookings that are on-demand lablets instead
+    /// (no timeslot: the engine answers when it will be ready).
+    #[serde(default)]
+    pub on_demand_share: f64,
+    /// Share of every booking cancelled between its booking and its start.
+    #[serde(default)]
+    pub cancel_share: f64,
 }
 
 fn default_booting_poll_seconds() -> u32 {
@@ -137,6 +150,9 @@ impl Default for WeekConfig {
                 .unwrap_or_else(|| InstanceType::new("m5zn.metal", 48, 192, 1000, 100, 3.9641)),
             boot_jitter_seconds: 0,
             booting_poll_seconds: default_booting_poll_seconds(),
+            short_notice_per_zone_hour: 0,
+            on_demand_share: 0.0,
+            cancel_share: 0.0,
         }
     }
 }
@@ -151,6 +167,21 @@ impl WeekConfig {
             class_min_students: 10,
             class_max_students: 20,
             adhoc_per_weekday: 6,
+            ..Self::default()
+        }
+    }
+
+    /// The short-notice traffic of issue #18 on top of the default week's: two
+    /// weeks, so the second has the first as history; three short-notice
+    /// bookings per zone and business hour on average, a third of them
+    /// on-demand, and one booking in ten cancelled.
+    pub fn short_notice(seed: u64) -> Self {
+        Self {
+            seed,
+            days: 14,
+            short_notice_per_zone_hour: 3,
+            on_demand_share: 0.3,
+            cancel_share: 0.1,
             ..Self::default()
         }
     }
@@ -189,6 +220,13 @@ impl WeekConfig {
         if !(0.0..=1.0).contains(&self.class_probability) {
             return bad("class_probability must be within 0..=1");
         }
+        if self.short_notice_per_zone_hour > 100 {
+            return bad("short_notice_per_zone_hour must be at most 100");
+        }
+        if !(0.0..=1.0).contains(&self.on_demand_share) || !(0.0..=1.0).contains(&self.cancel_share)
+        {
+            return bad("on_demand_share and cancel_share must be within 0..=1");
+        }
         if self.class_min_students == 0 || self.class_min_students > self.class_max_students {
             return bad("class sizes must satisfy 0 < min <= max");
         }
@@ -209,6 +247,17 @@ pub struct Booking {
     pub owner: String,
     /// The class it belongs to; `None` for ad-hoc lablets.
     pub class: Option<u32>,
+    /// Seconds from the start of the week to when it is booked; `None`: before
+    /// the week begins.
+    #[serde(default)]
+    pub booked_offset_seconds: Option<i64>,
+    /// Booked as an on-demand lablet at `booked_offset_seconds`: the engine
+    /// picks its start, and `start_offset_seconds` is when it was asked for.
+    #[serde(default)]
+    pub on_demand: bool,
+    /// Seconds from the start of the week to its cancellation, before its start.
+    #[serde(default)]
+    pub cancel_offset_seconds: Option<i64>,
 }
 
 impl Booking {
@@ -227,9 +276,12 @@ pub struct Traffic {
     pub classes: u32,
     /// Ad-hoc lablets.
     pub adhoc: u32,
+    /// Short-notice bookings (on-demand ones included).
+    #[serde(default)]
+    pub short_notice: u32,
 }
 
-fn pick_definition(rng: &mut ChaCha8Rng, definitions: &[DefinitionShape]) -> usize {
+pub(super) fn pick_definition(rng: &mut ChaCha8Rng, definitions: &[DefinitionShape]) -> usize {
     let total: u32 = definitions.iter().map(|d| d.weight).sum();
     let mut ticket = rng.gen_range(0..total.max(1));
     for (index, definition) in definitions.iter().enumerate() {
@@ -241,7 +293,7 @@ fn pick_definition(rng: &mut ChaCha8Rng, definitions: &[DefinitionShape]) -> usi
     0
 }
 
-const DAY: i64 = 86_400;
+pub(super) const DAY: i64 = 86_400;
 
 /// Generates the week's bookings from the seed.
 pub fn generate(config: &WeekConfig) -> Result<Traffic, WeekError> {
@@ -251,6 +303,7 @@ pub fn generate(config: &WeekConfig) -> Result<Traffic, WeekError> {
         bookings: Vec::new(),
         classes: 0,
         adhoc: 0,
+        short_notice: 0,
     };
     for day in 0..i64::from(config.days) {
         let weekday = day % 7 < 5;
@@ -275,6 +328,9 @@ pub fn generate(config: &WeekConfig) -> Result<Traffic, WeekError> {
                             minutes,
                             owner: format!("class{class}-student{student}"),
                             class: Some(class),
+                            booked_offset_seconds: None,
+                            on_demand: false,
+                            cancel_offset_seconds: None,
                         });
                     }
                 }
@@ -300,9 +356,19 @@ pub fn generate(config: &WeekConfig) -> Result<Traffic, WeekError> {
                 minutes,
                 owner: format!("adhoc{}", traffic.adhoc),
                 class: None,
+                booked_offset_seconds: None,
+                on_demand: false,
+                cancel_offset_seconds: None,
             });
             traffic.adhoc += 1;
         }
+        // Drawn only when asked for, so the default week's stream is unchanged.
+        if config.short_notice_per_zone_hour > 0 && weekday {
+            add_short_notice(config, &mut rng, &mut traffic, day);
+        }
+    }
+    if config.cancel_share > 0.0 {
+        add_cancellations(config, &mut rng, &mut traffic);
     }
     Ok(traffic)
 }
