@@ -20,25 +20,32 @@ fn policy(name: &str) -> Result<Policy, BindingError> {
 }
 
 /// Runs the simulated week under ``policy`` (``"autoscaler"``,
-/// ``"autoscaler-fixed-lead"``, ``"always-on"`` or ``"reactive"``) for ``days`` days of seed ``seed`` and returns its report as a
-/// dict. The GIL is released while the engine runs (seconds for a week).
+/// ``"autoscaler-fixed-lead"``, ``"autoscaler-lifetime"``,
+/// ``"autoscaler-warm-pool"``, ``"always-on"`` or ``"reactive"``) for ``days``
+/// days of seed ``seed`` and returns its report as a dict. With
+/// ``short_notice=True`` the traffic also books lablets 0–30 minutes ahead and
+/// on demand, and cancels some (the report's ``short_notice`` says how many
+/// were ready on time). The GIL is released while the engine runs (seconds for
+/// a week).
 #[pyfunction]
-#[pyo3(signature = (policy="autoscaler", seed=7, days=7))]
+#[pyo3(signature = (policy="autoscaler", seed=7, days=7, short_notice=false))]
 pub fn simulate_week<'py>(
     py: Python<'py>,
     policy: &str,
     seed: u64,
     days: u32,
+    short_notice: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let policy = self::policy(policy)?;
     if !(1..=28).contains(&days) {
         return Err(BindingError::input("days", "must be between 1 and 28").into());
     }
-    let config = WeekConfig {
-        seed,
-        days,
-        ..WeekConfig::default()
+    let base = if short_notice {
+        WeekConfig::short_notice(seed)
+    } else {
+        WeekConfig::default()
     };
+    let config = WeekConfig { seed, days, ..base };
     let report = py.detach(|| -> Result<serde_json::Value, BindingError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

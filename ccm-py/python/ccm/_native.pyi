@@ -112,8 +112,13 @@ def native_place_seconds(
 ) -> float:
     """Seconds the Rust side of :func:`place` takes on these inputs (best of ``repeat``)."""
 
-def simulate_week(policy: str = "autoscaler", seed: int = 7, days: int = 7) -> Dict[str, Any]:
+def simulate_week(
+    policy: str = "autoscaler", seed: int = 7, days: int = 7, short_notice: bool = False
+) -> Dict[str, Any]:
     """Runs the simulated week under ``policy`` ("autoscaler",
-    "autoscaler-fixed-lead", "always-on" or "reactive") and returns its report
-    (worker-hours, cost, lateness, peak workers, lower bound and boot-aware lower
-    bound, workers over time)."""
+    "autoscaler-fixed-lead", "autoscaler-lifetime", "autoscaler-warm-pool",
+    "always-on" or "reactive") and returns its report (worker-hours, cost,
+    lateness, peak workers, lower bound and boot-aware lower bound, workers over
+    time). ``short_notice=True`` adds bookings made 0-30 minutes ahead,
+    on-demand lablets and cancellations; the report's ``short_notice`` counts
+    those ready on time."""

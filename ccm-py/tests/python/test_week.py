@@ -28,3 +28,15 @@ def test_bad_arguments_are_invalid_input():
     assert raised.value.details["field"] == "policy"
     with pytest.raises(ccm.InvalidInput):
         ccm.simulate_week(days=0)
+
+
+def test_short_notice_traffic_is_reported_and_the_warm_pool_policy_is_known():
+    report = ccm.simulate_week("autoscaler-warm-pool", seed=7, days=1, short_notice=True)
+    assert report["policy"] == "autoscaler-warm-pool"
+    counted = report["short_notice"]
+    assert counted["from_day"] == 0
+    assert counted["booked"] + counted["on_demand"] > 0, counted
+    assert 0 <= counted["on_time"] <= counted["booked"]
+    assert 0 <= counted["on_demand_on_time"] <= counted["on_demand"]
+    plain = ccm.simulate_week("autoscaler", seed=7, days=1)
+    assert plain["short_notice"]["booked"] == 0, "the default week books nothing at short notice"
