@@ -149,6 +149,28 @@ async fn history_older_than_the_weeks_read_is_not_replayed() {
     );
 }
 
+#[tokio::test]
+async fn a_booking_that_came_later_in_the_half_hour_last_week_is_expected_now() {
+    let w = SharedWorld::new(11);
+    let booking = w.process(learning(true), Arc::new(MemoryKeyValueStore::new()));
+    let definition = definition(&booking).await;
+    let t0 = w.clock.now();
+    // Booked 45 minutes in, for 5 minutes later: outside the lead-long window
+    // that opens at t0, inside the one opening a quarter hour later.
+    w.clock.advance_seconds(45 * MINUTE);
+    book(&booking, &definition, plus_seconds(t0, 50 * MINUTE)).await;
+    w.clock.advance_seconds(WEEK - 45 * MINUTE);
+    let leader = w.process(learning(true), Arc::new(MemoryKeyValueStore::new()));
+    let report = leader.autoscale(None).await.unwrap();
+    assert_eq!(report.launched.len(), 1, "{report:?}");
+    let events = w.store.read_events(0, usize::MAX).await.unwrap();
+    let reasons = scaling_reasons(&events);
+    assert!(
+        reasons[0].1.contains("warm pool: 1 short-notice lablet(s)"),
+        "{reasons:?}"
+    );
+}
+
 /// Phases of `lablets` and when each became ready.
 async fn ready_times(w: &SimWorld, lablets: &[Lablet]) -> Vec<Option<Timestamp>> {
     let events = w.store.read_events(0, usize::MAX).await.unwrap();

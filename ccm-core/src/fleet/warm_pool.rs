@@ -10,11 +10,13 @@
 //! `warm_pool_history_weeks` weeks, the lablets whose timeslot started in
 //! `[now - k·week, now - k·week + lead]` and that were booked after
 //! `now - k·week`. The store holds every lablet record, so any process reads
-//! the same history, and a restart loses none of it.
+//! the same history, and a restart loses none of it. Arrivals are random within
+//! the hour, so each week also offers the windows opening a quarter and a half
+//! hour later (one store read per week covers all three).
 //!
-//! The busiest of those weeks (the one needing the most new workers, then the
-//! most lablets, then the latest) is replayed into the present as *expected*
-//! requests. The autoscaler places them with the lablets that are due: spare
+//! The busiest of those windows (the one needing the most new workers, then the
+//! most lablets, then the latest week) is replayed into the present as
+//! *expected* requests. The autoscaler places them with the lablets that are due: spare
 //! room on running workers covers them first, and only the rest starts or
 //! launches workers. Scale-down keeps what they need. Nothing is booked: they
 //! are a forecast, gone from the next pass's view as the window moves on.
@@ -37,6 +39,13 @@ use crate::time::{plus_seconds, Timestamp};
 const WEEK_SECONDS: i64 = 7 * 86_400;
 /// Most weeks of history read (each is one store read per pass).
 pub const MAX_WARM_POOL_HISTORY_WEEKS: u32 = 8;
+/// Arrivals at short notice are random within the hour: each week offers the
+/// busiest lead-long window opening in the half hour from this instant, in
+/// quarter-hour steps, so the pool covers the coming demand rather than one
+/// draw of it. (Not earlier windows: what they held has been booked this week
+/// already, and counts as due.)
+const NEIGHBOURHOOD_SECONDS: i64 = 30 * 60;
+const NEIGHBOURHOOD_STEP_SECONDS: i64 = 15 * 60;
 /// Most lablets one week's window contributes: the pool of a huge fleet is
 /// bounded by the region caps anyway, and a pass must stay cheap.
 const MAX_LABLETS_PER_WINDOW: usize = 2_000;
@@ -140,45 +149,60 @@ impl WarmPool {
             .map(|d| (d.id, d))
             .collect();
         let mut best = ExpectedDemand::default();
+        let lead = i64::from(lead_seconds);
         for weeks_back in 1..=weeks {
             let shift = WEEK_SECONDS * i64::from(weeks_back);
             let then = plus_seconds(now, -shift);
-            let window = LabletFilter {
+            // One read covers every window of the neighbourhood.
+            let around = LabletFilter {
                 starts_from: Some(then),
-                starts_by: Some(plus_seconds(then, i64::from(lead_seconds))),
+                starts_by: Some(plus_seconds(then, NEIGHBOURHOOD_SECONDS + lead)),
                 ..LabletFilter::default()
             };
             let page = PageRequest {
                 offset: 0,
                 limit: MAX_LABLETS_PER_WINDOW,
             };
-            let listed = self.ctx.store.list_lablets_page(&window, page).await?;
-            let mut sample = ExpectedDemand {
-                weeks_back,
-                ..ExpectedDemand::default()
-            };
-            for lablet in listed.items.iter().filter(|l| l.meta.created_at > then) {
-                // A lablet of a definition deleted since cannot be replayed.
-                let Some(definition) = definitions.get(&lablet.spec.definition_id) else {
-                    continue;
+            let listed = self.ctx.store.list_lablets_page(&around, page).await?;
+            let mut offset = 0;
+            while offset <= NEIGHBOURHOOD_SECONDS {
+                let opens = plus_seconds(then, offset);
+                let closes = plus_seconds(opens, lead);
+                // The window is replayed so that its opening is now.
+                let replay = shift - offset;
+                let mut sample = ExpectedDemand {
+                    weeks_back,
+                    ..ExpectedDemand::default()
                 };
-                let mut request = PlacementRequest::for_lablet(lablet, definition)?;
-                request.ends_at = request.ends_at.map(|end| plus_seconds(end, shift));
-                sample.requests.push(request);
-                sample
-                    .starts
-                    .push(plus_seconds(lablet.spec.timeslot.start, shift));
-            }
-            let needed = suggest_scale_up(
-                &sample.requests,
-                &settings.instance_types,
-                &settings.autoscaler.new_worker_profile,
-            )
-            .workers();
-            sample.workers = u32::try_from(needed).unwrap_or(u32::MAX);
-            // The busiest week wins; on a tie the more recent (already in `best`).
-            if (sample.workers, sample.requests.len()) > (best.workers, best.requests.len()) {
-                best = sample;
+                let booked_in_window = listed.items.iter().filter(|l| {
+                    let start = l.spec.timeslot.start;
+                    opens <= start && start <= closes && l.meta.created_at > opens
+                });
+                for lablet in booked_in_window {
+                    // A lablet of a definition deleted since cannot be replayed.
+                    let Some(definition) = definitions.get(&lablet.spec.definition_id) else {
+                        continue;
+                    };
+                    let mut request = PlacementRequest::for_lablet(lablet, definition)?;
+                    request.ends_at = request.ends_at.map(|end| plus_seconds(end, replay));
+                    sample.requests.push(request);
+                    sample
+                        .starts
+                        .push(plus_seconds(lablet.spec.timeslot.start, replay));
+                }
+                let needed = suggest_scale_up(
+                    &sample.requests,
+                    &settings.instance_types,
+                    &settings.autoscaler.new_worker_profile,
+                )
+                .workers();
+                sample.workers = u32::try_from(needed).unwrap_or(u32::MAX);
+                // The busiest window wins; on a tie the more recent week and the
+                // earlier window (already in `best`).
+                if (sample.workers, sample.requests.len()) > (best.workers, best.requests.len()) {
+                    best = sample;
+                }
+                offset += NEIGHBOURHOOD_STEP_SECONDS;
             }
         }
         Ok(best)
