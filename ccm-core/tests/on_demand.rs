@@ -146,6 +146,39 @@ async fn without_a_worker_it_is_estimated_at_the_lead_and_the_estimate_is_kept_t
 }
 
 #[tokio::test]
+async fn an_estimate_that_can_never_be_kept_moves_only_until_the_lead_and_grace_then_expires() {
+    // No autoscaler and no worker: nothing will ever host the lab.
+    let mut settings = FleetSettings::default();
+    settings.lablets.lead_time_seconds = 10 * 60;
+    settings.lablets.learn_lead_time = false;
+    settings.lablets.start_grace_seconds = 5 * 60;
+    let w = World::new(8, settings).await;
+    let definition = definition(&w).await;
+    let booked_at = w.clock.now();
+    let lablet = w
+        .fleet
+        .create_on_demand_lablet(definition.id, now_on_demand(60))
+        .await
+        .unwrap();
+    w.run_for(60 * 60).await;
+    let moves = moves(&w, lablet.id).await;
+    assert!(!moves.is_empty(), "the passed estimate moved");
+    let cap = 10 * 60 + 5 * 60;
+    for (_, to, _) in &moves {
+        assert!(seconds_between(booked_at, to.start) <= cap, "{moves:?}");
+    }
+    let record = w.fleet.get_lablet(lablet.id).await.unwrap();
+    assert!(
+        matches!(
+            record.status.phase,
+            LabletPhase::Expired | LabletPhase::Terminated
+        ),
+        "{:?}",
+        record.status.phase
+    );
+}
+
+#[tokio::test]
 async fn a_duration_outside_the_definition_is_refused_and_nothing_is_booked() {
     let w = World::new(7, FleetSettings::default()).await;
     let definition = definition(&w).await;

@@ -100,18 +100,21 @@ impl LabletController {
             LabletPhase::Pending | LabletPhase::Scheduled | LabletPhase::Instantiating
                 if now >= slot.start =>
             {
-                let settings = &self.ctx.settings.lablets;
+                // The estimate moves until the longest the engine could have
+                // answered at booking (the lead in force, learned or
+                // configured) plus the start grace.
+                let lead = self.estimates.with_a_boot().await?;
+                let grace = self.ctx.settings.lablets.start_grace_seconds;
                 let latest = plus_seconds(
                     lablet.meta.created_at,
-                    i64::from(settings.lead_time_seconds)
-                        .saturating_add(i64::from(settings.start_grace_seconds)),
+                    i64::from(lead).saturating_add(i64::from(grace)),
                 );
                 if now >= latest {
                     return Ok(None);
                 }
                 let left = match self.standing(lablet).await? {
                     WorkerStanding::Ready(_) => self.estimates.on_a_ready_worker().await?,
-                    _ => self.estimates.with_a_boot().await?,
+                    _ => lead,
                 };
                 let ready_at = plus_seconds(now, i64::from(left)).min(latest);
                 (ready_at, "not ready by the estimate")
