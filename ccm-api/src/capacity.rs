@@ -82,8 +82,12 @@ pub struct ForecastStep {
     pub at: DateTime<Utc>,
     /// Lablets holding capacity then (from their start minus the lead to their end).
     pub lablets: u32,
-    /// Workers they need, sized as a scale-up sizes them (cheapest types of the
-    /// price table).
+    /// Short-notice lablets the learned warm pool expects then, not booked yet
+    /// (0 when `autoscaler.learn_warm_pool` is off).
+    #[serde(default)]
+    pub expected_lablets: u32,
+    /// Workers the lablets and the expected ones need, sized as a scale-up
+    /// sizes them (cheapest types of the price table).
     pub workers_needed: u64,
     /// Hourly price of those workers, USD.
     pub hourly_usd: f64,
@@ -155,6 +159,7 @@ impl From<&ccm_core::fleet::CapacityForecast> for CapacityForecast {
                 .map(|s| ForecastStep {
                     at: s.at,
                     lablets: count(s.lablets),
+                    expected_lablets: count(s.expected_lablets),
                     workers_needed: s.workers_needed,
                     hourly_usd: s.hourly_usd,
                     starts: s.starts,
@@ -197,6 +202,7 @@ impl Example for ForecastStep {
         Self {
             at: DateTime::from_timestamp(1_780_300_800, 0).unwrap_or_default(),
             lablets: 34,
+            expected_lablets: 4,
             workers_needed: 3,
             hourly_usd: 11.89,
             starts: 2,

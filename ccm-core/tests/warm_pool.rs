@@ -128,8 +128,29 @@ async fn with_the_learned_warm_pool_off_the_same_history_launches_nothing() {
     let w = SharedWorld::new(11);
     last_week(&w).await;
     let leader = w.process(learning(false), Arc::new(MemoryKeyValueStore::new()));
+    let forecast = leader.capacity_forecast(1, 15).await.unwrap();
+    assert!(forecast.steps.iter().all(|s| s.expected_lablets == 0));
     let report = leader.autoscale(None).await.unwrap();
     assert!(report.launched.is_empty(), "{report:?}");
+}
+
+#[tokio::test]
+async fn the_capacity_forecast_counts_the_expected_lablets_in_the_workers_it_plans() {
+    let w = SharedWorld::new(11);
+    last_week(&w).await;
+    let fleet = w.process(learning(true), Arc::new(MemoryKeyValueStore::new()));
+    let forecast = fleet.capacity_forecast(2, 15).await.unwrap();
+    let first = &forecast.steps[0];
+    assert_eq!((first.lablets, first.expected_lablets), (0, 3), "{first:?}");
+    assert_eq!(first.workers_needed, 1);
+    assert_eq!(first.starts, 1, "nothing runs yet: the pool is a start");
+    // Last week's bookings are in the past of the window a quarter hour on.
+    let later = &forecast.steps[1];
+    assert_eq!(
+        (later.expected_lablets, later.workers_needed),
+        (0, 0),
+        "{later:?}"
+    );
 }
 
 #[tokio::test]

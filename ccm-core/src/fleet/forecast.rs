@@ -10,16 +10,19 @@
 //! planned starts of a step are the rise of that count over the previous step
 //! (over the workers running or coming now for the first), the stops its fall.
 //! The active set changes only at starts and ends, so steps with the same set
-//! share one sizing.
+//! share one sizing. With the learned warm pool on, each step also holds the
+//! short-notice lablets it expects then (`fleet::warm_pool`), sized with the
+//! booked ones: the workers the autoscaler will keep.
 
 use std::collections::BTreeMap;
 
+use super::warm_pool::WarmPool;
 use super::waves::is_coming;
 use super::{Fleet, LeadTime};
 use crate::definition::LabletDefinition;
 use crate::domain_error::DomainError;
 use crate::error::CoreError;
-use crate::ids::DefinitionId;
+use crate::ids::{DefinitionId, LabletId};
 use crate::lablet::{Lablet, LabletPhase};
 use crate::placement::{suggest_scale_up, PlacementRequest};
 use crate::ports::store::{LabletFilter, WorkerFilter};
@@ -39,7 +42,10 @@ pub struct ForecastStep {
     pub at: Timestamp,
     /// Lablets holding capacity then (from their start minus the lead to their end).
     pub lablets: usize,
-    /// Workers those lablets need, sized as a scale-up would size them.
+    /// Short-notice lablets the learned warm pool expects then (0 when it is off).
+    pub expected_lablets: usize,
+    /// Workers those lablets and the expected ones need, sized as a scale-up
+    /// would size them.
     pub workers_needed: u64,
     /// Hourly price of those workers, USD.
     pub hourly_usd: f64,
@@ -145,10 +151,15 @@ impl Fleet {
             .filter(|w| is_coming(w) && !w.spec.draining)
             .count() as u64;
 
+        let history = WarmPool::new(self.context.clone())
+            .history(now, horizon, lead.seconds)
+            .await?;
+
         let step_seconds = step_minutes * 60;
         let mut steps = Vec::new();
         let mut previous = workers_now;
-        let mut last_active: Option<(Vec<usize>, u64, f64, usize)> = None;
+        type Sized = (u64, f64, usize);
+        let mut last_active: Option<((Vec<usize>, Vec<LabletId>), Sized)> = None;
         let mut at = now;
         while at < horizon {
             let active: Vec<usize> = holding
@@ -157,11 +168,13 @@ impl Fleet {
                 .filter(|(_, (from, to, _))| *from <= at && at < *to)
                 .map(|(i, _)| i)
                 .collect();
+            let expected = history.expected_at(at).requests;
+            let set = (active, expected.iter().map(|r| r.lablet).collect());
             let (workers_needed, hourly_usd, unfittable) = match &last_active {
-                Some((set, workers, price, unfit)) if *set == active => (*workers, *price, *unfit),
+                Some((last, sized)) if *last == set => *sized,
                 _ => {
                     let suggestion = suggest_scale_up(
-                        active.iter().map(|i| &holding[*i].2),
+                        set.0.iter().map(|i| &holding[*i].2).chain(&expected),
                         &settings.instance_types,
                         &settings.autoscaler.new_worker_profile,
                     );
@@ -170,13 +183,14 @@ impl Fleet {
                         suggestion.total_hourly_usd,
                         suggestion.unfittable.len(),
                     );
-                    last_active = Some((active.clone(), sized.0, sized.1, sized.2));
+                    last_active = Some((set.clone(), sized));
                     sized
                 }
             };
             steps.push(ForecastStep {
                 at,
-                lablets: active.len(),
+                lablets: set.0.len(),
+                expected_lablets: expected.len(),
                 workers_needed,
                 hourly_usd,
                 starts: workers_needed.saturating_sub(previous),

@@ -31,7 +31,7 @@ use super::context::Context;
 use super::lead_time::LeadTimes;
 use crate::error::CoreError;
 use crate::ids::DefinitionId;
-use crate::placement::{suggest_scale_up, PlacementRequest};
+use crate::placement::{suggest_scale_up, NewWorkerProfile, PlacementRequest, PriceTable};
 use crate::ports::store::{DefinitionFilter, LabletFilter, PageRequest};
 use crate::time::{plus_seconds, Timestamp};
 
@@ -46,9 +46,10 @@ pub const MAX_WARM_POOL_HISTORY_WEEKS: u32 = 8;
 /// already, and counts as due.)
 const NEIGHBOURHOOD_SECONDS: i64 = 30 * 60;
 const NEIGHBOURHOOD_STEP_SECONDS: i64 = 15 * 60;
-/// Most lablets one week's window contributes: the pool of a huge fleet is
-/// bounded by the region caps anyway, and a pass must stay cheap.
-const MAX_LABLETS_PER_WINDOW: usize = 2_000;
+/// Most lablets read from one past week (a forecast reads up to a week of
+/// them): the pool of a huge fleet is bounded by the region caps anyway, and a
+/// pass must stay cheap.
+const MAX_HISTORY_LABLETS: usize = 20_000;
 
 /// The short-notice demand the learned warm pool expects within the lead.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -128,9 +129,28 @@ impl WarmPool {
         now: Timestamp,
         lead_seconds: u32,
     ) -> Result<ExpectedDemand, CoreError> {
+        Ok(self.history(now, now, lead_seconds).await?.expected_at(now))
+    }
+
+    /// The past weeks' bookings that the expected demand of any instant from
+    /// `from` to `to` is computed from: one store read per week. Empty when the
+    /// learned warm pool is off.
+    pub(crate) async fn history(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        lead_seconds: u32,
+    ) -> Result<DemandHistory, CoreError> {
         let settings = &self.ctx.settings;
+        let lead = i64::from(lead_seconds);
+        let mut history = DemandHistory {
+            lead,
+            weeks: Vec::new(),
+            instance_types: settings.instance_types.clone(),
+            profile: settings.autoscaler.new_worker_profile.clone(),
+        };
         if !settings.autoscaler.learn_warm_pool {
-            return Ok(ExpectedDemand::default());
+            return Ok(history);
         }
         let weeks = settings
             .autoscaler
@@ -148,54 +168,90 @@ impl WarmPool {
             .into_iter()
             .map(|d| (d.id, d))
             .collect();
-        let mut best = ExpectedDemand::default();
-        let lead = i64::from(lead_seconds);
         for weeks_back in 1..=weeks {
             let shift = WEEK_SECONDS * i64::from(weeks_back);
-            let then = plus_seconds(now, -shift);
-            // One read covers every window of the neighbourhood.
-            let around = LabletFilter {
-                starts_from: Some(then),
-                starts_by: Some(plus_seconds(then, NEIGHBOURHOOD_SECONDS + lead)),
+            let span = LabletFilter {
+                starts_from: Some(plus_seconds(from, -shift)),
+                starts_by: Some(plus_seconds(to, NEIGHBOURHOOD_SECONDS + lead - shift)),
                 ..LabletFilter::default()
             };
             let page = PageRequest {
                 offset: 0,
-                limit: MAX_LABLETS_PER_WINDOW,
+                limit: MAX_HISTORY_LABLETS,
             };
-            let listed = self.ctx.store.list_lablets_page(&around, page).await?;
+            let listed = self.ctx.store.list_lablets_page(&span, page).await?;
+            let mut week = Vec::with_capacity(listed.items.len());
+            // Listed by start: `expected_at` finds a window by bisection.
+            for lablet in &listed.items {
+                // A lablet of a definition deleted since cannot be replayed.
+                let Some(definition) = definitions.get(&lablet.spec.definition_id) else {
+                    continue;
+                };
+                week.push(PastBooking {
+                    start: lablet.spec.timeslot.start,
+                    booked: lablet.meta.created_at,
+                    request: PlacementRequest::for_lablet(lablet, definition)?,
+                });
+            }
+            history.weeks.push(week);
+        }
+        Ok(history)
+    }
+}
+
+/// A lablet of a past week, as the warm pool replays it.
+#[derive(Clone, Debug)]
+struct PastBooking {
+    start: Timestamp,
+    booked: Timestamp,
+    request: PlacementRequest,
+}
+
+/// The past weeks' bookings around a span of time, read once; the expected
+/// demand of any instant in the span is computed from it without I/O.
+#[derive(Clone, Debug)]
+pub(crate) struct DemandHistory {
+    lead: i64,
+    /// One entry per week back (the first is last week), each by start.
+    weeks: Vec<Vec<PastBooking>>,
+    instance_types: PriceTable,
+    profile: NewWorkerProfile,
+}
+
+impl DemandHistory {
+    /// The demand expected from `now` to a lead later: the busiest window
+    /// over the weeks and the window openings of the look-ahead.
+    pub(crate) fn expected_at(&self, now: Timestamp) -> ExpectedDemand {
+        let mut best = ExpectedDemand::default();
+        for (weeks_back, week) in (1u32..).zip(&self.weeks) {
+            let shift = WEEK_SECONDS * i64::from(weeks_back);
+            let then = plus_seconds(now, -shift);
             let mut offset = 0;
             while offset <= NEIGHBOURHOOD_SECONDS {
                 let opens = plus_seconds(then, offset);
-                let closes = plus_seconds(opens, lead);
+                let closes = plus_seconds(opens, self.lead);
+                let first = week.partition_point(|b| b.start < opens);
+                let last = week.partition_point(|b| b.start <= closes);
                 // The window is replayed so that its opening is now.
                 let replay = shift - offset;
                 let mut sample = ExpectedDemand {
                     weeks_back,
                     ..ExpectedDemand::default()
                 };
-                let booked_in_window = listed.items.iter().filter(|l| {
-                    let start = l.spec.timeslot.start;
-                    opens <= start && start <= closes && l.meta.created_at > opens
-                });
-                for lablet in booked_in_window {
-                    // A lablet of a definition deleted since cannot be replayed.
-                    let Some(definition) = definitions.get(&lablet.spec.definition_id) else {
-                        continue;
-                    };
-                    let mut request = PlacementRequest::for_lablet(lablet, definition)?;
+                let booked_in_window = week
+                    .get(first..last)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|b| b.booked > opens);
+                for past in booked_in_window {
+                    let mut request = past.request.clone();
                     request.ends_at = request.ends_at.map(|end| plus_seconds(end, replay));
                     sample.requests.push(request);
-                    sample
-                        .starts
-                        .push(plus_seconds(lablet.spec.timeslot.start, replay));
+                    sample.starts.push(plus_seconds(past.start, replay));
                 }
-                let needed = suggest_scale_up(
-                    &sample.requests,
-                    &settings.instance_types,
-                    &settings.autoscaler.new_worker_profile,
-                )
-                .workers();
+                let needed =
+                    suggest_scale_up(&sample.requests, &self.instance_types, &self.profile)
+                        .workers();
                 sample.workers = u32::try_from(needed).unwrap_or(u32::MAX);
                 // The busiest window wins; on a tie the more recent week and the
                 // earlier window (already in `best`).
@@ -205,6 +261,6 @@ impl WarmPool {
                 offset += NEIGHBOURHOOD_STEP_SECONDS;
             }
         }
-        Ok(best)
+        best
     }
 }

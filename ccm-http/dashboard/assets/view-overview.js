@@ -92,11 +92,15 @@ export function renderOverview(main) {
       const starts = f.steps.reduce((n, s) => n + s.starts, 0);
       const peak = Math.max(0, ...f.steps.map((s) => s.workers_needed));
       const learned = f.lead.estimates.some((e) => e.learned);
+      // The learned warm pool's expected short-notice lablets count in the workers.
+      const expected = Math.max(0, ...f.steps.map((s) => s.expected_lablets || 0));
+      const title = expected ? 'Workers the bookings and the warm pool need' : 'Workers the bookings need';
       replace(forecast,
-        lineChart({ title: 'Workers the bookings need', points, from, to, integer: true, cls: 'chart-cpu', width: 1100, endLabel: 'at the end' }),
+        lineChart({ title, points, from, to, integer: true, cls: 'chart-cpu', width: 1100, endLabel: 'at the end' }),
         h('p', { class: 'muted', 'data-forecast': 'summary' },
           `Next ${Math.round((to - from) / 3600000)} h: peak ${peak} worker(s), ${starts} start(s) planned; ${f.workers_now} running now. `
-          + `Lead time ${Math.round(f.lead.seconds / 60)} min (${learned ? 'learned from this fleet' : 'configured'}).`));
+          + `Lead time ${Math.round(f.lead.seconds / 60)} min (${learned ? 'learned from this fleet' : 'configured'}).`
+          + (expected ? ` The warm pool expects up to ${expected} short-notice lablet(s) at once.` : '')));
     } else {
       replace(forecast, h('p', { class: 'muted' }, '…'));
     }

@@ -503,6 +503,9 @@ class ForecastStep(Record):
 
     #: The instant.
     at: datetime
+    #: Short-notice lablets the learned warm pool expects then, not booked yet
+    #: (0 when `autoscaler.learn_warm_pool` is off).
+    expected_lablets: Optional[int]
     #: Hourly price of those workers, USD.
     hourly_usd: float
     #: Lablets holding capacity then (from their start minus the lead to their end).
@@ -513,8 +516,8 @@ class ForecastStep(Record):
     stops: int
     #: Lablets no instance type of the price table can take.
     unfittable: int
-    #: Workers they need, sized as a scale-up sizes them (cheapest types of the
-    #: price table).
+    #: Workers the lablets and the expected ones need, sized as a scale-up
+    #: sizes them (cheapest types of the price table).
     workers_needed: int
 
 

@@ -114,18 +114,20 @@ fn human(forecast: &Value) -> String {
         .unwrap_or(0)
         .max(1);
     let mut rows = Vec::new();
-    let mut last: Option<(u64, u64)> = None;
+    let mut last: Option<(u64, u64, u64)> = None;
     for step in &steps {
         let needed = number(step, "workers_needed");
         let lablets = number(step, "lablets");
-        if last == Some((needed, lablets)) {
+        let expected = number(step, "expected_lablets");
+        if last == Some((needed, lablets, expected)) {
             continue;
         }
-        last = Some((needed, lablets));
+        last = Some((needed, lablets, expected));
         let bar = "#".repeat((needed * BAR_WIDTH).div_ceil(peak) as usize);
         rows.push(vec![
             cell(step.get("at")),
             lablets.to_string(),
+            expected.to_string(),
             needed.to_string(),
             format!(
                 "{:.2}",
@@ -150,7 +152,9 @@ fn human(forecast: &Value) -> String {
         }
     );
     out.push_str(&table(
-        &["from", "lablets", "workers", "usd/h", "starts", "stops", ""],
+        &[
+            "from", "lablets", "expected", "workers", "usd/h", "starts", "stops", "",
+        ],
         &rows,
     ));
     out
@@ -199,7 +203,8 @@ mod tests {
                 {"at": "2026-12-07T08:00:00Z", "lablets": 0, "workers_needed": 0, "hourly_usd": 0.0, "starts": 0, "stops": 1},
                 {"at": "2026-12-07T08:15:00Z", "lablets": 0, "workers_needed": 0, "hourly_usd": 0.0, "starts": 0, "stops": 0},
                 {"at": "2026-12-07T08:30:00Z", "lablets": 30, "workers_needed": 4, "hourly_usd": 15.86, "starts": 4, "stops": 0},
-                {"at": "2026-12-07T08:45:00Z", "lablets": 10, "workers_needed": 2, "hourly_usd": 7.93, "starts": 0, "stops": 2}
+                {"at": "2026-12-07T08:45:00Z", "lablets": 10, "workers_needed": 2, "hourly_usd": 7.93, "starts": 0, "stops": 2},
+                {"at": "2026-12-07T09:00:00Z", "lablets": 10, "expected_lablets": 3, "workers_needed": 2, "hourly_usd": 7.93, "starts": 0, "stops": 0}
             ]
         });
         let text = human(&forecast);
@@ -208,6 +213,12 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("08:15"), "a repeated step is folded: {text}");
+        // Short-notice lablets the warm pool expects make a row of their own.
+        assert!(
+            text.lines()
+                .any(|l| l.contains("09:00") && l.split_whitespace().nth(2) == Some("3")),
+            "{text}"
+        );
         let full = "#".repeat(BAR_WIDTH as usize);
         let half = "#".repeat(BAR_WIDTH as usize / 2);
         assert!(
