@@ -16,7 +16,8 @@ use super::traffic::{Traffic, WeekConfig};
 
 /// How the fleet follows demand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+// The names `as_str` gives, which the example and `ccm.simulate_week` take.
+#[serde(rename_all = "kebab-case")]
 pub enum Policy {
     /// ccm's autoscaler with its defaults: the lead time learned from the week's
     /// own boots and lab imports (35 min until enough were seen), drain grace.
@@ -196,4 +197,17 @@ pub(crate) fn always_on_size(
         peak = peak.max(plan.workers_used() + plan.unplaced.len());
     }
     peak + peak.div_ceil(10)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_names_its_policy_as_the_command_line_and_python_do() {
+        for policy in Policy::ALL {
+            let json = serde_json::to_value(policy).unwrap_or_default();
+            assert_eq!(json, serde_json::json!(policy.as_str()));
+        }
+    }
 }
