@@ -10,7 +10,7 @@ use ccm_core::time::{from_unix_seconds, Timestamp};
 use ccm_core::version::SemVer;
 use ccm_core::worker::LicenceKind;
 use pyo3::prelude::*;
-use pyo3::types::{PyFloat, PyInt, PyString};
+use pyo3::types::{PyBool, PyFloat, PyInt, PyString};
 
 use super::records::Fields;
 use super::Field;
@@ -195,6 +195,13 @@ pub(crate) trait Read<'py>: Fields<'py> {
             return Ok(None);
         };
         let seconds = match v.object() {
+            // `True` is an int in Python: read as seconds it would be 1970.
+            Some(object) if object.is_instance_of::<PyBool>() => {
+                return Err(self.error(
+                    field,
+                    "must be a datetime or seconds since the epoch, not a bool",
+                ));
+            }
             Some(object) if object.hasattr("tzinfo")? => {
                 if object.getattr("tzinfo")?.is_none() {
                     return Err(self.error(field, "must be a timezone-aware datetime"));

@@ -283,6 +283,7 @@ def test_lifetime_refuses_naive_and_out_of_range_times():
         (datetime(2026, 12, 7, 12), "timezone-aware"),
         (-1, "between 1970 and 9999"),
         ("noon", "datetime or seconds"),
+        (True, "not a bool"),
     ]:
         with pytest.raises(ccm.InvalidInput, match=rf"requests\[0\].ends_at: .*{message}"):
             ccm.place([{"id": 1, "cpus": 8, "memory_gib": 8}],
