@@ -38,7 +38,7 @@
 //!   `WHERE version = n`; any mismatch fails the whole commit with
 //!   `StoreError::Conflict` and nothing of it is applied. Batches lock their rows in
 //!   key order first, so concurrent batches queue instead of deadlocking.
-//! * **Outbox**: a commit's fence check (`FOR SHARE` on the lease row), writes and
+//! * **Outbox**: a commit's fence check (`FOR KEY SHARE` on the lease row), writes and
 //!   events are one transaction. Sequence numbers come from a single-row counter
 //!   updated in that transaction: appenders serialize on it until they commit, so
 //!   the log is gap-free (a rollback gives its numbers back) and readers never see a
@@ -50,7 +50,10 @@
 //!   After a lost LISTEN connection the newest sequence is re-read from the table.
 //! * **Leases** are never deleted, so a fencing token only grows, across release and
 //!   re-acquire too; acquisition locks the lease row (`FOR UPDATE`), so two
-//!   processes never both win.
+//!   processes never both win. A commit holds the row `FOR KEY SHARE`; should its
+//!   process stall between statements (frozen, starved, cut off), the server ends
+//!   that transaction after `idle_in_transaction_session_timeout` (10 s), so the
+//!   stalled holder never keeps another process from taking the lease over.
 //!
 //! ```no_run
 //! use ccm_core::ports::Store;
@@ -74,4 +77,6 @@ mod series;
 mod store;
 
 pub use error::PostgresStoreError;
-pub use store::{redact_url, PostgresStore, PostgresStoreOptions, EVENTS_CHANNEL};
+pub use store::{
+    redact_url, PostgresStore, PostgresStoreOptions, EVENTS_CHANNEL, IDLE_IN_TRANSACTION_TIMEOUT,
+};

@@ -55,14 +55,23 @@ pub struct PostgresStoreOptions {
     pub acquire_timeout: Duration,
     /// Server-side `statement_timeout`; `None` leaves the server's setting.
     pub statement_timeout: Option<Duration>,
+    /// Server-side `idle_in_transaction_session_timeout`: a commit whose process
+    /// stalls between statements (frozen, starved, cut off) is ended by the
+    /// server, so the lease row it holds `FOR KEY SHARE` does not block another
+    /// process's takeover past the lease. A healthy commit never idles: it reads
+    /// and checks everything before it begins. `None` leaves the server's setting.
+    pub idle_in_transaction_timeout: Option<Duration>,
     /// `application_name` shown in `pg_stat_activity`.
     pub application_name: String,
 }
 
+/// The default of [`PostgresStoreOptions::idle_in_transaction_timeout`].
+pub const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl PostgresStoreOptions {
     /// Defaults for `url` (`postgres://user:password@host:port/database`): 10
-    /// connections, 30 s acquire timeout, 30 s statement timeout, schema from the
-    /// connection's `search_path`.
+    /// connections, 30 s acquire timeout, 30 s statement timeout, 10 s idle in a
+    /// transaction, schema from the connection's `search_path`.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -71,6 +80,7 @@ impl PostgresStoreOptions {
             min_connections: 0,
             acquire_timeout: Duration::from_secs(30),
             statement_timeout: Some(Duration::from_secs(30)),
+            idle_in_transaction_timeout: Some(IDLE_IN_TRANSACTION_TIMEOUT),
             application_name: "ccm".into(),
         }
     }
@@ -78,6 +88,41 @@ impl PostgresStoreOptions {
     /// The connection string with its password replaced by `***`.
     pub fn redacted_url(&self) -> String {
         redact_url(&self.url)
+    }
+}
+
+impl PostgresStoreOptions {
+    /// What every connection of the store starts with: the URL checked, the
+    /// application name and the session settings.
+    fn connect_options(&self) -> Result<PgConnectOptions> {
+        let redacted_url = self.redacted_url();
+        let url = self.url.trim();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(PostgresStoreError::InvalidUrl(format!(
+                "`{redacted_url}` does not start with postgres:// or postgresql://"
+            )));
+        }
+        let mut connect = PgConnectOptions::from_str(url)
+            .map_err(|e| PostgresStoreError::InvalidUrl(format!("`{redacted_url}`: {e}")))?
+            .application_name(&self.application_name);
+        if let Some(timeout) = self.statement_timeout {
+            connect = connect.options([("statement_timeout", timeout.as_millis().to_string())]);
+        }
+        if let Some(timeout) = self.idle_in_transaction_timeout {
+            connect = connect.options([(
+                "idle_in_transaction_session_timeout",
+                timeout.as_millis().to_string(),
+            )]);
+        }
+        if let Some(schema) = &self.schema {
+            if !valid_schema_name(schema) {
+                return Err(PostgresStoreError::InvalidUrl(format!(
+                    "schema `{schema}`: use letters, digits and `_` only"
+                )));
+            }
+            connect = connect.options([("search_path", schema.as_str())]);
+        }
+        Ok(connect)
     }
 }
 
@@ -90,6 +135,10 @@ impl fmt::Debug for PostgresStoreOptions {
             .field("min_connections", &self.min_connections)
             .field("acquire_timeout", &self.acquire_timeout)
             .field("statement_timeout", &self.statement_timeout)
+            .field(
+                "idle_in_transaction_timeout",
+                &self.idle_in_transaction_timeout,
+            )
             .field("application_name", &self.application_name)
             .finish()
     }
@@ -258,26 +307,7 @@ impl PostgresStore {
 
     async fn open_inner(options: PostgresStoreOptions) -> Result<Self> {
         let redacted_url = options.redacted_url();
-        let url = options.url.trim();
-        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(PostgresStoreError::InvalidUrl(format!(
-                "`{redacted_url}` does not start with postgres:// or postgresql://"
-            )));
-        }
-        let mut connect = PgConnectOptions::from_str(url)
-            .map_err(|e| PostgresStoreError::InvalidUrl(format!("`{redacted_url}`: {e}")))?
-            .application_name(&options.application_name);
-        if let Some(timeout) = options.statement_timeout {
-            connect = connect.options([("statement_timeout", timeout.as_millis().to_string())]);
-        }
-        if let Some(schema) = &options.schema {
-            if !valid_schema_name(schema) {
-                return Err(PostgresStoreError::InvalidUrl(format!(
-                    "schema `{schema}`: use letters, digits and `_` only"
-                )));
-            }
-            connect = connect.options([("search_path", schema.as_str())]);
-        }
+        let connect = options.connect_options()?;
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .min_connections(options.min_connections)
@@ -1306,6 +1336,27 @@ ccm_store_sql::forward_store!(PostgresStore, PostgresDialect);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_connection_ends_a_commit_its_process_stalls_in() {
+        let mut options = PostgresStoreOptions::new("postgres://ccm@db/ccm");
+        options.schema = Some("fleet".into());
+        let connect = options.connect_options().unwrap_or_else(|e| panic!("{e}"));
+        let startup = connect.get_options().unwrap_or_default();
+        for setting in [
+            "statement_timeout=30000",
+            "idle_in_transaction_session_timeout=10000",
+            "search_path=fleet",
+        ] {
+            assert!(startup.contains(setting), "{setting} in {startup}");
+        }
+        options.idle_in_transaction_timeout = None;
+        let connect = options.connect_options().unwrap_or_else(|e| panic!("{e}"));
+        assert!(!connect
+            .get_options()
+            .unwrap_or_default()
+            .contains("idle_in_transaction"));
+    }
 
     #[test]
     fn urls_are_redacted() {
