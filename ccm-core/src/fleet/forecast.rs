@@ -158,8 +158,11 @@ impl Fleet {
         let step_seconds = step_minutes * 60;
         let mut steps = Vec::new();
         let mut previous = workers_now;
+        // Workers, hourly price and unfittable lablets of the last set sized.
         type Sized = (u64, f64, usize);
-        let mut last_active: Option<((Vec<usize>, Vec<LabletId>), Sized)> = None;
+        // The booked lablets holding capacity and the expected ones.
+        type ActiveSet = (Vec<usize>, Vec<LabletId>);
+        let mut last_active: Option<(ActiveSet, Sized)> = None;
         let mut at = now;
         while at < horizon {
             let active: Vec<usize> = holding
