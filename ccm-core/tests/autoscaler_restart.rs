@@ -7,12 +7,10 @@ mod support;
 
 use std::sync::Arc;
 
-use ccm_core::definition::{NewDefinition, ResourceNeeds};
+use ccm_core::definition::NewDefinition;
 use ccm_core::fleet::{Fleet, FleetSettings};
 use ccm_core::ports::{KeyValueStore, Store};
-use ccm_core::resources::Resources;
 use ccm_core::store::MemoryKeyValueStore;
-use ccm_core::version::SemVer;
 use support::SharedWorld;
 
 const COOLDOWN_SECONDS: u32 = 600;
@@ -45,17 +43,7 @@ impl World {
         fleet
             .create_definition(NewDefinition {
                 name: name.into(),
-                version: SemVer::new(1, 0, 0),
-                topology_yaml: "nodes:\n  - id: n0\n    node_definition: iosv\n".into(),
-                needs: ResourceNeeds {
-                    resources: Resources::new(4, 8, 20),
-                    nodes: 0,
-                    ports: 2,
-                },
-                licence_affinity: None,
-                min_cml_version: None,
-                max_duration_minutes: 240,
-                warm_pool_depth: warm,
+                ..support::ccna(warm)
             })
             .await
             .unwrap();

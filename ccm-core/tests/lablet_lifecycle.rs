@@ -4,15 +4,13 @@
 //! worker started by hand that an earlier drain must not stop.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use ccm_core::definition::{LabletDefinition, NewDefinition, ResourceNeeds};
+use ccm_core::definition::{LabletDefinition, NewDefinition};
 use ccm_core::event::{EventPayload, ScalingAction};
 use ccm_core::fleet::{FleetSettings, LabAction, WhenLabletsBound};
 use ccm_core::ids::WorkerId;
 use ccm_core::lablet::{Lablet, LabletPhase, NewLablet, Timeslot};
 use ccm_core::ports::{Clock, CmlClient, Store};
-use ccm_core::resources::Resources;
 use ccm_core::time::plus_seconds;
-use ccm_core::version::SemVer;
 use ccm_core::worker::LifecycleState;
 use ccm_core::DomainError;
 
@@ -33,20 +31,7 @@ trait Bookings {
 impl Bookings for World {
     async fn definition(&self, warm_pool_depth: u32) -> LabletDefinition {
         self.fleet
-            .create_definition(NewDefinition {
-                name: "ccna".into(),
-                version: SemVer::new(1, 0, 0),
-                topology_yaml: "nodes:\n  - id: n0\n    node_definition: iosv\n".into(),
-                needs: ResourceNeeds {
-                    resources: Resources::new(4, 8, 20),
-                    nodes: 0,
-                    ports: 2,
-                },
-                licence_affinity: None,
-                min_cml_version: None,
-                max_duration_minutes: 240,
-                warm_pool_depth,
-            })
+            .create_definition(support::ccna(warm_pool_depth))
             .await
             .unwrap()
     }
@@ -554,17 +539,8 @@ async fn a_running_lablet_lists_its_console_ports_and_its_lab_carries_them_as_ta
         .fleet
         .create_definition(NewDefinition {
             name: "consoles".into(),
-            version: SemVer::new(1, 0, 0),
             topology_yaml: CONSOLES.into(),
-            needs: ResourceNeeds {
-                resources: Resources::new(4, 8, 20),
-                nodes: 0,
-                ports: 2,
-            },
-            licence_affinity: None,
-            min_cml_version: None,
-            max_duration_minutes: 240,
-            warm_pool_depth: 0,
+            ..support::ccna(0)
         })
         .await
         .unwrap();

@@ -11,7 +11,6 @@ use ccm_core::lablet::{LabletPhase, Timeslot};
 use ccm_core::ports::{Clock, Store};
 use ccm_core::resources::Resources;
 use ccm_core::time::{seconds_between, Timestamp};
-use ccm_core::version::SemVer;
 use ccm_core::CoreError;
 use ccm_core::DomainError;
 
@@ -22,18 +21,13 @@ use support::SimWorld as World;
 async fn definition(w: &World) -> LabletDefinition {
     w.fleet
         .create_definition(NewDefinition {
-            name: "ccna".into(),
-            version: SemVer::new(1, 0, 0),
-            topology_yaml: "nodes:\n  - id: n0\n    node_definition: iosv\n".into(),
             needs: ResourceNeeds {
                 resources: Resources::new(4, 8, 20),
                 nodes: 1,
                 ports: 1,
             },
-            licence_affinity: None,
-            min_cml_version: None,
             max_duration_minutes: 120,
-            warm_pool_depth: 0,
+            ..support::ccna(0)
         })
         .await
         .unwrap()

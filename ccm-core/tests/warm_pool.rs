@@ -10,15 +10,13 @@ mod support;
 
 use std::sync::Arc;
 
-use ccm_core::definition::{LabletDefinition, NewDefinition, ResourceNeeds};
+use ccm_core::definition::LabletDefinition;
 use ccm_core::event::{EventPayload, ScalingAction};
 use ccm_core::fleet::{Fleet, FleetSettings};
 use ccm_core::lablet::{Lablet, LabletPhase, NewLablet, Timeslot};
 use ccm_core::ports::{Clock, KeyValueStore, Store};
-use ccm_core::resources::Resources;
 use ccm_core::store::MemoryKeyValueStore;
 use ccm_core::time::{plus_seconds, Timestamp};
-use ccm_core::version::SemVer;
 use ccm_core::worker::LifecycleState;
 use support::{SharedWorld, SimWorld};
 
@@ -35,23 +33,7 @@ fn learning(on: bool) -> FleetSettings {
 }
 
 async fn definition(fleet: &Fleet) -> LabletDefinition {
-    fleet
-        .create_definition(NewDefinition {
-            name: "ccna".into(),
-            version: SemVer::new(1, 0, 0),
-            topology_yaml: "nodes:\n  - id: n0\n    node_definition: iosv\n".into(),
-            needs: ResourceNeeds {
-                resources: Resources::new(4, 8, 20),
-                nodes: 0,
-                ports: 2,
-            },
-            licence_affinity: None,
-            min_cml_version: None,
-            max_duration_minutes: 240,
-            warm_pool_depth: 0,
-        })
-        .await
-        .unwrap()
+    fleet.create_definition(support::ccna(0)).await.unwrap()
 }
 
 async fn book(fleet: &Fleet, definition: &LabletDefinition, start: Timestamp) -> Lablet {

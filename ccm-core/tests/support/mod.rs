@@ -6,10 +6,13 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use ccm_core::definition::{NewDefinition, ResourceNeeds};
 use ccm_core::fleet::{Adapters, CreateWorker, Fleet, FleetSettings};
 use ccm_core::ids::{Region, WorkerId};
 use ccm_core::ports::{KeyValueStore, VirtualClock};
+use ccm_core::resources::Resources;
 use ccm_core::store::MemoryStore;
+use ccm_core::version::SemVer;
 use ccm_sim::{SimConfig, SimEngine, Simulation};
 
 /// [`SimEngine`] with CML licensed at launch, whose runs cannot fail a test silently.
@@ -84,5 +87,24 @@ impl SharedWorld {
             settings,
         )
         .with_key_values(kv)
+    }
+}
+
+/// The definition most engine tests book: `ccna`, one IOSv node, 4 vCPU, 8 GiB,
+/// 20 GiB and 2 ports, sessions up to four hours, `warm_pool_depth` idle workers.
+pub fn ccna(warm_pool_depth: u32) -> NewDefinition {
+    NewDefinition {
+        name: "ccna".into(),
+        version: SemVer::new(1, 0, 0),
+        topology_yaml: "nodes:\n  - id: n0\n    node_definition: iosv\n".into(),
+        needs: ResourceNeeds {
+            resources: Resources::new(4, 8, 20),
+            nodes: 0,
+            ports: 2,
+        },
+        licence_affinity: None,
+        min_cml_version: None,
+        max_duration_minutes: 240,
+        warm_pool_depth,
     }
 }
