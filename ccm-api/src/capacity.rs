@@ -112,8 +112,9 @@ pub struct CapacityForecast {
     pub workers_now: u64,
     /// The steps.
     pub steps: Vec<ForecastStep>,
-    /// More lablets fall in the window than one forecast reads (20,000): only
-    /// the first by start were counted.
+    /// More lablets fall in the window than one forecast reads (20,000), or a
+    /// past week the learned warm pool reads held more than that: only the
+    /// first by start were counted.
     pub partial: bool,
 }
 

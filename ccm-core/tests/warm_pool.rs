@@ -174,6 +174,40 @@ async fn a_booking_that_came_later_in_the_half_hour_last_week_is_expected_now() 
     );
 }
 
+#[tokio::test]
+async fn a_forecast_says_it_is_partial_when_a_past_week_holds_more_than_the_pool_reads() {
+    let w = SharedWorld::new(11);
+    let fleet = w.process(learning(true), Arc::new(MemoryKeyValueStore::new()));
+    let definition = definition(&fleet).await;
+    let t0 = w.clock.now();
+    let start = plus_seconds(t0, 5 * MINUTE);
+    let mut changes = ccm_core::ports::store::ChangeSet::new();
+    for n in 0..20_001u128 {
+        let input = NewLablet {
+            owner: "student".into(),
+            timeslot: Timeslot {
+                start,
+                end: plus_seconds(start, 60 * MINUTE),
+            },
+            reservation_id: None,
+            on_demand: false,
+        };
+        let (lablet, _) = Lablet::create(
+            ccm_core::ids::LabletId::from_u128(n + 1),
+            &definition,
+            input,
+            t0,
+        )
+        .unwrap();
+        changes = changes.put_lablet(lablet);
+    }
+    w.store.commit(changes).await.unwrap();
+    w.clock.advance_seconds(WEEK - 10 * MINUTE);
+    assert!(fleet.capacity_forecast(1, 15).await.unwrap().partial);
+    let off = w.process(learning(false), Arc::new(MemoryKeyValueStore::new()));
+    assert!(!off.capacity_forecast(1, 15).await.unwrap().partial);
+}
+
 /// Phases of `lablets` and when each became ready.
 async fn ready_times(w: &SimWorld, lablets: &[Lablet]) -> Vec<Option<Timestamp>> {
     let events = w.store.read_events(0, usize::MAX).await.unwrap();

@@ -21,7 +21,7 @@ use super::workers::{CreateWorker, Workers};
 use crate::definition::LabletDefinition;
 use crate::error::CoreError;
 use crate::event::{DomainEvent, EventPayload, ResourceKind, ScalingAction, Subject};
-use crate::ids::{Region, WorkerId};
+use crate::ids::{LabletId, Region, WorkerId};
 use crate::lablet::Lablet;
 use crate::placement::{suggest_scale_up, PlacementRequest, WorkerCandidate};
 use crate::ports::kv::Expect;
@@ -271,11 +271,12 @@ impl Autoscaler {
         if cooling {
             return Ok(report);
         }
-        // Requests past `booked` are the warm pool's: said apart in the reasons.
+        // The warm pool's expected lablets are said apart in the reasons.
+        let expected_ids: BTreeSet<LabletId> = expected.requests.iter().map(|r| r.lablet).collect();
         let why = |unplaced: &[&PlacementRequest]| {
             let expected_unplaced = unplaced
                 .iter()
-                .filter(|r| expected.requests.iter().any(|e| e.lablet == r.lablet))
+                .filter(|r| expected_ids.contains(&r.lablet))
                 .count();
             let due_unplaced = unplaced.len() - expected_unplaced;
             let mut parts = Vec::new();

@@ -32,7 +32,8 @@ use crate::time::{plus_seconds, Timestamp};
 pub const MAX_FORECAST_HOURS: u32 = 168;
 /// Shortest and longest step, minutes.
 pub const FORECAST_STEP_MINUTES: std::ops::RangeInclusive<u32> = 5..=60;
-/// Most lablets one forecast reads; beyond it the forecast says it is partial.
+/// Most lablets one forecast reads; beyond it (or beyond what the warm pool
+/// reads of one past week) the forecast says it is partial.
 pub const MAX_FORECAST_LABLETS: usize = 20_000;
 
 /// One step of a [`CapacityForecast`].
@@ -70,8 +71,9 @@ pub struct CapacityForecast {
     pub workers_now: u64,
     /// The steps, the first at `generated_at`.
     pub steps: Vec<ForecastStep>,
-    /// More than [`MAX_FORECAST_LABLETS`] lablets fall in the window: only the
-    /// first ones (by start) were counted.
+    /// More than [`MAX_FORECAST_LABLETS`] lablets fall in the window, or a past
+    /// week of the learned warm pool held more than it reads: only the first
+    /// ones (by start) were counted.
     pub partial: bool,
 }
 
@@ -209,7 +211,7 @@ impl Fleet {
             lead,
             workers_now,
             steps,
-            partial,
+            partial: partial || history.truncated,
         })
     }
 }

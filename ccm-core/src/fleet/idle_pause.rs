@@ -16,11 +16,15 @@ use crate::worker::{DesiredStatus, LifecycleState, PauseReason, Worker};
 #[derive(Clone)]
 pub(crate) struct IdlePause {
     ctx: Arc<Context>,
+    warm_pool: WarmPool,
 }
 
 impl IdlePause {
     pub(crate) fn new(ctx: Arc<Context>) -> Self {
-        Self { ctx }
+        Self {
+            warm_pool: WarmPool::new(ctx.clone()),
+            ctx,
+        }
     }
 
     /// Why the worker is or is not eligible for an idle pause, and when it would be paused.
@@ -70,7 +74,7 @@ impl IdlePause {
         // With autoscaling on, idle workers up to the warm pool (or the minimum) are
         // kept on purpose: they are idle by design.
         let keep = if self.ctx.settings.autoscaler.enabled {
-            WarmPool::new(self.ctx.clone()).workers_to_keep().await? as usize
+            self.warm_pool.workers_to_keep().await? as usize
         } else {
             0
         };

@@ -81,11 +81,15 @@ impl ExpectedDemand {
 #[derive(Clone)]
 pub(crate) struct WarmPool {
     ctx: Arc<Context>,
+    lead_times: LeadTimes,
 }
 
 impl WarmPool {
     pub(crate) fn new(ctx: Arc<Context>) -> Self {
-        Self { ctx }
+        Self {
+            lead_times: LeadTimes::new(ctx.clone()),
+            ctx,
+        }
     }
 
     /// The static pool: the largest `warm_pool_depth` of the active
@@ -116,7 +120,7 @@ impl WarmPool {
             .await?
             .max(autoscaler.min_running_workers);
         if autoscaler.learn_warm_pool {
-            let lead = LeadTimes::new(self.ctx.clone()).current().await?.seconds;
+            let lead = self.lead_times.current().await?.seconds;
             keep = keep.max(self.expected(self.ctx.now(), lead).await?.workers);
         }
         Ok(keep)
@@ -146,6 +150,7 @@ impl WarmPool {
         let mut history = DemandHistory {
             lead,
             weeks: Vec::new(),
+            truncated: false,
             instance_types: settings.instance_types.clone(),
             profile: settings.autoscaler.new_worker_profile.clone(),
         };
@@ -180,6 +185,7 @@ impl WarmPool {
                 limit: MAX_HISTORY_LABLETS,
             };
             let listed = self.ctx.store.list_lablets_page(&span, page).await?;
+            history.truncated |= listed.total > listed.items.len();
             let mut week = Vec::with_capacity(listed.items.len());
             // Listed by start: `expected_at` finds a window by bisection.
             for lablet in &listed.items {
@@ -214,6 +220,9 @@ pub(crate) struct DemandHistory {
     lead: i64,
     /// One entry per week back (the first is last week), each by start.
     weeks: Vec<Vec<PastBooking>>,
+    /// A week held more than [`MAX_HISTORY_LABLETS`]: only its first were read,
+    /// so the later instants of the span may expect too little.
+    pub(crate) truncated: bool,
     instance_types: PriceTable,
     profile: NewWorkerProfile,
 }
