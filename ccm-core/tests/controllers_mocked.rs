@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ccm_core::definition::{NewDefinition, ResourceNeeds};
 use ccm_core::fleet::{Adapters, CreateWorker, Fleet, FleetSettings};
 use ccm_core::ids::{CmlLabId, ImageId, InstanceId, Region, WorkerId};
 use ccm_core::lab::LabState;
@@ -34,10 +33,11 @@ use ccm_core::runtime::{JobRunner, LeaderElector, Leadership, LeaseSettings};
 use ccm_core::secret::Secret;
 use ccm_core::store::MemoryStore;
 use ccm_core::time::{plus_seconds, Timestamp};
-use ccm_core::version::SemVer;
 use ccm_core::worker::aggregate::ImportedInstance;
 use ccm_core::worker::{Capacity, IdleSettings, LifecycleState, Network, NewWorker, Worker};
 use ccm_sim::{SimConfig, Simulation};
+
+mod support;
 use mockall::{mock, Sequence};
 
 const REGION: &str = "us-east-1";
@@ -425,23 +425,7 @@ async fn the_lab_of_a_lablet_whose_timeslot_ends_is_torn_down_exactly_once() {
     };
     let worker = old.create_worker(create_input("w1")).await.unwrap().id;
     run_for(30 * 60).await.unwrap();
-    let definition = old
-        .create_definition(NewDefinition {
-            name: "ccna".into(),
-            version: SemVer::new(1, 0, 0),
-            topology_yaml: "nodes:\n  - id: n0\n    node_definition: iosv\n".into(),
-            needs: ResourceNeeds {
-                resources: Resources::new(4, 8, 20),
-                nodes: 0,
-                ports: 2,
-            },
-            licence_affinity: None,
-            min_cml_version: None,
-            max_duration_minutes: 240,
-            warm_pool_depth: 0,
-        })
-        .await
-        .unwrap();
+    let definition = old.create_definition(support::ccna(0)).await.unwrap();
     let start = plus_seconds(clock.now(), 20 * 60);
     let end = plus_seconds(start, 3600);
     let lablet = old

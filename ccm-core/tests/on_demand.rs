@@ -7,7 +7,7 @@ use ccm_core::definition::{LabletDefinition, NewDefinition, ResourceNeeds};
 use ccm_core::event::EventPayload;
 use ccm_core::fleet::{FleetSettings, OnDemandLablet};
 use ccm_core::ids::{LabletId, Region};
-use ccm_core::lablet::{LabletPhase, Timeslot};
+use ccm_core::lablet::{Lablet, LabletPhase, Timeslot};
 use ccm_core::ports::{Clock, Store};
 use ccm_core::resources::Resources;
 use ccm_core::time::{seconds_between, Timestamp};
@@ -39,6 +39,17 @@ fn now_on_demand(minutes: u32) -> OnDemandLablet {
         duration_minutes: minutes,
         reservation_id: None,
     }
+}
+
+/// Books an on-demand lablet of `minutes` now: when, and what the engine answered.
+async fn book_now(w: &World, definition: &LabletDefinition, minutes: u32) -> (Timestamp, Lablet) {
+    let booked_at = w.clock.now();
+    let lablet = w
+        .fleet
+        .create_on_demand_lablet(definition.id, now_on_demand(minutes))
+        .await
+        .unwrap();
+    (booked_at, lablet)
 }
 
 /// Every move of `lablet`'s estimate, in order.
@@ -74,12 +85,7 @@ async fn on_a_ready_worker_it_is_estimated_at_an_import_and_starts_as_soon_as_it
     w.worker("w1").await;
     w.run_for(40 * 60).await;
     let definition = definition(&w).await;
-    let booked_at = w.clock.now();
-    let lablet = w
-        .fleet
-        .create_on_demand_lablet(definition.id, now_on_demand(60))
-        .await
-        .unwrap();
+    let (booked_at, lablet) = book_now(&w, &definition, 60).await;
     assert!(lablet.spec.on_demand);
     // Nothing imported yet: the next scheduler pass (60 s) and five minutes.
     assert_eq!(seconds_between(booked_at, lablet.spec.timeslot.start), 360);
@@ -113,12 +119,7 @@ async fn without_a_worker_it_is_estimated_at_the_lead_and_the_estimate_is_kept_t
     settings.lablets.learn_lead_time = false;
     let w = World::new(6, settings).await;
     let definition = definition(&w).await;
-    let booked_at = w.clock.now();
-    let lablet = w
-        .fleet
-        .create_on_demand_lablet(definition.id, now_on_demand(90))
-        .await
-        .unwrap();
+    let (booked_at, lablet) = book_now(&w, &definition, 90).await;
     assert_eq!(seconds_between(booked_at, lablet.spec.timeslot.start), 600);
 
     w.run_for(60 * 60).await;
@@ -148,12 +149,7 @@ async fn an_estimate_that_can_never_be_kept_moves_only_until_the_lead_and_grace_
     settings.lablets.start_grace_seconds = 5 * 60;
     let w = World::new(8, settings).await;
     let definition = definition(&w).await;
-    let booked_at = w.clock.now();
-    let lablet = w
-        .fleet
-        .create_on_demand_lablet(definition.id, now_on_demand(60))
-        .await
-        .unwrap();
+    let (booked_at, lablet) = book_now(&w, &definition, 60).await;
     w.run_for(60 * 60).await;
     let moves = moves(&w, lablet.id).await;
     assert!(!moves.is_empty(), "the passed estimate moved");
