@@ -262,8 +262,9 @@ class CapacityForecast(Record):
     generated_at: datetime
     #: The lead it assumes.
     lead: LeadTime
-    #: More lablets fall in the window than one forecast reads (20,000): only
-    #: the first by start were counted.
+    #: More lablets fall in the window than one forecast reads (20,000), or a
+    #: past week the learned warm pool reads held more than that: only the
+    #: first by start were counted.
     partial: bool
     #: Seconds between steps.
     step_seconds: int
