@@ -1,7 +1,8 @@
 //! Lablet lifecycle edge cases on the simulator: failures retried and ending in
 //! `failed` with capacity released, a lost worker leading to a new placement,
-//! cancellation, an idempotent import after a crash, the warm pool, and a
-//! worker started by hand that an earlier drain must not stop.
+//! cancellation, an idempotent import after a crash, the warm pool, a worker
+//! started by hand that an earlier drain must not stop, and a worker that is up
+//! kept over one still booting.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use ccm_core::definition::{LabletDefinition, NewDefinition};
@@ -716,5 +717,73 @@ async fn lab_operations_wait_for_a_worker_that_is_to_keep_running() {
             "{error:?}"
         );
         assert!(error.to_string().contains("taken down"), "{error}");
+    }
+}
+
+/// A class's two workers boot when a booking made after the first launch is
+/// cancelled again: the worker that is up first must not be drained while its
+/// CML is still coming up (nothing can be bound to it yet, so it only looks
+/// empty), or the class waits for the later one and starts late.
+#[tokio::test]
+async fn a_worker_still_bringing_cml_up_is_not_drained_in_favour_of_a_later_one() {
+    let mut settings = FleetSettings::default();
+    settings.autoscaler.enabled = true;
+    let w = world(settings).await;
+    let definition = w.definition(0).await;
+    let start = plus_seconds(w.clock.now(), 34 * 60);
+    let book = |owner: String| {
+        let fleet = &w.fleet;
+        let definition = definition.id;
+        async move {
+            fleet
+                .create_lablet(
+                    definition,
+                    NewLablet {
+                        owner,
+                        timeslot: Timeslot {
+                            start,
+                            end: plus_seconds(start, 3600),
+                        },
+                        reservation_id: None,
+                        on_demand: false,
+                    },
+                )
+                .await
+                .unwrap()
+        }
+    };
+    // Twelve lablets fill one metal worker's 48 vCPU.
+    let mut class = Vec::new();
+    for student in 0..12 {
+        class.push(book(format!("student{student}")).await);
+    }
+    w.run_for(150).await;
+    let late_comer = book("late-comer".into()).await;
+    w.run_for(90).await;
+    let workers = w.store.list_workers(&Default::default()).await.unwrap();
+    assert_eq!(workers.len(), 2, "one worker per booking wave");
+    let first_up = workers
+        .iter()
+        .min_by_key(|x| x.status.launched_at)
+        .map(|x| x.id)
+        .unwrap();
+    w.fleet.cancel_lablet(late_comer.id, None).await.unwrap();
+
+    let until_start = ccm_core::time::seconds_between(w.clock.now(), start) - 30;
+    w.run_for(until_start).await;
+    for lablet in &class {
+        let lablet = w.fleet.get_lablet(lablet.id).await.unwrap();
+        assert_eq!(
+            lablet.status.phase,
+            LabletPhase::Ready,
+            "{} not ready 30 s before its start: {:?}",
+            lablet.id,
+            lablet.status
+        );
+        assert_eq!(
+            lablet.status.worker_id,
+            Some(first_up),
+            "the class waited for the later worker"
+        );
     }
 }

@@ -572,9 +572,13 @@ impl Autoscaler {
                 .copied()
                 .filter(|w| w.id != worker.id)
                 .collect();
+            // Only workers that can host labs now stand in for it: one still
+            // booting would make what is due wait for its boot, and a worker
+            // that is up only looks empty until the scheduler binds to it.
             if !requests.is_empty() {
                 let trial: Vec<WorkerCandidate> = without
                     .iter()
+                    .filter(|w| w.can_host_labs())
                     .map(|w| future_candidate(w, &self.ctx.settings))
                     .collect();
                 if !self.unplaced_on(&trial, requests, starts).is_empty() {
