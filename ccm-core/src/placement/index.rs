@@ -6,8 +6,8 @@
 //! make a worker feasible, though: in a fleet whose lablets run out of CPU before
 //! memory, most workers sit in the key order with plenty of memory and no CPU, and a
 //! plain range scan would walk past all of them for every request. So the memory
-//! axis is also cut into 1,024 buckets, and a segment tree holds, per bucket range,
-//! the per-dimension maximum of what its workers have free. A query descends only
+//! axis is also cut into 1,024 buckets, and a segment tree ([`MaxTree`]) holds, per
+//! bucket range, the per-dimension maximum of what its workers have free. A query descends only
 //! into buckets whose maxima cover the need in every dimension and scans inside
 //! those. Maxima may run stale-high after a worker shrinks (never stale-low, since
 //! capacity only shrinks during a batch), which is safe: a bucket that disappoints
@@ -15,6 +15,7 @@
 
 use std::collections::BTreeSet;
 
+use super::max_tree::MaxTree;
 use super::room::Room;
 
 const BUCKET_BITS: u32 = 10;
@@ -39,7 +40,7 @@ pub(crate) struct FreeIndex {
     preference: Preference,
     shift: u32,
     keys: BTreeSet<Key>,
-    tree: Vec<Room>,
+    tree: MaxTree,
 }
 
 impl FreeIndex {
@@ -51,7 +52,7 @@ impl FreeIndex {
             preference,
             shift: bits.saturating_sub(BUCKET_BITS),
             keys: BTreeSet::new(),
-            tree: vec![Room::default(); 2 * BUCKETS],
+            tree: MaxTree::new(BUCKETS),
         }
     }
 
@@ -69,7 +70,7 @@ impl FreeIndex {
     /// Adds a slot with its current room.
     pub(crate) fn insert(&mut self, slot: usize, room: &Room) {
         self.keys.insert(self.key(slot, room));
-        self.raise_leaf(self.bucket(room.mem), room);
+        self.tree.raise(self.bucket(room.mem), room);
     }
 
     /// Removes a slot, given the room it was last inserted or updated with.
@@ -77,7 +78,7 @@ impl FreeIndex {
         self.keys.remove(&self.key(slot, room));
         let bucket = self.bucket(room.mem);
         if self.bucket_keys(bucket).next().is_none() {
-            self.set_leaf(bucket, Room::default());
+            self.tree.set(bucket, Room::default());
         }
     }
 
@@ -87,13 +88,19 @@ impl FreeIndex {
         self.insert(slot, new);
     }
 
+    /// An upper bound, per dimension, on any of its workers' free room: a need
+    /// it does not cover fits none of them.
+    pub(crate) fn bound(&self) -> Room {
+        self.tree.root()
+    }
+
     /// The preferred slot whose room (looked up in `rooms`) fits `need`.
     pub(crate) fn find(&mut self, need: &Room, rooms: &[Room]) -> Option<usize> {
         let start = self.bucket(need.mem);
         match self.preference {
             Preference::Fullest => {
                 let mut lo = start;
-                while let Some(bucket) = self.first_covering(1, 0, BUCKETS - 1, lo, need) {
+                while let Some(bucket) = self.tree.first_covering(lo, BUCKETS, need) {
                     if let Some(slot) = self.scan(bucket, need, rooms) {
                         return Some(slot);
                     }
@@ -103,16 +110,13 @@ impl FreeIndex {
                 None
             }
             Preference::Emptiest => {
-                let mut hi = BUCKETS - 1;
-                while let Some(bucket) = self.last_covering(1, 0, BUCKETS - 1, start, hi, need) {
+                let mut to = BUCKETS;
+                while let Some(bucket) = self.tree.last_covering(start, to, need) {
                     if let Some(slot) = self.scan(bucket, need, rooms) {
                         return Some(slot);
                     }
                     self.repair(bucket, rooms);
-                    if bucket == start {
-                        break;
-                    }
-                    hi = bucket - 1;
+                    to = bucket;
                 }
                 None
             }
@@ -165,84 +169,7 @@ impl FreeIndex {
             .bucket_keys(bucket)
             .filter_map(|key| rooms.get(self.slot_of(key)))
             .fold(Room::default(), |acc, room| acc.max_with(room));
-        self.set_leaf(bucket, exact);
-    }
-
-    fn set_leaf(&mut self, bucket: usize, room: Room) {
-        let mut node = BUCKETS + bucket;
-        if let Some(leaf) = self.tree.get_mut(node) {
-            *leaf = room;
-        }
-        while node > 1 {
-            node /= 2;
-            let merged = match (self.tree.get(2 * node), self.tree.get(2 * node + 1)) {
-                (Some(left), Some(right)) => left.max_with(right),
-                _ => return,
-            };
-            if let Some(parent) = self.tree.get_mut(node) {
-                *parent = merged;
-            }
-        }
-    }
-
-    fn raise_leaf(&mut self, bucket: usize, room: &Room) {
-        let mut node = BUCKETS + bucket;
-        while let Some(current) = self.tree.get_mut(node) {
-            let merged = current.max_with(room);
-            if merged == *current {
-                return;
-            }
-            *current = merged;
-            if node == 1 {
-                return;
-            }
-            node /= 2;
-        }
-    }
-
-    fn covers(&self, node: usize, need: &Room) -> bool {
-        self.tree.get(node).is_some_and(|max| max.fits(need))
-    }
-
-    /// Leftmost bucket in `[lo, BUCKETS)` whose maxima cover `need`.
-    fn first_covering(
-        &self,
-        node: usize,
-        node_lo: usize,
-        node_hi: usize,
-        lo: usize,
-        need: &Room,
-    ) -> Option<usize> {
-        if node_hi < lo || !self.covers(node, need) {
-            return None;
-        }
-        if node_lo == node_hi {
-            return Some(node_lo);
-        }
-        let mid = node_lo + (node_hi - node_lo) / 2;
-        self.first_covering(2 * node, node_lo, mid, lo, need)
-            .or_else(|| self.first_covering(2 * node + 1, mid + 1, node_hi, lo, need))
-    }
-
-    /// Rightmost bucket in `[lo, hi]` whose maxima cover `need`.
-    fn last_covering(
-        &self,
-        node: usize,
-        node_lo: usize,
-        node_hi: usize,
-        lo: usize,
-        hi: usize,
-        need: &Room,
-    ) -> Option<usize> {
-        if node_hi < lo || node_lo > hi || !self.covers(node, need) {
-            return None;
-        }
-        if node_lo == node_hi {
-            return Some(node_lo);
-        }
-        let mid = node_lo + (node_hi - node_lo) / 2;
-        self.last_covering(2 * node + 1, mid + 1, node_hi, lo, hi, need)
-            .or_else(|| self.last_covering(2 * node, node_lo, mid, lo, hi, need))
+        self.tree.set(bucket, exact);
     }
 }
 

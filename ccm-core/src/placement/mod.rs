@@ -23,6 +23,7 @@ mod candidate;
 mod engine;
 mod fleet;
 mod index;
+mod max_tree;
 mod plan;
 mod policy;
 mod port_pool;
