@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::candidate::WorkerCandidate;
 use super::fleet::FleetState;
+use super::group_list::GroupList;
 use super::index::{FreeIndex, Key, Preference};
 use super::plan::{Assignment, Plan, Unplaced};
 use super::reason::Rejections;
@@ -168,8 +169,8 @@ struct Engine<'a> {
     catalogs: Vec<&'a NodeCatalog>,
     compat_ids: HashMap<CompatKey, usize>,
     compat_keys: Vec<CompatKey>,
-    /// Compatible groups per compatibility key, by end class when timed.
-    compat_lists: Vec<Vec<usize>>,
+    /// Compatible groups per compatibility key, by end class.
+    compat_lists: Vec<GroupList>,
 }
 
 /// What a catalog offers, borrowed: the key that puts workers in one class.
@@ -272,17 +273,15 @@ impl<'a> Engine<'a> {
         if let Some(&id) = self.compat_ids.get(&key) {
             return id;
         }
-        let mut list: Vec<usize> = (0..self.groups.len())
-            .filter(|&g| {
-                self.groups
-                    .get(g)
-                    .is_some_and(|group| self.accepts(&key, &group.key))
-            })
+        let entries = self
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(_, group)| self.accepts(&key, &group.key))
+            .map(|(g, group)| (g, group.key.3, group.index.bound()))
             .collect();
-        let groups = &self.groups;
-        list.sort_by_key(|&g| groups.get(g).map(|group| group.key.3));
         let id = self.compat_lists.len();
-        self.compat_lists.push(list);
+        self.compat_lists.push(GroupList::new(entries));
         self.compat_keys.push(key.clone());
         self.compat_ids.insert(key, id);
         id
@@ -291,10 +290,13 @@ impl<'a> Engine<'a> {
     /// The preferred worker across the compatible groups; by lifetime, the
     /// first end class (in the policy's order) that has one.
     fn best(&mut self, need: &Room, groups: usize, ends: Option<i64>) -> Option<usize> {
-        let list = std::mem::take(self.compat_lists.get_mut(groups).unwrap_or(&mut Vec::new()));
+        let mut list = match self.compat_lists.get_mut(groups) {
+            Some(list) => std::mem::take(list),
+            None => return None,
+        };
         let chosen = match ends {
-            Some(end) if self.timed => self.best_by_end(need, &list, end),
-            _ => self.best_among(need, &list),
+            Some(end) if self.timed => self.best_by_end(need, &mut list, end),
+            _ => self.best_among(need, list.groups()),
         };
         if let Some(slot) = self.compat_lists.get_mut(groups) {
             *slot = list;
@@ -304,58 +306,53 @@ impl<'a> Engine<'a> {
 
     /// By lifetime: the groups whose lablets end at or after `end`, closest
     /// first; then those ending before it, latest first; then the empty ones.
-    /// The first end class with a fit wins, fullest within it.
-    fn best_by_end(&mut self, need: &Room, list: &[usize], end: i64) -> Option<usize> {
-        let split = list.partition_point(|&g| self.end_of(g) < Some(end));
-        let known = list.partition_point(|&g| self.end_of(g).is_none());
-        let mut start = split;
-        while start < list.len() {
-            let stop = self.run_end(list, start);
-            if let Some(slot) = self.best_among(need, list.get(start..stop).unwrap_or_default()) {
+    /// The first end class with a fit wins, fullest within it. The list's
+    /// bounds skip the classes where nothing can fit.
+    fn best_by_end(&mut self, need: &Room, list: &mut GroupList, end: i64) -> Option<usize> {
+        let split = list.first_ending_from(end);
+        let known = list.first_known();
+        let mut from = split;
+        while let Some(position) = list.first_covering(from, list.len(), need) {
+            let to = list.class_end(position);
+            if let Some(slot) = self.best_in_class(need, list, position, to) {
                 return Some(slot);
             }
-            start = stop;
+            from = to;
         }
-        let mut stop = split;
-        while stop > known {
-            let start = self.run_start(list, stop, known);
-            if let Some(slot) = self.best_among(need, list.get(start..stop).unwrap_or_default()) {
+        let mut to = split;
+        while let Some(position) = list.last_covering(known, to, need) {
+            let from = list.class_start(position, known);
+            if let Some(slot) = self.best_in_class(need, list, from, position + 1) {
                 return Some(slot);
             }
-            stop = start;
+            to = from;
         }
-        self.best_among(need, list.get(..known).unwrap_or_default())
+        self.best_in_class(need, list, 0, known)
     }
 
-    fn end_of(&self, group: usize) -> Option<i64> {
-        self.groups.get(group).and_then(|g| g.key.3)
-    }
-
-    /// One past the last position from `start` on whose group ends with `list[start]`'s.
-    fn run_end(&self, list: &[usize], start: usize) -> usize {
-        let class = list.get(start).and_then(|&g| self.end_of(g));
-        let mut stop = start + 1;
-        while list.get(stop).is_some_and(|&g| self.end_of(g) == class) {
-            stop += 1;
+    /// The preferred worker among the groups at positions `from..to` of `list`;
+    /// on a miss, their bounds drop to what their indexes now report, so the
+    /// next request that cannot fit here skips them.
+    fn best_in_class(
+        &mut self,
+        need: &Room,
+        list: &mut GroupList,
+        from: usize,
+        to: usize,
+    ) -> Option<usize> {
+        let found = self.best_among(need, list.slice(from, to));
+        if found.is_none() {
+            for position in from..to {
+                let bound = list
+                    .slice(position, position + 1)
+                    .first()
+                    .and_then(|&g| self.groups.get(g))
+                    .map(|group| group.index.bound())
+                    .unwrap_or_default();
+                list.lower(position, bound);
+            }
         }
-        stop
-    }
-
-    /// The first position, not before `floor`, of the run that ends at `stop`.
-    fn run_start(&self, list: &[usize], stop: usize, floor: usize) -> usize {
-        let class = stop
-            .checked_sub(1)
-            .and_then(|last| list.get(last))
-            .and_then(|&g| self.end_of(g));
-        let mut start = stop.saturating_sub(1);
-        while start > floor
-            && list
-                .get(start - 1)
-                .is_some_and(|&g| self.end_of(g) == class)
-        {
-            start -= 1;
-        }
-        start
+        found
     }
 
     /// The preferred worker across `groups`.
@@ -421,6 +418,9 @@ impl<'a> Engine<'a> {
         if let Some(group) = self.groups.get_mut(target) {
             group.index.insert(worker, &new);
         }
+        for list in &mut self.compat_lists {
+            list.raise(target, &new);
+        }
         if let Some(slot) = self.group_of.get_mut(worker) {
             *slot = Some(target);
         }
@@ -450,11 +450,8 @@ impl<'a> Engine<'a> {
             if !accepted {
                 continue;
             }
-            let groups = &self.groups;
             if let Some(members) = self.compat_lists.get_mut(list) {
-                let at = members
-                    .partition_point(|&g| groups.get(g).map(|group| group.key.3) <= Some(key.3));
-                members.insert(at, id);
+                members.insert(id, key.3, Room::default());
             }
         }
         id

@@ -22,6 +22,7 @@ mod bound;
 mod candidate;
 mod engine;
 mod fleet;
+mod group_list;
 mod index;
 mod max_tree;
 mod plan;
