@@ -10,6 +10,20 @@
 
 use super::room::Room;
 
+/// The half-open range of slots a search looks in.
+#[derive(Clone, Copy)]
+struct Range {
+    from: usize,
+    to: usize,
+}
+
+/// Which end of the range a search wants the slot nearest to.
+#[derive(Clone, Copy)]
+enum End {
+    First,
+    Last,
+}
+
 /// Per-dimension maxima over `len` slots, in a complete binary tree.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct MaxTree {
@@ -83,57 +97,48 @@ impl MaxTree {
 
     /// The first slot in `from..to` whose bound covers `need`.
     pub(crate) fn first_covering(&self, from: usize, to: usize, need: &Room) -> Option<usize> {
-        self.first_in(1, 0, self.leaves, from, to.min(self.leaves), need)
+        let range = Range {
+            from,
+            to: to.min(self.leaves),
+        };
+        self.search(1, 0, self.leaves, range, need, End::First)
     }
 
     /// The last slot in `from..to` whose bound covers `need`.
     pub(crate) fn last_covering(&self, from: usize, to: usize, need: &Room) -> Option<usize> {
-        self.last_in(1, 0, self.leaves, from, to.min(self.leaves), need)
+        let range = Range {
+            from,
+            to: to.min(self.leaves),
+        };
+        self.search(1, 0, self.leaves, range, need, End::Last)
     }
 
-    fn covers(&self, node: usize, need: &Room) -> bool {
-        self.nodes.get(node).is_some_and(|max| max.fits(need))
-    }
-
-    /// Node `node` spans slots `lo..hi`.
-    fn first_in(
+    /// Node `node` spans slots `lo..hi`; the child nearest `end` is searched first.
+    fn search(
         &self,
         node: usize,
         lo: usize,
         hi: usize,
-        from: usize,
-        to: usize,
+        range: Range,
         need: &Room,
+        end: End,
     ) -> Option<usize> {
-        if hi <= from || to <= lo || !self.covers(node, need) {
+        let covers = self.nodes.get(node).is_some_and(|max| max.fits(need));
+        if hi <= range.from || range.to <= lo || !covers {
             return None;
         }
         if hi - lo == 1 {
             return Some(lo);
         }
         let mid = lo + (hi - lo) / 2;
-        self.first_in(2 * node, lo, mid, from, to, need)
-            .or_else(|| self.first_in(2 * node + 1, mid, hi, from, to, need))
-    }
-
-    fn last_in(
-        &self,
-        node: usize,
-        lo: usize,
-        hi: usize,
-        from: usize,
-        to: usize,
-        need: &Room,
-    ) -> Option<usize> {
-        if hi <= from || to <= lo || !self.covers(node, need) {
-            return None;
-        }
-        if hi - lo == 1 {
-            return Some(lo);
-        }
-        let mid = lo + (hi - lo) / 2;
-        self.last_in(2 * node + 1, mid, hi, from, to, need)
-            .or_else(|| self.last_in(2 * node, lo, mid, from, to, need))
+        let left = (2 * node, lo, mid);
+        let right = (2 * node + 1, mid, hi);
+        let (near, far) = match end {
+            End::First => (left, right),
+            End::Last => (right, left),
+        };
+        self.search(near.0, near.1, near.2, range, need, end)
+            .or_else(|| self.search(far.0, far.1, far.2, range, need, end))
     }
 
     /// Doubles the capacity until `slot` fits, keeping every bound.
