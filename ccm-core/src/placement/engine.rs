@@ -344,9 +344,8 @@ impl<'a> Engine<'a> {
         if found.is_none() {
             for position in from..to {
                 let bound = list
-                    .slice(position, position + 1)
-                    .first()
-                    .and_then(|&g| self.groups.get(g))
+                    .group_at(position)
+                    .and_then(|g| self.groups.get(g))
                     .map(|group| group.index.bound())
                     .unwrap_or_default();
                 list.lower(position, bound);

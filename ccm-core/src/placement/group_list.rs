@@ -50,6 +50,11 @@ impl GroupList {
         &self.groups
     }
 
+    /// The group at `position`.
+    pub(crate) fn group_at(&self, position: usize) -> Option<usize> {
+        self.groups.get(position).copied()
+    }
+
     /// The groups at positions `from..to`.
     pub(crate) fn slice(&self, from: usize, to: usize) -> &[usize] {
         self.groups.get(from..to).unwrap_or_default()

@@ -56,10 +56,11 @@ impl MaxTree {
         self.nodes.get(1).copied().unwrap_or_default()
     }
 
-    /// Replaces one slot's bound, lower or higher. Slots past the capacity
-    /// double it first, so callers may append.
+    /// Replaces one slot's bound, lower or higher; a slot past the end is ignored.
     pub(crate) fn set(&mut self, slot: usize, room: Room) {
-        self.reserve(slot);
+        if slot >= self.leaves {
+            return;
+        }
         let mut node = self.leaves + slot;
         if let Some(leaf) = self.nodes.get_mut(node) {
             *leaf = room;
@@ -78,9 +79,12 @@ impl MaxTree {
     }
 
     /// Raises one slot's bound to cover `room` as well; cheaper than `set`
-    /// because it stops where an ancestor already covers it.
+    /// because it stops where an ancestor already covers it. A slot past the
+    /// end is ignored.
     pub(crate) fn raise(&mut self, slot: usize, room: &Room) {
-        self.reserve(slot);
+        if slot >= self.leaves {
+            return;
+        }
         let mut node = self.leaves + slot;
         while let Some(current) = self.nodes.get_mut(node) {
             let merged = current.max_with(room);
@@ -140,21 +144,6 @@ impl MaxTree {
         self.search(near.0, near.1, near.2, range, need, end)
             .or_else(|| self.search(far.0, far.1, far.2, range, need, end))
     }
-
-    /// Doubles the capacity until `slot` fits, keeping every bound.
-    fn reserve(&mut self, slot: usize) {
-        if slot < self.leaves {
-            return;
-        }
-        let mut grown = Self::new(slot.saturating_add(1));
-        for old in 0..self.leaves {
-            let room = self.leaf(old);
-            if room != Room::default() {
-                grown.raise(old, &room);
-            }
-        }
-        *self = grown;
-    }
 }
 
 #[cfg(test)]
@@ -202,16 +191,15 @@ mod tests {
     }
 
     #[test]
-    fn grows_when_a_slot_is_appended() {
+    fn slots_past_the_end_change_nothing() {
         let mut tree = MaxTree::new(2);
         tree.raise(0, &room(3, 3));
         tree.set(5, room(9, 1));
-        assert_eq!(tree.leaf(5), room(9, 1));
-        assert_eq!(tree.leaf(0), room(3, 3));
-        assert_eq!(tree.first_covering(0, 8, &room(4, 0)), Some(5));
+        tree.raise(2, &room(9, 9));
+        assert_eq!(tree.leaf(5), Room::default());
+        assert_eq!(tree.first_covering(0, 8, &room(4, 0)), None);
         assert_eq!(tree.first_covering(0, 8, &room(0, 2)), Some(0));
-        assert_eq!(tree.last_covering(0, 5, &room(4, 0)), None);
-        assert_eq!(tree.root(), room(9, 3));
+        assert_eq!(tree.root(), room(3, 3));
     }
 
     #[test]
