@@ -186,12 +186,7 @@ macro_rules! forward_store {
                 ::ccm_core::ports::store::Listed<::ccm_core::worker::Worker>,
                 ::ccm_core::ports::store::StoreError,
             > {
-                // Byte order, as Rust orders `str`: the order of `list_workers`.
-                let order = [
-                    <$dialect as $crate::Dialect>::in_byte_order("name"),
-                    <$dialect as $crate::Dialect>::in_byte_order("id"),
-                ]
-                .join(", ");
+                let order = $crate::rows::WORKERS.page_order_sql::<$dialect>();
                 Ok(self
                     .list_page("worker", "workers", &order, page, |query| {
                         push_worker_filter(query, filter)
@@ -274,13 +269,7 @@ macro_rules! forward_store {
                 ::ccm_core::ports::store::Listed<::ccm_core::lablet::Lablet>,
                 ::ccm_core::ports::store::StoreError,
             > {
-                // Fixed-width RFC 3339 text and hyphenated UUIDs in byte order
-                // sort as `list_lablets` does: by start, then id.
-                let order = [
-                    <$dialect as $crate::Dialect>::in_byte_order("timeslot_start"),
-                    <$dialect as $crate::Dialect>::in_byte_order("id"),
-                ]
-                .join(", ");
+                let order = $crate::rows::LABLETS.page_order_sql::<$dialect>();
                 Ok(self
                     .list_page("lablet", "lablets", &order, page, |query| {
                         push_lablet_filter(query, filter)

@@ -32,6 +32,10 @@ pub struct Table {
     pub key: &'static str,
     /// The filter columns, in the order [`prepare`] gives their values.
     pub columns: &'static [&'static str],
+    /// The columns list pages are ordered by, in byte order (the order of the
+    /// matching `list_*` of the port); each store keeps an index in this order
+    /// (migration 6) so a page walks it. Empty for tables listed whole.
+    pub page_order: &'static [&'static str],
 }
 
 /// Workers.
@@ -39,18 +43,21 @@ pub const WORKERS: Table = Table {
     name: "workers",
     key: "id",
     columns: &["name", "region", "lifecycle"],
+    page_order: &["name", "id"],
 };
 /// Labs mirrored from CML.
 pub const LABS: Table = Table {
     name: "labs",
     key: "id",
     columns: &["worker_id", "title", "gone"],
+    page_order: &[],
 };
 /// Lablet definitions.
 pub const DEFINITIONS: Table = Table {
     name: "definitions",
     key: "id",
     columns: &["name", "active"],
+    page_order: &[],
 };
 /// Lablets.
 pub const LABLETS: Table = Table {
@@ -63,15 +70,29 @@ pub const LABLETS: Table = Table {
         "definition_id",
         "timeslot_start",
     ],
+    // Fixed-width RFC 3339 text and hyphenated UUIDs in byte order sort as
+    // `list_lablets` does: by start, then id.
+    page_order: &["timeslot_start", "id"],
 };
 /// The job runner's jobs.
 pub const JOBS: Table = Table {
     name: "jobs",
     key: "name",
     columns: &["next_run_at"],
+    page_order: &[],
 };
 
 impl Table {
+    /// The `ORDER BY` list of a page, each column compared in byte order.
+    pub fn page_order_sql<D: Dialect>(&self) -> String {
+        let columns: Vec<String> = self
+            .page_order
+            .iter()
+            .map(|c| D::in_byte_order(c))
+            .collect();
+        columns.join(", ")
+    }
+
     /// `INSERT … ON CONFLICT DO NOTHING`: binds key, columns, version, body.
     pub fn insert_sql<D: Dialect>(&self) -> String {
         let n = self.columns.len();

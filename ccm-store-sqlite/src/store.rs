@@ -238,7 +238,11 @@ impl SqliteStore {
     }
 
     /// One page of `table` (rows of `what`) in `order_by`, and how many rows
-    /// `push_filter`'s conditions select in all.
+    /// `push_filter`'s conditions select in all, both read in one transaction
+    /// (one snapshot). Two statements rather than one with `COUNT(*) OVER ()`:
+    /// the window made SQLite read and sort every selected row, bodies and all,
+    /// for each page (300 ms for a page of 100 over 20,000 lablets, against
+    /// 1 ms for an indexed page and a count).
     async fn list_page<T: serde::de::DeserializeOwned>(
         &self,
         what: &str,
@@ -247,37 +251,26 @@ impl SqliteStore {
         page: PageRequest,
         push_filter: impl Fn(&mut QueryBuilder<'_, Sqlite>),
     ) -> Result<Listed<T>> {
-        let mut query = QueryBuilder::new("SELECT id, body, COUNT(*) OVER () FROM ");
-        query.push(table).push(" WHERE 1 = 1");
-        push_filter(&mut query);
-        query
-            .push(" ORDER BY ")
-            .push(order_by)
-            .push(" LIMIT ")
-            .push_bind(i64::try_from(page.limit).unwrap_or(i64::MAX))
-            .push(" OFFSET ")
-            .push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX));
-        let rows = query.build().fetch_all(&self.pool).await?;
-        let mut listed = Listed {
-            items: Vec::with_capacity(rows.len()),
-            total: 0,
-        };
-        for row in &rows {
-            let id: String = row.try_get(0)?;
-            let body: String = row.try_get(1)?;
-            let total: i64 = row.try_get(2)?;
-            listed.items.push(decode(what, &id, &body)?);
-            listed.total = usize::try_from(total).unwrap_or(usize::MAX);
-        }
-        if rows.is_empty() {
-            // An empty page (past the end, or no room): no row carried the count.
-            let mut count = QueryBuilder::new("SELECT COUNT(*) FROM ");
-            count.push(table).push(" WHERE 1 = 1");
-            push_filter(&mut count);
-            let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
-            listed.total = usize::try_from(total).unwrap_or(usize::MAX);
-        }
-        Ok(listed)
+        let mut query = page_query(table, order_by, page, &push_filter);
+        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM ");
+        count.push(table).push(" WHERE 1 = 1");
+        push_filter(&mut count);
+        let mut snapshot = self.pool.begin().await?;
+        let rows = query.build().fetch_all(&mut *snapshot).await?;
+        let total: i64 = count.build_query_scalar().fetch_one(&mut *snapshot).await?;
+        snapshot.commit().await?;
+        let items = rows
+            .iter()
+            .map(|row| {
+                let id: String = row.try_get(0)?;
+                let body: String = row.try_get(1)?;
+                decode(what, &id, &body)
+            })
+            .collect::<Result<Vec<T>>>()?;
+        Ok(Listed {
+            items,
+            total: usize::try_from(total).unwrap_or(usize::MAX),
+        })
     }
 
     async fn list_docs<T: serde::de::DeserializeOwned>(
@@ -952,4 +945,64 @@ impl SqliteStore {
     }
 }
 
+/// The rows of one page of `table` in `order_by`: id and body.
+fn page_query<'a>(
+    table: &str,
+    order_by: &str,
+    page: PageRequest,
+    push_filter: &impl Fn(&mut QueryBuilder<'a, Sqlite>),
+) -> QueryBuilder<'a, Sqlite> {
+    let mut query = QueryBuilder::new("SELECT id, body FROM ");
+    query.push(table).push(" WHERE 1 = 1");
+    push_filter(&mut query);
+    query
+        .push(" ORDER BY ")
+        .push(order_by)
+        .push(" LIMIT ")
+        .push_bind(i64::try_from(page.limit).unwrap_or(i64::MAX))
+        .push(" OFFSET ")
+        .push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX));
+    query
+}
+
 ccm_store_sql::forward_store!(SqliteStore, SqliteDialect);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ccm_store_sql::rows::{LABLETS, WORKERS};
+
+    /// A page of the whole table walks the index in page order (migration 6):
+    /// no sort of every row, whose bodies SQLite would read to sort them.
+    #[tokio::test]
+    async fn unfiltered_pages_walk_their_index_instead_of_sorting() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/ccm.db", dir.path().display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        for table in [&WORKERS, &LABLETS] {
+            let order = table.page_order_sql::<SqliteDialect>();
+            let page = PageRequest {
+                offset: 200,
+                limit: 100,
+            };
+            let query = page_query(table.name, &order, page, &|_| {});
+            let sql = format!("EXPLAIN QUERY PLAN {}", query.sql());
+            let plan: Vec<String> = sqlx::query(&sql)
+                .bind(100_i64)
+                .bind(200_i64)
+                .fetch_all(&store.pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.get::<String, _>("detail"))
+                .collect();
+            let walks = format!("USING INDEX {}_page_order", table.name);
+            assert!(plan.iter().any(|step| step.contains(&walks)), "{plan:?}");
+            assert!(
+                !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+                "{plan:?}"
+            );
+        }
+        store.close().await;
+    }
+}
