@@ -10,10 +10,10 @@
 //! the step in flight finish and then resigns the lease so a successor need not
 //! wait for it to expire.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ccm_core::fleet::Fleet;
+use ccm_core::fleet::{Fleet, StepObserver, StepPhase};
 use ccm_core::runtime::lease_gate::acting_under;
 use ccm_core::runtime::{JobRunner, LeaderElector};
 use ccm_core::time::{plus_seconds, Timestamp};
@@ -49,6 +49,36 @@ impl std::fmt::Debug for Driver {
         f.debug_struct("Driver")
             .field("elector", &self.elector)
             .finish_non_exhaustive()
+    }
+}
+
+/// Times each part of one step on the wall clock for `/metrics`
+/// (`ccm_engine_step_phase_seconds_total`): a part lasts from the end of the
+/// one before (or the step's start) to its own end.
+struct PhaseTimer {
+    metrics: Arc<Metrics>,
+    since: Mutex<Instant>,
+}
+
+impl PhaseTimer {
+    fn start(metrics: Arc<Metrics>) -> Self {
+        Self {
+            metrics,
+            since: Mutex::new(Instant::now()),
+        }
+    }
+}
+
+impl StepObserver for PhaseTimer {
+    fn phase_ended(&self, phase: StepPhase, items: usize) {
+        let now = Instant::now();
+        let mut since = match self.since.lock() {
+            Ok(guard) => guard,
+            Err(poison) => poison.into_inner(),
+        };
+        let seconds = now.duration_since(*since).as_secs_f64();
+        *since = now;
+        self.metrics.observe_step_phase(phase, seconds, items);
     }
 }
 
@@ -89,9 +119,10 @@ impl Driver {
                         );
                     }
                     let started = Instant::now();
+                    let phases = PhaseTimer::start(self.metrics.clone());
                     let step = acting_under(
                         self.elector.clone(),
-                        self.fleet.step(&self.jobs, Some(&fence)),
+                        self.fleet.step_observed(&self.jobs, Some(&fence), &phases),
                     )
                     .instrument(crate::telemetry::trace::engine_step_span());
                     let end = tokio::select! {

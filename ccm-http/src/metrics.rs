@@ -15,6 +15,7 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use ccm_core::event::StoredEvent;
+use ccm_core::fleet::StepPhase;
 use ccm_core::job::JobOutcome;
 use ccm_core::lablet::LabletPhase;
 use ccm_core::ports::event_sink::{EventSink, SinkError};
@@ -69,6 +70,8 @@ impl Histogram {
 struct Inner {
     requests: BTreeMap<(&'static str, &'static str, u16), Histogram>,
     steps: Histogram,
+    /// Seconds and items of each part of the engine's steps, so far.
+    step_phases: BTreeMap<StepPhase, (f64, u64)>,
     events: BTreeMap<String, u64>,
     log_reads: BTreeMap<LogReader, u64>,
     /// List pages served from the page cache, and built afresh.
@@ -138,6 +141,16 @@ impl Metrics {
         self.with(|m| m.steps.observe(seconds));
     }
 
+    /// Adds one part of an engine step: its wall seconds and the items it
+    /// handled (events read, jobs run, reconciles).
+    pub fn observe_step_phase(&self, phase: StepPhase, seconds: f64, items: usize) {
+        self.with(|m| {
+            let entry = m.step_phases.entry(phase).or_default();
+            entry.0 += seconds;
+            entry.1 += u64::try_from(items).unwrap_or(u64::MAX);
+        });
+    }
+
     /// Counts one store query of the event log made for the event streams.
     pub fn count_log_read(&self, reader: LogReader) {
         self.with(|m| *m.log_reads.entry(reader).or_default() += 1);
@@ -179,6 +192,18 @@ impl Metrics {
             out.push_str("# HELP ccm_engine_step_duration_seconds Time of one engine step (due jobs and reconciles).\n");
             out.push_str("# TYPE ccm_engine_step_duration_seconds histogram\n");
             m.steps.render(out, "ccm_engine_step_duration_seconds", "");
+            out.push_str("# HELP ccm_engine_step_phase_seconds_total Time spent in each part of the engine steps: log (following the event log), jobs (due jobs), workers and lablets (due controller passes).\n");
+            out.push_str("# TYPE ccm_engine_step_phase_seconds_total counter\n");
+            for phase in StepPhase::ALL {
+                let seconds = m.step_phases.get(&phase).map_or(0.0, |p| p.0);
+                let _ = writeln!(out, "ccm_engine_step_phase_seconds_total{{phase=\"{}\"}} {seconds}", phase.as_str());
+            }
+            out.push_str("# HELP ccm_engine_step_phase_items_total What each part of the engine steps handled: events read (log), jobs run (jobs), controller passes (workers, lablets).\n");
+            out.push_str("# TYPE ccm_engine_step_phase_items_total counter\n");
+            for phase in StepPhase::ALL {
+                let items = m.step_phases.get(&phase).map_or(0, |p| p.1);
+                let _ = writeln!(out, "ccm_engine_step_phase_items_total{{phase=\"{}\"}} {items}", phase.as_str());
+            }
             out.push_str("# HELP ccm_events_relayed_total Events relayed from the log, by type.\n");
             out.push_str("# TYPE ccm_events_relayed_total counter\n");
             for (kind, n) in &m.events {

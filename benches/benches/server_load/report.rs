@@ -102,13 +102,29 @@ pub fn streams(stats: &StreamStats, clients: usize, seconds: f64) -> String {
 }
 
 pub fn engine(steps: &Steps) -> String {
-    format!(
+    let mut out = format!(
         "| engine steps (leader) | mean | p50 | p99 |\n|---:|---:|---:|---:|\n| {} | {} | {} | {} |\n",
         steps.count,
         ms(steps.mean),
         bound(steps.p50_at_most),
         bound(steps.p99_at_most),
-    )
+    );
+    let total: f64 = steps.phases.iter().map(|(_, seconds, _)| seconds).sum();
+    out.push_str(
+        "\n| part of the steps | seconds | share | items | per item |\n|---|---:|---:|---:|---:|\n",
+    );
+    for (phase, seconds, items) in &steps.phases {
+        let per_item = if *items == 0 {
+            "–".to_owned()
+        } else {
+            format!("{:.2} ms", seconds * 1000.0 / *items as f64)
+        };
+        out.push_str(&format!(
+            "| {phase} | {seconds:.1} | {:.0} % | {items} | {per_item} |\n",
+            100.0 * seconds / total.max(1e-9),
+        ));
+    }
+    out
 }
 
 fn process_row(series: &Series) -> String {

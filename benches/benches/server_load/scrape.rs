@@ -1,5 +1,6 @@
 //! What each process says of itself on `/metrics`: engine step durations
-//! (a histogram, read as the difference between two scrapes), whether it leads,
+//! (a histogram, read as the difference between two scrapes) and the seconds
+//! and items of each part of the steps, whether it leads,
 //! the newest event, and lablets and workers by state.
 
 use std::collections::BTreeMap;
@@ -13,6 +14,9 @@ pub struct Scrape {
     pub step_buckets: Vec<(f64, u64)>,
     pub step_sum: f64,
     pub step_count: u64,
+    /// Seconds and items of each part of the steps (log, jobs, workers, lablets).
+    pub phase_seconds: BTreeMap<String, f64>,
+    pub phase_items: BTreeMap<String, f64>,
     pub leader: bool,
     pub last_sequence: u64,
     pub lablets: BTreeMap<String, u64>,
@@ -55,6 +59,14 @@ pub async fn scrape(api: &Api, base: &str) -> Scrape {
             s.step_sum = v;
         } else if line.starts_with("ccm_engine_step_duration_seconds_count") {
             s.step_count = v as u64;
+        } else if line.starts_with("ccm_engine_step_phase_seconds_total{") {
+            if let Some(phase) = label(line, "phase") {
+                s.phase_seconds.insert(phase.to_owned(), v);
+            }
+        } else if line.starts_with("ccm_engine_step_phase_items_total{") {
+            if let Some(phase) = label(line, "phase") {
+                s.phase_items.insert(phase.to_owned(), v);
+            }
         } else if line.starts_with("ccm_leader ") {
             s.leader = v >= 1.0;
         } else if line.starts_with("ccm_event_log_last_sequence ") {
@@ -79,6 +91,8 @@ pub struct Steps {
     pub mean: Duration,
     pub p50_at_most: f64,
     pub p99_at_most: f64,
+    /// Each part of the steps in step order: name, seconds, items.
+    pub phases: Vec<(String, f64, u64)>,
 }
 
 pub fn steps(before: &Scrape, after: &Scrape) -> Steps {
@@ -112,5 +126,19 @@ pub fn steps(before: &Scrape, after: &Scrape) -> Steps {
         },
         p50_at_most: at(0.5),
         p99_at_most: at(0.99),
+        phases: ["log", "jobs", "workers", "lablets"]
+            .iter()
+            .map(|phase| {
+                let grew = |of: fn(&Scrape) -> &BTreeMap<String, f64>| {
+                    let then = of(before).get(*phase).copied().unwrap_or(0.0);
+                    (of(after).get(*phase).copied().unwrap_or(0.0) - then).max(0.0)
+                };
+                (
+                    (*phase).to_owned(),
+                    grew(|s| &s.phase_seconds),
+                    grew(|s| &s.phase_items) as u64,
+                )
+            })
+            .collect(),
     }
 }

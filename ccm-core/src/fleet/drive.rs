@@ -4,6 +4,7 @@
 //! do that; the server runs the same steps on the real clock. Also single passes
 //! of engine parts, for tests, benches and smoke runs.
 
+use super::step_phase::{StepObserver, StepPhase, Unobserved};
 use super::{Fleet, ScalingReport, SweepReport};
 use crate::error::CoreError;
 use crate::ids::{LabletId, WorkerId};
@@ -35,20 +36,36 @@ impl Fleet {
         runner: &JobRunner,
         fence: Option<&Fence>,
     ) -> Result<Option<Timestamp>, CoreError> {
+        self.step_observed(runner, fence, &Unobserved).await
+    }
+
+    /// [`Fleet::step`], telling `observer` of each part as it ends.
+    pub async fn step_observed(
+        &self,
+        runner: &JobRunner,
+        fence: Option<&Fence>,
+        observer: &dyn StepObserver,
+    ) -> Result<Option<Timestamp>, CoreError> {
         let log = self.log_watch.follow().await?;
+        observer.phase_ended(StepPhase::Log, log.events);
         // A resync (a new leader's first look among them) starts past the events of
         // bookings the previous leader may have left unplaced: the scheduler looks
         // at once rather than at its next interval.
         if (log.bookings > 0 || log.resynced) && runner.is_registered(super::SCHEDULER_JOB) {
             runner.trigger(super::SCHEDULER_JOB).await?;
         }
-        runner.run_due(fence).await?;
-        self.worker_controller
+        let jobs = runner.run_due(fence).await?;
+        observer.phase_ended(StepPhase::Jobs, jobs.len());
+        let workers = self
+            .worker_controller
             .reconcile_due(fence, RECONCILE_BATCH)
             .await;
-        self.lablet_controller
+        observer.phase_ended(StepPhase::Workers, workers);
+        let lablets = self
+            .lablet_controller
             .reconcile_due(fence, RECONCILE_BATCH)
             .await;
+        observer.phase_ended(StepPhase::Lablets, lablets);
         let next = [
             runner.next_due().await?,
             self.log_watch.next_resync_at(),

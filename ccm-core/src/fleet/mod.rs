@@ -36,6 +36,7 @@ mod preview;
 mod recurrent_jobs;
 mod scheduler;
 pub mod settings;
+mod step_phase;
 mod use_cases;
 mod warm_pool;
 mod waves;
@@ -59,6 +60,7 @@ pub use settings::{
     AutoImportSettings, EndpointAddress, FleetSettings, LaunchTemplate, Thresholds,
 };
 pub use settings::{AutoscalerSettings, LabletSettings};
+pub use step_phase::{StepObserver, StepPhase, Unobserved};
 pub use warm_pool::MAX_WARM_POOL_HISTORY_WEEKS;
 pub use workers::{CreateWorker, DeleteOutcome, WhenLabletsBound};
 

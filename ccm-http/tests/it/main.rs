@@ -38,6 +38,7 @@ mod settings;
 mod sim_restart;
 mod sqlite_single_process;
 mod sse;
+mod step_phases;
 mod telemetry;
 mod webhook;
 mod webhook_failover;
