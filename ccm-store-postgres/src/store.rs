@@ -420,14 +420,8 @@ impl PostgresStore {
             .push(table)
             .push(" WHERE TRUE");
         push_filter(&mut query);
-        query
-            .push(" ORDER BY ")
-            .push(order_by)
-            .push(" LIMIT ")
-            .push_bind(i64::try_from(page.limit).unwrap_or(i64::MAX))
-            .push(" OFFSET ")
-            .push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX))
-            .push(") AS page ON TRUE");
+        ccm_store_sql::rows::push_page(&mut query, order_by, page);
+        query.push(") AS page ON TRUE");
         let rows = query.build().fetch_all(&self.pool).await?;
         let mut items = Vec::with_capacity(rows.len());
         let mut total = 0;

@@ -258,6 +258,24 @@ where
     decode(kind, &id, &body)
 }
 
+/// Appends ` ORDER BY order_by LIMIT … OFFSET …` for `page` to a list query.
+pub fn push_page<'a, DB>(
+    query: &mut sqlx::QueryBuilder<'a, DB>,
+    order_by: &str,
+    page: ccm_core::ports::store::PageRequest,
+) where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB> + 'a,
+{
+    query
+        .push(" ORDER BY ")
+        .push(order_by)
+        .push(" LIMIT ")
+        .push_bind(i64::try_from(page.limit).unwrap_or(i64::MAX))
+        .push(" OFFSET ")
+        .push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX));
+}
+
 /// An API key's row body: the record as JSON (its hash, never the key).
 pub fn api_key_body(key: &ApiKeyRecord) -> Result<String, SqlStoreError> {
     serde_json::to_string(key).map_err(|e| SqlStoreError::Encode {

@@ -261,11 +261,7 @@ impl SqliteStore {
         snapshot.commit().await?;
         let items = rows
             .iter()
-            .map(|row| {
-                let id: String = row.try_get(0)?;
-                let body: String = row.try_get(1)?;
-                decode(what, &id, &body)
-            })
+            .map(|row| doc_from_row(row, what))
             .collect::<Result<Vec<T>>>()?;
         Ok(Listed {
             items,
@@ -955,13 +951,7 @@ fn page_query<'a>(
     let mut query = QueryBuilder::new("SELECT id, body FROM ");
     query.push(table).push(" WHERE 1 = 1");
     push_filter(&mut query);
-    query
-        .push(" ORDER BY ")
-        .push(order_by)
-        .push(" LIMIT ")
-        .push_bind(i64::try_from(page.limit).unwrap_or(i64::MAX))
-        .push(" OFFSET ")
-        .push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX));
+    ccm_store_sql::rows::push_page(&mut query, order_by, page);
     query
 }
 

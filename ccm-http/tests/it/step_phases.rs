@@ -43,15 +43,11 @@ async fn metrics_say_which_part_of_the_engine_steps_takes_the_time() {
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(120);
     let text = loop {
-        let text = http
+        let scrape = http
             .get(format!("{}/metrics", server.base()))
             .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+            .send();
+        let text = scrape.await.unwrap().text().await.unwrap();
         let items = by_phase(&text, "ccm_engine_step_phase_items_total");
         let busy = ["jobs", "workers"]
             .iter()
