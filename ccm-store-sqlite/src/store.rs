@@ -251,10 +251,20 @@ impl SqliteStore {
         page: PageRequest,
         push_filter: impl Fn(&mut QueryBuilder<'_, Sqlite>),
     ) -> Result<Listed<T>> {
-        let mut query = page_query(table, order_by, page, &push_filter);
         let mut count = QueryBuilder::new("SELECT COUNT(*) FROM ");
         count.push(table).push(" WHERE 1 = 1");
         push_filter(&mut count);
+        let to_usize = |total: i64| usize::try_from(total).unwrap_or(usize::MAX);
+        if page.limit == 0 {
+            // Only the count (the idle check asks it of every running worker):
+            // one statement, no transaction.
+            let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+            return Ok(Listed {
+                items: Vec::new(),
+                total: to_usize(total),
+            });
+        }
+        let mut query = page_query(table, order_by, page, &push_filter);
         let mut snapshot = self.pool.begin().await?;
         let rows = query.build().fetch_all(&mut *snapshot).await?;
         let total: i64 = count.build_query_scalar().fetch_one(&mut *snapshot).await?;
@@ -265,7 +275,7 @@ impl SqliteStore {
             .collect::<Result<Vec<T>>>()?;
         Ok(Listed {
             items,
-            total: usize::try_from(total).unwrap_or(usize::MAX),
+            total: to_usize(total),
         })
     }
 
