@@ -146,12 +146,13 @@ macro_rules! forward_metric_series {
 }
 
 /// `impl Store for $store`, written once for both SQL stores. The reads of
-/// records are here, over the store's `get_doc`, `list_docs`, `list_page` and
-/// `update_api_key`, the free functions `push_worker_filter` and
-/// `push_lablet_filter` (which append `AND …` conditions in the database's own
-/// SQL) and [`crate::filters`]; every other method
-/// forwards to the store's inherent `*_inner` method of the same signature.
-/// The calling crate depends on `ccm-core`, `async-trait` and `sqlx`.
+/// records are here, over the store's `get_doc`, `list_docs`, `list_page`,
+/// `grouped_counts` (rows of a group key and its count) and `update_api_key`,
+/// the free functions `push_worker_filter` and `push_lablet_filter` (which
+/// append `AND …` conditions in the database's own SQL) and
+/// [`crate::filters`]; every other method forwards to the store's inherent
+/// `*_inner` method of the same signature. The calling crate depends on
+/// `ccm-core`, `async-trait` and `sqlx`.
 #[macro_export]
 macro_rules! forward_store {
     ($store:ty, $dialect:ty) => {
@@ -275,6 +276,22 @@ macro_rules! forward_store {
                         push_lablet_filter(query, filter)
                     })
                     .await?)
+            }
+
+            async fn count_lablets_by_worker(
+                &self,
+                filter: &::ccm_core::ports::store::LabletFilter,
+            ) -> Result<
+                ::std::collections::BTreeMap<::ccm_core::ids::WorkerId, usize>,
+                ::ccm_core::ports::store::StoreError,
+            > {
+                let mut query = ::sqlx::QueryBuilder::new(
+                    "SELECT worker_id, COUNT(*) FROM lablets WHERE worker_id IS NOT NULL",
+                );
+                push_lablet_filter(&mut query, filter);
+                query.push(" GROUP BY worker_id");
+                let groups = self.grouped_counts(query).await?;
+                Ok($crate::rows::counts_per_worker(groups)?)
             }
 
             async fn get_job(

@@ -258,6 +258,24 @@ where
     decode(kind, &id, &body)
 }
 
+/// The counts of a `SELECT worker_id, COUNT(*) … GROUP BY worker_id`, keyed by
+/// worker; an id the column holds that is not a worker id is a decoding error.
+pub fn counts_per_worker(
+    groups: Vec<(String, i64)>,
+) -> Result<std::collections::BTreeMap<ccm_core::ids::WorkerId, usize>, SqlStoreError> {
+    groups
+        .into_iter()
+        .map(|(id, n)| {
+            let worker = id.parse().map_err(|e| SqlStoreError::Decode {
+                kind: "lablet worker_id".to_owned(),
+                id: id.clone(),
+                message: format!("{e}"),
+            })?;
+            Ok((worker, usize::try_from(n).unwrap_or(0)))
+        })
+        .collect()
+}
+
 /// Appends ` ORDER BY order_by LIMIT … OFFSET …` for `page` to a list query.
 pub fn push_page<'a, DB>(
     query: &mut sqlx::QueryBuilder<'a, DB>,

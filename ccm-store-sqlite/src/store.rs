@@ -279,6 +279,14 @@ impl SqliteStore {
         })
     }
 
+    /// The rows of a `SELECT key, COUNT(*) … GROUP BY key` query.
+    async fn grouped_counts(
+        &self,
+        mut query: QueryBuilder<'_, Sqlite>,
+    ) -> Result<Vec<(String, i64)>> {
+        Ok(query.build_query_as().fetch_all(&self.pool).await?)
+    }
+
     async fn list_docs<T: serde::de::DeserializeOwned>(
         &self,
         kind: &str,

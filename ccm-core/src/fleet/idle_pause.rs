@@ -9,7 +9,8 @@ use super::warm_pool::WarmPool;
 use crate::error::CoreError;
 use crate::ids::WorkerId;
 use crate::lablet::LabletPhase;
-use crate::ports::store::{Fence, LabletFilter, PageRequest, WorkerFilter};
+use crate::ports::store::{ChangeSet, Fence, LabletFilter, PageRequest, StoreError, WorkerFilter};
+use crate::time::Timestamp;
 use crate::worker::{DesiredStatus, LifecycleState, PauseReason, Worker};
 
 /// Idle pause: the idle-check job and the verdict it acts on.
@@ -37,15 +38,8 @@ impl IdlePause {
     /// Lablets holding the worker (bound and not finished).
     async fn lablets_on(&self, id: WorkerId) -> Result<u32, CoreError> {
         let holding = LabletFilter {
-            phases: vec![
-                LabletPhase::Scheduled,
-                LabletPhase::Instantiating,
-                LabletPhase::Ready,
-                LabletPhase::Running,
-                LabletPhase::Stopping,
-            ],
             worker_id: Some(id),
-            ..LabletFilter::default()
+            ..holding_lablets()
         };
         // Only the count: an empty page carries it without reading a record.
         let none = PageRequest {
@@ -58,6 +52,13 @@ impl IdlePause {
 
     /// Stops every running worker that has been idle past its timeout (and is not
     /// snoozed, in use, or excluded). Returns the workers paused.
+    ///
+    /// Whatever the fleet's size, this reads the running workers once and the
+    /// lablets holding them once (a count per worker), and commits the pauses
+    /// in batches of [`PAUSES_PER_COMMIT`]. A batch commits only if none of its
+    /// workers changed since they were read, so a lablet placed on one meanwhile
+    /// (which rewrites the worker) turns the batch into a conflict; its workers
+    /// are then paused one by one, each on a fresh read and a fresh count.
     pub(crate) async fn pause_idle_workers(
         &self,
         fence: Option<&Fence>,
@@ -70,7 +71,6 @@ impl IdlePause {
                 ..WorkerFilter::default()
             })
             .await?;
-        let mut paused = Vec::new();
         // With autoscaling on, idle workers up to the warm pool (or the minimum) are
         // kept on purpose: they are idle by design.
         let keep = if self.ctx.settings.autoscaler.enabled {
@@ -82,37 +82,108 @@ impl IdlePause {
             .iter()
             .filter(|w| w.spec.desired_status == DesiredStatus::Running)
             .count();
-        for worker in workers {
+        let now = self.ctx.now();
+        // A worker with lablets is never due, so only those that would be due
+        // if empty need the count; most of a busy fleet is skipped unread.
+        let due_if_empty: Vec<Worker> = workers
+            .into_iter()
+            .filter(|w| {
+                w.spec.desired_status == DesiredStatus::Running
+                    && w.spec.idle.enabled
+                    && pause_now(w, 0, now)
+            })
+            .collect();
+        if due_if_empty.is_empty() || still_running <= keep {
+            return Ok(Vec::new());
+        }
+        let holding = self
+            .ctx
+            .store
+            .count_lablets_by_worker(&holding_lablets())
+            .await?;
+        let mut due = Vec::new();
+        for worker in due_if_empty {
             if still_running <= keep {
                 break;
             }
-            if worker.spec.desired_status != DesiredStatus::Running || !worker.spec.idle.enabled {
-                continue;
+            let running = holding.get(&worker.id).copied().unwrap_or(0);
+            if pause_now(&worker, u32::try_from(running).unwrap_or(u32::MAX), now) {
+                due.push(worker);
+                still_running -= 1;
             }
-            let running = self.lablets_on(worker.id).await?;
-            let now = self.ctx.now();
-            if !matches!(
-                idle_status(&worker, running, now).verdict,
-                IdleVerdict::PauseNow { .. }
-            ) {
-                continue;
+        }
+        let mut paused = Vec::with_capacity(due.len());
+        for batch in due.chunks(PAUSES_PER_COMMIT) {
+            let mut changes = ChangeSet::new();
+            changes.fence = fence.cloned();
+            for worker in batch {
+                let mut worker = worker.clone();
+                let events = worker.request_stop(PauseReason::IdleTimeout, now)?;
+                changes = changes.put_worker(worker).events(events);
             }
-            self.ctx
-                .update::<Worker, _, _>(worker.id, fence, |w, now| {
-                    // Re-check on the fresh copy: activity may have landed meanwhile.
-                    match idle_status(w, running, now).verdict {
-                        IdleVerdict::PauseNow { .. } => {
-                            w.request_stop(PauseReason::IdleTimeout, now)
+            match self.ctx.commit(changes).await {
+                Ok(_) => paused.extend(batch.iter().map(|w| w.id)),
+                Err(StoreError::Conflict { .. }) => {
+                    for worker in batch {
+                        if self.pause_one(worker.id, fence).await? {
+                            paused.push(worker.id);
                         }
-                        _ => Ok(Vec::new()),
                     }
-                })
-                .await?;
-            tracing::info!(worker = %worker.id, name = worker.name(), "pausing idle worker");
-            self.ctx.nudge_worker(worker.id);
-            paused.push(worker.id);
-            still_running -= 1;
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        for worker in &paused {
+            self.ctx.nudge_worker(*worker);
+        }
+        if !paused.is_empty() {
+            tracing::info!(workers = paused.len(), "paused idle workers");
         }
         Ok(paused)
     }
+
+    /// Pauses one worker if it is still due on a fresh read and a fresh count.
+    async fn pause_one(&self, id: WorkerId, fence: Option<&Fence>) -> Result<bool, CoreError> {
+        let running = self.lablets_on(id).await?;
+        let mut stopped = false;
+        self.ctx
+            .update::<Worker, _, _>(id, fence, |w, now| {
+                stopped = false;
+                if w.spec.desired_status != DesiredStatus::Running
+                    || w.status.lifecycle != LifecycleState::Running
+                    || !pause_now(w, running, now)
+                {
+                    return Ok(Vec::new());
+                }
+                stopped = true;
+                w.request_stop(PauseReason::IdleTimeout, now)
+            })
+            .await?;
+        Ok(stopped)
+    }
+}
+
+/// Pauses one idle worker's commit carries; a batch is one write transaction,
+/// kept short so other writers wait little behind it.
+const PAUSES_PER_COMMIT: usize = 100;
+
+/// Lablets that hold a worker: bound and not finished.
+fn holding_lablets() -> LabletFilter {
+    LabletFilter {
+        phases: vec![
+            LabletPhase::Scheduled,
+            LabletPhase::Instantiating,
+            LabletPhase::Ready,
+            LabletPhase::Running,
+            LabletPhase::Stopping,
+        ],
+        ..LabletFilter::default()
+    }
+}
+
+fn pause_now(worker: &Worker, running_lablets: u32, now: Timestamp) -> bool {
+    matches!(
+        idle_status(worker, running_lablets, now).verdict,
+        IdleVerdict::PauseNow { .. }
+    )
 }

@@ -295,6 +295,21 @@ impl Store for MemoryStore {
         })
     }
 
+    async fn count_lablets_by_worker(
+        &self,
+        filter: &LabletFilter,
+    ) -> Result<BTreeMap<WorkerId, usize>, StoreError> {
+        self.read(|s| {
+            let mut counts = BTreeMap::new();
+            for lablet in s.lablets.values().filter(|l| filter.matches(l)) {
+                if let Some(worker) = lablet.status.worker_id {
+                    *counts.entry(worker).or_insert(0) += 1;
+                }
+            }
+            counts
+        })
+    }
+
     async fn get_job(&self, name: &str) -> Result<Option<JobRecord>, StoreError> {
         self.read(|s| s.jobs.get(name).cloned())
     }

@@ -3,6 +3,7 @@
 
 pub mod cloud;
 pub mod cml;
+pub mod hooked_store;
 pub mod kv;
 pub mod metric_series;
 pub mod store;

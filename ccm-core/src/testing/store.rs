@@ -1219,8 +1219,50 @@ pub async fn lablet_filters<F: StoreFactory>(factory: &F) {
             ..Default::default()
         },
     ];
+    let counted = |filter: LabletFilter| {
+        let store = &store;
+        async move {
+            store
+                .count_lablets_by_worker(&filter)
+                .await
+                .expect("count by worker")
+        }
+    };
+    assert_eq!(
+        counted(LabletFilter::default()).await,
+        BTreeMap::from([(worker, 2)]),
+        "the unbound lablets are not counted"
+    );
+    assert_eq!(
+        counted(LabletFilter {
+            phases: vec![LabletPhase::Running],
+            ..Default::default()
+        })
+        .await,
+        BTreeMap::from([(worker, 1)])
+    );
+    assert_eq!(
+        counted(LabletFilter {
+            phases: vec![LabletPhase::Pending],
+            ..Default::default()
+        })
+        .await,
+        BTreeMap::new(),
+        "a worker holding none is absent"
+    );
     for filter in &filters {
         let all = list(filter.clone()).await;
+        let mut grouped = BTreeMap::new();
+        for lablet in &all {
+            if let Some(worker) = lablet.status.worker_id {
+                *grouped.entry(worker).or_insert(0) += 1;
+            }
+        }
+        assert_eq!(
+            counted(filter.clone()).await,
+            grouped,
+            "counts of {filter:?}"
+        );
         for limit in 0..=3 {
             for offset in 0..=all.len() + 1 {
                 let page = PageRequest { offset, limit };

@@ -11,27 +11,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{Method, Request};
-use ccm_core::api_key::{ApiKeyId, ApiKeyRecord};
-use ccm_core::definition::LabletDefinition;
-use ccm_core::event::StoredEvent;
-use ccm_core::ids::{DefinitionId, LabRecordId, LabletId, WorkerId};
+use ccm_core::ids::{LabletId, WorkerId};
 use ccm_core::job::{JobOutcome, JobRecord, JobSchedule};
-use ccm_core::lab::LabRecord;
-use ccm_core::lablet::Lablet;
-use ccm_core::ports::store::{
-    ChangeSet, CommitReceipt, DefinitionFilter, LabFilter, LabletFilter, Lease, StoreError,
-    WorkerFilter,
-};
-use ccm_core::ports::{Clock, Store};
+use ccm_core::ports::store::ChangeSet;
+use ccm_core::ports::Clock;
 use ccm_core::store::MemoryStore;
-use ccm_core::time::{plus_seconds, Timestamp};
-use ccm_core::worker::Worker;
+use ccm_core::testing::hooked_store::HookedStore;
+use ccm_core::time::plus_seconds;
 use ccm_http::auth::{api_keys, Role};
 use serde_json::{json, Value};
-use tokio::sync::watch;
 
 /// One key per person of the scenario: two users, a manager and an admin.
 struct People {
@@ -564,155 +554,19 @@ async fn worker_activity_and_job_errors_are_hidden_from_users_only() {
     }
 }
 
-/// A store that counts `touch_api_key` calls and otherwise is a [`MemoryStore`].
-struct CountingStore {
-    inner: MemoryStore,
-    touches: Arc<AtomicUsize>,
-}
-
-#[async_trait]
-impl Store for CountingStore {
-    async fn get_worker(&self, id: WorkerId) -> Result<Option<Worker>, StoreError> {
-        self.inner.get_worker(id).await
-    }
-    async fn list_workers(&self, filter: &WorkerFilter) -> Result<Vec<Worker>, StoreError> {
-        self.inner.list_workers(filter).await
-    }
-    async fn get_lab(&self, id: LabRecordId) -> Result<Option<LabRecord>, StoreError> {
-        self.inner.get_lab(id).await
-    }
-    async fn list_labs(&self, filter: &LabFilter) -> Result<Vec<LabRecord>, StoreError> {
-        self.inner.list_labs(filter).await
-    }
-    async fn get_definition(
-        &self,
-        id: DefinitionId,
-    ) -> Result<Option<LabletDefinition>, StoreError> {
-        self.inner.get_definition(id).await
-    }
-    async fn list_definitions(
-        &self,
-        filter: &DefinitionFilter,
-    ) -> Result<Vec<LabletDefinition>, StoreError> {
-        self.inner.list_definitions(filter).await
-    }
-    async fn get_lablet(&self, id: LabletId) -> Result<Option<Lablet>, StoreError> {
-        self.inner.get_lablet(id).await
-    }
-    async fn list_lablets(&self, filter: &LabletFilter) -> Result<Vec<Lablet>, StoreError> {
-        self.inner.list_lablets(filter).await
-    }
-    async fn list_lablets_page(
-        &self,
-        filter: &LabletFilter,
-        page: ccm_core::ports::store::PageRequest,
-    ) -> Result<ccm_core::ports::store::Listed<Lablet>, StoreError> {
-        self.inner.list_lablets_page(filter, page).await
-    }
-    async fn get_job(&self, name: &str) -> Result<Option<JobRecord>, StoreError> {
-        self.inner.get_job(name).await
-    }
-    async fn list_jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
-        self.inner.list_jobs().await
-    }
-    async fn commit(&self, changes: ChangeSet) -> Result<CommitReceipt, StoreError> {
-        self.inner.commit(changes).await
-    }
-    async fn list_workers_page(
-        &self,
-        filter: &WorkerFilter,
-        page: ccm_core::ports::store::PageRequest,
-    ) -> Result<ccm_core::ports::store::Listed<Worker>, StoreError> {
-        self.inner.list_workers_page(filter, page).await
-    }
-    async fn generations(&self) -> Result<ccm_core::ports::store::Generations, StoreError> {
-        self.inner.generations().await
-    }
-    async fn read_events(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        self.inner.read_events(after, limit).await
-    }
-    async fn last_sequence(&self) -> Result<u64, StoreError> {
-        self.inner.last_sequence().await
-    }
-    async fn first_sequence(&self) -> Result<u64, StoreError> {
-        self.inner.first_sequence().await
-    }
-    async fn read_compacted(
-        &self,
-        subjects: &[ccm_core::event::Subject],
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        self.inner.read_compacted(subjects).await
-    }
-    async fn apply_compaction(
-        &self,
-        step: ccm_core::ports::store::CompactionStep,
-    ) -> Result<bool, StoreError> {
-        self.inner.apply_compaction(step).await
-    }
-    fn subscribe(&self) -> watch::Receiver<u64> {
-        self.inner.subscribe()
-    }
-    async fn try_acquire_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        ttl_seconds: u32,
-        now: Timestamp,
-    ) -> Result<Option<Lease>, StoreError> {
-        self.inner
-            .try_acquire_lease(name, holder, ttl_seconds, now)
-            .await
-    }
-    async fn renew_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        token: u64,
-        ttl_seconds: u32,
-        now: Timestamp,
-    ) -> Result<Lease, StoreError> {
-        self.inner
-            .renew_lease(name, holder, token, ttl_seconds, now)
-            .await
-    }
-    async fn release_lease(&self, name: &str, holder: &str, token: u64) -> Result<(), StoreError> {
-        self.inner.release_lease(name, holder, token).await
-    }
-    async fn get_lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
-        self.inner.get_lease(name).await
-    }
-    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
-        self.inner.insert_api_key(key).await
-    }
-    async fn find_api_key_by_hash(
-        &self,
-        key_hash: &str,
-    ) -> Result<Option<ApiKeyRecord>, StoreError> {
-        self.inner.find_api_key_by_hash(key_hash).await
-    }
-    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        self.inner.list_api_keys().await
-    }
-    async fn revoke_api_key(
-        &self,
-        id: ApiKeyId,
-        at: Timestamp,
-    ) -> Result<Option<ApiKeyRecord>, StoreError> {
-        self.inner.revoke_api_key(id, at).await
-    }
-    async fn touch_api_key(&self, id: ApiKeyId, at: Timestamp) -> Result<(), StoreError> {
-        self.touches.fetch_add(1, Ordering::SeqCst);
-        self.inner.touch_api_key(id, at).await
-    }
-}
-
 #[tokio::test]
 async fn an_api_key_s_last_use_is_written_at_most_once_a_minute() {
     let touches = Arc::new(AtomicUsize::new(0));
-    let store = Arc::new(CountingStore {
-        inner: MemoryStore::new(),
-        touches: touches.clone(),
-    });
+    let counter = touches.clone();
+    let store = Arc::new(HookedStore::new(
+        Arc::new(MemoryStore::new()),
+        Box::new(move |method, _| {
+            if method == "touch_api_key" {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+            Box::pin(async {})
+        }),
+    ));
     let ts = common::server(common::Options {
         store: Some(store),
         ..common::Options::default()

@@ -734,6 +734,14 @@ pub trait Store: Send + Sync {
         filter: &LabletFilter,
         page: PageRequest,
     ) -> Result<Listed<Lablet>, StoreError>;
+    /// How many lablets the filter selects on each worker, in one read: workers
+    /// holding none are absent, and lablets bound to no worker are not counted.
+    /// The idle check asks this once for the whole fleet instead of once per
+    /// running worker.
+    async fn count_lablets_by_worker(
+        &self,
+        filter: &LabletFilter,
+    ) -> Result<BTreeMap<WorkerId, usize>, StoreError>;
     /// A job by name.
     async fn get_job(&self, name: &str) -> Result<Option<JobRecord>, StoreError>;
     /// All jobs, ordered by name.
