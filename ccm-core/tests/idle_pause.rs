@@ -7,51 +7,49 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use ccm_core::event::EventPayload;
 use ccm_core::fleet::idle::{idle_status, IdleVerdict};
-use ccm_core::fleet::{Adapters, CreateWorker, Fleet, FleetSettings};
+use ccm_core::fleet::{CreateWorker, FleetSettings};
 use ccm_core::ids::{Region, WorkerId};
 use ccm_core::lablet::{LabletPhase, NewLablet, Timeslot};
 use ccm_core::ports::store::ChangeSet;
 use ccm_core::ports::{Clock, Store, VirtualClock};
-use ccm_core::runtime::JobRunner;
-use ccm_core::store::MemoryStore;
-use ccm_core::testing::hooked_store::HookedStore;
 use ccm_core::time::{plus_seconds, Timestamp};
 use ccm_core::worker::{DesiredStatus, PauseReason};
-use ccm_sim::{SimConfig, Simulation};
 
 mod support;
+use support::HookedWorld;
 
 const WORKERS: usize = 150;
 
 #[tokio::test]
 async fn idle_workers_are_paused_once_each_from_one_count_even_when_a_batch_conflicts() {
-    let mut config = SimConfig::default();
-    config.cml.licensed_at_launch = true;
-    let clock = VirtualClock::new(config.start);
-    let sim = Simulation::with_virtual_clock(5, config, clock.clone());
-    let inner = Arc::new(MemoryStore::new());
     let calls: Arc<Mutex<BTreeMap<&'static str, usize>>> = Arc::default();
     // At the first count, another writer changes a worker that is due (so
     // the batch holding it conflicts), once: the worker and the instant.
     let struck: Arc<Mutex<Option<(WorkerId, Timestamp)>>> = Arc::default();
     let holder: Arc<Mutex<Option<WorkerId>>> = Arc::default();
     let armed = Arc::new(AtomicBool::new(false));
+    let engine_clock: Arc<OnceLock<VirtualClock>> = Arc::default();
     let hook = {
-        let (calls, struck, holder, armed) =
-            (calls.clone(), struck.clone(), holder.clone(), armed.clone());
-        let clock = clock.clone();
+        let (calls, struck, holder, armed, clock) = (
+            calls.clone(),
+            struck.clone(),
+            holder.clone(),
+            armed.clone(),
+            engine_clock.clone(),
+        );
         Box::new(move |method: &'static str, store: Arc<dyn Store>| {
             *calls.lock().unwrap().entry(method).or_insert(0) += 1;
             let strike = method == "count_lablets_by_worker" && armed.swap(false, Ordering::SeqCst);
-            let (struck, holder, now) = (struck.clone(), *holder.lock().unwrap(), clock.now());
+            let (struck, holder) = (struck.clone(), *holder.lock().unwrap());
+            let now = clock.get().map(|c| c.now());
             Box::pin(async move {
-                if !strike {
+                let (true, Some(now)) = (strike, now) else {
                     return;
-                }
+                };
                 let workers = store.list_workers(&Default::default()).await.unwrap();
                 let mut due = workers.into_iter().filter(|w| {
                     Some(w.id) != holder
@@ -68,34 +66,21 @@ async fn idle_workers_are_paused_once_each_from_one_count_even_when_a_batch_conf
             }) as futures_util::future::BoxFuture<'static, ()>
         })
     };
-    let store: Arc<dyn Store> = Arc::new(HookedStore::new(inner.clone(), hook));
-    let fleet = Fleet::new(
-        Adapters {
-            store: store.clone(),
-            cloud: Arc::new(sim.cloud()),
-            cml: Arc::new(sim.cml()),
-            clock: Arc::new(clock.clone()),
-        },
-        FleetSettings {
-            monitoring_interval_seconds: 300,
-            booting_monitoring_interval_seconds: 300,
-            ..FleetSettings::default()
-        },
-    );
-    let mut runner = JobRunner::new(store.clone(), Arc::new(clock.clone()));
-    fleet.register_jobs(&mut runner).await.unwrap();
-    let run_for = |seconds: i64| {
-        let until = plus_seconds(clock.now(), seconds);
-        let (fleet, runner, clock) = (&fleet, &runner, &clock);
-        async move { fleet.run_until(runner, None, clock, until).await.unwrap() }
+    let settings = FleetSettings {
+        monitoring_interval_seconds: 300,
+        booting_monitoring_interval_seconds: 300,
+        ..FleetSettings::default()
     };
+    let world = HookedWorld::new(5, settings, hook).await;
+    let (fleet, clock) = (&world.fleet, &world.clock);
+    engine_clock.set(clock.clone()).unwrap();
 
     let mut ids = Vec::new();
     for n in 0..WORKERS {
         let input = CreateWorker::new(format!("w{n:03}"), Region::new("us-east-1"));
         ids.push(fleet.create_worker(input).await.unwrap().id);
     }
-    run_for(30 * 60).await;
+    world.run_for(30 * 60).await;
     // One lablet holds a worker past the others' idle timeout.
     let definition = fleet.create_definition(support::ccna(0)).await.unwrap();
     let start = plus_seconds(clock.now(), 20 * 60);
@@ -114,7 +99,7 @@ async fn idle_workers_are_paused_once_each_from_one_count_even_when_a_batch_conf
         )
         .await
         .unwrap();
-    run_for(25 * 60).await;
+    world.run_for(25 * 60).await;
     let held = fleet.get_lablet(lablet.id).await.unwrap();
     assert_eq!(held.status.phase, LabletPhase::Running);
     let holding = held.status.worker_id.unwrap();
@@ -123,14 +108,14 @@ async fn idle_workers_are_paused_once_each_from_one_count_even_when_a_batch_conf
     calls.lock().unwrap().clear();
 
     // Past every idle worker's timeout (an hour from running).
-    run_for(60 * 60).await;
+    world.run_for(60 * 60).await;
     let (touched, strike_at) = struck.lock().unwrap().expect("the other writer struck");
     let tagged = fleet.get_worker(touched).await.unwrap();
     assert_eq!(
         tagged.tags.get("touched").map(String::as_str),
         Some("by another writer")
     );
-    let events = inner.read_events(0, usize::MAX).await.unwrap();
+    let events = world.inner.read_events(0, usize::MAX).await.unwrap();
     let mut pauses: BTreeMap<WorkerId, Vec<Timestamp>> = BTreeMap::new();
     for event in &events {
         if let EventPayload::WorkerSpecUpdated { spec } = &event.event.payload {

@@ -15,6 +15,7 @@ use crate::ids::{LabletId, WorkerId};
 use crate::ports::cml::CmlEndpoint;
 use crate::ports::store::{ChangeSet, CommitReceipt, Fence, StoreError};
 use crate::ports::{Clock, CloudProvider, CmlClient, IdSource, KeyValueStore, MetricSeries, Store};
+use crate::runtime::keyed_lock::{KeyedGuard, KeyedLocks};
 use crate::runtime::Controller;
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -34,6 +35,10 @@ pub(crate) struct Context {
     pub(crate) licence_token: Option<Secret>,
     pub(crate) worker_queue: Arc<Controller<WorkerId>>,
     pub(crate) lablet_queue: Arc<Controller<LabletId>>,
+    /// Turns at writing a worker record among this process's lablet passes:
+    /// releases and activity of lablets on one worker queue here instead of
+    /// conflicting on its version and retrying.
+    pub(crate) worker_turns: Arc<KeyedLocks<WorkerId>>,
 }
 
 /// `value`, or [`CoreError::NotFound`] naming `kind` and `id`.
@@ -113,6 +118,12 @@ impl Context {
         .await
     }
 
+    /// This process's turn at writing worker `id`'s record (see
+    /// [`Context::worker_turns`]); held until the guard drops.
+    pub(crate) async fn worker_turn(&self, id: WorkerId) -> KeyedGuard<'_, WorkerId> {
+        self.worker_turns.lock(id).await
+    }
+
     /// Records activity on a worker (it resets the worker's idle timer).
     pub(crate) async fn note_activity(
         &self,
@@ -121,6 +132,7 @@ impl Context {
         detail: String,
         fence: Option<&Fence>,
     ) -> Result<(), CoreError> {
+        let _turn = self.worker_turn(worker_id).await;
         self.update::<Worker, _, _>(worker_id, fence, |w, now| {
             w.record_activity(
                 ActivityEvent {

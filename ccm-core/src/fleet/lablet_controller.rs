@@ -243,6 +243,12 @@ impl LabletController {
         reason: &str,
         fence: Option<&Fence>,
     ) -> Result<(), CoreError> {
+        // Lablets on one worker often end together: their passes take turns at
+        // the worker's record instead of conflicting on it.
+        let _turn = match lablet.status.worker_id {
+            Some(worker) => Some(self.ctx.worker_turn(worker).await),
+            None => None,
+        };
         for _ in 0..CONFLICT_RETRIES {
             let now = self.ctx.now();
             let Some(mut fresh) = self.ctx.store.get_lablet(lablet.id).await? else {

@@ -172,6 +172,7 @@ impl Fleet {
             key_values: Arc::new(crate::store::MemoryKeyValueStore::new()),
             series: None,
             licence_token: None,
+            worker_turns: Default::default(),
         })
     }
 

@@ -1,11 +1,12 @@
 //! The small runtime that drives controllers and jobs: backoff, a deduplicating
-//! work queue, the generic controller loop over it, the job runner and leader
-//! election. Everything runs on the [`crate::ports::Clock`], so simulations drive
-//! it with virtual time.
+//! work queue, the generic controller loop over it, locks by key, the job runner
+//! and leader election. Everything runs on the [`crate::ports::Clock`], so
+//! simulations drive it with virtual time.
 
 pub mod backoff;
 pub mod controller;
 pub mod job_runner;
+pub mod keyed_lock;
 pub mod leader;
 pub mod lease_gate;
 pub mod relay;

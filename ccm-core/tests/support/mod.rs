@@ -108,3 +108,63 @@ pub fn ccna(warm_pool_depth: u32) -> NewDefinition {
         warm_pool_depth,
     }
 }
+
+/// A fleet on the simulator (CML licensed at launch) over an in-memory store
+/// seen through a [`HookedStore`]: the test's hook runs before every store call
+/// the engine makes, to count calls or to land another writer's change.
+#[cfg(feature = "test-support")]
+pub struct HookedWorld {
+    pub sim: Simulation,
+    pub clock: VirtualClock,
+    /// The store behind the hook, for the test's own reads.
+    pub inner: Arc<MemoryStore>,
+    pub fleet: Fleet,
+    pub runner: ccm_core::runtime::JobRunner,
+}
+
+#[cfg(feature = "test-support")]
+impl HookedWorld {
+    pub async fn new(
+        seed: u64,
+        settings: FleetSettings,
+        hook: ccm_core::testing::hooked_store::StoreHook,
+    ) -> Self {
+        let mut config = SimConfig::default();
+        config.cml.licensed_at_launch = true;
+        let clock = VirtualClock::new(config.start);
+        let sim = Simulation::with_virtual_clock(seed, config, clock.clone());
+        let inner = Arc::new(MemoryStore::new());
+        let store: Arc<dyn ccm_core::ports::Store> = Arc::new(
+            ccm_core::testing::hooked_store::HookedStore::new(inner.clone(), hook),
+        );
+        let fleet = Fleet::new(
+            Adapters {
+                store: store.clone(),
+                cloud: Arc::new(sim.cloud()),
+                cml: Arc::new(sim.cml()),
+                clock: Arc::new(clock.clone()),
+            },
+            settings,
+        )
+        .with_ids(Arc::new(ccm_core::ports::SeededIds::new(seed)));
+        let mut runner = ccm_core::runtime::JobRunner::new(store, Arc::new(clock.clone()));
+        fleet.register_jobs(&mut runner).await.unwrap();
+        Self {
+            sim,
+            clock,
+            inner,
+            fleet,
+            runner,
+        }
+    }
+
+    /// Runs the engine and its jobs for `seconds` of virtual time.
+    pub async fn run_for(&self, seconds: i64) {
+        use ccm_core::ports::Clock;
+        let until = ccm_core::time::plus_seconds(self.clock.now(), seconds);
+        self.fleet
+            .run_until(&self.runner, None, &self.clock, until)
+            .await
+            .unwrap();
+    }
+}
