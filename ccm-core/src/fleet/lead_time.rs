@@ -32,7 +32,7 @@ use crate::error::CoreError;
 use crate::event::{EventPayload, StoredEvent};
 use crate::ids::{LabletId, Region, WorkerId};
 use crate::lablet::LabletPhase;
-use crate::ports::kv::Expect;
+use crate::ports::kv::{Expect, MAX_VALUE_BYTES};
 use crate::ports::store::StoreError;
 use crate::runtime::{Job, JobContext};
 use crate::time::{seconds_between, Timestamp};
@@ -53,8 +53,11 @@ const HISTORY_KEY: &str = "history";
 const SAMPLES_KEPT: usize = 50;
 /// Regions × instance types remembered (the record has to stay small).
 const KEYS_KEPT: usize = 32;
-/// Boots and imports under way remembered; the oldest go first.
-const OPEN_KEPT: usize = 500;
+/// Boots, imports and rests under way remembered, each; the oldest go first.
+/// Three full maps of these (about 75 bytes an entry) and every sample leave
+/// the record well inside the key-value store's value bound ([`MAX_VALUE_BYTES`]);
+/// [`LeadHistory::encode`] sheds more should long names not leave it inside.
+const OPEN_KEPT: usize = 150;
 /// Events read per store call and calls per run: a long backlog is worked off
 /// over several runs.
 const PAGE_SIZE: usize = 1000;
@@ -108,6 +111,15 @@ fn open_bounded<K: Ord + Copy>(open: &mut BTreeMap<K, Timestamp>, key: K, at: Ti
             Some(k) => open.remove(&k),
             None => break,
         };
+    }
+}
+
+/// Drops the older half of `open` (by when each began).
+fn keep_newest_half<K: Ord + Copy>(open: &mut BTreeMap<K, Timestamp>) {
+    let mut since: Vec<(Timestamp, K)> = open.iter().map(|(k, t)| (*t, *k)).collect();
+    since.sort();
+    for (_, key) in since.iter().take(open.len().div_ceil(2)) {
+        open.remove(key);
     }
 }
 
@@ -176,6 +188,31 @@ impl LeadHistory {
             _ => {}
         }
         None
+    }
+
+    /// The record as stored: JSON of at most `max_bytes`. Should the history
+    /// not fit, the oldest half of each map of things under way goes (they are
+    /// only missed samples), then the older half of every sample list, until it
+    /// does; the cursor always stays, so no event is read twice.
+    fn encode(&mut self, max_bytes: usize) -> Result<String, serde_json::Error> {
+        loop {
+            let value = serde_json::to_string(self)?;
+            let open = self.booting.len() + self.importing.len() + self.resting.len();
+            let samples = self.imports.len() + self.boots.values().map(Vec::len).sum::<usize>();
+            if value.len() <= max_bytes || open + samples == 0 {
+                return Ok(value);
+            }
+            if open > 0 {
+                for map in [&mut self.booting, &mut self.resting] {
+                    keep_newest_half(map);
+                }
+                keep_newest_half(&mut self.importing);
+            } else {
+                for samples in self.boots.values_mut().chain([&mut self.imports]) {
+                    samples.drain(..samples.len().div_ceil(2));
+                }
+            }
+        }
     }
 
     /// Files a finished boot under its worker's region and instance type.
@@ -417,11 +454,13 @@ impl LeadTimes {
             }
         }
         if history != stored.history {
-            let value = serde_json::to_string(&history).map_err(|e| StoreError::Corrupt {
-                kind: "lead-time history".into(),
-                id: HISTORY_KEY.into(),
-                message: e.to_string(),
-            })?;
+            let value = history
+                .encode(MAX_VALUE_BYTES)
+                .map_err(|e| StoreError::Corrupt {
+                    kind: "lead-time history".into(),
+                    id: HISTORY_KEY.into(),
+                    message: e.to_string(),
+                })?;
             let expect = stored.version.map_or(Expect::Absent, Expect::Version);
             self.ctx
                 .key_values
@@ -659,6 +698,63 @@ mod tests {
         }
         assert_eq!(h.booting.len(), OPEN_KEPT);
         assert!(!h.booting.contains_key(&WorkerId::from_u128(1)));
+    }
+
+    #[test]
+    fn a_history_full_to_every_bound_fits_the_key_value_store() {
+        let mut h = LeadHistory {
+            cursor: u64::MAX,
+            ..LeadHistory::default()
+        };
+        for k in 0..KEYS_KEPT {
+            for _ in 0..SAMPLES_KEPT {
+                h.record_boot(&format!("ap-southeast-{k:02}"), "m5zn.metal", u32::MAX);
+            }
+        }
+        h.imports = vec![u32::MAX; SAMPLES_KEPT];
+        let late = at(i64::from(i32::MAX)) + chrono::Duration::nanoseconds(123_456_789);
+        for n in 0..OPEN_KEPT as u128 {
+            h.booting.insert(WorkerId::from_u128(u128::MAX - n), late);
+            h.resting.insert(WorkerId::from_u128(u128::MAX - n), late);
+            h.importing.insert(LabletId::from_u128(u128::MAX - n), late);
+        }
+        let before = h.clone();
+        let value = h.encode(MAX_VALUE_BYTES).unwrap();
+        assert!(value.len() <= MAX_VALUE_BYTES, "{} bytes", value.len());
+        assert_eq!(h, before, "nothing shed when the bounds hold");
+    }
+
+    #[test]
+    fn a_history_over_the_bound_sheds_the_oldest_until_it_fits() {
+        let mut h = LeadHistory {
+            cursor: 42,
+            ..LeadHistory::default()
+        };
+        for n in 0..SAMPLES_KEPT as u32 {
+            h.record_boot("r", "t", n);
+        }
+        for n in 0..OPEN_KEPT as u128 {
+            h.booting.insert(WorkerId::from_u128(n + 1), at(n as i64));
+        }
+        let newest = WorkerId::from_u128(OPEN_KEPT as u128);
+        let full = serde_json::to_string(&h).unwrap().len();
+        let value = h.encode(full / 2).unwrap();
+        assert!(value.len() <= full / 2);
+        assert_eq!(h.cursor, 42);
+        assert!(h.booting.contains_key(&newest), "the newest stays");
+        assert!(!h.booting.contains_key(&WorkerId::from_u128(1)));
+        assert_eq!(h.boots["r/t"].len(), SAMPLES_KEPT, "samples go last");
+        let tiny = h.encode(100).unwrap();
+        assert!(tiny.len() <= 100, "{tiny}");
+        assert!(h.booting.is_empty());
+        let kept = &h.boots["r/t"];
+        assert!(kept.len() < SAMPLES_KEPT, "{tiny}");
+        assert_eq!(
+            kept.last(),
+            Some(&(SAMPLES_KEPT as u32 - 1)),
+            "the newest stay"
+        );
+        assert!(tiny.contains("\"cursor\":42"), "{tiny}");
     }
 
     #[test]
