@@ -146,7 +146,12 @@ impl SqliteStore {
             });
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let location = connect.get_filename().display().to_string();
-        let mut pool = SqlitePoolOptions::new().acquire_timeout(options.acquire_timeout);
+        // No ping before handing a connection out: a local file's connection
+        // does not go stale, and the ping is one more round trip to the
+        // connection's thread on every acquire (sqlx still pings on release).
+        let mut pool = SqlitePoolOptions::new()
+            .acquire_timeout(options.acquire_timeout)
+            .test_before_acquire(false);
         let mut file_lock = None;
         let connect = if in_memory {
             // One connection that never closes: the database lives as long as it.
