@@ -13,7 +13,7 @@ use ccm_core::event::EventPayload;
 use ccm_core::fleet::idle::{idle_status, IdleVerdict};
 use ccm_core::fleet::{CreateWorker, FleetSettings};
 use ccm_core::ids::{Region, WorkerId};
-use ccm_core::lablet::{LabletPhase, NewLablet, Timeslot};
+use ccm_core::lablet::LabletPhase;
 use ccm_core::ports::store::ChangeSet;
 use ccm_core::ports::{Clock, Store, VirtualClock};
 use ccm_core::time::{plus_seconds, Timestamp};
@@ -72,7 +72,7 @@ async fn idle_workers_are_paused_once_each_from_one_count_even_when_a_batch_conf
         ..FleetSettings::default()
     };
     let world = HookedWorld::new(5, settings, hook).await;
-    let (fleet, clock) = (&world.fleet, &world.clock);
+    let (fleet, clock) = (&world.fleet, &world.world.clock);
     engine_clock.set(clock.clone()).unwrap();
 
     let mut ids = Vec::new();
@@ -84,21 +84,7 @@ async fn idle_workers_are_paused_once_each_from_one_count_even_when_a_batch_conf
     // One lablet holds a worker past the others' idle timeout.
     let definition = fleet.create_definition(support::ccna(0)).await.unwrap();
     let start = plus_seconds(clock.now(), 20 * 60);
-    let lablet = fleet
-        .create_lablet(
-            definition.id,
-            NewLablet {
-                owner: "student".into(),
-                timeslot: Timeslot {
-                    start,
-                    end: plus_seconds(start, 3 * 3600),
-                },
-                reservation_id: None,
-                on_demand: false,
-            },
-        )
-        .await
-        .unwrap();
+    let lablet = support::book(fleet, &definition, "student", start, 3 * 60).await;
     world.run_for(25 * 60).await;
     let held = fleet.get_lablet(lablet.id).await.unwrap();
     assert_eq!(held.status.phase, LabletPhase::Running);
@@ -115,7 +101,7 @@ async fn idle_workers_are_paused_once_each_from_one_count_even_when_a_batch_conf
         tagged.tags.get("touched").map(String::as_str),
         Some("by another writer")
     );
-    let events = world.inner.read_events(0, usize::MAX).await.unwrap();
+    let events = world.world.store.read_events(0, usize::MAX).await.unwrap();
     let mut pauses: BTreeMap<WorkerId, Vec<Timestamp>> = BTreeMap::new();
     for event in &events {
         if let EventPayload::WorkerSpecUpdated { spec } = &event.event.payload {

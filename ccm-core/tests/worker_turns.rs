@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use ccm_core::fleet::{CreateWorker, FleetSettings};
 use ccm_core::ids::Region;
-use ccm_core::lablet::{LabletPhase, NewLablet, Timeslot};
+use ccm_core::lablet::LabletPhase;
 use ccm_core::ports::Clock;
 use ccm_core::time::plus_seconds;
 
@@ -50,24 +50,10 @@ async fn commits_of_a_shared_ending(interleave: bool) -> usize {
         .unwrap();
     world.run_for(30 * 60).await;
     let definition = fleet.create_definition(support::ccna(0)).await.unwrap();
-    let start = plus_seconds(world.clock.now(), 40 * 60);
+    let start = plus_seconds(world.world.clock.now(), 40 * 60);
     let mut ids = Vec::new();
     for n in 0..LABLETS {
-        let lablet = fleet
-            .create_lablet(
-                definition.id,
-                NewLablet {
-                    owner: format!("student{n}"),
-                    timeslot: Timeslot {
-                        start,
-                        end: plus_seconds(start, 3600),
-                    },
-                    reservation_id: None,
-                    on_demand: false,
-                },
-            )
-            .await
-            .unwrap();
+        let lablet = support::book(fleet, &definition, &format!("student{n}"), start, 60).await;
         ids.push(lablet.id);
     }
     world.run_for(60 * 60).await;

@@ -77,16 +77,25 @@ impl SharedWorld {
 
     /// An engine process over the shared store and `kv`.
     pub fn process(&self, settings: FleetSettings, kv: Arc<dyn KeyValueStore>) -> Fleet {
+        self.engine_over(self.store.clone(), settings)
+            .with_key_values(kv)
+    }
+
+    /// An engine on this world's simulator and clock over `store`.
+    pub fn engine_over(
+        &self,
+        store: Arc<dyn ccm_core::ports::Store>,
+        settings: FleetSettings,
+    ) -> Fleet {
         Fleet::new(
             Adapters {
-                store: self.store.clone(),
+                store,
                 cloud: Arc::new(self.sim.cloud()),
                 cml: Arc::new(self.sim.cml()),
                 clock: Arc::new(self.clock.clone()),
             },
             settings,
         )
-        .with_key_values(kv)
     }
 }
 
@@ -114,10 +123,9 @@ pub fn ccna(warm_pool_depth: u32) -> NewDefinition {
 /// the engine makes, to count calls or to land another writer's change.
 #[cfg(feature = "test-support")]
 pub struct HookedWorld {
-    pub sim: Simulation,
-    pub clock: VirtualClock,
-    /// The store behind the hook, for the test's own reads.
-    pub inner: Arc<MemoryStore>,
+    /// The simulator, the clock and the store behind the hook (for the test's
+    /// own reads).
+    pub world: SharedWorld,
     pub fleet: Fleet,
     pub runner: ccm_core::runtime::JobRunner,
 }
@@ -129,30 +137,18 @@ impl HookedWorld {
         settings: FleetSettings,
         hook: ccm_core::testing::hooked_store::StoreHook,
     ) -> Self {
-        let mut config = SimConfig::default();
-        config.cml.licensed_at_launch = true;
-        let clock = VirtualClock::new(config.start);
-        let sim = Simulation::with_virtual_clock(seed, config, clock.clone());
-        let inner = Arc::new(MemoryStore::new());
+        let world = SharedWorld::new(seed);
         let store: Arc<dyn ccm_core::ports::Store> = Arc::new(
-            ccm_core::testing::hooked_store::HookedStore::new(inner.clone(), hook),
+            ccm_core::testing::hooked_store::HookedStore::new(world.store.clone(), hook),
         );
-        let fleet = Fleet::new(
-            Adapters {
-                store: store.clone(),
-                cloud: Arc::new(sim.cloud()),
-                cml: Arc::new(sim.cml()),
-                clock: Arc::new(clock.clone()),
-            },
-            settings,
-        )
-        .with_ids(Arc::new(ccm_core::ports::SeededIds::new(seed)));
-        let mut runner = ccm_core::runtime::JobRunner::new(store, Arc::new(clock.clone()));
+        let fleet = world
+            .engine_over(store.clone(), settings)
+            .with_ids(Arc::new(ccm_core::ports::SeededIds::new(seed)));
+        let clock = Arc::new(world.clock.clone());
+        let mut runner = ccm_core::runtime::JobRunner::new(store, clock);
         fleet.register_jobs(&mut runner).await.unwrap();
         Self {
-            sim,
-            clock,
-            inner,
+            world,
             fleet,
             runner,
         }
@@ -161,10 +157,32 @@ impl HookedWorld {
     /// Runs the engine and its jobs for `seconds` of virtual time.
     pub async fn run_for(&self, seconds: i64) {
         use ccm_core::ports::Clock;
-        let until = ccm_core::time::plus_seconds(self.clock.now(), seconds);
+        let clock = &self.world.clock;
+        let until = ccm_core::time::plus_seconds(clock.now(), seconds);
         self.fleet
-            .run_until(&self.runner, None, &self.clock, until)
+            .run_until(&self.runner, None, clock, until)
             .await
             .unwrap();
     }
+}
+
+/// Books a lablet of `definition` for `owner` from `start`, `minutes` long.
+pub async fn book(
+    fleet: &Fleet,
+    definition: &ccm_core::definition::LabletDefinition,
+    owner: &str,
+    start: ccm_core::time::Timestamp,
+    minutes: i64,
+) -> ccm_core::lablet::Lablet {
+    let timeslot = ccm_core::lablet::Timeslot {
+        start,
+        end: ccm_core::time::plus_seconds(start, minutes * 60),
+    };
+    let booking = ccm_core::lablet::NewLablet {
+        owner: owner.into(),
+        timeslot,
+        reservation_id: None,
+        on_demand: false,
+    };
+    fleet.create_lablet(definition.id, booking).await.unwrap()
 }
