@@ -118,6 +118,30 @@ impl Context {
         .await
     }
 
+    /// [`Context::update`] starting from `read`, the caller's fresh copy (see
+    /// [`persist::update_read`]).
+    pub(crate) async fn update_read<R, F, E>(
+        &self,
+        read: R,
+        fence: Option<&Fence>,
+        command: F,
+    ) -> Result<R, CoreError>
+    where
+        R: Persisted,
+        F: FnMut(&mut R, Timestamp) -> Result<Vec<DomainEvent>, E> + Send,
+        E: Into<CoreError>,
+    {
+        persist::update_read(
+            self.store.as_ref(),
+            self.ids.as_ref(),
+            read,
+            fence,
+            self.now(),
+            command,
+        )
+        .await
+    }
+
     /// This process's turn at writing worker `id`'s record (see
     /// [`Context::worker_turns`]); held until the guard drops.
     pub(crate) async fn worker_turn(&self, id: WorkerId) -> KeyedGuard<'_, WorkerId> {

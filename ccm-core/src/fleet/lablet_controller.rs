@@ -234,6 +234,21 @@ impl LabletController {
             .await
     }
 
+    /// [`Self::transition`] from the copy this pass read, saving a read.
+    async fn move_on(
+        &self,
+        read: &Lablet,
+        to: LabletPhase,
+        reason: &str,
+        fence: Option<&Fence>,
+    ) -> Result<Lablet, CoreError> {
+        self.ctx
+            .update_read(read.clone(), fence, |l: &mut Lablet, now| {
+                l.transition(to, Some(reason.to_owned()), now)
+            })
+            .await
+    }
+
     /// Gives the lablet's capacity back and (optionally) moves it, in one commit.
     async fn release_and_move(
         &self,
@@ -441,12 +456,12 @@ impl LabletController {
         match lablet.status.phase {
             Pending => {
                 if ending {
-                    self.transition(id, Stopped, "cancelled before placement", fence)
+                    self.move_on(&lablet, Stopped, "cancelled before placement", fence)
                         .await?;
                     return Ok(ReconcileOutcome::RequeueAfter(1));
                 }
                 if now >= grace_end {
-                    self.transition(id, Expired, "not placed before its start", fence)
+                    self.move_on(&lablet, Expired, "not placed before its start", fence)
                         .await?;
                     return Ok(ReconcileOutcome::RequeueAfter(1));
                 }
@@ -462,7 +477,7 @@ impl LabletController {
             }
             Scheduled | Instantiating => {
                 if ending {
-                    self.transition(id, Stopping, "cancelled", fence).await?;
+                    self.move_on(&lablet, Stopping, "cancelled", fence).await?;
                     return Ok(ReconcileOutcome::RequeueAfter(1));
                 }
                 match self.standing(&lablet).await? {
@@ -489,7 +504,7 @@ impl LabletController {
             }
             Ready => {
                 if ending {
-                    self.transition(id, Stopping, "cancelled", fence).await?;
+                    self.move_on(&lablet, Stopping, "cancelled", fence).await?;
                     return Ok(ReconcileOutcome::RequeueAfter(1));
                 }
                 match self.standing(&lablet).await? {
@@ -501,7 +516,7 @@ impl LabletController {
                     _ => {}
                 }
                 if now >= slot.start {
-                    self.transition(id, Running, "timeslot started", fence)
+                    self.move_on(&lablet, Running, "timeslot started", fence)
                         .await?;
                     return Ok(ReconcileOutcome::RequeueAfter(seconds_until(now, slot.end)));
                 }
@@ -531,13 +546,13 @@ impl LabletController {
                     } else {
                         "timeslot ended"
                     };
-                    self.transition(id, Stopping, why, fence).await?;
+                    self.move_on(&lablet, Stopping, why, fence).await?;
                     return Ok(ReconcileOutcome::RequeueAfter(1));
                 }
                 // Started on a worker that is leaving: it ends (the lab is torn
                 // down on the way through `stopping`), with the reason.
                 if let WorkerStanding::Leaving(_, why) = self.standing(&lablet).await? {
-                    self.transition(id, Stopping, &why, fence).await?;
+                    self.move_on(&lablet, Stopping, &why, fence).await?;
                     return Ok(ReconcileOutcome::RequeueAfter(1));
                 }
                 Ok(ReconcileOutcome::RequeueAfter(
@@ -554,7 +569,7 @@ impl LabletController {
                 Err(error) => Ok(ReconcileOutcome::Failed(error.to_string())),
             },
             Stopped | Expired => {
-                self.transition(id, Terminated, "finished", fence).await?;
+                self.move_on(&lablet, Terminated, "finished", fence).await?;
                 Ok(ReconcileOutcome::RequeueAfter(1))
             }
             Failed => {
@@ -630,7 +645,7 @@ impl LabletController {
     ) -> Result<ReconcileOutcome, CoreError> {
         let id = lablet.id;
         let lablet = if lablet.status.phase == LabletPhase::Scheduled {
-            self.transition(id, LabletPhase::Instantiating, "worker ready", fence)
+            self.move_on(lablet, LabletPhase::Instantiating, "worker ready", fence)
                 .await?
         } else {
             lablet.clone()
