@@ -134,10 +134,8 @@ impl IdlePause {
             }
         }
         for worker in &paused {
+            tracing::info!(worker = %worker, "pausing idle worker");
             self.ctx.nudge_worker(*worker);
-        }
-        if !paused.is_empty() {
-            tracing::info!(workers = paused.len(), "paused idle workers");
         }
         Ok(paused)
     }
