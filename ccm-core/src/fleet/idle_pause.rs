@@ -9,7 +9,7 @@ use super::warm_pool::WarmPool;
 use crate::error::CoreError;
 use crate::ids::WorkerId;
 use crate::lablet::LabletPhase;
-use crate::ports::store::{ChangeSet, Fence, LabletFilter, PageRequest, StoreError, WorkerFilter};
+use crate::ports::store::{ChangeSet, Fence, LabletFilter, StoreError, WorkerFilter};
 use crate::time::Timestamp;
 use crate::worker::{DesiredStatus, LifecycleState, PauseReason, Worker};
 
@@ -35,19 +35,16 @@ impl IdlePause {
         Ok(idle_status(&worker, running, self.ctx.now()))
     }
 
-    /// Lablets holding the worker (bound and not finished).
+    /// Lablets holding the worker (bound and not finished), counted by the
+    /// same store call the idle check makes for the whole fleet.
     async fn lablets_on(&self, id: WorkerId) -> Result<u32, CoreError> {
         let holding = LabletFilter {
             worker_id: Some(id),
             ..holding_lablets()
         };
-        // Only the count: an empty page carries it without reading a record.
-        let none = PageRequest {
-            offset: 0,
-            limit: 0,
-        };
-        let listed = self.ctx.store.list_lablets_page(&holding, none).await?;
-        Ok(u32::try_from(listed.total).unwrap_or(u32::MAX))
+        let counts = self.ctx.store.count_lablets_by_worker(&holding).await?;
+        let running = counts.get(&id).copied().unwrap_or(0);
+        Ok(u32::try_from(running).unwrap_or(u32::MAX))
     }
 
     /// Stops every running worker that has been idle past its timeout (and is not
