@@ -21,6 +21,7 @@ pub mod filters;
 mod forward;
 pub mod rows;
 pub mod series;
+mod sparse_json;
 mod write;
 
 pub use dialect::Dialect;

@@ -237,8 +237,9 @@ impl RowWrite {
     }
 }
 
+/// A record's body: its JSON without `null` members (see [`crate::sparse_json`]).
 fn encode<T: Serialize>(kind: ResourceKind, id: &str, value: &T) -> Result<String, SqlStoreError> {
-    serde_json::to_string(value).map_err(|e| SqlStoreError::Encode {
+    crate::sparse_json::to_string_without_nulls(value).map_err(|e| SqlStoreError::Encode {
         kind: kind.as_str().to_owned(),
         id: id.to_owned(),
         message: e.to_string(),

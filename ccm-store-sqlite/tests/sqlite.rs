@@ -80,6 +80,48 @@ async fn in_memory_database_works() {
     );
 }
 
+/// Bodies leave out `null` members (a worker's `None` fields are about 40 % of
+/// its JSON), and a body written with them, as before, still reads the same.
+#[tokio::test]
+async fn bodies_are_stored_without_nulls_and_read_with_or_without_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/ccm.db", dir.path().display());
+    let store = SqliteStore::open(&url).await.unwrap();
+    let worker = sample_worker(1, "w", "us-east-1");
+    assert!(worker.instance_id.is_none() && worker.status.launched_at.is_none());
+    store
+        .commit(ChangeSet::new().put_worker(worker.clone()))
+        .await
+        .unwrap();
+    let stored = store.get_worker(worker.id).await.unwrap().unwrap();
+    store.close().await;
+
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let (body,): (String,) = sqlx::query_as("SELECT body FROM workers")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let with_nulls = serde_json::to_string(&stored).unwrap();
+    assert!(!body.contains(":null"), "{body}");
+    assert!(
+        body.len() * 10 < with_nulls.len() * 7,
+        "{} bytes against {} with nulls",
+        body.len(),
+        with_nulls.len()
+    );
+    // What an earlier ccm wrote.
+    sqlx::query("UPDATE workers SET body = ?")
+        .bind(&with_nulls)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let store = SqliteStore::open(&url).await.unwrap();
+    assert_eq!(store.get_worker(worker.id).await.unwrap(), Some(stored));
+    store.close().await;
+}
+
 #[tokio::test]
 async fn rejects_other_urls_with_a_clear_error() {
     match SqliteStore::open("postgres://localhost/ccm").await {
