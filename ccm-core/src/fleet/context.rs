@@ -15,6 +15,7 @@ use crate::ids::{LabletId, WorkerId};
 use crate::ports::cml::CmlEndpoint;
 use crate::ports::store::{ChangeSet, CommitReceipt, Fence, StoreError};
 use crate::ports::{Clock, CloudProvider, CmlClient, IdSource, KeyValueStore, MetricSeries, Store};
+use crate::runtime::group_commit::GroupCommit;
 use crate::runtime::keyed_lock::{KeyedGuard, KeyedLocks};
 use crate::runtime::Controller;
 use crate::secret::Secret;
@@ -39,6 +40,9 @@ pub(crate) struct Context {
     /// releases and activity of lablets on one worker queue here instead of
     /// conflicting on its version and retrying.
     pub(crate) worker_turns: Arc<KeyedLocks<WorkerId>>,
+    /// Commits to `store`, those that queue behind one in flight grouped into
+    /// one transaction: every commit of the engine goes through it.
+    pub(crate) commits: Arc<GroupCommit>,
 }
 
 /// `value`, or [`CoreError::NotFound`] naming `kind` and `id`.
@@ -69,7 +73,7 @@ impl Context {
 
     /// Commits `changes`, its events identified by the engine's id source.
     pub(crate) async fn commit(&self, changes: ChangeSet) -> Result<CommitReceipt, StoreError> {
-        self.store
+        self.commits
             .commit(changes.identified_by(self.ids.as_ref()))
             .await
     }
@@ -108,7 +112,7 @@ impl Context {
         E: Into<CoreError>,
     {
         persist::update(
-            self.store.as_ref(),
+            &self.commits,
             self.ids.as_ref(),
             id,
             fence,
@@ -132,7 +136,7 @@ impl Context {
         E: Into<CoreError>,
     {
         persist::update_read(
-            self.store.as_ref(),
+            &self.commits,
             self.ids.as_ref(),
             read,
             fence,

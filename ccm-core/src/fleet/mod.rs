@@ -64,6 +64,7 @@ pub use step_phase::{StepObserver, StepPhase, Unobserved};
 pub use warm_pool::MAX_WARM_POOL_HISTORY_WEEKS;
 pub use workers::{CreateWorker, DeleteOutcome, WhenLabletsBound};
 
+use crate::runtime::group_commit::GroupCommit;
 use autoscaler::Autoscaler;
 use context::Context;
 use controller::WorkerController;
@@ -150,6 +151,7 @@ impl Fleet {
         let concurrency = settings.cml_concurrency;
         let clock = adapters.clock;
         Self::assemble(Context {
+            commits: Arc::new(GroupCommit::new(adapters.store.clone())),
             store: adapters.store,
             // Gated so a step that outlives its lease makes no new call.
             cloud: Arc::new(GatedCloud::new(adapters.cloud)),

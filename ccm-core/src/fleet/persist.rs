@@ -10,6 +10,7 @@ use crate::ids::{LabletId, WorkerId};
 use crate::lablet::Lablet;
 use crate::ports::ids::IdSource;
 use crate::ports::store::{ChangeSet, Fence, Store, StoreError, Write};
+use crate::runtime::group_commit::GroupCommit;
 use crate::time::Timestamp;
 use crate::worker::Worker;
 
@@ -73,7 +74,7 @@ impl Persisted for Lablet {
 /// `fence`. Returns the resource as stored. A command returning no events writes
 /// nothing.
 pub async fn update<R, F, E>(
-    store: &dyn Store,
+    commits: &GroupCommit,
     ids: &dyn IdSource,
     id: R::Id,
     fence: Option<&Fence>,
@@ -85,7 +86,7 @@ where
     F: FnMut(&mut R, Timestamp) -> Result<Vec<DomainEvent>, E> + Send,
     E: Into<CoreError>,
 {
-    update_loop(store, ids, id, None, fence, now, command).await
+    update_loop(commits, ids, id, None, fence, now, command).await
 }
 
 /// [`update`] that tries the caller's copy of the resource, read a moment ago,
@@ -94,7 +95,7 @@ where
 /// or find nothing to do, or the commit conflict, the resource is read afresh
 /// and it all goes on exactly as [`update`] does.
 pub async fn update_read<R, F, E>(
-    store: &dyn Store,
+    commits: &GroupCommit,
     ids: &dyn IdSource,
     read: R,
     fence: Option<&Fence>,
@@ -106,11 +107,11 @@ where
     F: FnMut(&mut R, Timestamp) -> Result<Vec<DomainEvent>, E> + Send,
     E: Into<CoreError>,
 {
-    update_loop(store, ids, read.id(), Some(read), fence, now, command).await
+    update_loop(commits, ids, read.id(), Some(read), fence, now, command).await
 }
 
 async fn update_loop<R, F, E>(
-    store: &dyn Store,
+    commits: &GroupCommit,
     ids: &dyn IdSource,
     id: R::Id,
     mut read: Option<R>,
@@ -130,7 +131,7 @@ where
             Some(copy) => (copy, true),
             None => {
                 attempts += 1;
-                let fresh = R::load(store, id).await?;
+                let fresh = R::load(commits.store(), id).await?;
                 let fresh = fresh.ok_or_else(|| DomainError::NotFound {
                     kind: R::KIND,
                     id: id.to_string(),
@@ -150,7 +151,7 @@ where
             .events(events)
             .identified_by(ids);
         changes.fence = fence.cloned();
-        match store.commit(changes).await {
+        match commits.commit(changes).await {
             Ok(receipt) => {
                 if let Some(version) = receipt.versions.first() {
                     resource.set_version(*version);
@@ -206,12 +207,13 @@ mod tests {
     async fn concurrent_updates_all_land_through_retries() {
         let store = Arc::new(MemoryStore::new());
         let id = stored_worker(&store).await;
+        let commits = Arc::new(GroupCommit::new(store.clone()));
         let mut tasks = Vec::new();
         for n in 0..8 {
-            let store = store.clone();
+            let commits = commits.clone();
             tasks.push(tokio::spawn(async move {
                 update::<Worker, _, _>(
-                    store.as_ref(),
+                    &commits,
                     &crate::ports::RandomIds,
                     id,
                     None,
@@ -249,7 +251,7 @@ mod tests {
         let id = stored_worker(&memory).await;
         let reads = Arc::new(AtomicUsize::new(0));
         let counter = reads.clone();
-        let store = HookedStore::new(
+        let store = GroupCommit::new(Arc::new(HookedStore::new(
             memory.clone(),
             Box::new(move |method, _| {
                 if method == "get_worker" {
@@ -257,7 +259,7 @@ mod tests {
                 }
                 Box::pin(async {})
             }),
-        );
+        )));
         let ids = crate::ports::RandomIds;
         let copy = memory.get_worker(id).await.unwrap().unwrap();
         let first = update_read(&store, &ids, copy.clone(), None, epoch(), |w, now| {
@@ -279,9 +281,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_stale_copy_that_the_command_refuses_or_finds_done_is_read_again() {
-        let store = MemoryStore::new();
-        let id = stored_worker(&store).await;
-        let stale = store.get_worker(id).await.unwrap().unwrap();
+        let memory = Arc::new(MemoryStore::new());
+        let id = stored_worker(&memory).await;
+        let stale = memory.get_worker(id).await.unwrap().unwrap();
+        let store = GroupCommit::new(memory);
         let ids = crate::ports::RandomIds;
         update::<Worker, _, _>(&store, &ids, id, None, epoch(), |w, now| {
             w.request_stop(PauseReason::Manual, now)
@@ -320,9 +323,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_command_writes_nothing_and_unknown_ids_are_not_found() {
-        let store = MemoryStore::new();
-        let id = stored_worker(&store).await;
-        let before = store.last_sequence().await.unwrap();
+        let memory = Arc::new(MemoryStore::new());
+        let id = stored_worker(&memory).await;
+        let before = memory.last_sequence().await.unwrap();
+        let store = GroupCommit::new(memory.clone());
         let noop = update::<Worker, _, _>(
             &store,
             &crate::ports::RandomIds,
@@ -334,7 +338,7 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(noop.meta.version, 1);
-        assert_eq!(store.last_sequence().await.unwrap(), before);
+        assert_eq!(memory.last_sequence().await.unwrap(), before);
         let err = update::<Worker, _, _>(
             &store,
             &crate::ports::RandomIds,

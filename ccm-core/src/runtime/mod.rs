@@ -1,10 +1,11 @@
 //! The small runtime that drives controllers and jobs: backoff, a deduplicating
-//! work queue, the generic controller loop over it, locks by key, the job runner
+//! work queue, the generic controller loop over it, group commit, locks by key, the job runner
 //! and leader election. Everything runs on the [`crate::ports::Clock`], so
 //! simulations drive it with virtual time.
 
 pub mod backoff;
 pub mod controller;
+pub mod group_commit;
 pub mod job_runner;
 pub mod keyed_lock;
 pub mod leader;
