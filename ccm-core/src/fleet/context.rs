@@ -41,7 +41,7 @@ pub(crate) struct Context {
     /// conflicting on its version and retrying.
     pub(crate) worker_turns: Arc<KeyedLocks<WorkerId>>,
     /// Commits to `store`, those that queue behind one in flight grouped into
-    /// one transaction: every commit of the engine goes through it.
+    /// one transaction: every commit made through the context goes through it.
     pub(crate) commits: Arc<GroupCommit>,
 }
 

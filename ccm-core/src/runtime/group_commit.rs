@@ -1,5 +1,7 @@
 //! Group commit: commits that arrive while one is in flight go to the store
-//! together, as one transaction, when it ends.
+//! together, as one transaction, when it ends. The fleet's context commits
+//! through it (controllers, jobs' work and the API's use cases); the job
+//! runner's schedule records do not.
 //!
 //! The lablet controller runs many passes at once, and each ends in a commit of
 //! one record and its events. Every commit pays the store's fixed cost of a
