@@ -110,14 +110,16 @@ impl GroupCommit {
             ticket,
         };
         loop {
-            let turn = self.turn.lock().await;
+            // An answered caller returns at once, not after the group that
+            // whoever holds the turn next is committing.
+            let turn = tokio::select! {
+                biased;
+                answered = &mut answer => return answered.unwrap_or_else(|_| Err(cancelled())),
+                turn = self.turn.lock() => turn,
+            };
             match answer.try_recv() {
                 Ok(result) => return result,
-                Err(TryRecvError::Closed) => {
-                    return Err(StoreError::Unavailable(
-                        "the group this commit was part of was cancelled while committing".into(),
-                    ))
-                }
+                Err(TryRecvError::Closed) => return Err(cancelled()),
                 Err(TryRecvError::Empty) => {}
             }
             // Not answered, so still queued: no one else commits while the
@@ -175,6 +177,13 @@ impl GroupCommit {
             let _ = queued.reply.send(self.store.commit(queued.changes).await);
         }
     }
+}
+
+/// The answer of a caller whose group's committer was dropped mid-commit.
+fn cancelled() -> StoreError {
+    StoreError::Unavailable(
+        "the group this commit was part of was cancelled while committing".into(),
+    )
 }
 
 /// Takes a dropped caller's change set out of the queue if it is still there.
